@@ -1,0 +1,1 @@
+"""Corpus -> index directory: reading, cleaning, chunking, embedding and storing articles."""

@@ -1,0 +1,62 @@
+"""Publication dates as timezone-aware datetimes, from ISO strings or Indonesian date lines.
+
+Every date is aware so that sorting and filtering never mix naive and aware values; a source that
+gives no offset is taken to be in Asia/Jakarta (WIB, +07:00), where the corpora are published.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import dateparser
+
+JAKARTA = timezone(timedelta(hours=7), "WIB")
+
+# A longer line is a body sentence that happens to contain a date, not a dateline.
+MAX_DATE_LINE_CHARS = 40
+
+_DATEPARSER_LANGUAGES = ["id", "en"]
+_DATEPARSER_SETTINGS = {
+    "TIMEZONE": "Asia/Jakarta",
+    "RETURN_AS_TIMEZONE_AWARE": True,
+    "DATE_ORDER": "DMY",  # "25/11/2020" is day first in Indonesia
+    # A publication date needs day, month and year: "Agustus" or "2020" alone is not one, and
+    # dateparser would otherwise fill the gaps from today.
+    "REQUIRE_PARTS": ["day", "month", "year"],
+    # Relative dates ("kemarin", "3 hari lalu") depend on when the page was scraped, unknown here;
+    # a bare number is a figure far more often than a Unix timestamp.
+    "PARSERS": ["custom-formats", "absolute-time"],
+}
+
+
+def parse_date(value: str | None) -> datetime | None:
+    """Parse a date or date-time string; ``None`` when it is missing or not a full date.
+
+    ISO 8601 strings (the JSONL corpora) take the fast path through ``datetime.fromisoformat``
+    and keep their own offset; everything else goes through dateparser in Indonesian and English.
+    """
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    try:
+        parsed: datetime | None = datetime.fromisoformat(text)
+    except ValueError:
+        parsed = dateparser.parse(
+            text, languages=_DATEPARSER_LANGUAGES, settings=_DATEPARSER_SETTINGS
+        )
+    if parsed is None:
+        return None
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=JAKARTA)
+    return parsed
+
+
+def parse_date_line(line: str) -> datetime | None:
+    """Return the date when the whole line is a dateline ("Rabu, 25 November 2020"), else ``None``.
+
+    Plain-text pages put the date on its own line under the headline; the length limit keeps a
+    short body sentence that mentions a date from being mistaken for it.
+    """
+    if len(line.strip()) > MAX_DATE_LINE_CHARS:
+        return None
+    return parse_date(line)

@@ -1,0 +1,123 @@
+"""Drop articles that repeat an earlier one, so the index holds each story once.
+
+Syndicated news arrives several times (detik files one story under several topics). Indexing
+every copy would crowd search results with the same passage; keeping the first copy and mapping
+the others onto it keeps results varied while a citation of a copy can still be resolved.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from indexer.documents import Article
+
+
+class DuplicateReason(StrEnum):
+    """Why an article was dropped; the order of the checks is the order of the members."""
+
+    REPEATED_ID = "repeated id"  # same id and same text: the same record read twice
+    ID_CONFLICT = "id conflict"  # same id, different text: ids must be unique, the first wins
+    SAME_URL = "same url"
+    SAME_TEXT = "same text"
+
+
+@dataclass(frozen=True)
+class Duplicate:
+    """One dropped article; ``article.origin`` tells the report where it came from."""
+
+    article: Article
+    kept_id: str
+    reason: DuplicateReason
+
+
+@dataclass
+class DedupResult:
+    """The articles to index, in input order, and the dropped ones for the run's report."""
+
+    kept: list[Article] = field(default_factory=list)
+    dropped: list[Duplicate] = field(default_factory=list)
+
+    @property
+    def duplicates(self) -> dict[str, str]:
+        """Dropped id -> kept id, for copies whose content the kept article stands for.
+
+        Id conflicts are left out: the dropped article's content is *not* in the index, so
+        mapping its id onto the kept one would point citations at different text.
+        """
+        return {
+            d.article.id: d.kept_id
+            for d in self.dropped
+            if d.reason is not DuplicateReason.ID_CONFLICT and d.article.id != d.kept_id
+        }
+
+
+def normalize_url(url: str) -> str:
+    """The form under which two URLs of one page compare equal.
+
+    Scheme and host are case-insensitive, a trailing slash and a ``#fragment`` never change the
+    page, and ``utm_*`` parameters only track the click; other query parameters may select the
+    article, so they stay.
+    """
+    parts = urlsplit(url.strip())
+    params = parse_qsl(parts.query, keep_blank_values=True)
+    query = urlencode([(k, v) for k, v in params if not k.lower().startswith("utm_")])
+    path = parts.path.rstrip("/")
+    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), path, query, ""))
+
+
+def text_key(text: str) -> str:
+    """A digest of the text that ignores case and spacing, which copies often differ in."""
+    return hashlib.sha256(" ".join(text.casefold().split()).encode("utf-8")).hexdigest()
+
+
+def dedupe(articles: Iterable[Article]) -> DedupResult:
+    """Keep the first article of every story, in input order, and record what was dropped.
+
+    A dropped copy's URL and text are remembered under the kept id too, so a third copy that
+    matches only the second one still resolves to the first.
+    """
+    result = DedupResult()
+    by_id: dict[str, tuple[str, str]] = {}  # id -> (text key of its first record, kept id)
+    by_url: dict[str, str] = {}
+    by_text: dict[str, str] = {}
+    for article in articles:
+        key = text_key(article.text)
+        url = normalize_url(article.url) if article.url else None
+        duplicate = _find_duplicate(article.id, key, url, by_id, by_url, by_text)
+        if duplicate is not None:
+            kept_id, reason = duplicate
+            result.dropped.append(Duplicate(article, kept_id, reason))
+            if reason is DuplicateReason.ID_CONFLICT:
+                continue
+        else:
+            kept_id = article.id
+            result.kept.append(article)
+        by_id.setdefault(article.id, (key, kept_id))
+        by_text.setdefault(key, kept_id)
+        if url:
+            by_url.setdefault(url, kept_id)
+    return result
+
+
+def _find_duplicate(
+    article_id: str,
+    key: str,
+    url: str | None,
+    by_id: dict[str, tuple[str, str]],
+    by_url: dict[str, str],
+    by_text: dict[str, str],
+) -> tuple[str, DuplicateReason] | None:
+    if article_id in by_id:
+        first_key, kept_id = by_id[article_id]
+        if key == first_key:
+            return kept_id, DuplicateReason.REPEATED_ID
+        return kept_id, DuplicateReason.ID_CONFLICT
+    if url and url in by_url:
+        return by_url[url], DuplicateReason.SAME_URL
+    if key in by_text:
+        return by_text[key], DuplicateReason.SAME_TEXT
+    return None

@@ -1,0 +1,44 @@
+"""The domain records that flow from the corpus into the index and out to citations."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class Article:
+    """One news article after reading and cleaning.
+
+    `text` is the canonical text: boilerplate removed, and every citation offset points into it.
+    `origin` says where the article came from (``path`` or ``path:line``) for reports.
+    """
+
+    id: str
+    text: str
+    title: str = ""
+    url: str | None = None
+    published: datetime | None = None
+    category: str | None = None
+    source: str | None = None
+    origin: str = ""
+
+
+@dataclass(frozen=True)
+class SkippedRecord:
+    """A record that could not be read; listed in the run's report instead of stopping the run."""
+
+    path: str
+    line: int | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A passage of an article: ``article.text[char_start:char_end] == text`` always holds."""
+
+    article_id: str
+    ordinal: int
+    char_start: int
+    char_end: int
+    text: str

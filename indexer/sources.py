@@ -1,0 +1,196 @@
+"""Read corpus files (JSON Lines, plain-text pages, HTML pages) into cleaned Articles.
+
+A bad record never stops a run: it comes out as a SkippedRecord, in reading order, so the run's
+report says exactly which file and line was left out and why.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import trafilatura
+
+from indexer.cleaning import clean_text, normalize_inline
+from indexer.dates import parse_date, parse_date_line
+from indexer.documents import Article, SkippedRecord
+
+_log = logging.getLogger(__name__)
+
+Record = Article | SkippedRecord
+
+_OPTIONAL_STRING_FIELDS = ("title", "url", "published", "category", "source")
+
+# htmldate's default output drops the time and offset; ask for both so parse_date keeps them.
+_HTML_DATE_PARAMS = {
+    "extensive_search": True,
+    "original_date": True,
+    "outputformat": "%Y-%m-%dT%H:%M:%S%z",
+}
+
+
+def read_articles(paths: Sequence[Path]) -> Iterator[Record]:
+    """Yield an Article or a SkippedRecord for every record under ``paths``, in a stable order.
+
+    Folders are walked recursively in sorted path order and only files of a known type are read,
+    so stray files (READMEs, lock files) are ignored; a file named explicitly must be of a known
+    type, or it is reported as skipped rather than silently ignored.
+    """
+    for path in paths:
+        if path.is_dir():
+            yield from _read_folder(path)
+        elif path.suffix.lower() in _READERS:
+            yield from _READERS[path.suffix.lower()](path)
+        else:
+            reason = f"unsupported file type {path.suffix or '(none)'!r}"
+            yield SkippedRecord(str(path), None, reason)
+
+
+def _read_folder(folder: Path) -> Iterator[Record]:
+    errors: list[OSError] = []
+    found: list[Path] = []
+    for root, _dirs, files in os.walk(folder, onerror=errors.append):
+        found.extend(Path(root, name) for name in files if Path(name).suffix.lower() in _READERS)
+    for error in sorted(errors, key=lambda error: str(error.filename)):
+        yield SkippedRecord(str(error.filename), None, _os_error_reason(error))
+    for path in sorted(found):
+        yield from _READERS[path.suffix.lower()](path)
+
+
+def _os_error_reason(error: OSError) -> str:
+    return f"cannot read: {error.strerror or error}"
+
+
+def _read_jsonl(path: Path) -> Iterator[Record]:
+    try:
+        handle = path.open("rb")
+    except OSError as error:
+        yield SkippedRecord(str(path), None, _os_error_reason(error))
+        return
+    with handle:
+        # Lines are decoded one by one so that one corrupt line costs one record, not the file.
+        for number, raw in enumerate(handle, start=1):
+            if not raw.strip():
+                continue
+            yield _parse_jsonl_line(path, number, raw)
+
+
+def _parse_jsonl_line(path: Path, number: int, raw: bytes) -> Record:
+    def skipped(reason: str) -> SkippedRecord:
+        return SkippedRecord(str(path), number, reason)
+
+    try:
+        line = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        return skipped(f"invalid UTF-8 at byte {error.start}")
+    try:
+        record: Any = json.loads(line.removeprefix("\ufeff") if number == 1 else line)
+    except json.JSONDecodeError as error:
+        return skipped(f"invalid JSON: {error.msg} at column {error.colno}")
+    if not isinstance(record, dict):
+        return skipped(f"not a JSON object but {type(record).__name__}")
+    for field in ("id", "text"):
+        value = record.get(field)
+        if value is None or value == "":
+            return skipped(f"missing or empty {field!r}")
+        if not isinstance(value, str):
+            return skipped(f"{field!r} must be a string, not {type(value).__name__}")
+        if not value.strip():
+            return skipped(f"{field!r} is blank")
+    for field in _OPTIONAL_STRING_FIELDS:
+        value = record.get(field)
+        if value is not None and not isinstance(value, str):
+            return skipped(f"{field!r} must be a string, not {type(value).__name__}")
+    text = clean_text(record["text"])
+    if not text:
+        return skipped("text is empty after removing boilerplate")
+    origin = f"{path}:{number}"
+    return Article(
+        id=record["id"],
+        text=text,
+        title=normalize_inline(record.get("title") or ""),
+        url=record.get("url") or None,
+        published=_published(record.get("published"), origin),
+        category=record.get("category") or None,
+        source=record.get("source") or None,
+        origin=origin,
+    )
+
+
+def _published(value: str | None, origin: str) -> datetime | None:
+    # A bad date is not worth losing the article's text over: keep the article, log the value.
+    published = parse_date(value)
+    if value and value.strip() and published is None:
+        _log.warning("%s: unparseable published date %r, left empty", origin, value)
+    return published
+
+
+def _read_text_file(path: Path) -> str | SkippedRecord:
+    try:
+        return path.read_bytes().decode("utf-8-sig")
+    except OSError as error:
+        return SkippedRecord(str(path), None, _os_error_reason(error))
+    except UnicodeDecodeError as error:
+        return SkippedRecord(str(path), None, f"invalid UTF-8 at byte {error.start}")
+
+
+def _read_txt(path: Path) -> Iterator[Record]:
+    """A page saved as text: headline, an optional dateline, then the body."""
+    content = _read_text_file(path)
+    if isinstance(content, SkippedRecord):
+        yield content
+        return
+    lines = [line for line in content.splitlines() if line.strip()]
+    if not lines:
+        yield SkippedRecord(str(path), None, "empty file")
+        return
+    title, rest = normalize_inline(lines[0]), lines[1:]
+    published = parse_date_line(rest[0]) if rest else None
+    if published is not None:
+        rest = rest[1:]
+    text = clean_text("\n".join(rest))
+    if not text:
+        yield SkippedRecord(str(path), None, "no body text after the title and date lines")
+        return
+    yield Article(id=path.stem, text=text, title=title, published=published, origin=str(path))
+
+
+def _read_html(path: Path) -> Iterator[Record]:
+    """A saved web page: trafilatura finds the main text and the page's own metadata."""
+    try:
+        page = path.read_bytes()
+    except OSError as error:
+        yield SkippedRecord(str(path), None, _os_error_reason(error))
+        return
+    document = trafilatura.bare_extraction(
+        page,
+        with_metadata=True,
+        include_comments=False,
+        date_extraction_params=_HTML_DATE_PARAMS,
+    )
+    text = clean_text(document.text or "") if document is not None else ""
+    if not text:
+        yield SkippedRecord(str(path), None, "no article text found in the page")
+        return
+    yield Article(
+        id=path.stem,
+        text=text,
+        title=normalize_inline(document.title or ""),
+        url=document.url or None,
+        published=_published(document.date, str(path)),
+        source=document.sitename or None,
+        origin=str(path),
+    )
+
+
+_READERS: dict[str, Callable[[Path], Iterator[Record]]] = {
+    ".jsonl": _read_jsonl,
+    ".txt": _read_txt,
+    ".html": _read_html,
+    ".htm": _read_html,
+}

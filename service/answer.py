@@ -1,0 +1,191 @@
+"""Extractive answers: verbatim sentences from the retrieved passages, each with its citation.
+
+Every sentence of the best passages is scored against the question with the embedder (cosine,
+works across English and Indonesian) plus lexical overlap of analyzed terms (exact names and
+numbers), plus a small prior for the article's retrieval rank. The best one or two sentences
+form the answer, each followed by its marker ``[n]``. A citation's offsets point into the
+article's canonical text, and ``quote == text[char_start:char_end]`` holds by construction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+
+from indexer.analyzer import analyze, tokenize
+from indexer.embedder import Embedder
+from indexer.sentences import split_sentences
+from service.retrieval import ArticleHit
+
+_ID_MARKERS = frozenset("yang dan di dengan untuk dari ini itu tidak pada adalah dalam akan juga".split())
+_EN_MARKERS = frozenset("the and of to is in that for with was are on by from this be".split())
+
+
+@dataclass(frozen=True)
+class Citation:
+    """One quoted span: ``quote == article.text[char_start:char_end]``."""
+
+    n: int
+    article_id: str
+    title: str
+    url: str | None
+    published: datetime | None
+    quote: str
+    char_start: int
+    char_end: int
+    score: float
+
+
+@dataclass
+class Answer:
+    question: str
+    answer: str | None
+    abstained: bool
+    citations: list[Citation]
+    hits: list[ArticleHit]
+    confidence: float
+    evidence_language: str | None
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    rank: int  # article rank in the retrieval
+    hit: ArticleHit
+    start: int  # offsets into the article's canonical text
+    end: int
+    text: str
+
+
+def detect_language(texts: Sequence[str]) -> str | None:
+    """'id', 'en' or None, by counting each language's most frequent function words."""
+    tokens = [t for text in texts for t in tokenize(text)]
+    indonesian = sum(t in _ID_MARKERS for t in tokens)
+    english = sum(t in _EN_MARKERS for t in tokens)
+    if indonesian == english:
+        return None
+    return "id" if indonesian > english else "en"
+
+
+class AnswerBuilder:
+    """Composes a short cited answer from retrieved articles, or abstains.
+
+    >>> builder = AnswerBuilder(embedder, abstain_threshold=0.80)
+    >>> builder.answer("siapa wali kota Palembang?", retriever.retrieve("siapa ...", k=5))
+    """
+
+    def __init__(
+        self,
+        embedder: Embedder,
+        abstain_threshold: float = 0.0,
+        max_sentences: int = 2,
+        passages_considered: int = 4,
+        second_sentence_margin: float = 0.03,
+        lexical_weight: float = 0.15,
+        rank_prior: float = 0.02,
+    ) -> None:
+        if max_sentences < 1:
+            raise ValueError(f"max_sentences must be at least 1, got {max_sentences}")
+        self.embedder = embedder
+        self.abstain_threshold = abstain_threshold
+        self.max_sentences = max_sentences
+        self.passages_considered = passages_considered
+        self.second_sentence_margin = second_sentence_margin
+        self.lexical_weight = lexical_weight
+        self.rank_prior = rank_prior
+
+    def answer(self, question: str, hits: list[ArticleHit]) -> Answer:
+        return self.answer_batch([question], [hits])[0]
+
+    def answer_batch(self, questions: Sequence[str], hits: Sequence[list[ArticleHit]]) -> list[Answer]:
+        candidates = [self._candidates(h) for h in hits]
+        flat = [c.text for cs in candidates for c in cs]
+        sentence_vectors = self.embedder.embed_passages(flat)
+        question_vectors = self.embedder.embed_queries(list(questions))
+        answers, offset = [], 0
+        for question, q_vec, cands, h in zip(questions, question_vectors, candidates, hits):
+            vectors = sentence_vectors[offset : offset + len(cands)]
+            offset += len(cands)
+            answers.append(self._compose(question, q_vec, cands, vectors, h))
+        return answers
+
+    def _candidates(self, hits: list[ArticleHit]) -> list[_Candidate]:
+        """Sentences of the best passages, in retrieval order, without repeats from overlaps."""
+        passages = [(rank, hit, p) for rank, hit in enumerate(hits) for p in hit.passages]
+        passages.sort(key=lambda item: item[0])
+        out: list[_Candidate] = []
+        seen: set[tuple[str, int]] = set()
+        for rank, hit, passage in passages[: self.passages_considered]:
+            chunk = passage.chunk
+            for start, end in split_sentences(chunk.text):
+                key = (hit.article_id, chunk.char_start + start)
+                if key in seen:
+                    continue
+                seen.add(key)
+                out.append(
+                    _Candidate(
+                        rank, hit, chunk.char_start + start, chunk.char_start + end,
+                        chunk.text[start:end],
+                    )
+                )
+        return out
+
+    def _compose(
+        self,
+        question: str,
+        q_vec: np.ndarray,
+        cands: list[_Candidate],
+        vectors: np.ndarray,
+        hits: list[ArticleHit],
+    ) -> Answer:
+        if not cands:
+            return Answer(question, None, True, [], hits, 0.0, None)
+        semantic = vectors @ q_vec
+        q_terms = set(analyze(question))
+        scores = []
+        for cand, sem in zip(cands, semantic):
+            overlap = len(q_terms & set(analyze(cand.text))) / len(q_terms) if q_terms else 0.0
+            scores.append(float(sem) + self.lexical_weight * overlap - self.rank_prior * cand.rank)
+        order = np.argsort(scores)[::-1]
+        confidence = float(semantic[order[0]])
+        if confidence < self.abstain_threshold:
+            return Answer(question, None, True, [], hits, confidence, None)
+        chosen = [int(order[0])]
+        for i in order[1:]:
+            if len(chosen) >= self.max_sentences:
+                break
+            if scores[i] >= scores[chosen[0]] - self.second_sentence_margin:
+                chosen.append(int(i))
+        # Keep reading order within an article so that the answer reads naturally.
+        chosen.sort(key=lambda i: (cands[i].rank, cands[i].start))
+        citations, parts, numbers = [], [], {}
+        for i in chosen:
+            cand = cands[i]
+            n = numbers.setdefault((cand.hit.article_id, cand.start), len(numbers) + 1)
+            chunk = cand.hit.passages[0].chunk
+            citations.append(
+                Citation(
+                    n=n,
+                    article_id=cand.hit.article_id,
+                    title=chunk.title,
+                    url=chunk.url,
+                    published=chunk.published,
+                    quote=cand.text,
+                    char_start=cand.start,
+                    char_end=cand.end,
+                    score=round(scores[i], 4),
+                )
+            )
+            parts.append(f"{cand.text} [{n}]")
+        return Answer(
+            question=question,
+            answer=" ".join(parts),
+            abstained=False,
+            citations=citations,
+            hits=hits,
+            confidence=confidence,
+            evidence_language=detect_language([c.quote for c in citations]),
+        )

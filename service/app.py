@@ -1,0 +1,204 @@
+"""The FastAPI app: thin routes over the retriever and the answer builder.
+
+``create_app(settings)`` builds an app for one index directory; the model and the index are
+loaded in the lifespan (never at import), so tests build apps against temporary indexes.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi.responses import JSONResponse
+
+from indexer.embedder import Embedder
+from indexer.store import IndexStore
+from newsqa.errors import ArticleNotFoundError, NewsqaError
+from newsqa.settings import Settings, get_settings
+from service import schemas
+from service.answer import Answer, AnswerBuilder
+from service.highlight import highlight_spans
+from service.retrieval import ArticleHit, Filters, HybridRetriever
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Components:
+    """Everything a request needs, built once per app."""
+
+    settings: Settings
+    embedder: Embedder
+    store: IndexStore
+    retriever: HybridRetriever
+    answerer: AnswerBuilder
+
+
+def build_components(settings: Settings, embedder: Embedder | None = None) -> Components:
+    """Load the index (refusing one built for another model) and wire the pipeline."""
+    store = IndexStore.open(settings.index_dir, expected_model=settings.embed_model)
+    embedder = embedder or Embedder.from_settings(settings)
+    return Components(
+        settings=settings,
+        embedder=embedder,
+        store=store,
+        retriever=HybridRetriever(store, embedder),
+        answerer=AnswerBuilder(embedder, abstain_threshold=settings.abstain_threshold),
+    )
+
+
+def get_components(request: Request) -> Components:
+    return request.app.state.components
+
+
+ComponentsDep = Annotated[Components, Depends(get_components)]
+
+
+def passages_out(hits: list[ArticleHit], query: str) -> list[schemas.PassageOut]:
+    out = []
+    for hit in hits:
+        for passage in hit.passages:
+            c = passage.chunk
+            out.append(
+                schemas.PassageOut(
+                    article_id=c.article_id,
+                    title=c.title,
+                    url=c.url,
+                    published=c.published,
+                    source=c.source,
+                    category=c.category,
+                    text=c.text,
+                    char_start=c.char_start,
+                    char_end=c.char_end,
+                    score=round(hit.score, 6),
+                    highlights=highlight_spans(c.text, query),
+                )
+            )
+    return out
+
+
+def ask_response(answer: Answer) -> schemas.AskResponse:
+    return schemas.AskResponse(
+        question=answer.question,
+        answer=answer.answer,
+        abstained=answer.abstained,
+        evidence_language=answer.evidence_language,
+        confidence=round(answer.confidence, 4),
+        citations=[schemas.Citation(**c.__dict__) for c in answer.citations],
+        passages=passages_out(answer.hits, answer.question),
+        timings_ms=answer.timings_ms,
+    )
+
+
+def answer_question(c: Components, question: str, k: int, filters: Filters | None) -> Answer:
+    """The one code path behind POST /ask, `newsqa ask` and the in-process eval."""
+    started = time.perf_counter()
+    hits = c.retriever.retrieve(question, k=k, filters=filters)
+    retrieved = time.perf_counter()
+    answer = c.answerer.answer(question, hits)
+    done = time.perf_counter()
+    answer.timings_ms = {
+        "retrieve": round((retrieved - started) * 1000, 1),
+        "answer": round((done - retrieved) * 1000, 1),
+        "total": round((done - started) * 1000, 1),
+    }
+    return answer
+
+
+def create_app(settings: Settings | None = None, embedder: Embedder | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.components = build_components(settings, embedder)
+        yield
+        app.state.components.store.close()
+
+    app = FastAPI(
+        title="newsqa",
+        version="0.1.0",
+        description="Semantic search and cited answers over news articles.",
+        lifespan=lifespan,
+    )
+
+    @app.exception_handler(ArticleNotFoundError)
+    async def not_found(_: Request, exc: ArticleNotFoundError) -> JSONResponse:
+        return JSONResponse(status_code=404, content={"detail": str(exc)})
+
+    @app.exception_handler(NewsqaError)
+    async def domain_error(_: Request, exc: NewsqaError) -> JSONResponse:
+        return JSONResponse(status_code=503, content={"detail": str(exc)})
+
+    @app.post("/ask", response_model=schemas.AskResponse, tags=["answers"])
+    def ask(body: schemas.AskRequest, c: ComponentsDep) -> schemas.AskResponse:
+        """Answer a question with verbatim, cited sentences from the articles (or abstain)."""
+        filters = body.filters.to_retrieval() if body.filters else None
+        return ask_response(answer_question(c, body.question, body.k, filters))
+
+    @app.get("/search", response_model=schemas.SearchResponse, tags=["search"])
+    def search(
+        c: ComponentsDep,
+        q: Annotated[str, Query(min_length=1, max_length=1000, description="Query text.")],
+        k: Annotated[int, Query(ge=1, le=50)] = 10,
+        published_from: datetime | None = None,
+        published_to: datetime | None = None,
+        source: Annotated[str | None, Query(max_length=200)] = None,
+        category: Annotated[str | None, Query(max_length=200)] = None,
+    ) -> schemas.SearchResponse:
+        """Ranked passages with article metadata and highlighted query terms."""
+        query = q.strip()
+        if not query:
+            raise HTTPException(status_code=422, detail="q: must not be blank")
+        started = time.perf_counter()
+        filters = Filters(published_from, published_to, source, category)
+        hits = c.retriever.retrieve(query, k=k, filters=filters)
+        elapsed = round((time.perf_counter() - started) * 1000, 1)
+        return schemas.SearchResponse(
+            query=query, passages=passages_out(hits, query), timings_ms={"total": elapsed}
+        )
+
+    @app.get(
+        "/articles/{article_id}",
+        response_model=schemas.ArticleOut,
+        responses={404: {"model": schemas.ErrorOut}},
+        tags=["articles"],
+    )
+    def article(article_id: str, c: ComponentsDep) -> schemas.ArticleOut:
+        """The cleaned article (the text citations point into); a duplicate's id resolves."""
+        found = c.store.article(article_id)
+        if found is None:
+            raise ArticleNotFoundError(f"no article with id {article_id!r}")
+        return schemas.ArticleOut(
+            id=found.id,
+            title=found.title,
+            url=found.url,
+            published=found.published,
+            source=found.source,
+            category=found.category,
+            text=found.text,
+        )
+
+    @app.get("/health", response_model=schemas.Health, tags=["ops"])
+    def health() -> schemas.Health:
+        """The process is up."""
+        return schemas.Health(status="ok")
+
+    @app.get("/ready", response_model=schemas.Ready, tags=["ops"])
+    def ready(c: ComponentsDep) -> schemas.Ready:
+        """The index is loaded and answering."""
+        m = c.store.manifest
+        return schemas.Ready(
+            status="ready",
+            articles=m.articles,
+            chunks=m.chunks,
+            model=m.model,
+            index_created_at=m.created_at,
+        )
+
+    return app

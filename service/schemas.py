@@ -1,0 +1,105 @@
+"""Request and response models of the HTTP API (the OpenAPI schema is generated from these)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from service.retrieval import Filters as RetrievalFilters
+
+Question = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)]
+K = Annotated[int, Field(ge=1, le=50)]
+
+
+class Filters(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    published_from: datetime | None = Field(None, description="Earliest publication time.")
+    published_to: datetime | None = Field(None, description="Latest publication time.")
+    source: str | None = Field(None, max_length=200, description="Outlet, case-insensitive.")
+    category: str | None = Field(None, max_length=200, description="Section, case-insensitive.")
+
+    def to_retrieval(self) -> RetrievalFilters:
+        return RetrievalFilters(**self.model_dump())
+
+
+class AskRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    question: Question = Field(examples=["which Palembang programs won 2020 awards"])
+    k: K = Field(5, description="Articles to retrieve (1-50).")
+    filters: Filters | None = None
+
+
+class Citation(BaseModel):
+    n: int = Field(description="The marker [n] in the answer.")
+    article_id: str
+    title: str
+    url: str | None
+    published: datetime | None
+    quote: str = Field(description="Verbatim span: article text[char_start:char_end].")
+    char_start: int
+    char_end: int
+    score: float
+
+
+class PassageOut(BaseModel):
+    article_id: str
+    title: str
+    url: str | None
+    published: datetime | None
+    source: str | None
+    category: str | None
+    text: str
+    char_start: int
+    char_end: int
+    score: float = Field(description="Fused article score (reciprocal rank fusion).")
+    highlights: list[tuple[int, int]] = Field(
+        default_factory=list,
+        description="Spans of `text` (relative offsets) matching the query terms.",
+    )
+
+
+class AskResponse(BaseModel):
+    question: str
+    answer: str | None
+    abstained: bool
+    evidence_language: str | None = Field(description="Language of the quoted evidence (id/en).")
+    confidence: float
+    citations: list[Citation]
+    passages: list[PassageOut]
+    timings_ms: dict[str, float]
+
+
+class SearchResponse(BaseModel):
+    query: str
+    passages: list[PassageOut]
+    timings_ms: dict[str, float]
+
+
+class ArticleOut(BaseModel):
+    id: str
+    title: str
+    url: str | None
+    published: datetime | None
+    source: str | None
+    category: str | None
+    text: str
+
+
+class Health(BaseModel):
+    status: str
+
+
+class Ready(BaseModel):
+    status: str
+    articles: int
+    chunks: int
+    model: str
+    index_created_at: str
+
+
+class ErrorOut(BaseModel):
+    detail: str

@@ -1,0 +1,117 @@
+"""Boilerplate removal and whitespace/Unicode normalisation of article text."""
+
+from __future__ import annotations
+
+import unicodedata
+
+import pytest
+
+from indexer.cleaning import clean_text, normalize_inline
+
+
+def test_paragraphs_are_separated_by_one_blank_line_whatever_the_source_used() -> None:
+    assert clean_text("Satu.\nDua.\n\n\n\nTiga.\r\nEmpat.") == "Satu.\n\nDua.\n\nTiga.\n\nEmpat."
+
+
+def test_whitespace_inside_lines_is_collapsed_and_stripped() -> None:
+    assert clean_text("  Harga \t naik\u00a0 tajam.  \n\t\n Kata   BPS. ") == "Harga naik tajam.\n\nKata BPS."
+
+
+def test_text_is_nfc_normalised() -> None:
+    decomposed = "Cafe\u0301 di Jakarta"
+    assert clean_text(decomposed) == "Café di Jakarta"
+    assert unicodedata.is_normalized("NFC", clean_text(decomposed))
+
+
+def test_utf8_read_as_latin1_is_repaired() -> None:
+    # As in detik-0039: "Jóhann Viðar Ívarsson" scraped as UTF-8 bytes decoded as Latin-1.
+    mojibake = "Jóhann Viðar Ívarsson".encode("utf-8").decode("latin-1")
+    assert clean_text(f"Kata {mojibake}, analis.") == "Kata Jóhann Viðar Ívarsson, analis."
+
+
+def test_mojibake_holding_a_next_line_character_is_not_split_into_lines() -> None:
+    # "م" is D9 85 in UTF-8; read as Latin-1 the 0x85 is NEL, which splitlines() breaks on.
+    mojibake = "مرحبا".encode("utf-8").decode("latin-1")
+    assert "\x85" in mojibake
+    assert clean_text(f"Ayat {mojibake} dibaca.") == "Ayat مرحبا dibaca."
+
+
+def test_invisible_characters_are_removed() -> None:
+    assert clean_text("Pemi\u00adlu\u200b 2029\u2060 digelar.") == "Pemilu 2029 digelar."
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Advertisements",
+        "ADVERTISEMENT",
+        "SCROLL TO CONTINUE WITH CONTENT",
+        "SCROLL TO RESUME CONTENT",
+        "Simak juga Video 'Janji Mensos ke Prabowo: Tak Akan Korupsi hingga Main-main Proyek':",
+        "Simak juga Video: Sederet Capaian 1 Tahun Kabinet Merah Putih",
+        "Simak Video 'Prabowo Panggil Menkeu Purbaya-Menhan Sjafrie, Beri Tugas Ini':",
+        'Tonton juga video "Prabowo soal Korupsi CPO Rp 13 T: Bisa Renovasi 8.000 Sekolah" di sini:',
+        'Tonton juga "Bank Indonesia Umumkan BI-Rate Tetap 5,75%" di sini:',
+        "Lihat juga Video: KPK OTT Wamenaker Immanuel Ebenezer",
+        "Video: Melihat Dampak Perubahan Iklim yang Semakin Nyata",
+        "Saksikan LiveDetikpagi:",
+        "Saksikan Live Detikpagi :",
+        '"Detik Pagi, Jangan Tidur Lagi!"',
+        "Baca juga: Harga Beras Naik Lagi",
+        "Baca selengkapnya di halaman berikutnya....",
+        "Baca beritanya dalambahasa Inggris",
+        "[Gambas:Video 20detik]",
+        "[Gambas:Instagram]",
+        "(Foto: dok. Cetaphil)",
+        "Editor: Hani Anggraini",
+        "Pos terkait",
+        "---",
+    ],
+)
+def test_boilerplate_line_is_dropped(line: str) -> None:
+    assert clean_text(f"Awal berita.\n{line}\nAkhir berita.") == "Awal berita.\n\nAkhir berita."
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Video tersebut langsung menuai reaksi keras dari warganet.",
+        "Warga diminta membaca juga aturan baru itu sebelum mendaftar.",
+        "Iklan advertisements itu dipasang di halte.",
+        "Simak informasinya!",
+        "Selanjutnya, Eko merasa bersyukur atas perhatian yang diberikan.",
+    ],
+)
+def test_body_line_that_mentions_a_boilerplate_word_is_kept(line: str) -> None:
+    assert clean_text(line) == line
+
+
+def test_everything_from_the_comment_form_on_is_dropped() -> None:
+    page = "\n".join(
+        [
+            "Isi berita.",
+            "Tinggalkan Balasan",
+            "Nama *",
+            "Komentar pembaca yang tidak termasuk berita.",
+        ]
+    )
+    assert clean_text(page) == "Isi berita."
+
+
+def test_comment_form_notice_without_heading_also_ends_the_article() -> None:
+    page = "Isi berita.\nAlamat email Anda tidak akan dipublikasikan. Ruas yang wajib ditandai *\nSitus web"
+    assert clean_text(page) == "Isi berita."
+
+
+def test_only_boilerplate_gives_empty_text() -> None:
+    assert clean_text("ADVERTISEMENT\n\n  \nSCROLL TO CONTINUE WITH CONTENT\n") == ""
+    assert clean_text("") == ""
+
+
+def test_cleaning_is_idempotent() -> None:
+    once = clean_text("A  b.\nADVERTISEMENT\n\nC\td.")
+    assert clean_text(once) == once
+
+
+def test_normalize_inline_collapses_a_title_to_one_line() -> None:
+    assert normalize_inline("  Banjir\n Rendam   Palembang ") == "Banjir Rendam Palembang"

@@ -1,0 +1,93 @@
+"""Duplicate detection by id, URL and text."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from indexer.dedup import DuplicateReason, dedupe, normalize_url, text_key
+from indexer.documents import Article
+from indexer.sources import read_articles
+
+
+def _article(article_id: str, text: str, url: str | None = None) -> Article:
+    return Article(id=article_id, text=text, url=url)
+
+
+def test_url_normalisation() -> None:
+    canonical = normalize_url("https://news.detik.com/berita/d-1/judul")
+    assert normalize_url("HTTPS://News.Detik.com/berita/d-1/judul/") == canonical
+    assert normalize_url("https://news.detik.com/berita/d-1/judul#komentar") == canonical
+    assert normalize_url("https://news.detik.com/berita/d-1/judul?utm_source=x&UTM_medium=y") == canonical
+    assert normalize_url("https://contoh.example/") == normalize_url("https://contoh.example")
+    # Other query parameters can select the article, so they count.
+    assert normalize_url("https://contoh.example/baca?id=1") != normalize_url("https://contoh.example/baca?id=2")
+    assert normalize_url("https://contoh.example/baca?id=1&utm_campaign=z") == "https://contoh.example/baca?id=1"
+    # The path is case-sensitive on most servers.
+    assert normalize_url("https://contoh.example/A") != normalize_url("https://contoh.example/a")
+
+
+def test_text_key_ignores_case_and_spacing_only() -> None:
+    assert text_key("Harga  Beras\n\nNaik.") == text_key("harga beras naik.")
+    assert text_key("Harga beras naik.") != text_key("Harga beras turun.")
+
+
+def test_same_url_and_same_text_duplicates_map_to_the_first_article() -> None:
+    result = dedupe(
+        [
+            _article("a", "Berita satu.", "https://contoh.example/1"),
+            _article("b", "Berita dua.", "https://contoh.example/2"),
+            _article("a-copy", "Berita satu, versi diperbarui.", "https://CONTOH.example/1/"),
+            _article("b-copy", "BERITA   dua.", "https://lain.example/b"),
+        ]
+    )
+    assert [a.id for a in result.kept] == ["a", "b"]
+    assert result.duplicates == {"a-copy": "a", "b-copy": "b"}
+    assert [d.reason for d in result.dropped] == [DuplicateReason.SAME_URL, DuplicateReason.SAME_TEXT]
+
+
+def test_a_copy_of_a_copy_resolves_to_the_kept_article() -> None:
+    result = dedupe(
+        [
+            _article("a", "Versi pertama.", "https://contoh.example/1"),
+            _article("b", "Versi kedua.", "https://contoh.example/1"),  # same URL as a
+            _article("c", "Versi kedua.", "https://sindikasi.example/9"),  # same text as b
+        ]
+    )
+    assert [a.id for a in result.kept] == ["a"]
+    assert result.duplicates == {"b": "a", "c": "a"}
+
+
+def test_repeated_id_with_same_text_is_a_plain_duplicate() -> None:
+    result = dedupe([_article("a", "Isi."), _article("a", "isi.")])
+    assert [a.id for a in result.kept] == ["a"]
+    assert [d.reason for d in result.dropped] == [DuplicateReason.REPEATED_ID]
+    assert result.duplicates == {}
+
+
+def test_id_conflict_keeps_the_first_and_is_reported_but_not_mapped() -> None:
+    first = _article("a", "Isi pertama.", "https://contoh.example/1")
+    conflicting = _article("a", "Isi yang lain sama sekali.", "https://contoh.example/2")
+    later = _article("z", "Isi yang lain sama sekali.", "https://contoh.example/2")
+    result = dedupe([first, conflicting, later])
+    # The conflicting record's content is not in the index, so a later copy of it is kept.
+    assert result.kept == [first, later]
+    [dropped] = result.dropped
+    assert dropped.article is conflicting
+    assert dropped.reason is DuplicateReason.ID_CONFLICT and dropped.kept_id == "a"
+    assert result.duplicates == {}
+
+
+def test_articles_without_url_are_compared_by_text_only() -> None:
+    result = dedupe([_article("a", "Satu."), _article("b", "Dua.")])
+    assert [a.id for a in result.kept] == ["a", "b"] and result.dropped == []
+
+
+def test_detik_corpus_has_91_duplicates_all_by_url(shared_dir: Path) -> None:
+    articles = list(read_articles([shared_dir / "data" / "news" / "detik-2025.jsonl"]))
+    result = dedupe(a for a in articles if isinstance(a, Article))
+    assert len(result.dropped) == 91
+    assert len(result.duplicates) == 91
+    assert len(result.kept) == 909
+    assert {d.reason for d in result.dropped} == {DuplicateReason.SAME_URL}
+    kept_ids = {a.id for a in result.kept}
+    assert set(result.duplicates.values()) <= kept_ids

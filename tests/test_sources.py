@@ -1,0 +1,267 @@
+"""Reading corpus files into Articles, and bad records into SkippedRecords."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from indexer.documents import Article, SkippedRecord
+from indexer.sources import read_articles
+
+WIB = timezone(timedelta(hours=7))
+
+PALEMBANG_BOILERPLATE = ("Advertisements", "Pos terkait", "Tinggalkan Balasan", "Alamat email", "Akismet")
+
+
+def _articles(records: list[Article | SkippedRecord]) -> list[Article]:
+    return [r for r in records if isinstance(r, Article)]
+
+
+def _skipped(records: list[Article | SkippedRecord]) -> list[SkippedRecord]:
+    return [r for r in records if isinstance(r, SkippedRecord)]
+
+
+def _jsonl_line(**fields: object) -> bytes:
+    return json.dumps(fields, ensure_ascii=False).encode("utf-8") + b"\n"
+
+
+# --- the shared corpora -------------------------------------------------------------------------
+
+
+def test_palembang_text_page(shared_dir: Path) -> None:
+    path = shared_dir / "data" / "news" / "palembang-awards-2020.txt"
+    [article] = list(read_articles([path]))
+    assert isinstance(article, Article)
+    assert article.id == "palembang-awards-2020"
+    assert article.title == "Palembang Raih 2 Penghargaan Top 21 Inovasi Pelayanan Publik 2020"
+    assert article.published is not None and article.published.tzinfo is not None
+    assert article.published.date() == date(2020, 11, 25)
+    assert article.url is None and article.source is None
+    assert article.origin == str(path)
+    assert "Poltabes" in article.text and "Pangling" in article.text
+    for boilerplate in PALEMBANG_BOILERPLATE:
+        assert boilerplate not in article.text
+    # The date line and headline are metadata, not body.
+    assert not article.text.startswith(("Palembang Raih", "Rabu, 25 November 2020"))
+    assert article.text.endswith("tutupnya. (rel)")
+
+
+def test_detik_corpus_reads_every_row_cleaned(shared_dir: Path) -> None:
+    path = shared_dir / "data" / "news" / "detik-2025.jsonl"
+    records = list(read_articles([path]))
+    articles = _articles(records)
+    assert len(records) == len(articles) == 1000
+    assert len({a.id for a in articles}) == 1000
+    for article in articles:
+        assert "SCROLL TO CONTINUE WITH CONTENT" not in article.text
+        assert "ADVERTISEMENT" not in article.text
+        assert "Simak juga Video" not in article.text
+        assert "\n\n\n" not in article.text and article.text == article.text.strip()
+        assert article.published is not None and article.published.tzinfo is not None
+        assert article.url and article.title
+    first = articles[0]
+    assert first.id == "detik-0001"
+    assert first.origin == f"{path}:1"
+    assert first.published == datetime(2025, 10, 21, 20, 43, tzinfo=WIB)
+    assert first.category == "Ekonomi & Keuangan"
+
+
+# --- JSON Lines: good and bad records -----------------------------------------------------------
+
+
+def test_bad_jsonl_lines_are_skipped_and_good_lines_still_read(tmp_path: Path) -> None:
+    path = tmp_path / "mixed.jsonl"
+    path.write_bytes(
+        _jsonl_line(id="a1", title="Judul", text="Isi pertama.\nADVERTISEMENT\nIsi kedua.")  # 1
+        + b'{"id": "a2", "text": "tanpa penutup"\n'  # 2: invalid JSON
+        + _jsonl_line(id="a3", title="Tanpa isi")  # 3: missing text
+        + b"\n"  # 4: blank, ignored
+        + b'{"id": "a5", "text": "Harga \xff\xfe naik."}\n'  # 5: invalid UTF-8
+        + b'["not", "an", "object"]\n'  # 6
+        + _jsonl_line(id=7, text="Isi.")  # 7: id of the wrong type
+        + _jsonl_line(id="a8", text="Isi.", url=["x"])  # 8: url of the wrong type
+        + _jsonl_line(id="a9", text="SCROLL TO CONTINUE WITH CONTENT\nADVERTISEMENT")  # 9
+        + _jsonl_line(id="", text="Isi.")  # 10: empty id
+        + _jsonl_line(id="a11", text="Isi terakhir.", published="2025-06-01T10:00:00+07:00")  # 11
+    )
+    records = list(read_articles([path]))
+
+    articles = _articles(records)
+    assert [a.id for a in articles] == ["a1", "a11"]
+    assert articles[0].text == "Isi pertama.\n\nIsi kedua."
+    assert articles[0].title == "Judul"
+    assert articles[0].origin == f"{path}:1"
+    assert articles[1].published == datetime(2025, 6, 1, 10, tzinfo=WIB)
+
+    skipped = {r.line: r for r in _skipped(records)}
+    assert set(skipped) == {2, 3, 5, 6, 7, 8, 9, 10}
+    assert all(r.path == str(path) for r in skipped.values())
+    assert "invalid JSON" in skipped[2].reason
+    assert "'text'" in skipped[3].reason
+    assert "invalid UTF-8" in skipped[5].reason
+    assert "not a JSON object" in skipped[6].reason
+    assert "'id'" in skipped[7].reason and "string" in skipped[7].reason
+    assert "'url'" in skipped[8].reason
+    assert "empty after removing boilerplate" in skipped[9].reason
+    assert "'id'" in skipped[10].reason
+    # Reading order is kept: records come out in line order.
+    assert [r.line if isinstance(r, SkippedRecord) else r.origin for r in records][:3] == [
+        f"{path}:1",
+        2,
+        3,
+    ]
+
+
+def test_unparseable_published_date_keeps_the_article(tmp_path: Path) -> None:
+    path = tmp_path / "dates.jsonl"
+    path.write_bytes(_jsonl_line(id="d1", text="Isi.", published="bukan tanggal"))
+    [article] = list(read_articles([path]))
+    assert isinstance(article, Article)
+    assert article.published is None
+
+
+def test_byte_order_mark_on_first_line_is_accepted(tmp_path: Path) -> None:
+    path = tmp_path / "bom.jsonl"
+    path.write_bytes(b"\xef\xbb\xbf" + _jsonl_line(id="b1", text="Isi."))
+    assert [a.id for a in _articles(list(read_articles([path])))] == ["b1"]
+
+
+# --- files and folders --------------------------------------------------------------------------
+
+
+def test_folder_is_read_recursively_in_sorted_order_ignoring_other_files(tmp_path: Path) -> None:
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "z.jsonl").write_bytes(_jsonl_line(id="z", text="Isi z."))
+    (tmp_path / "a.jsonl").write_bytes(_jsonl_line(id="a", text="Isi a."))
+    (tmp_path / "c.txt").write_text("Judul C\nIsi c.\n", encoding="utf-8")
+    (tmp_path / "README.md").write_text("# bukan berita\n", encoding="utf-8")
+    (tmp_path / "data.csv").write_text("id,text\n", encoding="utf-8")
+    records = list(read_articles([tmp_path]))
+    assert [r.id for r in _articles(records)] == ["a", "z", "c"]
+    assert _skipped(records) == []
+
+
+def test_explicit_file_of_unknown_type_is_skipped(tmp_path: Path) -> None:
+    path = tmp_path / "corpus.csv"
+    path.write_text("id,text\n", encoding="utf-8")
+    [record] = list(read_articles([path]))
+    assert isinstance(record, SkippedRecord)
+    assert record.path == str(path) and record.line is None
+    assert "unsupported file type" in record.reason and ".csv" in record.reason
+
+
+def test_missing_file_is_skipped_and_the_next_path_still_read(tmp_path: Path) -> None:
+    missing = tmp_path / "hilang.jsonl"
+    good = tmp_path / "ada.jsonl"
+    good.write_bytes(_jsonl_line(id="ada", text="Isi."))
+    records = list(read_articles([missing, good]))
+    assert isinstance(records[0], SkippedRecord)
+    assert records[0].path == str(missing) and records[0].line is None
+    assert "cannot read" in records[0].reason
+    assert [a.id for a in _articles(records)] == ["ada"]
+
+
+def test_broken_link_in_a_folder_is_skipped(tmp_path: Path) -> None:
+    (tmp_path / "rusak.txt").symlink_to(tmp_path / "tidak-ada.txt")
+    (tmp_path / "baik.txt").write_text("Judul\nIsi.\n", encoding="utf-8")
+    records = list(read_articles([tmp_path]))
+    [skipped] = _skipped(records)
+    assert skipped.path == str(tmp_path / "rusak.txt") and "cannot read" in skipped.reason
+    assert [a.id for a in _articles(records)] == ["baik"]
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root reads unreadable files")
+def test_unreadable_file_is_skipped(tmp_path: Path) -> None:
+    path = tmp_path / "rahasia.txt"
+    path.write_text("Judul\nIsi.\n", encoding="utf-8")
+    path.chmod(0)
+    try:
+        [record] = list(read_articles([path]))
+    finally:
+        path.chmod(0o600)
+    assert isinstance(record, SkippedRecord) and "cannot read" in record.reason
+
+
+# --- plain-text pages ---------------------------------------------------------------------------
+
+
+def test_text_page_without_a_date_line_keeps_the_second_line_as_body(tmp_path: Path) -> None:
+    path = tmp_path / "tanpa-tanggal.txt"
+    path.write_text("\n  Judul Berita  \n\nJakarta - Isi berita pertama.\nIsi kedua.\n", encoding="utf-8")
+    [article] = list(read_articles([path]))
+    assert isinstance(article, Article)
+    assert article.id == "tanpa-tanggal"
+    assert article.title == "Judul Berita"
+    assert article.published is None
+    assert article.text == "Jakarta - Isi berita pertama.\n\nIsi kedua."
+
+
+def test_text_page_with_only_a_title_is_skipped(tmp_path: Path) -> None:
+    path = tmp_path / "judul-saja.txt"
+    path.write_text("Judul\nRabu, 25 November 2020\nAdvertisements\n", encoding="utf-8")
+    [record] = list(read_articles([path]))
+    assert isinstance(record, SkippedRecord) and "no body text" in record.reason
+
+
+def test_text_page_with_invalid_utf8_is_skipped(tmp_path: Path) -> None:
+    path = tmp_path / "rusak.txt"
+    path.write_bytes(b"Judul\nIsi \xff rusak.\n")
+    [record] = list(read_articles([path]))
+    assert isinstance(record, SkippedRecord) and "invalid UTF-8" in record.reason
+
+
+# --- HTML pages ---------------------------------------------------------------------------------
+
+HTML_PAGE = """<!DOCTYPE html>
+<html lang="id">
+<head>
+<meta charset="utf-8">
+<title>Banjir Rendam Ratusan Rumah di Palembang | Contoh News</title>
+<meta property="og:title" content="Banjir Rendam Ratusan Rumah di Palembang">
+<meta property="article:published_time" content="2024-01-15T08:30:00+07:00">
+<link rel="canonical" href="https://contoh.example/berita/banjir-palembang">
+</head>
+<body>
+<nav><ul><li><a href="/">Beranda</a></li><li><a href="/politik">Politik</a></li>
+<li><a href="/olahraga">Olahraga</a></li></ul></nav>
+<header><h1>Banjir Rendam Ratusan Rumah di Palembang</h1></header>
+<article>
+<p>Hujan deras yang mengguyur Kota Palembang sejak Minggu malam menyebabkan ratusan rumah warga
+di kawasan Sekip terendam banjir setinggi satu meter.</p>
+<p>Kepala BPBD Palembang mengatakan sebanyak 350 kepala keluarga terdampak dan sebagian telah
+dievakuasi ke posko pengungsian di masjid terdekat.</p>
+<p>Advertisements</p>
+<p>Warga berharap pemerintah kota segera memperbaiki saluran drainase yang tersumbat sampah agar
+banjir serupa tidak terulang setiap musim hujan.</p>
+</article>
+<footer><p>Hak cipta 2024 Contoh News. Semua hak dilindungi.</p><a href="/kontak">Kontak kami</a></footer>
+</body>
+</html>
+"""
+
+
+def test_html_page_main_text_and_metadata(tmp_path: Path) -> None:
+    path = tmp_path / "banjir-palembang.html"
+    path.write_text(HTML_PAGE, encoding="utf-8")
+    [article] = list(read_articles([path]))
+    assert isinstance(article, Article)
+    assert article.id == "banjir-palembang"
+    assert article.title == "Banjir Rendam Ratusan Rumah di Palembang"
+    assert article.url == "https://contoh.example/berita/banjir-palembang"
+    assert article.published == datetime(2024, 1, 15, 8, 30, tzinfo=WIB)
+    assert article.text.startswith("Hujan deras yang mengguyur Kota Palembang")
+    assert article.text.endswith("tidak terulang setiap musim hujan.")
+    assert article.text.count("\n\n") == 2  # three paragraphs, the ad label gone
+    for boilerplate in ("Beranda", "Olahraga", "Hak cipta", "Kontak kami", "Advertisements"):
+        assert boilerplate not in article.text
+
+
+def test_html_page_without_article_text_is_skipped(tmp_path: Path) -> None:
+    path = tmp_path / "kosong.htm"
+    path.write_text("<html><head><title>Kosong</title></head><body></body></html>", encoding="utf-8")
+    [record] = list(read_articles([path]))
+    assert isinstance(record, SkippedRecord) and "no article text" in record.reason
