@@ -2,12 +2,14 @@
 
 ``analyze(text)`` turns text into index terms:
 
-1. Unicode NFKC normalisation, then ``str.casefold()``.
-2. Tokenisation into runs of letters and runs of numbers.  Letter/digit transitions and all
-   punctuation separate tokens, so ``covid-19``, ``Covid 19`` and ``COVID19`` all give
-   ``covid`` + ``19``; ``Rp1,5`` gives ``rp`` + ``1,5``.  A number keeps its internal
-   ``.``/``,`` separators (``1.500``, ``2,5``, ``10.00``) so that amounts and decimals stay
-   one token and ``2,5`` is not confused with ``25``.  The underscore is a separator.
+1. Words are found in the original text (runs of letters/digits with their combining marks,
+   joined through ``.``/``,``); each word is Unicode-NFKC-normalised and casefolded.
+2. Each normalised word is cut into runs of letters and runs of numbers.  Letter/digit
+   transitions and all punctuation separate tokens, so ``covid-19``, ``Covid 19`` and
+   ``COVID19`` all give ``covid`` + ``19``; ``Rp1,5`` gives ``rp`` + ``1,5``; ``detik.com``
+   gives ``detik`` + ``com``.  A number keeps its internal ``.``/``,`` separators (``1.500``,
+   ``2,5``, ``10.00``) so amounts and decimals stay one token and ``2,5`` is not confused
+   with ``25``.  The underscore is a separator.
 3. Stopword removal on the surface form (``STOPWORDS``: common Indonesian function words plus
    the English question words users type), before stemming so that e.g. ``tersebut`` does
    not survive as ``sebut``.
@@ -16,7 +18,9 @@
    are (Sastrawi's normaliser would mangle them).  Stems are memoised with ``lru_cache``:
    Sastrawi needs ~1 ms per new word but news vocabulary repeats heavily.
 
-The same function must be used at index time and at query time.
+The same function must be used at index time and at query time.  ``term_spans(text)`` gives
+the same terms as ``analyze(text)`` together with their character spans in ``text`` (for
+highlighting); ``tokenize`` gives the normalised tokens before stopwords and stemming.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import unicodedata
 from collections.abc import Iterable
 from functools import lru_cache
 
-__all__ = ["STOPWORDS", "analyze", "analyze_many", "stem", "tokenize"]
+__all__ = ["STOPWORDS", "analyze", "analyze_many", "stem", "term_spans", "token_spans", "tokenize"]
 
 _INDONESIAN_STOPWORDS = """
 ada adalah adanya agar akan aku anda antara apa apakah atas atau bagai bagaimana bagi
@@ -49,14 +53,46 @@ which what who whom whose when where why how this that these those it its as abo
 
 STOPWORDS: frozenset[str] = frozenset((_INDONESIAN_STOPWORDS + _ENGLISH_STOPWORDS).split())
 
-# Numbers (with internal thousands/decimal separators) or runs of letters (incl. combining marks).
-_TOKEN = re.compile(r"\d+(?:[.,]\d+)*|[^\W\d_]+")
+# A word in the original text: letters/digits, combining marks, "." or "," between them.
+_MARKS = (
+    "\u0300-\u036f\u0483-\u0489\u064b-\u065f\u0670"
+    "\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
+)
+_RAW_WORD = re.compile(rf"[^\W_](?:[^\W_]+|[{_MARKS}]+|[.,](?=[^\W_]))*")
+# Within a normalised word: numbers (with internal separators) or runs of letters.
+_TOKEN = re.compile(rf"\d+(?:[.,]\d+)*|[^\W\d_](?:[^\W\d_]+|[{_MARKS}]+)*")
 _ASCII_WORD = re.compile(r"[a-z]+")
+
+
+def token_spans(text: str) -> list[tuple[str, int, int]]:
+    """``(token, start, end)`` for every normalised token of ``text`` (before stopwords/stems).
+
+    ``start``/``end`` index ``text``.  When normalisation changes a word's length (``ﬁ`` ->
+    ``fi``, ``ß`` -> ``ss``) its tokens all get the span of the whole word.
+    """
+    out: list[tuple[str, int, int]] = []
+    for m in _RAW_WORD.finditer(text):
+        raw = m.group()
+        start = m.start()
+        if raw.isascii():
+            if raw.isalpha():  # the common case: one plain word
+                out.append((raw.lower(), start, m.end()))
+                continue
+            norm = raw.lower()
+        else:
+            norm = unicodedata.normalize("NFKC", raw).casefold()
+        if len(norm) == len(raw):
+            out.extend(
+                (t.group(), start + t.start(), start + t.end()) for t in _TOKEN.finditer(norm)
+            )
+        else:
+            out.extend((t, start, m.end()) for t in _TOKEN.findall(norm))
+    return out
 
 
 def tokenize(text: str) -> list[str]:
     """NFKC + casefold + split into letter runs and number runs (no stopwords, no stemming)."""
-    return _TOKEN.findall(unicodedata.normalize("NFKC", text).casefold())
+    return [t for t, _, _ in token_spans(text)]
 
 
 @lru_cache(maxsize=1)
@@ -68,9 +104,10 @@ def _stemmer():  # type: ignore[no-untyped-def]
     from Sastrawi.Stemmer.StemmerFactory import StemmerFactory
 
     dictionary = ArrayDictionary()
-    # Sastrawi keeps its dictionary in a list (a linear scan per lookup, ~25 ms per new word);
-    # a set gives the same answers with O(1) lookups.
-    dictionary.words = set(StemmerFactory().get_words())
+    # Sastrawi keeps its dictionary in a list (a linear scan per lookup, ~25 ms per new word,
+    # ~9 minutes for the detik vocabulary); a set gives the same answers with O(1) lookups.
+    # Blank lines are skipped as ArrayDictionary.add does (else "" would count as a root).
+    dictionary.words = {w for w in StemmerFactory().get_words() if w.strip()}
     return Stemmer(dictionary)
 
 
@@ -87,20 +124,15 @@ def analyze(text: str) -> list[str]:
     return [stem(tok) for tok in tokenize(text) if tok not in STOPWORDS]
 
 
+def term_spans(text: str) -> list[tuple[str, int, int]]:
+    """``(term, start, end)`` for each term of ``analyze(text)``, in the same order.
+
+    ``text[start:end]`` is the surface word the term came from, e.g. ``("selesai", 4, 17)``
+    for ``"Ia  menyelesaikan"``.
+    """
+    return [(stem(tok), s, e) for tok, s, e in token_spans(text) if tok not in STOPWORDS]
+
+
 def analyze_many(texts: Iterable[str]) -> list[list[str]]:
     """``analyze`` applied to each text."""
     return [analyze(t) for t in texts]
-
-
-def term_spans(text: str) -> list[tuple[str, int, int]]:
-    """(term, start, end) for each non-stopword token of ``text``, offsets into ``text``.
-
-    Used for highlighting; matches ``analyze`` except that NFKC is applied per token, so that
-    offsets stay exact.
-    """
-    spans = []
-    for match in _TOKEN.finditer(text):
-        for token in tokenize(match.group()):
-            if token not in STOPWORDS:
-                spans.append((stem(token), match.start(), match.end()))
-    return spans

@@ -79,6 +79,8 @@ class Chunker:
     ``max_words``: hard upper bound of a chunk's word count;
     ``overlap_words``: approximate number of words (whole sentences) repeated from the end of
     one chunk at the start of the next; 0 disables overlap.
+
+    Invalid sizes raise ``ValueError`` naming the bad value (non-integers: ``TypeError``).
     """
 
     def __init__(self, target_words: int = 200, max_words: int = 250, overlap_words: int = 40):
@@ -88,7 +90,7 @@ class Chunker:
             ("overlap_words", overlap_words),
         ):
             if isinstance(value, bool) or not isinstance(value, int):
-                raise ValueError(f"{name} must be an integer, got {value!r}")
+                raise TypeError(f"{name} must be an integer, got {value!r}")
         if target_words < 1:
             raise ValueError(f"target_words must be at least 1, got {target_words}")
         if max_words < target_words:

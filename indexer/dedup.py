@@ -8,6 +8,7 @@ the others onto it keeps results varied while a citation of a copy can still be 
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -69,9 +70,17 @@ def normalize_url(url: str) -> str:
     return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), path, query, ""))
 
 
+_WORDS = re.compile(r"\w+")
+
+
 def text_key(text: str) -> str:
-    """A digest of the text that ignores case and spacing, which copies often differ in."""
-    return hashlib.sha256(" ".join(text.casefold().split()).encode("utf-8")).hexdigest()
+    """A digest of the text's words, ignoring case, spacing and punctuation.
+
+    Syndicated copies differ in exactly these ("1637 - 1641" against "1637-1641", "Rp 2, 4"
+    against "Rp 2,4"); the words themselves, numbers included, must be identical.
+    """
+    words = _WORDS.findall(text.casefold())
+    return hashlib.sha256(" ".join(words).encode("utf-8")).hexdigest()
 
 
 def dedupe(articles: Iterable[Article]) -> DedupResult:

@@ -5,7 +5,7 @@ sentence with no leading or trailing whitespace, in text order and non-overlappi
 chunker (packs sentences into passages) and the answer module (quotes sentences) rely on the
 offsets being exact, so the function never rewrites the text; it only decides where to cut.
 
-Rules (regex-based, no model; roughly 1-2 ms for a typical news article):
+Rules (regex-based, no model; ~0.1 ms for a typical news article, 80 ms for all of detik-2025):
 
 * A line break (``\\n``, ``\\r``, U+2028/U+2029, ...) always ends a sentence (news paragraphs,
   headlines and list items sit on their own lines).
@@ -37,30 +37,23 @@ import re
 __all__ = [
     "LIST_END_ABBREVIATIONS",
     "TITLE_ABBREVIATIONS",
-    "split_sentences",
     "sentences",
+    "split_sentences",
 ]
 
 # Abbreviations (without the final dot) after which a sentence never ends. Case-sensitive.
-TITLE_ABBREVIATIONS: frozenset[str] = frozenset(
-    {
-        # honorifics and people
-        "H", "Hj", "KH", "Dr", "dr", "drg", "Prof", "prof", "Ir", "Drs", "Dra", "St", "Tn", "Ny",
-        "Nn", "Sdr", "Sdri", "Bpk", "Bp", "Yth", "yth", "Mr", "Mrs", "Ms", "Jr", "Sr",
-        # ranks
-        "Jend", "Letjen", "Mayjen", "Brigjen", "Kol", "Letkol", "Kapt", "Lettu", "Letda", "Serka",
-        "Laksda", "Laksma", "Marsda", "Marsma", "Komjen", "Irjen", "Brigjend",
-        # addresses, places, numbers, money
-        "No", "no", "Jl", "Jln", "jl", "Gg", "Kp", "Ds", "Kel", "Kec", "Kab", "Prov", "Rp", "rp",
-        "Hlm", "hlm", "Vol", "vol", "Tel", "Telp", "telp", "Fax", "Ps", "vs", "Vs",
-    }
-)
+# Honorifics and people; ranks; addresses, places, numbers, money, references.
+_TITLES = """
+H Hj KH Dr dr drg Prof prof Ir Drs Dra St Tn Ny Nn Sdr Sdri Bpk Bp Yth yth Mr Mrs Ms Jr Sr
+Jend Letjen Mayjen Brigjen Brigjend Kol Letkol Kapt Lettu Letda Serka Laksda Laksma Marsda
+Marsma Komjen Irjen
+No no Jl Jln jl Gg Kp Ds Kel Kec Kab Prov Rp rp Hlm hlm Vol vol Tel Telp telp Fax Ps vs Vs
+"""
+TITLE_ABBREVIATIONS: frozenset[str] = frozenset(_TITLES.split())
 
 # Abbreviations that end a sentence when the next word starts with a capital letter or quote.
-LIST_END_ABBREVIATIONS: frozenset[str] = frozenset(
-    {"dll", "dsb", "dst", "dkk", "tsb", "sbb", "Tbk", "tbk", "Inc", "Ltd", "Corp", "Co",
-     "etc", "al"}
-)
+_LIST_ENDS = "dll dsb dst dkk tsb sbb Tbk tbk Inc Ltd Corp Co etc al"
+LIST_END_ABBREVIATIONS: frozenset[str] = frozenset(_LIST_ENDS.split())
 
 # Characters that end a paragraph: the sentence ends there unconditionally.
 _BREAKS = re.compile(r"[\n\r\v\f\x1c-\x1e\x85\u2028\u2029]+")
@@ -132,9 +125,7 @@ def _is_boundary(text: str, m: re.Match[str], sent_start: int, next_char: str) -
         return False
     if _DOTTED.fullmatch(word):  # S.H.  M.Si.  a.n.
         return False
-    if _is_list_marker(text, sent_start, word_start, word):
-        return False
-    return True
+    return not _is_list_marker(text, sent_start, word_start, word)
 
 
 def _is_list_marker(text: str, sent_start: int, word_start: int, word: str) -> bool:

@@ -48,3 +48,51 @@ def corpus_index(settings, embedder) -> Path:
         embedder,
     )
     return settings.index_dir
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def live_server(corpus_index, settings):
+    """The real `newsqa serve` over the corpus index on 127.0.0.1, stopped by PID afterwards."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    port = _free_port()
+    env = {**os.environ, "NEWSQA_CACHE_DIR": str(settings.cache_dir)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "newsqa", "serve", "--index-dir", str(corpus_index),
+         "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    try:
+        while True:
+            assert proc.poll() is None, "server exited during start-up"
+            try:
+                if httpx.get(f"{url}/ready", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "server not ready after 120 s"
+            time.sleep(0.5)
+        yield url
+    finally:
+        os.kill(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()

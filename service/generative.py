@@ -1,0 +1,149 @@
+"""Optional generative answers: a LangChain chat model writes, newsqa checks every citation.
+
+The model sees the retrieved passages numbered [1]..[n] and must cite them. Each sentence it
+writes is kept only if it cites at least one passage, every cited number exists, and each cited
+passage supports the sentence (cosine of sentence and passage sentence above a floor, or shared
+terms). Kept sentences are re-numbered; each citation quotes the passage sentence that best
+supports the claim, so quotes remain exact spans of the canonical text. If nothing survives,
+the extractive answer is returned instead.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+from langchain_core.language_models.chat_models import BaseChatModel
+from langchain_core.messages import HumanMessage, SystemMessage
+
+from indexer.analyzer import analyze
+from indexer.sentences import split_sentences
+from newsqa.settings import Settings
+from service.answer import Answer, AnswerBuilder, Citation, detect_language
+from service.retrieval import ArticleHit, Passage
+
+_MARKER = re.compile(r"\[(\d+)\]")
+_SYSTEM = (
+    "You answer questions about news using only the numbered passages given. Write at most "
+    "three short sentences. End every sentence with the number of the passage that supports "
+    "it, like [2]. If the passages do not answer the question, reply exactly: NO ANSWER."
+)
+
+
+def chat_model_from_settings(settings: Settings) -> BaseChatModel:
+    """An OpenAI-compatible chat model (needs the `llm` extra: langchain-openai)."""
+    try:
+        from langchain_openai import ChatOpenAI
+    except ImportError as exc:
+        raise RuntimeError("generative mode needs langchain-openai: pip install 'newsqa[llm]'") from exc
+    return ChatOpenAI(
+        base_url=settings.llm_base_url,
+        model=settings.llm_model,
+        api_key=settings.llm_api_key,
+        temperature=0,
+        timeout=60,
+    )
+
+
+class GenerativeAnswerer:
+    """Writes answers with a chat model over the extractive builder's evidence.
+
+    >>> answerer = GenerativeAnswerer(chat_model, extractive=AnswerBuilder(embedder))
+    """
+
+    def __init__(
+        self,
+        chat_model: BaseChatModel,
+        extractive: AnswerBuilder,
+        max_passages: int = 5,
+        support_floor: float = 0.80,
+        min_shared_terms: float = 0.3,
+    ) -> None:
+        self.chat_model = chat_model
+        self.extractive = extractive
+        self.max_passages = max_passages
+        self.support_floor = support_floor
+        self.min_shared_terms = min_shared_terms
+
+    def answer(self, question: str, hits: list[ArticleHit]) -> Answer:
+        fallback = self.extractive.answer(question, hits)
+        passages = [p for hit in hits for p in hit.passages[:1]][: self.max_passages]
+        if fallback.abstained or not passages:
+            return fallback
+        context = "\n\n".join(f"[{i}] {p.chunk.text}" for i, p in enumerate(passages, start=1))
+        reply = self.chat_model.invoke(
+            [SystemMessage(_SYSTEM), HumanMessage(f"Passages:\n{context}\n\nQuestion: {question}")]
+        )
+        text = reply.content if isinstance(reply.content, str) else str(reply.content)
+        kept = self._checked_sentences(text, passages)
+        if not kept:
+            return fallback
+        citations: list[Citation] = []
+        numbers: dict[tuple[str, int], int] = {}
+        parts = []
+        for sentence, quotes in kept:
+            markers = []
+            for passage, start, end in quotes:
+                chunk = passage.chunk
+                key = (chunk.article_id, chunk.char_start + start)
+                if key not in numbers:
+                    numbers[key] = len(numbers) + 1
+                    citations.append(
+                        Citation(
+                            n=numbers[key],
+                            article_id=chunk.article_id,
+                            title=chunk.title,
+                            url=chunk.url,
+                            published=chunk.published,
+                            quote=chunk.text[start:end],
+                            char_start=chunk.char_start + start,
+                            char_end=chunk.char_start + end,
+                            score=fallback.confidence,
+                        )
+                    )
+                markers.append(f"[{numbers[key]}]")
+            parts.append(f"{sentence} {' '.join(markers)}")
+        return Answer(
+            question=question,
+            answer=" ".join(parts),
+            abstained=False,
+            citations=citations,
+            hits=hits,
+            confidence=fallback.confidence,
+            evidence_language=detect_language([c.quote for c in citations]),
+        )
+
+    def _checked_sentences(
+        self, text: str, passages: list[Passage]
+    ) -> list[tuple[str, list[tuple[Passage, int, int]]]]:
+        """Sentences with their supporting quotes; unsupported or uncited sentences dropped."""
+        if text.strip().upper().startswith("NO ANSWER"):
+            return []
+        kept = []
+        for start, end in split_sentences(text):
+            raw = text[start:end]
+            cited = [int(n) for n in _MARKER.findall(raw)]
+            claim = _MARKER.sub("", raw).strip()
+            if not cited or not claim or any(not 1 <= n <= len(passages) for n in cited):
+                continue
+            quotes = [self._support(claim, passages[n - 1]) for n in dict.fromkeys(cited)]
+            if all(q is not None for q in quotes):
+                kept.append((claim, [q for q in quotes if q is not None]))
+        return kept
+
+    def _support(self, claim: str, passage: Passage) -> tuple[Passage, int, int] | None:
+        """The passage sentence that best supports ``claim``, or None if none does."""
+        spans = split_sentences(passage.chunk.text)
+        if not spans:
+            return None
+        sentences = [passage.chunk.text[s:e] for s, e in spans]
+        embedder = self.extractive.embedder
+        similarity = embedder.embed_passages(sentences) @ embedder.embed_passages([claim])[0]
+        best = int(np.argmax(similarity))
+        claim_terms = set(analyze(claim))
+        shared = (
+            len(claim_terms & set(analyze(sentences[best]))) / len(claim_terms) if claim_terms else 0
+        )
+        if similarity[best] < self.support_floor and shared < self.min_shared_terms:
+            return None
+        return passage, spans[best][0], spans[best][1]

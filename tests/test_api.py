@@ -1,0 +1,140 @@
+"""The HTTP API, against the real server over a real index of the sample corpus."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+PALEMBANG_EN = "which Palembang programs won 2020 awards"
+
+
+@pytest.fixture(scope="module")
+def client(live_server):
+    with httpx.Client(base_url=live_server, timeout=60) as c:
+        yield c
+
+
+def assert_citations_valid(client: httpx.Client, body: dict) -> None:
+    """Every citation's quote is exactly the article text at its offsets."""
+    for citation in body["citations"]:
+        article = client.get(f"/articles/{citation['article_id']}").json()
+        assert article["text"][citation["char_start"] : citation["char_end"]] == citation["quote"]
+        assert f"[{citation['n']}]" in body["answer"]
+
+
+def test_palembang_question_in_english_names_both_programs(client):
+    response = client.post("/ask", json={"question": PALEMBANG_EN})
+    assert response.status_code == 200
+    body = response.json()
+    assert not body["abstained"]
+    assert "Poltabes" in body["answer"] and "Pangling" in body["answer"]
+    assert body["evidence_language"] == "id"
+    cited_titles = " ".join(c["title"] for c in body["citations"])
+    assert "Palembang" in cited_titles
+    assert_citations_valid(client, body)
+    assert set(body["timings_ms"]) >= {"retrieve", "answer", "total"}
+
+
+def test_indonesian_question_gets_cited_answer(client):
+    body = client.post(
+        "/ask", json={"question": "Siapa yang menerima penghargaan inovasi untuk Palembang?"}
+    ).json()
+    assert not body["abstained"]
+    assert "Harnojoyo" in body["answer"] or "Ratu Dewa" in body["answer"]
+    assert_citations_valid(client, body)
+
+
+def test_unrelated_question_abstains_but_lists_passages(client):
+    body = client.post(
+        "/ask", json={"question": "Who won the 1994 FIFA World Cup final in Pasadena?"}
+    ).json()
+    assert body["abstained"] is True
+    assert body["answer"] is None and body["citations"] == []
+    assert body["passages"], "nearest passages are still listed"
+
+
+def test_search_returns_ranked_passages_with_highlights(client):
+    body = client.get("/search", params={"q": "harga cabai Palembang", "k": 3}).json()
+    passages = body["passages"]
+    assert passages
+    first = passages[0]
+    assert "cabai" in first["text"].lower()
+    assert first["highlights"], "query terms are highlighted"
+    for start, end in first["highlights"]:
+        assert first["text"][start:end].strip()
+    assert len({p["article_id"] for p in passages}) <= 3
+
+
+def test_search_filters_by_category_and_date(client):
+    body = client.get("/search", params={"q": "Palembang", "k": 10, "category": "olahraga"}).json()
+    assert body["passages"]
+    assert {p["category"] for p in body["passages"]} == {"Olahraga"}
+    body = client.get(
+        "/search",
+        params={"q": "Palembang", "published_from": "2020-11-01", "published_to": "2020-11-30"},
+    ).json()
+    assert body["passages"]
+    assert all(p["published"].startswith("2020-11") for p in body["passages"])
+
+
+def test_ask_filters_apply(client):
+    body = client.post(
+        "/ask",
+        json={"question": PALEMBANG_EN, "filters": {"published_to": "2019-12-31T23:59:59+07:00"}},
+    ).json()
+    assert all(p["published"] < "2020" for p in body["passages"])
+
+
+def test_article_endpoint_and_unknown_id(client):
+    body = client.post("/ask", json={"question": PALEMBANG_EN}).json()
+    article_id = body["citations"][0]["article_id"]
+    article = client.get(f"/articles/{article_id}")
+    assert article.status_code == 200
+    assert article.json()["id"] == article_id
+    missing = client.get("/articles/no-such-article")
+    assert missing.status_code == 404
+    assert "no-such-article" in missing.json()["detail"]
+
+
+def test_duplicate_id_resolves_to_kept_article(client):
+    # nq-033 is a syndicated copy of nq-013 in corpus/articles.jsonl
+    response = client.get("/articles/nq-033")
+    assert response.status_code == 200
+    assert response.json()["id"] == "nq-013"
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({"question": ""}, "question"),
+        ({"question": "   "}, "question"),
+        ({"question": "x" * 1001}, "question"),
+        ({"question": "ok", "k": 0}, "k"),
+        ({"question": "ok", "k": 51}, "k"),
+        ({"question": "ok", "k": "many"}, "k"),
+        ({"question": 42}, "question"),
+        ({}, "question"),
+        ({"question": "ok", "filters": {"published_from": "yesterday-ish"}}, "published_from"),
+        ({"question": "ok", "colour": "blue"}, "colour"),
+    ],
+)
+def test_invalid_requests_get_422_naming_the_field(client, payload, field):
+    response = client.post("/ask", json=payload)
+    assert response.status_code == 422
+    assert field in response.text
+
+
+def test_search_validation(client):
+    assert client.get("/search", params={"q": ""}).status_code == 422
+    assert client.get("/search", params={"q": "a", "k": 0}).status_code == 422
+    assert client.get("/search").status_code == 422
+
+
+def test_health_ready_and_docs(client):
+    assert client.get("/health").json() == {"status": "ok"}
+    ready = client.get("/ready").json()
+    assert ready["status"] == "ready"
+    assert ready["articles"] >= 30 and ready["chunks"] >= ready["articles"]
+    assert ready["model"] == "bundled:multilingual-e5-small"
+    assert client.get("/docs").status_code == 200
+    assert "/ask" in client.get("/openapi.json").json()["paths"]
