@@ -4,6 +4,7 @@
       CURRENT                  name of the committed generation (replaced atomically)
       gen-<n>/manifest.json    model, dimension, counts, creation time, format version
       gen-<n>/vectors.faiss    normalized chunk vectors, inner product, id = chunk row
+      gen-<n>/headlines.npy    normalized headline vector per article (zeros: no headline)
       gen-<n>/newsqa.sqlite    articles, duplicate ids, chunks (offsets into article text)
       gen-<n>/bm25/            BM25 over the analyzed chunk texts, doc position = chunk row
 
@@ -28,16 +29,17 @@ from indexer.bm25 import BM25Index
 from indexer.documents import Article, Chunk
 from newsqa.errors import CorruptIndexError, IncompatibleIndexError, IndexNotFoundError
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 _CURRENT = "CURRENT"
 _MANIFEST = "manifest.json"
 _VECTORS = "vectors.faiss"
+_HEADLINES = "headlines.npy"
 _DB = "newsqa.sqlite"
 _BM25 = "bm25"
 
 _SCHEMA = """
 CREATE TABLE articles (
-    id TEXT PRIMARY KEY, title TEXT NOT NULL, url TEXT, published TEXT, published_ts REAL,
+    id TEXT PRIMARY KEY, position INTEGER NOT NULL, title TEXT NOT NULL, url TEXT, published TEXT, published_ts REAL,
     category TEXT, source TEXT, text TEXT NOT NULL, origin TEXT NOT NULL
 );
 CREATE TABLE aliases (alias TEXT PRIMARY KEY, article_id TEXT NOT NULL REFERENCES articles(id));
@@ -60,6 +62,7 @@ class Manifest:
     chunks: int
     duplicates: int
     created_at: str
+    source_hash: str = ""
 
     @classmethod
     def read(cls, path: Path) -> Manifest:
@@ -89,16 +92,21 @@ def write_index(
     duplicates: dict[str, str],
     chunks: Sequence[Chunk],
     vectors: np.ndarray,
+    headline_vectors: np.ndarray,
     chunk_tokens: Sequence[list[str]],
+    source_hash: str = "",
 ) -> Manifest:
     """Write a complete new generation and make it the committed one.
 
     ``vectors[i]`` and ``chunk_tokens[i]`` belong to ``chunks[i]``; the chunk row is ``i``.
+    ``headline_vectors[j]`` belongs to ``articles[j]``.
     """
     import faiss
 
     if len(vectors) != len(chunks) or len(chunk_tokens) != len(chunks):
         raise ValueError("vectors, chunk_tokens and chunks must have the same length")
+    if len(headline_vectors) != len(articles):
+        raise ValueError("headline_vectors and articles must have the same length")
     index_dir.mkdir(parents=True, exist_ok=True)
     previous = _current_generation(index_dir)
     number = int(previous.name.split("-")[1]) + 1 if previous else 1
@@ -111,6 +119,7 @@ def write_index(
     flat = faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
     flat.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), np.arange(len(chunks)))
     faiss.write_index(flat, str(gen / _VECTORS))
+    np.save(gen / _HEADLINES, np.ascontiguousarray(headline_vectors, dtype=np.float32))
 
     BM25Index.build(list(chunk_tokens)).save(gen / _BM25)
 
@@ -118,10 +127,11 @@ def write_index(
     with db:
         db.executescript(_SCHEMA)
         db.executemany(
-            "INSERT INTO articles VALUES (?,?,?,?,?,?,?,?,?)",
+            "INSERT INTO articles VALUES (?,?,?,?,?,?,?,?,?,?)",
             [
                 (
                     a.id,
+                    position,
                     a.title,
                     a.url,
                     a.published.isoformat() if a.published else None,
@@ -131,7 +141,7 @@ def write_index(
                     a.text,
                     a.origin,
                 )
-                for a in articles
+                for position, a in enumerate(articles)
             ],
         )
         db.executemany("INSERT INTO aliases VALUES (?,?)", list(duplicates.items()))
@@ -149,6 +159,7 @@ def write_index(
         chunks=len(chunks),
         duplicates=len(duplicates),
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        source_hash=source_hash,
     )
     (gen / _MANIFEST).write_text(json.dumps(manifest.__dict__, indent=2))
     for path in gen.rglob("*"):
@@ -209,12 +220,13 @@ class IndexStore:
         self.manifest = manifest
         try:
             self.vectors = faiss.read_index(str(path / _VECTORS))
+            self.headlines = np.load(path / _HEADLINES)
             self.bm25 = BM25Index.load(path / _BM25)
             self.db = sqlite3.connect(
                 f"file:{path / _DB}?mode=ro", uri=True, check_same_thread=False
             )
             rows = self.db.execute(
-                "SELECT c.row, c.article_id, a.published_ts, a.source, a.category "
+                "SELECT c.row, c.article_id, a.published_ts, a.source, a.category, a.position "
                 "FROM chunks c JOIN articles a ON a.id = c.article_id ORDER BY c.row"
             ).fetchall()
         except (RuntimeError, OSError, sqlite3.Error, ValueError) as exc:
@@ -231,6 +243,7 @@ class IndexStore:
         )
         self.row_source = np.array([r[3] or "" for r in rows], dtype=object)
         self.row_category = np.array([r[4] or "" for r in rows], dtype=object)
+        self.row_headline = np.array([r[5] for r in rows], dtype=np.int64)
 
     @classmethod
     def open(cls, index_dir: Path, expected_model: str | None = None) -> IndexStore:

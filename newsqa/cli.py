@@ -164,3 +164,45 @@ def ask(
         date = c.published.date().isoformat() if c.published else "undated"
         console.print(f"[{c.n}] {c.title or c.article_id} ({date}) {c.url or ''}")
         console.print(f'    "{c.quote}" [{c.char_start}:{c.char_end}]')
+
+
+@app.command("eval")
+def eval_(
+    corpus: Annotated[list[Path], typer.Option("--corpus", help="Corpus files or folders.")],
+    questions: Annotated[list[Path], typer.Option("--questions", help="Question files (JSONL).")],
+    index_dir: IndexDir = None,
+    mode: Annotated[str, typer.Option(help="bm25, dense, hybrid or all.")] = "hybrid",
+    k: Annotated[int, typer.Option(min=1, max=50)] = 10,
+    out: Annotated[Path | None, typer.Option(help="Write the report here.")] = None,
+    url: Annotated[str | None, typer.Option(help="Ask a running server instead.")] = None,
+    gate: Annotated[Path | None, typer.Option(help="Thresholds file; exit 1 below them.")] = None,
+) -> None:
+    """Run reference questions through the answer path and score retrieval, answers, citations."""
+    from eval.report import rich_table, write_report
+    from eval.suite import MODES, check_gate, run_eval
+
+    modes = list(MODES) if mode == "all" else [mode]
+    if any(m not in MODES for m in modes):
+        raise _fail(ValueError(f"--mode must be bm25, dense, hybrid or all, got {mode!r}"))
+    for path in [*corpus, *questions]:
+        if not path.exists():
+            raise _fail(FileNotFoundError(f"no such file or folder: {path}"))
+    settings = _settings()
+    try:
+        with progress_bar() as progress:
+            results = run_eval(corpus, questions, settings, modes, k, index_dir, url, progress)
+    except (NewsqaError, ValueError) as exc:
+        raise _fail(exc) from exc
+    for name, reports in results.items():
+        console.print(rich_table(name, reports))
+    if out is not None:
+        for path in write_report(out, results):
+            console.print(f"wrote {path}")
+    if gate is not None:
+        gated_mode = "server" if url else ("hybrid" if "hybrid" in modes else modes[0])
+        failures = check_gate(results, gate, gated_mode)
+        for failure in failures:
+            err.print(f"[bold red]gate:[/] {failure}")
+        if failures:
+            raise typer.Exit(code=1)
+        console.print(f"[green]quality gate passed[/] ({gate}, mode {gated_mode})")

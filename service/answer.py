@@ -83,7 +83,7 @@ class AnswerBuilder:
         abstain_threshold: float = 0.0,
         max_sentences: int = 2,
         passages_considered: int = 4,
-        second_sentence_margin: float = 0.03,
+        second_sentence_margin: float = 0.05,
         lexical_weight: float = 0.15,
         rank_prior: float = 0.02,
     ) -> None:

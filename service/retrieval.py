@@ -1,8 +1,9 @@
 """Hybrid retrieval: dense (FAISS) and BM25 candidates, fused per article by its best chunk.
 
 Candidates are the union of the top dense and top BM25 chunks. Each candidate gets one score,
-a weighted sum of its cosine with the question, its BM25 score relative to the best one for
-this question, and the share of the question's word pairs (bigrams) it contains, which rewards
+a weighted sum of its cosine with the question, its article headline's cosine with the
+question, its BM25 score relative to the best one for this question (weighted more for longer
+questions), and the share of the question's word pairs (bigrams) it contains, which rewards
 passages that repeat a question's exact phrasing (names, titles of programmes). An article
 ranks by its best chunk: summing all its chunks would favour long articles. A year named in
 the question adds a small bonus to articles published that year, never a filter. The weights
@@ -84,9 +85,19 @@ class FusionWeights:
     """Weights of the hybrid score; dense-only and BM25-only modes use one feature each."""
 
     dense: float = 1.0
-    lexical: float = 0.2
+    headline: float = 0.5
     bigram: float = 0.2
     year: float = 0.03
+    # BM25 gets more say the more terms a question has: a long query's BM25 score is reliable,
+    # a three-word one's is not. Weight = clip(slope * (terms - pivot), low, high).
+    lexical_low: float = 0.1
+    lexical_high: float = 0.3
+    lexical_slope: float = 0.02
+    lexical_pivot: float = 5.0
+
+    def lexical(self, terms: int) -> float:
+        weight = self.lexical_slope * (terms - self.lexical_pivot)
+        return min(self.lexical_high, max(self.lexical_low, weight))
 
 
 class HybridRetriever:
@@ -138,14 +149,16 @@ class HybridRetriever:
             if vectors is not None:
                 rows.update(int(r) for r in dense_rows[i] if r >= 0)
             lexical = None
+            terms = analyze(question)
             if self.mode != "dense":
-                lexical = self.store.bm25.scores(analyze(question))
+                lexical = self.store.bm25.scores(terms)
                 if allowed is not None:
                     lexical = np.where(allowed, lexical, 0.0)
                 top = np.argsort(-lexical)[: self.candidates]
                 rows.update(int(r) for r in top if lexical[r] > 0)
             q_vec = vectors[i] if vectors is not None else None
-            results.append(self._rank(question, q_vec, lexical, sorted(rows), k))
+            weight = self.weights.lexical(len(set(terms)))
+            results.append(self._rank(question, q_vec, lexical, weight, sorted(rows), k))
         return results
 
     def _rank(
@@ -153,6 +166,7 @@ class HybridRetriever:
         question: str,
         q_vec: np.ndarray | None,
         lexical: np.ndarray | None,
+        lexical_weight: float,
         rows: list[int],
         k: int,
     ) -> list[ArticleHit]:
@@ -175,7 +189,10 @@ class HybridRetriever:
             pairs = np.array(
                 [len(q_pairs & _bigrams(f"{r.title}\n{r.text}")) / max(1, len(q_pairs)) for r in records]
             )
-            scores = w.dense * dense + w.lexical * lex + w.bigram * pairs
+            headline = self.store.headlines[self.store.row_headline[ids]] @ q_vec
+            scores = (
+                w.dense * dense + lexical_weight * lex + w.bigram * pairs + w.headline * headline
+            )
         scores = np.asarray(scores, dtype=np.float64) + self._year_bonus(question, records)
 
         passages: dict[str, list[Passage]] = {}

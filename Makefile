@@ -1,0 +1,43 @@
+# Two commands do all set-up on a fresh machine: `make serve` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INDEX_DIR ?= var/index
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: install model index serve test test-slow eval lint clean
+
+# torch first, pinned to the CPU build: a bare torch requirement would pull a multi-GB CUDA build.
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+model: install
+	$(BIN)/newsqa model build
+
+index: model
+	$(BIN)/newsqa index corpus --index-dir $(INDEX_DIR)
+
+serve: index
+	$(BIN)/newsqa serve --index-dir $(INDEX_DIR) --host $(HOST) --port $(PORT)
+
+test: model
+	$(BIN)/python -m pytest -m "not slow"
+
+test-slow: model
+	$(BIN)/python -m pytest -m slow
+
+eval: model
+	$(BIN)/newsqa eval --corpus corpus --questions eval/questions/corpus.jsonl --mode all --out eval-report
+
+lint: install
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf $(VENV) var eval-report

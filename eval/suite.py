@@ -1,0 +1,101 @@
+"""`newsqa eval`: index a corpus (or reuse a matching index), run question sets, gate quality."""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from eval.questions import load_questions
+from eval.runner import ModeReport, http_asker, in_process_asker, run_questions, score
+from indexer.embedder import Embedder
+from indexer.pipeline import build_index, source_hash
+from indexer.store import IndexStore
+from newsqa.errors import NewsqaError
+from newsqa.settings import Settings
+from service.answer import AnswerBuilder
+from service.app import Components
+from service.retrieval import HybridRetriever
+
+MODES = ("bm25", "dense", "hybrid")
+
+
+def ensure_index(
+    corpus: Sequence[Path], index_dir: Path | None, settings: Settings, embedder: Embedder,
+    progress=None,  # type: ignore[no-untyped-def]
+) -> IndexStore:
+    """Open an index of ``corpus``, building it only if none with the same content hash exists."""
+    digest = source_hash(corpus, settings.embed_model)
+    index_dir = index_dir or Path("var") / "eval-index" / digest[:16]
+    try:
+        store = IndexStore.open(index_dir, expected_model=settings.embed_model)
+        if store.manifest.source_hash == digest:
+            return store
+        store.close()
+    except NewsqaError:
+        pass
+    build_index(corpus, index_dir, embedder, progress=progress, source_hash=digest)
+    return IndexStore.open(index_dir, expected_model=settings.embed_model)
+
+
+def run_eval(
+    corpus: Sequence[Path],
+    question_files: Sequence[Path],
+    settings: Settings,
+    modes: Sequence[str],
+    k: int = 10,
+    index_dir: Path | None = None,
+    url: str | None = None,
+    progress=None,  # type: ignore[no-untyped-def]
+) -> dict[str, list[ModeReport]]:
+    """Scores per question set and mode. With ``url``, questions go to that server's /ask
+    (its own index and mode); the local index is still used to check citations."""
+    embedder = Embedder.from_settings(settings)
+    store = ensure_index(corpus, index_dir, settings, embedder, progress)
+    answerer = AnswerBuilder(embedder, abstain_threshold=settings.abstain_threshold)
+    results: dict[str, list[ModeReport]] = {}
+    for path in question_files:
+        questions = load_questions(path)
+        reports = []
+        for mode in (["server"] if url else modes):
+            task = None
+            if progress is not None:
+                task = progress.add_task(f"{path.stem} {mode}", total=len(questions))
+            if url:
+                ask = http_asker(url)
+            else:
+                retriever = HybridRetriever(store, embedder, mode=mode)  # type: ignore[arg-type]
+                ask = in_process_asker(Components(settings, embedder, store, retriever, answerer))
+            done: Callable[[], None] | None = (
+                (lambda t=task: progress.advance(t)) if progress is not None else None
+            )
+            results_ = run_questions(questions, ask, store, k=k, on_done=done)
+            reports.append(score(mode, results_, k))
+        results[path.stem] = reports
+    return results
+
+
+def check_gate(
+    results: dict[str, list[ModeReport]], thresholds_file: Path, mode: str
+) -> list[str]:
+    """Failures of ``mode``'s report against ``[question-set] metric = minimum`` (empty: pass).
+
+    The gate judges the mode being shipped, so forcing a weaker one (bm25) fails it. Latency
+    entries (``*_ms``) are maxima instead of minima.
+    """
+    with thresholds_file.open("rb") as fh:
+        thresholds = tomllib.load(fh)
+    failures = []
+    for set_name, limits in thresholds.items():
+        report = next((r for r in results.get(set_name, []) if r.name == mode), None)
+        if report is None:
+            continue
+        for metric, limit in limits.items():
+            value = report.values.get(metric)
+            if value is None:
+                failures.append(f"{set_name}/{mode}: {metric} was not measured")
+            elif metric.endswith("_ms") and value > limit:
+                failures.append(f"{set_name}/{mode}: {metric} {value:.0f} > {limit}")
+            elif not metric.endswith("_ms") and value < limit:
+                failures.append(f"{set_name}/{mode}: {metric} {value:.3f} < {limit}")
+    return failures
