@@ -100,11 +100,18 @@ class AnswerBuilder:
     def answer(self, question: str, hits: list[ArticleHit]) -> Answer:
         return self.answer_batch([question], [hits])[0]
 
-    def answer_batch(self, questions: Sequence[str], hits: Sequence[list[ArticleHit]]) -> list[Answer]:
+    def answer_batch(
+        self,
+        questions: Sequence[str],
+        hits: Sequence[list[ArticleHit]],
+        question_vectors: np.ndarray | None = None,
+    ) -> list[Answer]:
+        """Answers per question; pass ``question_vectors`` if the retriever already made them."""
         candidates = [self._candidates(h) for h in hits]
         flat = [c.text for cs in candidates for c in cs]
         sentence_vectors = self.embedder.embed_passages(flat)
-        question_vectors = self.embedder.embed_queries(list(questions))
+        if question_vectors is None:
+            question_vectors = self.embedder.embed_queries(list(questions))
         answers, offset = [], 0
         for question, q_vec, cands, h in zip(questions, question_vectors, candidates, hits):
             vectors = sentence_vectors[offset : offset + len(cands)]

@@ -99,9 +99,10 @@ def ask_response(answer: Answer) -> schemas.AskResponse:
 def answer_question(c: Components, question: str, k: int, filters: Filters | None) -> Answer:
     """The one code path behind POST /ask, `newsqa ask` and the in-process eval."""
     started = time.perf_counter()
-    hits = c.retriever.retrieve(question, k=k, filters=filters)
+    vectors = c.embedder.embed_queries([question])  # shared by retrieval and answer scoring
+    hits = c.retriever.retrieve_batch([question], k, filters, query_vectors=vectors)[0]
     retrieved = time.perf_counter()
-    answer = c.answerer.answer(question, hits)
+    answer = c.answerer.answer_batch([question], [hits], question_vectors=vectors)[0]
     done = time.perf_counter()
     answer.timings_ms = {
         "retrieve": round((retrieved - started) * 1000, 1),

@@ -132,8 +132,13 @@ class HybridRetriever:
         return self.retrieve_batch([question], k, filters)[0]
 
     def retrieve_batch(
-        self, questions: Sequence[str], k: int = 5, filters: Filters | None = None
+        self,
+        questions: Sequence[str],
+        k: int = 5,
+        filters: Filters | None = None,
+        query_vectors: np.ndarray | None = None,
     ) -> list[list[ArticleHit]]:
+        """Ranked articles per question; pass ``query_vectors`` if the caller embedded them."""
         if k < 1:
             raise ValueError(f"k must be at least 1, got {k}")
         allowed = (filters or Filters()).mask(self.store)
@@ -141,7 +146,9 @@ class HybridRetriever:
             return [[] for _ in questions]
         vectors = None
         if self.mode != "bm25":
-            vectors = self.embedder.embed_queries(questions)
+            vectors = (
+                query_vectors if query_vectors is not None else self.embedder.embed_queries(questions)
+            )
             _, dense_rows = self.store.search_vectors(vectors, self.candidates, allowed)
         results = []
         for i, question in enumerate(questions):

@@ -1,0 +1,100 @@
+"""The `newsqa` command: index report, clear errors, eval report and quality gate."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from newsqa.cli import app
+
+REPO = Path(__file__).resolve().parents[1]
+runner = CliRunner()
+
+
+def test_index_reports_skipped_records_and_continues(tmp_path, shared_dir):
+    corpus = tmp_path / "mixed.jsonl"
+    good = {"id": "ok-1", "title": "Judul", "text": "Harga beras naik di Palembang pekan ini."}
+    corpus.write_bytes(
+        (json.dumps(good) + "\n").encode()
+        + b"{not json\n"
+        + json.dumps({"id": "no-text"}).encode()
+        + b"\n"
+        + b'{"id": "bad-bytes", "text": "\xff\xfe"}\n'
+    )
+    index_dir = tmp_path / "index"
+    result = runner.invoke(
+        app,
+        ["index", str(corpus), str(shared_dir / "data/news/palembang-awards-2020.txt"),
+         "--index-dir", str(index_dir)],
+    )
+    assert result.exit_code == 0, result.output
+    assert "skipped records" in result.output
+    assert "invalid JSON" in result.output
+    assert "invalid UTF-8" in result.output
+    assert "text" in result.output.split("skipped records")[1]
+    manifest = json.loads(next(index_dir.glob("gen-*/manifest.json")).read_text())
+    assert manifest["articles"] == 2
+
+
+def test_nothing_indexed_exits_non_zero_and_keeps_previous_index(tmp_path, corpus_index):
+    index_dir = tmp_path / "index"
+    shutil.copytree(corpus_index, index_dir)
+    before = (index_dir / "CURRENT").read_text()
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("{broken\n")
+    result = runner.invoke(app, ["index", str(bad), "--index-dir", str(index_dir)])
+    assert result.exit_code == 1
+    assert "nothing to index" in result.output
+    assert (index_dir / "CURRENT").read_text() == before
+
+
+def test_serve_refuses_missing_index_with_clear_message(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "newsqa", "serve", "--index-dir", str(tmp_path / "none")],
+        capture_output=True, text=True, timeout=120, env={**os.environ, "COLUMNS": "200"},
+    )
+    assert proc.returncode == 1
+    assert "no index in" in proc.stderr
+
+
+def test_ask_prints_answer_and_citations(corpus_index):
+    result = runner.invoke(
+        app, ["ask", "which Palembang programs won 2020 awards", "--index-dir", str(corpus_index)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "Poltabes" in result.output and "[1]" in result.output
+
+
+def test_eval_writes_report_and_gate_fails_when_quality_drops(tmp_path):
+    gate = tmp_path / "gate.toml"
+    gate.write_text('[corpus]\n"mrr@10" = 0.85\n"containment" = 0.5\n"citation_validity" = 1.0\n')
+    args = ["eval", "--corpus", str(REPO / "corpus"),
+            "--questions", str(REPO / "eval/questions/corpus.jsonl"),
+            "--index-dir", str(tmp_path / "index"), "--gate", str(gate)]
+    passed = runner.invoke(app, [*args, "--mode", "all", "--out", str(tmp_path / "report")])
+    assert passed.exit_code == 0, passed.output
+    assert "quality gate passed" in passed.output
+    report = json.loads((tmp_path / "report/report.json").read_text())
+    assert set(report["corpus"]) == {"bm25", "dense", "hybrid"}
+    assert report["corpus"]["hybrid"]["metrics"]["citation_validity"] == 1.0
+    assert (tmp_path / "report/metrics.png").stat().st_size > 1000
+    assert (tmp_path / "report/failures-corpus-hybrid.jsonl").exists()
+    # reusing the index (same content hash) and raising the bar makes the gate fail
+    gate.write_text('[corpus]\n"mrr@10" = 1.01\n')
+    failed = runner.invoke(app, [*args, "--mode", "bm25"])
+    assert failed.exit_code == 1
+    assert "mrr@10" in failed.output
+
+
+def test_eval_names_missing_files(tmp_path):
+    result = runner.invoke(
+        app, ["eval", "--corpus", str(tmp_path / "nope"), "--questions", str(tmp_path / "q")]
+    )
+    assert result.exit_code == 1
+    assert "no such file or folder" in result.output

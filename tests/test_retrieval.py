@@ -1,0 +1,164 @@
+"""Retrieval, answers, generative checks and the index contract, in-process over the real index."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+from eval.questions import load_questions
+from indexer.store import IndexStore
+from newsqa.errors import IncompatibleIndexError, IndexNotFoundError
+from service.answer import AnswerBuilder
+from service.generative import GenerativeAnswerer
+from service.langchain_retriever import NewsqaRetriever
+from service.retrieval import Filters, FusionWeights, HybridRetriever
+
+REPO = Path(__file__).resolve().parents[1]
+PALEMBANG_EN = "which Palembang programs won 2020 awards"
+
+
+@pytest.fixture(scope="module")
+def store(corpus_index, settings):
+    s = IndexStore.open(corpus_index, expected_model=settings.embed_model)
+    yield s
+    s.close()
+
+
+@pytest.fixture(scope="module")
+def retriever(store, embedder):
+    return HybridRetriever(store, embedder)
+
+
+@pytest.fixture(scope="module")
+def builder(embedder, settings):
+    return AnswerBuilder(embedder, abstain_threshold=settings.abstain_threshold)
+
+
+def test_every_citation_quotes_the_canonical_text(store, retriever, builder):
+    """All answers to the project's reference questions: quote == text[start:end], always."""
+    questions = [q.question for q in load_questions(REPO / "eval/questions/corpus.jsonl")]
+    checked = 0
+    for start in range(0, len(questions), 16):
+        batch = questions[start : start + 16]
+        for answer in builder.answer_batch(batch, retriever.retrieve_batch(batch, k=5)):
+            for c in answer.citations:
+                article = store.article(c.article_id)
+                assert article.text[c.char_start : c.char_end] == c.quote
+                assert f"[{c.n}]" in answer.answer
+                checked += 1
+    assert checked >= 60
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "dense", "bm25"])
+def test_each_mode_finds_the_award_article(store, embedder, mode):
+    hits = HybridRetriever(store, embedder, mode=mode).retrieve(
+        "Poltabes dan Pangling penghargaan Palembang", k=3
+    )
+    assert hits[0].article_id in {"nq-001", "palembang-awards-2020"}
+    assert len({h.article_id for h in hits}) == len(hits)
+
+
+def test_retriever_validates_arguments(store, embedder):
+    with pytest.raises(ValueError, match="mode must be"):
+        HybridRetriever(store, embedder, mode="fuzzy")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="candidates must be at least 1, got 0"):
+        HybridRetriever(store, embedder, candidates=0)
+    with pytest.raises(ValueError, match="k must be at least 1, got 0"):
+        HybridRetriever(store, embedder).retrieve("x", k=0)
+
+
+def test_filters_are_exact(retriever):
+    sports = retriever.retrieve("Palembang", k=10, filters=Filters(category="OLAHRAGA"))
+    assert sports and all(p.chunk.category == "Olahraga" for h in sports for p in h.passages)
+    window = Filters(
+        published_from=datetime(2020, 1, 1, tzinfo=timezone.utc),
+        published_to=datetime(2020, 12, 31, tzinfo=timezone.utc),
+    )
+    for hit in retriever.retrieve(PALEMBANG_EN, k=10, filters=window):
+        assert hit.passages[0].chunk.published.year == 2020
+    assert retriever.retrieve(PALEMBANG_EN, filters=Filters(source="no such outlet")) == []
+
+
+def test_year_in_question_is_a_soft_signal(store, embedder):
+    """Naming a year lifts that year's articles but filters nothing out."""
+    plain = HybridRetriever(store, embedder).retrieve("Palembang 2019", k=10)
+    assert any(h.passages[0].chunk.published.year != 2019 for h in plain)
+    no_boost = HybridRetriever(store, embedder, weights=FusionWeights(year=0.0)).retrieve(
+        "Palembang 2019", k=10
+    )
+    unboosted = {h.article_id: h.score for h in no_boost}
+    compared = 0
+    for hit in plain:
+        if hit.article_id not in unboosted:
+            continue
+        compared += 1
+        bonus = 0.03 if hit.passages[0].chunk.published.year == 2019 else 0.0
+        assert hit.score - unboosted[hit.article_id] == pytest.approx(bonus)
+    assert compared >= 5
+
+
+def test_english_question_gets_indonesian_evidence(retriever, builder):
+    answer = builder.answer(PALEMBANG_EN, retriever.retrieve(PALEMBANG_EN, k=5))
+    assert not answer.abstained
+    assert "Poltabes" in answer.answer and "Pangling" in answer.answer
+    assert answer.evidence_language == "id"
+
+
+def test_langchain_retriever_returns_documents_with_citation_metadata(retriever, store):
+    docs = NewsqaRetriever(retriever=retriever, k=3).invoke(PALEMBANG_EN)
+    assert docs
+    meta = docs[0].metadata
+    article = store.article(meta["article_id"])
+    assert article.text[meta["char_start"] : meta["char_end"]] == docs[0].page_content
+    assert {"title", "url", "published", "rank", "score"} <= set(meta)
+
+
+def _generative(builder, responses):
+    return GenerativeAnswerer(FakeListChatModel(responses=responses), extractive=builder)
+
+
+def test_generative_answer_keeps_only_supported_cited_sentences(retriever, builder, store):
+    hits = retriever.retrieve(PALEMBANG_EN, k=3)
+    first = hits[0].passages[0].chunk
+    reply = (
+        "Palembang won awards for Poltabes and Pangling [1]. "
+        "The programs were invented on Mars [7]. "
+        "This sentence cites nothing."
+    )
+    answer = _generative(builder, [reply]).answer(PALEMBANG_EN, hits)
+    assert not answer.abstained
+    assert "Poltabes and Pangling [1]" in answer.answer
+    assert "Mars" not in answer.answer and "cites nothing" not in answer.answer
+    assert len(answer.citations) == 1
+    citation = answer.citations[0]
+    assert citation.article_id == first.article_id
+    assert store.article(citation.article_id).text[citation.char_start : citation.char_end] == (
+        citation.quote
+    )
+
+
+def test_generative_answer_falls_back_to_extractive(retriever, builder):
+    hits = retriever.retrieve(PALEMBANG_EN, k=3)
+    for reply in ["NO ANSWER", "Bananas are yellow [2]."]:
+        answer = _generative(builder, [reply]).answer(PALEMBANG_EN, hits)
+        assert answer.answer == builder.answer(PALEMBANG_EN, hits).answer
+
+
+def test_index_built_for_another_model_is_refused(corpus_index, tmp_path):
+    copy = tmp_path / "index"
+    shutil.copytree(corpus_index, copy)
+    with pytest.raises(IncompatibleIndexError, match="was built with model"):
+        IndexStore.open(copy, expected_model="intfloat/some-other-model")
+    gen = copy / (copy / "CURRENT").read_text().strip()
+    manifest = json.loads((gen / "manifest.json").read_text())
+    manifest["format_version"] = 999
+    (gen / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(IncompatibleIndexError, match="format version 999"):
+        IndexStore.open(copy)
+    with pytest.raises(IndexNotFoundError, match="no index in"):
+        IndexStore.open(tmp_path / "missing")
