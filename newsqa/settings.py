@@ -42,7 +42,9 @@ class Settings(BaseSettings):
     port: int = Field(8000, ge=1, le=65535, description="Port `newsqa serve` listens on.")
     default_k: int = Field(5, ge=1, le=50, description="Articles returned when a request names no k.")
     abstain_threshold: float = Field(
-        0.0, description="Answers whose evidence score is below this abstain (see README)."
+        0.82,
+        description="Abstain when the best evidence sentence's cosine with the question is "
+        "below this; calibrated with eval/calibrate.py (README, 'Abstention threshold').",
     )
     llm_base_url: str | None = Field(
         None, description="OpenAI-compatible endpoint; set it to enable the generative answer mode."

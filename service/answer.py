@@ -9,6 +9,7 @@ article's canonical text, and ``quote == text[char_start:char_end]`` holds by co
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,6 +20,16 @@ from indexer.analyzer import analyze, tokenize
 from indexer.embedder import Embedder
 from indexer.sentences import split_sentences
 from service.retrieval import ArticleHit
+
+# What kind of answer a question asks for, by its question words (Indonesian and English).
+_ASKS_QUANTITY = re.compile(
+    r"\b(berapa|berapakah|jumlah|how (much|many|long|large|big|far|old)|what (percentage|"
+    r"share|price|time)|jam berapa|kapan|kapankah|when|tanggal|tahun berapa|what year)\b",
+    re.IGNORECASE,
+)
+_ASKS_NAME = re.compile(r"\b(siapa|siapakah|who|whom|whose)\b", re.IGNORECASE)
+_DIGITS = re.compile(r"\d+(?:[.,:]\d+)*")
+_NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+(?:\s+[A-Z][a-z]+)*")
 
 _ID_MARKERS = frozenset("yang dan di dengan untuk dari ini itu tidak pada adalah dalam akan juga".split())
 _EN_MARKERS = frozenset("the and of to is in that for with was are on by from this be".split())
@@ -70,6 +81,22 @@ def detect_language(texts: Sequence[str]) -> str | None:
     return "id" if indonesian > english else "en"
 
 
+def _offers_answer_type(question: str, sentence: str) -> bool:
+    """Does the sentence hold what the question asks for, beyond what the question says?
+
+    A "berapa / how many / kapan / when" question needs a number the question does not already
+    contain, a "siapa / who" question a capitalised name it does not contain. Topic sentences
+    that merely restate the question lose to the sentence with the fact.
+    """
+    if _ASKS_QUANTITY.search(question):
+        known = set(_DIGITS.findall(question))
+        return any(n not in known for n in _DIGITS.findall(sentence))
+    if _ASKS_NAME.search(question):
+        known = question.casefold()
+        return any(name.casefold() not in known for name in _NAME.findall(sentence))
+    return False
+
+
 class AnswerBuilder:
     """Composes a short cited answer from retrieved articles, or abstains.
 
@@ -86,6 +113,7 @@ class AnswerBuilder:
         second_sentence_margin: float = 0.05,
         lexical_weight: float = 0.15,
         rank_prior: float = 0.02,
+        answer_type_bonus: float = 0.05,
     ) -> None:
         if max_sentences < 1:
             raise ValueError(f"max_sentences must be at least 1, got {max_sentences}")
@@ -96,6 +124,7 @@ class AnswerBuilder:
         self.second_sentence_margin = second_sentence_margin
         self.lexical_weight = lexical_weight
         self.rank_prior = rank_prior
+        self.answer_type_bonus = answer_type_bonus
 
     def answer(self, question: str, hits: list[ArticleHit]) -> Answer:
         return self.answer_batch([question], [hits])[0]
@@ -155,7 +184,10 @@ class AnswerBuilder:
         scores = []
         for cand, sem in zip(cands, semantic):
             overlap = len(q_terms & set(analyze(cand.text))) / len(q_terms) if q_terms else 0.0
-            scores.append(float(sem) + self.lexical_weight * overlap - self.rank_prior * cand.rank)
+            score = float(sem) + self.lexical_weight * overlap - self.rank_prior * cand.rank
+            if _offers_answer_type(question, cand.text):
+                score += self.answer_type_bonus
+            scores.append(score)
         order = np.argsort(scores)[::-1]
         confidence = float(semantic[order[0]])
         if confidence < self.abstain_threshold:
