@@ -23,6 +23,7 @@ from service.answer import Answer, AnswerBuilder, Citation, detect_language
 from service.retrieval import ArticleHit, Passage
 
 _MARKER = re.compile(r"\[(\d+)\]")
+_SPACE_BEFORE_PUNCT = re.compile(r"\s+([.,;:!?])")
 _SYSTEM = (
     "You answer questions about news using only the numbered passages given. Write at most "
     "three short sentences. End every sentence with the number of the passage that supports "
@@ -123,7 +124,7 @@ class GenerativeAnswerer:
         for start, end in split_sentences(text):
             raw = text[start:end]
             cited = [int(n) for n in _MARKER.findall(raw)]
-            claim = _MARKER.sub("", raw).strip()
+            claim = _SPACE_BEFORE_PUNCT.sub(r"\1", _MARKER.sub("", raw)).strip()
             if not cited or not claim or any(not 1 <= n <= len(passages) for n in cited):
                 continue
             quotes = [self._support(claim, passages[n - 1]) for n in dict.fromkeys(cited)]
