@@ -37,7 +37,7 @@ class Settings(BaseSettings):
     embed_precision: Literal["auto", "fp32", "bf16"] = Field(
         "auto", description="auto: bf16 autocast where the CPU supports bf16, fp32 otherwise."
     )
-    embed_batch_size: int = Field(32, ge=1, le=1024, description="Passages per embedding batch.")
+    embed_batch_size: int = Field(16, ge=1, le=1024, description="Passages per embedding batch.")
     host: str = Field("127.0.0.1", description="Address `newsqa serve` binds to.")
     port: int = Field(8000, ge=1, le=65535, description="Port `newsqa serve` listens on.")
     default_k: int = Field(5, ge=1, le=50, description="Articles returned when a request names no k.")
