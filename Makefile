@@ -31,7 +31,7 @@ test: model
 	$(BIN)/python -m pytest -m "not slow"
 
 test-slow: model
-	$(BIN)/python -m pytest -m slow
+	$(BIN)/python -m pytest -m slow -s
 
 eval: model
 	$(BIN)/newsqa eval --corpus corpus --questions eval/questions/corpus.jsonl --mode all --out eval-report

@@ -76,8 +76,10 @@ def main(
         ("best balanced accuracy", threshold),
         (f"answers {answer_rate:.0%} of answerable", float(np.quantile(pos, 1 - answer_rate))),
     ):
-        print(f"{label}: threshold {t:.3f}, answers {100 * (pos >= t).mean():.1f}% of "
-              f"answerable, abstains on {100 * (neg < t).mean():.1f}% of unanswerable")
+        print(
+            f"{label}: threshold {t:.3f}, answers {100 * (pos >= t).mean():.1f}% of "
+            f"answerable, abstains on {100 * (neg < t).mean():.1f}% of unanswerable"
+        )
 
 
 if __name__ == "__main__":

@@ -117,5 +117,7 @@ def bootstrap_ci(
         return (0.0, 0.0)
     rng = random.Random(seed)
     n = len(values)
-    stats = sorted(statistic([values[rng.randrange(n)] for _ in range(n)]) for _ in range(resamples))
+    stats = sorted(
+        statistic([values[rng.randrange(n)] for _ in range(n)]) for _ in range(resamples)
+    )
     return stats[int(0.025 * resamples)], stats[int(0.975 * resamples) - 1]

@@ -1,4 +1,4 @@
-"""Eval reports: a Rich/Markdown table by mode, JSON, a PNG chart and a per-question failure list."""
+"""Eval reports: a table by mode (Rich and Markdown), JSON, a PNG chart, per-question failures."""
 
 from __future__ import annotations
 
@@ -62,8 +62,10 @@ def failures(report: ModeReport, limit: int = 200) -> list[dict]:
         q = r.question
         rank = r.first_relevant_rank
         missed_article = bool(r.relevant) and rank != 1
-        missed_answer = q.answerable and bool(q.answers) and not any(
-            a.casefold() in (r.answer or "").casefold() for a in q.answers
+        missed_answer = (
+            q.answerable
+            and bool(q.answers)
+            and not any(a.casefold() in (r.answer or "").casefold() for a in q.answers)
         )
         wrong_abstention = r.abstained == q.answerable
         if missed_article or missed_answer or wrong_abstention:

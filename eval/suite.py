@@ -21,7 +21,10 @@ MODES = ("bm25", "dense", "hybrid")
 
 
 def ensure_index(
-    corpus: Sequence[Path], index_dir: Path | None, settings: Settings, embedder: Embedder,
+    corpus: Sequence[Path],
+    index_dir: Path | None,
+    settings: Settings,
+    embedder: Embedder,
     progress=None,  # type: ignore[no-untyped-def]
 ) -> IndexStore:
     """Open an index of ``corpus``, building it only if none with the same content hash exists."""
@@ -57,7 +60,7 @@ def run_eval(
     for path in question_files:
         questions = load_questions(path)
         reports = []
-        for mode in (["server"] if url else modes):
+        for mode in ["server"] if url else modes:
             task = None
             if progress is not None:
                 task = progress.add_task(f"{path.stem} {mode}", total=len(questions))
@@ -75,9 +78,7 @@ def run_eval(
     return results
 
 
-def check_gate(
-    results: dict[str, list[ModeReport]], thresholds_file: Path, mode: str
-) -> list[str]:
+def check_gate(results: dict[str, list[ModeReport]], thresholds_file: Path, mode: str) -> list[str]:
     """Failures of ``mode``'s report against ``[question-set] metric = minimum`` (empty: pass).
 
     The gate judges the mode being shipped, so forcing a weaker one (bm25) fails it. Latency

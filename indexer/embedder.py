@@ -119,4 +119,6 @@ class Embedder:
         encoded = self.model.tokenizer([prefix + t for t in texts], add_special_tokens=True)
         for text, ids in zip(texts, encoded["input_ids"]):
             if len(ids) > self.max_tokens:
-                log.debug("truncated input of %d tokens to %d: %.60r", len(ids), self.max_tokens, text)
+                log.debug(
+                    "truncated input of %d tokens to %d: %.60r", len(ids), self.max_tokens, text
+                )

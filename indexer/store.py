@@ -39,7 +39,8 @@ _BM25 = "bm25"
 
 _SCHEMA = """
 CREATE TABLE articles (
-    id TEXT PRIMARY KEY, position INTEGER NOT NULL, title TEXT NOT NULL, url TEXT, published TEXT, published_ts REAL,
+    id TEXT PRIMARY KEY, position INTEGER NOT NULL, title TEXT NOT NULL, url TEXT,
+    published TEXT, published_ts REAL,
     category TEXT, source TEXT, text TEXT NOT NULL, origin TEXT NOT NULL
 );
 CREATE TABLE aliases (alias TEXT PRIMARY KEY, article_id TEXT NOT NULL REFERENCES articles(id));
@@ -309,8 +310,17 @@ class IndexStore:
             )
             records.append(
                 ChunkRecord(
-                    row, article_id, ordinal, start, end, text, title, url,
-                    _parse_iso(published), category, source,
+                    row,
+                    article_id,
+                    ordinal,
+                    start,
+                    end,
+                    text,
+                    title,
+                    url,
+                    _parse_iso(published),
+                    category,
+                    source,
                 )
             )
         return records

@@ -21,7 +21,9 @@ from rich.table import Table
 from newsqa.errors import NewsqaError
 from newsqa.settings import Settings, get_settings
 
-app = typer.Typer(help="Semantic search and cited answers over news articles.", no_args_is_help=True)
+app = typer.Typer(
+    help="Semantic search and cited answers over news articles.", no_args_is_help=True
+)
 model_app = typer.Typer(help="The bundled embedding model.", no_args_is_help=True)
 app.add_typer(model_app, name="model")
 console = Console()
@@ -135,7 +137,10 @@ def serve(
     except NewsqaError as exc:
         raise _fail(exc) from exc
     uvicorn.run(
-        create_app(settings), host=host or settings.host, port=port or settings.port, log_level="info"
+        create_app(settings),
+        host=host or settings.host,
+        port=port or settings.port,
+        log_level="info",
     )
 
 

@@ -1,4 +1,4 @@
-"""Domain errors. Each says what the user sees; only the HTTP layer and the CLI map them to codes."""
+"""Domain errors. Each says what the user sees; only the HTTP layer and the CLI map them."""
 
 
 class NewsqaError(Exception):

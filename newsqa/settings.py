@@ -1,4 +1,4 @@
-"""All configuration in one place: every field can be set with an ``NEWSQA_`` environment variable."""
+"""All configuration in one place: every field can be set with a ``NEWSQA_`` variable."""
 
 from __future__ import annotations
 
@@ -40,7 +40,9 @@ class Settings(BaseSettings):
     embed_batch_size: int = Field(16, ge=1, le=1024, description="Passages per embedding batch.")
     host: str = Field("127.0.0.1", description="Address `newsqa serve` binds to.")
     port: int = Field(8000, ge=1, le=65535, description="Port `newsqa serve` listens on.")
-    default_k: int = Field(5, ge=1, le=50, description="Articles returned when a request names no k.")
+    default_k: int = Field(
+        5, ge=1, le=50, description="Articles returned when a request names no k."
+    )
     abstain_threshold: float = Field(
         0.82,
         description="Abstain when the best evidence sentence's cosine with the question is "

@@ -31,7 +31,9 @@ _ASKS_NAME = re.compile(r"\b(siapa|siapakah|who|whom|whose)\b", re.IGNORECASE)
 _DIGITS = re.compile(r"\d+(?:[.,:]\d+)*")
 _NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+(?:\s+[A-Z][a-z]+)*")
 
-_ID_MARKERS = frozenset("yang dan di dengan untuk dari ini itu tidak pada adalah dalam akan juga".split())
+_ID_MARKERS = frozenset(
+    "yang dan di dengan untuk dari ini itu tidak pada adalah dalam akan juga".split()
+)
 _EN_MARKERS = frozenset("the and of to is in that for with was are on by from this be".split())
 
 
@@ -163,7 +165,10 @@ class AnswerBuilder:
                 seen.add(key)
                 out.append(
                     _Candidate(
-                        rank, hit, chunk.char_start + start, chunk.char_start + end,
+                        rank,
+                        hit,
+                        chunk.char_start + start,
+                        chunk.char_start + end,
                         chunk.text[start:end],
                     )
                 )

@@ -36,7 +36,9 @@ def chat_model_from_settings(settings: Settings) -> BaseChatModel:
     try:
         from langchain_openai import ChatOpenAI
     except ImportError as exc:
-        raise RuntimeError("generative mode needs langchain-openai: pip install 'newsqa[llm]'") from exc
+        raise RuntimeError(
+            "generative mode needs langchain-openai: pip install 'newsqa[llm]'"
+        ) from exc
     return ChatOpenAI(
         base_url=settings.llm_base_url,
         model=settings.llm_model,
@@ -143,7 +145,9 @@ class GenerativeAnswerer:
         best = int(np.argmax(similarity))
         claim_terms = set(analyze(claim))
         shared = (
-            len(claim_terms & set(analyze(sentences[best]))) / len(claim_terms) if claim_terms else 0
+            len(claim_terms & set(analyze(sentences[best]))) / len(claim_terms)
+            if claim_terms
+            else 0
         )
         if similarity[best] < self.support_floor and shared < self.min_shared_terms:
             return None

@@ -128,7 +128,9 @@ class HybridRetriever:
         self.passages_per_article = passages_per_article
         self.weights = weights or FusionWeights()
 
-    def retrieve(self, question: str, k: int = 5, filters: Filters | None = None) -> list[ArticleHit]:
+    def retrieve(
+        self, question: str, k: int = 5, filters: Filters | None = None
+    ) -> list[ArticleHit]:
         return self.retrieve_batch([question], k, filters)[0]
 
     def retrieve_batch(
@@ -147,7 +149,9 @@ class HybridRetriever:
         vectors = None
         if self.mode != "bm25":
             vectors = (
-                query_vectors if query_vectors is not None else self.embedder.embed_queries(questions)
+                query_vectors
+                if query_vectors is not None
+                else self.embedder.embed_queries(questions)
             )
             _, dense_rows = self.store.search_vectors(vectors, self.candidates, allowed)
         results = []
@@ -194,7 +198,10 @@ class HybridRetriever:
         else:
             q_pairs = _bigrams(question)
             pairs = np.array(
-                [len(q_pairs & _bigrams(f"{r.title}\n{r.text}")) / max(1, len(q_pairs)) for r in records]
+                [
+                    len(q_pairs & _bigrams(f"{r.title}\n{r.text}")) / max(1, len(q_pairs))
+                    for r in records
+                ]
             )
             headline = self.store.headlines[self.store.row_headline[ids]] @ q_vec
             scores = (
@@ -224,7 +231,10 @@ class HybridRetriever:
         if not years or not self.weights.year:
             return np.zeros(len(records))
         return np.array(
-            [self.weights.year if r.published and r.published.year in years else 0.0 for r in records]
+            [
+                self.weights.year if r.published and r.published.year in years else 0.0
+                for r in records
+            ]
         )
 
 

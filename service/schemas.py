@@ -55,7 +55,9 @@ class PassageOut(BaseModel):
     text: str
     char_start: int
     char_end: int
-    score: float = Field(description="Hybrid score of the article's best passage (higher is better).")
+    score: float = Field(
+        description="Hybrid score of the article's best passage (higher is better)."
+    )
     highlights: list[tuple[int, int]] = Field(
         default_factory=list,
         description="Spans of `text` (relative offsets) matching the query terms.",

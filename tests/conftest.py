@@ -72,8 +72,18 @@ def live_server(corpus_index, settings):
     port = _free_port()
     env = {**os.environ, "NEWSQA_CACHE_DIR": str(settings.cache_dir)}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "newsqa", "serve", "--index-dir", str(corpus_index),
-         "--host", "127.0.0.1", "--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "newsqa",
+            "serve",
+            "--index-dir",
+            str(corpus_index),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
         env=env,
     )
     url = f"http://127.0.0.1:{port}"

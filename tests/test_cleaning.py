@@ -14,7 +14,10 @@ def test_paragraphs_are_separated_by_one_blank_line_whatever_the_source_used() -
 
 
 def test_whitespace_inside_lines_is_collapsed_and_stripped() -> None:
-    assert clean_text("  Harga \t naik\u00a0 tajam.  \n\t\n Kata   BPS. ") == "Harga naik tajam.\n\nKata BPS."
+    assert (
+        clean_text("  Harga \t naik\u00a0 tajam.  \n\t\n Kata   BPS. ")
+        == "Harga naik tajam.\n\nKata BPS."
+    )
 
 
 def test_text_is_nfc_normalised() -> None:
@@ -25,13 +28,13 @@ def test_text_is_nfc_normalised() -> None:
 
 def test_utf8_read_as_latin1_is_repaired() -> None:
     # As in detik-0039: "Jóhann Viðar Ívarsson" scraped as UTF-8 bytes decoded as Latin-1.
-    mojibake = "Jóhann Viðar Ívarsson".encode("utf-8").decode("latin-1")
+    mojibake = "Jóhann Viðar Ívarsson".encode().decode("latin-1")
     assert clean_text(f"Kata {mojibake}, analis.") == "Kata Jóhann Viðar Ívarsson, analis."
 
 
 def test_mojibake_holding_a_next_line_character_is_not_split_into_lines() -> None:
     # "م" is D9 85 in UTF-8; read as Latin-1 the 0x85 is NEL, which splitlines() breaks on.
-    mojibake = "مرحبا".encode("utf-8").decode("latin-1")
+    mojibake = "مرحبا".encode().decode("latin-1")
     assert "\x85" in mojibake
     assert clean_text(f"Ayat {mojibake} dibaca.") == "Ayat مرحبا dibaca."
 

