@@ -13,8 +13,7 @@ from indexer.pipeline import build_index, source_hash
 from indexer.store import IndexStore
 from newsqa.errors import NewsqaError
 from newsqa.settings import Settings
-from service.answer import AnswerBuilder
-from service.app import Components
+from service.app import Components, make_answerer
 from service.retrieval import HybridRetriever
 
 MODES = ("bm25", "dense", "hybrid")
@@ -55,7 +54,8 @@ def run_eval(
     (its own index and mode); the local index is still used to check citations."""
     embedder = Embedder.from_settings(settings)
     store = ensure_index(corpus, index_dir, settings, embedder, progress)
-    answerer = AnswerBuilder(embedder, abstain_threshold=settings.abstain_threshold)
+    if settings.llm_base_url and len(modes) == len(MODES):
+        modes = [*modes, "llm"]  # --mode all compares the generative mode too
     results: dict[str, list[ModeReport]] = {}
     for path in question_files:
         questions = load_questions(path)
@@ -67,7 +67,9 @@ def run_eval(
             if url:
                 ask = http_asker(url)
             else:
-                retriever = HybridRetriever(store, embedder, mode=mode)  # type: ignore[arg-type]
+                retrieval_mode = "hybrid" if mode == "llm" else mode
+                retriever = HybridRetriever(store, embedder, mode=retrieval_mode)  # type: ignore[arg-type]
+                answerer = make_answerer(settings, embedder, generative=mode == "llm")
                 ask = in_process_asker(Components(settings, embedder, store, retriever, answerer))
             done: Callable[[], None] | None = (
                 (lambda t=task: progress.advance(t)) if progress is not None else None

@@ -23,6 +23,7 @@ from newsqa.errors import ArticleNotFoundError, NewsqaError
 from newsqa.settings import Settings, get_settings
 from service import schemas
 from service.answer import Answer, AnswerBuilder
+from service.generative import GenerativeAnswerer, chat_model_from_settings
 from service.highlight import highlight_spans
 from service.retrieval import ArticleHit, Filters, HybridRetriever
 
@@ -37,7 +38,7 @@ class Components:
     embedder: Embedder
     store: IndexStore
     retriever: HybridRetriever
-    answerer: AnswerBuilder
+    answerer: AnswerBuilder | GenerativeAnswerer
 
 
 def build_components(settings: Settings, embedder: Embedder | None = None) -> Components:
@@ -49,8 +50,20 @@ def build_components(settings: Settings, embedder: Embedder | None = None) -> Co
         embedder=embedder,
         store=store,
         retriever=HybridRetriever(store, embedder),
-        answerer=AnswerBuilder(embedder, abstain_threshold=settings.abstain_threshold),
+        answerer=make_answerer(settings, embedder),
     )
+
+
+def make_answerer(
+    settings: Settings, embedder: Embedder, generative: bool | None = None
+) -> AnswerBuilder | GenerativeAnswerer:
+    """Extractive by default; generative when an LLM endpoint is configured (or asked for)."""
+    extractive = AnswerBuilder(embedder, abstain_threshold=settings.abstain_threshold)
+    if generative is None:
+        generative = settings.llm_base_url is not None
+    if not generative:
+        return extractive
+    return GenerativeAnswerer(chat_model_from_settings(settings), extractive=extractive)
 
 
 def get_components(request: Request) -> Components:

@@ -11,6 +11,7 @@ the extractive answer is returned instead.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 import numpy as np
 from langchain_core.language_models.chat_models import BaseChatModel
@@ -68,8 +69,21 @@ class GenerativeAnswerer:
         self.support_floor = support_floor
         self.min_shared_terms = min_shared_terms
 
+    def answer_batch(
+        self,
+        questions: Sequence[str],
+        hits: Sequence[list[ArticleHit]],
+        question_vectors: np.ndarray | None = None,
+    ) -> list[Answer]:
+        """Same interface as ``AnswerBuilder.answer_batch``; one chat call per question."""
+        fallbacks = self.extractive.answer_batch(questions, hits, question_vectors)
+        return [self._write(f, h) for f, h in zip(fallbacks, hits)]
+
     def answer(self, question: str, hits: list[ArticleHit]) -> Answer:
-        fallback = self.extractive.answer(question, hits)
+        return self.answer_batch([question], [hits])[0]
+
+    def _write(self, fallback: Answer, hits: list[ArticleHit]) -> Answer:
+        question = fallback.question
         passages = [p for hit in hits for p in hit.passages[:1]][: self.max_passages]
         if fallback.abstained or not passages:
             return fallback

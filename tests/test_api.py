@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import pytest
 
@@ -138,3 +140,26 @@ def test_health_ready_and_docs(client):
     assert ready["model"] == "bundled:multilingual-e5-small"
     assert client.get("/docs").status_code == 200
     assert "/ask" in client.get("/openapi.json").json()["paths"]
+
+
+def test_eval_over_http_scores_the_running_server(live_server, tmp_path):
+    from pathlib import Path
+
+    from typer.testing import CliRunner
+
+    from newsqa.cli import app
+
+    repo = Path(__file__).resolve().parents[1]
+    lines = (repo / "eval/questions/corpus.jsonl").read_text(encoding="utf-8").splitlines()
+    questions = tmp_path / "sample.jsonl"
+    questions.write_text("\n".join(lines[:8] + lines[-3:]) + "\n", encoding="utf-8")
+    result = CliRunner().invoke(
+        app,
+        ["eval", "--corpus", str(repo / "corpus"), "--questions", str(questions),
+         "--url", live_server, "--index-dir", str(tmp_path / "index"), "--out", str(tmp_path / "r")],
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "r/report.json").read_text())
+    values = report["sample"]["server"]["metrics"]
+    assert values["recall@10"] == 1.0
+    assert values["citation_validity"] == 1.0
