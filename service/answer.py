@@ -19,6 +19,7 @@ import numpy as np
 from indexer.analyzer import analyze, tokenize
 from indexer.embedder import Embedder
 from indexer.sentences import split_sentences
+from indexer.store import ChunkRecord
 from service.retrieval import ArticleHit
 
 # What kind of answer a question asks for, by its question words (Indonesian and English).
@@ -51,6 +52,21 @@ class Citation:
     char_end: int
     score: float
 
+    @classmethod
+    def of(cls, n: int, chunk: ChunkRecord, start: int, end: int, score: float) -> Citation:
+        """Cite ``chunk``'s article at the absolute offsets ``start:end`` (inside the chunk)."""
+        return cls(
+            n=n,
+            article_id=chunk.article_id,
+            title=chunk.title,
+            url=chunk.url,
+            published=chunk.published,
+            quote=chunk.text[start - chunk.char_start : end - chunk.char_start],
+            char_start=start,
+            char_end=end,
+            score=score,
+        )
+
 
 @dataclass
 class Answer:
@@ -63,11 +79,32 @@ class Answer:
     evidence_language: str | None
     timings_ms: dict[str, float] = field(default_factory=dict)
 
+    @classmethod
+    def cited(
+        cls,
+        question: str,
+        parts: list[str],
+        citations: list[Citation],
+        hits: list[ArticleHit],
+        confidence: float,
+    ) -> Answer:
+        """An answer made of ``parts`` (each ending in its markers) and their citations."""
+        return cls(
+            question=question,
+            answer=" ".join(parts),
+            abstained=False,
+            citations=citations,
+            hits=hits,
+            confidence=confidence,
+            evidence_language=detect_language([c.quote for c in citations]),
+        )
+
 
 @dataclass(frozen=True)
 class _Candidate:
     rank: int  # article rank in the retrieval
     hit: ArticleHit
+    chunk: ChunkRecord
     start: int  # offsets into the article's canonical text
     end: int
     text: str
@@ -167,6 +204,7 @@ class AnswerBuilder:
                     _Candidate(
                         rank,
                         hit,
+                        chunk,
                         chunk.char_start + start,
                         chunk.char_start + end,
                         chunk.text[start:end],
@@ -209,27 +247,6 @@ class AnswerBuilder:
         for i in chosen:
             cand = cands[i]
             n = numbers.setdefault((cand.hit.article_id, cand.start), len(numbers) + 1)
-            chunk = cand.hit.passages[0].chunk
-            citations.append(
-                Citation(
-                    n=n,
-                    article_id=cand.hit.article_id,
-                    title=chunk.title,
-                    url=chunk.url,
-                    published=chunk.published,
-                    quote=cand.text,
-                    char_start=cand.start,
-                    char_end=cand.end,
-                    score=round(scores[i], 4),
-                )
-            )
+            citations.append(Citation.of(n, cand.chunk, cand.start, cand.end, round(scores[i], 4)))
             parts.append(f"{cand.text} [{n}]")
-        return Answer(
-            question=question,
-            answer=" ".join(parts),
-            abstained=False,
-            citations=citations,
-            hits=hits,
-            confidence=confidence,
-            evidence_language=detect_language([c.quote for c in citations]),
-        )
+        return Answer.cited(question, parts, citations, hits, confidence)

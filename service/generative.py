@@ -20,7 +20,7 @@ from langchain_core.messages import HumanMessage, SystemMessage
 from indexer.analyzer import analyze
 from indexer.sentences import split_sentences
 from newsqa.settings import Settings
-from service.answer import Answer, AnswerBuilder, Citation, detect_language
+from service.answer import Answer, AnswerBuilder, Citation
 from service.retrieval import ArticleHit, Passage
 
 _MARKER = re.compile(r"\[(\d+)\]")
@@ -106,29 +106,17 @@ class GenerativeAnswerer:
                 if key not in numbers:
                     numbers[key] = len(numbers) + 1
                     citations.append(
-                        Citation(
-                            n=numbers[key],
-                            article_id=chunk.article_id,
-                            title=chunk.title,
-                            url=chunk.url,
-                            published=chunk.published,
-                            quote=chunk.text[start:end],
-                            char_start=chunk.char_start + start,
-                            char_end=chunk.char_start + end,
-                            score=fallback.confidence,
+                        Citation.of(
+                            numbers[key],
+                            chunk,
+                            chunk.char_start + start,
+                            chunk.char_start + end,
+                            fallback.confidence,
                         )
                     )
                 markers.append(f"[{numbers[key]}]")
             parts.append(f"{sentence} {' '.join(markers)}")
-        return Answer(
-            question=question,
-            answer=" ".join(parts),
-            abstained=False,
-            citations=citations,
-            hits=hits,
-            confidence=fallback.confidence,
-            evidence_language=detect_language([c.quote for c in citations]),
-        )
+        return Answer.cited(question, parts, citations, hits, fallback.confidence)
 
     def _checked_sentences(
         self, text: str, passages: list[Passage]

@@ -155,8 +155,19 @@ def test_eval_over_http_scores_the_running_server(live_server, tmp_path):
     questions.write_text("\n".join(lines[:8] + lines[-3:]) + "\n", encoding="utf-8")
     result = CliRunner().invoke(
         app,
-        ["eval", "--corpus", str(repo / "corpus"), "--questions", str(questions),
-         "--url", live_server, "--index-dir", str(tmp_path / "index"), "--out", str(tmp_path / "r")],
+        [
+            "eval",
+            "--corpus",
+            str(repo / "corpus"),
+            "--questions",
+            str(questions),
+            "--url",
+            live_server,
+            "--index-dir",
+            str(tmp_path / "index"),
+            "--out",
+            str(tmp_path / "r"),
+        ],
     )
     assert result.exit_code == 0, result.output
     report = json.loads((tmp_path / "r/report.json").read_text())
