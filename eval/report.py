@@ -7,6 +7,7 @@ from pathlib import Path
 
 from rich.table import Table
 
+from eval import metrics
 from eval.runner import ModeReport
 
 COLUMNS = [
@@ -63,9 +64,7 @@ def failures(report: ModeReport, limit: int = 200) -> list[dict]:
         rank = r.first_relevant_rank
         missed_article = bool(r.relevant) and rank != 1
         missed_answer = (
-            q.answerable
-            and bool(q.answers)
-            and not any(a.casefold() in (r.answer or "").casefold() for a in q.answers)
+            q.answerable and bool(q.answers) and not metrics.contains_answer(r.answer, q.answers)
         )
         wrong_abstention = r.abstained == q.answerable
         if missed_article or missed_answer or wrong_abstention:

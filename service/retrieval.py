@@ -21,6 +21,7 @@ from typing import Literal
 import numpy as np
 
 from indexer.analyzer import analyze, tokenize
+from indexer.documents import searchable_text
 from indexer.embedder import Embedder
 from indexer.store import ChunkRecord, IndexStore
 
@@ -165,8 +166,10 @@ class HybridRetriever:
                 lexical = self.store.bm25.scores(terms)
                 if allowed is not None:
                     lexical = np.where(allowed, lexical, 0.0)
-                top = np.argsort(-lexical)[: self.candidates]
-                rows.update(int(r) for r in top if lexical[r] > 0)
+                # Only membership matters here (scores are recomputed per candidate), so a
+                # partial selection replaces a full sort of every chunk's score.
+                top = np.argpartition(-lexical, min(self.candidates, len(lexical)) - 1)
+                rows.update(int(r) for r in top[: self.candidates] if lexical[r] > 0)
             q_vec = vectors[i] if vectors is not None else None
             weight = self.weights.lexical(len(set(terms)))
             results.append(self._rank(question, q_vec, lexical, weight, sorted(rows), k))
@@ -199,7 +202,7 @@ class HybridRetriever:
             q_pairs = _bigrams(question)
             pairs = np.array(
                 [
-                    len(q_pairs & _bigrams(f"{r.title}\n{r.text}")) / max(1, len(q_pairs))
+                    len(q_pairs & _bigrams(searchable_text(r.title, r.text))) / max(1, len(q_pairs))
                     for r in records
                 ]
             )
