@@ -64,6 +64,7 @@ def run_eval(
             task = None
             if progress is not None:
                 task = progress.add_task(f"{path.stem} {mode}", total=len(questions))
+            embedder.clear_cache()  # every mode starts cold, so latencies compare fairly
             if url:
                 ask = http_asker(url)
             else:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Literal
@@ -52,6 +54,7 @@ class Embedder:
         batch_size: int = 32,
         precision: Precision = "auto",
         name: str | None = None,
+        cache_size: int = 20_000,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
@@ -64,6 +67,11 @@ class Embedder:
         self.bf16 = precision == "bf16" or (precision == "auto" and cpu_supports_bf16())
         self.dimension = int(self.model.get_embedding_dimension())
         self.max_tokens = int(self.model.max_seq_length)
+        # Questions recur (popular questions, the eval's modes) and so do the sentences of the
+        # passages they retrieve; an LRU of their vectors spares the encoder most repeats.
+        self.cache_size = cache_size
+        self._cache: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
+        self._cache_lock = threading.Lock()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Embedder:
@@ -72,6 +80,7 @@ class Embedder:
             batch_size=settings.embed_batch_size,
             precision=settings.embed_precision,
             name=settings.embed_model,
+            cache_size=settings.embed_cache_size,
         )
 
     @property
@@ -79,10 +88,40 @@ class Embedder:
         return "bf16" if self.bf16 else "fp32"
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        return self._embed(texts, "query")
+        return self._cached(texts, "query")
 
-    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
-        return self._embed(texts, "passage")
+    def embed_passages(self, texts: Sequence[str], cache: bool = False) -> np.ndarray:
+        """Passage vectors; ``cache=True`` for short texts that recur (answer sentences), not
+        for indexing, where every chunk is new and would only churn the cache."""
+        return self._cached(texts, "passage") if cache else self._embed(texts, "passage")
+
+    def clear_cache(self) -> None:
+        with self._cache_lock:
+            self._cache.clear()
+
+    def _cached(self, texts: Sequence[str], prompt_name: str) -> np.ndarray:
+        texts = list(texts)
+        if not self.cache_size:
+            return self._embed(texts, prompt_name)
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        missing: dict[str, list[int]] = {}
+        with self._cache_lock:
+            for i, text in enumerate(texts):
+                vector = self._cache.get((prompt_name, text))
+                if vector is None:
+                    missing.setdefault(text, []).append(i)
+                else:
+                    self._cache.move_to_end((prompt_name, text))
+                    out[i] = vector
+        if missing:
+            vectors = self._embed(list(missing), prompt_name)
+            with self._cache_lock:
+                for (text, rows), vector in zip(missing.items(), vectors):
+                    out[rows] = vector
+                    self._cache[(prompt_name, text)] = vector
+                while len(self._cache) > self.cache_size:
+                    self._cache.popitem(last=False)
+        return out
 
     def _embed(self, texts: Sequence[str], prompt_name: str) -> np.ndarray:
         texts = list(texts)

@@ -38,6 +38,11 @@ class Settings(BaseSettings):
         "auto", description="auto: bf16 autocast where the CPU supports bf16, fp32 otherwise."
     )
     embed_batch_size: int = Field(16, ge=1, le=1024, description="Passages per embedding batch.")
+    embed_cache_size: int = Field(
+        20_000,
+        ge=0,
+        description="Question and answer-sentence vectors kept in an LRU cache (0: none).",
+    )
     host: str = Field("127.0.0.1", description="Address `newsqa serve` binds to.")
     port: int = Field(8000, ge=1, le=65535, description="Port `newsqa serve` listens on.")
     default_k: int = Field(

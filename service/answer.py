@@ -153,6 +153,7 @@ class AnswerBuilder:
         lexical_weight: float = 0.15,
         rank_prior: float = 0.02,
         answer_type_bonus: float = 0.05,
+        sentences_embedded: int = 12,
     ) -> None:
         if max_sentences < 1:
             raise ValueError(f"max_sentences must be at least 1, got {max_sentences}")
@@ -164,6 +165,7 @@ class AnswerBuilder:
         self.lexical_weight = lexical_weight
         self.rank_prior = rank_prior
         self.answer_type_bonus = answer_type_bonus
+        self.sentences_embedded = sentences_embedded
 
     def answer(self, question: str, hits: list[ArticleHit]) -> Answer:
         return self.answer_batch([question], [hits])[0]
@@ -175,13 +177,15 @@ class AnswerBuilder:
         question_vectors: np.ndarray | None = None,
     ) -> list[Answer]:
         """Answers per question; pass ``question_vectors`` if the retriever already made them."""
-        candidates = [self._candidates(h) for h in hits]
-        flat = [c.text for cs in candidates for c in cs]
-        sentence_vectors = self.embedder.embed_passages(flat)
+        shortlists = [
+            self._shortlist(q, self._candidates(h)) for q, h in zip(questions, hits)
+        ]
+        flat = [c.text for cs in shortlists for c, _ in cs]
+        sentence_vectors = self.embedder.embed_passages(flat, cache=True)
         if question_vectors is None:
             question_vectors = self.embedder.embed_queries(list(questions))
         answers, offset = [], 0
-        for question, q_vec, cands, h in zip(questions, question_vectors, candidates, hits):
+        for question, q_vec, cands, h in zip(questions, question_vectors, shortlists, hits):
             vectors = sentence_vectors[offset : offset + len(cands)]
             offset += len(cands)
             answers.append(self._compose(question, q_vec, cands, vectors, h))
@@ -212,25 +216,40 @@ class AnswerBuilder:
                 )
         return out
 
+    def _shortlist(
+        self, question: str, cands: list[_Candidate]
+    ) -> list[tuple[_Candidate, float]]:
+        """The candidates worth embedding, each with its lexical score.
+
+        Embedding a sentence is the costly part of answering; a cheap score (term overlap,
+        answer type, retrieval rank) keeps the ``sentences_embedded`` most promising ones. Ties,
+        as for an English question over Indonesian text with no shared term, keep reading order,
+        which favours the best-ranked passages.
+        """
+        q_terms = set(analyze(question))
+        scored = []
+        for cand in cands:
+            overlap = len(q_terms & set(analyze(cand.text))) / len(q_terms) if q_terms else 0.0
+            score = self.lexical_weight * overlap - self.rank_prior * cand.rank
+            if _offers_answer_type(question, cand.text):
+                score += self.answer_type_bonus
+            scored.append((cand, score))
+        keep = sorted(range(len(scored)), key=lambda i: -scored[i][1])[: self.sentences_embedded]
+        return [scored[i] for i in sorted(keep)]
+
     def _compose(
         self,
         question: str,
         q_vec: np.ndarray,
-        cands: list[_Candidate],
+        shortlist: list[tuple[_Candidate, float]],
         vectors: np.ndarray,
         hits: list[ArticleHit],
     ) -> Answer:
-        if not cands:
+        if not shortlist:
             return Answer(question, None, True, [], hits, 0.0, None)
+        cands = [cand for cand, _ in shortlist]
         semantic = vectors @ q_vec
-        q_terms = set(analyze(question))
-        scores = []
-        for cand, sem in zip(cands, semantic):
-            overlap = len(q_terms & set(analyze(cand.text))) / len(q_terms) if q_terms else 0.0
-            score = float(sem) + self.lexical_weight * overlap - self.rank_prior * cand.rank
-            if _offers_answer_type(question, cand.text):
-                score += self.answer_type_bonus
-            scores.append(score)
+        scores = [float(sem) + lexical for (_, lexical), sem in zip(shortlist, semantic)]
         order = np.argsort(scores)[::-1]
         confidence = float(semantic[order[0]])
         if confidence < self.abstain_threshold:

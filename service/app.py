@@ -21,7 +21,7 @@ from indexer.embedder import Embedder
 from indexer.store import IndexStore
 from newsqa.errors import ArticleNotFoundError, NewsqaError
 from newsqa.settings import Settings, get_settings
-from service import schemas
+from service import schemas, web
 from service.answer import Answer, AnswerBuilder
 from service.generative import GenerativeAnswerer, chat_model_from_settings
 from service.highlight import highlight_spans
@@ -148,6 +148,9 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
     @app.exception_handler(NewsqaError)
     async def domain_error(_: Request, exc: NewsqaError) -> JSONResponse:
         return JSONResponse(status_code=503, content={"detail": str(exc)})
+
+    app.include_router(web.router)  # GET / and /read/{id}: the web page (service/web.py)
+    app.mount("/static", web.static_files(), name="static")
 
     @app.post("/ask", response_model=schemas.AskResponse, tags=["answers"])
     def ask(body: schemas.AskRequest, c: ComponentsDep) -> schemas.AskResponse:

@@ -13,6 +13,7 @@ were tuned on facqa-train and detik-summary-dev (README, "Retrieval quality").
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -241,6 +242,8 @@ class HybridRetriever:
         )
 
 
-def _bigrams(text: str) -> set[tuple[str, str]]:
+@lru_cache(maxsize=2048)
+def _bigrams(text: str) -> frozenset[int]:
+    """Hashed word pairs of ``text``; cached because the same candidate chunks recur."""
     tokens = tokenize(text)
-    return set(zip(tokens, tokens[1:]))
+    return frozenset(hash(pair) for pair in zip(tokens, tokens[1:]))

@@ -1,0 +1,107 @@
+// The reader page: /read/{article_id}?char_start=..&char_end=..&n=..
+// Shows the cleaned article from GET /articles/{id} (the text citations point into) with
+// text[char_start:char_end] highlighted, scrolled into view and focused.
+import { appendMarked, el, errorMessage, metaLine } from "./common.js";
+
+const statusLine = document.getElementById("status");
+const container = document.getElementById("article");
+const back = document.getElementById("back");
+
+const articleId = decodeURIComponent(location.pathname.replace(/^\/read\//, ""));
+const params = new URLSearchParams(location.search);
+
+function intParam(name) {
+  const value = params.get(name);
+  return value !== null && /^\d+$/.test(value) ? Number(value) : null;
+}
+
+const start = intParam("char_start");
+const end = intParam("char_end");
+const n = intParam("n");
+
+// Back to the results this page was opened from, when it was opened from this site.
+try {
+  if (document.referrer && new URL(document.referrer).origin === location.origin && history.length > 1) {
+    back.addEventListener("click", (event) => {
+      event.preventDefault();
+      history.back();
+    });
+  } else {
+    back.textContent = "\u2190 Ask a question";
+  }
+} catch {
+  back.textContent = "\u2190 Ask a question";
+}
+
+function fail(message) {
+  statusLine.textContent = message;
+  statusLine.classList.add("error");
+  document.title = "Article not available: newsqa";
+}
+
+function render(article) {
+  document.title = `${article.title}: newsqa`;
+  const text = article.text;
+  const wanted = start !== null || end !== null;
+  const valid = start !== null && end !== null && start < end && end <= text.length;
+
+  container.append(
+    el("h1", { id: "article-title", class: "article-title" }, article.title),
+    metaLine(article),
+  );
+  if (article.id !== articleId) {
+    container.append(
+      el("p", { class: "note" }, `“${articleId}” was indexed as a copy of “${article.id}”; this is the kept article.`),
+    );
+  }
+  if (valid) {
+    container.append(
+      el(
+        "p",
+        { class: "note" },
+        n !== null ? `Quote [${n}] is highlighted. ` : "The passage is highlighted. ",
+        el("a", { href: "#quote" }, "Jump to it"),
+      ),
+    );
+  } else if (wanted) {
+    container.append(
+      el("p", { class: "note error" }, "The highlight does not fit this article's text; it is shown without one."),
+    );
+  }
+  const body = el("div", { id: "article-text", class: "article-text" });
+  const marks = valid
+    ? appendMarked(body, text, [[start, end]], { id: "quote", class: "quote", tabindex: "-1" })
+    : (body.append(text), []);
+  container.append(body);
+  container.hidden = false;
+  statusLine.textContent = "";
+  statusLine.hidden = true;
+  if (marks.length) {
+    marks[0].scrollIntoView({ block: "center" });
+    marks[0].focus({ preventScroll: true });
+  }
+}
+
+async function load() {
+  if (!articleId) {
+    fail("No article id in the address.");
+    return;
+  }
+  try {
+    const response = await fetch(`/articles/${encodeURIComponent(articleId)}`, {
+      headers: { accept: "application/json" },
+    });
+    const data = await response.json().catch(() => null);
+    if (response.status === 404) {
+      fail(`There is no article with id “${articleId}”.`);
+    } else if (!response.ok || !data) {
+      fail(`Could not load the article: ${errorMessage(response.status, data)}`);
+    } else {
+      render(data);
+    }
+  } catch (err) {
+    fail(`Could not reach the service (${err.message}).`);
+  }
+}
+
+load();
