@@ -6,7 +6,7 @@ INDEX_DIR ?= var/index
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install model index serve test test-slow eval lint clean
+.PHONY: install model index serve test test-slow test-stress eval lint clean
 
 # torch first, pinned to the CPU build: a bare torch requirement would pull a multi-GB CUDA build.
 $(VENV)/.installed: pyproject.toml
@@ -28,10 +28,14 @@ serve: index
 	$(BIN)/newsqa serve --index-dir $(INDEX_DIR) --host $(HOST) --port $(PORT)
 
 test: model
-	$(BIN)/python -m pytest -m "not slow"
+	$(BIN)/python -m pytest -m "not slow and not stress"
 
 test-slow: model
 	$(BIN)/python -m pytest -m slow -s
+
+# Schemathesis over every endpoint, a 60 s load test and a 5-minute soak (NEWSQA_SOAK_SECONDS).
+test-stress: model
+	$(BIN)/python -m pytest -m stress -s
 
 eval: model
 	$(BIN)/newsqa eval --corpus corpus --questions eval/questions/corpus.jsonl --mode all --out eval-report

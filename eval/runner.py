@@ -59,15 +59,30 @@ def in_process_asker(components) -> AskFn:  # type: ignore[no-untyped-def]
     return ask
 
 
-def http_asker(url: str, timeout: float = 60.0) -> AskFn:
+def http_asker(url: str, timeout: float = 60.0, retries: int = 10) -> AskFn:
+    """POST /ask on a running server. A 429 (rate limit) or 503 (busy) is retried after the
+    server's Retry-After: the eval is a client like any other, and the server's limits stay
+    on (the latency then includes the wait; for latency figures serve with
+    NEWSQA_RATE_LIMIT_PER_MINUTE=0)."""
     client = httpx.Client(base_url=url, timeout=timeout)
 
     def ask(question: str, k: int) -> dict:
-        response = client.post("/ask", json={"question": question[:1000], "k": k})
+        for _ in range(retries):
+            response = client.post("/ask", json={"question": question[:1000], "k": k})
+            if response.status_code not in (429, 503):
+                break
+            time.sleep(_retry_after(response))
         response.raise_for_status()
         return response.json()
 
     return ask
+
+
+def _retry_after(response: httpx.Response, ceiling: float = 60.0) -> float:
+    try:
+        return min(max(float(response.headers.get("retry-after", "1")), 0.1), ceiling)
+    except ValueError:
+        return 1.0
 
 
 def canonical_relevant(store: IndexStore, ids: frozenset[str]) -> set[str]:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -47,6 +48,9 @@ class Embedder:
     >>> embedder.embed_queries(["siapa wali kota Palembang?"]).shape
     (1, 384)
     """
+
+    on_embed: Callable[[str, int, float], None] | None = None
+    """Called after each model call with (prompt name, texts, seconds); service/metrics.py."""
 
     def __init__(
         self,
@@ -130,6 +134,7 @@ class Embedder:
         prompt = prompt_name if prompt_name in self.model.prompts else None
         if log.isEnabledFor(logging.DEBUG):
             self._log_truncation(texts, prompt)
+        started = time.perf_counter()
         with self._autocast():
             vectors = self.model.encode(
                 texts,
@@ -139,6 +144,8 @@ class Embedder:
                 convert_to_numpy=True,
                 show_progress_bar=False,
             )
+        if self.on_embed is not None:
+            self.on_embed(prompt_name, len(texts), time.perf_counter() - started)
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
     @contextlib.contextmanager

@@ -7,6 +7,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 from rich.progress import Progress
@@ -17,12 +18,17 @@ from indexer.dedup import dedupe
 from indexer.documents import Article, SkippedRecord, searchable_text
 from indexer.embedder import Embedder
 from indexer.sources import read_articles
-from indexer.store import FORMAT_VERSION, Manifest, write_index
+from indexer.store import FORMAT_VERSION, IndexWriter, Manifest, SegmentData, content_hash
 from newsqa.errors import NothingIndexedError
+from newsqa.settings import Settings
 
 EMBED_BATCH = 256
 """Chunks handed to the embedder per call: large enough for length bucketing, small enough to
 move the progress bar."""
+
+Engine = Literal["local", "ray"]
+"""Where chunk embedding runs when ``workers > 1``: processes on this machine (``local``,
+indexer/parallel.py) or Ray actors (``ray``, the ``ray`` extra)."""
 
 
 def source_hash(paths: Sequence[Path], model: str) -> str:
@@ -39,12 +45,16 @@ def source_hash(paths: Sequence[Path], model: str) -> str:
 
 @dataclass
 class IndexReport:
-    """What one `newsqa index` run did; printed as the summary table."""
+    """What one `newsqa index` run (or one HTTP write) did; printed as the summary table."""
 
-    articles: int = 0
+    articles: int = 0  # live articles in the index after the run
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    removed: int = 0
     duplicates: dict[str, str] = field(default_factory=dict)
     skipped: list[SkippedRecord] = field(default_factory=list)
-    chunks: int = 0
+    chunks: int = 0  # chunks embedded by this run
     seconds: float = 0.0
     manifest: Manifest | None = None
 
@@ -60,18 +70,102 @@ def embed_headlines(embedder: Embedder, titles: Sequence[str]) -> np.ndarray:
 
 
 def embed_chunks(
-    embedder: Embedder, texts: Sequence[str], progress: Progress | None = None
+    embedder: Embedder,
+    texts: Sequence[str],
+    progress: Progress | None = None,
+    workers: int = 1,
+    settings: Settings | None = None,
+    engine: Engine = "local",
 ) -> np.ndarray:
+    """Chunk vectors: in this process (``engine="local"``, ``workers == 1``), or spread over
+    ``workers`` processes (``local``) or Ray actors (``ray``, any ``workers``) that load the
+    model ``settings`` names (by default the one ``embedder`` was loaded from)."""
+    if engine not in ("local", "ray"):
+        raise ValueError(f"engine must be local or ray, got {engine!r}")
     task = progress.add_task("chunks embedded", total=len(texts)) if progress else None
+
+    def advance(n: int) -> None:
+        if progress is not None and task is not None:
+            progress.advance(task, n)
+
+    if texts and (engine == "ray" or workers > 1):
+        from indexer import parallel
+
+        settings = settings or parallel.settings_for(embedder)
+        if engine == "ray":
+            vectors = parallel.embed_passages_ray(texts, settings, max(1, workers))
+            advance(len(texts))
+            return vectors
+        return parallel.embed_passages_parallel(
+            texts, settings, workers, EMBED_BATCH, on_batch=advance
+        )
     parts = []
     for start in range(0, len(texts), EMBED_BATCH):
         batch = texts[start : start + EMBED_BATCH]
         parts.append(embedder.embed_passages(batch))
-        if progress is not None and task is not None:
-            progress.advance(task, len(batch))
+        advance(len(batch))
     if not parts:
         return np.zeros((0, embedder.dimension), dtype=np.float32)
     return np.concatenate(parts)
+
+
+def stage_articles(
+    writer: IndexWriter,
+    embedder: Embedder,
+    articles: Sequence[Article],
+    report: IndexReport,
+    chunker: Chunker | None = None,
+    progress: Progress | None = None,
+    aliases: dict[str, str] | None = None,
+    workers: int = 1,
+    settings: Settings | None = None,
+    engine: Engine = "local",
+) -> None:
+    """Stage new and changed articles (and duplicate ids) as a segment of ``writer``.
+
+    An article whose content hash is unchanged costs nothing; a changed one is re-embedded and
+    its old version tombstoned; a new one with the URL or words of a live article becomes an
+    alias of it. Only what changed is chunked and embedded; ``workers``, ``settings`` and
+    ``engine`` as in ``embed_chunks``.
+    """
+    base = writer.base
+    fresh: list[Article] = []
+    new_aliases = {
+        alias: kept
+        for alias, kept in (aliases or {}).items()
+        if not (base and base.aliases.get(alias) == kept)
+    }
+    for article in articles:
+        existing = base.content_hash(article.id) if base else None
+        if existing == content_hash(article):
+            report.unchanged += 1
+            continue
+        if existing is None:
+            copy = base.find_copy(article) if base else None
+            if copy is not None:
+                new_aliases[article.id] = copy
+                report.duplicates[article.id] = copy
+                continue
+            report.added += 1
+        else:
+            writer.delete([article.id])
+            report.updated += 1
+        fresh.append(article)
+    chunker = chunker or Chunker()
+    chunks = [chunk for article in fresh for chunk in chunker.split(article)]
+    titles = {article.id: article.title for article in fresh}
+    texts = [searchable_text(titles[c.article_id], c.text) for c in chunks]
+    writer.add(
+        SegmentData(
+            articles=fresh,
+            chunks=chunks,
+            vectors=embed_chunks(embedder, texts, progress, workers, settings, engine),
+            headlines=embed_headlines(embedder, [article.title for article in fresh]),
+            tokens=[analyze(text) for text in texts],
+            aliases=new_aliases,
+        )
+    )
+    report.chunks += len(chunks)
 
 
 def build_index(
@@ -81,14 +175,21 @@ def build_index(
     chunker: Chunker | None = None,
     progress: Progress | None = None,
     source_hash: str = "",
+    prune: bool = False,
+    lock_timeout: float = 0.0,
+    workers: int = 1,
+    settings: Settings | None = None,
+    engine: Engine = "local",
 ) -> IndexReport:
-    """Read, clean, deduplicate, chunk, embed and commit ``paths`` as the index in ``index_dir``.
+    """Read, clean and deduplicate ``paths`` and bring the index in ``index_dir`` up to date.
 
-    Bad records are skipped and reported; the run fails only when nothing could be indexed, and
-    then the previously committed index stays in place.
+    A new directory gets a full index; an existing one gets only what changed (see
+    ``stage_articles``), and with ``prune`` loses the articles no longer in ``paths``. Bad
+    records are skipped and reported; the run fails only when nothing could be read, and then
+    the committed index stays as it was. ``workers > 1`` embeds the chunks in that many
+    processes (``engine="local"``); ``engine="ray"`` in that many Ray actors (``embed_chunks``).
     """
     started = time.perf_counter()
-    chunker = chunker or Chunker()
     report = IndexReport()
 
     read_task = progress.add_task("articles read", total=None) if progress else None
@@ -104,32 +205,31 @@ def build_index(
         progress.update(read_task, total=len(articles) + len(report.skipped))
 
     deduped = dedupe(articles)
-    report.duplicates = deduped.duplicates
-    kept = deduped.kept
-    if not kept:
+    report.duplicates = dict(deduped.duplicates)
+    if not deduped.kept:
         raise NothingIndexedError(
             f"nothing to index in {', '.join(map(str, paths))}: "
             f"{len(report.skipped)} record(s) skipped"
         )
-
-    chunks = [chunk for article in kept for chunk in chunker.split(article)]
-    titles = {article.id: article.title for article in kept}
-    texts = [searchable_text(titles[c.article_id], c.text) for c in chunks]
-    vectors = embed_chunks(embedder, texts, progress)
-    headlines = embed_headlines(embedder, [article.title for article in kept])
-    tokens = [analyze(text) for text in texts]
-    report.manifest = write_index(
-        index_dir,
-        model=embedder.name,
-        articles=kept,
-        duplicates=report.duplicates,
-        chunks=chunks,
-        vectors=vectors,
-        headline_vectors=headlines,
-        chunk_tokens=tokens,
-        source_hash=source_hash,
-    )
-    report.articles = len(kept)
-    report.chunks = len(chunks)
+    with IndexWriter(index_dir, embedder.name, embedder.dimension, lock_timeout) as writer:
+        stage_articles(
+            writer,
+            embedder,
+            deduped.kept,
+            report,
+            chunker,
+            progress,
+            deduped.duplicates,
+            workers=workers,
+            settings=settings,
+            engine=engine,
+        )
+        if prune and writer.base is not None:
+            present = {a.id for a in articles}
+            gone = [a for a in writer.base.article_ids() if a not in present]
+            gone += [a for a in writer.base.aliases if a not in present]
+            report.removed = len(writer.delete(gone))
+        report.manifest = writer.commit(source_hash)
+    report.articles = report.manifest.articles
     report.seconds = time.perf_counter() - started
     return report

@@ -92,24 +92,32 @@ def _parse_jsonl_line(path: Path, number: int, raw: bytes) -> Record:
         record: Any = json.loads(line.removeprefix("\ufeff") if number == 1 else line)
     except json.JSONDecodeError as error:
         return skipped(f"invalid JSON: {error.msg} at column {error.colno}")
+    try:
+        return article_from_record(record, f"{path}:{number}")
+    except ValueError as error:
+        return skipped(str(error))
+
+
+def article_from_record(record: Any, origin: str) -> Article:
+    """A cleaned Article from one record of the corpus JSON format (a JSONL line or an HTTP
+    body); ``ValueError`` names the field that is wrong."""
     if not isinstance(record, dict):
-        return skipped(f"not a JSON object but {type(record).__name__}")
+        raise ValueError(f"not a JSON object but {type(record).__name__}")
     for field in ("id", "text"):
         value = record.get(field)
         if value is None or value == "":
-            return skipped(f"missing or empty {field!r}")
+            raise ValueError(f"missing or empty {field!r}")
         if not isinstance(value, str):
-            return skipped(f"{field!r} must be a string, not {type(value).__name__}")
+            raise ValueError(f"{field!r} must be a string, not {type(value).__name__}")
         if not value.strip():
-            return skipped(f"{field!r} is blank")
+            raise ValueError(f"{field!r} is blank")
     for field in _OPTIONAL_STRING_FIELDS:
         value = record.get(field)
         if value is not None and not isinstance(value, str):
-            return skipped(f"{field!r} must be a string, not {type(value).__name__}")
+            raise ValueError(f"{field!r} must be a string, not {type(value).__name__}")
     text = clean_text(record["text"])
     if not text:
-        return skipped("text is empty after removing boilerplate")
-    origin = f"{path}:{number}"
+        raise ValueError("text is empty after removing boilerplate")
     return Article(
         id=record["id"],
         text=text,
@@ -194,3 +202,6 @@ _READERS: dict[str, Callable[[Path], Iterator[Record]]] = {
     ".html": _read_html,
     ".htm": _read_html,
 }
+
+SUFFIXES = frozenset(_READERS)
+"""File types `newsqa index` and `newsqa watch` read."""

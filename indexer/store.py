@@ -1,37 +1,61 @@
 """The index directory: the only module that knows its file layout.
 
     INDEX_DIR/
-      CURRENT                  name of the committed generation (replaced atomically)
-      gen-<n>/manifest.json    model, dimension, counts, creation time, format version
-      gen-<n>/vectors.faiss    normalized chunk vectors, inner product, id = chunk row
-      gen-<n>/headlines.npy    normalized headline vector per article (zeros: no headline)
-      gen-<n>/newsqa.sqlite    articles, duplicate ids, chunks (offsets into article text)
-      gen-<n>/bm25/            BM25 over the analyzed chunk texts, doc position = chunk row
+      CURRENT               name of the committed generation file (replaced atomically)
+      gen-<n>.json          a generation: model, dimension, counts, its segments, deleted ids
+      segments/<name>/      one segment, immutable once written:
+        vectors.faiss       normalized chunk vectors, inner product, id = row in the segment
+        headlines.npy       normalized headline vector per article (zeros: no headline)
+        newsqa.sqlite       articles (content hash, URL and text keys), aliases, chunks
+        bm25/               term frequencies of the analyzed chunk texts (indexer.bm25)
+      .lock                 held by the one writer (CLI runs and HTTP writes alike)
 
-A build writes a new generation folder and then swaps ``CURRENT``; readers only ever open the
-generation ``CURRENT`` names, so a crash mid-build leaves the previous index serving.
+Why segments: an update writes only what changed (a new segment for new or changed articles,
+tombstones for removed ones), so its cost follows the change, not the corpus. A commit writes a
+new small generation file and then replaces ``CURRENT``; a reader only ever opens what
+``CURRENT`` names, so a writer killed at any moment leaves the last committed state, and a
+service swapping generations answers from the old state or the new one, never a mix. When
+segments pile up, the small ones are merged (tombstoned rows dropped) in the same way.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
 import sqlite3
+import threading
+import time
+import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
+from filelock import FileLock, Timeout
 
-from indexer.bm25 import BM25Index
+from indexer.bm25 import BM25Index, CorpusStats
+from indexer.dedup import normalize_url, text_key
 from indexer.documents import Article, Chunk
-from newsqa.errors import CorruptIndexError, IncompatibleIndexError, IndexNotFoundError
+from newsqa.errors import (
+    CorruptIndexError,
+    IncompatibleIndexError,
+    IndexBusyError,
+    IndexNotFoundError,
+    IndexWriteError,
+)
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
+MAX_SEGMENTS = 8
+"""More segments than this after a commit merge all but the largest (or all of them, when the
+largest has lost a third of its rows to deletions)."""
+
 _CURRENT = "CURRENT"
-_MANIFEST = "manifest.json"
+_SEGMENTS = "segments"
+_LOCK = ".lock"
 _VECTORS = "vectors.faiss"
 _HEADLINES = "headlines.npy"
 _DB = "newsqa.sqlite"
@@ -40,21 +64,31 @@ _BM25 = "bm25"
 _SCHEMA = """
 CREATE TABLE articles (
     id TEXT PRIMARY KEY, position INTEGER NOT NULL, title TEXT NOT NULL, url TEXT,
-    published TEXT, published_ts REAL,
-    category TEXT, source TEXT, text TEXT NOT NULL, origin TEXT NOT NULL
+    published TEXT, published_ts REAL, category TEXT, source TEXT, text TEXT NOT NULL,
+    origin TEXT NOT NULL, content_hash TEXT NOT NULL, url_key TEXT, text_key TEXT NOT NULL
 );
-CREATE TABLE aliases (alias TEXT PRIMARY KEY, article_id TEXT NOT NULL REFERENCES articles(id));
+CREATE INDEX articles_url ON articles(url_key);
+CREATE INDEX articles_text ON articles(text_key);
+CREATE TABLE aliases (alias TEXT PRIMARY KEY, article_id TEXT NOT NULL);
 CREATE TABLE chunks (
     row INTEGER PRIMARY KEY, article_id TEXT NOT NULL REFERENCES articles(id),
     ordinal INTEGER NOT NULL, char_start INTEGER NOT NULL, char_end INTEGER NOT NULL
 );
 CREATE INDEX chunks_article ON chunks(article_id);
 """
+_ARTICLE_COLUMNS = "id, text, title, url, published, category, source, origin"
+
+
+def content_hash(article: Article) -> str:
+    """What decides whether a re-read article must be re-embedded."""
+    fields = [article.title, article.text, article.url or "", str(article.published or "")]
+    fields += [article.category or "", article.source or ""]
+    return hashlib.sha256("\0".join(fields).encode()).hexdigest()
 
 
 @dataclass(frozen=True)
 class Manifest:
-    """What the index was built with; the service refuses a mismatch instead of answering wrong."""
+    """One committed generation; the service refuses a model/format mismatch."""
 
     format_version: int
     model: str
@@ -64,6 +98,9 @@ class Manifest:
     duplicates: int
     created_at: str
     source_hash: str = ""
+    generation: int = 0
+    segments: list[str] = field(default_factory=list)
+    deleted: dict[str, list[str]] = field(default_factory=dict)  # segment -> ids
 
     @classmethod
     def read(cls, path: Path) -> Manifest:
@@ -73,121 +110,7 @@ class Manifest:
             raise CorruptIndexError(f"unreadable index manifest {path}: {exc}") from exc
 
 
-def _published_ts(article: Article) -> float | None:
-    return article.published.timestamp() if article.published else None
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def write_index(
-    index_dir: Path,
-    *,
-    model: str,
-    articles: Sequence[Article],
-    duplicates: dict[str, str],
-    chunks: Sequence[Chunk],
-    vectors: np.ndarray,
-    headline_vectors: np.ndarray,
-    chunk_tokens: Sequence[list[str]],
-    source_hash: str = "",
-) -> Manifest:
-    """Write a complete new generation and make it the committed one.
-
-    ``vectors[i]`` and ``chunk_tokens[i]`` belong to ``chunks[i]``; the chunk row is ``i``.
-    ``headline_vectors[j]`` belongs to ``articles[j]``.
-    """
-    import faiss
-
-    if len(vectors) != len(chunks) or len(chunk_tokens) != len(chunks):
-        raise ValueError("vectors, chunk_tokens and chunks must have the same length")
-    if len(headline_vectors) != len(articles):
-        raise ValueError("headline_vectors and articles must have the same length")
-    index_dir.mkdir(parents=True, exist_ok=True)
-    previous = _current_generation(index_dir)
-    number = int(previous.name.split("-")[1]) + 1 if previous else 1
-    gen = index_dir / f"gen-{number:06d}"
-    if gen.exists():  # left over by a build that died before its commit
-        shutil.rmtree(gen)
-    gen.mkdir()
-
-    dimension = int(vectors.shape[1])
-    flat = faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
-    flat.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), np.arange(len(chunks)))
-    faiss.write_index(flat, str(gen / _VECTORS))
-    np.save(gen / _HEADLINES, np.ascontiguousarray(headline_vectors, dtype=np.float32))
-
-    BM25Index.build(list(chunk_tokens)).save(gen / _BM25)
-
-    db = sqlite3.connect(gen / _DB)
-    with db:
-        db.executescript(_SCHEMA)
-        db.executemany(
-            "INSERT INTO articles VALUES (?,?,?,?,?,?,?,?,?,?)",
-            [
-                (
-                    a.id,
-                    position,
-                    a.title,
-                    a.url,
-                    a.published.isoformat() if a.published else None,
-                    _published_ts(a),
-                    a.category,
-                    a.source,
-                    a.text,
-                    a.origin,
-                )
-                for position, a in enumerate(articles)
-            ],
-        )
-        db.executemany("INSERT INTO aliases VALUES (?,?)", list(duplicates.items()))
-        db.executemany(
-            "INSERT INTO chunks VALUES (?,?,?,?,?)",
-            [(i, c.article_id, c.ordinal, c.char_start, c.char_end) for i, c in enumerate(chunks)],
-        )
-    db.close()
-
-    manifest = Manifest(
-        format_version=FORMAT_VERSION,
-        model=model,
-        dimension=dimension,
-        articles=len(articles),
-        chunks=len(chunks),
-        duplicates=len(duplicates),
-        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
-        source_hash=source_hash,
-    )
-    (gen / _MANIFEST).write_text(json.dumps(manifest.__dict__, indent=2))
-    for path in gen.rglob("*"):
-        if path.is_file():
-            with open(path, "rb") as fh:
-                os.fsync(fh.fileno())
-    _fsync_dir(gen)
-
-    pointer = index_dir / f".{_CURRENT}.tmp"
-    pointer.write_text(gen.name + "\n")
-    with open(pointer, "rb") as fh:
-        os.fsync(fh.fileno())
-    os.replace(pointer, index_dir / _CURRENT)
-    _fsync_dir(index_dir)
-
-    for old in index_dir.glob("gen-*"):
-        if old != gen:
-            shutil.rmtree(old, ignore_errors=True)
-    return manifest
-
-
-def _current_generation(index_dir: Path) -> Path | None:
-    pointer = index_dir / _CURRENT
-    if not pointer.is_file():
-        return None
-    gen = index_dir / pointer.read_text().strip()
-    return gen if gen.is_dir() else None
+# -- reading ----------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -207,110 +130,300 @@ class ChunkRecord:
     source: str | None
 
 
+class Segment:
+    """One immutable segment, loaded once and shared by every generation that lists it.
+
+    Metadata (SQLite, per-row arrays) is read on open; vectors, headlines and BM25 are read
+    on first use (``load``), so a writer that only adds or deletes never reads them.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.name = path.name
+        self.path = path
+        try:
+            # immutable=1: the file never changes, so SQLite takes no locks at all.
+            self.db = sqlite3.connect(
+                f"file:{path / _DB}?mode=ro&immutable=1", uri=True, check_same_thread=False
+            )
+            self.size = self.db.execute("SELECT count(*) FROM chunks").fetchone()[0]
+            self.article_ids = [r[0] for r in self.db.execute("SELECT id FROM articles")]
+            self.aliases = dict(self.db.execute("SELECT alias, article_id FROM aliases"))
+        except (OSError, sqlite3.Error) as exc:
+            raise CorruptIndexError(f"index segment {path} cannot be read: {exc}") from exc
+        self._loaded: tuple | None = None
+        self._load_lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return self.size
+
+    @cached_property
+    def _rows(self) -> tuple[np.ndarray, ...]:
+        """Per-row metadata for filters, read on first use (a writer seldom needs it)."""
+        rows = self.db.execute(
+            "SELECT c.row, c.article_id, a.published_ts, a.source, a.category, a.position "
+            "FROM chunks c JOIN articles a ON a.id = c.article_id ORDER BY c.row"
+        ).fetchall()
+        if [r[0] for r in rows] != list(range(self.size)):
+            raise CorruptIndexError(f"index segment {self.path} has gaps in its chunk rows")
+        return (
+            np.array([r[1] for r in rows], dtype=object),
+            np.array([np.nan if r[2] is None else r[2] for r in rows], dtype=np.float64),
+            np.array([r[3] or "" for r in rows], dtype=object),
+            np.array([r[4] or "" for r in rows], dtype=object),
+            np.array([r[5] for r in rows], dtype=np.int64),
+        )
+
+    @property
+    def row_article(self) -> np.ndarray:
+        return self._rows[0]
+
+    @property
+    def row_published(self) -> np.ndarray:
+        return self._rows[1]
+
+    @property
+    def row_source(self) -> np.ndarray:
+        return self._rows[2]
+
+    @property
+    def row_category(self) -> np.ndarray:
+        return self._rows[3]
+
+    @property
+    def row_headline(self) -> np.ndarray:
+        return self._rows[4]
+
+    def load(self) -> Segment:
+        """Read vectors, headlines and BM25 (once), checking them against the metadata."""
+        with self._load_lock:
+            if self._loaded is None:
+                self._rows  # noqa: B018 - read and check the metadata too
+                self._loaded = self._read()
+        return self
+
+    def _read(self) -> tuple:
+        import faiss
+
+        try:
+            index = faiss.read_index(str(self.path / _VECTORS))
+            headlines = np.load(self.path / _HEADLINES)
+            bm25 = BM25Index.load(self.path / _BM25)
+        except (RuntimeError, OSError, ValueError) as exc:
+            raise CorruptIndexError(f"index segment {self.path} cannot be read: {exc}") from exc
+        n = len(self)
+        if index.ntotal != n or bm25.num_docs != n or len(headlines) != len(self.article_ids):
+            raise CorruptIndexError(
+                f"index segment {self.path} is inconsistent: {n} chunks in SQLite, "
+                f"{index.ntotal} vectors, {bm25.num_docs} BM25 documents"
+            )
+        return index, headlines, bm25
+
+    @property
+    def index(self):  # type: ignore[no-untyped-def]
+        return self.load()._loaded[0]  # type: ignore[index]
+
+    @property
+    def headlines(self) -> np.ndarray:
+        return self.load()._loaded[1]  # type: ignore[index]
+
+    @property
+    def bm25(self) -> BM25Index:
+        return self.load()._loaded[2]  # type: ignore[index]
+
+    def vectors(self, rows: np.ndarray) -> np.ndarray:
+        if not len(rows):
+            return np.zeros((0, self.index.d), dtype=np.float32)
+        return self.index.reconstruct_batch(np.asarray(rows, dtype=np.int64))
+
+    def close(self) -> None:
+        self.db.close()
+
+
+class _LexicalView:
+    """BM25 over all segments of a generation with corpus-wide statistics."""
+
+    def __init__(self, store: IndexStore) -> None:
+        self.store = store
+
+    def scores(self, query_tokens: Sequence[str]) -> np.ndarray:
+        parts = [(seg.bm25, live) for seg, live in zip(self.store.segments, self.store.lives)]
+        stats = CorpusStats.of(parts, query_tokens)
+        if not parts:
+            return np.zeros(0, dtype=np.float32)
+        return np.concatenate([bm25.scores(query_tokens, stats, live) for bm25, live in parts])
+
+
 class IndexStore:
-    """A committed index generation opened for reading (thread-safe for concurrent queries).
+    """A committed generation opened for reading (thread-safe for concurrent queries).
+
+    Rows are numbered across the generation's segments in order; deleted rows stay in the
+    numbering but never come out of a search (``live``).
 
     >>> store = IndexStore.open(Path("var/index"), expected_model="bundled:multilingual-e5-small")
     >>> store.manifest.chunks
     """
 
-    def __init__(self, path: Path, manifest: Manifest) -> None:
-        import faiss
-
-        self.path = path
+    def __init__(self, index_dir: Path, manifest: Manifest, segments: list[Segment]) -> None:
+        self.path = index_dir
         self.manifest = manifest
-        try:
-            self.vectors = faiss.read_index(str(path / _VECTORS))
-            self.headlines = np.load(path / _HEADLINES)
-            self.bm25 = BM25Index.load(path / _BM25)
-            self.db = sqlite3.connect(
-                f"file:{path / _DB}?mode=ro", uri=True, check_same_thread=False
+        self.segments = segments
+        self.lives = []
+        aliases: dict[str, str] = {}
+        self.article_segment: dict[str, Segment] = {}
+        for seg in segments:
+            deleted = set(manifest.deleted.get(seg.name, ()))
+            self.lives.append(
+                np.ones(len(seg), dtype=bool)
+                if not deleted
+                else ~np.isin(seg.row_article, list(deleted))
             )
-            rows = self.db.execute(
-                "SELECT c.row, c.article_id, a.published_ts, a.source, a.category, a.position "
-                "FROM chunks c JOIN articles a ON a.id = c.article_id ORDER BY c.row"
-            ).fetchall()
-        except (RuntimeError, OSError, sqlite3.Error, ValueError) as exc:
-            raise CorruptIndexError(f"index at {path} cannot be read: {exc}") from exc
-        if len(rows) != manifest.chunks or self.vectors.ntotal != manifest.chunks:
-            raise CorruptIndexError(
-                f"index at {path} is inconsistent: manifest says {manifest.chunks} chunks, "
-                f"found {len(rows)} in SQLite and {self.vectors.ntotal} vectors"
-            )
-        # Per-row metadata kept in memory so that filters never touch SQLite on the hot path.
-        self.row_article = np.array([r[1] for r in rows], dtype=object)
-        self.row_published = np.array(
-            [np.nan if r[2] is None else r[2] for r in rows], dtype=np.float64
-        )
-        self.row_source = np.array([r[3] or "" for r in rows], dtype=object)
-        self.row_category = np.array([r[4] or "" for r in rows], dtype=object)
-        self.row_headline = np.array([r[5] for r in rows], dtype=np.int64)
+            for article_id in seg.article_ids:
+                if article_id not in deleted:
+                    self.article_segment[article_id] = seg
+            aliases.update((a, k) for a, k in seg.aliases.items() if a not in deleted)
+        self.aliases = {a: k for a, k in aliases.items() if k in self.article_segment}
+        sizes = [len(seg) for seg in segments]
+        self.offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        self.live = np.concatenate(self.lives) if segments else np.zeros(0, dtype=bool)
+        self.bm25 = _LexicalView(self)
+
+    # Per-row metadata kept in memory so that filters never touch SQLite on the hot path.
+    @cached_property
+    def row_article(self) -> np.ndarray:
+        return self._concat("row_article", object)
+
+    @cached_property
+    def row_published(self) -> np.ndarray:
+        return self._concat("row_published", np.float64)
+
+    @cached_property
+    def row_source(self) -> np.ndarray:
+        return self._concat("row_source", object)
+
+    @cached_property
+    def row_category(self) -> np.ndarray:
+        return self._concat("row_category", object)
+
+    def _concat(self, name: str, dtype: type) -> np.ndarray:
+        if not self.segments:
+            return np.zeros(0, dtype=dtype)
+        return np.concatenate([getattr(seg, name) for seg in self.segments])
 
     @classmethod
-    def open(cls, index_dir: Path, expected_model: str | None = None) -> IndexStore:
-        """Open the committed generation; refuse an index built for another model or format."""
-        gen = _current_generation(index_dir)
-        if gen is None:
-            raise IndexNotFoundError(
-                f"no index in {index_dir}: build one with `newsqa index CORPUS --index-dir "
-                f"{index_dir}`"
-            )
-        manifest = Manifest.read(gen / _MANIFEST)
-        if manifest.format_version != FORMAT_VERSION:
-            raise IncompatibleIndexError(
-                f"index at {index_dir} has format version {manifest.format_version}, this "
-                f"newsqa reads version {FORMAT_VERSION}: rebuild it with `newsqa index`"
-            )
-        if expected_model is not None and manifest.model != expected_model:
-            raise IncompatibleIndexError(
-                f"index at {index_dir} was built with model {manifest.model!r} but the service "
-                f"is configured with {expected_model!r}: rebuild the index or set "
-                "NEWSQA_EMBED_MODEL to match"
-            )
-        return cls(gen, manifest)
+    def open(
+        cls,
+        index_dir: Path,
+        expected_model: str | None = None,
+        reuse: dict[str, Segment] | None = None,
+        eager: bool = True,
+    ) -> IndexStore:
+        """Open the committed generation; refuse an index built for another model or format.
+
+        ``reuse`` holds segments already loaded by a previous generation (only new segments
+        are read from disk, so a reload costs what changed). ``eager`` reads every segment's
+        vectors and BM25 now (a service) rather than on first use (a writer).
+        """
+        for attempt in range(5):
+            manifest = read_manifest(index_dir)
+            _check(manifest, index_dir, expected_model)
+            try:
+                segments = [
+                    (reuse or {}).get(name) or Segment(index_dir / _SEGMENTS / name)
+                    for name in manifest.segments
+                ]
+                if eager:
+                    for seg in segments:
+                        seg.load()
+                return cls(index_dir, manifest, segments)
+            except CorruptIndexError:
+                # A writer may have committed and cleaned up between reading CURRENT and
+                # opening its segments: read CURRENT again before calling the index corrupt.
+                if attempt == 4 or read_manifest(index_dir).generation == manifest.generation:
+                    raise
+                time.sleep(0.05)
+        raise AssertionError("unreachable")
+
+    def segment_map(self) -> dict[str, Segment]:
+        return {seg.name: seg for seg in self.segments}
 
     def close(self) -> None:
-        self.db.close()
+        for seg in self.segments:
+            seg.close()
+
+    def _locate(self, rows: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        rows = np.asarray(rows, dtype=np.int64)
+        which = np.searchsorted(self.offsets, rows, side="right") - 1
+        return which, rows - self.offsets[which]
 
     def search_vectors(
         self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Top-k chunk rows by inner product; ``allowed`` (bool per row) restricts the search."""
+        """Top-k live rows by inner product; ``allowed`` (bool per row) restricts the search."""
         import faiss
 
-        params = None
-        if allowed is not None:
-            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(np.flatnonzero(allowed)))
-        k = min(k, self.manifest.chunks)
-        if k == 0:
+        mask = self.live if allowed is None else self.live & allowed
+        k = min(k, int(mask.sum()))
+        found_scores, found_rows = [], []
+        for i, seg in enumerate(self.segments):
+            sub = mask[self.offsets[i] : self.offsets[i + 1]]
+            if not sub.any() or k == 0:
+                continue
+            params = None
+            if not sub.all():
+                params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(np.flatnonzero(sub)))
+            scores, rows = seg.index.search(queries, min(k, int(sub.sum())), params=params)
+            found_scores.append(scores)
+            found_rows.append(np.where(rows >= 0, rows + self.offsets[i], -1))
+        if not found_scores:
             empty = np.zeros((len(queries), 0))
             return empty.astype(np.float32), empty.astype(np.int64)
-        scores, rows = self.vectors.search(queries, k, params=params)
-        return scores, rows
+        scores = np.concatenate(found_scores, axis=1)
+        rows = np.concatenate(found_rows, axis=1)
+        scores = np.where(rows >= 0, scores, -np.inf)
+        order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+        return np.take_along_axis(scores, order, 1), np.take_along_axis(rows, order, 1)
+
+    def vectors_of(self, rows: Sequence[int]) -> np.ndarray:
+        """Chunk vectors of ``rows``, in order."""
+        which, local = self._locate(rows)
+        out = np.zeros((len(local), self.manifest.dimension), dtype=np.float32)
+        for i in np.unique(which):
+            picked = which == i
+            out[picked] = self.segments[i].vectors(local[picked])
+        return out
+
+    def headline_vectors_of(self, rows: Sequence[int]) -> np.ndarray:
+        """The headline vector of each row's article, in order."""
+        which, local = self._locate(rows)
+        out = np.zeros((len(local), self.manifest.dimension), dtype=np.float32)
+        for i in np.unique(which):
+            seg, picked = self.segments[i], which == i
+            out[picked] = seg.headlines[seg.row_headline[local[picked]]]
+        return out
 
     def chunks(self, rows: Sequence[int]) -> list[ChunkRecord]:
         """Chunk records for ``rows``, in the same order."""
-        if not len(rows):
-            return []
-        marks = ",".join("?" * len(rows))
-        found = {
-            r[0]: r
-            for r in self.db.execute(
+        which, local = self._locate(rows)
+        found: dict[int, tuple] = {}
+        for i in np.unique(which):
+            wanted = [int(r) for r in local[which == i]]
+            marks = ",".join("?" * len(wanted))
+            for r in self.segments[i].db.execute(
                 "SELECT c.row, c.article_id, c.ordinal, c.char_start, c.char_end, "
                 "substr(a.text, c.char_start + 1, c.char_end - c.char_start), a.title, a.url, "
                 "a.published, a.category, a.source FROM chunks c JOIN articles a "
                 f"ON a.id = c.article_id WHERE c.row IN ({marks})",
-                [int(r) for r in rows],
-            )
-        }
+                wanted,
+            ):
+                found[int(self.offsets[i]) + r[0]] = r[1:]
         records = []
         for r in rows:
-            row, article_id, ordinal, start, end, text, title, url, published, category, source = (
-                found[int(r)]
-            )
+            article_id, ordinal, start, end, text, title, url, published, category, source = found[
+                int(r)
+            ]
             records.append(
                 ChunkRecord(
-                    row,
+                    int(r),
                     article_id,
                     ordinal,
                     start,
@@ -325,37 +438,436 @@ class IndexStore:
             )
         return records
 
+    def resolve(self, article_id: str) -> str | None:
+        """The live article id that ``article_id`` names (itself, or the kept copy)."""
+        if article_id in self.article_segment:
+            return article_id
+        return self.aliases.get(article_id)
+
     def article(self, article_id: str) -> Article | None:
         """The article by id; a duplicate's id resolves to the article that was kept."""
-        row = self.db.execute(
-            "SELECT id, text, title, url, published, category, source, origin FROM articles "
-            "WHERE id = COALESCE((SELECT article_id FROM aliases WHERE alias = ?), ?)",
-            (article_id, article_id),
-        ).fetchone()
-        if row is None:
+        kept = self.resolve(article_id)
+        if kept is None:
             return None
-        return Article(
-            id=row[0],
-            text=row[1],
-            title=row[2],
-            url=row[3],
-            published=_parse_iso(row[4]),
-            category=row[5],
-            source=row[6],
-            origin=row[7],
+        row = (
+            self.article_segment[kept]
+            .db.execute(f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE id = ?", (kept,))
+            .fetchone()
         )
+        return _article(row)
+
+    def article_ids(self) -> list[str]:
+        return list(self.article_segment)
 
     def aliases_of(self, article_ids: Sequence[str]) -> dict[str, list[str]]:
         """Duplicate ids per kept article: eval counts a hit on any of them."""
-        marks = ",".join("?" * len(article_ids))
         out: dict[str, list[str]] = {a: [] for a in article_ids}
-        for alias, kept in self.db.execute(
-            f"SELECT alias, article_id FROM aliases WHERE article_id IN ({marks})",
-            list(article_ids),
-        ):
-            out[kept].append(alias)
+        for alias, kept in self.aliases.items():
+            if kept in out:
+                out[kept].append(alias)
         return out
+
+    def content_hash(self, article_id: str) -> str | None:
+        seg = self.article_segment.get(article_id)
+        if seg is None:
+            return None
+        row = seg.db.execute(
+            "SELECT content_hash FROM articles WHERE id = ?", (article_id,)
+        ).fetchone()
+        return row[0]
+
+    def find_copy(self, article: Article) -> str | None:
+        """A live article (other than ``article.id``) with the same URL or the same words."""
+        url = normalize_url(article.url) if article.url else None
+        key = text_key(article.text)
+        for seg in reversed(self.segments):
+            for (found,) in seg.db.execute(
+                "SELECT id FROM articles WHERE (url_key = ? AND url_key IS NOT NULL) "
+                "OR text_key = ?",
+                (url, key),
+            ):
+                if found != article.id and self.article_segment.get(found) is seg:
+                    return found
+        return None
+
+
+def _article(row: tuple) -> Article:
+    return Article(
+        id=row[0],
+        text=row[1],
+        title=row[2],
+        url=row[3],
+        published=_parse_iso(row[4]),
+        category=row[5],
+        source=row[6],
+        origin=row[7],
+    )
+
+
+def _check(manifest: Manifest, index_dir: Path, expected_model: str | None) -> None:
+    if manifest.format_version != FORMAT_VERSION:
+        raise IncompatibleIndexError(
+            f"index at {index_dir} has format version {manifest.format_version}, this newsqa "
+            f"reads version {FORMAT_VERSION}: rebuild it with `newsqa index`"
+        )
+    if expected_model is not None and manifest.model != expected_model:
+        raise IncompatibleIndexError(
+            f"index at {index_dir} was built with model {manifest.model!r} but the service is "
+            f"configured with {expected_model!r}: rebuild the index or set NEWSQA_EMBED_MODEL "
+            "to match"
+        )
+
+
+def current_generation(index_dir: Path) -> str | None:
+    """The committed generation's file name, or None when nothing was ever committed."""
+    try:
+        name = (index_dir / _CURRENT).read_text().strip()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise CorruptIndexError(f"cannot read {index_dir / _CURRENT}: {exc}") from exc
+    return name or None
+
+
+def read_manifest(index_dir: Path) -> Manifest:
+    name = current_generation(index_dir)
+    if name is None:
+        raise IndexNotFoundError(
+            f"no index in {index_dir}: build one with `newsqa index CORPUS --index-dir {index_dir}`"
+        )
+    return Manifest.read(index_dir / name)
 
 
 def _parse_iso(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
+
+
+# -- writing ----------------------------------------------------------------------------------
+
+
+@dataclass
+class SegmentData:
+    """What a new segment holds: ``vectors[i]``/``tokens[i]`` belong to ``chunks[i]``,
+    ``headlines[j]`` to ``articles[j]``."""
+
+    articles: list[Article]
+    chunks: list[Chunk]
+    vectors: np.ndarray
+    headlines: np.ndarray
+    tokens: list[list[str]] | None = None  # analyzed chunk texts
+    bm25: BM25Index | None = None  # instead of tokens, when merging
+    aliases: dict[str, str] = field(default_factory=dict)
+    hashes: list[str] | None = None  # content hash per article (computed when None)
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_segment(segments_dir: Path, data: SegmentData) -> str:
+    """Write a segment under a temporary name, fsync it and rename it into place."""
+
+    if len(data.vectors) != len(data.chunks) or len(data.headlines) != len(data.articles):
+        raise ValueError("vectors/chunks or headlines/articles lengths differ")
+    name = f"seg-{uuid.uuid4().hex[:16]}"
+    tmp = segments_dir / f".tmp-{name}"
+    try:
+        _write_segment_files(tmp, data)
+        os.replace(tmp, segments_dir / name)
+        _fsync(segments_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)  # a half-written segment is never left behind
+        raise
+    return name
+
+
+def _write_segment_files(tmp: Path, data: SegmentData) -> None:
+    import faiss
+
+    tmp.mkdir(parents=True)
+    dimension = int(data.vectors.shape[1])
+    flat = faiss.IndexFlatIP(dimension)
+    flat.add(np.ascontiguousarray(data.vectors, dtype=np.float32))
+    faiss.write_index(flat, str(tmp / _VECTORS))
+    np.save(tmp / _HEADLINES, np.ascontiguousarray(data.headlines, dtype=np.float32))
+    bm25 = data.bm25 if data.bm25 is not None else BM25Index.build(data.tokens or [])
+    bm25.save(tmp / _BM25)
+    hashes = data.hashes or [content_hash(a) for a in data.articles]
+    db = sqlite3.connect(tmp / _DB)
+    with db:
+        db.executescript(_SCHEMA)
+        db.executemany(
+            "INSERT INTO articles VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            [
+                (
+                    a.id,
+                    position,
+                    a.title,
+                    a.url,
+                    a.published.isoformat() if a.published else None,
+                    a.published.timestamp() if a.published else None,
+                    a.category,
+                    a.source,
+                    a.text,
+                    a.origin,
+                    digest,
+                    normalize_url(a.url) if a.url else None,
+                    text_key(a.text),
+                )
+                for position, (a, digest) in enumerate(zip(data.articles, hashes))
+            ],
+        )
+        db.executemany("INSERT INTO aliases VALUES (?,?)", list(data.aliases.items()))
+        db.executemany(
+            "INSERT INTO chunks VALUES (?,?,?,?,?)",
+            [
+                (i, c.article_id, c.ordinal, c.char_start, c.char_end)
+                for i, c in enumerate(data.chunks)
+            ],
+        )
+    db.close()
+    for path in tmp.rglob("*"):
+        if path.is_file():
+            with open(path, "rb") as fh:
+                os.fsync(fh.fileno())
+    _fsync(tmp)
+
+
+class IndexWriter:
+    """The one writer of an index directory: stage changes, then ``commit`` them atomically.
+
+    Holds the directory's file lock from construction to ``close`` (a second writer waits up to
+    ``lock_timeout`` seconds, then gets ``IndexBusyError``). The lock is an OS file lock, so a
+    killed writer releases it.
+
+    >>> with IndexWriter(Path("var/index"), model, 384) as writer:
+    ...     writer.delete(["old-id"]); writer.add(segment_data); writer.commit()
+    """
+
+    def __init__(
+        self,
+        index_dir: Path,
+        model: str,
+        dimension: int,
+        lock_timeout: float = 0.0,
+        reuse: dict[str, Segment] | None = None,
+    ) -> None:
+        self.index_dir = index_dir
+        self.segments_dir = index_dir / _SEGMENTS
+        try:
+            self.segments_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise IndexWriteError(f"cannot create index directory {index_dir}: {exc}") from exc
+        self._lock = FileLock(str(index_dir / _LOCK))
+        try:
+            self._lock.acquire(timeout=lock_timeout)
+        except Timeout:
+            raise IndexBusyError(
+                f"index {index_dir} is being written by another process (lock "
+                f"{index_dir / _LOCK}); try again when it is done"
+            ) from None
+        self._reuse = dict(reuse or {})
+        self._opened: list[Segment] = []  # closed with the writer; reused ones are not ours
+        try:
+            self.base: IndexStore | None = IndexStore.open(
+                index_dir, expected_model=model, reuse=self._segments_from(), eager=False
+            )
+            self._opened += [s for s in self.base.segments if s.name not in self._reuse]
+        except IndexNotFoundError:
+            self.base = None
+        except BaseException:
+            self._lock.release()
+            raise
+        self.model = model
+        self.dimension = dimension
+        self._new: list[str] = []
+        self._deleted: dict[str, set[str]] = {}
+        self._remove_unreferenced()
+
+    def __enter__(self) -> IndexWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _segments_from(self) -> dict[str, Segment]:
+        known = {seg.name: seg for seg in self._opened}
+        return {**self._reuse, **known}
+
+    def close(self) -> None:
+        for seg in self._opened:
+            seg.close()
+        self._opened = []
+        self.base = None
+        if self._lock.is_locked:
+            self._lock.release()
+
+    def add(self, data: SegmentData) -> None:
+        """Write ``data`` as a new segment, to be listed by the next commit."""
+        if not data.articles and not data.aliases:
+            return
+        try:
+            self._new.append(_write_segment(self.segments_dir, data))
+        except (OSError, RuntimeError, sqlite3.Error) as exc:  # faiss raises RuntimeError
+            raise IndexWriteError(
+                f"could not write to {self.index_dir}: {exc}; the committed index is unchanged"
+            ) from exc
+
+    def delete(self, article_ids: Sequence[str]) -> list[str]:
+        """Tombstone live articles (and aliases) by id; returns the ids that existed."""
+        if self.base is None:
+            return []
+        done = []
+        for article_id in article_ids:
+            seg = self.base.article_segment.get(article_id)
+            if seg is not None:
+                self._deleted.setdefault(seg.name, set()).add(article_id)
+                done.append(article_id)
+                continue
+            for seg in self.base.segments:
+                if seg.aliases.get(article_id) is not None:
+                    self._deleted.setdefault(seg.name, set()).add(article_id)
+                    done.append(article_id)
+        return done
+
+    def commit(self, source_hash: str = "") -> Manifest:
+        """Make the staged segments and deletions the committed generation (then maybe merge).
+
+        ``source_hash`` names the corpus the index now equals (eval reuses such an index);
+        any other change leaves it empty."""
+        base = self.base.manifest if self.base else None
+        deleted = {name: set(ids) for name, ids in (base.deleted if base else {}).items()}
+        for name, ids in self._deleted.items():
+            deleted.setdefault(name, set()).update(ids)
+        segments = (base.segments if base else []) + self._new
+        manifest = self._publish(segments, deleted, source_hash)
+        self._new, self._deleted = [], {}
+        if len(manifest.segments) > MAX_SEGMENTS:
+            manifest = self._merge(manifest)
+        return manifest
+
+    def _publish(
+        self, segments: list[str], deleted: dict[str, set[str]], source_hash: str
+    ) -> Manifest:
+        try:
+            reuse = self._segments_from()
+            draft = Manifest(
+                FORMAT_VERSION,
+                self.model,
+                self.dimension,
+                0,
+                0,
+                0,
+                "",
+                deleted={k: sorted(v) for k, v in deleted.items() if v and k in segments},
+            )
+            store = IndexStore(
+                self.index_dir,
+                draft,
+                [reuse.get(name) or Segment(self.segments_dir / name) for name in segments],
+            )
+            previous = self.base.manifest if self.base else None
+            manifest = Manifest(
+                format_version=FORMAT_VERSION,
+                model=self.model,
+                dimension=self.dimension,
+                articles=len(store.article_segment),
+                chunks=int(store.live.sum()),
+                duplicates=len(store.aliases),
+                created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+                source_hash=source_hash,
+                generation=(previous.generation if previous else 0) + 1,
+                segments=segments,
+                deleted=store.manifest.deleted,
+            )
+            name = f"gen-{manifest.generation:06d}.json"
+            tmp = self.index_dir / f".{name}.tmp"
+            tmp.write_text(json.dumps(asdict(manifest), indent=1))
+            with open(tmp, "rb") as fh:
+                os.fsync(fh.fileno())
+            os.replace(tmp, self.index_dir / name)
+            pointer = self.index_dir / f".{_CURRENT}.tmp"
+            pointer.write_text(name + "\n")
+            with open(pointer, "rb") as fh:
+                os.fsync(fh.fileno())
+            os.replace(pointer, self.index_dir / _CURRENT)
+            _fsync(self.index_dir)
+        except OSError as exc:
+            raise IndexWriteError(
+                f"could not commit to {self.index_dir}: {exc}; the committed index is unchanged"
+            ) from exc
+        known = {seg.name for seg in self._opened} | set(self._reuse)
+        self._opened += [seg for seg in store.segments if seg.name not in known]
+        self.base = IndexStore(self.index_dir, manifest, store.segments)
+        self._remove_unreferenced()
+        return manifest
+
+    def _merge(self, manifest: Manifest) -> Manifest:
+        """Rewrite all segments but the largest (or all) as one, dropping deleted rows."""
+        assert self.base is not None
+        store = self.base
+        live_sizes = [int(live.sum()) for live in store.lives]
+        largest = int(np.argmax(live_sizes))
+        heavy_deletes = live_sizes[largest] < 0.67 * len(store.segments[largest])
+        merge = [i for i in range(len(store.segments)) if heavy_deletes or i != largest]
+        articles, chunks, vectors, headlines, parts, hashes = [], [], [], [], [], []
+        aliases: dict[str, str] = {}
+        for i in merge:
+            seg, live = store.segments[i], store.lives[i]
+            rows = seg.db.execute(
+                f"SELECT {_ARTICLE_COLUMNS}, content_hash FROM articles ORDER BY position"
+            ).fetchall()
+            kept = [(j, r) for j, r in enumerate(rows) if store.article_segment.get(r[0]) is seg]
+            texts = {r[0]: r[1] for _, r in kept}
+            articles += [_article(r) for _, r in kept]
+            hashes += [r[8] for _, r in kept]
+            headlines.append(seg.headlines[[j for j, _ in kept]])
+            for r, a_id, ordinal, start, end in seg.db.execute(
+                "SELECT row, article_id, ordinal, char_start, char_end FROM chunks ORDER BY row"
+            ):
+                if live[r]:
+                    chunks.append(Chunk(a_id, ordinal, start, end, texts[a_id][start:end]))
+            vectors.append(seg.vectors(np.flatnonzero(live)))
+            parts.append((seg.bm25, live))
+            aliases.update(
+                (a, k)
+                for a, k in seg.aliases.items()
+                if store.aliases.get(a) == k and a not in store.article_segment
+            )
+        data = SegmentData(
+            articles=articles,
+            chunks=chunks,
+            vectors=np.concatenate(vectors) if vectors else np.zeros((0, self.dimension)),
+            headlines=np.concatenate(headlines) if headlines else np.zeros((0, self.dimension)),
+            bm25=BM25Index.concat(parts),
+            aliases=aliases,
+            hashes=hashes,
+        )
+        self._new = []
+        self.add(data)
+        merged = [store.segments[i].name for i in merge]
+        segments = [name for name in manifest.segments if name not in merged] + self._new
+        deleted = {k: set(v) for k, v in manifest.deleted.items() if k not in merged}
+        self._new = []
+        return self._publish(segments, deleted, manifest.source_hash)
+
+    def _remove_unreferenced(self) -> None:
+        """Drop segments and generation files no longer named by the last two generations
+        (the previous one may still be open in a service that has not reloaded yet)."""
+        keep_gens = sorted(self.index_dir.glob("gen-*.json"))[-2:]
+        referenced = set()
+        for path in keep_gens:
+            try:
+                referenced.update(Manifest.read(path).segments)
+            except CorruptIndexError:
+                continue
+        referenced.update(self._new)
+        for path in sorted(self.index_dir.glob("gen-*.json"))[:-2]:
+            path.unlink(missing_ok=True)
+        for path in self.segments_dir.iterdir():
+            if path.name not in referenced:
+                shutil.rmtree(path, ignore_errors=True)

@@ -79,36 +79,87 @@ def model_build(
     console.print(f"model ready: {path}")
 
 
+PruneOption = Annotated[
+    bool, typer.Option("--prune", help="Remove indexed articles no longer in PATHS.")
+]
+WaitOption = Annotated[
+    float,
+    typer.Option("--wait", help="Seconds to wait for another writer's lock (default: fail)."),
+]
+WorkersOption = Annotated[
+    int,
+    typer.Option(
+        "--workers", min=1, help="Processes (or Ray actors) that embed chunks; 1: this process."
+    ),
+]
+EngineOption = Annotated[
+    str,
+    typer.Option(
+        "--engine",
+        help="local: worker processes on this machine; ray: Ray Data actors (the `ray` extra).",
+    ),
+]
+
+
 @app.command()
 def index(
     paths: Annotated[list[Path], typer.Argument(help="JSONL, .txt and .html files or folders.")],
     index_dir: IndexDir = None,
+    prune: PruneOption = False,
+    wait: WaitOption = 0.0,
+    workers: WorkersOption = 1,
+    engine: EngineOption = "local",
 ) -> None:
-    """Index articles from files and folders into an index directory."""
+    """Index articles into an index directory; on an existing index only what changed."""
     from indexer.embedder import Embedder
-    from indexer.pipeline import build_index
 
+    if engine not in ("local", "ray"):
+        raise _fail(ValueError(f"--engine must be local or ray, got {engine!r}"))
+    if engine == "ray":
+        import importlib.util
+
+        if importlib.util.find_spec("ray") is None:
+            raise _fail(NewsqaError("--engine ray needs Ray: pip install -e '.[ray]'"))
     settings = _settings(index_dir)
     try:
         embedder = Embedder.from_settings(settings)
-        with progress_bar() as progress:
-            report = build_index(paths, settings.index_dir, embedder, progress=progress)
+        _index_once(paths, settings, embedder, prune, wait, workers, engine)
     except NewsqaError as exc:
         raise _fail(exc) from exc
 
+
+def _index_once(  # type: ignore[no-untyped-def]
+    paths, settings, embedder, prune: bool, wait: float, workers: int = 1, engine: str = "local"
+) -> None:
+    from indexer.pipeline import build_index
+
+    with progress_bar() as progress:
+        report = build_index(
+            paths,
+            settings.index_dir,
+            embedder,
+            progress=progress,
+            prune=prune,
+            lock_timeout=wait,
+            workers=workers,
+            settings=settings,
+            engine=engine,  # type: ignore[arg-type]
+        )
     table = Table(title=f"index {settings.index_dir}")
-    table.add_column("articles", justify="right")
-    table.add_column("duplicates", justify="right")
-    table.add_column("skipped", justify="right")
-    table.add_column("chunks", justify="right")
-    table.add_column("seconds", justify="right")
-    table.add_row(
-        str(report.articles),
-        str(len(report.duplicates)),
-        str(len(report.skipped)),
-        str(report.chunks),
-        f"{report.seconds:.1f}",
-    )
+    columns = {
+        "articles": report.articles,
+        "added": report.added,
+        "updated": report.updated,
+        "unchanged": report.unchanged,
+        "removed": report.removed,
+        "duplicates": len(report.duplicates),
+        "skipped": len(report.skipped),
+        "chunks embedded": report.chunks,
+        "seconds": f"{report.seconds:.1f}",
+    }
+    for column in columns:
+        table.add_column(column, justify="right")
+    table.add_row(*map(str, columns.values()))
     console.print(table)
     if report.skipped:
         skipped = Table(title="skipped records")
@@ -117,6 +168,48 @@ def index(
         for record in report.skipped:
             skipped.add_row(record.path, str(record.line or ""), record.reason)
         console.print(skipped)
+
+
+@app.command()
+def watch(
+    folder: Annotated[Path, typer.Argument(help="Folder whose new or changed files to index.")],
+    index_dir: IndexDir = None,
+    wait: Annotated[
+        float, typer.Option("--wait", help="Seconds to wait for another writer's lock.")
+    ] = 30.0,
+) -> None:
+    """Index FOLDER, then index each new or changed file in it as it arrives (Ctrl-C stops)."""
+    from watchfiles import Change
+    from watchfiles import watch as watch_changes
+
+    from indexer.embedder import Embedder
+    from indexer.sources import SUFFIXES
+
+    if not folder.is_dir():
+        raise _fail(NewsqaError(f"{folder} is not a folder"))
+    settings = _settings(index_dir)
+    embedder = Embedder.from_settings(settings)
+    try:
+        _index_once([folder], settings, embedder, False, wait)
+    except NewsqaError as exc:
+        console.print(f"[yellow]{exc}[/yellow]")
+    console.print(f"watching {folder} (Ctrl-C to stop)")
+    for changes in watch_changes(folder, debounce=500, step=100):
+        files = sorted(
+            {
+                Path(path)
+                for change, path in changes
+                if change != Change.deleted
+                and Path(path).suffix.lower() in SUFFIXES
+                and Path(path).is_file()
+            }
+        )
+        if not files:
+            continue
+        try:
+            _index_once(files, settings, embedder, False, wait)
+        except NewsqaError as exc:  # one bad batch must not stop the watcher
+            console.print(f"[red]{exc}[/red]")
 
 
 @app.command()
@@ -130,6 +223,7 @@ def serve(
 
     from indexer.store import IndexStore
     from service.app import create_app
+    from service.logging_setup import uvicorn_logging
 
     settings = _settings(index_dir)
     try:  # fail fast, with the reason, before the server starts
@@ -141,6 +235,7 @@ def serve(
         host=host or settings.host,
         port=port or settings.port,
         log_level="info",
+        **uvicorn_logging(),  # JSON lines with request ids (service/logging_setup.py)
     )
 
 

@@ -27,3 +27,11 @@ class NothingIndexedError(NewsqaError):
 
 class ArticleNotFoundError(NewsqaError):
     """No article has this id (HTTP 404)."""
+
+
+class IndexBusyError(NewsqaError):
+    """Another writer holds the index directory's lock (HTTP 409, CLI exit 1)."""
+
+
+class IndexWriteError(NewsqaError):
+    """An update could not be written (disk full, permissions); the committed index is intact."""

@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 BUNDLED_MODEL = "bundled:multilingual-e5-small"
@@ -53,11 +53,40 @@ class Settings(BaseSettings):
         description="Abstain when the best evidence sentence's cosine with the question is "
         "below this; calibrated with eval/calibrate.py (README, 'Abstention threshold').",
     )
+    admin_token: SecretStr | None = Field(
+        None,
+        description="Bearer token for POST/PUT/DELETE /articles; unset: writes answer 403.",
+    )
+    reload_interval: float = Field(
+        0.5, gt=0, le=60, description="Seconds between checks for a newly committed index."
+    )
+    write_lock_timeout: float = Field(
+        30.0, ge=0, description="Seconds an HTTP write waits for another writer's lock."
+    )
     llm_base_url: str | None = Field(
         None, description="OpenAI-compatible endpoint; set it to enable the generative answer mode."
     )
     llm_model: str = Field("gpt-4o-mini", description="Chat model name sent to the LLM endpoint.")
     llm_api_key: str = Field("not-needed", description="API key sent to the LLM endpoint.")
+    # Limits under load and hostile input (service/limits.py; README, "Limits, metrics and logs").
+    max_body_bytes: int = Field(
+        1_048_576, ge=1, description="Largest request body accepted; larger ones get 413."
+    )
+    rate_limit_per_minute: int = Field(
+        120,
+        ge=0,
+        description="POST /ask and GET /search per client IP per minute, sustained (0: no limit); "
+        "beyond it 429 with Retry-After.",
+    )
+    rate_limit_burst: int = Field(
+        60, ge=1, description="Requests a client may make at once before the rate applies."
+    )
+    max_in_flight: int = Field(
+        32,
+        ge=0,
+        description="Requests served at once (0: no bound); beyond it 503 with Retry-After "
+        "instead of queueing. /health, /ready and /metrics are not counted.",
+    )
 
 
 @lru_cache

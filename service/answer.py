@@ -177,9 +177,7 @@ class AnswerBuilder:
         question_vectors: np.ndarray | None = None,
     ) -> list[Answer]:
         """Answers per question; pass ``question_vectors`` if the retriever already made them."""
-        shortlists = [
-            self._shortlist(q, self._candidates(h)) for q, h in zip(questions, hits)
-        ]
+        shortlists = [self._shortlist(q, self._candidates(h)) for q, h in zip(questions, hits)]
         flat = [c.text for cs in shortlists for c, _ in cs]
         sentence_vectors = self.embedder.embed_passages(flat, cache=True)
         if question_vectors is None:
@@ -216,9 +214,7 @@ class AnswerBuilder:
                 )
         return out
 
-    def _shortlist(
-        self, question: str, cands: list[_Candidate]
-    ) -> list[tuple[_Candidate, float]]:
+    def _shortlist(self, question: str, cands: list[_Candidate]) -> list[tuple[_Candidate, float]]:
         """The candidates worth embedding, each with its lexical score.
 
         Embedding a sentence is the costly part of answering; a cheap score (term overlap,

@@ -10,7 +10,7 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Annotated
 
@@ -19,12 +19,13 @@ from fastapi.responses import JSONResponse
 
 from indexer.embedder import Embedder
 from indexer.store import IndexStore
-from newsqa.errors import ArticleNotFoundError, NewsqaError
+from newsqa.errors import ArticleNotFoundError, IndexBusyError, NewsqaError
 from newsqa.settings import Settings, get_settings
-from service import schemas, web
+from service import limits, logging_setup, metrics, schemas, web, writes
 from service.answer import Answer, AnswerBuilder
 from service.generative import GenerativeAnswerer, chat_model_from_settings
 from service.highlight import highlight_spans
+from service.live_index import LiveIndex
 from service.retrieval import ArticleHit, Filters, HybridRetriever
 
 log = logging.getLogger(__name__)
@@ -130,9 +131,20 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.components = build_components(settings, embedder)
+        first = build_components(settings, embedder)
+
+        def build(store: IndexStore) -> Components:
+            return replace(first, store=store, retriever=HybridRetriever(store, first.embedder))
+
+        def swap(components: Components) -> None:
+            app.state.components = components  # one assignment: requests see old or new
+            metrics.record_index_loaded(app)
+
+        live = LiveIndex(first.store, build, swap, lock_timeout=settings.write_lock_timeout)
+        app.state.live = live
+        live.start(settings.reload_interval)
         yield
-        app.state.components.store.close()
+        live.stop()
 
     app = FastAPI(
         title="newsqa",
@@ -140,15 +152,25 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
         description="Semantic search and cited answers over news articles.",
         lifespan=lifespan,
     )
+    # Limits, metrics and request logs; the last installed runs first (README, "Limits,
+    # metrics and logs"): request id + access log, metrics, rate limit, body size, in flight.
+    limits.install(app, settings)
+    metrics.install(app)
+    logging_setup.install(app)
 
     @app.exception_handler(ArticleNotFoundError)
     async def not_found(_: Request, exc: ArticleNotFoundError) -> JSONResponse:
         return JSONResponse(status_code=404, content={"detail": str(exc)})
 
+    @app.exception_handler(IndexBusyError)
+    async def busy(_: Request, exc: IndexBusyError) -> JSONResponse:
+        return JSONResponse(status_code=409, content={"detail": str(exc)})
+
     @app.exception_handler(NewsqaError)
     async def domain_error(_: Request, exc: NewsqaError) -> JSONResponse:
         return JSONResponse(status_code=503, content={"detail": str(exc)})
 
+    app.include_router(writes.router)  # POST/PUT/DELETE /articles (service/writes.py)
     app.include_router(web.router)  # GET / and /read/{id}: the web page (service/web.py)
     app.mount("/static", web.static_files(), name="static")
 
@@ -161,7 +183,10 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
     @app.get("/search", response_model=schemas.SearchResponse, tags=["search"])
     def search(
         c: ComponentsDep,
-        q: Annotated[str, Query(min_length=1, max_length=1000, description="Query text.")],
+        q: Annotated[
+            str,  # pattern: a blank q gets the same 422 shape as every other invalid input
+            Query(min_length=1, max_length=1000, pattern=r"\S", description="Query text."),
+        ],
         k: Annotated[int, Query(ge=1, le=50)] = 10,
         published_from: datetime | None = None,
         published_to: datetime | None = None,
@@ -216,6 +241,7 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
             chunks=m.chunks,
             model=m.model,
             index_created_at=m.created_at,
+            generation=m.generation,
         )
 
     return app

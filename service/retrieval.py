@@ -13,10 +13,10 @@ were tuned on facqa-train and detik-summary-dev (README, "Retrieval quality").
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Literal
 
 import numpy as np
@@ -190,7 +190,7 @@ class HybridRetriever:
         w = self.weights
         records = self.store.chunks(rows)
         ids = np.array(rows, dtype=np.int64)
-        dense = self.store.vectors.reconstruct_batch(ids) @ q_vec if q_vec is not None else None
+        dense = self.store.vectors_of(ids) @ q_vec if q_vec is not None else None
         lex = None
         if lexical is not None:
             best = float(lexical.max())
@@ -207,7 +207,7 @@ class HybridRetriever:
                     for r in records
                 ]
             )
-            headline = self.store.headlines[self.store.row_headline[ids]] @ q_vec
+            headline = self.store.headline_vectors_of(ids) @ q_vec
             scores = (
                 w.dense * dense + lexical_weight * lex + w.bigram * pairs + w.headline * headline
             )

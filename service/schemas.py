@@ -7,9 +7,12 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from service.input_text import visible
 from service.retrieval import Filters as RetrievalFilters
 
-Question = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)]
+Question = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000), visible
+]
 K = Annotated[int, Field(ge=1, le=50)]
 
 
@@ -101,7 +104,39 @@ class Ready(BaseModel):
     chunks: int
     model: str
     index_created_at: str
+    generation: int = Field(description="The committed index generation being served.")
 
 
 class ErrorOut(BaseModel):
     detail: str
+
+
+class ArticleIn(BaseModel):
+    """One article in the corpus JSON format (``../shared/README.md``)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: str = Field(min_length=1, max_length=200, examples=["nq-101"])
+    text: str = Field(min_length=1, max_length=1_000_000, description="Body; cleaned on write.")
+    title: str | None = Field(None, max_length=1000)
+    url: str | None = Field(None, max_length=2000)
+    published: str | None = Field(None, max_length=100, description="ISO or Indonesian date.")
+    category: str | None = Field(None, max_length=200)
+    source: str | None = Field(None, max_length=200)
+
+
+class ArticleUpdate(ArticleIn):
+    id: str | None = Field(None, max_length=200, description="Optional; must match the path.")
+
+
+class WriteResult(BaseModel):
+    """What a write changed, and the committed generation that now serves it."""
+
+    generation: int
+    articles: int = Field(description="Live articles in the index after the write.")
+    added: int
+    updated: int
+    unchanged: int
+    removed: int
+    duplicates: dict[str, str] = Field(description="Duplicate id -> the article kept.")
+    chunks: int = Field(description="Chunks embedded by this write.")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -58,9 +60,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def live_server(corpus_index, settings):
-    """The real `newsqa serve` over the corpus index on 127.0.0.1, stopped by PID afterwards."""
+@contextlib.contextmanager
+def running_server(index_dir: Path, cache_dir: Path, **env_extra: str) -> Iterator[str]:
+    """The real `newsqa serve` over ``index_dir`` on a free loopback port, stopped by PID."""
     import os
     import signal
     import subprocess
@@ -70,7 +72,7 @@ def live_server(corpus_index, settings):
     import httpx
 
     port = _free_port()
-    env = {**os.environ, "NEWSQA_CACHE_DIR": str(settings.cache_dir)}
+    env = {**os.environ, "NEWSQA_CACHE_DIR": str(cache_dir), **env_extra}
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -78,7 +80,7 @@ def live_server(corpus_index, settings):
             "newsqa",
             "serve",
             "--index-dir",
-            str(corpus_index),
+            str(index_dir),
             "--host",
             "127.0.0.1",
             "--port",
@@ -106,3 +108,10 @@ def live_server(corpus_index, settings):
         except subprocess.TimeoutExpired:
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait()
+
+
+@pytest.fixture(scope="session")
+def live_server(corpus_index, settings):
+    """The real server over the corpus index, for the whole session."""
+    with running_server(corpus_index, settings.cache_dir) as url:
+        yield url

@@ -43,7 +43,7 @@ def test_index_reports_skipped_records_and_continues(tmp_path, shared_dir):
     assert "invalid JSON" in result.output
     assert "invalid UTF-8" in result.output
     assert "text" in result.output.split("skipped records")[1]
-    manifest = json.loads(next(index_dir.glob("gen-*/manifest.json")).read_text())
+    manifest = json.loads((index_dir / (index_dir / "CURRENT").read_text().strip()).read_text())
     assert manifest["articles"] == 2
 
 

@@ -155,9 +155,9 @@ def test_index_built_for_another_model_is_refused(corpus_index, tmp_path):
     with pytest.raises(IncompatibleIndexError, match="was built with model"):
         IndexStore.open(copy, expected_model="intfloat/some-other-model")
     gen = copy / (copy / "CURRENT").read_text().strip()
-    manifest = json.loads((gen / "manifest.json").read_text())
+    manifest = json.loads(gen.read_text())
     manifest["format_version"] = 999
-    (gen / "manifest.json").write_text(json.dumps(manifest))
+    gen.write_text(json.dumps(manifest))
     with pytest.raises(IncompatibleIndexError, match="format version 999"):
         IndexStore.open(copy)
     with pytest.raises(IndexNotFoundError, match="no index in"):

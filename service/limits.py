@@ -1,0 +1,336 @@
+"""Limits that keep the service up under load and hostile input: plain ASGI middleware.
+
+* ``BodyLimit``: a request body over ``max_body_bytes`` gets 413 naming the limit, whether it
+  announces its size (Content-Length, refused before reading) or streams it (chunked: bytes are
+  counted as they arrive, and reading stops at the limit). A JSON body that is not UTF-8 gets
+  400 saying so (FastAPI alone answers a vague "error parsing the body").
+* ``RateLimit``: a token bucket per client IP on the costly routes (POST /ask, GET /search):
+  ``rate_limit_per_minute`` sustained, ``rate_limit_burst`` at once; beyond it 429 with
+  Retry-After. Keyed by the socket's peer address: behind a reverse proxy every client shares
+  the proxy's address, so set the limit at the proxy there (or turn it off with 0).
+* ``InFlightLimit``: at most ``max_in_flight`` requests are served at once; one more gets 503
+  with Retry-After at once, instead of waiting in an unbounded queue (uvicorn's thread pool).
+  Health, readiness and metrics are not counted, so probes still answer when the server is
+  saturated.
+
+The `limits` package was considered for the rate limit: its strategies are windows (fixed,
+moving, sliding), which have no separate burst size; a token bucket gives rate and burst in a
+few lines. The state is guarded by a ``threading.Lock``, so the middleware is safe whether the
+server runs one event loop or several threads.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+import time
+from collections.abc import Callable, Iterable
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from newsqa.settings import Settings
+
+RATE_LIMITED_PATHS = frozenset({"/ask", "/search"})
+NOT_COUNTED_IN_FLIGHT = frozenset({"/health", "/ready", "/metrics"})
+
+
+async def send_json(
+    send: Send, status: int, detail: str, headers: dict[str, str] | None = None
+) -> None:
+    """A ``{"detail": ...}`` JSON response, the shape of every other error of the API."""
+    body = json.dumps({"detail": detail}).encode("utf-8")
+    raw = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode("ascii")),
+    ]
+    raw += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in (headers or {}).items()]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _header(scope: Scope, name: bytes) -> bytes | None:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return value
+    return None
+
+
+def _is_json(content_type: bytes | None) -> bool:
+    if not content_type:
+        return False
+    media = content_type.split(b";", 1)[0].strip().lower()
+    return media == b"application/json" or media.endswith(b"+json")
+
+
+class BodyTooLarge(HTTPException):
+    def __init__(self, limit: int) -> None:
+        super().__init__(status_code=413, detail=too_large_detail(limit))
+
+
+def too_large_detail(limit: int) -> str:
+    return f"request body too large: the limit is {limit} bytes"
+
+
+class BodyLimit:
+    """413 for bodies over ``max_bytes``; 400 for JSON bodies that are not UTF-8.
+
+    The body is read here, at most ``max_bytes`` of it, and replayed to the app: that is what
+    lets a streamed (chunked) body be refused with a proper 413 before any route sees it.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = _header(scope, b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await send_json(send, 413, too_large_detail(self.max_bytes))
+            return
+
+        chunks: list[bytes] = []
+        size = 0
+        disconnected: Message | None = None
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away
+                disconnected = message
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                await send_json(send, 413, too_large_detail(self.max_bytes))
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+
+        if body and _is_json(_header(scope, b"content-type")):
+            try:
+                body.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                detail = f"request body is not valid UTF-8 (byte {exc.start}); JSON must be UTF-8"
+                await send_json(send, 400, detail)
+                return
+
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if disconnected is not None:
+                return disconnected
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()  # after the body: wait for a disconnect, as servers do
+
+        await self.app(scope, replay, send)
+
+
+class TokenBuckets:
+    """One token bucket per key: ``rate`` tokens per second, at most ``burst`` stored.
+
+    ``take(key)`` spends a token and returns 0.0, or returns the seconds until one is there.
+    Buckets that have refilled completely are forgotten (they equal a new bucket), which keeps
+    the table bounded by the clients active in the last ``burst / rate`` seconds.
+    """
+
+    def __init__(
+        self, per_minute: float, burst: int, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.rate = per_minute / 60.0
+        self.burst = float(burst)
+        self.clock = clock
+        self._buckets: dict[str, tuple[float, float]] = {}  # key -> (tokens, at)
+        self._lock = threading.Lock()
+        self._next_prune = 0.0
+
+    def take(self, key: str) -> float:
+        now = self.clock()
+        with self._lock:
+            tokens, at = self._buckets.get(key, (self.burst, now))
+            tokens = min(self.burst, tokens + (now - at) * self.rate)
+            if tokens >= 1.0:
+                self._buckets[key] = (tokens - 1.0, now)
+                wait = 0.0
+            else:
+                self._buckets[key] = (tokens, now)
+                wait = (1.0 - tokens) / self.rate
+            if now >= self._next_prune:
+                self._prune(now)
+        return wait
+
+    def _prune(self, now: float) -> None:
+        full_after = self.burst / self.rate
+        self._buckets = {
+            k: (t, at) for k, (t, at) in self._buckets.items() if now - at < full_after
+        }
+        self._next_prune = now + min(full_after, 60.0)
+
+    def __len__(self) -> int:
+        return len(self._buckets)
+
+
+class RateLimit:
+    """429 with Retry-After once a client IP has spent its bucket on ``paths``."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        per_minute: int,
+        burst: int,
+        paths: Iterable[str] = RATE_LIMITED_PATHS,
+    ) -> None:
+        self.app = app
+        self.per_minute = per_minute
+        self.burst = burst
+        self.paths = frozenset(paths)
+        self.buckets = TokenBuckets(per_minute, burst)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] not in self.paths:
+            await self.app(scope, receive, send)
+            return
+        client = scope.get("client")
+        wait = self.buckets.take(client[0] if client else "unknown")
+        if wait > 0:
+            retry_after = max(1, math.ceil(wait))
+            detail = (
+                f"rate limit exceeded: {self.per_minute} requests per minute per client "
+                f"(burst {self.burst}); retry after {retry_after} s"
+            )
+            await send_json(send, 429, detail, {"Retry-After": str(retry_after)})
+            return
+        await self.app(scope, receive, send)
+
+
+class InFlightLimit:
+    """503 with Retry-After when ``limit`` requests are already being served."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        limit: int,
+        retry_after: int = 1,
+        exempt: Iterable[str] = NOT_COUNTED_IN_FLIGHT,
+    ) -> None:
+        self.app = app
+        self.limit = limit
+        self.retry_after = retry_after
+        self.exempt = frozenset(exempt)
+        self.in_flight = 0
+        self._lock = threading.Lock()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in self.exempt:
+            await self.app(scope, receive, send)
+            return
+        with self._lock:
+            admitted = self.in_flight < self.limit
+            if admitted:
+                self.in_flight += 1
+        if not admitted:
+            detail = (
+                f"server busy: {self.limit} requests already in flight; "
+                f"retry after {self.retry_after} s"
+            )
+            await send_json(send, 503, detail, {"Retry-After": str(self.retry_after)})
+            return
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+
+
+def _json_safe(value: object) -> object:
+    """What FastAPI's 422 echoes back, made encodable: lone surrogates (JSON ``"\\ud800"``)
+    become U+FFFD and non-finite numbers (``1e400`` parses as infinity) become strings."""
+    if isinstance(value, str):
+        return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {_json_safe(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+async def validation_error_handler(_: Request, exc: RequestValidationError) -> JSONResponse:
+    """FastAPI's 422 body, made safe to encode: its default handler echoes the input, and an
+    input holding a lone surrogate or an infinite number made the error response itself fail
+    with a 500."""
+    return JSONResponse(
+        status_code=422, content={"detail": _json_safe(jsonable_encoder(exc.errors()))}
+    )
+
+
+# What the limits and the input checks answer, added to the OpenAPI document of every
+# operation that can get them (the generated schema knows nothing of middleware).
+ERROR_SCHEMA = {
+    "type": "object",
+    "properties": {"detail": {"type": "string"}},
+    "required": ["detail"],
+}
+LIMIT_RESPONSES = {
+    "400": "Request body is not valid UTF-8 JSON.",
+    "413": "Request body over the limit (`NEWSQA_MAX_BODY_BYTES`).",
+    "429": "Rate limit exceeded; the Retry-After header says when to retry.",
+    "503": "Server busy or index unavailable; the Retry-After header says when to retry.",
+}
+
+
+def document_limits(schema: dict) -> dict:
+    """Add the limits' responses to the operations of an OpenAPI document (in place)."""
+    for path, operations in schema.get("paths", {}).items():
+        for operation in operations.values():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            codes = []
+            if "requestBody" in operation:
+                codes += ["400", "413"]
+            if path in RATE_LIMITED_PATHS:
+                codes.append("429")
+            if path not in NOT_COUNTED_IN_FLIGHT:
+                codes.append("503")
+            for code in codes:
+                operation["responses"].setdefault(
+                    code,
+                    {
+                        "description": LIMIT_RESPONSES[code],
+                        "content": {"application/json": {"schema": ERROR_SCHEMA}},
+                    },
+                )
+    return schema
+
+
+def install(app: FastAPI, settings: Settings) -> None:
+    """Add the limits to ``app``. The last middleware added runs first: rate limit, then the
+    body (read before taking an in-flight slot, so a slow upload holds none), then in flight."""
+    app.add_exception_handler(RequestValidationError, validation_error_handler)
+    if settings.max_in_flight > 0:
+        app.add_middleware(InFlightLimit, limit=settings.max_in_flight)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    if settings.rate_limit_per_minute > 0:
+        app.add_middleware(
+            RateLimit, per_minute=settings.rate_limit_per_minute, burst=settings.rate_limit_burst
+        )
+    generate = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_limits(generate())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

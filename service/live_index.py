@@ -1,0 +1,104 @@
+"""The service's view of the index directory, kept current while it answers.
+
+A request takes the components once (``LiveIndex.components``) and uses them to the end, so it
+answers wholly from one committed generation. A background thread watches ``CURRENT``; when a
+writer (``newsqa index``, ``newsqa watch`` or this service's own write endpoints) commits a new
+generation, the new state is opened beside the old one, reusing every segment already loaded,
+and swapped in with one reference assignment. A generation that fails to open is refused and
+the old one keeps serving.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import TypeVar
+
+from indexer.store import IndexStore, IndexWriter, current_generation
+from newsqa.errors import NewsqaError
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class LiveIndex:
+    """Current components of an index directory, reloaded on commit.
+
+    ``build(store)`` turns an opened generation into the service's components (retriever,
+    answerer); ``on_swap(components)`` is told about each new state.
+    """
+
+    def __init__(
+        self,
+        store: IndexStore,
+        build: Callable[[IndexStore], T],
+        on_swap: Callable[[T], None] = lambda _: None,
+        lock_timeout: float = 30.0,
+    ) -> None:
+        self._build = build
+        self._on_swap = on_swap
+        self.lock_timeout = lock_timeout
+        self.store = store
+        self.components = build(store)
+        self._generation = current_generation(store.path)
+        self._reload_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        on_swap(self.components)
+
+    def reload(self) -> bool:
+        """Swap to the committed generation if it is new; False when unchanged or refused."""
+        with self._reload_lock:
+            old = self.store
+            try:
+                name = current_generation(old.path)
+                if name is None or name == self._generation:
+                    return False
+                store = IndexStore.open(
+                    old.path, expected_model=old.manifest.model, reuse=old.segment_map()
+                )
+            except NewsqaError as exc:
+                log.error("index reload refused, still serving %s: %s", self._generation, exc)
+                return False
+            self.store = store
+            self.components = self._build(store)
+            self._generation = name
+            self._on_swap(self.components)
+            log.info(
+                "serving %s: %d articles, %d chunks",
+                name,
+                store.manifest.articles,
+                store.manifest.chunks,
+            )
+            return True
+
+    def write(self, change: Callable[[IndexWriter], T]) -> T:
+        """Run ``change`` with the directory's writer lock, commit, and serve the result at once
+        (a written article is answerable when this returns)."""
+        manifest = self.store.manifest
+        with IndexWriter(
+            self.store.path,
+            manifest.model,
+            manifest.dimension,
+            self.lock_timeout,
+            reuse=self.store.segment_map(),
+        ) as writer:
+            result = change(writer)
+        self.reload()
+        return result
+
+    def start(self, interval: float) -> None:
+        """Poll ``CURRENT`` every ``interval`` seconds in a daemon thread."""
+
+        def poll() -> None:
+            while not self._stop.wait(interval):
+                self.reload()
+
+        self._thread = threading.Thread(target=poll, name="newsqa-index-reload", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)

@@ -1,0 +1,134 @@
+"""Write endpoints: add, replace and delete articles in the served index.
+
+They share the index directory's writer lock with `newsqa index` and `newsqa watch`, commit a
+new generation, and swap it in before answering, so a 2xx means the change is being served.
+Writes need ``Authorization: Bearer <NEWSQA_ADMIN_TOKEN>``; without a configured token they
+are disabled (403).
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, HTTPException, Request, Response
+from pydantic import Field
+
+from indexer.dedup import dedupe
+from indexer.documents import Article
+from indexer.pipeline import IndexReport, stage_articles
+from indexer.sources import article_from_record
+from indexer.store import IndexWriter
+from newsqa.errors import ArticleNotFoundError
+from service import schemas
+from service.live_index import LiveIndex
+
+
+def require_admin(request: Request, authorization: Annotated[str | None, Header()] = None) -> None:
+    token = request.app.state.components.settings.admin_token
+    if token is None:
+        raise HTTPException(403, "write endpoints are disabled: set NEWSQA_ADMIN_TOKEN")
+    scheme, _, given = (authorization or "").partition(" ")
+    expected = token.get_secret_value().encode()
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected):
+        raise HTTPException(
+            401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"}
+        )
+
+
+_ERRORS = {
+    401: {"model": schemas.ErrorOut, "description": "Missing or wrong bearer token."},
+    403: {"model": schemas.ErrorOut, "description": "Writes disabled (no admin token set)."},
+    409: {"model": schemas.ErrorOut, "description": "Another writer holds the index lock."},
+}
+router = APIRouter(tags=["articles"], dependencies=[Depends(require_admin)], responses=_ERRORS)
+
+
+def _live(request: Request) -> LiveIndex:
+    return request.app.state.live
+
+
+def _parse(records: list[schemas.ArticleIn], origin: str) -> list[Article]:
+    articles = []
+    for i, record in enumerate(records):
+        try:
+            articles.append(article_from_record(record.model_dump(), f"{origin}[{i}]"))
+        except ValueError as exc:
+            where = f"articles[{i}]" if len(records) > 1 else "article"
+            raise HTTPException(422, f"{where}: {exc}") from exc
+    return articles
+
+
+def _upsert(request: Request, articles: list[Article]) -> schemas.WriteResult:
+    live = _live(request)
+    embedder = request.app.state.components.embedder
+
+    def change(writer: IndexWriter) -> IndexReport:
+        report = IndexReport()
+        deduped = dedupe(articles)
+        report.duplicates = dict(deduped.duplicates)
+        stage_articles(writer, embedder, deduped.kept, report, aliases=deduped.duplicates)
+        report.manifest = writer.commit()
+        return report
+
+    return _result(live.write(change))
+
+
+def _result(report: IndexReport) -> schemas.WriteResult:
+    assert report.manifest is not None
+    return schemas.WriteResult(
+        generation=report.manifest.generation,
+        articles=report.manifest.articles,
+        added=report.added,
+        updated=report.updated,
+        unchanged=report.unchanged,
+        removed=report.removed,
+        duplicates=report.duplicates,
+        chunks=report.chunks,
+    )
+
+
+Batch = Annotated[list[schemas.ArticleIn], Field(min_length=1, max_length=1000)]
+
+
+@router.post("/articles", response_model=schemas.WriteResult, status_code=201)
+def add_articles(request: Request, body: schemas.ArticleIn | Batch) -> schemas.WriteResult:
+    """Add one article or a batch (up to 1,000); existing ids are replaced if changed."""
+    records = body if isinstance(body, list) else [body]
+    return _upsert(request, _parse(records, "POST /articles"))
+
+
+@router.put(
+    "/articles/{article_id}",
+    response_model=schemas.WriteResult,
+    responses={201: {"model": schemas.WriteResult, "description": "Created."}},
+)
+def put_article(
+    article_id: str, body: schemas.ArticleUpdate, request: Request, response: Response
+) -> schemas.WriteResult:
+    """Create or replace the article ``article_id``."""
+    if body.id is not None and body.id != article_id:
+        raise HTTPException(422, f"id: {body.id!r} in the body differs from the path")
+    record = schemas.ArticleIn(**{**body.model_dump(), "id": article_id})
+    result = _upsert(request, _parse([record], f"PUT /articles/{article_id}"))
+    if result.added:
+        response.status_code = 201
+    return result
+
+
+@router.delete(
+    "/articles/{article_id}",
+    response_model=schemas.WriteResult,
+    responses={404: {"model": schemas.ErrorOut}},
+)
+def delete_article(article_id: str, request: Request) -> schemas.WriteResult:
+    """Remove an article (or a duplicate's id) from the index."""
+
+    def change(writer: IndexWriter) -> IndexReport:
+        if not writer.delete([article_id]):
+            raise ArticleNotFoundError(f"no article with id {article_id!r}")
+        report = IndexReport(removed=1)
+        report.manifest = writer.commit()
+        return report
+
+    return _result(_live(request).write(change))

@@ -1,0 +1,127 @@
+"""Faults: a missing or corrupt index at start, a corrupt generation while serving, disk full."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from conftest import CORPUS_DIR, running_server
+
+from indexer.pipeline import build_index
+from indexer.store import IndexStore
+from newsqa.errors import IndexWriteError
+
+
+def serve_fails(index_dir: Path, settings) -> subprocess.CompletedProcess:  # type: ignore[no-untyped-def]
+    return subprocess.run(
+        [sys.executable, "-m", "newsqa", "serve", "--index-dir", str(index_dir), "--port", "1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "NEWSQA_CACHE_DIR": str(settings.cache_dir)},
+    )
+
+
+def current_segment(index_dir: Path) -> Path:
+    manifest = json.loads((index_dir / (index_dir / "CURRENT").read_text().strip()).read_text())
+    return index_dir / "segments" / manifest["segments"][0]
+
+
+def test_serve_refuses_a_missing_or_corrupt_index(tmp_path, corpus_index, settings):
+    missing = serve_fails(tmp_path / "nothing", settings)
+    assert missing.returncode == 1
+    assert "no index in" in missing.stdout + missing.stderr
+
+    corrupt = tmp_path / "corrupt"
+    shutil.copytree(corpus_index, corrupt)
+    vectors = current_segment(corrupt) / "vectors.faiss"
+    vectors.write_bytes(vectors.read_bytes()[:100])
+    result = serve_fails(corrupt, settings)
+    assert result.returncode == 1
+    assert "cannot be read" in result.stdout + result.stderr
+
+
+def test_corrupt_generation_while_serving_is_refused(tmp_path, corpus_index, settings):
+    index_dir = tmp_path / "index"
+    shutil.copytree(corpus_index, index_dir)
+    with running_server(index_dir, settings.cache_dir, NEWSQA_RATE_LIMIT_PER_MINUTE="0") as url:
+        before = httpx.get(f"{url}/ready").json()
+        # A generation whose one segment has a truncated vector file appears and is committed.
+        good = current_segment(index_dir)
+        bad = good.parent / "seg-corrupted"
+        shutil.copytree(good, bad)
+        (bad / "vectors.faiss").write_bytes(b"\0" * 64)
+        manifest = json.loads((index_dir / (index_dir / "CURRENT").read_text().strip()).read_text())
+        manifest.update(generation=manifest["generation"] + 1, segments=["seg-corrupted"])
+        (index_dir / "gen-999999.json").write_text(json.dumps(manifest))
+        (index_dir / "CURRENT").write_text("gen-999999.json\n")
+        time.sleep(2)  # several reload polls
+        after = httpx.get(f"{url}/ready").json()
+        assert after["generation"] == before["generation"]
+        answer = httpx.post(
+            f"{url}/ask", json={"question": "which Palembang programs won 2020 awards"}, timeout=60
+        )
+        assert answer.status_code == 200 and "Poltabes" in answer.json()["answer"]
+
+
+@pytest.fixture
+def tiny_disk(tmp_path):
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    result = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount)])
+    if result.returncode != 0:
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def fill(disk: Path) -> Path:
+    filler = disk / "filler"
+    with filler.open("wb") as fh:
+        try:
+            while True:
+                fh.write(b"\0" * 65536)
+                fh.flush()
+        except OSError:
+            pass
+    return filler
+
+
+def test_disk_full_fails_clearly_and_keeps_the_index(tmp_path, tiny_disk, embedder, settings):
+    records = [json.loads(line) for line in (CORPUS_DIR / "articles.jsonl").open()]
+    first, more = tmp_path / "first.jsonl", tmp_path / "more.jsonl"
+    first.write_text("".join(json.dumps(r) + "\n" for r in records[:3]))
+    more.write_text("".join(json.dumps(r) + "\n" for r in records[3:10]))
+    index_dir = tiny_disk / "index"
+    build_index([first], index_dir, embedder)
+    filler = fill(tiny_disk)
+
+    with pytest.raises(IndexWriteError, match="No space left on device"):
+        build_index([more], index_dir, embedder)
+    cli = subprocess.run(
+        [sys.executable, "-m", "newsqa", "index", str(more), "--index-dir", str(index_dir)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "NEWSQA_CACHE_DIR": str(settings.cache_dir)},
+    )
+    assert cli.returncode == 1
+    said = " ".join((cli.stdout + cli.stderr).split())  # the console wraps long lines
+    assert "No space left on device" in said
+    assert "committed index is unchanged" in said
+
+    store = IndexStore.open(index_dir)
+    assert store.manifest.articles == 3
+    assert not [p for p in (index_dir / "segments").iterdir() if p.name.startswith(".tmp")]
+    store.close()
+    filler.unlink()
+    assert build_index([more], index_dir, embedder).manifest.articles == 10

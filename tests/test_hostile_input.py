@@ -1,0 +1,221 @@
+"""Hostile and odd input: every case gets a 4xx that names the problem, or a normal answer;
+never a 500. Article text comes back as JSON string data, and the web pages carry the CSP.
+
+Most cases run the real app (real index, real model) through FastAPI's TestClient; the ones
+that depend on the HTTP server itself (chunked bodies, raw bytes) go to the live server.
+"""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from service.app import create_app
+
+ZERO_WIDTH = "\u200b\u200c\u200d\u2060\ufeff"
+JSON = {"content-type": "application/json"}
+
+
+@pytest.fixture(scope="module")
+def client(corpus_index, settings, embedder):
+    # No rate limit here: the many cases below come from one client in a few seconds.
+    unlimited = settings.model_copy(update={"rate_limit_per_minute": 0})
+    with TestClient(create_app(unlimited, embedder), raise_server_exceptions=False) as c:
+        yield c
+
+
+def _detail(response: httpx.Response) -> str:
+    assert response.headers["content-type"].startswith("application/json")
+    return json.dumps(response.json()["detail"], ensure_ascii=False)
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "words"),
+    [
+        (b'{"question": "harga \xff\xfe cabai"}', 400, ["UTF-8"]),
+        (b"\xff\xfe\x00{", 400, ["UTF-8"]),
+        (b'{"question": "harga cabai"', 422, ["JSON decode error"]),
+        (b'{"question": "\\ud800 cabai"}', 422, ["question", "unicode"]),  # lone surrogate
+        (b'{"question": "ok", "colour": "\\udfff"}', 422, ["colour"]),  # echoed input
+        (b'{"question": "ok", "filters": {"source": "\\ud83d"}}', 422, ["source"]),
+        (b'{"question": 42}', 422, ["question", "string"]),
+        (b'{"question": ["a", "b"]}', 422, ["question", "string"]),
+        (b'{"question": {"$ne": null}}', 422, ["question", "string"]),
+        (b'{"question": "ok", "k": 2.5}', 422, ["k", "integer"]),
+        (b'{"question": "ok", "k": "5; DROP TABLE articles"}', 422, ["k", "integer"]),
+        (b'{"question": "ok", "k": 1e400}', 422, ["k"]),
+        (b'{"question": "ok", "filters": [1, 2]}', 422, ["filters"]),
+        (b'{"question": "ok", "filters": {"published_from": 1e99}}', 422, ["published_from"]),
+        (b'["question", "harga cabai"]', 422, ["dictionary"]),
+        (b'"harga cabai"', 422, ["dictionary"]),
+        (b"null", 422, ["body"]),
+        (b"", 422, ["body"]),
+        (json.dumps({"question": ZERO_WIDTH}).encode(), 422, ["question", "invisible"]),
+        (json.dumps({"question": f" {ZERO_WIDTH}\u202e\t"}).encode(), 422, ["question", "empty"]),
+        (json.dumps({"question": "a" * 10_000}).encode(), 422, ["question", "1000"]),
+        (json.dumps({"question": "ok", "pad": "x" * 2_000_000}).encode(), 413, ["1048576"]),
+    ],
+)
+def test_bad_ask_bodies_get_4xx_naming_the_problem(client, body, status, words):
+    response = client.post("/ask", content=body, headers=JSON)
+    assert response.status_code == status, response.text[:300]
+    detail = _detail(response)
+    for word in words:
+        assert word in detail
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "\u202eharga cabai\u202c di Palembang",  # right-to-left override
+        "\u200bharga\u200b cabai\u200d Palembang\ufeff",  # zero-width inside and around
+        "שלום, berapa harga cabai? مرحبا",  # RTL scripts
+        "🌶️🌶️ harga cabai di Palembang 🔥👍🏽👨‍👩‍👧",
+        "🌶️🔥",
+        "'; DROP TABLE articles; -- OR 1=1",
+        '" OR ""=" UNION SELECT * FROM chunks --',
+        "<script>alert('x')</script> harga cabai <img src=x onerror=alert(1)>",
+        "{{7*7}} ${jndi:ldap://x} %s%s%n",
+        "harga\u0000cabai\u0007",
+        "a" * 1000,
+        "Palembang " * 99,
+    ],
+)
+def test_odd_questions_get_a_normal_answer(client, question):
+    response = client.post("/ask", json={"question": question})
+    assert response.status_code == 200, response.text[:300]
+    body = response.json()
+    assert response.headers["content-type"] == "application/json"
+    assert body["abstained"] in (True, False)
+    assert body["question"] and body["question"] in question
+    if not body["abstained"]:
+        assert body["citations"]
+
+
+@pytest.mark.parametrize(
+    ("params", "ok_statuses"),
+    [
+        ({"q": ZERO_WIDTH}, {200, 422}),
+        ({"q": " \t\n "}, {422}),
+        ({"q": "' OR 1=1 --"}, {200}),
+        ({"q": "<script>alert(1)</script>"}, {200}),
+        ({"q": "🌶️ cabai"}, {200}),
+        ({"q": "\u202ecabai"}, {200}),
+        ({"q": "a" * 10_000}, {422}),
+        ({"q": "cabai", "k": "1e400"}, {422}),
+        ({"q": "cabai", "k": "-1"}, {422}),
+        ({"q": "cabai", "published_from": "2020-13-45"}, {422}),
+        ({"q": "cabai", "source": "x" * 5000}, {422}),
+        ({"q": "cabai", "category": "'; DROP TABLE articles; --"}, {200}),
+    ],
+)
+def test_odd_searches_never_fail(client, params, ok_statuses):
+    response = client.get("/search", params=params)
+    assert response.status_code in ok_statuses, response.text[:300]
+    if response.status_code == 422:  # the documented shape (HTTPValidationError)
+        assert isinstance(response.json()["detail"], list)
+
+
+def test_raw_invalid_utf8_in_urls(client):
+    for url in ("/search?q=%ff%fe%ED%A0%80", "/articles/%ff%fe", "/articles/a%00b", "/read/%ff"):
+        response = client.get(url)
+        assert response.status_code in (200, 404), (url, response.text[:200])
+    missing = client.get("/articles/' OR '1'='1")
+    assert missing.status_code == 404
+    assert "OR" in missing.json()["detail"]
+
+
+def test_live_server_refuses_oversized_and_chunked_bodies(live_server):
+    with httpx.Client(base_url=live_server, timeout=60) as http:
+        big = http.post("/ask", content=b"x" * (1_048_576 + 1), headers=JSON)
+        assert big.status_code == 413
+        assert "1048576 bytes" in big.json()["detail"]
+
+        def chunks():  # no Content-Length: the server must count the bytes as they come
+            for _ in range(40):
+                yield b" " * 65_536
+
+        streamed = http.post("/ask", content=chunks(), headers=JSON)
+        assert streamed.status_code == 413
+        assert "1048576 bytes" in streamed.json()["detail"]
+
+        ok = http.post("/ask", content=b" " * 1000 + b'{"question": "harga cabai"}', headers=JSON)
+        assert ok.status_code == 200
+
+
+def test_live_server_names_bad_encoding_and_invisible_questions(live_server):
+    with httpx.Client(base_url=live_server, timeout=60) as http:
+        latin1 = http.post("/ask", content='{"question": "café"}'.encode("latin-1"), headers=JSON)
+        assert latin1.status_code == 400
+        assert "UTF-8" in latin1.json()["detail"]
+        invisible = http.post("/ask", json={"question": ZERO_WIDTH * 3})
+        assert invisible.status_code == 422
+        assert "invisible" in invisible.text and "question" in invisible.text
+        surrogate = http.post("/ask", content=b'{"question": "\\udc00"}', headers=JSON)
+        assert surrogate.status_code == 422
+
+
+HOSTILE_TITLE = "Banjir <script>alert('judul')</script> di Palembang"
+HOSTILE_TEXT = (
+    "Banjir besar melanda Palembang pada hari Senin. <script>alert('teks')</script> Warga "
+    'mengungsi ke masjid terdekat. <img src=x onerror="alert(1)"> Air setinggi satu meter '
+    "merendam ratusan rumah di tepi Sungai Musi. </textarea><b>tebal</b> &amp; &lt;x&gt;"
+)
+
+
+@pytest.fixture(scope="module")
+def hostile_client(tmp_path_factory, settings, embedder):
+    """An index holding one article full of markup, served by the real app."""
+    from indexer.pipeline import build_index
+
+    folder = tmp_path_factory.mktemp("hostile")
+    article = {
+        "id": "xss-1",
+        "title": HOSTILE_TITLE,
+        "url": "https://contoh-berita.id/banjir",
+        "published": "2024-01-08T10:00:00+07:00",
+        "category": "Bencana <i>alam</i>",
+        "source": "Warta <b>Sumsel</b>",
+        "text": HOSTILE_TEXT,
+    }
+    (folder / "articles.jsonl").write_text(json.dumps(article) + "\n", encoding="utf-8")
+    hostile = settings.model_copy(update={"index_dir": folder / "index"})
+    build_index([folder / "articles.jsonl"], hostile.index_dir, embedder)
+    with TestClient(create_app(hostile, embedder), raise_server_exceptions=False) as c:
+        yield c
+
+
+def test_article_markup_comes_back_as_json_string_data(hostile_client):
+    response = hostile_client.get("/articles/xss-1")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    body = response.json()
+    assert body["title"] == HOSTILE_TITLE
+    assert "<script>alert('teks')</script>" in body["text"]
+    assert '<img src=x onerror="alert(1)">' in body["text"]
+
+    search = hostile_client.get("/search", params={"q": "banjir Palembang script"})
+    assert search.status_code == 200
+    assert search.headers["content-type"] == "application/json"
+    passage = search.json()["passages"][0]
+    assert passage["title"] == HOSTILE_TITLE and "<script>" in passage["text"]
+    assert passage["highlights"], "highlights are offsets into the text, never markup"
+    assert "<mark" not in search.text
+
+    answer = hostile_client.post("/ask", json={"question": "banjir di Palembang merendam apa?"})
+    assert answer.headers["content-type"] == "application/json"
+    for citation in answer.json()["citations"]:
+        assert HOSTILE_TEXT[citation["char_start"] : citation["char_end"]] == citation["quote"]
+
+
+def test_web_pages_carry_the_content_security_policy(hostile_client):
+    for path in ("/", "/read/xss-1?char_start=0&char_end=6", "/read/no-such-id"):
+        response = hostile_client.get(path)
+        assert response.headers["content-type"].startswith("text/html")
+        csp = response.headers["content-security-policy"]
+        assert "script-src 'self'" in csp and "object-src 'none'" in csp
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert "xss-1" not in response.text and "<script>alert" not in response.text

@@ -1,0 +1,147 @@
+"""Rate limits (429 + Retry-After), the in-flight bound (503 + Retry-After) and the body
+limit, each on the real app built with small limits of its own."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+
+import pytest
+from fastapi.testclient import TestClient
+
+from service.app import create_app
+from service.limits import TokenBuckets
+
+
+@pytest.fixture
+def make_client(corpus_index, settings, embedder):
+    """The real app over the corpus index, with settings overridden per test."""
+    clients = []
+
+    def make(**overrides) -> TestClient:
+        client = TestClient(
+            create_app(settings.model_copy(update=overrides), embedder),
+            raise_server_exceptions=False,
+        )
+        client.__enter__()
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.__exit__(None, None, None)
+
+
+def test_burst_beyond_the_rate_limit_gets_429_with_retry_after(make_client):
+    client = make_client(rate_limit_per_minute=6, rate_limit_burst=3)
+    # Blank queries are cheap (422) and still count: the limit sits before validation.
+    statuses = [client.get("/search", params={"q": " "}).status_code for _ in range(3)]
+    assert statuses == [422, 422, 422]
+    limited = client.get("/search", params={"q": "harga cabai"})
+    assert limited.status_code == 429
+    assert 1 <= int(limited.headers["retry-after"]) <= 10  # one token per 10 s
+    assert "6 requests per minute" in limited.json()["detail"]
+    assert client.post("/ask", json={"question": "harga cabai"}).status_code == 429
+    # Other routes are not limited, and neither is another client.
+    assert all(client.get("/health").status_code == 200 for _ in range(10))
+    assert client.get("/articles/nq-001").status_code == 200
+    other = TestClient(client.app, client=("10.1.2.3", 4000))
+    assert other.get("/search", params={"q": " "}).status_code == 422
+    metrics = client.get("/metrics").text
+    assert 'newsqa_requests_total{method="GET",route="/search",status="429"} 1.0' in metrics
+
+
+def test_rate_limit_zero_disables_it(make_client):
+    client = make_client(rate_limit_per_minute=0, rate_limit_burst=1)
+    assert {client.get("/search", params={"q": " "}).status_code for _ in range(20)} == {422}
+
+
+def test_token_bucket_refills_at_the_rate():
+    now = [1000.0]
+    buckets = TokenBuckets(per_minute=60, burst=2, clock=lambda: now[0])
+    assert buckets.take("a") == 0 and buckets.take("a") == 0
+    assert buckets.take("a") == pytest.approx(1.0)
+    assert buckets.take("b") == 0  # per key
+    now[0] += 1.0
+    assert buckets.take("a") == 0
+    now[0] += 120.0  # long idle: full buckets are forgotten
+    buckets.take("c")
+    assert len(buckets) == 1
+
+
+def test_in_flight_bound_answers_503_instead_of_queueing(make_client):
+    client = make_client(max_in_flight=1, rate_limit_per_minute=0)
+    start = threading.Barrier(6)
+    results: list[tuple[int, str | None]] = []
+    lock = threading.Lock()
+
+    def ask() -> None:
+        question = f"harga cabai di Palembang {uuid.uuid4().hex[:6]}"  # no cache hits
+        start.wait()
+        response = client.post("/ask", json={"question": question})
+        with lock:
+            results.append((response.status_code, response.headers.get("retry-after")))
+
+    threads = [threading.Thread(target=ask) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    statuses = sorted(status for status, _ in results)
+    assert len(results) == 6 and set(statuses) <= {200, 503}, statuses
+    assert 200 in statuses and 503 in statuses, statuses
+    assert all(retry == "1" for status, retry in results if status == 503)
+    # Probes are not counted, and the slot is free again afterwards.
+    assert client.get("/health").status_code == 200
+    assert client.post("/ask", json={"question": "harga cabai"}).status_code == 200
+
+
+def test_body_limit_counts_declared_and_streamed_bytes(make_client):
+    client = make_client(max_body_bytes=100)
+    body = b'{"question": "' + b"a" * 200 + b'"}'
+    declared = client.post("/ask", content=body, headers={"content-type": "application/json"})
+    assert declared.status_code == 413
+    assert declared.json()["detail"] == "request body too large: the limit is 100 bytes"
+
+    def chunks():
+        yield body[:60]
+        yield body[60:]
+
+    streamed = client.post("/ask", content=chunks(), headers={"content-type": "application/json"})
+    assert streamed.status_code == 413
+    assert "100 bytes" in streamed.json()["detail"]
+    assert client.post("/ask", json={"question": "harga cabai"}).status_code == 200
+
+
+def test_openapi_documents_the_limits(make_client):
+    schema = make_client().get("/openapi.json").json()
+    ask = schema["paths"]["/ask"]["post"]["responses"]
+    assert {"400", "413", "422", "429", "503"} <= set(ask)
+    search = schema["paths"]["/search"]["get"]["responses"]
+    assert {"422", "429", "503"} <= set(search) and "413" not in search
+    assert "429" not in schema["paths"]["/health"]["get"]["responses"]
+
+
+def test_eval_http_client_waits_out_429_and_503(monkeypatch):
+    """`newsqa eval --url` is a client like any other: it honours Retry-After and retries."""
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    from eval import runner
+
+    answers = [
+        JSONResponse({"detail": "rate limit exceeded"}, 429, headers={"Retry-After": "0"}),
+        JSONResponse({"detail": "server busy"}, 503, headers={"Retry-After": "0"}),
+        JSONResponse({"answer": "ok"}),
+    ]
+    calls = []
+
+    async def ask(request):
+        calls.append(await request.json())
+        return answers[len(calls) - 1]
+
+    app = Starlette(routes=[Route("/ask", ask, methods=["POST"])])
+    monkeypatch.setattr(runner.httpx, "Client", lambda base_url, timeout: TestClient(app))
+    assert runner.http_asker("http://server")("harga cabai?", 3) == {"answer": "ok"}
+    assert len(calls) == 3 and calls[0] == {"question": "harga cabai?", "k": 3}

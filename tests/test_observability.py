@@ -1,0 +1,145 @@
+"""GET /metrics (Prometheus text), request ids and the JSON access log, on the real app."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import re
+import sys
+import time
+import uuid
+
+import pytest
+from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
+
+from service.app import create_app
+from service.logging_setup import JsonFormatter, uvicorn_log_config
+
+
+@pytest.fixture(scope="module")
+def client(corpus_index, settings, embedder):
+    with TestClient(create_app(settings, embedder), raise_server_exceptions=False) as c:
+        yield c
+
+
+def samples(text: str) -> dict[tuple[str, frozenset], float]:
+    out = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            out[(sample.name, frozenset(sample.labels.items()))] = sample.value
+    return out
+
+
+def value(metrics: dict, name: str, **labels: str) -> float:
+    return metrics.get((name, frozenset(labels.items())), 0.0)
+
+
+def test_metrics_count_requests_by_route_template_and_status(client):
+    before = samples(client.get("/metrics").text)
+    question = f"harga cabai di Palembang {uuid.uuid4().hex[:8]}"  # not in the embedder's cache
+    assert client.post("/ask", json={"question": question}).status_code == 200
+    assert client.get("/articles/nq-001").status_code == 200
+    assert client.get("/articles/nq-002").status_code == 200
+    assert client.get("/articles/no-such-id").status_code == 404
+    assert client.get("/no/such/page").status_code == 404
+
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    after = samples(response.text)
+
+    def delta(name: str, **labels: str) -> float:
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    article = {"method": "GET", "route": "/articles/{article_id}"}
+    assert delta("newsqa_requests_total", **article, status="200") == 2
+    assert delta("newsqa_requests_total", **article, status="404") == 1
+    assert delta("newsqa_requests_total", method="POST", route="/ask", status="200") == 1
+    assert delta("newsqa_requests_total", method="GET", route="<unmatched>", status="404") == 1
+    assert "nq-001" not in response.text, "raw paths are never labels"
+    ask = {"method": "POST", "route": "/ask", "status": "200"}
+    assert delta("newsqa_request_duration_seconds_count", **ask) == 1
+    assert delta("newsqa_request_duration_seconds_sum", **ask) > 0
+    assert delta("newsqa_embedding_seconds_count", kind="query") >= 1
+    assert delta("newsqa_embedded_texts_total", kind="query") >= 1
+    assert delta("newsqa_embedding_seconds_sum", kind="query") > 0
+
+
+def test_metrics_report_the_loaded_index(client):
+    ready = client.get("/ready").json()
+    metrics = samples(client.get("/metrics").text)
+    assert value(metrics, "newsqa_index_articles") == ready["articles"]
+    assert value(metrics, "newsqa_index_chunks") == ready["chunks"]
+    loaded = value(metrics, "newsqa_index_loaded_timestamp_seconds")
+    assert time.time() - 600 < loaded <= time.time()
+    created = value(metrics, "newsqa_index_created_timestamp_seconds")
+    assert 0 < created <= loaded + 1
+
+
+def test_request_id_is_taken_when_safe_else_generated(client):
+    given = client.get("/health", headers={"X-Request-ID": "trace-42.a_b:c"})
+    assert given.headers["x-request-id"] == "trace-42.a_b:c"
+    for unsafe in ("has space", "x" * 65, "<script>", "../../etc", ""):
+        response = client.get("/health", headers={"X-Request-ID": unsafe})
+        assert re.fullmatch(r"[0-9a-f]{32}", response.headers["x-request-id"]), unsafe
+    first = client.get("/health").headers["x-request-id"]
+    assert first != client.get("/health").headers["x-request-id"]
+    limited = client.post("/ask", content=b"\xff", headers={"content-type": "application/json"})
+    assert limited.status_code == 400 and limited.headers["x-request-id"]
+
+
+def test_access_log_is_one_json_object_per_request(client):
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    logger = logging.getLogger("newsqa.access")
+    logger.addHandler(handler)
+    old_level = logger.level
+    logger.setLevel(logging.INFO)
+    try:
+        client.get("/articles/nq-001", headers={"X-Request-ID": "req-abc-123"})
+        client.get("/search", params={"q": " "}, headers={"X-Request-ID": "req-def-456"})
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(old_level)
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert [line["request_id"] for line in lines] == ["req-abc-123", "req-def-456"]
+    first = lines[0]
+    assert {"time", "level", "logger", "message", "method", "path", "status", "duration_ms"} <= set(
+        first
+    )
+    assert first["logger"] == "newsqa.access" and first["level"] == "INFO"
+    assert first["method"] == "GET" and first["path"] == "/articles/nq-001"
+    assert first["status"] == 200 and first["route"] == "/articles/{article_id}"
+    assert first["duration_ms"] >= 0 and first["time"].endswith("+00:00")
+    assert lines[1]["status"] == 422
+
+
+def test_json_formatter_handles_exceptions_and_odd_text():
+    formatter = JsonFormatter()
+    try:
+        raise ValueError("boom \u202e\n<b>")
+    except ValueError:
+        record = logging.getLogger("x").makeRecord(
+            "x", logging.ERROR, __file__, 1, "failed: %s", ("é\nnext",), sys.exc_info()
+        )
+    line = formatter.format(record)
+    assert "\n" not in line
+    parsed = json.loads(line)
+    assert parsed["message"] == "failed: é\nnext" and "ValueError" in parsed["exc_info"]
+
+
+def test_uvicorn_log_config_sends_everything_through_the_json_formatter():
+    from service.logging_setup import uvicorn_logging
+
+    config = uvicorn_log_config()
+    assert config["formatters"]["json"]["()"] is JsonFormatter
+    assert config["root"]["handlers"] == ["stderr"]
+    assert config["loggers"]["uvicorn.access"]["propagate"] is False  # ours carries the id
+    assert all(not logger["handlers"] for logger in config["loggers"].values())
+    try:
+        assert uvicorn_logging()["access_log"] is False
+    finally:
+        logging.captureWarnings(False)

@@ -1,0 +1,229 @@
+"""Incremental indexing, the writer lock, live swap and the HTTP write endpoints."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+from conftest import CORPUS_DIR, running_server
+
+from indexer.pipeline import build_index
+from indexer.store import MAX_SEGMENTS, IndexStore, IndexWriter
+from newsqa.errors import IndexBusyError
+from service.retrieval import HybridRetriever
+
+RECORDS = [json.loads(line) for line in (CORPUS_DIR / "articles.jsonl").open()]
+QUERIES = [
+    "which Palembang programs won 2020 awards",
+    "harga cabai naik",
+    "jembatan Ampera",
+    "banjir di Palembang",
+    "tim sepak bola menang",
+]
+TOKEN = "test-admin-token"
+
+
+def write_jsonl(path: Path, records: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+    return path
+
+
+def ranking(store: IndexStore, embedder, query: str) -> list[tuple[str, float]]:
+    hits = HybridRetriever(store, embedder).retrieve(query, k=5)
+    return [(h.article_id, round(h.score, 4)) for h in hits]
+
+
+def test_reindex_embeds_only_what_changed_and_prunes(tmp_path, embedder):
+    index_dir = tmp_path / "index"
+    first = write_jsonl(tmp_path / "a.jsonl", RECORDS[:8])
+    report = build_index([first], index_dir, embedder)
+    assert (report.added, report.unchanged, report.articles) == (8, 0, 8)
+
+    again = build_index([first], index_dir, embedder)
+    assert (again.added, again.updated, again.unchanged, again.chunks) == (0, 0, 8, 0)
+
+    changed = [dict(r) for r in RECORDS[:8]]
+    changed[2]["text"] += " Kalimat tambahan tentang festival layang-layang di tepi sungai."
+    later = write_jsonl(tmp_path / "b.jsonl", changed[:7] + RECORDS[8:10])
+    update = build_index([later], index_dir, embedder, prune=True)
+    assert (update.added, update.updated, update.unchanged, update.removed) == (2, 1, 6, 1)
+    assert 0 < update.chunks < report.chunks  # only the changed and new articles' chunks
+
+    store = IndexStore.open(index_dir)
+    assert store.manifest.articles == 9
+    assert store.article(RECORDS[7]["id"]) is None  # pruned
+    assert "layang-layang" in store.article(changed[2]["id"]).text
+    found = HybridRetriever(store, embedder).retrieve("festival layang-layang tepi sungai", k=3)
+    assert found[0].article_id == changed[2]["id"]
+    assert all(
+        h.article_id != RECORDS[7]["id"]
+        for q in QUERIES
+        for h in HybridRetriever(store, embedder).retrieve(q, k=10)
+    )
+
+
+def test_many_small_updates_rank_exactly_like_one_full_build(tmp_path, embedder):
+    """Segments, tombstones and merges are invisible: BM25 statistics are corpus-wide."""
+    full_dir, step_dir = tmp_path / "full", tmp_path / "steps"
+    records = RECORDS[:20]
+    build_index([write_jsonl(tmp_path / "all.jsonl", records)], full_dir, embedder)
+    for i in range(0, 20, 2):  # ten commits: enough to trigger at least one merge
+        build_index([write_jsonl(tmp_path / f"s{i}.jsonl", records[i : i + 2])], step_dir, embedder)
+    # a delete and a re-add leave tombstones behind before the comparison
+    with IndexWriter(step_dir, embedder.name, embedder.dimension) as writer:
+        assert writer.delete([records[5]["id"]]) == [records[5]["id"]]
+        writer.commit()
+    build_index([write_jsonl(tmp_path / "back.jsonl", [records[5]])], step_dir, embedder)
+
+    full, steps = IndexStore.open(full_dir), IndexStore.open(step_dir)
+    assert len(steps.manifest.segments) <= MAX_SEGMENTS
+    assert (steps.manifest.articles, steps.manifest.chunks) == (
+        full.manifest.articles,
+        full.manifest.chunks,
+    )
+    for query in QUERIES:
+        a, b = ranking(full, embedder, query), ranking(steps, embedder, query)
+        assert [x[0] for x in a] == [x[0] for x in b], query
+        assert np.allclose([x[1] for x in a], [x[1] for x in b], atol=1e-3), query
+
+
+def test_second_writer_fails_with_a_clear_message(tmp_path, embedder, settings):
+    index_dir = tmp_path / "index"
+    source = write_jsonl(tmp_path / "a.jsonl", RECORDS[:2])
+    with IndexWriter(index_dir, embedder.name, embedder.dimension):
+        with pytest.raises(IndexBusyError, match="being written by another process"):
+            build_index([source], index_dir, embedder)
+        result = subprocess.run(
+            [sys.executable, "-m", "newsqa", "index", str(source), "--index-dir", str(index_dir)],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "NEWSQA_CACHE_DIR": str(settings.cache_dir)},
+            timeout=300,
+        )
+        assert result.returncode == 1
+        assert "being written by another process" in result.stdout + result.stderr
+    assert build_index([source], index_dir, embedder).added == 2  # lock released
+
+
+def test_watch_indexes_files_as_they_arrive(tmp_path, settings):
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    write_jsonl(inbox / "first.jsonl", RECORDS[:2])
+    index_dir = tmp_path / "index"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "newsqa", "watch", str(inbox), "--index-dir", str(index_dir)],
+        env={**os.environ, "NEWSQA_CACHE_DIR": str(settings.cache_dir)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        _wait_for(lambda: _articles(index_dir) == 2, 120, "initial index")
+        write_jsonl(inbox / "second.jsonl", RECORDS[2:5])
+        _wait_for(lambda: _articles(index_dir) == 5, 60, "the new file")
+    finally:
+        proc.send_signal(signal.SIGINT)
+        output = proc.communicate(timeout=30)[0]
+    assert "watching" in output
+
+
+def _articles(index_dir: Path) -> int:
+    try:
+        return IndexStore.open(index_dir, eager=False).manifest.articles
+    except Exception:
+        return -1
+
+
+def _wait_for(condition, seconds: float, what: str) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.2)
+
+
+@pytest.fixture(scope="module")
+def writable_server(tmp_path_factory, corpus_index, settings):
+    index_dir = tmp_path_factory.mktemp("writable") / "index"
+    shutil.copytree(corpus_index, index_dir)
+    with running_server(
+        index_dir, settings.cache_dir, NEWSQA_ADMIN_TOKEN=TOKEN, NEWSQA_RATE_LIMIT_PER_MINUTE="0"
+    ) as url:
+        yield url, index_dir
+
+
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+NEW = {
+    "id": "test-kite-001",
+    "title": "Festival layang-layang raksasa digelar di Pantai Parangtritis",
+    "url": "https://contoh-berita.id/festival-layang-layang",
+    "published": "2024-07-14T09:00:00+07:00",
+    "category": "budaya",
+    "source": "Tes",
+    "text": "Ratusan layang-layang raksasa memenuhi langit Pantai Parangtritis pada Minggu pagi. "
+    "Festival tahunan ini diikuti 40 kelompok dari lima provinsi. Layang-layang terbesar "
+    "berbentuk naga sepanjang 120 meter dan dibuat oleh kelompok asal Bantul.",
+}
+
+
+def test_http_writes_need_the_admin_token(writable_server, live_server):
+    url, _ = writable_server
+    assert httpx.post(f"{url}/articles", json=NEW).status_code == 401
+    wrong = {"Authorization": "Bearer nope"}
+    assert httpx.delete(f"{url}/articles/x", headers=wrong).status_code == 401
+    # a server without a token refuses every write
+    response = httpx.post(f"{live_server}/articles", json=NEW, headers=AUTH)
+    assert response.status_code == 403
+    assert "NEWSQA_ADMIN_TOKEN" in response.json()["detail"]
+
+
+def test_http_add_update_delete_are_served_at_once(writable_server):
+    url, _ = writable_server
+    question = {"question": "berapa panjang layang-layang naga di Parangtritis?"}
+    response = httpx.post(f"{url}/articles", json=NEW, headers=AUTH, timeout=60)
+    assert response.status_code == 201, response.text
+    assert response.json()["added"] == 1
+    answer = httpx.post(f"{url}/ask", json=question, timeout=60).json()
+    assert answer["citations"][0]["article_id"] == NEW["id"]
+    assert "120 meter" in answer["answer"]
+
+    changed = {**NEW, "text": NEW["text"].replace("120 meter", "150 meter")}
+    response = httpx.put(f"{url}/articles/{NEW['id']}", json=changed, headers=AUTH, timeout=60)
+    assert response.status_code == 200 and response.json()["updated"] == 1
+    assert "150 meter" in httpx.get(f"{url}/articles/{NEW['id']}").json()["text"]
+    answer = httpx.post(f"{url}/ask", json=question, timeout=60).json()
+    assert "150 meter" in answer["answer"] and "120 meter" not in answer["answer"]
+
+    assert httpx.delete(f"{url}/articles/{NEW['id']}", headers=AUTH).status_code == 200
+    assert httpx.get(f"{url}/articles/{NEW['id']}").status_code == 404
+    answer = httpx.post(f"{url}/ask", json=question, timeout=60).json()
+    assert all(c["article_id"] != NEW["id"] for c in answer["citations"])
+    assert all(p["article_id"] != NEW["id"] for p in answer["passages"])
+    assert httpx.delete(f"{url}/articles/{NEW['id']}", headers=AUTH).status_code == 404
+
+
+def test_http_write_errors_name_the_problem(writable_server):
+    url, _ = writable_server
+    blank = httpx.post(f"{url}/articles", json={**NEW, "text": "   "}, headers=AUTH)
+    assert blank.status_code == 422 and "text" in blank.text
+    batch = httpx.post(f"{url}/articles", json=[NEW, {"id": "x"}], headers=AUTH)
+    assert batch.status_code == 422 and "text" in batch.text
+    mismatch = httpx.put(f"{url}/articles/other", json=NEW, headers=AUTH)
+    assert mismatch.status_code == 422 and "differs from the path" in mismatch.text
+
+
+def test_service_swaps_to_a_cli_reindex(writable_server, embedder, tmp_path):
+    url, index_dir = writable_server
+    before = httpx.get(f"{url}/ready").json()["articles"]
+    extra = {**NEW, "id": "test-kite-cli", "url": None, "text": NEW["text"] + " Dari CLI."}
+    build_index([write_jsonl(tmp_path / "cli.jsonl", [extra])], index_dir, embedder)
+    _wait_for(lambda: httpx.get(f"{url}/ready").json()["articles"] == before + 1, 2, "swap")
+    assert httpx.get(f"{url}/articles/test-kite-cli").status_code == 200
