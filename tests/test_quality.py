@@ -37,6 +37,7 @@ def test_facqa_retrieval_and_answers(settings, shared_dir, tmp_path_factory):
     assert check_gate(results, THRESHOLDS, "hybrid") == []
 
 
+@pytest.mark.full  # ~10 min (a 2,000-chunk index); `make test-full`, not CI
 def test_detik_with_palembang_page(settings, embedder, shared_dir, tmp_path_factory):
     news = shared_dir / "data/news"
     index_dir = tmp_path_factory.mktemp("detik")
