@@ -368,9 +368,8 @@ class IndexStore:
             sub = mask[self.offsets[i] : self.offsets[i + 1]]
             if not sub.any() or k == 0:
                 continue
-            params = None
-            if not sub.all():
-                params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(np.flatnonzero(sub)))
+            sel = None if sub.all() else faiss.IDSelectorBatch(np.flatnonzero(sub))
+            params = search_parameters(seg.index, sel)
             scores, rows = seg.index.search(queries, min(k, int(sub.sum())), params=params)
             found_scores.append(scores)
             found_rows.append(np.where(rows >= 0, rows + self.offsets[i], -1))
@@ -544,6 +543,35 @@ def _parse_iso(value: str | None) -> datetime | None:
 
 # -- writing ----------------------------------------------------------------------------------
 
+HNSW_FROM = 200_000
+"""Segments with at least this many chunks get an HNSW graph instead of exact search (see
+bench/: exact search time grows with the segment, HNSW's barely, at recall@10 >= 0.95)."""
+HNSW_M, HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH = 32, 80, 128
+
+
+def vector_index(vectors: np.ndarray):  # type: ignore[no-untyped-def]
+    """Inner product over normalised vectors: exact below ``HNSW_FROM`` rows, HNSW above."""
+    import faiss
+
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    dimension = int(vectors.shape[1])
+    if len(vectors) < HNSW_FROM:
+        index = faiss.IndexFlatIP(dimension)
+    else:
+        index = faiss.IndexHNSWFlat(dimension, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+    index.add(vectors)
+    return index
+
+
+def search_parameters(index, sel):  # type: ignore[no-untyped-def]
+    """Search parameters for ``index``: the filter's ID selector, and HNSW's search depth."""
+    import faiss
+
+    if isinstance(index, faiss.IndexHNSW):
+        return faiss.SearchParametersHNSW(sel=sel, efSearch=HNSW_EF_SEARCH)
+    return None if sel is None else faiss.SearchParameters(sel=sel)
+
 
 @dataclass
 class SegmentData:
@@ -589,10 +617,7 @@ def _write_segment_files(tmp: Path, data: SegmentData) -> None:
     import faiss
 
     tmp.mkdir(parents=True)
-    dimension = int(data.vectors.shape[1])
-    flat = faiss.IndexFlatIP(dimension)
-    flat.add(np.ascontiguousarray(data.vectors, dtype=np.float32))
-    faiss.write_index(flat, str(tmp / _VECTORS))
+    faiss.write_index(vector_index(data.vectors), str(tmp / _VECTORS))
     np.save(tmp / _HEADLINES, np.ascontiguousarray(data.headlines, dtype=np.float32))
     bm25 = data.bm25 if data.bm25 is not None else BM25Index.build(data.tokens or [])
     bm25.save(tmp / _BM25)
