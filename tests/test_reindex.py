@@ -155,7 +155,11 @@ def writable_server(tmp_path_factory, corpus_index, settings):
     index_dir = tmp_path_factory.mktemp("writable") / "index"
     shutil.copytree(corpus_index, index_dir)
     with running_server(
-        index_dir, settings.cache_dir, NEWSQA_ADMIN_TOKEN=TOKEN, NEWSQA_RATE_LIMIT_PER_MINUTE="0"
+        index_dir,
+        settings.cache_dir,
+        NEWSQA_ADMIN_TOKEN=TOKEN,
+        NEWSQA_RATE_LIMIT_PER_MINUTE="0",
+        NEWSQA_WRITE_LOCK_TIMEOUT="1",
     ) as url:
         yield url, index_dir
 
@@ -227,3 +231,11 @@ def test_service_swaps_to_a_cli_reindex(writable_server, embedder, tmp_path):
     build_index([write_jsonl(tmp_path / "cli.jsonl", [extra])], index_dir, embedder)
     _wait_for(lambda: httpx.get(f"{url}/ready").json()["articles"] == before + 1, 2, "swap")
     assert httpx.get(f"{url}/articles/test-kite-cli").status_code == 200
+
+
+def test_http_write_waits_for_the_cli_writer_then_409(writable_server, embedder):
+    url, index_dir = writable_server
+    with IndexWriter(index_dir, embedder.name, embedder.dimension):  # a CLI run holds the lock
+        response = httpx.post(f"{url}/articles", json=NEW, headers=AUTH, timeout=60)
+    assert response.status_code == 409
+    assert "being written by another process" in response.json()["detail"]
