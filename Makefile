@@ -28,7 +28,7 @@ serve: index
 	$(BIN)/newsqa serve --index-dir $(INDEX_DIR) --host $(HOST) --port $(PORT)
 
 test: model
-	$(BIN)/python -m pytest -m "not slow and not stress"
+	$(BIN)/python -m pytest -m "not slow and not full and not stress and not milvus and not ray"
 
 # Quality gate (facqa, project set), SIGKILL crash safety, writes under read load.
 test-slow: model

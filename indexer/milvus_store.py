@@ -1,0 +1,344 @@
+"""Chunk vectors in a Milvus collection, with the article metadata that filters need.
+
+A standalone vector store for a Milvus server (checked against Milvus 2.3.5 standalone, the
+PyPI package ``milvus``, with pymilvus 3.0): ``pip install -e '.[milvus]'``.
+
+One entity per chunk::
+
+    key           INT64, primary key (the caller's chunk key)
+    vector        FLOAT_VECTOR(dimension), L2-normalized
+    article_id    VARCHAR
+    published_ts  DOUBLE, seconds since the epoch; MISSING_TS for an undated article
+    source        VARCHAR, casefolded
+    category      VARCHAR, casefolded
+
+- **Metric and index**: inner product (``IP``) on normalized vectors, i.e. cosine, the same
+  scores as the FAISS ``IndexFlatIP`` of the segments. The default index is ``FLAT``: exact
+  search, so results match FAISS (up to ties); for collections of millions of chunks pass
+  ``index_type="HNSW"`` (``M=16, efConstruction=200``, searched with ``ef=max(64, k)``) or
+  ``"IVF_FLAT"`` (``nlist=1024``, searched with ``nprobe=32``), both approximate.
+- **Consistency**: the collection is created with consistency level ``Strong`` and every
+  search and query asks for it too, so a search right after an upsert or a delete sees it.
+- **Filters** are pushed down as Milvus boolean expressions, with the semantics of the FAISS
+  side (``service.retrieval.Filters``): a date range is inclusive at both ends and never
+  matches an undated article (stored as the sentinel ``MISSING_TS``, since a DOUBLE field
+  takes no NaN or null in Milvus 2.3); source and category match case-insensitively (stored
+  casefolded, compared with the casefolded wanted value).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+MISSING_TS = -1.0e18
+"""``published_ts`` of an undated article: far before any real date, excluded by any date
+filter (see ``date_expression``)."""
+
+MAX_VARCHAR = 1024
+"""Longest article id, source or category accepted (UTF-8 bytes)."""
+
+INDEX_TYPES = {
+    "FLAT": ({}, lambda k: {}),
+    "HNSW": ({"M": 16, "efConstruction": 200}, lambda k: {"ef": max(64, k)}),
+    "IVF_FLAT": ({"nlist": 1024}, lambda k: {"nprobe": 32}),
+}
+_DELETE_BATCH = 1000
+MAX_K = 16_384
+"""Milvus's largest ``limit`` (topk) for one search."""
+
+
+class _NoMvccWarning(logging.Filter):
+    """pymilvus 3's query iterator asks the server for a session timestamp that Milvus 2.3
+    does not return, warns, and uses the client's clock instead (same machine: as strong)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "mvccTs" not in record.getMessage()
+
+
+logging.getLogger("pymilvus.client.iterator.query_iterator").addFilter(_NoMvccWarning())
+
+
+def quote(value: str) -> str:
+    """A Milvus expression string literal (double-quoted, backslash escapes)."""
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _number(value: float) -> str:
+    if not math.isfinite(value):
+        raise ValueError(f"timestamp must be finite, got {value}")
+    return repr(float(value))
+
+
+def date_expression(published_from: float | None, published_to: float | None) -> list[str]:
+    """Clauses for an inclusive date range; an undated article never passes a date filter."""
+    clauses = []
+    if published_from is not None:
+        clauses.append(f"published_ts >= {_number(published_from)}")
+    if published_to is not None:
+        clauses.append(f"published_ts <= {_number(published_to)}")
+    if clauses:
+        clauses.append(f"published_ts != {_number(MISSING_TS)}")
+    return clauses
+
+
+def filter_expression(
+    published_from: float | None = None,
+    published_to: float | None = None,
+    source: str | None = None,
+    category: str | None = None,
+) -> str:
+    """The boolean expression of the filters ("" when there are none)."""
+    clauses = date_expression(published_from, published_to)
+    if source is not None:
+        clauses.append(f"source == {quote(source.casefold())}")
+    if category is not None:
+        clauses.append(f"category == {quote(category.casefold())}")
+    return " and ".join(f"({c})" for c in clauses)
+
+
+class MilvusVectorStore:
+    """A Milvus collection of chunk vectors; created on first use, reopened afterwards.
+
+    >>> store = MilvusVectorStore("http://127.0.0.1:19530", "newsqa_chunks", 384)
+    >>> store.upsert(keys, vectors, article_ids, published_ts, sources, categories)
+    >>> scores, keys = store.search(queries, k=10, source="detik")
+    """
+
+    def __init__(
+        self,
+        uri: str,
+        collection: str,
+        dimension: int,
+        index_type: str = "FLAT",
+        timeout: float | None = 60.0,
+    ) -> None:
+        from pymilvus import MilvusClient
+
+        if index_type not in INDEX_TYPES:
+            raise ValueError(f"index_type must be one of {sorted(INDEX_TYPES)}, got {index_type}")
+        self.uri = uri
+        self.collection = collection
+        self.dimension = int(dimension)
+        self.index_type = index_type
+        self.timeout = timeout
+        self.client = MilvusClient(uri=uri, timeout=timeout)
+        if self.client.has_collection(collection):
+            self._check_existing()
+            self.client.load_collection(collection)
+        else:
+            self._create()
+
+    # -- schema -------------------------------------------------------------------------
+
+    def _create(self) -> None:
+        from pymilvus import DataType, MilvusClient
+
+        schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
+        schema.add_field("key", DataType.INT64, is_primary=True)
+        schema.add_field("vector", DataType.FLOAT_VECTOR, dim=self.dimension)
+        schema.add_field("article_id", DataType.VARCHAR, max_length=MAX_VARCHAR)
+        schema.add_field("published_ts", DataType.DOUBLE)
+        schema.add_field("source", DataType.VARCHAR, max_length=MAX_VARCHAR)
+        schema.add_field("category", DataType.VARCHAR, max_length=MAX_VARCHAR)
+        build_params, _ = INDEX_TYPES[self.index_type]
+        index_params = MilvusClient.prepare_index_params()
+        index_params.add_index(
+            "vector", index_type=self.index_type, metric_type="IP", params=build_params
+        )
+        self.client.create_collection(
+            self.collection,
+            schema=schema,
+            index_params=index_params,
+            consistency_level="Strong",
+        )
+        self.client.load_collection(self.collection)
+
+    def _check_existing(self) -> None:
+        described = self.client.describe_collection(self.collection)
+        for field in described.get("fields", []):
+            if field.get("name") == "vector":
+                dim = int(field.get("params", {}).get("dim", self.dimension))
+                if dim != self.dimension:
+                    raise ValueError(
+                        f"collection {self.collection} holds {dim}-d vectors, not {self.dimension}"
+                    )
+
+    # -- writes -------------------------------------------------------------------------
+
+    def upsert(
+        self,
+        keys: np.ndarray,
+        vectors: np.ndarray,
+        article_ids: Sequence[str],
+        published_ts: Sequence[float | None],
+        sources: Sequence[str | None],
+        categories: Sequence[str | None],
+        batch: int = 1000,
+    ) -> int:
+        """Insert the chunks, replacing those whose key is already there; returns the count."""
+        keys = np.asarray(keys, dtype=np.int64).reshape(-1)
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        n = len(keys)
+        if vectors.shape != (n, self.dimension):
+            raise ValueError(f"vectors must be ({n}, {self.dimension}), got {vectors.shape}")
+        for name, column in (
+            ("article_ids", article_ids),
+            ("published_ts", published_ts),
+            ("sources", sources),
+            ("categories", categories),
+        ):
+            if len(column) != n:
+                raise ValueError(f"{name} has {len(column)} values for {n} keys")
+        if len(np.unique(keys)) != n:
+            raise ValueError("keys must be unique within one upsert")
+        rows = [
+            {
+                "key": int(keys[i]),
+                "vector": vectors[i].tolist(),
+                "article_id": _varchar(article_ids[i], "article id"),
+                "published_ts": _timestamp(published_ts[i]),
+                "source": _varchar((sources[i] or "").casefold(), "source"),
+                "category": _varchar((categories[i] or "").casefold(), "category"),
+            }
+            for i in range(n)
+        ]
+        for start in range(0, n, batch):
+            self.client.upsert(self.collection, rows[start : start + batch], timeout=self.timeout)
+        return n
+
+    def delete(self, article_ids: Sequence[str]) -> None:
+        """Delete every chunk of these articles (by expression on ``article_id``)."""
+        ids = list(dict.fromkeys(article_ids))
+        for start in range(0, len(ids), _DELETE_BATCH):
+            part = ids[start : start + _DELETE_BATCH]
+            expr = f"article_id in [{', '.join(quote(a) for a in part)}]"
+            self.client.delete(self.collection, filter=expr, timeout=self.timeout)
+
+    def delete_keys(self, keys: np.ndarray | Sequence[int]) -> None:
+        """Delete chunks by primary key."""
+        keys = [int(k) for k in np.asarray(keys, dtype=np.int64).reshape(-1)]
+        for start in range(0, len(keys), _DELETE_BATCH):
+            self.client.delete(
+                self.collection, ids=keys[start : start + _DELETE_BATCH], timeout=self.timeout
+            )
+
+    def drop(self) -> None:
+        """Drop the collection and everything in it."""
+        self.client.drop_collection(self.collection, timeout=self.timeout)
+
+    def close(self) -> None:
+        self.client.close()
+
+    # -- reads --------------------------------------------------------------------------
+
+    def search(
+        self,
+        queries: np.ndarray,
+        k: int,
+        published_from: float | None = None,
+        published_to: float | None = None,
+        source: str | None = None,
+        category: str | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``k`` chunks per query by inner product, filters applied inside Milvus.
+
+        Returns ``(scores float32, keys int64)`` of shape ``(len(queries), m)``, best first,
+        where ``m <= k`` is the most hits any query got; shorter rows are padded with score
+        ``-inf`` and key ``-1`` (as ``IndexStore.search_vectors`` pads).
+        """
+        queries = np.ascontiguousarray(queries, dtype=np.float32).reshape(-1, self.dimension)
+        if k > MAX_K:
+            raise ValueError(f"Milvus returns at most {MAX_K} hits per query, asked for {k}")
+        if k < 1 or not len(queries):
+            empty = np.zeros((len(queries), 0))
+            return empty.astype(np.float32), empty.astype(np.int64)
+        _, search_params = INDEX_TYPES[self.index_type]
+        results = self.client.search(
+            self.collection,
+            data=queries.tolist(),
+            filter=filter_expression(published_from, published_to, source, category),
+            limit=int(k),
+            output_fields=["key"],
+            search_params={"metric_type": "IP", "params": search_params(int(k))},
+            anns_field="vector",
+            consistency_level="Strong",
+            timeout=self.timeout,
+        )
+        width = max((len(hits) for hits in results), default=0)
+        scores = np.full((len(queries), width), -np.inf, dtype=np.float32)
+        keys = np.full((len(queries), width), -1, dtype=np.int64)
+        for q, hits in enumerate(results):
+            for j, hit in enumerate(hits):
+                scores[q, j] = hit["distance"]
+                keys[q, j] = hit["id"]
+        return scores, keys
+
+    def count(self) -> int:
+        """Live chunks (exact: a Strong count query, not the lagging collection statistics)."""
+        rows = self.client.query(
+            self.collection,
+            filter="",
+            output_fields=["count(*)"],
+            consistency_level="Strong",
+            timeout=self.timeout,
+        )
+        return int(rows[0]["count(*)"])
+
+    def _scan(self, fields: list[str], expr: str = "") -> list[dict]:
+        iterator = self.client.query_iterator(
+            self.collection,
+            batch_size=1000,
+            filter=expr,
+            output_fields=fields,
+            consistency_level="Strong",
+            timeout=self.timeout,
+        )
+        rows: list[dict] = []
+        try:
+            while page := iterator.next():
+                rows.extend(page)
+        finally:
+            iterator.close()
+        return rows
+
+    def ids(self) -> np.ndarray:
+        """Every live key, sorted."""
+        return np.sort(np.array([r["key"] for r in self._scan(["key"])], dtype=np.int64))
+
+    def article_ids(self) -> set[str]:
+        """The article ids that have at least one live chunk."""
+        return {r["article_id"] for r in self._scan(["article_id"])}
+
+    def metadata(self, keys: Sequence[int]) -> dict[int, dict]:
+        """Stored fields (vector excluded) of these keys, for checks."""
+        keys = [int(k) for k in keys]
+        if not keys:
+            return {}
+        rows = self.client.query(
+            self.collection,
+            ids=keys,
+            output_fields=["key", "article_id", "published_ts", "source", "category"],
+            consistency_level="Strong",
+            timeout=self.timeout,
+        )
+        return {int(r["key"]): r for r in rows}
+
+
+def _varchar(value: str, what: str) -> str:
+    if len(value.encode()) > MAX_VARCHAR:
+        raise ValueError(f"{what} longer than {MAX_VARCHAR} bytes: {value[:60]!r}...")
+    return value
+
+
+def _timestamp(value: float | None) -> float:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return MISSING_TS
+    value = float(value)
+    if not math.isfinite(value) or value <= MISSING_TS:
+        raise ValueError(f"published timestamp out of range: {value}")
+    return value
