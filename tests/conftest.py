@@ -52,62 +52,13 @@ def corpus_index(settings, embedder) -> Path:
     return settings.index_dir
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextlib.contextmanager
-def running_server(index_dir: Path, cache_dir: Path, **env_extra: str) -> Iterator[str]:
+def running_server(index_dir: Path, cache_dir: Path, **env: str) -> Iterator[str]:
     """The real `newsqa serve` over ``index_dir`` on a free loopback port, stopped by PID."""
-    import os
-    import signal
-    import subprocess
-    import sys
-    import time
+    from newsqa.server_process import serve_in_background
 
-    import httpx
-
-    port = _free_port()
-    env = {**os.environ, "NEWSQA_CACHE_DIR": str(cache_dir), **env_extra}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "newsqa",
-            "serve",
-            "--index-dir",
-            str(index_dir),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        env=env,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    try:
-        while True:
-            assert proc.poll() is None, "server exited during start-up"
-            try:
-                if httpx.get(f"{url}/ready", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "server not ready after 120 s"
-            time.sleep(0.5)
-        yield url
-    finally:
-        os.kill(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait()
+    with serve_in_background(index_dir, {"NEWSQA_CACHE_DIR": str(cache_dir), **env}) as server:
+        yield server.url
 
 
 @pytest.fixture(scope="session")

@@ -18,10 +18,6 @@ import json
 import os
 import random
 import shutil
-import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -36,6 +32,8 @@ from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
+from newsqa.server_process import serve_in_background
+
 pytestmark = pytest.mark.stress
 
 REPO = Path(__file__).resolve().parents[1]
@@ -45,63 +43,15 @@ LOAD_CLIENTS = 16
 SOAK_CLIENTS = 8
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    def __init__(self, url: str, proc: subprocess.Popen, log_path: Path) -> None:
-        self.url = url
-        self.proc = proc
-        self.log_path = log_path
-
-    def rss_kib(self) -> int:
-        """Resident memory of the server process (VmRSS in /proc/<pid>/status)."""
-        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-        raise AssertionError("no VmRSS line")
-
-
 @pytest.fixture(scope="module")
 def server(corpus_index, settings, tmp_path_factory):
     """``newsqa serve`` over a copy of the corpus index, rate limit off, logs to a file."""
     work = tmp_path_factory.mktemp("stress")
     index_dir = work / "index"
     shutil.copytree(corpus_index, index_dir, symlinks=True)
-    log_path = work / "server.log"
-    port = _free_port()
-    env = {
-        **os.environ,
-        "NEWSQA_CACHE_DIR": str(settings.cache_dir),
-        "NEWSQA_RATE_LIMIT_PER_MINUTE": "0",
-    }
-    command = [sys.executable, "-m", "newsqa", "serve", "--index-dir", str(index_dir)]
-    command += ["--host", "127.0.0.1", "--port", str(port)]
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 180
-    try:
-        while True:
-            assert proc.poll() is None, f"server exited: {log_path.read_text()[-2000:]}"
-            try:
-                if httpx.get(f"{url}/ready", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "server not ready after 180 s"
-            time.sleep(0.5)
-        yield Server(url, proc, log_path)
-    finally:
-        os.kill(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait()
+    env = {"NEWSQA_CACHE_DIR": str(settings.cache_dir), "NEWSQA_RATE_LIMIT_PER_MINUTE": "0"}
+    with serve_in_background(index_dir, env, log_path=work / "server.log") as server:
+        yield server
 
 
 def test_served_logs_are_json_lines_with_request_ids(server):
