@@ -306,3 +306,9 @@ def eval_(
         if failures:
             raise typer.Exit(code=1)
         console.print(f"[green]quality gate passed[/] ({gate}, mode {gated_mode})")
+
+
+# `newsqa bench`: the benchmark harness (bench/run.py), the same command as `python -m bench`.
+from bench.cli import bench as _bench  # noqa: E402 - light: typer only until it runs
+
+app.command("bench")(_bench)

@@ -1,0 +1,74 @@
+"""The `newsqa bench` / `python -m bench` command (imports nothing heavy until it runs)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def _ints(value: str | None) -> tuple[int, ...] | None:
+    return tuple(int(v.replace("_", "")) for v in value.split(",")) if value else None
+
+
+def bench(
+    large: Annotated[
+        bool, typer.Option("--large", help="Add the 1M-chunk cases (latency, FAISS).")
+    ] = False,
+    out: Annotated[Path, typer.Option(help="Folder for latest.md and latest.json.")] = Path(
+        "bench/results"
+    ),
+    sections: Annotated[
+        str | None,
+        typer.Option(
+            help="Comma-separated subset of: indexing, peer, latency, faiss, incremental, "
+            "embedding (default: all)."
+        ),
+    ] = None,
+    quick: Annotated[
+        bool, typer.Option("--quick", help="Small sizes: checks the harness in minutes.")
+    ] = False,
+    index_articles: Annotated[
+        int | None, typer.Option(help="Section 1: detik articles to index (default 60).")
+    ] = None,
+    requests: Annotated[
+        int | None, typer.Option(help="Section 3: requests per endpoint and size (default 150).")
+    ] = None,
+    latency_sizes: Annotated[
+        str | None, typer.Option(help="Section 3: index sizes, e.g. 10000,100000.")
+    ] = None,
+    faiss_sizes: Annotated[
+        str | None, typer.Option(help="Section 4: vector counts, e.g. 100000.")
+    ] = None,
+    incremental_sizes: Annotated[
+        str | None, typer.Option(help="Section 5: small,large base index, e.g. 1000,100000.")
+    ] = None,
+    embed_passages: Annotated[
+        int | None, typer.Option(help="Section 6: passages per engine (default 64).")
+    ] = None,
+    peer_questions: Annotated[
+        int | None, typer.Option(help="Section 2: first N facqa-valid questions (default all).")
+    ] = None,
+) -> None:
+    """Run the benchmarks side by side and write OUT/latest.md and OUT/latest.json."""
+    from bench.run import SECTIONS, Options, run_bench
+
+    given = {
+        "large": large,
+        "out": out,
+        "quick": quick,
+        "sections": tuple(s.strip() for s in sections.split(",")) if sections else SECTIONS,
+        "index_articles": index_articles,
+        "requests": requests,
+        "latency_sizes": _ints(latency_sizes),
+        "faiss_sizes": _ints(faiss_sizes),
+        "incremental_sizes": _ints(incremental_sizes),
+        "embed_passages": embed_passages,
+        "peer_questions": peer_questions,
+    }
+    options = Options(**{k: v for k, v in given.items() if v is not None})
+    try:
+        run_bench(options)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
