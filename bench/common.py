@@ -7,8 +7,6 @@ import contextlib
 import os
 import platform
 import resource
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -152,12 +150,6 @@ def paired_ratio(times: dict[str, list[float]], num: str, den: str) -> tuple[flo
     return float(np.median(ratios)), [round(r, 3) for r in ratios]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 SERVER_ENV = {
     # Every client here is 127.0.0.1: the limits would measure themselves, not the service.
     "NEWSQA_RATE_LIMIT_PER_MINUTE": "0",
@@ -169,39 +161,11 @@ SERVER_ENV = {
 
 @contextlib.contextmanager
 def running_server(index_dir: Path, timeout: float = 600, **env_extra: str) -> Iterator[tuple]:
-    """The real `newsqa serve` over ``index_dir`` on a free loopback port, stopped by PID.
+    """The real `newsqa serve` over ``index_dir`` on loopback with the rate limit, the
+    in-flight bound and the vector cache off; yields ``(url, pid)``."""
+    from newsqa.server_process import serve_in_background
 
-    Yields ``(url, pid)``. A copy of tests/conftest.py's helper (the bench does not import
-    from the tests), with the rate limit and the in-flight bound off.
-    """
-    import httpx
-
-    port = free_port()
-    env = {**os.environ, **SERVER_ENV, **env_extra}
-    command = [sys.executable, "-m", "newsqa", "serve", "--index-dir", str(index_dir)]
-    command += ["--host", "127.0.0.1", "--port", str(port)]
-    proc = subprocess.Popen(
-        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=REPO
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + timeout
-    try:
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"server exited during start-up (code {proc.returncode})")
-            try:
-                if httpx.get(f"{url}/ready", timeout=5).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"server not ready after {timeout:.0f} s")
-            time.sleep(0.5)
-        yield url, proc.pid
-    finally:
-        os.kill(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait()
+    with serve_in_background(
+        index_dir, {**SERVER_ENV, **env_extra}, log_path=Path(os.devnull), startup_timeout=timeout
+    ) as server:
+        yield server.url, server.proc.pid
