@@ -30,14 +30,16 @@ def ensure_index(
     digest = source_hash(corpus, settings.embed_model)
     index_dir = index_dir or Path("var") / "eval-index" / digest[:16]
     try:
-        store = IndexStore.open(index_dir, expected_model=settings.embed_model)
+        store = IndexStore.open(index_dir, expected_model=settings.embed_model, settings=settings)
         if store.manifest.source_hash == digest:
             return store
         store.close()
     except NewsqaError:
         pass
-    build_index(corpus, index_dir, embedder, progress=progress, source_hash=digest)
-    return IndexStore.open(index_dir, expected_model=settings.embed_model)
+    build_index(
+        corpus, index_dir, embedder, progress=progress, source_hash=digest, settings=settings
+    )
+    return IndexStore.open(index_dir, expected_model=settings.embed_model, settings=settings)
 
 
 def run_eval(

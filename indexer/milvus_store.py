@@ -28,12 +28,22 @@ One entity per chunk::
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
-from collections.abc import Sequence
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+from indexer.vector_store import MetadataFilter, pad_rows
+from newsqa.errors import VectorStoreError
+
+if TYPE_CHECKING:
+    from indexer.store import IndexStore, Segment
 
 MISSING_TS = -1.0e18
 """``published_ts`` of an undated article: far before any real date, excluded by any date
@@ -116,6 +126,7 @@ class MilvusVectorStore:
         dimension: int,
         index_type: str = "FLAT",
         timeout: float | None = 60.0,
+        read_consistency: str = "Strong",
     ) -> None:
         from pymilvus import MilvusClient
 
@@ -126,6 +137,9 @@ class MilvusVectorStore:
         self.dimension = int(dimension)
         self.index_type = index_type
         self.timeout = timeout
+        # Strong waits for every write before now (~0.4 s per call on the 2.3 standalone);
+        # a service reads with "Bounded": the writer's barrier (``count``) already waited.
+        self.read_consistency = read_consistency
         self.client = MilvusClient(uri=uri, timeout=timeout)
         if self.client.has_collection(collection):
             self._check_existing()
@@ -266,7 +280,7 @@ class MilvusVectorStore:
             output_fields=["key"],
             search_params={"metric_type": "IP", "params": search_params(int(k))},
             anns_field="vector",
-            consistency_level="Strong",
+            consistency_level=self.read_consistency,
             timeout=self.timeout,
         )
         width = max((len(hits) for hits in results), default=0)
@@ -278,8 +292,26 @@ class MilvusVectorStore:
                 keys[q, j] = hit["id"]
         return scores, keys
 
+    def vectors(self, keys: Sequence[int]) -> dict[int, np.ndarray]:
+        """Stored vectors of these keys (keys not in the collection are left out)."""
+        keys = [int(k) for k in keys]
+        found: dict[int, np.ndarray] = {}
+        for start in range(0, len(keys), _DELETE_BATCH):
+            rows = self.client.query(
+                self.collection,
+                ids=keys[start : start + _DELETE_BATCH],
+                output_fields=["key", "vector"],
+                consistency_level=self.read_consistency,
+                timeout=self.timeout,
+            )
+            found.update((int(r["key"]), np.asarray(r["vector"], dtype=np.float32)) for r in rows)
+        return found
+
     def count(self) -> int:
-        """Live chunks (exact: a Strong count query, not the lagging collection statistics)."""
+        """Live chunks (exact: a Strong count query, not the lagging collection statistics).
+
+        Also a barrier: when it returns, every earlier write is visible to every reader,
+        whatever consistency level they search with."""
         rows = self.client.query(
             self.collection,
             filter="",
@@ -342,3 +374,180 @@ def _timestamp(value: float | None) -> float:
     if not math.isfinite(value) or value <= MISSING_TS:
         raise ValueError(f"published timestamp out of range: {value}")
     return value
+
+
+# -- newsqa's index directory on Milvus ---------------------------------------------------------
+#
+# The index directory stays the source of truth (SQLite, BM25, headlines, and every chunk vector
+# in the segments' FAISS files); the collection is the copy dense search runs on. A writer
+# (``MilvusMirror``) upserts a commit's new rows before it publishes the generation and deletes
+# the rows it tombstoned after, so the rows of the generation a reader has open are always in
+# the collection; a reader (``MilvusBackend``) maps the keys Milvus returns to its own
+# generation's rows and drops any other (rows of a generation not yet published, or of one a
+# crash left half-applied). Any drift is repaired by the next commit (``MilvusMirror.sync``).
+
+_stores: dict[tuple[str, str], MilvusVectorStore] = {}
+
+
+@contextlib.contextmanager
+def milvus_errors(uri: str, what: str) -> Iterator[None]:
+    """Turn pymilvus/gRPC failures into ``VectorStoreError`` naming the server and the call."""
+    from pymilvus.exceptions import MilvusException
+
+    try:
+        yield
+    except (MilvusException, ConnectionError, OSError) as exc:
+        raise VectorStoreError(f"Milvus at {uri} failed to {what}: {exc}") from exc
+
+
+def open_store(
+    uri: str, collection: str, dimension: int, index_type: str, timeout: float
+) -> MilvusVectorStore:
+    """One client per collection and process (a reload or a writer reuses it)."""
+    key = (uri, collection)
+    store = _stores.get(key)
+    if store is None:
+        with milvus_errors(uri, f"open collection {collection}"):
+            store = MilvusVectorStore(
+                uri, collection, dimension, index_type, timeout, read_consistency="Bounded"
+            )
+        _stores[key] = store
+    return store
+
+
+def new_collection_name() -> str:
+    return f"newsqa_{uuid.uuid4().hex[:16]}"
+
+
+def _segment_columns(seg: Segment, rows: np.ndarray) -> dict:
+    published = seg.row_published[rows]
+    return {
+        "keys": seg.keys[rows],
+        "vectors": seg.vectors(rows),
+        "article_ids": list(seg.row_article[rows]),
+        "published_ts": [None if np.isnan(p) else float(p) for p in published],
+        "sources": list(seg.row_source[rows]),
+        "categories": list(seg.row_category[rows]),
+    }
+
+
+class MilvusMirror:
+    """The writer's side: keeps the collection equal to the committed generation's live rows."""
+
+    def __init__(self, store: MilvusVectorStore) -> None:
+        self.store = store
+        self.uri = store.uri
+        self.collection = store.collection
+
+    def upsert_rows(self, seg: Segment, rows: np.ndarray) -> int:
+        if not len(rows):
+            return 0
+        columns = _segment_columns(seg, np.asarray(rows, dtype=np.int64))
+        with milvus_errors(self.uri, f"upsert {len(rows)} chunks"):
+            return self.store.upsert(
+                columns["keys"],
+                columns["vectors"],
+                columns["article_ids"],
+                columns["published_ts"],
+                columns["sources"],
+                columns["categories"],
+            )
+
+    def delete_keys(self, keys: np.ndarray) -> None:
+        if len(keys):
+            with milvus_errors(self.uri, f"delete {len(keys)} chunks"):
+                self.store.delete_keys(keys)
+
+    def count(self) -> int:
+        """Rows in the collection; a barrier too (see ``MilvusVectorStore.count``)."""
+        with milvus_errors(self.uri, "count chunks"):
+            return self.store.count()
+
+    def sync(self, generation: IndexStore) -> tuple[int, int]:
+        """Make the collection hold exactly the live rows of ``generation``: upsert the missing
+        ones (vectors from the segments), delete the others. Returns (upserted, deleted)."""
+        with milvus_errors(self.uri, "list chunk keys"):
+            present = self.store.ids()
+        upserted = 0
+        live_keys = []
+        for seg, live in zip(generation.segments, generation.lives):
+            keys = seg.keys
+            live_keys.append(keys[live])
+            missing = np.flatnonzero(live & ~np.isin(keys, present))
+            upserted += self.upsert_rows(seg, missing)
+        extra = np.setdiff1d(present, np.concatenate(live_keys) if live_keys else present[:0])
+        self.delete_keys(extra)
+        return upserted, len(extra)
+
+
+class MilvusBackend:
+    """The reader's side: dense search of one generation through the Milvus collection."""
+
+    needs_local_vectors = False
+
+    def __init__(self, generation: IndexStore, store: MilvusVectorStore) -> None:
+        self.generation = generation
+        self.store = store
+        live_rows = np.flatnonzero(generation.live)
+        keys = generation.row_keys[live_rows]
+        order = np.argsort(keys, kind="stable")
+        self._keys, self._rows = keys[order], live_rows[order]
+
+    def describe(self) -> str:
+        return f"milvus {self.store.uri} {self.store.collection}"
+
+    def rows_of(self, keys: np.ndarray) -> np.ndarray:
+        """This generation's live row of each key; -1 for a key it does not have."""
+        if not len(self._keys):
+            return np.full(keys.shape, -1, dtype=np.int64)
+        at = np.clip(np.searchsorted(self._keys, keys), 0, len(self._keys) - 1)
+        return np.where(self._keys[at] == keys, self._rows[at], -1)
+
+    def search(
+        self,
+        queries: np.ndarray,
+        k: int,
+        allowed: np.ndarray | None,
+        pushdown: MetadataFilter | None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        generation = self.generation
+        mask = generation.live if allowed is None else generation.live & allowed
+        k = min(k, int(mask.sum()))
+        if k == 0:
+            return pad_rows([[] for _ in range(len(queries))])
+        where = asdict(pushdown or MetadataFilter())
+        # Fetch a little more than k: keys of rows outside this generation are dropped below.
+        fetch = min(MAX_K, k + 16 + k // 4)
+        while True:
+            with milvus_errors(self.store.uri, "search"):
+                scores, keys = self.store.search(queries, fetch, **where)
+            rows = self.rows_of(keys)
+            ok = rows >= 0
+            ok[ok] = mask[rows[ok]]
+            picked = [
+                [(float(scores[q, j]), int(rows[q, j])) for j in np.flatnonzero(ok[q])][:k]
+                for q in range(len(queries))
+            ]
+            truncated = any(
+                len(p) < k and int((keys[q] >= 0).sum()) >= fetch for q, p in enumerate(picked)
+            )
+            if not truncated or fetch >= MAX_K:
+                return pad_rows(picked)
+            fetch = min(MAX_K, fetch * 4)
+
+    def vectors_of(self, rows: Sequence[int]) -> np.ndarray:
+        rows = np.asarray(rows, dtype=np.int64)
+        keys = self.generation.row_keys[rows]
+        with milvus_errors(self.store.uri, "fetch vectors"):
+            found = self.store.vectors(keys)
+        out = np.zeros((len(rows), self.generation.manifest.dimension), dtype=np.float32)
+        missing = []
+        for i, key in enumerate(keys):
+            vector = found.get(int(key))
+            if vector is None:
+                missing.append(i)
+            else:
+                out[i] = vector
+        if missing:  # not (yet) in the collection: the segment's own copy answers
+            out[missing] = self.generation.local_vectors_of(rows[missing])
+        return out

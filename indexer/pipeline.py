@@ -211,7 +211,9 @@ def build_index(
             f"nothing to index in {', '.join(map(str, paths))}: "
             f"{len(report.skipped)} record(s) skipped"
         )
-    with IndexWriter(index_dir, embedder.name, embedder.dimension, lock_timeout) as writer:
+    with IndexWriter(
+        index_dir, embedder.name, embedder.dimension, lock_timeout, settings=settings
+    ) as writer:
         stage_articles(
             writer,
             embedder,

@@ -9,6 +9,7 @@
         newsqa.sqlite       articles (content hash, URL and text keys), aliases, chunks
         bm25/               term frequencies of the analyzed chunk texts (indexer.bm25)
       .lock                 held by the one writer (CLI runs and HTTP writes alike)
+      .milvus-pending       a Milvus-mode commit is (or died) between its Milvus writes
 
 Why segments: an update writes only what changed (a new segment for new or changed articles,
 tombstones for removed ones), so its cost follows the change, not the corpus. A commit writes a
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
 import sqlite3
@@ -33,6 +35,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from filelock import FileLock, Timeout
@@ -40,13 +43,21 @@ from filelock import FileLock, Timeout
 from indexer.bm25 import BM25Index, CorpusStats
 from indexer.dedup import normalize_url, text_key
 from indexer.documents import Article, Chunk
+from indexer.vector_store import FaissBackend, MetadataFilter, VectorBackend, chunk_key
 from newsqa.errors import (
     CorruptIndexError,
     IncompatibleIndexError,
     IndexBusyError,
     IndexNotFoundError,
     IndexWriteError,
+    VectorStoreError,
 )
+from newsqa.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from indexer.milvus_store import MilvusMirror, MilvusVectorStore
+
+log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 3
 MAX_SEGMENTS = 8
@@ -56,6 +67,7 @@ largest has lost a third of its rows to deletions)."""
 _CURRENT = "CURRENT"
 _SEGMENTS = "segments"
 _LOCK = ".lock"
+_MILVUS_PENDING = ".milvus-pending"
 _VECTORS = "vectors.faiss"
 _HEADLINES = "headlines.npy"
 _DB = "newsqa.sqlite"
@@ -101,6 +113,10 @@ class Manifest:
     generation: int = 0
     segments: list[str] = field(default_factory=list)
     deleted: dict[str, list[str]] = field(default_factory=dict)  # segment -> ids
+    # NEWSQA_VECTOR_STORE=milvus: the collection holding this index's vectors, and the last
+    # generation a Milvus-mode writer committed (a service on Milvus refuses any later one).
+    milvus_collection: str = ""
+    milvus_generation: int = 0
 
     @classmethod
     def read(cls, path: Path) -> Manifest:
@@ -134,7 +150,8 @@ class Segment:
     """One immutable segment, loaded once and shared by every generation that lists it.
 
     Metadata (SQLite, per-row arrays) is read on open; vectors, headlines and BM25 are read
-    on first use (``load``), so a writer that only adds or deletes never reads them.
+    on first use (``load``), so a writer that only adds or deletes never reads them, and a
+    service whose vectors live in Milvus never reads ``vectors.faiss``.
     """
 
     def __init__(self, path: Path) -> None:
@@ -151,6 +168,7 @@ class Segment:
         except (OSError, sqlite3.Error) as exc:
             raise CorruptIndexError(f"index segment {path} cannot be read: {exc}") from exc
         self._loaded: tuple | None = None
+        self._index = None
         self._load_lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -193,42 +211,81 @@ class Segment:
     def row_headline(self) -> np.ndarray:
         return self._rows[4]
 
-    def load(self) -> Segment:
-        """Read vectors, headlines and BM25 (once), checking them against the metadata."""
+    @cached_property
+    def keys(self) -> np.ndarray:
+        """The stable chunk key of each row (``indexer.vector_store.chunk_key``)."""
+        rows = self.db.execute(
+            "SELECT c.article_id, a.content_hash, c.ordinal FROM chunks c "
+            "JOIN articles a ON a.id = c.article_id ORDER BY c.row"
+        ).fetchall()
+        return np.fromiter((chunk_key(*r) for r in rows), dtype=np.int64, count=len(rows))
+
+    def keys_of(self, article_ids: Sequence[str]) -> np.ndarray:
+        """Chunk keys of these articles' rows in this segment."""
+        ids = list(article_ids)
+        keys = []
+        for start in range(0, len(ids), 500):
+            part = ids[start : start + 500]
+            keys += [
+                chunk_key(*r)
+                for r in self.db.execute(
+                    "SELECT c.article_id, a.content_hash, c.ordinal FROM chunks c JOIN articles a "
+                    f"ON a.id = c.article_id WHERE c.article_id IN ({','.join('?' * len(part))})",
+                    part,
+                )
+            ]
+        return np.array(keys, dtype=np.int64)
+
+    def load(self, vectors: bool = True) -> Segment:
+        """Read headlines and BM25, and the FAISS vectors unless ``vectors`` is False (once
+        each), checking them against the metadata."""
         with self._load_lock:
             if self._loaded is None:
                 self._rows  # noqa: B018 - read and check the metadata too
                 self._loaded = self._read()
+            if vectors and self._index is None:
+                self._index = self._read_vectors()
         return self
 
     def _read(self) -> tuple:
+        try:
+            headlines = np.load(self.path / _HEADLINES)
+            bm25 = BM25Index.load(self.path / _BM25)
+        except (OSError, ValueError) as exc:
+            raise CorruptIndexError(f"index segment {self.path} cannot be read: {exc}") from exc
+        if bm25.num_docs != len(self) or len(headlines) != len(self.article_ids):
+            raise CorruptIndexError(
+                f"index segment {self.path} is inconsistent: {len(self)} chunks and "
+                f"{len(self.article_ids)} articles in SQLite, {bm25.num_docs} BM25 documents, "
+                f"{len(headlines)} headline vectors"
+            )
+        return headlines, bm25
+
+    def _read_vectors(self):  # type: ignore[no-untyped-def]
         import faiss
 
         try:
             index = faiss.read_index(str(self.path / _VECTORS))
-            headlines = np.load(self.path / _HEADLINES)
-            bm25 = BM25Index.load(self.path / _BM25)
-        except (RuntimeError, OSError, ValueError) as exc:
+        except (RuntimeError, OSError) as exc:
             raise CorruptIndexError(f"index segment {self.path} cannot be read: {exc}") from exc
-        n = len(self)
-        if index.ntotal != n or bm25.num_docs != n or len(headlines) != len(self.article_ids):
+        if index.ntotal != len(self):
             raise CorruptIndexError(
-                f"index segment {self.path} is inconsistent: {n} chunks in SQLite, "
-                f"{index.ntotal} vectors, {bm25.num_docs} BM25 documents"
+                f"index segment {self.path} is inconsistent: {len(self)} chunks in SQLite, "
+                f"{index.ntotal} vectors"
             )
-        return index, headlines, bm25
+        return index
 
     @property
     def index(self):  # type: ignore[no-untyped-def]
-        return self.load()._loaded[0]  # type: ignore[index]
+        return self.load()._index
 
     @property
     def headlines(self) -> np.ndarray:
-        return self.load()._loaded[1]  # type: ignore[index]
+        return self.load(vectors=False)._loaded[0]  # type: ignore[index]
 
     @property
     def bm25(self) -> BM25Index:
-        return self.load()._loaded[2]  # type: ignore[index]
+        return self.load(vectors=False)._loaded[1]  # type: ignore[index]
 
     def vectors(self, rows: np.ndarray) -> np.ndarray:
         if not len(rows):
@@ -286,6 +343,7 @@ class IndexStore:
         self.offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
         self.live = np.concatenate(self.lives) if segments else np.zeros(0, dtype=bool)
         self.bm25 = _LexicalView(self)
+        self.backend: VectorBackend = FaissBackend(self)  # ``open`` may choose Milvus
 
     # Per-row metadata kept in memory so that filters never touch SQLite on the hot path.
     @cached_property
@@ -304,6 +362,10 @@ class IndexStore:
     def row_category(self) -> np.ndarray:
         return self._concat("row_category", object)
 
+    @cached_property
+    def row_keys(self) -> np.ndarray:
+        return self._concat("keys", np.int64)
+
     def _concat(self, name: str, dtype: type) -> np.ndarray:
         if not self.segments:
             return np.zeros(0, dtype=dtype)
@@ -316,16 +378,21 @@ class IndexStore:
         expected_model: str | None = None,
         reuse: dict[str, Segment] | None = None,
         eager: bool = True,
+        settings: Settings | None = None,
     ) -> IndexStore:
         """Open the committed generation; refuse an index built for another model or format.
 
         ``reuse`` holds segments already loaded by a previous generation (only new segments
         are read from disk, so a reload costs what changed). ``eager`` reads every segment's
-        vectors and BM25 now (a service) rather than on first use (a writer).
+        vectors and BM25 now (a service) rather than on first use (a writer). Dense search
+        goes where ``settings.vector_store`` says (default: the process settings).
         """
+        settings = settings or get_settings()
         for attempt in range(5):
             manifest = read_manifest(index_dir)
             _check(manifest, index_dir, expected_model)
+            if settings.vector_store == "milvus":
+                _check_milvus(manifest, index_dir)
             try:
                 segments = [
                     (reuse or {}).get(name) or Segment(index_dir / _SEGMENTS / name)
@@ -333,8 +400,13 @@ class IndexStore:
                 ]
                 if eager:
                     for seg in segments:
-                        seg.load()
-                return cls(index_dir, manifest, segments)
+                        seg.load(vectors=settings.vector_store == "faiss")
+                store = cls(index_dir, manifest, segments)
+                if settings.vector_store == "milvus":
+                    from indexer.milvus_store import MilvusBackend
+
+                    store.backend = MilvusBackend(store, _milvus_store(settings, manifest))
+                return store
             except CorruptIndexError:
                 # A writer may have committed and cleaned up between reading CURRENT and
                 # opening its segments: read CURRENT again before calling the index corrupt.
@@ -356,34 +428,24 @@ class IndexStore:
         return which, rows - self.offsets[which]
 
     def search_vectors(
-        self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None
+        self,
+        queries: np.ndarray,
+        k: int,
+        allowed: np.ndarray | None = None,
+        pushdown: MetadataFilter | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Top-k live rows by inner product; ``allowed`` (bool per row) restricts the search."""
-        import faiss
+        """Top-k live rows by inner product, best first (padded with -inf / -1).
 
-        mask = self.live if allowed is None else self.live & allowed
-        k = min(k, int(mask.sum()))
-        found_scores, found_rows = [], []
-        for i, seg in enumerate(self.segments):
-            sub = mask[self.offsets[i] : self.offsets[i + 1]]
-            if not sub.any() or k == 0:
-                continue
-            sel = None if sub.all() else faiss.IDSelectorBatch(np.flatnonzero(sub))
-            params = search_parameters(seg.index, sel)
-            scores, rows = seg.index.search(queries, min(k, int(sub.sum())), params=params)
-            found_scores.append(scores)
-            found_rows.append(np.where(rows >= 0, rows + self.offsets[i], -1))
-        if not found_scores:
-            empty = np.zeros((len(queries), 0))
-            return empty.astype(np.float32), empty.astype(np.int64)
-        scores = np.concatenate(found_scores, axis=1)
-        rows = np.concatenate(found_rows, axis=1)
-        scores = np.where(rows >= 0, scores, -np.inf)
-        order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
-        return np.take_along_axis(scores, order, 1), np.take_along_axis(rows, order, 1)
+        ``allowed`` (bool per row) restricts the search; ``pushdown`` states the same filters
+        for a vector store that evaluates them itself (Milvus)."""
+        return self.backend.search(queries, k, allowed, pushdown)
 
     def vectors_of(self, rows: Sequence[int]) -> np.ndarray:
         """Chunk vectors of ``rows``, in order."""
+        return self.backend.vectors_of(rows)
+
+    def local_vectors_of(self, rows: Sequence[int]) -> np.ndarray:
+        """Chunk vectors of ``rows`` from the segments' own FAISS files."""
         which, local = self._locate(rows)
         out = np.zeros((len(local), self.manifest.dimension), dtype=np.float32)
         for i in np.unique(which):
@@ -515,6 +577,33 @@ def _check(manifest: Manifest, index_dir: Path, expected_model: str | None) -> N
             f"configured with {expected_model!r}: rebuild the index or set NEWSQA_EMBED_MODEL "
             "to match"
         )
+
+
+def _check_milvus(manifest: Manifest, index_dir: Path) -> None:
+    if not manifest.milvus_collection or manifest.milvus_generation != manifest.generation:
+        raise IncompatibleIndexError(
+            f"index at {index_dir} (generation {manifest.generation}) is not in Milvus"
+            + (
+                f" (collection {manifest.milvus_collection} holds generation "
+                f"{manifest.milvus_generation})"
+                if manifest.milvus_collection
+                else ""
+            )
+            + ": run `newsqa index` with NEWSQA_VECTOR_STORE=milvus to upload it, or serve it "
+            "with NEWSQA_VECTOR_STORE=faiss"
+        )
+
+
+def _milvus_store(settings: Settings, manifest: Manifest) -> MilvusVectorStore:
+    from indexer.milvus_store import open_store
+
+    return open_store(
+        settings.milvus_uri,
+        manifest.milvus_collection,
+        manifest.dimension,
+        settings.milvus_index_type,
+        settings.milvus_timeout,
+    )
 
 
 def current_generation(index_dir: Path) -> str | None:
@@ -680,7 +769,9 @@ class IndexWriter:
         dimension: int,
         lock_timeout: float = 0.0,
         reuse: dict[str, Segment] | None = None,
+        settings: Settings | None = None,
     ) -> None:
+        settings = settings or get_settings()
         self.index_dir = index_dir
         self.segments_dir = index_dir / _SEGMENTS
         try:
@@ -697,13 +788,21 @@ class IndexWriter:
             ) from None
         self._reuse = dict(reuse or {})
         self._opened: list[Segment] = []  # closed with the writer; reused ones are not ours
+        self.mirror: MilvusMirror | None = None
         try:
-            self.base: IndexStore | None = IndexStore.open(
-                index_dir, expected_model=model, reuse=self._segments_from(), eager=False
-            )
-            self._opened += [s for s in self.base.segments if s.name not in self._reuse]
-        except IndexNotFoundError:
-            self.base = None
+            try:
+                self.base: IndexStore | None = IndexStore.open(
+                    index_dir,
+                    expected_model=model,
+                    reuse=self._segments_from(),
+                    eager=False,
+                    settings=settings.model_copy(update={"vector_store": "faiss"}),
+                )
+                self._opened += [s for s in self.base.segments if s.name not in self._reuse]
+            except IndexNotFoundError:
+                self.base = None
+            if settings.vector_store == "milvus":
+                self.mirror = self._open_mirror(settings, dimension)
         except BaseException:
             self._lock.release()
             raise
@@ -712,6 +811,31 @@ class IndexWriter:
         self._new: list[str] = []
         self._deleted: dict[str, set[str]] = {}
         self._remove_unreferenced()
+
+    def _open_mirror(self, settings: Settings, dimension: int) -> MilvusMirror:
+        from indexer.milvus_store import MilvusMirror, new_collection_name, open_store
+
+        collection = (self.base.manifest.milvus_collection if self.base else "") or (
+            new_collection_name()
+        )
+        # The collection may differ from the committed generation: a writer died between its
+        # Milvus writes, or the last commit was made without Milvus. The next commit re-syncs.
+        base = self.base.manifest if self.base else None
+        self._milvus_drifted = (self.index_dir / _MILVUS_PENDING).exists() or (
+            base is not None and base.milvus_generation != base.generation
+        )
+        try:
+            return MilvusMirror(
+                open_store(
+                    settings.milvus_uri,
+                    collection,
+                    dimension,
+                    settings.milvus_index_type,
+                    settings.milvus_timeout,
+                )
+            )
+        except VectorStoreError as exc:
+            raise IndexWriteError(f"{exc}; the committed index is unchanged") from exc
 
     def __enter__(self) -> IndexWriter:
         return self
@@ -776,8 +900,16 @@ class IndexWriter:
         return manifest
 
     def _publish(
-        self, segments: list[str], deleted: dict[str, set[str]], source_hash: str
+        self,
+        segments: list[str],
+        deleted: dict[str, set[str]],
+        source_hash: str,
+        mirror_rows: bool = True,
     ) -> Manifest:
+        """Write the generation file and point ``CURRENT`` at it. With Milvus, the new rows
+        are upserted first (a reader of this generation finds them) and the tombstoned ones
+        deleted after (a reader of the previous one still found them); a merge changes no
+        chunk key, so it sends Milvus nothing (``mirror_rows=False``)."""
         try:
             reuse = self._segments_from()
             draft = Manifest(
@@ -796,6 +928,8 @@ class IndexWriter:
                 [reuse.get(name) or Segment(self.segments_dir / name) for name in segments],
             )
             previous = self.base.manifest if self.base else None
+            upserted = self._mirror_upserts(store) if mirror_rows else np.zeros(0, np.int64)
+            generation = (previous.generation if previous else 0) + 1
             manifest = Manifest(
                 format_version=FORMAT_VERSION,
                 model=self.model,
@@ -805,9 +939,15 @@ class IndexWriter:
                 duplicates=len(store.aliases),
                 created_at=datetime.now(UTC).isoformat(timespec="seconds"),
                 source_hash=source_hash,
-                generation=(previous.generation if previous else 0) + 1,
+                generation=generation,
                 segments=segments,
                 deleted=store.manifest.deleted,
+                milvus_collection=self.mirror.collection
+                if self.mirror
+                else (previous.milvus_collection if previous else ""),
+                milvus_generation=generation
+                if self.mirror
+                else (previous.milvus_generation if previous else 0),
             )
             name = f"gen-{manifest.generation:06d}.json"
             tmp = self.index_dir / f".{name}.tmp"
@@ -828,8 +968,59 @@ class IndexWriter:
         known = {seg.name for seg in self._opened} | set(self._reuse)
         self._opened += [seg for seg in store.segments if seg.name not in known]
         self.base = IndexStore(self.index_dir, manifest, store.segments)
+        if mirror_rows:
+            self._mirror_deletes(upserted)
         self._remove_unreferenced()
         return manifest
+
+    def _mirror_upserts(self, store: IndexStore) -> np.ndarray:
+        """Upsert the live rows of this commit's new segments into Milvus; their keys."""
+        if self.mirror is None:
+            return np.zeros(0, dtype=np.int64)
+        keys = [np.zeros(0, dtype=np.int64)]
+        try:
+            (self.index_dir / _MILVUS_PENDING).touch()
+            for i, seg in enumerate(store.segments):
+                if seg.name in self._new:
+                    rows = np.flatnonzero(store.lives[i])
+                    self.mirror.upsert_rows(seg, rows)
+                    keys.append(seg.keys[rows])
+            self.mirror.count()  # barrier: readers of the new generation see these rows
+        except VectorStoreError as exc:
+            raise IndexWriteError(f"{exc}; the committed index is unchanged") from exc
+        except OSError as exc:
+            raise IndexWriteError(
+                f"could not write to {self.index_dir}: {exc}; the committed index is unchanged"
+            ) from exc
+        return np.concatenate(keys)
+
+    def _mirror_deletes(self, upserted: np.ndarray) -> None:
+        """Delete from Milvus the rows this commit tombstoned (unless re-added with the same
+        key), then repair any drift (a crash between upsert and publish, a FAISS-mode commit,
+        rows lost by the server) with a full sync."""
+        if self.mirror is None or self.base is None:
+            return
+        generation = self.base
+        by_name = generation.segment_map()
+        gone = [by_name[name].keys_of(sorted(ids)) for name, ids in self._deleted.items()]
+        try:
+            if gone:
+                self.mirror.delete_keys(np.setdiff1d(np.concatenate(gone), upserted))
+            if self._milvus_drifted or self.mirror.count() != generation.manifest.chunks:
+                added, removed = self.mirror.sync(generation)
+                log.warning(
+                    "Milvus collection %s re-synced with generation %d: %d chunks upserted, "
+                    "%d deleted",
+                    self.mirror.collection,
+                    generation.manifest.generation,
+                    added,
+                    removed,
+                )
+            self._milvus_drifted = False
+            (self.index_dir / _MILVUS_PENDING).unlink(missing_ok=True)
+        except (VectorStoreError, OSError) as exc:  # committed; readers ignore extra rows
+            self._milvus_drifted = True
+            log.warning("generation committed, Milvus not fully updated: %s", exc)
 
     def _merge(self, manifest: Manifest) -> Manifest:
         """Rewrite all segments but the largest (or all) as one, dropping deleted rows."""
@@ -878,7 +1069,7 @@ class IndexWriter:
         segments = [name for name in manifest.segments if name not in merged] + self._new
         deleted = {k: set(v) for k, v in manifest.deleted.items() if k not in merged}
         self._new = []
-        return self._publish(segments, deleted, manifest.source_hash)
+        return self._publish(segments, deleted, manifest.source_hash, mirror_rows=False)
 
     def _remove_unreferenced(self) -> None:
         """Drop segments and generation files no longer named by the last two generations

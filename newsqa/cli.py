@@ -227,7 +227,9 @@ def serve(
 
     settings = _settings(index_dir)
     try:  # fail fast, with the reason, before the server starts
-        IndexStore.open(settings.index_dir, expected_model=settings.embed_model).close()
+        IndexStore.open(
+            settings.index_dir, expected_model=settings.embed_model, settings=settings
+        ).close()
     except NewsqaError as exc:
         raise _fail(exc) from exc
     uvicorn.run(

@@ -35,3 +35,7 @@ class IndexBusyError(NewsqaError):
 
 class IndexWriteError(NewsqaError):
     """An update could not be written (disk full, permissions); the committed index is intact."""
+
+
+class VectorStoreError(NewsqaError):
+    """The vector store (a Milvus server) cannot be reached or refused a call (HTTP 503)."""

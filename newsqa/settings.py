@@ -43,6 +43,20 @@ class Settings(BaseSettings):
         ge=0,
         description="Question and answer-sentence vectors kept in an LRU cache (0: none).",
     )
+    vector_store: Literal["faiss", "milvus"] = Field(
+        "faiss",
+        description="Where dense search runs: the index directory's FAISS segments, or a Milvus "
+        "server (README, 'Deployment: Milvus and replicas').",
+    )
+    milvus_uri: str = Field(
+        "http://127.0.0.1:19530", description="Milvus server for NEWSQA_VECTOR_STORE=milvus."
+    )
+    milvus_index_type: Literal["FLAT", "HNSW", "IVF_FLAT"] = Field(
+        "FLAT",
+        description="Index of a new Milvus collection: FLAT is exact (the FAISS default's "
+        "results); HNSW or IVF_FLAT for millions of chunks.",
+    )
+    milvus_timeout: float = Field(30.0, gt=0, description="Seconds per Milvus call.")
     host: str = Field("127.0.0.1", description="Address `newsqa serve` binds to.")
     port: int = Field(8000, ge=1, le=65535, description="Port `newsqa serve` listens on.")
     default_k: int = Field(

@@ -44,7 +44,9 @@ class Components:
 
 def build_components(settings: Settings, embedder: Embedder | None = None) -> Components:
     """Load the index (refusing one built for another model) and wire the pipeline."""
-    store = IndexStore.open(settings.index_dir, expected_model=settings.embed_model)
+    store = IndexStore.open(
+        settings.index_dir, expected_model=settings.embed_model, settings=settings
+    )
     embedder = embedder or Embedder.from_settings(settings)
     return Components(
         settings=settings,
@@ -145,7 +147,9 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
             app.state.components = components  # one assignment: requests see old or new
             metrics.record_index_loaded(app)
 
-        live = LiveIndex(first.store, build, swap, lock_timeout=settings.write_lock_timeout)
+        live = LiveIndex(
+            first.store, build, swap, lock_timeout=settings.write_lock_timeout, settings=settings
+        )
         app.state.live = live
         live.start(settings.reload_interval)
         yield
@@ -247,6 +251,7 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
             model=m.model,
             index_created_at=m.created_at,
             generation=m.generation,
+            vector_store=c.store.backend.describe(),
         )
 
     return app

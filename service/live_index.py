@@ -17,6 +17,7 @@ from typing import TypeVar
 
 from indexer.store import IndexStore, IndexWriter, current_generation
 from newsqa.errors import NewsqaError
+from newsqa.settings import Settings
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -35,7 +36,9 @@ class LiveIndex:
         build: Callable[[IndexStore], T],
         on_swap: Callable[[T], None] = lambda _: None,
         lock_timeout: float = 30.0,
+        settings: Settings | None = None,
     ) -> None:
+        self.settings = settings
         self._build = build
         self._on_swap = on_swap
         self.lock_timeout = lock_timeout
@@ -56,7 +59,10 @@ class LiveIndex:
                 if name is None or name == self._generation:
                     return False
                 store = IndexStore.open(
-                    old.path, expected_model=old.manifest.model, reuse=old.segment_map()
+                    old.path,
+                    expected_model=old.manifest.model,
+                    reuse=old.segment_map(),
+                    settings=self.settings,
                 )
             except NewsqaError as exc:
                 log.error("index reload refused, still serving %s: %s", self._generation, exc)
@@ -83,6 +89,7 @@ class LiveIndex:
             manifest.dimension,
             self.lock_timeout,
             reuse=self.store.segment_map(),
+            settings=self.settings,
         ) as writer:
             result = change(writer)
         self.reload()

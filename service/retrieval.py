@@ -25,6 +25,7 @@ from indexer.analyzer import analyze, tokenize
 from indexer.documents import searchable_text
 from indexer.embedder import Embedder
 from indexer.store import ChunkRecord, IndexStore
+from indexer.vector_store import MetadataFilter
 
 Mode = Literal["hybrid", "dense", "bm25"]
 _YEAR = re.compile(r"\b(19[5-9]\d|20\d\d)\b")
@@ -57,6 +58,17 @@ class Filters:
         if self.category is not None:
             allowed &= _casefold_equal(store.row_category, self.category)
         return allowed
+
+    def pushdown(self) -> MetadataFilter | None:
+        """The same filters for a vector store that applies them itself (Milvus)."""
+        if self.is_empty():
+            return None
+        return MetadataFilter(
+            published_from=self.published_from.timestamp() if self.published_from else None,
+            published_to=self.published_to.timestamp() if self.published_to else None,
+            source=self.source,
+            category=self.category,
+        )
 
 
 def _casefold_equal(values: np.ndarray, wanted: str) -> np.ndarray:
@@ -145,7 +157,8 @@ class HybridRetriever:
         """Ranked articles per question; pass ``query_vectors`` if the caller embedded them."""
         if k < 1:
             raise ValueError(f"k must be at least 1, got {k}")
-        allowed = (filters or Filters()).mask(self.store)
+        filters = filters or Filters()
+        allowed = filters.mask(self.store)
         if self.store.manifest.chunks == 0 or (allowed is not None and not allowed.any()):
             return [[] for _ in questions]
         vectors = None
@@ -155,7 +168,9 @@ class HybridRetriever:
                 if query_vectors is not None
                 else self.embedder.embed_queries(questions)
             )
-            _, dense_rows = self.store.search_vectors(vectors, self.candidates, allowed)
+            _, dense_rows = self.store.search_vectors(
+                vectors, self.candidates, allowed, filters.pushdown()
+            )
         results = []
         for i, question in enumerate(questions):
             rows: set[int] = set()

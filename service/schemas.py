@@ -105,6 +105,10 @@ class Ready(BaseModel):
     model: str
     index_created_at: str
     generation: int = Field(description="The committed index generation being served.")
+    vector_store: str = Field(
+        description="Where dense search runs: 'faiss' (the index directory) or "
+        "'milvus <uri> <collection>'."
+    )
 
 
 class ErrorOut(BaseModel):

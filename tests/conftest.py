@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +22,45 @@ def shared_dir() -> Path:
 
 REPO_DIR = Path(__file__).resolve().parents[1]
 CORPUS_DIR = REPO_DIR / "corpus"
+
+
+@pytest.fixture(scope="session")
+def milvus(tmp_path_factory: pytest.TempPathFactory):
+    """A real Milvus 2.3.5 standalone server on loopback for the session (tests/milvus_server.py),
+    stopped with SIGINT at the end; fails the session if any of its processes is left."""
+    pytest.importorskip("milvus", reason="Milvus tests need: pip install -e '.[milvus]'")
+    import milvus as milvus_package
+    from milvus_server import milvus_server
+
+    from newsqa.settings import Settings
+
+    bin_cache = Settings().cache_dir / f"milvus-{milvus_package.__version__}"
+    with milvus_server(tmp_path_factory.mktemp("milvus"), bin_cache=bin_cache) as server:
+        print(f"milvus healthy in {server.start_seconds:.1f} s at {server.uri}")
+        yield server
+
+
+@pytest.fixture(scope="session", autouse=True)
+def vector_store(request: pytest.FixtureRequest) -> Iterator[str]:
+    """``NEWSQA_VECTOR_STORE=milvus pytest ...`` (``make test-milvus``) runs the same tests with
+    every index mirrored to, and every dense search answered by, the session's Milvus server;
+    servers started by tests inherit the setting through the environment."""
+    from newsqa.settings import get_settings
+
+    kind = os.environ.get("NEWSQA_VECTOR_STORE", "faiss")
+    if kind != "milvus":
+        yield kind
+        return
+    server = request.getfixturevalue("milvus")
+    before = os.environ.get("NEWSQA_MILVUS_URI")
+    os.environ["NEWSQA_MILVUS_URI"] = server.uri
+    get_settings.cache_clear()
+    yield kind
+    if before is None:
+        os.environ.pop("NEWSQA_MILVUS_URI", None)
+    else:
+        os.environ["NEWSQA_MILVUS_URI"] = before
+    get_settings.cache_clear()
 
 
 @pytest.fixture(scope="session")

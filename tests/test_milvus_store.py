@@ -21,7 +21,6 @@ for _package in ("pymilvus", "milvus"):  # milvus: the server's launcher, milvus
         _package, reason=f"Milvus tests need the {_package} package: pip install -e '.[milvus]'"
     )
 
-from milvus_server import descendants, milvus_server  # noqa: E402
 
 from indexer.chunking import Chunker  # noqa: E402
 from indexer.documents import Article, searchable_text  # noqa: E402
@@ -114,15 +113,8 @@ def assert_same_ranking(m_scores, m_keys, f_scores, f_keys, tol=1e-4):
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory, settings):
-    import milvus
-
-    bin_cache = settings.cache_dir / f"milvus-{milvus.__version__}"
-    with milvus_server(tmp_path_factory.mktemp("milvus"), bin_cache=bin_cache) as srv:
-        print(f"milvus healthy in {srv.start_seconds:.1f} s at {srv.uri}")
-        pid = srv.proc.pid
-        yield srv
-    assert not descendants(pid)
+def server(milvus):
+    return milvus
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,254 @@
+"""An index directory served from Milvus (NEWSQA_VECTOR_STORE=milvus) against the real server.
+
+The collection must hold exactly the live chunks of the committed generation after every kind
+of change, dense search through Milvus must rank like the FAISS segments of the same index, and
+a generation Milvus does not hold must be refused rather than served half-empty. Run with
+``make test-milvus`` (``pytest -m milvus``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import CORPUS_DIR, SHARED_DIR
+
+from eval import metrics
+from eval.questions import load_questions
+from eval.runner import canonical_relevant
+from indexer.pipeline import build_index
+from indexer.store import IndexStore
+from newsqa.errors import IncompatibleIndexError, IndexWriteError, VectorStoreError
+from newsqa.settings import Settings
+from service.retrieval import Filters, HybridRetriever
+
+pytestmark = pytest.mark.milvus
+pytest.importorskip("pymilvus", reason="Milvus tests need: pip install -e '.[milvus]'")
+
+from indexer.milvus_store import MilvusBackend, open_store  # noqa: E402
+
+DETIK = SHARED_DIR / "data" / "news" / "detik-2025.jsonl"
+# How many detik articles the reindex test indexes (0: all 1,000+, about 6 minutes of
+# embedding here; the closing figures of issue 9 were measured that way).
+DETIK_LIMIT = int(os.environ.get("NEWSQA_TEST_DETIK_LIMIT", "80"))
+QUERIES = ["which Palembang programs won 2020 awards", "harga cabai naik", "banjir di Palembang"]
+
+
+@pytest.fixture(scope="module")
+def on_milvus(milvus, settings) -> Settings:
+    return settings.model_copy(update={"vector_store": "milvus", "milvus_uri": milvus.uri})
+
+
+@pytest.fixture(scope="module")
+def on_faiss(settings) -> Settings:
+    return settings.model_copy(update={"vector_store": "faiss"})
+
+
+def write_jsonl(path: Path, records: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+    return path
+
+
+def collection_of(index_dir: Path, on_milvus: Settings):
+    manifest = IndexStore.open(index_dir, settings=on_milvus, eager=False).manifest
+    return open_store(
+        on_milvus.milvus_uri, manifest.milvus_collection, manifest.dimension, "FLAT", 30.0
+    )
+
+
+def assert_mirrors(index_dir: Path, on_milvus: Settings) -> IndexStore:
+    """The collection holds exactly the live chunk keys of the committed generation."""
+    store = IndexStore.open(index_dir, settings=on_milvus)
+    assert isinstance(store.backend, MilvusBackend)
+    expected = np.sort(store.row_keys[store.live])
+    collection = collection_of(index_dir, on_milvus)
+    assert collection.count() == store.manifest.chunks == len(expected)
+    assert np.array_equal(collection.ids(), expected)
+    assert collection.article_ids() == set(store.article_ids())
+    return store
+
+
+def test_detik_reindex_with_changes_and_removals_leaves_exactly_the_live_rows(
+    tmp_path, embedder, on_milvus
+):
+    records = [json.loads(line) for line in DETIK.open()]
+    if DETIK_LIMIT:
+        records = records[:DETIK_LIMIT]
+    index_dir = tmp_path / "detik"
+    first = build_index(
+        [write_jsonl(tmp_path / "a.jsonl", records)], index_dir, embedder, settings=on_milvus
+    )
+    before = assert_mirrors(index_dir, on_milvus)
+    print(f"[milvus-detik] {first.manifest.articles} articles, {first.manifest.chunks} chunks")
+
+    changed = records[5:15]  # 10 changed texts
+    removed = {r["id"] for r in records[20:25]}  # 5 removed
+    edited = {r["id"] for r in changed}
+    later = [
+        {**r, "text": r["text"] + " Pembaruan: redaksi menambahkan keterangan baru."}
+        if r["id"] in edited
+        else r
+        for r in records
+        if r["id"] not in removed
+    ]
+    report = build_index(
+        [write_jsonl(tmp_path / "b.jsonl", later)],
+        index_dir,
+        embedder,
+        prune=True,
+        settings=on_milvus,
+    )
+    assert (report.updated, report.removed) == (10, 5)
+    after = assert_mirrors(index_dir, on_milvus)
+    gone = set(before.row_keys[before.live]) - set(after.row_keys[after.live])
+    new = set(after.row_keys[after.live]) - set(before.row_keys[before.live])
+    stale_articles = {
+        before.row_article[r] for r in np.flatnonzero(before.live) if before.row_keys[r] in gone
+    }
+    assert stale_articles == edited | removed
+    assert {
+        after.row_article[r] for r in np.flatnonzero(after.live) if after.row_keys[r] in new
+    } == edited
+    assert removed.isdisjoint(collection_of(index_dir, on_milvus).article_ids())
+    print(
+        f"[milvus-detik] reindex: 10 changed, 5 removed -> {after.manifest.chunks} rows "
+        f"(-{len(gone)} +{len(new)}), collection ids equal the live keys"
+    )
+
+
+@pytest.fixture(scope="module")
+def corpus_on_milvus(tmp_path_factory, embedder, on_milvus) -> Path:
+    index_dir = tmp_path_factory.mktemp("corpus-milvus") / "index"
+    build_index([CORPUS_DIR], index_dir, embedder, settings=on_milvus)
+    return index_dir
+
+
+def test_dense_search_through_milvus_ranks_like_faiss(
+    corpus_on_milvus, embedder, on_milvus, on_faiss
+):
+    milvus = IndexStore.open(corpus_on_milvus, settings=on_milvus)
+    faiss = IndexStore.open(corpus_on_milvus, settings=on_faiss)
+    vectors = embedder.embed_queries(QUERIES)
+    for filters in (Filters(), Filters(category="Ekonomi"), Filters(source="nope")):
+        allowed = filters.mask(faiss)
+        m_scores, m_rows = milvus.search_vectors(vectors, 8, allowed, filters.pushdown())
+        f_scores, f_rows = faiss.search_vectors(vectors, 8, allowed)
+        np.testing.assert_allclose(m_scores, f_scores, atol=1e-4)
+        assert m_rows.shape == f_rows.shape
+    rows = np.flatnonzero(faiss.live)[:7]
+    np.testing.assert_allclose(milvus.vectors_of(rows), faiss.vectors_of(rows), atol=1e-6)
+    for question in QUERIES:
+        by_milvus = HybridRetriever(milvus, embedder).retrieve(question, k=5)
+        by_faiss = HybridRetriever(faiss, embedder).retrieve(question, k=5)
+        assert [h.article_id for h in by_milvus] == [h.article_id for h in by_faiss]
+    # the service never loaded the FAISS files: its vectors are in Milvus
+    assert all(
+        seg._index is None for seg in IndexStore.open(corpus_on_milvus, settings=on_milvus).segments
+    )
+
+
+def test_a_generation_milvus_does_not_hold_is_refused_until_synced(
+    tmp_path, embedder, on_milvus, on_faiss
+):
+    records = [json.loads(line) for line in (CORPUS_DIR / "articles.jsonl").open()][:6]
+    index_dir = tmp_path / "index"
+    build_index(
+        [write_jsonl(tmp_path / "a.jsonl", records[:4])], index_dir, embedder, settings=on_faiss
+    )
+    with pytest.raises(IncompatibleIndexError, match="not in Milvus"):
+        IndexStore.open(index_dir, settings=on_milvus)
+    build_index(
+        [write_jsonl(tmp_path / "a.jsonl", records[:4])], index_dir, embedder, settings=on_milvus
+    )  # nothing changed: the commit uploads the whole index
+    assert_mirrors(index_dir, on_milvus)
+    # a FAISS-mode commit leaves Milvus behind: refused again, then repaired
+    build_index(
+        [write_jsonl(tmp_path / "b.jsonl", records[4:6])], index_dir, embedder, settings=on_faiss
+    )
+    with pytest.raises(IncompatibleIndexError, match="holds generation"):
+        IndexStore.open(index_dir, settings=on_milvus)
+    build_index(
+        [write_jsonl(tmp_path / "b.jsonl", records[4:6])], index_dir, embedder, settings=on_milvus
+    )
+    assert assert_mirrors(index_dir, on_milvus).manifest.articles == 6
+
+
+def test_drift_between_milvus_and_the_index_is_repaired_by_the_next_commit(
+    tmp_path, embedder, on_milvus
+):
+    records = [json.loads(line) for line in (CORPUS_DIR / "articles.jsonl").open()][:6]
+    index_dir = tmp_path / "index"
+    build_index(
+        [write_jsonl(tmp_path / "a.jsonl", records[:4])], index_dir, embedder, settings=on_milvus
+    )
+    store = assert_mirrors(index_dir, on_milvus)
+    # A commit that fails after its Milvus upserts (here: its generation file cannot be
+    # written) leaves rows of no generation in the collection; readers ignore them.
+    (index_dir / f".gen-{store.manifest.generation + 1:06d}.json.tmp").mkdir()
+    with pytest.raises(IndexWriteError, match="committed index is unchanged"):
+        build_index(
+            [write_jsonl(tmp_path / "b.jsonl", records[4:5])],
+            index_dir,
+            embedder,
+            settings=on_milvus,
+        )
+    (index_dir / f".gen-{store.manifest.generation + 1:06d}.json.tmp").rmdir()
+    collection = collection_of(index_dir, on_milvus)
+    assert collection.count() > store.manifest.chunks
+    hits = HybridRetriever(IndexStore.open(index_dir, settings=on_milvus), embedder).retrieve(
+        records[4]["title"], k=5
+    )
+    assert records[4]["id"] not in {h.article_id for h in hits}
+    # Rows lost by the server: found by the count check of the next commit.
+    collection.delete_keys(store.row_keys[:2])
+    build_index(
+        [write_jsonl(tmp_path / "c.jsonl", records[5:6])], index_dir, embedder, settings=on_milvus
+    )
+    assert assert_mirrors(index_dir, on_milvus).manifest.articles == 5
+
+
+def test_unreachable_milvus_fails_cleanly(tmp_path, embedder, on_milvus, corpus_on_milvus):
+    down = on_milvus.model_copy(update={"milvus_uri": "http://127.0.0.1:9", "milvus_timeout": 3.0})
+    records = [json.loads(line) for line in (CORPUS_DIR / "articles.jsonl").open()][:2]
+    with pytest.raises(IndexWriteError, match="Milvus at http://127.0.0.1:9"):
+        build_index(
+            [write_jsonl(tmp_path / "a.jsonl", records)],
+            tmp_path / "index",
+            embedder,
+            settings=down,
+        )
+    with pytest.raises(VectorStoreError, match="Milvus at http://127.0.0.1:9"):
+        IndexStore.open(corpus_on_milvus, settings=down)
+
+
+def test_facqa_retrieval_through_milvus_matches_faiss(
+    tmp_path_factory, embedder, on_milvus, on_faiss
+):
+    """Issue 9's acceptance on facqa-valid: MRR@10 and Recall@10 within 0.01 of FAISS."""
+    index_dir = tmp_path_factory.mktemp("facqa-milvus") / "index"
+    build_index(
+        [SHARED_DIR / "data" / "news" / "facqa-passages.jsonl"],
+        index_dir,
+        embedder,
+        settings=on_milvus,
+    )
+    questions = load_questions(SHARED_DIR / "data" / "eval" / "facqa-valid.jsonl")
+    figures = {}
+    for name, settings in (("faiss", on_faiss), ("milvus", on_milvus)):
+        store = IndexStore.open(index_dir, settings=settings)
+        retriever = HybridRetriever(store, embedder)
+        mrr = recall = 0.0
+        for q in questions:
+            ranked = [h.article_id for h in retriever.retrieve(q.question, k=10)]
+            relevant = canonical_relevant(store, q.relevant)
+            mrr += metrics.mrr_at(ranked, relevant, 10)
+            recall += metrics.recall_at(ranked, relevant, 10)
+        figures[name] = (mrr / len(questions), recall / len(questions))
+    print(
+        f"[milvus-facqa] MRR@10 / Recall@10: faiss {figures['faiss']}, milvus {figures['milvus']}"
+    )
+    assert abs(figures["milvus"][0] - figures["faiss"][0]) <= 0.01
+    assert abs(figures["milvus"][1] - figures["faiss"][1]) <= 0.01
