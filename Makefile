@@ -6,7 +6,7 @@ INDEX_DIR ?= var/index
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install model index serve test test-slow test-full test-stress eval lint clean
+.PHONY: install model index serve test test-slow test-full test-stress test-scale eval lint clean
 
 # torch first, pinned to the CPU build: a bare torch requirement would pull a multi-GB CUDA build.
 $(VENV)/.installed: pyproject.toml
@@ -41,6 +41,15 @@ test-full: model
 # Schemathesis over every endpoint, a 60 s load test and a 5-minute soak (NEWSQA_SOAK_SECONDS).
 test-stress: model
 	$(BIN)/python -m pytest -m stress -s
+
+# Scale-out (issue 9): the Milvus and Ray extras, then the store, mirror and Ray tests and the
+# retrieval, answer and write tests again with every dense search going through Milvus.
+SCALE_TESTS := tests/test_milvus_store.py tests/test_milvus_index.py tests/test_ray_embedding.py \
+	tests/test_retrieval.py tests/test_api.py tests/test_reindex.py
+test-scale: model
+	$(BIN)/pip install --quiet -e '.[dev,milvus,ray]'
+	NEWSQA_VECTOR_STORE=milvus $(BIN)/python -m pytest \
+		-m "not slow and not full and not stress" $(SCALE_TESTS)
 
 eval: model
 	$(BIN)/newsqa eval --corpus corpus --questions eval/questions/corpus.jsonl --mode all --out eval-report

@@ -189,12 +189,20 @@ def watch(
         raise _fail(NewsqaError(f"{folder} is not a folder"))
     settings = _settings(index_dir)
     embedder = Embedder.from_settings(settings)
-    try:
-        _index_once([folder], settings, embedder, False, wait)
-    except NewsqaError as exc:
-        console.print(f"[yellow]{exc}[/yellow]")
-    console.print(f"watching {folder} (Ctrl-C to stop)")
-    for changes in watch_changes(folder, debounce=500, step=100):
+    started = False
+    # The folder is indexed once the watcher runs (its first, empty, yield), so that a file
+    # arriving during that first run is not missed: it comes back as a change.
+    for changes in watch_changes(
+        folder, debounce=500, step=100, rust_timeout=100, yield_on_timeout=True
+    ):
+        if not started:
+            started = True
+            try:
+                _index_once([folder], settings, embedder, False, wait)
+            except NewsqaError as exc:
+                console.print(f"[yellow]{exc}[/yellow]")
+            console.print(f"watching {folder} (Ctrl-C to stop)")
+            continue
         files = sorted(
             {
                 Path(path)
