@@ -95,6 +95,13 @@ def tokenize(text: str) -> list[str]:
     return [t for t, _, _ in token_spans(text)]
 
 
+def fast_tokens(text: str) -> list[str]:
+    """The tokens of ``tokenize`` without their spans, about twice as fast: normalising the
+    whole text at once gives the same tokens (checked on the shared corpora in
+    tests/test_analyzer.py), though not offsets into the original text."""
+    return _TOKEN.findall(unicodedata.normalize("NFKC", text).casefold())
+
+
 @lru_cache(maxsize=1)
 def _stemmer():  # type: ignore[no-untyped-def]
     # Built lazily (loads Sastrawi's ~30k-word root dictionary) and without Sastrawi's own

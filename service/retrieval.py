@@ -21,7 +21,7 @@ from typing import Literal
 
 import numpy as np
 
-from indexer.analyzer import analyze, tokenize
+from indexer.analyzer import analyze, fast_tokens
 from indexer.documents import searchable_text
 from indexer.embedder import Embedder
 from indexer.store import ChunkRecord, IndexStore
@@ -210,23 +210,16 @@ class HybridRetriever:
         if lexical is not None:
             best = float(lexical.max())
             lex = lexical[ids] / best if best > 0 else np.zeros(len(ids))
+        year = self._year_bonus(question, records)
         if self.mode == "dense":
-            scores = dense
+            scores = dense + year
         elif self.mode == "bm25":
-            scores = lex
+            scores = lex + year
         else:
-            q_pairs = _bigrams(question)
-            pairs = np.array(
-                [
-                    len(q_pairs & _bigrams(searchable_text(r.title, r.text))) / max(1, len(q_pairs))
-                    for r in records
-                ]
-            )
             headline = self.store.headline_vectors_of(ids) @ q_vec
-            scores = (
-                w.dense * dense + lexical_weight * lex + w.bigram * pairs + w.headline * headline
-            )
-        scores = np.asarray(scores, dtype=np.float64) + self._year_bonus(question, records)
+            scores = w.dense * dense + lexical_weight * lex + w.headline * headline + year
+            scores = scores + w.bigram * self._pair_shares(question, records, scores, k)
+        scores = np.asarray(scores, dtype=np.float64)
 
         passages: dict[str, list[Passage]] = {}
         best_score: dict[str, float] = {}
@@ -244,6 +237,28 @@ class HybridRetriever:
             ArticleHit(a, best_score[a], passages[a][: self.passages_per_article]) for a in ranked
         ]
 
+    def _pair_shares(
+        self, question: str, records: list[ChunkRecord], partial: np.ndarray, k: int
+    ) -> np.ndarray:
+        """The share of the question's word pairs each candidate contains, computed only
+        where it can change the result: an article whose best score without it, plus the most
+        it can add, stays below the k-th best article's score without it cannot reach the
+        top k (the rest keep 0). Exact, and it skips most candidates of most questions."""
+        shares = np.zeros(len(records))
+        q_pairs = _bigrams(question)
+        if not q_pairs or self.weights.bigram <= 0:
+            return shares
+        best: dict[str, float] = {}
+        for record, score in zip(records, partial):
+            best[record.article_id] = max(score, best.get(record.article_id, -np.inf))
+        floor = sorted(best.values(), reverse=True)[k - 1] if len(best) > k else -np.inf
+        kept = {a for a, score in best.items() if score + self.weights.bigram >= floor}
+        for j, record in enumerate(records):
+            if record.article_id in kept:
+                joined = _joined_tokens(searchable_text(record.title, record.text))
+                shares[j] = sum(pair in joined for pair in q_pairs) / len(q_pairs)
+        return shares
+
     def _year_bonus(self, question: str, records: list[ChunkRecord]) -> np.ndarray:
         """A year in the question ("2020 awards") lifts articles published that year."""
         years = {int(y) for y in _YEAR.findall(question)}
@@ -257,8 +272,15 @@ class HybridRetriever:
         )
 
 
-@lru_cache(maxsize=2048)
-def _bigrams(text: str) -> frozenset[int]:
-    """Hashed word pairs of ``text``; cached because the same candidate chunks recur."""
-    tokens = tokenize(text)
-    return frozenset(hash(pair) for pair in zip(tokens, tokens[1:]))
+def _bigrams(question: str) -> frozenset[str]:
+    """The question's distinct word pairs, each as " a b " (see ``_joined_tokens``)."""
+    tokens = fast_tokens(question)
+    return frozenset(f" {a} {b} " for a, b in zip(tokens, tokens[1:]))
+
+
+@lru_cache(maxsize=4096)
+def _joined_tokens(text: str) -> str:
+    """`` t1 t2 ... tn ``: a pair " a b " occurs in it exactly when b follows a in ``text``.
+    One substring search per question pair is cheaper than building every candidate's pair
+    set; cached because the same candidate chunks recur."""
+    return f" {' '.join(fast_tokens(text))} "

@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from indexer.analyzer import STOPWORDS, analyze, analyze_many, stem, term_spans, tokenize
+from indexer.analyzer import (
+    STOPWORDS,
+    analyze,
+    analyze_many,
+    fast_tokens,
+    stem,
+    term_spans,
+    tokenize,
+)
 
 
 @pytest.mark.parametrize(
@@ -78,6 +88,14 @@ def test_unicode_normalisation_and_casefold():
     assert tokenize("ﬁnansial") == ["finansial"]  # ligature
     assert tokenize("cafe\u0301") == ["café"]  # combining accent composed, not a separator
     assert tokenize("STRASSE Straße") == ["strasse", "strasse"]
+
+
+def test_fast_tokens_equal_tokenize_on_the_shared_articles(shared_dir):
+    samples = ["ＪＡＫＡＲＴＡ ﬁnansial cafe\u0301 Straße", "detik.com snake_case Rp1,5 10.00"]
+    for name in ("detik-2025.jsonl", "facqa-passages.jsonl"):
+        with open(shared_dir / "data" / "news" / name) as fh:
+            samples += [json.loads(line)["text"] for line in fh]
+    assert all(fast_tokens(text) == tokenize(text) for text in samples)
 
 
 def test_tokenize_keeps_stopwords_analyze_drops_them():
