@@ -133,11 +133,7 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        import faiss
 
-        # Requests run in parallel threads; one FAISS thread per query is 2.8x faster for a
-        # single query than all cores fighting over it (bench/, section 4).
-        faiss.omp_set_num_threads(1)
         first = build_components(settings, embedder)
 
         def build(store: IndexStore) -> Components:

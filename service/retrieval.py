@@ -210,16 +210,17 @@ class HybridRetriever:
         if lexical is not None:
             best = float(lexical.max())
             lex = lexical[ids] / best if best > 0 else np.zeros(len(ids))
-        year = self._year_bonus(question, records)
         if self.mode == "dense":
-            scores = dense + year
+            scores = dense
         elif self.mode == "bm25":
-            scores = lex + year
+            scores = lex
         else:
             headline = self.store.headline_vectors_of(ids) @ q_vec
-            scores = w.dense * dense + lexical_weight * lex + w.headline * headline + year
-            scores = scores + w.bigram * self._pair_shares(question, records, scores, k)
-        scores = np.asarray(scores, dtype=np.float64)
+            pairs = self._pair_shares(question, records)
+            scores = (
+                w.dense * dense + lexical_weight * lex + w.bigram * pairs + w.headline * headline
+            )
+        scores = np.asarray(scores, dtype=np.float64) + self._year_bonus(question, records)
 
         passages: dict[str, list[Passage]] = {}
         best_score: dict[str, float] = {}
@@ -237,27 +238,18 @@ class HybridRetriever:
             ArticleHit(a, best_score[a], passages[a][: self.passages_per_article]) for a in ranked
         ]
 
-    def _pair_shares(
-        self, question: str, records: list[ChunkRecord], partial: np.ndarray, k: int
-    ) -> np.ndarray:
-        """The share of the question's word pairs each candidate contains, computed only
-        where it can change the result: an article whose best score without it, plus the most
-        it can add, stays below the k-th best article's score without it cannot reach the
-        top k (the rest keep 0). Exact, and it skips most candidates of most questions."""
-        shares = np.zeros(len(records))
+    def _pair_shares(self, question: str, records: list[ChunkRecord]) -> np.ndarray:
+        """The share of the question's word pairs each candidate contains."""
         q_pairs = _bigrams(question)
-        if not q_pairs or self.weights.bigram <= 0:
-            return shares
-        best: dict[str, float] = {}
-        for record, score in zip(records, partial):
-            best[record.article_id] = max(score, best.get(record.article_id, -np.inf))
-        floor = sorted(best.values(), reverse=True)[k - 1] if len(best) > k else -np.inf
-        kept = {a for a, score in best.items() if score + self.weights.bigram >= floor}
-        for j, record in enumerate(records):
-            if record.article_id in kept:
-                joined = _joined_tokens(searchable_text(record.title, record.text))
-                shares[j] = sum(pair in joined for pair in q_pairs) / len(q_pairs)
-        return shares
+        if not q_pairs:
+            return np.zeros(len(records))
+        return np.array(
+            [
+                sum(pair in _joined_tokens(searchable_text(r.title, r.text)) for pair in q_pairs)
+                / len(q_pairs)
+                for r in records
+            ]
+        )
 
     def _year_bonus(self, question: str, records: list[ChunkRecord]) -> np.ndarray:
         """A year in the question ("2020 awards") lifts articles published that year."""
