@@ -49,7 +49,7 @@ def langchain_index(texts: list[tuple[str, str]], embeddings):  # type: ignore[n
     return FAISS.from_documents(docs, embeddings), len(docs)
 
 
-def run(questions: int | None = None, repeats: int = 2) -> dict:
+def run(questions: int | None = None, repeats: int = 3) -> dict:
     import warnings
 
     from eval.metrics import mrr_at, recall_at
@@ -94,7 +94,7 @@ def run(questions: int | None = None, repeats: int = 2) -> dict:
         def theirs() -> None:
             built["theirs"] = langchain_index(texts, theirs_emb)
 
-        log(f"peer: indexing {len(texts)} facqa passages, {repeats}x each (A B B A)")
+        log(f"peer: indexing {len(texts)} facqa passages, {repeats}x each (A B, B A, ...)")
         times = best_of({"ours": ours, "theirs": theirs}, repeats)
         index_dir, report = built["ours"]
         vectorstore, peer_chunks = built["theirs"]

@@ -361,7 +361,7 @@ def recommended_defaults(result: dict) -> dict:
         }
         out["faiss_threads_single_query"] = {
             "winner": rec["single_query_threads"],
-            "now": "all (faiss default)",
+            "now": "1 for a single query, all cores for a batch (indexer/vector_store.py)",
             "why": "one query at a time, see section 4",
         }
     return out

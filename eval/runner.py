@@ -27,7 +27,7 @@ class QuestionResult:
     abstained: bool
     citation_ids: list[str]
     citations_valid: list[bool]
-    latency_ms: float
+    latency_ms: float | None  # None: not timed (answered with a warm vector cache)
     relevant: set[str] = field(default_factory=set)
 
     @property
@@ -165,7 +165,7 @@ def score(name: str, results: list[QuestionResult], k: int = 10) -> ModeReport:
     validity = [v for r in results for v in r.citations_valid]
     if validity:
         values["citation_validity"] = sum(validity) / len(validity)
-    latencies = [r.latency_ms for r in results]
+    latencies = [r.latency_ms for r in results if r.latency_ms is not None]
     values["latency_p50_ms"] = metrics.percentile(latencies, 50)
     values["latency_p95_ms"] = metrics.percentile(latencies, 95)
     intervals = {

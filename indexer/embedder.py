@@ -103,6 +103,18 @@ class Embedder:
         with self._cache_lock:
             self._cache.clear()
 
+    def cache_snapshot(self) -> dict[tuple[str, str], np.ndarray]:
+        with self._cache_lock:
+            return dict(self._cache)
+
+    def warm_cache(self, vectors: dict[tuple[str, str], np.ndarray]) -> None:
+        """Add vectors from ``cache_snapshot`` (entries cached since are kept)."""
+        with self._cache_lock:
+            for key, vector in vectors.items():
+                self._cache.setdefault(key, vector)
+            while len(self._cache) > self.cache_size:
+                self._cache.popitem(last=False)
+
     def _cached(self, texts: Sequence[str], prompt_name: str) -> np.ndarray:
         texts = list(texts)
         if not self.cache_size:

@@ -404,6 +404,12 @@ def open_store(
     uri: str, collection: str, dimension: int, index_type: str, timeout: float
 ) -> MilvusVectorStore:
     """One client per collection and process (a reload or a writer reuses it)."""
+    try:
+        import pymilvus  # noqa: F401
+    except ImportError as exc:
+        raise VectorStoreError(
+            "NEWSQA_VECTOR_STORE=milvus needs pymilvus: pip install -e '.[milvus]'"
+        ) from exc
     key = (uri, collection)
     store = _stores.get(key)
     if store is None:

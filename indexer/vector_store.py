@@ -86,13 +86,24 @@ class FaissBackend:
     ) -> tuple[np.ndarray, np.ndarray]:
         import faiss
 
-        from indexer.store import search_parameters
-
-        store = self.store
         # One thread for one query (a service: requests already run in parallel; 2.8x faster
         # than all cores on one query, bench section 4), all cores for a batch (eval). OpenMP
         # keeps this per calling thread, so it is set here, in the thread that searches.
+        threads = faiss.omp_get_max_threads()
         faiss.omp_set_num_threads(1 if len(queries) == 1 else _cores())
+        try:
+            return self._search(queries, k, allowed)
+        finally:
+            faiss.omp_set_num_threads(threads)
+
+    def _search(
+        self, queries: np.ndarray, k: int, allowed: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        import faiss
+
+        from indexer.store import search_parameters
+
+        store = self.store
         mask = store.live if allowed is None else store.live & allowed
         k = min(k, int(mask.sum()))
         found_scores, found_rows = [], []

@@ -78,3 +78,18 @@ def test_bootstrap_interval_contains_mean_and_is_reproducible():
     assert low < 0.7 < high
     assert (low, high) == metrics.bootstrap_ci(values)
     assert metrics.bootstrap_ci([1.0, 1.0]) == (1.0, 1.0)
+
+
+def test_latency_figures_come_from_timed_questions_only():
+    from eval.questions import ReferenceQuestion
+    from eval.runner import QuestionResult, score
+
+    def result(i: int, latency: float | None) -> QuestionResult:
+        question = ReferenceQuestion(id=str(i), question="q", relevant=frozenset({"a"}))
+        return QuestionResult(question, ["a"], "x", False, ["a"], [True], latency, {"a"})
+
+    timed = [result(0, 30.0), result(1, 10.0), result(2, 20.0)]
+    report = score("hybrid", [*timed, result(3, None), result(4, None)])
+    assert report.questions == 5 and report.values["mrr@10"] == 1.0
+    assert report.values["latency_p50_ms"] == 20.0  # nearest rank over the 3 timed ones
+    assert report.values["latency_p95_ms"] == 30.0
