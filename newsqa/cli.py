@@ -17,6 +17,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
 from newsqa.errors import NewsqaError
 from newsqa.settings import Settings, get_settings
@@ -42,7 +43,8 @@ def _settings(index_dir: Path | None = None) -> Settings:
 
 
 def _fail(exc: Exception) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {exc}")
+    # One unwrapped line, never read as Rich markup: messages carry paths and brackets.
+    err.print(Text.assemble(("error: ", "bold red"), str(exc)), soft_wrap=True)
     return typer.Exit(code=1)
 
 
