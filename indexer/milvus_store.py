@@ -489,8 +489,6 @@ class MilvusMirror:
 class MilvusBackend:
     """The reader's side: dense search of one generation through the Milvus collection."""
 
-    needs_local_vectors = False
-
     def __init__(self, generation: IndexStore, store: MilvusVectorStore) -> None:
         self.generation = generation
         self.store = store

@@ -72,8 +72,6 @@ class VectorBackend(Protocol):
 class FaissBackend:
     """Searches every segment's FAISS index and merges the per-segment top lists."""
 
-    needs_local_vectors = True
-
     def __init__(self, store: IndexStore) -> None:
         self.store = store
 

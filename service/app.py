@@ -133,7 +133,6 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-
         first = build_components(settings, embedder)
 
         def build(store: IndexStore) -> Components:

@@ -172,9 +172,7 @@ class HybridRetriever:
                 if query_vectors is not None
                 else self.embedder.embed_queries(questions)
             )
-            _, dense_rows = self.store.search_vectors(
-                vectors, pool, allowed, filters.pushdown()
-            )
+            _, dense_rows = self.store.search_vectors(vectors, pool, allowed, filters.pushdown())
         results = []
         for i, question in enumerate(questions):
             rows: set[int] = set()
