@@ -226,7 +226,15 @@ class MilvusServer:
         started = time.monotonic()
         with open(self.data_dir / "launcher.log", "wb") as log:
             self.proc = subprocess.Popen(
-                command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env
+                command,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=env,
+                # A job a shell starts in the background (`make test &`, some CI runners)
+                # ignores SIGINT, and an ignored signal stays ignored across exec: the stop
+                # signal would never arrive. Give the launcher SIGINT's default back.
+                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
             )
         try:
             while True:

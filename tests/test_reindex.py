@@ -125,6 +125,9 @@ def test_watch_indexes_files_as_they_arrive(tmp_path, settings):
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        # SIGINT stops it, as Ctrl-C would, even when this test runs in a background job
+        # (which ignores SIGINT, and passes that on): see tests/milvus_server.py.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         _wait_for(lambda: _articles(index_dir) == 2, 120, "initial index")
