@@ -42,7 +42,7 @@ def milvus(tmp_path_factory: pytest.TempPathFactory):
 
 @pytest.fixture(scope="session", autouse=True)
 def vector_store(request: pytest.FixtureRequest) -> Iterator[str]:
-    """``NEWSQA_VECTOR_STORE=milvus pytest ...`` (``make test-milvus``) runs the same tests with
+    """``NEWSQA_VECTOR_STORE=milvus pytest ...`` (``make test-scale``) runs the same tests with
     every index mirrored to, and every dense search answered by, the session's Milvus server;
     servers started by tests inherit the setting through the environment."""
     from newsqa.settings import get_settings
