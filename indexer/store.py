@@ -405,7 +405,10 @@ class IndexStore:
                 if settings.vector_store == "milvus":
                     from indexer.milvus_store import MilvusBackend
 
-                    store.backend = MilvusBackend(store, _milvus_store(settings, manifest))
+                    store.backend = MilvusBackend(
+                        store,
+                        _milvus_store(settings, manifest.milvus_collection, manifest.dimension),
+                    )
                 return store
             except CorruptIndexError:
                 # A writer may have committed and cleaned up between reading CURRENT and
@@ -594,13 +597,14 @@ def _check_milvus(manifest: Manifest, index_dir: Path) -> None:
         )
 
 
-def _milvus_store(settings: Settings, manifest: Manifest) -> MilvusVectorStore:
+def _milvus_store(settings: Settings, collection: str, dimension: int) -> MilvusVectorStore:
+    """The (process-wide) client of ``collection`` on the configured Milvus server."""
     from indexer.milvus_store import open_store
 
     return open_store(
         settings.milvus_uri,
-        manifest.milvus_collection,
-        manifest.dimension,
+        collection,
+        dimension,
         settings.milvus_index_type,
         settings.milvus_timeout,
     )
@@ -813,7 +817,7 @@ class IndexWriter:
         self._remove_unreferenced()
 
     def _open_mirror(self, settings: Settings, dimension: int) -> MilvusMirror:
-        from indexer.milvus_store import MilvusMirror, new_collection_name, open_store
+        from indexer.milvus_store import MilvusMirror, new_collection_name
 
         collection = (self.base.manifest.milvus_collection if self.base else "") or (
             new_collection_name()
@@ -825,15 +829,7 @@ class IndexWriter:
             base is not None and base.milvus_generation != base.generation
         )
         try:
-            return MilvusMirror(
-                open_store(
-                    settings.milvus_uri,
-                    collection,
-                    dimension,
-                    settings.milvus_index_type,
-                    settings.milvus_timeout,
-                )
-            )
+            return MilvusMirror(_milvus_store(settings, collection, dimension))
         except VectorStoreError as exc:
             raise IndexWriteError(f"{exc}; the committed index is unchanged") from exc
 
