@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +23,12 @@ def shared_dir() -> Path:
 
 REPO_DIR = Path(__file__).resolve().parents[1]
 CORPUS_DIR = REPO_DIR / "corpus"
+
+
+def write_jsonl(path: Path, records: list[dict]) -> Path:
+    """``records`` as a corpus file in the JSON Lines format."""
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+    return path
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import CORPUS_DIR, SHARED_DIR
+from conftest import CORPUS_DIR, SHARED_DIR, write_jsonl
 
 from eval import metrics
 from eval.questions import load_questions
@@ -45,11 +45,6 @@ def on_milvus(milvus, settings) -> Settings:
 @pytest.fixture(scope="module")
 def on_faiss(settings) -> Settings:
     return settings.model_copy(update={"vector_store": "faiss"})
-
-
-def write_jsonl(path: Path, records: list[dict]) -> Path:
-    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
-    return path
 
 
 def collection_of(index_dir: Path, on_milvus: Settings):

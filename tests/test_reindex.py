@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
-from conftest import CORPUS_DIR, running_server
+from conftest import CORPUS_DIR, running_server, write_jsonl
 
 from indexer.pipeline import build_index
 from indexer.store import MAX_SEGMENTS, IndexStore, IndexWriter
@@ -30,11 +30,6 @@ QUERIES = [
     "tim sepak bola menang",
 ]
 TOKEN = "test-admin-token"
-
-
-def write_jsonl(path: Path, records: list[dict]) -> Path:
-    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
-    return path
 
 
 def ranking(store: IndexStore, embedder, query: str) -> list[tuple[str, float]]:
