@@ -131,6 +131,19 @@ def timed(fn: Callable[[], object]) -> float:
     return time.perf_counter() - started
 
 
+def accumulating(fn: Callable, spent: dict[str, float], label: str) -> Callable:
+    """``fn`` that adds the seconds each call takes to ``spent[label]``."""
+
+    def wrapper(*args, **kwargs):  # type: ignore[no-untyped-def]
+        started = time.perf_counter()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            spent[label] += time.perf_counter() - started
+
+    return wrapper
+
+
 def best_of(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str, list[float]]:
     """Seconds of each function, run in turn ``repeats`` times, each round in the opposite
     order to the last (A B, B A, ...), so that drift in the machine's load hits every side

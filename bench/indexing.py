@@ -24,7 +24,7 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 
-from bench.common import DETIK, best_of, embedder, log, paired_ratio
+from bench.common import DETIK, accumulating, best_of, embedder, log, paired_ratio
 
 GOAL_RATIO = 0.9
 
@@ -57,14 +57,7 @@ def stage_timer(spent: dict[str, float]):  # type: ignore[no-untyped-def]
     from indexer.store import IndexWriter
 
     def wrap(name: str, fn: Callable) -> Callable:
-        def timed(*args, **kwargs):  # type: ignore[no-untyped-def]
-            started = time.perf_counter()
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                spent[name] += time.perf_counter() - started
-
-        return timed
+        return accumulating(fn, spent, name)
 
     read = pipeline.read_articles
     originals = {

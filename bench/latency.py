@@ -28,6 +28,7 @@ from pathlib import Path
 
 from bench.common import (
     QUESTIONS,
+    accumulating,
     embedder,
     log,
     percentile,
@@ -44,16 +45,7 @@ def questions() -> list[str]:
 
 
 def _wrap(obj: object, name: str, spent: dict[str, float], label: str) -> None:
-    fn = getattr(obj, name)
-
-    def timed(*args, **kwargs):  # type: ignore[no-untyped-def]
-        started = time.perf_counter()
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            spent[label] += time.perf_counter() - started
-
-    setattr(obj, name, timed)
+    setattr(obj, name, accumulating(getattr(obj, name), spent, label))
 
 
 def _wrap_module(module: object, name: str, spent: dict[str, float], label: str) -> Callable:
