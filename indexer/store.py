@@ -89,6 +89,11 @@ CREATE TABLE chunks (
 CREATE INDEX chunks_article ON chunks(article_id);
 """
 _ARTICLE_COLUMNS = "id, text, title, url, published, category, source, origin"
+# What a chunk key is made of (indexer.vector_store.chunk_key), per chunk row.
+_KEY_FIELDS = (
+    "SELECT c.article_id, a.content_hash, c.ordinal FROM chunks c "
+    "JOIN articles a ON a.id = c.article_id"
+)
 
 
 def content_hash(article: Article) -> str:
@@ -214,10 +219,7 @@ class Segment:
     @cached_property
     def keys(self) -> np.ndarray:
         """The stable chunk key of each row (``indexer.vector_store.chunk_key``)."""
-        rows = self.db.execute(
-            "SELECT c.article_id, a.content_hash, c.ordinal FROM chunks c "
-            "JOIN articles a ON a.id = c.article_id ORDER BY c.row"
-        ).fetchall()
+        rows = self.db.execute(f"{_KEY_FIELDS} ORDER BY c.row").fetchall()
         return np.fromiter((chunk_key(*r) for r in rows), dtype=np.int64, count=len(rows))
 
     def keys_of(self, article_ids: Sequence[str]) -> np.ndarray:
@@ -229,9 +231,7 @@ class Segment:
             keys += [
                 chunk_key(*r)
                 for r in self.db.execute(
-                    "SELECT c.article_id, a.content_hash, c.ordinal FROM chunks c JOIN articles a "
-                    f"ON a.id = c.article_id WHERE c.article_id IN ({','.join('?' * len(part))})",
-                    part,
+                    f"{_KEY_FIELDS} WHERE c.article_id IN ({','.join('?' * len(part))})", part
                 )
             ]
         return np.array(keys, dtype=np.int64)
