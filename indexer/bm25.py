@@ -53,19 +53,29 @@ class CorpusStats:
         cls,
         parts: Sequence[tuple[BM25Index, np.ndarray | None]],
         query_tokens: Sequence[str],
+        totals: tuple[int, float] | None = None,
     ) -> CorpusStats:
-        """Stats of the query's terms over ``(index, live mask or None)`` parts."""
+        """Stats of the query's terms over ``(index, live mask or None)`` parts; ``totals``
+        (``CorpusStats.totals(parts)``) spares a caller that keeps them a pass over every
+        document."""
         terms = list(dict.fromkeys(query_tokens))
-        num_docs, total = 0, 0.0
+        num_docs, total = totals or cls.totals(parts)
         doc_freq = dict.fromkeys(terms, 0)
         for index, live in parts:
-            lengths = index.doc_lengths if live is None else index.doc_lengths[live]
-            num_docs += len(lengths)
-            total += float(lengths.sum())
             for term in terms:
                 rows, _ = index.postings(term)
                 doc_freq[term] += int(len(rows) if live is None else live[rows].sum())
         return cls(num_docs, total / num_docs if num_docs else 0.0, doc_freq)
+
+    @staticmethod
+    def totals(parts: Sequence[tuple[BM25Index, np.ndarray | None]]) -> tuple[int, float]:
+        """Live documents and their summed lengths."""
+        num_docs, total = 0, 0.0
+        for index, live in parts:
+            lengths = index.doc_lengths if live is None else index.doc_lengths[live]
+            num_docs += len(lengths)
+            total += float(lengths.sum())
+        return num_docs, total
 
 
 class BM25Index:
@@ -73,6 +83,7 @@ class BM25Index:
 
     def __init__(self, tf: sparse.csc_matrix, vocab: dict[str, int]) -> None:
         self._tf = tf.tocsc()
+        self._tf.sort_indices()  # postings in document order (``scores_of`` bisects them)
         self._vocab = vocab
         self.doc_lengths = np.asarray(self._tf.sum(axis=1)).ravel().astype(np.float32)
 
@@ -156,6 +167,26 @@ class BM25Index:
                 out[rows] += stats.idf(term) * tf / (tf + norm[rows])
         if live is not None:
             out[~live] = 0.0
+        return out
+
+    def scores_of(
+        self, docs: np.ndarray, query_tokens: Sequence[str], stats: CorpusStats
+    ) -> np.ndarray:
+        """``scores(query_tokens, stats)[docs]`` without touching the other documents: a
+        re-ranker scoring a hundred candidates pays per candidate, not per corpus document."""
+        docs = np.asarray(docs, dtype=np.int64)
+        out = np.zeros(len(docs), dtype=np.float32)
+        if not stats.num_docs or not len(docs):
+            return out
+        norm = K1 * (1 - B + B * self.doc_lengths[docs] / max(stats.avg_length, 1e-9))
+        for term in dict.fromkeys(query_tokens):
+            rows, tf = self.postings(term)
+            if not len(rows):
+                continue
+            at = np.minimum(np.searchsorted(rows, docs), len(rows) - 1)
+            hit = rows[at] == docs
+            freq = tf[at[hit]]
+            out[hit] += stats.idf(term) * freq / (freq + norm[hit])
         return out
 
     def search(

@@ -302,12 +302,46 @@ class _LexicalView:
     def __init__(self, store: IndexStore) -> None:
         self.store = store
 
+    @cached_property
+    def _parts(self) -> list[tuple[BM25Index, np.ndarray | None]]:
+        # None for a segment without deletions: statistics then skip the mask entirely.
+        return [
+            (seg.bm25, None if live.all() else live)
+            for seg, live in zip(self.store.segments, self.store.lives)
+        ]
+
+    @cached_property
+    def _totals(self) -> tuple[int, float]:
+        return CorpusStats.totals(self._parts)
+
+    def stats(self, terms: Sequence[str]) -> CorpusStats:
+        return CorpusStats.of(self._parts, terms, self._totals)
+
     def scores(self, query_tokens: Sequence[str]) -> np.ndarray:
-        parts = [(seg.bm25, live) for seg, live in zip(self.store.segments, self.store.lives)]
-        stats = CorpusStats.of(parts, query_tokens)
+        parts = self._parts
+        stats = self.stats(query_tokens)
         if not parts:
             return np.zeros(0, dtype=np.float32)
         return np.concatenate([bm25.scores(query_tokens, stats, live) for bm25, live in parts])
+
+    def scores_of(self, rows: Sequence[int], query_tokens: Sequence[str]) -> np.ndarray:
+        """``scores(query_tokens)[rows]``, paying per row instead of per chunk."""
+        parts = self._parts
+        stats = self.stats(query_tokens)
+        which, local = self.store._locate(rows)
+        out = np.zeros(len(which), dtype=np.float32)
+        for i, (bm25, live) in enumerate(parts):
+            picked = np.flatnonzero(which == i)
+            if len(picked):
+                scores = bm25.scores_of(local[picked], query_tokens, stats)
+                out[picked] = scores if live is None else np.where(live[local[picked]], scores, 0)
+        return out
+
+    def rarest(self, terms: Sequence[str], n: int) -> list[str]:
+        """The ``n`` distinct terms with the highest IDF over all live chunks."""
+        distinct = list(dict.fromkeys(terms))
+        stats = self.stats(distinct)
+        return sorted(distinct, key=lambda t: -stats.idf(t))[:n]
 
 
 class IndexStore:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from indexer.analyzer import analyze
-from indexer.bm25 import BM25Index
+from indexer.bm25 import BM25Index, CorpusStats
 
 DOCS = [
     "Pemkot Palembang meraih dua penghargaan inovasi pelayanan publik dari Kementerian PANRB.",
@@ -135,3 +135,12 @@ def test_load_missing_directory(tmp_path):
 def test_string_query_rejected(index: BM25Index):
     with pytest.raises(TypeError):
         index.search("harga", 5)  # type: ignore[arg-type]
+
+
+def test_scores_of_chosen_documents_equal_the_full_scores(index: BM25Index):
+    query = analyze("penghargaan inovasi Palembang harga cabai tim nasional")
+    stats = CorpusStats.of([(index, None)], query)
+    full = index.scores(query, stats)
+    assert full.max() > 0
+    for docs in ([0, 1, 2, 3, 4, 5], [3, 0], [5], []):
+        assert np.allclose(index.scores_of(np.array(docs), query, stats), full[docs])

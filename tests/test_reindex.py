@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from conftest import CORPUS_DIR, running_server, write_jsonl
 
+from indexer.analyzer import analyze
 from indexer.pipeline import build_index
 from indexer.store import MAX_SEGMENTS, IndexStore, IndexWriter
 from newsqa.errors import IndexBusyError
@@ -89,6 +90,13 @@ def test_many_small_updates_rank_exactly_like_one_full_build(tmp_path, embedder)
         a, b = ranking(full, embedder, query), ranking(steps, embedder, query)
         assert [x[0] for x in a] == [x[0] for x in b], query
         assert np.allclose([x[1] for x in a], [x[1] for x in b], atol=1e-3), query
+    # Scoring chosen rows (the retriever's feedback step) agrees with scoring every chunk,
+    # across segments and tombstones.
+    rows = np.arange(len(steps.live))  # dead rows included: both give them 0
+    for query in QUERIES:
+        terms = analyze(query)
+        assert np.allclose(steps.bm25.scores_of(rows, terms), steps.bm25.scores(terms)), query
+        assert steps.bm25.rarest(terms, 3) == full.bm25.rarest(terms, 3), query
 
 
 def test_second_writer_fails_with_a_clear_message(tmp_path, embedder, settings):
