@@ -30,7 +30,16 @@ import unicodedata
 from collections.abc import Iterable
 from functools import lru_cache
 
-__all__ = ["STOPWORDS", "analyze", "analyze_many", "stem", "term_spans", "token_spans", "tokenize"]
+__all__ = [
+    "STOPWORDS",
+    "analyze",
+    "analyze_many",
+    "stem",
+    "term_spans",
+    "term_spans_of",
+    "token_spans",
+    "tokenize",
+]
 
 _INDONESIAN_STOPWORDS = """
 ada adalah adanya agar akan aku anda antara apa apakah atas atau bagai bagaimana bagi
@@ -144,6 +153,24 @@ def term_spans(text: str) -> list[tuple[str, int, int]]:
     for ``"Ia  menyelesaikan"``.
     """
     return [(stem(tok), s, e) for tok, s, e in token_spans(text) if tok not in STOPWORDS]
+
+
+def term_spans_of(text: str, terms: frozenset[str]) -> list[tuple[int, int]]:
+    """Spans of ``term_spans(text)`` whose term is in ``terms`` (highlighting). ASCII text (96%
+    of detik's articles) takes a faster path: lowercasing keeps its offsets, so the tokens are
+    found in one regex pass and only the few distinct words that stem to a wanted term are
+    looked for."""
+    if not terms:
+        return []
+    if not text.isascii():
+        return [(start, end) for term, start, end in term_spans(text) if term in terms]
+    lowered = text.lower()
+    wanted = {
+        t for t in set(_ASCII_TOKEN.findall(lowered)) if t not in STOPWORDS and stem(t) in terms
+    }
+    if not wanted:
+        return []
+    return [(m.start(), m.end()) for m in _ASCII_TOKEN.finditer(lowered) if m.group() in wanted]
 
 
 def analyze_many(texts: Iterable[str]) -> list[list[str]]:

@@ -15,7 +15,8 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
 
 from indexer.embedder import Embedder
 from indexer.store import IndexStore
@@ -24,7 +25,7 @@ from newsqa.settings import Settings, get_settings
 from service import limits, logging_setup, metrics, schemas, web, writes
 from service.answer import Answer, AnswerBuilder
 from service.generative import GenerativeAnswerer, chat_model_from_settings
-from service.highlight import highlight_spans
+from service.highlight import highlight_spans, query_terms
 from service.live_index import LiveIndex
 from service.retrieval import ArticleHit, Filters, HybridRetriever
 
@@ -69,7 +70,8 @@ def make_answerer(
     return GenerativeAnswerer(chat_model_from_settings(settings), extractive=extractive)
 
 
-def get_components(request: Request) -> Components:
+async def get_components(request: Request) -> Components:
+    # async: a dependency this small is not worth a hop to the thread pool
     return request.app.state.components
 
 
@@ -78,6 +80,7 @@ ComponentsDep = Annotated[Components, Depends(get_components)]
 
 def passages_out(hits: list[ArticleHit], query: str) -> list[schemas.PassageOut]:
     out = []
+    terms = query_terms(query)
     for hit in hits:
         for passage in hit.passages:
             c = passage.chunk
@@ -93,10 +96,18 @@ def passages_out(hits: list[ArticleHit], query: str) -> list[schemas.PassageOut]
                     char_start=c.char_start,
                     char_end=c.char_end,
                     score=round(hit.score, 6),
-                    highlights=highlight_spans(c.text, query),
+                    highlights=highlight_spans(c.text, terms),
                 )
             )
     return out
+
+
+def json_response(model: BaseModel) -> Response:
+    """The model as JSON, serialized once. A route that returns the model itself has FastAPI
+    validate it again against ``response_model`` (in another thread-pool hop for a sync
+    route) and serialize it; the models here are built and validated by the route already.
+    ``response_model`` stays on the route for the OpenAPI schema."""
+    return Response(model.model_dump_json(), media_type="application/json")
 
 
 def ask_response(answer: Answer) -> schemas.AskResponse:
@@ -179,10 +190,10 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
     app.mount("/static", web.static_files(), name="static")
 
     @app.post("/ask", response_model=schemas.AskResponse, tags=["answers"])
-    def ask(body: schemas.AskRequest, c: ComponentsDep) -> schemas.AskResponse:
+    def ask(body: schemas.AskRequest, c: ComponentsDep) -> Response:
         """Answer a question with verbatim, cited sentences from the articles (or abstain)."""
         filters = body.filters.to_retrieval() if body.filters else None
-        return ask_response(answer_question(c, body.question, body.k, filters))
+        return json_response(ask_response(answer_question(c, body.question, body.k, filters)))
 
     @app.get("/search", response_model=schemas.SearchResponse, tags=["search"])
     def search(
@@ -196,7 +207,7 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
         published_to: datetime | None = None,
         source: Annotated[str | None, Query(max_length=200)] = None,
         category: Annotated[str | None, Query(max_length=200)] = None,
-    ) -> schemas.SearchResponse:
+    ) -> Response:
         """Ranked passages with article metadata and highlighted query terms."""
         query = q.strip()
         if not query:
@@ -205,8 +216,10 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
         filters = Filters(published_from, published_to, source, category)
         hits = c.retriever.retrieve(query, k=k, filters=filters)
         elapsed = round((time.perf_counter() - started) * 1000, 1)
-        return schemas.SearchResponse(
-            query=query, passages=passages_out(hits, query), timings_ms={"total": elapsed}
+        return json_response(
+            schemas.SearchResponse(
+                query=query, passages=passages_out(hits, query), timings_ms={"total": elapsed}
+            )
         )
 
     @app.get(

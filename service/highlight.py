@@ -3,12 +3,14 @@ with what the lexical retriever matched."""
 
 from __future__ import annotations
 
-from indexer.analyzer import analyze, term_spans
+from indexer.analyzer import analyze, term_spans_of
 
 
-def highlight_spans(text: str, query: str) -> list[tuple[int, int]]:
-    """Spans of ``text`` whose analyzed term is one of the query's terms."""
-    terms = set(analyze(query))
-    if not terms:
-        return []
-    return [(start, end) for term, start, end in term_spans(text) if term in terms]
+def query_terms(query: str) -> frozenset[str]:
+    """The query's terms, worked out once per response rather than once per passage."""
+    return frozenset(analyze(query))
+
+
+def highlight_spans(text: str, terms: frozenset[str]) -> list[tuple[int, int]]:
+    """Spans of ``text`` whose analyzed term is one of ``terms`` (``query_terms``)."""
+    return term_spans_of(text, terms)

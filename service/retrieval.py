@@ -273,13 +273,8 @@ class HybridRetriever:
         q_pairs = _bigrams(question)
         if not q_pairs:
             return np.zeros(len(records))
-        return np.array(
-            [
-                sum(pair in _joined_tokens(searchable_text(r.title, r.text)) for pair in q_pairs)
-                / len(q_pairs)
-                for r in records
-            ]
-        )
+        joined = [_joined_tokens(searchable_text(r.title, r.text)) for r in records]
+        return np.array([sum(pair in text for pair in q_pairs) for text in joined]) / len(q_pairs)
 
     def _year_bonus(self, question: str, records: list[ChunkRecord]) -> np.ndarray:
         """A year in the question ("2020 awards") lifts articles published that year."""

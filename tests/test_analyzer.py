@@ -13,6 +13,7 @@ from indexer.analyzer import (
     fast_tokens,
     stem,
     term_spans,
+    term_spans_of,
     tokenize,
 )
 
@@ -96,6 +97,11 @@ def test_fast_tokens_equal_tokenize_on_the_shared_articles(shared_dir):
         with open(shared_dir / "data" / "news" / name) as fh:
             samples += [json.loads(line)["text"] for line in fh]
     assert all(fast_tokens(text) == tokenize(text) for text in samples)
+    # The highlighter's fast path finds the same spans as filtering term_spans.
+    for text in samples[:400]:
+        terms = frozenset(analyze(text)[::7])
+        expected = [(s, e) for term, s, e in term_spans(text) if term in terms]
+        assert term_spans_of(text, terms) == expected
 
 
 def test_tokenize_keeps_stopwords_analyze_drops_them():
