@@ -64,7 +64,7 @@ def profile(store, emb, qs: list[str]) -> dict[str, float]:  # type: ignore[no-u
     spent: dict[str, float] = defaultdict(float)
     retriever = retrieval.HybridRetriever(store, emb)
     _wrap(emb, "embed_queries", spent, "embed query")
-    _wrap(store, "search_vectors", spent, "FAISS search (50 candidates)")
+    _wrap(store, "search_vectors", spent, "FAISS search (30 candidates)")
     _wrap(store.bm25, "scores", spent, "BM25 scores (all chunks)")
     _wrap(store, "chunks", spent, "candidate records (SQLite)")
     _wrap(store, "vectors_of", spent, "candidate vectors (reconstruct)")
