@@ -191,10 +191,11 @@ class HybridRetriever:
                 if allowed is not None:
                     lexical = np.where(allowed, lexical, 0.0)
                 # Only membership matters here (scores are recomputed per candidate), so a
-                # partial selection replaces a full sort of every chunk's score.
-                take = min(pool, len(lexical))
-                top = np.argpartition(lexical, len(lexical) - take)[-take:]
-                rows.update(int(r) for r in top if lexical[r] > 0)
+                # partial selection replaces a full sort of every chunk's score. It selects
+                # from the front: at a kth near the end, the many zero scores make numpy's
+                # introselect 25 times slower (measured at 100k chunks).
+                top = np.argpartition(-lexical, min(pool, len(lexical)) - 1)
+                rows.update(int(r) for r in top[:pool] if lexical[r] > 0)
             q_vec = vectors[i] if vectors is not None else None
             weight = self.weights.lexical(len(set(terms)))
             results.append(self._rank(question, q_vec, lexical, weight, sorted(rows), k))
