@@ -191,11 +191,15 @@ class HybridRetriever:
                 if allowed is not None:
                     lexical = np.where(allowed, lexical, 0.0)
                 # Only membership matters here (scores are recomputed per candidate), so a
-                # partial selection replaces a full sort of every chunk's score. It selects
-                # from the front: at a kth near the end, the many zero scores make numpy's
-                # introselect 25 times slower (measured at 100k chunks).
-                top = np.argpartition(-lexical, min(pool, len(lexical)) - 1)
-                rows.update(int(r) for r in top[:pool] if lexical[r] > 0)
+                # partial selection replaces a full sort, and only among the chunks that
+                # match at all (8% of them for the benchmark's questions at 100k chunks):
+                # 3.4 times faster than selecting from every score. (Selecting from the
+                # end of all scores is 25 times slower: the zeros defeat numpy's
+                # introselect.)
+                matched = np.flatnonzero(lexical > 0)
+                if len(matched) > pool:
+                    matched = matched[np.argpartition(-lexical[matched], pool - 1)[:pool]]
+                rows.update(matched.tolist())
             q_vec = vectors[i] if vectors is not None else None
             weight = self.weights.lexical(len(set(terms)))
             results.append(self._rank(question, q_vec, lexical, weight, sorted(rows), k))
