@@ -189,7 +189,7 @@ class BM25Index:
         out = np.zeros(len(docs), dtype=np.float32)
         if not stats.num_docs or not len(docs):
             return out
-        norm = K1 * (1 - B + B * self.doc_lengths[docs] / max(stats.avg_length, 1e-9))
+        norm = self._length_norm(stats.avg_length)[docs]
         for term in dict.fromkeys(query_tokens):
             rows, tf = self.postings(term)
             if not len(rows):
