@@ -65,7 +65,7 @@ def profile(store, emb, qs: list[str]) -> dict[str, float]:  # type: ignore[no-u
     retriever = retrieval.HybridRetriever(store, emb)
     _wrap(emb, "embed_queries", spent, "embed query")
     _wrap(store, "search_vectors", spent, "FAISS search (30 candidates)")
-    _wrap(store.bm25, "scores", spent, "BM25 scores (all chunks)")
+    _wrap(store.bm25, "top", spent, "BM25 top candidates (MaxScore)")
     _wrap(store, "chunks", spent, "candidate records (SQLite)")
     _wrap(store, "vectors_of", spent, "candidate vectors (reconstruct)")
     _wrap(store, "headline_vectors_of", spent, "headline vectors")
@@ -93,7 +93,7 @@ def profile(store, emb, qs: list[str]) -> dict[str, float]:  # type: ignore[no-u
         for obj, name in [
             (emb, "embed_queries"),
             (store, "search_vectors"),
-            (store.bm25, "scores"),
+            (store.bm25, "top"),
             (store, "chunks"),
             (store, "vectors_of"),
             (store, "headline_vectors_of"),

@@ -34,6 +34,10 @@ _FORMAT_VERSION = 2
 
 _EMPTY_IDS = np.zeros(0, dtype=np.int64)
 _EMPTY_SCORES = np.zeros(0, dtype=np.float32)
+# ``BM25Index.top``: posting lists up to this length also tighten the threshold; a term's
+# postings are bisected for the hopeful documents when it has this many times more of them.
+_SHORT_POSTINGS = 50_000
+_BISECT_RATIO = 4
 
 
 @dataclass(frozen=True)
@@ -86,7 +90,8 @@ class BM25Index:
         self._tf.sort_indices()  # postings in document order (``scores_of`` bisects them)
         self._vocab = vocab
         self.doc_lengths = np.asarray(self._tf.sum(axis=1)).ravel().astype(np.float32)
-        self._norm: tuple[float, np.ndarray] | None = None
+        # (avg length, k1 (1 - b + b dl / avgdl) per document, MaxScore bound per term)
+        self._norm: tuple[float, np.ndarray, dict[str, float]] | None = None
 
     @classmethod
     def build(cls, corpus_tokens: Sequence[Sequence[str]]) -> BM25Index:
@@ -174,11 +179,27 @@ class BM25Index:
         """``k1 (1 - b + b dl / avgdl)`` per document. It changes only when the corpus does,
         and recomputing it costs four passes over every document per query (3 ms at 1M
         chunks), so the last one is kept (one reference swap: safe across threads)."""
+        return self._normalisation(avg_length)[1]
+
+    def _normalisation(self, avg_length: float) -> tuple[float, np.ndarray, dict[str, float]]:
         cached = self._norm
         if cached is None or cached[0] != avg_length:
-            cached = (avg_length, K1 * (1 - B + B * self.doc_lengths / max(avg_length, 1e-9)))
+            norm = K1 * (1 - B + B * self.doc_lengths / max(avg_length, 1e-9))
+            cached = (avg_length, norm, {})
             self._norm = cached
-        return cached[1]
+        return cached
+
+    def _bound(self, term: str, avg_length: float) -> float:
+        """The most ``term`` adds to any document's score, per unit of IDF: the largest
+        ``tf / (tf + norm)`` over its postings. Kept per term until the corpus changes, so a
+        common word's long posting list is read for its bound once, not per query."""
+        _, norm, bounds = self._normalisation(avg_length)
+        bound = bounds.get(term)
+        if bound is None:
+            rows, tf = self.postings(term)
+            bound = float((tf / (tf + norm[rows])).max()) if len(rows) else 0.0
+            bounds[term] = bound
+        return bound
 
     def scores_of(
         self, docs: np.ndarray, query_tokens: Sequence[str], stats: CorpusStats
@@ -199,6 +220,68 @@ class BM25Index:
             freq = tf[at[hit]]
             out[hit] += stats.idf(term) * freq / (freq + norm[hit])
         return out
+
+    def top(
+        self,
+        query_tokens: Sequence[str],
+        n: int,
+        stats: CorpusStats,
+        mask: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The ``n`` best documents with a score above 0 among ``mask`` (ids, scores; in no
+        order): the set that selecting from ``scores`` gives, up to ties, without scoring
+        every matching document in full.
+
+        This is MaxScore (Turtle and Flood, 1995). A question's common words ("tahun",
+        "kota") have posting lists of a third of the corpus at 1M chunks, and scoring them
+        for every document was most of BM25's cost. Terms are taken by their highest
+        possible contribution (``_bound``), largest first, and scored in full until the
+        contributions still possible from the terms left cannot lift a document that has
+        none of the terms taken so far into the top ``n``. The left terms are then added
+        only for the documents that could still make it (``scores_of``'s bisection).
+        """
+        terms = [t for t in dict.fromkeys(query_tokens) if t in self._vocab]
+        if n < 1 or not terms or not stats.num_docs:
+            return _EMPTY_IDS.copy(), _EMPTY_SCORES.copy()
+        norm = self._length_norm(stats.avg_length)
+        idf = {t: stats.idf(t) for t in terms}
+        most = {t: idf[t] * self._bound(t, stats.avg_length) for t in terms}
+        terms.sort(key=lambda t: -most[t])
+        acc = np.zeros(self.num_docs, dtype=np.float32)
+        left = sum(most.values())  # the most the terms not taken yet can add
+        threshold = 0.0  # a lower bound of the n-th best final score
+        hopeful: np.ndarray | None = None  # the only documents that can still make the top n
+        for term in terms:
+            rows, tf = self.postings(term)
+            if hopeful is None or len(hopeful) * _BISECT_RATIO > len(rows):
+                acc[rows] += idf[term] * tf / (tf + norm[rows])
+                # a short list's documents also tighten the threshold, cheaply
+                if hopeful is None and len(rows) <= _SHORT_POSTINGS:
+                    kept = rows if mask is None else rows[mask[rows]]
+                    threshold = max(threshold, _nth_best(acc[kept], n))
+            else:  # look up the few hopeful documents instead of adding the whole list
+                acc[hopeful] += self.scores_of(hopeful, [term], stats)
+            left -= most[term]
+            if hopeful is not None and len(hopeful) <= _SHORT_POSTINGS:
+                threshold = max(threshold, _nth_best(acc[hopeful], n))
+            if threshold > left:
+                # A document below ``threshold - left`` now cannot reach the top n. Taking
+                # them out once saves the rest of the terms a third of the corpus (common
+                # words) each.
+                floor = threshold - left
+                if hopeful is None:
+                    hopeful = np.flatnonzero(acc >= floor)
+                    hopeful = hopeful if mask is None else hopeful[mask[hopeful]]
+                else:
+                    hopeful = hopeful[acc[hopeful] >= floor]
+        docs = hopeful if hopeful is not None else np.flatnonzero(acc)
+        if hopeful is None and mask is not None:
+            docs = docs[mask[docs]]
+        scores = acc[docs]
+        if len(docs) > n:
+            best = np.argpartition(-scores, n - 1)[:n]
+            docs, scores = docs[best], scores[best]
+        return docs.astype(np.int64), scores.astype(np.float32)
 
     def search(
         self, query_tokens: Sequence[str], k: int, allowed: np.ndarray | None = None
@@ -252,3 +335,10 @@ class BM25Index:
         if tf.shape[1] != len(meta["vocab"]):
             raise ValueError(f"BM25 index in {directory} has a vocabulary/matrix mismatch")
         return cls(tf, meta["vocab"])
+
+
+def _nth_best(values: np.ndarray, n: int) -> float:
+    """The ``n``-th largest of ``values``, or 0 when there are fewer."""
+    if len(values) < n:
+        return 0.0
+    return float(np.partition(values, len(values) - n)[len(values) - n])

@@ -67,10 +67,10 @@ def _prepare_model(settings: Settings) -> None:
 def _init_worker(settings: Settings, threads: int) -> None:
     import torch
 
-    from indexer.embedder import Embedder
+    from indexer.embedder import Embedder, on_torch_thread
 
     global _worker_embedder
-    torch.set_num_threads(threads)
+    on_torch_thread(torch.set_num_threads, threads)
     _worker_embedder = Embedder.from_settings(settings.model_copy(update={"embed_cache_size": 0}))
 
 

@@ -324,6 +324,29 @@ class _LexicalView:
             return np.zeros(0, dtype=np.float32)
         return np.concatenate([bm25.scores(query_tokens, stats, live) for bm25, live in parts])
 
+    def top(
+        self, query_tokens: Sequence[str], n: int, allowed: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Rows of the ``n`` best-scoring chunks (score above 0, ``allowed`` if given, in no
+        order): each segment's own top ``n`` (``BM25Index.top``), then the best of those."""
+        stats = self.stats(query_tokens)
+        rows, scores = [], []
+        for (bm25, live), start, end in zip(
+            self._parts, self.store.offsets[:-1], self.store.offsets[1:]
+        ):
+            mask = live
+            if allowed is not None:
+                mask = allowed[start:end] if live is None else live & allowed[start:end]
+            docs, docs_scores = bm25.top(query_tokens, n, stats, mask)
+            rows.append(docs + start)
+            scores.append(docs_scores)
+        if not rows:
+            return np.zeros(0, dtype=np.int64)
+        found, found_scores = np.concatenate(rows), np.concatenate(scores)
+        if len(found) > n:
+            found = found[np.argpartition(-found_scores, n - 1)[:n]]
+        return found
+
     def scores_of(self, rows: Sequence[int], query_tokens: Sequence[str]) -> np.ndarray:
         """``scores(query_tokens)[rows]``, paying per row instead of per chunk."""
         parts = self._parts

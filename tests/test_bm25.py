@@ -144,3 +144,36 @@ def test_scores_of_chosen_documents_equal_the_full_scores(index: BM25Index):
     assert full.max() > 0
     for docs in ([0, 1, 2, 3, 4, 5], [3, 0], [5], []):
         assert np.allclose(index.scores_of(np.array(docs), query, stats), full[docs])
+
+
+def _selected(scores: np.ndarray, n: int, mask: np.ndarray | None) -> np.ndarray:
+    """The reference top ``n``: every document scored, then a selection."""
+    matched = np.flatnonzero((scores > 0) & (True if mask is None else mask))
+    return matched[np.argsort(-scores[matched], kind="stable")[:n]]
+
+
+def test_top_equals_selecting_from_every_score(shared_dir, monkeypatch):
+    """MaxScore skips work, never results: on real news and real questions, with and without
+    a mask, the top n is the set a full scoring selects (ties at the n-th score aside)."""
+    import json
+
+    news = shared_dir / "data" / "news" / "facqa-passages.jsonl"
+    texts = [json.loads(line)["text"] for line in news.open(encoding="utf-8")]
+    index = BM25Index.build([analyze(t) for t in texts])
+    questions = shared_dir / "data" / "eval" / "facqa-valid.jsonl"
+    queries = [analyze(json.loads(line)["question"]) for line in questions.open()][:120]
+    finished = []  # how often the pruned terms were added for the hopeful documents only
+    scores_of = index.scores_of
+    monkeypatch.setattr(index, "scores_of", lambda *a: finished.append(1) or scores_of(*a))
+    mask = np.random.default_rng(0).random(index.num_docs) < 0.5
+    for query in queries:
+        stats = CorpusStats.of([(index, None)], query)
+        full = index.scores(query, stats)
+        for n, m in [(1, None), (10, None), (30, None), (10, mask)]:
+            docs, scores = index.top(query, n, stats, m)
+            expected = _selected(full, n, m)
+            assert len(docs) == len(expected), query
+            assert np.allclose(np.sort(scores), np.sort(full[expected]), atol=1e-5), query
+            assert np.allclose(scores, full[docs], atol=1e-5), query
+            assert m is None or m[docs].all()
+    assert len(finished) > len(queries)  # the pruning path ran, not just full scoring

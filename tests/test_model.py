@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 import time
 
 import numpy as np
@@ -61,6 +62,33 @@ def test_embeddings_are_normalized_float32(embedder):
     assert vectors.shape == (2, embedder.dimension) == (2, 384)
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
     assert embedder.embed_queries([]).shape == (0, 384)
+
+
+def test_every_thread_embeds_through_the_one_torch_thread(embedder, monkeypatch):
+    """Request threads hand the model call to one thread (``on_torch_thread``: a second
+    OpenMP team slows every embedding down), and get the same vectors and errors back."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    ran_on = []
+    encode = embedder._encode
+    monkeypatch.setattr(
+        embedder,
+        "_encode",
+        lambda *a: ran_on.append(threading.current_thread().name) or encode(*a),
+    )
+    texts = FIDELITY_TEXTS[:6]
+    alone = embedder.embed_passages(texts)
+    with ThreadPoolExecutor(3) as pool:
+        together = list(pool.map(lambda t: embedder.embed_passages([t])[0], texts))
+    assert np.allclose(np.stack(together), alone, atol=1e-2)
+    assert len(ran_on) == 7 and {name.split("_")[0] for name in ran_on} == {"newsqa-torch"}
+
+    def broken(*_: object) -> None:
+        raise RuntimeError("model failed")
+
+    monkeypatch.setattr(embedder, "_encode", broken)
+    with pytest.raises(RuntimeError, match="model failed"):
+        embedder.embed_passages(["x"])
 
 
 def test_english_question_prefers_the_indonesian_award_passage(embedder):

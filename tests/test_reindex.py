@@ -97,6 +97,15 @@ def test_many_small_updates_rank_exactly_like_one_full_build(tmp_path, embedder)
         terms = analyze(query)
         assert np.allclose(steps.bm25.scores_of(rows, terms), steps.bm25.scores(terms)), query
         assert steps.bm25.rarest(terms, 3) == full.bm25.rarest(terms, 3), query
+        # each segment's MaxScore top, merged, is the top of all scores (live rows only)
+        every = steps.bm25.scores(terms)
+        allowed = np.arange(len(steps.live)) % 2 == 0
+        for n, mask in [(1, None), (4, None), (4, allowed)]:
+            top = steps.bm25.top(terms, n, mask)
+            chosen = every if mask is None else np.where(mask, every, 0)
+            best = np.sort(chosen[chosen > 0])[::-1][:n]
+            assert np.allclose(np.sort(every[top])[::-1], best), query
+            assert steps.live[top].all() and (mask is None or mask[top].all())
 
 
 def test_second_writer_fails_with_a_clear_message(tmp_path, embedder, settings):
