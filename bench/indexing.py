@@ -95,7 +95,7 @@ def run(
 ) -> dict:
     import torch
 
-    from indexer.embedder import on_torch_thread
+    from indexer.openmp import on_openmp_thread
     from indexer.pipeline import build_index
 
     emb = embedder()  # the product's defaults: precision auto, NEWSQA_EMBED_BATCH_SIZE
@@ -184,19 +184,19 @@ def run(
         # torch threads (intra-op) on the same model
         log("indexing: torch threads")
         # set where the model runs: each thread keeps its own OpenMP thread count
-        cores = on_torch_thread(torch.get_num_threads)
+        cores = on_openmp_thread(torch.get_num_threads)
         subset = texts[:thread_texts]
 
         def with_threads(threads: int) -> Callable[[], object]:
             def embed() -> None:
-                on_torch_thread(torch.set_num_threads, threads)
+                on_openmp_thread(torch.set_num_threads, threads)
                 emb.embed_passages(subset)
 
             return embed
 
         thread_times = best_of({str(t): with_threads(t) for t in sorted({1, cores})}, 2)
         thread_rates = {t: round(len(subset) / min(v), 2) for t, v in thread_times.items()}
-        on_torch_thread(torch.set_num_threads, cores)
+        on_openmp_thread(torch.set_num_threads, cores)
 
     tokens = _token_stats(emb, texts)
     return {

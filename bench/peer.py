@@ -54,7 +54,7 @@ def run(questions: int | None = None, repeats: int = 3) -> dict:
 
     from eval.metrics import mrr_at, recall_at
     from eval.questions import load_questions
-    from indexer.embedder import on_torch_thread
+    from indexer.openmp import on_openmp_thread
     from indexer.pipeline import build_index
     from indexer.store import IndexStore
     from service.retrieval import HybridRetriever
@@ -68,9 +68,9 @@ def run(questions: int | None = None, repeats: int = 3) -> dict:
 
     ours_emb = embedder(cache_size=20_000)  # as the product builds it (query cache on)
     # The peer's model runs on the same one torch thread as ours: a second thread running
-    # torch would slow both down (``on_torch_thread``), and a program of its own would run it
+    # torch would slow both down (``on_openmp_thread``), and a program of its own would run it
     # on one thread too.
-    theirs_emb = on_torch_thread(
+    theirs_emb = on_openmp_thread(
         HuggingFaceEmbeddings,
         model_name=model_path(),
         model_kwargs={"device": "cpu"},
@@ -78,7 +78,7 @@ def run(questions: int | None = None, repeats: int = 3) -> dict:
         query_encode_kwargs={"normalize_embeddings": True, "prompt_name": "query"},
     )
     ours_emb.embed_passages(["pemanasan"] * 4)  # warm-up both
-    on_torch_thread(theirs_emb.embed_documents, ["pemanasan"] * 4)
+    on_openmp_thread(theirs_emb.embed_documents, ["pemanasan"] * 4)
 
     with tempfile.TemporaryDirectory(prefix="newsqa-bench-") as tmp:
         built: dict = {}
@@ -97,7 +97,7 @@ def run(questions: int | None = None, repeats: int = 3) -> dict:
             profiles.append({k: round(v, 2) for k, v in spent.items()})
 
         def theirs() -> None:
-            built["theirs"] = on_torch_thread(langchain_index, texts, theirs_emb)
+            built["theirs"] = on_openmp_thread(langchain_index, texts, theirs_emb)
 
         log(f"peer: indexing {len(texts)} facqa passages, {repeats}x each (A B, B A, ...)")
         times = best_of({"ours": ours, "theirs": theirs}, repeats)
@@ -121,7 +121,7 @@ def run(questions: int | None = None, repeats: int = 3) -> dict:
             ranked = [hit.article_id for hit in retriever.retrieve(q.question, k=10)]
             scores["ours"]["ms"].append((time.perf_counter() - started) * 1000)
             started = time.perf_counter()
-            docs = on_torch_thread(vectorstore.similarity_search, q.question, k=50)
+            docs = on_openmp_thread(vectorstore.similarity_search, q.question, k=50)
             peer_ranked = list(dict.fromkeys(d.metadata["id"] for d in docs))[:10]
             scores["theirs"]["ms"].append((time.perf_counter() - started) * 1000)
             for name, got in (("ours", ranked), ("theirs", peer_ranked)):

@@ -4,56 +4,21 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Literal, ParamSpec, TypeVar
+from typing import Literal
 
 import numpy as np
 
+from indexer.openmp import on_openmp_thread
 from newsqa.settings import BUNDLED_MODEL, Settings
 
 log = logging.getLogger(__name__)
 
 Precision = Literal["auto", "fp32", "bf16"]
-P = ParamSpec("P")
-T = TypeVar("T")
-
-_torch_thread: ThreadPoolExecutor | None = None
-_torch_thread_lock = threading.Lock()
-
-
-def on_torch_thread(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-    """Run ``fn`` on the process's one torch thread (and wait for it).
-
-    OpenMP gives every thread that runs a parallel region its own team of worker threads,
-    and libgomp stops spin-waiting between regions once it manages more threads than there
-    are cores: from then on every region of every team sleeps and wakes its workers. In the
-    server each request thread of the pool that had embedded a question kept its team, and
-    every query embedding took 2.2 times as long (16 ms to 35 ms on the 2-core machine; the
-    benchmark's "bare" baseline, in one thread, never paid it). Loading the model and every
-    call into it therefore run on this one thread, whoever asks. On 2 cores, two embeddings
-    at once are no faster than one after the other: each already uses every core."""
-    global _torch_thread
-    if threading.current_thread().name.startswith("newsqa-torch"):
-        return fn(*args, **kwargs)
-    with _torch_thread_lock:
-        if _torch_thread is None:
-            _torch_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="newsqa-torch")
-        executor = _torch_thread
-    return executor.submit(fn, *args, **kwargs).result()
-
-
-def _forget_torch_thread() -> None:
-    global _torch_thread
-    _torch_thread = None  # a forked child has no such thread; it starts its own
-
-
-os.register_at_fork(after_in_child=_forget_torch_thread)
 
 
 def cpu_supports_bf16() -> bool:
@@ -100,7 +65,7 @@ class Embedder:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         from sentence_transformers import SentenceTransformer
 
-        self.model = on_torch_thread(SentenceTransformer, model, device="cpu")
+        self.model = on_openmp_thread(SentenceTransformer, model, device="cpu")
         self.model.eval()
         self.name = name or model
         self.batch_size = batch_size
@@ -183,7 +148,7 @@ class Embedder:
         if log.isEnabledFor(logging.DEBUG):
             self._log_truncation(texts, prompt)
         started = time.perf_counter()
-        vectors = on_torch_thread(self._encode, texts, prompt)
+        vectors = on_openmp_thread(self._encode, texts, prompt)
         if self.on_embed is not None:
             self.on_embed(prompt_name, len(texts), time.perf_counter() - started)
         return np.ascontiguousarray(vectors, dtype=np.float32)

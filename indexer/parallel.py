@@ -67,10 +67,11 @@ def _prepare_model(settings: Settings) -> None:
 def _init_worker(settings: Settings, threads: int) -> None:
     import torch
 
-    from indexer.embedder import Embedder, on_torch_thread
+    from indexer.embedder import Embedder
+    from indexer.openmp import on_openmp_thread
 
     global _worker_embedder
-    on_torch_thread(torch.set_num_threads, threads)
+    on_openmp_thread(torch.set_num_threads, threads)
     _worker_embedder = Embedder.from_settings(settings.model_copy(update={"embed_cache_size": 0}))
 
 

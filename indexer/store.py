@@ -43,6 +43,7 @@ from filelock import FileLock, Timeout
 from indexer.bm25 import BM25Index, CorpusStats
 from indexer.dedup import normalize_url, text_key
 from indexer.documents import Article, Chunk
+from indexer.openmp import on_openmp_thread
 from indexer.vector_store import FaissBackend, MetadataFilter, VectorBackend, chunk_key
 from newsqa.errors import (
     CorruptIndexError,
@@ -710,7 +711,7 @@ def vector_index(vectors: np.ndarray):  # type: ignore[no-untyped-def]
     else:
         index = faiss.IndexHNSWFlat(dimension, HNSW_M, faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
-    index.add(vectors)
+    on_openmp_thread(index.add, vectors)  # HNSW builds on all cores (``indexer.openmp``)
     return index
 
 

@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
+from indexer.openmp import on_openmp_thread
+
 if TYPE_CHECKING:
     from indexer.store import IndexStore
 
@@ -82,17 +84,26 @@ class FaissBackend:
         allowed: np.ndarray | None,
         pushdown: MetadataFilter | None = None,  # the allowed mask already says it
     ) -> tuple[np.ndarray, np.ndarray]:
+        # One thread for one query, in the caller's thread (a service: requests already run
+        # in parallel; 2.8x faster than all cores on one query, bench section 4); all cores
+        # for a batch (eval), on the OpenMP thread (``indexer.openmp``: a FAISS team in
+        # another thread would halve the model's speed).
+        if len(queries) == 1:
+            return self._search_threads(queries, k, allowed, 1)
+        return on_openmp_thread(self._search_threads, queries, k, allowed, _cores())
+
+    def _search_threads(
+        self, queries: np.ndarray, k: int, allowed: np.ndarray | None, threads: int
+    ) -> tuple[np.ndarray, np.ndarray]:
         import faiss
 
-        # One thread for one query (a service: requests already run in parallel; 2.8x faster
-        # than all cores on one query, bench section 4), all cores for a batch (eval). OpenMP
-        # keeps this per calling thread, so it is set here, in the thread that searches.
-        threads = faiss.omp_get_max_threads()
-        faiss.omp_set_num_threads(1 if len(queries) == 1 else _cores())
+        # OpenMP keeps the thread count per calling thread: set here, where the search runs.
+        before = faiss.omp_get_max_threads()
+        faiss.omp_set_num_threads(threads)
         try:
             return self._search(queries, k, allowed)
         finally:
-            faiss.omp_set_num_threads(threads)
+            faiss.omp_set_num_threads(before)
 
     def _search(
         self, queries: np.ndarray, k: int, allowed: np.ndarray | None

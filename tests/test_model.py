@@ -64,8 +64,8 @@ def test_embeddings_are_normalized_float32(embedder):
     assert embedder.embed_queries([]).shape == (0, 384)
 
 
-def test_every_thread_embeds_through_the_one_torch_thread(embedder, monkeypatch):
-    """Request threads hand the model call to one thread (``on_torch_thread``: a second
+def test_every_thread_embeds_through_the_one_openmp_thread(embedder, monkeypatch):
+    """Request threads hand the model call to one thread (``on_openmp_thread``: a second
     OpenMP team slows every embedding down), and get the same vectors and errors back."""
     from concurrent.futures import ThreadPoolExecutor
 
@@ -81,7 +81,7 @@ def test_every_thread_embeds_through_the_one_torch_thread(embedder, monkeypatch)
     with ThreadPoolExecutor(3) as pool:
         together = list(pool.map(lambda t: embedder.embed_passages([t])[0], texts))
     assert np.allclose(np.stack(together), alone, atol=1e-2)
-    assert len(ran_on) == 7 and {name.split("_")[0] for name in ran_on} == {"newsqa-torch"}
+    assert len(ran_on) == 7 and {name.split("_")[0] for name in ran_on} == {"newsqa-openmp"}
 
     def broken(*_: object) -> None:
         raise RuntimeError("model failed")
