@@ -67,9 +67,8 @@ def run(questions: int | None = None, repeats: int = 3) -> dict:
     qs = load_questions(FACQA_VALID)[:questions]
 
     ours_emb = embedder(cache_size=20_000)  # as the product builds it (query cache on)
-    # The peer's model runs on the same one torch thread as ours: a second thread running
-    # torch would slow both down (``on_openmp_thread``), and a program of its own would run it
-    # on one thread too.
+    # The peer's model runs on the same OpenMP thread as ours: torch in a second thread would
+    # slow both down (``indexer.openmp``), and a program of its own runs it on one thread too.
     theirs_emb = on_openmp_thread(
         HuggingFaceEmbeddings,
         model_name=model_path(),
