@@ -15,7 +15,8 @@ from datetime import datetime
 from typing import Annotated
 
 import numpy as np
-from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi import Depends, FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
@@ -217,8 +218,10 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
     ) -> Response:
         """Ranked passages with article metadata and highlighted query terms."""
         query = q.strip()
-        if not query:
-            raise HTTPException(status_code=422, detail="q: must not be blank")
+        if not query:  # control characters such as U+001D pass the pattern, not ``strip``
+            raise RequestValidationError(
+                [{"type": "value_error", "loc": ("query", "q"), "msg": "must not be blank"}]
+            )
         started = time.perf_counter()
         filters = Filters(published_from, published_to, source, category)
         # on the OpenMP thread, where the question is embedded: handing it the embedding alone

@@ -130,6 +130,10 @@ def test_search_validation(client):
     assert client.get("/search", params={"q": ""}).status_code == 422
     assert client.get("/search", params={"q": "a", "k": 0}).status_code == 422
     assert client.get("/search").status_code == 422
+    # control characters pass the pattern but strip to nothing: the same 422 shape
+    blank = client.get("/search", params={"q": "\x1d\x1d"})
+    assert blank.status_code == 422
+    assert blank.json()["detail"][0]["loc"] == ["query", "q"]
 
 
 def test_health_ready_and_docs(client):
