@@ -30,10 +30,10 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -316,9 +316,20 @@ class _LexicalView:
         return CorpusStats.totals(self._parts)
 
     def stats(self, terms: Sequence[str]) -> CorpusStats:
-        return CorpusStats.of(self._parts, terms, self._totals)
+        """Corpus-wide statistics of ``terms``. The retriever asks twice per question (its
+        BM25 candidates, then their scores), and in a segment with deletions counting a
+        term's live chunks reads its whole posting list, so recent answers are kept."""
+        return self._stats(tuple(dict.fromkeys(terms)))
+
+    @cached_property
+    def _stats(self) -> Callable[[tuple[str, ...]], CorpusStats]:
+        return lru_cache(maxsize=256)(
+            lambda terms: CorpusStats.of(self._parts, terms, self._totals)
+        )
 
     def scores(self, query_tokens: Sequence[str]) -> np.ndarray:
+        """Every chunk's score: the reference ``top`` and ``scores_of`` are tested against
+        (the retriever uses those two)."""
         parts = self._parts
         stats = self.stats(query_tokens)
         if not parts:
