@@ -29,6 +29,14 @@ _DATEPARSER_SETTINGS = {
 }
 
 
+def to_timestamp(value: datetime) -> float:
+    """Seconds since the epoch, a naive value taken as Jakarta time like every parsed date.
+    (A naive ``datetime.timestamp()`` goes through the local clock, which fails for year 1.)"""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=JAKARTA)
+    return value.timestamp()
+
+
 def parse_date(value: str | None) -> datetime | None:
     """Parse a date or date-time string; ``None`` when it is missing or not a full date.
 

@@ -18,8 +18,15 @@ from indexer.dedup import dedupe
 from indexer.documents import Article, SkippedRecord, searchable_text
 from indexer.embedder import Embedder
 from indexer.sources import read_articles
-from indexer.store import FORMAT_VERSION, IndexWriter, Manifest, SegmentData, content_hash
-from newsqa.errors import NothingIndexedError
+from indexer.store import (
+    FORMAT_VERSION,
+    MAX_SEGMENTS,
+    IndexWriter,
+    Manifest,
+    SegmentData,
+    content_hash,
+)
+from newsqa.errors import ArticleNotFoundError, NothingIndexedError
 from newsqa.settings import Settings
 
 EMBED_BATCH = 256
@@ -180,6 +187,7 @@ def build_index(
     workers: int = 1,
     settings: Settings | None = None,
     engine: Engine = "local",
+    max_segments: int = MAX_SEGMENTS,
 ) -> IndexReport:
     """Read, clean and deduplicate ``paths`` and bring the index in ``index_dir`` up to date.
 
@@ -212,7 +220,12 @@ def build_index(
             f"{len(report.skipped)} record(s) skipped"
         )
     with IndexWriter(
-        index_dir, embedder.name, embedder.dimension, lock_timeout, settings=settings
+        index_dir,
+        embedder.name,
+        embedder.dimension,
+        lock_timeout,
+        settings=settings,
+        max_segments=max_segments,
     ) as writer:
         stage_articles(
             writer,
@@ -232,6 +245,41 @@ def build_index(
             gone += [a for a in writer.base.aliases if a not in present]
             report.removed = len(writer.delete(gone))
         report.manifest = writer.commit(source_hash)
+    report.articles = report.manifest.articles
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def write_articles(
+    index_dir: Path,
+    embedder: Embedder,
+    upsert: Sequence[Article] = (),
+    delete: Sequence[str] = (),
+    lock_timeout: float = 0.0,
+    settings: Settings | None = None,
+) -> IndexReport:
+    """Add or replace ``upsert`` and remove ``delete`` (ids) in one generation of the index
+    in ``index_dir``, which must already exist (an HTTP write: see ``IndexWriter``'s
+    ``create``). ``ArticleNotFoundError`` names a deleted id that is not in the index, and
+    then nothing is written. A write that changes nothing commits no generation."""
+    started = time.perf_counter()
+    report = IndexReport()
+    with IndexWriter(
+        index_dir,
+        embedder.name,
+        embedder.dimension,
+        lock_timeout,
+        settings=settings,
+        create=False,
+    ) as writer:
+        missing = [a for a in dict.fromkeys(delete) if not writer.delete([a])]
+        if missing:
+            raise ArticleNotFoundError(f"no article with id {missing[0]!r}")
+        report.removed = len(set(delete))
+        deduped = dedupe(list(upsert))
+        report.duplicates = dict(deduped.duplicates)
+        stage_articles(writer, embedder, deduped.kept, report, aliases=deduped.duplicates)
+        report.manifest = writer.commit()
     report.articles = report.manifest.articles
     report.seconds = time.perf_counter() - started
     return report

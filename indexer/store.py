@@ -41,6 +41,7 @@ import numpy as np
 from filelock import FileLock, Timeout
 
 from indexer.bm25 import BM25Index, CorpusStats
+from indexer.dates import to_timestamp
 from indexer.dedup import normalize_url, text_key
 from indexer.documents import Article, Chunk
 from indexer.openmp import on_openmp_thread
@@ -435,6 +436,37 @@ class IndexStore:
     def row_keys(self) -> np.ndarray:
         return self._concat("keys", np.int64)
 
+    @cached_property
+    def _row_source_folded(self) -> np.ndarray:
+        return np.array([v.casefold() for v in self.row_source], dtype=object)
+
+    @cached_property
+    def _row_category_folded(self) -> np.ndarray:
+        return np.array([v.casefold() for v in self.row_category], dtype=object)
+
+    def rows_matching(self, where: MetadataFilter | None) -> np.ndarray | None:
+        """Which rows a filtered query may return: one bool per row of this generation, False
+        for tombstoned rows and for rows failing ``where``; None when nothing is filtered.
+
+        Rows are numbered over every row of every segment, deleted ones included, so every
+        per-row array (the metadata here, ``live``, BM25 scores, FAISS ids) has that length.
+        Filters are built here and nowhere else: sizing a mask by the live count instead is
+        the bug that made every filtered query fail after the first update or delete."""
+        if where is None or where.is_empty():
+            return None
+        allowed = self.live.copy()
+        published = self.row_published
+        with np.errstate(invalid="ignore"):  # NaN (no date) fails both bounds
+            if where.published_from is not None:
+                allowed &= published >= where.published_from
+            if where.published_to is not None:
+                allowed &= published <= where.published_to
+        if where.source is not None:
+            allowed &= self._row_source_folded == where.source.casefold()
+        if where.category is not None:
+            allowed &= self._row_category_folded == where.category.casefold()
+        return allowed
+
     def _concat(self, name: str, dtype: type) -> np.ndarray:
         if not self.segments:
             return np.zeros(0, dtype=dtype)
@@ -687,7 +719,12 @@ def current_generation(index_dir: Path) -> str | None:
         return None
     except OSError as exc:
         raise CorruptIndexError(f"cannot read {index_dir / _CURRENT}: {exc}") from exc
-    return name or None
+    if not name:
+        raise CorruptIndexError(
+            f"{index_dir / _CURRENT} is empty: it must name a generation file (gen-N.json) of "
+            "that directory; restore it, or remove the directory and rebuild the index"
+        )
+    return name
 
 
 def read_manifest(index_dir: Path) -> Manifest:
@@ -796,7 +833,7 @@ def _write_segment_files(tmp: Path, data: SegmentData) -> None:
                     a.title,
                     a.url,
                     a.published.isoformat() if a.published else None,
-                    a.published.timestamp() if a.published else None,
+                    to_timestamp(a.published) if a.published else None,
                     a.category,
                     a.source,
                     a.text,
@@ -843,10 +880,19 @@ class IndexWriter:
         lock_timeout: float = 0.0,
         reuse: dict[str, Segment] | None = None,
         settings: Settings | None = None,
+        *,
+        create: bool = True,
+        max_segments: int = MAX_SEGMENTS,
     ) -> None:
+        """``create=False`` refuses a directory with no committed index instead of starting a
+        new one there: a service writing into the index it serves must not replace an index
+        that vanished under it with one holding only the written articles."""
         settings = settings or get_settings()
         self.index_dir = index_dir
         self.segments_dir = index_dir / _SEGMENTS
+        self.max_segments = max_segments
+        if not create and not (index_dir / _CURRENT).is_file():
+            raise IndexWriteError(_vanished(index_dir))
         try:
             self.segments_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -873,6 +919,8 @@ class IndexWriter:
                 )
                 self._opened += [s for s in self.base.segments if s.name not in self._reuse]
             except IndexNotFoundError:
+                if not create:
+                    raise IndexWriteError(_vanished(index_dir)) from None
                 self.base = None
             if settings.vector_store == "milvus":
                 self.mirror = self._open_mirror(settings, dimension)
@@ -883,6 +931,8 @@ class IndexWriter:
         self.dimension = dimension
         self._new: list[str] = []
         self._deleted: dict[str, set[str]] = {}
+        # Generation files from this one on are kept by cleanup (see ``_remove_unreferenced``).
+        self._keep_from = self.base.manifest.generation if self.base else 0
         self._remove_unreferenced()
 
     def _open_mirror(self, settings: Settings, dimension: int) -> MilvusMirror:
@@ -954,15 +1004,26 @@ class IndexWriter:
         ``source_hash`` names the corpus the index now equals (eval reuses such an index);
         any other change leaves it empty."""
         base = self.base.manifest if self.base else None
+        if base is not None and self._unchanged(source_hash):
+            return base  # nothing staged: a write that changes nothing makes no generation
         deleted = {name: set(ids) for name, ids in (base.deleted if base else {}).items()}
         for name, ids in self._deleted.items():
             deleted.setdefault(name, set()).update(ids)
         segments = (base.segments if base else []) + self._new
         manifest = self._publish(segments, deleted, source_hash)
         self._new, self._deleted = [], {}
-        if len(manifest.segments) > MAX_SEGMENTS:
+        if len(manifest.segments) > self.max_segments:
             manifest = self._merge(manifest)
         return manifest
+
+    def _unchanged(self, source_hash: str) -> bool:
+        assert self.base is not None
+        return (
+            not self._new
+            and not self._deleted
+            and source_hash in ("", self.base.manifest.source_hash)
+            and not (self.mirror is not None and self._milvus_drifted)
+        )
 
     def _publish(
         self,
@@ -994,7 +1055,9 @@ class IndexWriter:
             )
             previous = self.base.manifest if self.base else None
             upserted = self._mirror_upserts(store) if mirror_rows else np.zeros(0, np.int64)
-            generation = (previous.generation if previous else 0) + 1
+            # Above every generation file present, not just the base: after CURRENT was set
+            # back to an older generation, base + 1 may name a file that exists.
+            generation = max([previous.generation if previous else 0, *self._generations()]) + 1
             manifest = Manifest(
                 format_version=FORMAT_VERSION,
                 model=self.model,
@@ -1014,12 +1077,13 @@ class IndexWriter:
                 if self.mirror
                 else (previous.milvus_generation if previous else 0),
             )
-            name = f"gen-{manifest.generation:06d}.json"
+            name = _generation_file(manifest.generation)
             tmp = self.index_dir / f".{name}.tmp"
             tmp.write_text(json.dumps(asdict(manifest), indent=1))
             with open(tmp, "rb") as fh:
                 os.fsync(fh.fileno())
-            os.replace(tmp, self.index_dir / name)
+            os.link(tmp, self.index_dir / name)  # unlike a rename, never replaces a file
+            tmp.unlink()
             pointer = self.index_dir / f".{_CURRENT}.tmp"
             pointer.write_text(name + "\n")
             with open(pointer, "rb") as fh:
@@ -1136,19 +1200,44 @@ class IndexWriter:
         self._new = []
         return self._publish(segments, deleted, manifest.source_hash, mirror_rows=False)
 
+    def _generations(self) -> list[int]:
+        """Numbers of the generation files in the directory."""
+        numbers = []
+        for path in self.index_dir.glob("gen-*.json"):
+            number = path.stem.removeprefix("gen-")
+            if number.isdigit():
+                numbers.append(int(number))
+        return numbers
+
     def _remove_unreferenced(self) -> None:
-        """Drop segments and generation files no longer named by the last two generations
-        (the previous one may still be open in a service that has not reloaded yet)."""
-        keep_gens = sorted(self.index_dir.glob("gen-*.json"))[-2:]
-        referenced = set()
-        for path in keep_gens:
+        """Drop generation files older than the one this writer opened and the one before it
+        (a service may still serve that one until it reloads), and the segments no kept
+        generation names. Newer files stay even when CURRENT was set back past them: an
+        operator's rollback is theirs to undo, and any CURRENT may point at them again."""
+        numbers = sorted(self._generations())
+        older = [n for n in numbers if n < self._keep_from]
+        keep_from = older[-1] if older else self._keep_from
+        referenced = set(self._new)
+        for number in numbers:
+            path = self.index_dir / _generation_file(number)
+            if number < keep_from:
+                path.unlink(missing_ok=True)
+                continue
             try:
                 referenced.update(Manifest.read(path).segments)
             except CorruptIndexError:
                 continue
-        referenced.update(self._new)
-        for path in sorted(self.index_dir.glob("gen-*.json"))[:-2]:
-            path.unlink(missing_ok=True)
         for path in self.segments_dir.iterdir():
             if path.name not in referenced:
                 shutil.rmtree(path, ignore_errors=True)
+
+
+def _generation_file(number: int) -> str:
+    return f"gen-{number:06d}.json"
+
+
+def _vanished(index_dir: Path) -> str:
+    return (
+        f"no committed index in {index_dir} (was the directory or its CURRENT file removed?): "
+        "refusing to start a new index in its place; rebuild it with `newsqa index`"
+    )

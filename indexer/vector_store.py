@@ -51,6 +51,11 @@ class MetadataFilter:
     source: str | None = None
     category: str | None = None
 
+    def is_empty(self) -> bool:
+        return all(
+            v is None for v in (self.published_from, self.published_to, self.source, self.category)
+        )
+
 
 class VectorBackend(Protocol):
     """The dense half of an ``IndexStore``; rows are the store's global row numbers."""

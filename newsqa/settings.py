@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 BUNDLED_MODEL = "bundled:multilingual-e5-small"
@@ -100,6 +100,63 @@ class Settings(BaseSettings):
         ge=0,
         description="Requests served at once (0: no bound); beyond it 503 with Retry-After "
         "instead of queueing. /health, /ready and /metrics are not counted.",
+    )
+    max_in_flight_per_client: int = Field(
+        8,
+        ge=0,
+        description="Requests one client IP may have in flight at once (0: no per-client bound); "
+        "beyond it 503 with Retry-After, so one client cannot take every slot.",
+    )
+    header_timeout: float = Field(
+        10.0,
+        gt=0,
+        description="Seconds a connection may take to send a request's headers, counted from "
+        "connecting or from the previous response; then it is closed (idle and slow-header "
+        "clients).",
+    )
+    body_timeout: float = Field(
+        30.0,
+        gt=0,
+        description="Seconds a request may take to send its whole body; then 408.",
+    )
+    keep_alive_timeout: float = Field(
+        5.0, gt=0, description="Seconds an idle keep-alive connection is kept after a response."
+    )
+    max_connections: int = Field(
+        1000,
+        ge=1,
+        description="Open connections at most; at the limit a new one closes the connection idle "
+        "the longest (kept well below the open-files limit, so probes and index reloads work).",
+    )
+    forwarded_allow_ips: str | None = Field(
+        None,
+        description="Proxy addresses (comma-separated IPs or networks, or *) whose "
+        "X-Forwarded-For is trusted for the client address; unset: proxy headers are ignored.",
+    )
+
+    @field_validator("admin_token", mode="before")
+    @classmethod
+    def _blank_token_is_none(cls, value: object) -> object:
+        """An empty or blank ``NEWSQA_ADMIN_TOKEN=`` turns writes off, like an unset one."""
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @field_validator("forwarded_allow_ips", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    write_threads: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="torch and FAISS threads of the process that carries out HTTP writes (at "
+        "the lowest CPU priority, beside the server's own query thread).",
     )
 
 

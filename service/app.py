@@ -29,6 +29,7 @@ from service import limits, logging_setup, metrics, schemas, web, writes
 from service.answer import Answer, AnswerBuilder
 from service.generative import GenerativeAnswerer, chat_model_from_settings
 from service.highlight import highlight_spans, query_terms
+from service.input_text import trim_invisible
 from service.live_index import LiveIndex
 from service.retrieval import ArticleHit, Filters, HybridRetriever
 
@@ -161,9 +162,7 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
             app.state.components = components  # one assignment: requests see old or new
             metrics.record_index_loaded(app)
 
-        live = LiveIndex(
-            first.store, build, swap, lock_timeout=settings.write_lock_timeout, settings=settings
-        )
+        live = LiveIndex(first.store, build, swap, settings=settings)
         app.state.live = live
         live.start(settings.reload_interval)
         yield
@@ -201,7 +200,8 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
     def ask(body: schemas.AskRequest, c: ComponentsDep) -> Response:
         """Answer a question with verbatim, cited sentences from the articles (or abstain)."""
         filters = body.filters.to_retrieval() if body.filters else None
-        return json_response(ask_response(answer_question(c, body.question, body.k, filters)))
+        k = body.k if body.k is not None else c.settings.default_k  # NEWSQA_DEFAULT_K
+        return json_response(ask_response(answer_question(c, body.question, k, filters)))
 
     @app.get("/search", response_model=schemas.SearchResponse, tags=["search"])
     def search(
@@ -210,18 +210,26 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
             str,  # pattern: a blank q gets the same 422 shape as every other invalid input
             Query(min_length=1, max_length=1000, pattern=r"\S", description="Query text."),
         ],
-        k: Annotated[int, Query(ge=1, le=50)] = 10,
+        k: Annotated[
+            int | None,
+            Query(ge=1, le=50, description="Articles (1-50); omitted: NEWSQA_DEFAULT_K."),
+        ] = None,
         published_from: datetime | None = None,
         published_to: datetime | None = None,
         source: Annotated[str | None, Query(max_length=200)] = None,
         category: Annotated[str | None, Query(max_length=200)] = None,
     ) -> Response:
         """Ranked passages with article metadata and highlighted query terms."""
-        query = q.strip()
-        if not query:  # control characters such as U+001D pass the pattern, not ``strip``
+        # The check POST /ask's question gets (``service/input_text.py``): control and
+        # zero-width characters pass the pattern but leave nothing to search for.
+        try:
+            query = trim_invisible(q)
+        except ValueError as exc:
             raise RequestValidationError(
-                [{"type": "value_error", "loc": ("query", "q"), "msg": "must not be blank"}]
-            )
+                [{"type": "value_error", "loc": ("query", "q"), "msg": f"Value error, {exc}"}]
+            ) from exc
+        if k is None:
+            k = c.settings.default_k  # NEWSQA_DEFAULT_K
         started = time.perf_counter()
         filters = Filters(published_from, published_to, source, category)
         # on the OpenMP thread, where the question is embedded: handing it the embedding alone
@@ -240,7 +248,7 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
         responses={404: {"model": schemas.ErrorOut}},
         tags=["articles"],
     )
-    def article(article_id: str, c: ComponentsDep) -> schemas.ArticleOut:
+    def article(article_id: schemas.ArticleIdPath, c: ComponentsDep) -> schemas.ArticleOut:
         """The cleaned article (the text citations point into); a duplicate's id resolves."""
         found = c.store.article(article_id)
         if found is None:

@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-from indexer.store import IndexStore, IndexWriter, current_generation
+from indexer.documents import Article
+from indexer.pipeline import IndexReport
+from indexer.store import IndexStore, current_generation
 from newsqa.errors import NewsqaError
-from newsqa.settings import Settings
+from newsqa.settings import Settings, get_settings
+from service.write_worker import WriteWorker
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -35,13 +38,12 @@ class LiveIndex:
         store: IndexStore,
         build: Callable[[IndexStore], T],
         on_swap: Callable[[T], None] = lambda _: None,
-        lock_timeout: float = 30.0,
         settings: Settings | None = None,
     ) -> None:
         self.settings = settings
         self._build = build
         self._on_swap = on_swap
-        self.lock_timeout = lock_timeout
+        self._worker = WriteWorker(settings or get_settings())
         self.store = store
         self.components = build(store)
         self._generation = current_generation(store.path)
@@ -79,21 +81,13 @@ class LiveIndex:
             )
             return True
 
-    def write(self, change: Callable[[IndexWriter], T]) -> T:
-        """Run ``change`` with the directory's writer lock, commit, and serve the result at once
-        (a written article is answerable when this returns)."""
-        manifest = self.store.manifest
-        with IndexWriter(
-            self.store.path,
-            manifest.model,
-            manifest.dimension,
-            self.lock_timeout,
-            reuse=self.store.segment_map(),
-            settings=self.settings,
-        ) as writer:
-            result = change(writer)
+    def write(self, upsert: Sequence[Article] = (), delete: Sequence[str] = ()) -> IndexReport:
+        """Add or replace ``upsert`` and remove ``delete`` in one generation, in the write
+        worker process (``service.write_worker``), then serve the result at once (a written
+        article is answerable, a deleted one gone, when this returns)."""
+        report = self._worker.write(self.store.path, upsert, delete)
         self.reload()
-        return result
+        return report
 
     def start(self, interval: float) -> None:
         """Poll ``CURRENT`` every ``interval`` seconds in a daemon thread."""
@@ -109,3 +103,4 @@ class LiveIndex:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        self._worker.close()

@@ -23,6 +23,7 @@ from typing import Literal
 import numpy as np
 
 from indexer.analyzer import analyze, fast_tokens
+from indexer.dates import to_timestamp
 from indexer.documents import searchable_text
 from indexer.embedder import Embedder
 from indexer.store import ChunkRecord, IndexStore
@@ -45,36 +46,20 @@ class Filters:
         return not any((self.published_from, self.published_to, self.source, self.category))
 
     def mask(self, store: IndexStore) -> np.ndarray | None:
-        """Chunk rows that pass, or None when nothing is filtered."""
-        if self.is_empty():
-            return None
-        allowed = np.ones(store.manifest.chunks, dtype=bool)
-        published = store.row_published
-        if self.published_from is not None:
-            allowed &= published >= self.published_from.timestamp()
-        if self.published_to is not None:
-            allowed &= published <= self.published_to.timestamp()
-        if self.source is not None:
-            allowed &= _casefold_equal(store.row_source, self.source)
-        if self.category is not None:
-            allowed &= _casefold_equal(store.row_category, self.category)
-        return allowed
+        """Rows of ``store`` that pass (live ones only), or None when nothing is filtered."""
+        return store.rows_matching(self.pushdown())
 
     def pushdown(self) -> MetadataFilter | None:
-        """The same filters for a vector store that applies them itself (Milvus)."""
+        """The filters as timestamps: what the store and a vector store that filters itself
+        (Milvus) apply."""
         if self.is_empty():
             return None
         return MetadataFilter(
-            published_from=self.published_from.timestamp() if self.published_from else None,
-            published_to=self.published_to.timestamp() if self.published_to else None,
+            published_from=to_timestamp(self.published_from) if self.published_from else None,
+            published_to=to_timestamp(self.published_to) if self.published_to else None,
             source=self.source,
             category=self.category,
         )
-
-
-def _casefold_equal(values: np.ndarray, wanted: str) -> np.ndarray:
-    target = wanted.casefold()
-    return np.fromiter((v.casefold() == target for v in values), dtype=bool, count=len(values))
 
 
 @dataclass

@@ -8,32 +8,25 @@ are disabled (403).
 
 from __future__ import annotations
 
-import hmac
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Request, Response
 from pydantic import Field
 
-from indexer.dedup import dedupe
 from indexer.documents import Article
-from indexer.pipeline import IndexReport, stage_articles
+from indexer.pipeline import IndexReport
 from indexer.sources import article_from_record
-from indexer.store import IndexWriter
-from newsqa.errors import ArticleNotFoundError
-from service import schemas
+from service import auth, schemas
 from service.live_index import LiveIndex
 
 
 def require_admin(request: Request, authorization: Annotated[str | None, Header()] = None) -> None:
+    """The same check as ``service.auth.WriteAuth`` (which already ran before the body was
+    read); kept as the routes' dependency so the OpenAPI document lists the 401 and 403."""
     token = request.app.state.components.settings.admin_token
-    if token is None:
-        raise HTTPException(403, "write endpoints are disabled: set NEWSQA_ADMIN_TOKEN")
-    scheme, _, given = (authorization or "").partition(" ")
-    expected = token.get_secret_value().encode()
-    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected):
-        raise HTTPException(
-            401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"}
-        )
+    refused = auth.refusal(token, authorization)
+    if refused is not None:
+        raise HTTPException(refused.status, refused.detail, headers=refused.headers or None)
 
 
 _ERRORS = {
@@ -50,28 +43,23 @@ def _live(request: Request) -> LiveIndex:
 
 def _parse(records: list[schemas.ArticleIn], origin: str) -> list[Article]:
     articles = []
+    seen: dict[str, int] = {}
     for i, record in enumerate(records):
+        where = f"articles[{i}]" if len(records) > 1 else "article"
+        if record.id in seen:  # which version should win is the client's call, not ours
+            raise HTTPException(
+                422, f"{where}: id {record.id!r} repeats articles[{seen[record.id]}]"
+            )
+        seen[record.id] = i
         try:
             articles.append(article_from_record(record.model_dump(), f"{origin}[{i}]"))
         except ValueError as exc:
-            where = f"articles[{i}]" if len(records) > 1 else "article"
             raise HTTPException(422, f"{where}: {exc}") from exc
     return articles
 
 
 def _upsert(request: Request, articles: list[Article]) -> schemas.WriteResult:
-    live = _live(request)
-    embedder = request.app.state.components.embedder
-
-    def change(writer: IndexWriter) -> IndexReport:
-        report = IndexReport()
-        deduped = dedupe(articles)
-        report.duplicates = dict(deduped.duplicates)
-        stage_articles(writer, embedder, deduped.kept, report, aliases=deduped.duplicates)
-        report.manifest = writer.commit()
-        return report
-
-    return _result(live.write(change))
+    return _result(_live(request).write(upsert=articles))
 
 
 def _result(report: IndexReport) -> schemas.WriteResult:
@@ -104,7 +92,10 @@ def add_articles(request: Request, body: schemas.ArticleIn | Batch) -> schemas.W
     responses={201: {"model": schemas.WriteResult, "description": "Created."}},
 )
 def put_article(
-    article_id: str, body: schemas.ArticleUpdate, request: Request, response: Response
+    article_id: schemas.ArticleIdPath,
+    body: schemas.ArticleUpdate,
+    request: Request,
+    response: Response,
 ) -> schemas.WriteResult:
     """Create or replace the article ``article_id``."""
     if body.id is not None and body.id != article_id:
@@ -121,14 +112,6 @@ def put_article(
     response_model=schemas.WriteResult,
     responses={404: {"model": schemas.ErrorOut}},
 )
-def delete_article(article_id: str, request: Request) -> schemas.WriteResult:
+def delete_article(article_id: schemas.ArticleIdPath, request: Request) -> schemas.WriteResult:
     """Remove an article (or a duplicate's id) from the index."""
-
-    def change(writer: IndexWriter) -> IndexReport:
-        if not writer.delete([article_id]):
-            raise ArticleNotFoundError(f"no article with id {article_id!r}")
-        report = IndexReport(removed=1)
-        report.manifest = writer.commit()
-        return report
-
-    return _result(_live(request).write(change))
+    return _result(_live(request).write(delete=[article_id]))
