@@ -19,6 +19,7 @@ import trafilatura
 from indexer.cleaning import clean_text, normalize_inline
 from indexer.dates import parse_date, parse_date_line
 from indexer.documents import Article, SkippedRecord
+from indexer.ids import validate_article_id
 
 _log = logging.getLogger(__name__)
 
@@ -111,6 +112,7 @@ def article_from_record(record: Any, origin: str) -> Article:
             raise ValueError(f"{field!r} must be a string, not {type(value).__name__}")
         if not value.strip():
             raise ValueError(f"{field!r} is blank")
+    validate_article_id(record["id"])
     for field in _OPTIONAL_STRING_FIELDS:
         value = record.get(field)
         if value is not None and not isinstance(value, str):
@@ -147,8 +149,20 @@ def _read_text_file(path: Path) -> str | SkippedRecord:
         return SkippedRecord(str(path), None, f"invalid UTF-8 at byte {error.start}")
 
 
+def _id_from_file_name(path: Path) -> str | SkippedRecord:
+    """A page's id: its file name without the extension, if that is a valid article id."""
+    try:
+        return validate_article_id(path.stem)
+    except ValueError as error:
+        return SkippedRecord(str(path), None, f"{error} (the id is the file name)")
+
+
 def _read_txt(path: Path) -> Iterator[Record]:
     """A page saved as text: headline, an optional dateline, then the body."""
+    article_id = _id_from_file_name(path)
+    if isinstance(article_id, SkippedRecord):
+        yield article_id
+        return
     content = _read_text_file(path)
     if isinstance(content, SkippedRecord):
         yield content
@@ -165,11 +179,15 @@ def _read_txt(path: Path) -> Iterator[Record]:
     if not text:
         yield SkippedRecord(str(path), None, "no body text after the title and date lines")
         return
-    yield Article(id=path.stem, text=text, title=title, published=published, origin=str(path))
+    yield Article(id=article_id, text=text, title=title, published=published, origin=str(path))
 
 
 def _read_html(path: Path) -> Iterator[Record]:
     """A saved web page: trafilatura finds the main text and the page's own metadata."""
+    article_id = _id_from_file_name(path)
+    if isinstance(article_id, SkippedRecord):
+        yield article_id
+        return
     try:
         page = path.read_bytes()
     except OSError as error:
@@ -186,7 +204,7 @@ def _read_html(path: Path) -> Iterator[Record]:
         yield SkippedRecord(str(path), None, "no article text found in the page")
         return
     yield Article(
-        id=path.stem,
+        id=article_id,
         text=text,
         title=normalize_inline(document.title or ""),
         url=document.url or None,

@@ -227,28 +227,44 @@ def serve(
     index_dir: IndexDir = None,
     host: Annotated[str | None, typer.Option(help="Bind address (default 127.0.0.1).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default 8000).")] = None,
+    forwarded_allow_ips: Annotated[
+        str | None,
+        typer.Option(
+            help="Proxy addresses (comma-separated IPs or networks, or *) whose "
+            "X-Forwarded-For names the client; default NEWSQA_FORWARDED_ALLOW_IPS, unset: "
+            "proxy headers are not trusted."
+        ),
+    ] = None,
 ) -> None:
     """Serve the HTTP API over an index directory."""
-    import uvicorn
-
     from indexer.store import IndexStore
     from service.app import create_app
     from service.logging_setup import uvicorn_logging
+    from service.server import build_server
 
     settings = _settings(index_dir)
+    if forwarded_allow_ips is not None:
+        settings = settings.model_copy(
+            update={"forwarded_allow_ips": forwarded_allow_ips.strip() or None}
+        )
     try:  # fail fast, with the reason, before the server starts
         IndexStore.open(
             settings.index_dir, expected_model=settings.embed_model, settings=settings
         ).close()
     except NewsqaError as exc:
         raise _fail(exc) from exc
-    uvicorn.run(
+    # uvicorn with header/keep-alive timeouts and a connection limit (service/server.py)
+    server = build_server(
         create_app(settings),
-        host=host or settings.host,
-        port=port or settings.port,
+        settings,
+        host=host,
+        port=port,
         log_level="info",
         **uvicorn_logging(),  # JSON lines with request ids (service/logging_setup.py)
     )
+    server.run()
+    if not server.started:  # could not bind, or the app failed to start (as uvicorn.run)
+        raise typer.Exit(code=3)
 
 
 @app.command()

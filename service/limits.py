@@ -2,16 +2,25 @@
 
 * ``BodyLimit``: a request body over ``max_body_bytes`` gets 413 naming the limit, whether it
   announces its size (Content-Length, refused before reading) or streams it (chunked: bytes are
-  counted as they arrive, and reading stops at the limit). A JSON body that is not UTF-8 gets
-  400 saying so (FastAPI alone answers a vague "error parsing the body").
+  counted as they arrive, and reading stops at the limit). A body not complete within
+  ``body_timeout`` seconds gets 408 (a client trickling one byte a second holds nothing for
+  long). A JSON body that is not UTF-8 gets 400 saying so (FastAPI alone answers a vague "error
+  parsing the body").
+* ``service.auth.WriteAuth`` runs before the body is read: an unauthenticated write is refused
+  from its headers alone.
 * ``RateLimit``: a token bucket per client IP on the costly routes (POST /ask, GET /search):
   ``rate_limit_per_minute`` sustained, ``rate_limit_burst`` at once; beyond it 429 with
-  Retry-After. Keyed by the socket's peer address: behind a reverse proxy every client shares
-  the proxy's address, so set the limit at the proxy there (or turn it off with 0).
-* ``InFlightLimit``: at most ``max_in_flight`` requests are served at once; one more gets 503
-  with Retry-After at once, instead of waiting in an unbounded queue (uvicorn's thread pool).
-  Health, readiness and metrics are not counted, so probes still answer when the server is
-  saturated.
+  Retry-After. Keyed by the ASGI client address: the socket's peer, or, for a proxy named in
+  ``forwarded_allow_ips`` (``service/server.py``), the client its X-Forwarded-For names.
+* ``InFlightLimit``: at most ``max_in_flight`` requests are served at once, and at most
+  ``max_in_flight_per_client`` of them for one client address; one more gets 503 with
+  Retry-After at once, instead of waiting in an unbounded queue (uvicorn's thread pool), and
+  one client's burst cannot take every slot. Health, readiness and metrics are not counted, so
+  probes still answer when the server is saturated.
+
+Refusals sent before the body was read (413 by Content-Length, 408) close the connection, so
+the rest of the body is never waited for. Connection-level limits (header and keep-alive
+timeouts, the number of open connections) are in ``service/server.py``.
 
 The `limits` package was considered for the rate limit: its strategies are windows (fixed,
 moving, sliding), which have no separate burst size; a token bucket gives rate and burst in a
@@ -27,6 +36,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 
+import anyio
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
@@ -35,6 +45,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from newsqa.settings import Settings
+from service.auth import WriteAuth
 
 RATE_LIMITED_PATHS = frozenset({"/ask", "/search"})
 NOT_COUNTED_IN_FLIGHT = frozenset({"/health", "/ready", "/metrics"})
@@ -77,16 +88,35 @@ def too_large_detail(limit: int) -> str:
     return f"request body too large: the limit is {limit} bytes"
 
 
+def body_timeout_detail(seconds: float) -> str:
+    return f"request body not received in time: the limit is {seconds:g} s for the whole body"
+
+
+CLOSE = {"Connection": "close"}  # answered before the body was read: do not wait for the rest
+
+
+async def _receive_by(receive: Receive, deadline: float | None) -> Message | None:
+    """The next ASGI message, or None when ``deadline`` (``anyio.current_time()``) passes first."""
+    if deadline is None:
+        return await receive()
+    with anyio.move_on_after(max(0.0, deadline - anyio.current_time())):
+        return await receive()
+    return None
+
+
 class BodyLimit:
-    """413 for bodies over ``max_bytes``; 400 for JSON bodies that are not UTF-8.
+    """413 for bodies over ``max_bytes``; 408 for bodies not in after ``timeout`` seconds; 400
+    for JSON bodies that are not UTF-8.
 
     The body is read here, at most ``max_bytes`` of it, and replayed to the app: that is what
-    lets a streamed (chunked) body be refused with a proper 413 before any route sees it.
+    lets a streamed (chunked) body be refused with a proper 413 before any route sees it, and
+    what keeps a slow upload from holding an in-flight slot.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, timeout: float | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.timeout = timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -94,21 +124,26 @@ class BodyLimit:
             return
         declared = _header(scope, b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await send_json(send, 413, too_large_detail(self.max_bytes))
+            await send_json(send, 413, too_large_detail(self.max_bytes), CLOSE)
             return
 
         chunks: list[bytes] = []
         size = 0
         disconnected: Message | None = None
+        deadline = None if self.timeout is None else anyio.current_time() + self.timeout
         while True:
-            message = await receive()
+            message = await _receive_by(receive, deadline)
+            if message is None:
+                assert self.timeout is not None
+                await send_json(send, 408, body_timeout_detail(self.timeout), CLOSE)
+                return
             if message["type"] != "http.request":  # the client went away
                 disconnected = message
                 break
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_bytes:
-                await send_json(send, 413, too_large_detail(self.max_bytes))
+                await send_json(send, 413, too_large_detail(self.max_bytes), CLOSE)
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
@@ -201,8 +236,7 @@ class RateLimit:
         if scope["type"] != "http" or scope["path"] not in self.paths:
             await self.app(scope, receive, send)
             return
-        client = scope.get("client")
-        wait = self.buckets.take(client[0] if client else "unknown")
+        wait = self.buckets.take(client_key(scope))
         if wait > 0:
             retry_after = max(1, math.ceil(wait))
             detail = (
@@ -214,36 +248,56 @@ class RateLimit:
         await self.app(scope, receive, send)
 
 
+def client_key(scope: Scope) -> str:
+    """The client address the limits key on: the peer, or what a trusted proxy forwarded
+    (uvicorn's ProxyHeadersMiddleware has rewritten ``scope["client"]`` by then)."""
+    client = scope.get("client")
+    return client[0] if client else "unknown"
+
+
 class InFlightLimit:
-    """503 with Retry-After when ``limit`` requests are already being served."""
+    """503 with Retry-After when ``limit`` requests are already being served, or when the
+    client already has ``per_client`` of them (0 or None: no per-client share)."""
 
     def __init__(
         self,
         app: ASGIApp,
         limit: int,
+        per_client: int | None = None,
         retry_after: int = 1,
         exempt: Iterable[str] = NOT_COUNTED_IN_FLIGHT,
     ) -> None:
         self.app = app
-        self.limit = limit
+        self.limit = limit  # 0: no overall bound
+        self.per_client = per_client or 0
         self.retry_after = retry_after
         self.exempt = frozenset(exempt)
         self.in_flight = 0
+        self.by_client: dict[str, int] = {}  # only clients with requests in flight
         self._lock = threading.Lock()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in self.exempt:
             await self.app(scope, receive, send)
             return
+        key = client_key(scope)
         with self._lock:
-            admitted = self.in_flight < self.limit
-            if admitted:
+            mine = self.by_client.get(key, 0)
+            if self.per_client and mine >= self.per_client:
+                detail = (
+                    f"too many requests in flight from this client: the limit is "
+                    f"{self.per_client} per client; retry after {self.retry_after} s"
+                )
+            elif self.limit and self.in_flight >= self.limit:
+                detail = (
+                    f"server busy: {self.limit} requests already in flight; "
+                    f"retry after {self.retry_after} s"
+                )
+            else:
+                detail = None
                 self.in_flight += 1
-        if not admitted:
-            detail = (
-                f"server busy: {self.limit} requests already in flight; "
-                f"retry after {self.retry_after} s"
-            )
+                self.by_client[key] = mine + 1
+        if detail is not None:
             await send_json(send, 503, detail, {"Retry-After": str(self.retry_after)})
             return
         try:
@@ -251,11 +305,20 @@ class InFlightLimit:
         finally:
             with self._lock:
                 self.in_flight -= 1
+                left = self.by_client[key] - 1
+                if left:
+                    self.by_client[key] = left
+                else:
+                    del self.by_client[key]
 
 
 def _json_safe(value: object) -> object:
     """What FastAPI's 422 echoes back, made encodable: lone surrogates (JSON ``"\\ud800"``)
-    become U+FFFD and non-finite numbers (``1e400`` parses as infinity) become strings."""
+    become U+FFFD, non-finite numbers (``1e400`` parses as infinity) become strings, and raw
+    bytes (a body sent with a non-JSON content type is echoed as bytes, which FastAPI's encoder
+    decodes as UTF-8 and fails on) become text with undecodable bytes as ``\\xNN``."""
+    if isinstance(value, bytes | bytearray):
+        return bytes(value).decode("utf-8", "backslashreplace")
     if isinstance(value, str):
         return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
     if isinstance(value, float) and not math.isfinite(value):
@@ -271,9 +334,8 @@ async def validation_error_handler(_: Request, exc: RequestValidationError) -> J
     """FastAPI's 422 body, made safe to encode: its default handler echoes the input, and an
     input holding a lone surrogate or an infinite number made the error response itself fail
     with a 500."""
-    return JSONResponse(
-        status_code=422, content={"detail": _json_safe(jsonable_encoder(exc.errors()))}
-    )
+    errors = _json_safe(exc.errors())  # bytes first: jsonable_encoder cannot take them all
+    return JSONResponse(status_code=422, content={"detail": _json_safe(jsonable_encoder(errors))})
 
 
 # What the limits and the input checks answer, added to the OpenAPI document of every
@@ -285,9 +347,11 @@ ERROR_SCHEMA = {
 }
 LIMIT_RESPONSES = {
     "400": "Request body is not valid UTF-8 JSON.",
+    "408": "Request body not received within `NEWSQA_BODY_TIMEOUT` seconds.",
     "413": "Request body over the limit (`NEWSQA_MAX_BODY_BYTES`).",
     "429": "Rate limit exceeded; the Retry-After header says when to retry.",
-    "503": "Server busy or index unavailable; the Retry-After header says when to retry.",
+    "503": "Server busy (in flight overall or for this client) or index unavailable; the "
+    "Retry-After header says when to retry.",
 }
 
 
@@ -299,7 +363,7 @@ def document_limits(schema: dict) -> dict:
                 continue
             codes = []
             if "requestBody" in operation:
-                codes += ["400", "413"]
+                codes += ["400", "408", "413"]
             if path in RATE_LIMITED_PATHS:
                 codes.append("429")
             if path not in NOT_COUNTED_IN_FLIGHT:
@@ -316,12 +380,18 @@ def document_limits(schema: dict) -> dict:
 
 
 def install(app: FastAPI, settings: Settings) -> None:
-    """Add the limits to ``app``. The last middleware added runs first: rate limit, then the
-    body (read before taking an in-flight slot, so a slow upload holds none), then in flight."""
+    """Add the limits to ``app``. The last middleware added runs first: rate limit, the write
+    token (before any body byte is read), then the body (read before taking an in-flight slot,
+    so a slow upload holds none), then in flight."""
     app.add_exception_handler(RequestValidationError, validation_error_handler)
-    if settings.max_in_flight > 0:
-        app.add_middleware(InFlightLimit, limit=settings.max_in_flight)
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    if settings.max_in_flight > 0 or settings.max_in_flight_per_client > 0:
+        app.add_middleware(
+            InFlightLimit,
+            limit=settings.max_in_flight,
+            per_client=settings.max_in_flight_per_client,
+        )
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, timeout=settings.body_timeout)
+    app.add_middleware(WriteAuth, token=settings.admin_token)
     if settings.rate_limit_per_minute > 0:
         app.add_middleware(
             RateLimit, per_minute=settings.rate_limit_per_minute, burst=settings.rate_limit_burst

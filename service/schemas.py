@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
+from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from indexer.ids import ARTICLE_ID_MAX_LENGTH, ARTICLE_ID_PATTERN, ARTICLE_ID_RULE
 from service.input_text import visible
 from service.retrieval import Filters as RetrievalFilters
 
@@ -14,6 +16,21 @@ Question = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000), visible
 ]
 K = Annotated[int, Field(ge=1, le=50)]
+ArticleId = Annotated[
+    str,
+    StringConstraints(max_length=ARTICLE_ID_MAX_LENGTH, pattern=ARTICLE_ID_PATTERN),
+    Field(description=f"Article id: {ARTICLE_ID_RULE}.", examples=["nq-101"]),
+]
+"""The article id of request bodies (``indexer/ids.py``)."""
+ArticleIdPath = Annotated[
+    str,
+    Path(
+        max_length=ARTICLE_ID_MAX_LENGTH,
+        pattern=ARTICLE_ID_PATTERN,
+        description=f"Article id: {ARTICLE_ID_RULE}.",
+    ),
+]
+"""The ``/articles/{article_id}`` path parameter: an id outside the pattern gets 422."""
 
 
 class Filters(BaseModel):
@@ -32,7 +49,9 @@ class AskRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     question: Question = Field(examples=["which Palembang programs won 2020 awards"])
-    k: K = Field(5, description="Articles to retrieve (1-50).")
+    k: K | None = Field(
+        None, description="Articles to retrieve (1-50); omitted: the server's NEWSQA_DEFAULT_K."
+    )
     filters: Filters | None = None
 
 
@@ -120,7 +139,7 @@ class ArticleIn(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    id: str = Field(min_length=1, max_length=200, examples=["nq-101"])
+    id: ArticleId
     text: str = Field(min_length=1, max_length=1_000_000, description="Body; cleaned on write.")
     title: str | None = Field(None, max_length=1000)
     url: str | None = Field(None, max_length=2000)
@@ -130,7 +149,7 @@ class ArticleIn(BaseModel):
 
 
 class ArticleUpdate(ArticleIn):
-    id: str | None = Field(None, max_length=200, description="Optional; must match the path.")
+    id: ArticleId | None = Field(None, description="Optional; must match the path.")
 
 
 class WriteResult(BaseModel):

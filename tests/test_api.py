@@ -126,6 +126,40 @@ def test_invalid_requests_get_422_naming_the_field(client, payload, field):
     assert field in response.text
 
 
+def _articles(body: dict) -> set[str]:
+    return {p["article_id"] for p in body["passages"]}
+
+
+def test_omitted_k_is_newsqa_default_k(client, corpus_index, settings, embedder):
+    """NEWSQA_DEFAULT_K used to have no effect: /ask took 5 and /search 10 whatever it said."""
+    from fastapi.testclient import TestClient
+
+    from service.app import create_app
+
+    question = {"question": "harga cabai di Palembang"}
+    # the live server runs with the default, 5
+    assert len(_articles(client.get("/search", params={"q": "Palembang"}).json())) == 5
+    assert len(_articles(client.post("/ask", json=question).json())) == 5
+
+    two = settings.model_copy(update={"default_k": 2, "rate_limit_per_minute": 0})
+    with TestClient(create_app(two, embedder), raise_server_exceptions=False) as app:
+        assert len(_articles(app.get("/search", params={"q": "Palembang"}).json())) == 2
+        assert len(_articles(app.post("/ask", json=question).json())) == 2
+        assert len(_articles(app.post("/ask", json={**question, "k": None}).json())) == 2
+        # a k in the request still wins
+        assert len(_articles(app.get("/search", params={"q": "Palembang", "k": 4}).json())) == 4
+        assert len(_articles(app.post("/ask", json={**question, "k": 3}).json())) == 3
+        assert app.post("/ask", json={**question, "k": 0}).status_code == 422
+        # the OpenAPI schema says k is optional, 1-50
+        schema = app.get("/openapi.json").json()
+        ask = schema["components"]["schemas"]["AskRequest"]
+        assert ask["required"] == ["question"]
+        [k_int] = [t for t in ask["properties"]["k"]["anyOf"] if t.get("type") == "integer"]
+        assert (k_int["minimum"], k_int["maximum"]) == (1, 50)
+        [k_param] = [p for p in schema["paths"]["/search"]["get"]["parameters"] if p["name"] == "k"]
+        assert k_param["required"] is False
+
+
 def test_search_validation(client):
     assert client.get("/search", params={"q": ""}).status_code == 422
     assert client.get("/search", params={"q": "a", "k": 0}).status_code == 422
@@ -134,6 +168,11 @@ def test_search_validation(client):
     blank = client.get("/search", params={"q": "\x1d\x1d"})
     assert blank.status_code == 422
     assert blank.json()["detail"][0]["loc"] == ["query", "q"]
+    # zero-width characters too, as POST /ask's question (service/input_text.py)
+    invisible = client.get("/search?q=%E2%80%8B%E2%80%8B")
+    assert invisible.status_code == 422
+    assert invisible.json()["detail"][0]["loc"] == ["query", "q"]
+    assert "invisible" in invisible.json()["detail"][0]["msg"]
 
 
 def test_health_ready_and_docs(client):

@@ -323,3 +323,95 @@ def test_unknown_article_page_is_404_and_says_so(open_page):
     assert response.status == 404
     expect(page.locator("#status")).to_contain_text("no article with id “no-such-article”")
     expect(page.locator("#article")).to_be_hidden()
+
+
+# Emoji (one code point, two UTF-16 units each) and a ZWJ family before the quoted sentence:
+# the API's offsets count code points, JavaScript indexes strings in UTF-16 units.
+EMOJI_ARTICLE = {
+    "id": "emoji-1",
+    "title": "Festival Kuliner Sungai Musi 🍜 kembali digelar",
+    "url": "https://contoh-berita.id/festival-kuliner",
+    "published": "2024-08-17T09:00:00+07:00",
+    "category": "Budaya",
+    "source": "Tes",
+    "text": "Festival Kuliner Sungai Musi 🍜🔥 kembali digelar di Benteng Kuto Besak 🎉🎉. "
+    "Keluarga 👨‍👩‍👧‍👦 memadati tenda pempek 🐟 sejak pagi 🇮🇩. "
+    "Panitia mencatat 25.000 pengunjung datang selama tiga hari festival berlangsung. "
+    "Wali kota berharap festival ini menjadi agenda tahunan untuk menarik wisatawan.",
+}
+EMOJI_QUESTION = "Berapa pengunjung yang dicatat panitia selama tiga hari festival kuliner?"
+
+
+@pytest.fixture(scope="module")
+def emoji_server(chromium_executable, tmp_path_factory, settings, embedder):
+    """The real server over an index holding one article with emoji before its facts."""
+    from conftest import running_server, write_jsonl
+
+    from indexer.pipeline import build_index
+
+    folder = tmp_path_factory.mktemp("emoji")
+    corpus = write_jsonl(folder / "emoji.jsonl", [EMOJI_ARTICLE])
+    build_index([corpus], folder / "index", embedder)
+    with running_server(folder / "index", settings.cache_dir) as url:
+        yield url
+
+
+def test_highlights_after_emoji_are_the_quoted_text(browser, emoji_server):
+    from indexer.analyzer import analyze
+
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=emoji_server)
+    context.set_default_timeout(30_000)
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(f"page error: {exc}"))
+    try:
+        page.goto("/")
+        body = ask(page, EMOJI_QUESTION)
+        assert not body["abstained"] and body["citations"], body
+        article = httpx.get(f"{emoji_server}/articles/emoji-1", timeout=30).json()
+        text = article["text"]
+        for citation in body["citations"]:
+            assert text[citation["char_start"] : citation["char_end"]] == citation["quote"]
+        first = body["citations"][0]
+        assert "25.000 pengunjung" in first["quote"]
+        before = text[: first["char_start"]]
+        assert sum(ord(ch) > 0xFFFF for ch in before) >= 8, "emoji must precede the quote"
+
+        # The citation card: the quote inside its passage.
+        card = page.locator(f"#cite-{first['n']}")
+        expect(card.locator("mark.quote")).to_have_text(first["quote"])
+        # The passage list: every highlighted span is a query term, not a shifted slice.
+        terms = set(analyze(EMOJI_QUESTION))
+        page.locator("#all-passages summary").click()  # a closed <details> at first
+        marks = page.locator("#all-passages mark.term")
+        expect(marks.first).to_be_visible()
+        for marked in marks.all_text_contents():
+            assert set(analyze(marked)) & terms, f"{marked!r} is no query term"
+        page.screenshot(path=OUT_DIR / "emoji-answer.png", full_page=True)
+
+        # The reader page: exactly the quote highlighted, everything before it unmarked.
+        card.locator("a.article-link").click()
+        page.wait_for_url("**/read/emoji-1?*")
+        mark = page.locator("mark#quote")
+        expect(mark).to_have_text(first["quote"])
+        expect(mark).to_be_focused()
+        assert page.locator("#article-text").text_content() == text
+        text_before_mark = page.evaluate(
+            """() => {
+                const range = document.createRange();
+                range.setStart(document.getElementById("article-text"), 0);
+                range.setEndBefore(document.getElementById("quote"));
+                return range.toString();
+            }"""
+        )
+        assert text_before_mark == before
+        page.screenshot(path=OUT_DIR / "emoji-article.png")
+        # An end past the article's last code point does not fit: no highlight, a note.
+        page.goto(f"/read/emoji-1?char_start=0&char_end={len(text) + 1}")
+        expect(page.locator("#article .note.error")).to_be_visible()
+        expect(page.locator("mark#quote")).to_have_count(0)
+        page.goto(f"/read/emoji-1?char_start=0&char_end={len(text)}")  # the whole text fits
+        expect(page.locator("mark#quote")).to_have_text(text)
+        assert errors == []
+    finally:
+        context.close()

@@ -26,6 +26,8 @@ def test_index_reports_skipped_records_and_continues(tmp_path, shared_dir):
         + json.dumps({"id": "no-text"}).encode()
         + b"\n"
         + b'{"id": "bad-bytes", "text": "\xff\xfe"}\n'
+        + json.dumps({"id": "a/b", "text": "Harga cabai turun."}).encode()  # no valid id
+        + b"\n"
     )
     index_dir = tmp_path / "index"
     result = runner.invoke(
@@ -42,6 +44,7 @@ def test_index_reports_skipped_records_and_continues(tmp_path, shared_dir):
     assert "skipped records" in result.output
     assert "invalid JSON" in result.output
     assert "invalid UTF-8" in result.output
+    assert "invalid id 'a/b'" in result.output
     assert "text" in result.output.split("skipped records")[1]
     manifest = json.loads((index_dir / (index_dir / "CURRENT").read_text().strip()).read_text())
     assert manifest["articles"] == 2

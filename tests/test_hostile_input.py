@@ -98,7 +98,9 @@ def test_odd_questions_get_a_normal_answer(client, question):
 @pytest.mark.parametrize(
     ("params", "ok_statuses"),
     [
-        ({"q": ZERO_WIDTH}, {200, 422}),
+        ({"q": ZERO_WIDTH}, {422}),
+        ({"q": "\u200b\u200b"}, {422}),
+        ({"q": " \u202e\u2060\x1d\t"}, {422}),
         ({"q": " \t\n "}, {422}),
         ({"q": "' OR 1=1 --"}, {200}),
         ({"q": "<script>alert(1)</script>"}, {200}),
@@ -119,13 +121,36 @@ def test_odd_searches_never_fail(client, params, ok_statuses):
         assert isinstance(response.json()["detail"], list)
 
 
+def test_search_of_only_invisible_characters_gets_the_asks_422(client):
+    """GET /search makes the same check as POST /ask's question (service/input_text.py)."""
+    for q in ("\u200b\u200b", ZERO_WIDTH, "\u202e\u202c", "\x1d\x1d", f" {ZERO_WIDTH}\t"):
+        response = client.get("/search", params={"q": q})
+        assert response.status_code == 422, (q, response.text[:300])
+        [error] = response.json()["detail"]  # the list shape of every validation error
+        assert error["loc"] == ["query", "q"]
+        assert "invisible" in error["msg"]
+        asked = client.post("/ask", json={"question": q})
+        assert asked.status_code == 422 and "invisible" in asked.text
+    # raw in the URL, as a browser sends it
+    assert client.get("/search?q=%E2%80%8B%E2%80%8B").status_code == 422
+    # inside a query they are just text, and the ends are trimmed as for /ask
+    inside = client.get("/search", params={"q": "\u200bharga\u200b cabai\u2060"})
+    assert inside.status_code == 200 and inside.json()["query"] == "harga\u200b cabai"
+
+
 def test_raw_invalid_utf8_in_urls(client):
-    for url in ("/search?q=%ff%fe%ED%A0%80", "/articles/%ff%fe", "/articles/a%00b", "/read/%ff"):
+    for url in ("/search?q=%ff%fe%ED%A0%80", "/read/%ff"):
         response = client.get(url)
         assert response.status_code in (200, 404), (url, response.text[:200])
-    missing = client.get("/articles/' OR '1'='1")
+    # not an article id (indexer/ids.py): 422 naming the path parameter, never a 500
+    for url in ("/articles/%ff%fe", "/articles/a%00b", "/articles/' OR '1'='1"):
+        response = client.get(url)
+        assert response.status_code == 422, (url, response.text[:200])
+        [error] = response.json()["detail"]
+        assert error["loc"] == ["path", "article_id"] and "pattern" in error["msg"]
+    missing = client.get("/articles/no-such-article")
     assert missing.status_code == 404
-    assert "OR" in missing.json()["detail"]
+    assert "no-such-article" in missing.json()["detail"]
 
 
 def test_live_server_refuses_oversized_and_chunked_bodies(live_server):
@@ -219,3 +244,83 @@ def test_web_pages_carry_the_content_security_policy(hostile_client):
         assert "script-src 'self'" in csp and "object-src 'none'" in csp
         assert response.headers["x-content-type-options"] == "nosniff"
         assert "xss-1" not in response.text and "<script>alert" not in response.text
+
+
+ID_TOKEN = "test-token-ids"
+ID_AUTH = {"Authorization": f"Bearer {ID_TOKEN}"}
+ID_TEXT = "Pasar malam di Palembang ramai dikunjungi warga setiap akhir pekan."
+
+
+@pytest.fixture(scope="module")
+def ids_client(tmp_path_factory, settings, embedder):
+    """The real app with writes enabled, over a small index of its own."""
+    from pydantic import SecretStr
+
+    from indexer.pipeline import build_index
+
+    folder = tmp_path_factory.mktemp("ids")
+    record = {"id": "pasar-1", "title": "Pasar malam", "text": ID_TEXT}
+    (folder / "articles.jsonl").write_text(json.dumps(record) + "\n", encoding="utf-8")
+    writable = settings.model_copy(
+        update={
+            "index_dir": folder / "index",
+            "admin_token": SecretStr(ID_TOKEN),
+            "rate_limit_per_minute": 0,
+        }
+    )
+    build_index([folder / "articles.jsonl"], writable.index_dir, embedder)
+    with TestClient(create_app(writable, embedder), raise_server_exceptions=False) as c:
+        yield c
+
+
+def _names_the_rule(message: str) -> bool:
+    return "pattern '^[A-Za-z0-9]" in message or "at most 200 characters" in message
+
+
+BAD_IDS = ["a/b", "a b", "-a1", ".hidden", "berita\n", "berita-\u00e4", "x" * 201, ""]
+
+
+@pytest.mark.parametrize("bad_id", BAD_IDS)
+def test_bodies_with_an_invalid_article_id_get_422_naming_the_pattern(ids_client, bad_id):
+    body = {"id": bad_id, "title": "Judul", "text": ID_TEXT}
+    for response in (
+        ids_client.post("/articles", json=body, headers=ID_AUTH),
+        ids_client.post("/articles", json=[body], headers=ID_AUTH),
+        ids_client.put("/articles/pasar-1", json=body, headers=ID_AUTH),
+    ):
+        assert response.status_code == 422, response.text[:300]
+        detail = response.json()["detail"]
+        assert any(e["loc"][-1] == "id" and _names_the_rule(e["msg"]) for e in detail), detail
+    assert ids_client.get("/articles/pasar-1").json()["text"] == ID_TEXT  # nothing written
+
+
+@pytest.mark.parametrize("bad_path", ["a%20b", "-a1", ".hidden", "berita%0A", "x" * 201])
+def test_paths_with_an_invalid_article_id_get_422(ids_client, bad_path):
+    body = {"title": "Judul", "text": ID_TEXT}
+    for response in (
+        ids_client.get(f"/articles/{bad_path}"),
+        ids_client.put(f"/articles/{bad_path}", json=body, headers=ID_AUTH),
+        ids_client.delete(f"/articles/{bad_path}", headers=ID_AUTH),
+    ):
+        assert response.status_code == 422, (bad_path, response.text[:300])
+        [error] = response.json()["detail"]
+        assert error["loc"] == ["path", "article_id"] and _names_the_rule(error["msg"])
+
+
+def test_every_id_that_can_be_written_can_be_read_updated_and_deleted(ids_client):
+    """A slash in an id used to be accepted on POST and then unreachable at /articles/{id}."""
+    for article_id in ("Ab0._:@+-z", "detik-0050", "9" * 200):
+        body = {"id": article_id, "title": "Pasar pagi", "text": "Pasar pagi buka pukul lima."}
+        created = ids_client.post("/articles", json=body, headers=ID_AUTH)
+        assert created.status_code == 201, created.text[:300]
+        read = ids_client.get(f"/articles/{article_id}")
+        assert read.status_code == 200 and read.json()["id"] == article_id
+        changed = {**body, "text": "Pasar pagi buka pukul enam."}
+        updated = ids_client.put(f"/articles/{article_id}", json=changed, headers=ID_AUTH)
+        assert updated.status_code == 200 and updated.json()["updated"] == 1
+        assert "enam" in ids_client.get(f"/articles/{article_id}").json()["text"]
+        assert ids_client.delete(f"/articles/{article_id}", headers=ID_AUTH).status_code == 200
+        assert ids_client.get(f"/articles/{article_id}").status_code == 404
+    # "a/b" is refused on the way in (above), so no id exists that the paths cannot reach
+    slash = ids_client.post("/articles", json={"id": "a/b", "text": ID_TEXT}, headers=ID_AUTH)
+    assert slash.status_code == 422

@@ -8,7 +8,9 @@ import uuid
 
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 
+from newsqa.settings import Settings
 from service.app import create_app
 from service.limits import TokenBuckets
 
@@ -116,7 +118,9 @@ def test_body_limit_counts_declared_and_streamed_bytes(make_client):
 def test_openapi_documents_the_limits(make_client):
     schema = make_client().get("/openapi.json").json()
     ask = schema["paths"]["/ask"]["post"]["responses"]
-    assert {"400", "413", "422", "429", "503"} <= set(ask)
+    assert {"400", "408", "413", "422", "429", "503"} <= set(ask)
+    write = schema["paths"]["/articles"]["post"]["responses"]
+    assert {"401", "403", "408", "413"} <= set(write)
     search = schema["paths"]["/search"]["get"]["responses"]
     assert {"422", "429", "503"} <= set(search) and "413" not in search
     assert "429" not in schema["paths"]["/health"]["get"]["responses"]
@@ -145,3 +149,66 @@ def test_eval_http_client_waits_out_429_and_503(monkeypatch):
     monkeypatch.setattr(runner.httpx, "Client", lambda base_url, timeout: TestClient(app))
     assert runner.http_asker("http://server")("harga cabai?", 3) == {"answer": "ok"}
     assert len(calls) == 3 and calls[0] == {"question": "harga cabai?", "k": 3}
+
+
+def test_non_utf8_body_with_a_non_json_content_type_gets_a_4xx(make_client):
+    """FastAPI echoes such a body as bytes in its 422, and encoding those failed with a 500."""
+    token = "tok-123"
+    client = make_client(admin_token=SecretStr(token), rate_limit_per_minute=0)
+    body = b"\xff\xfe harga \xc3\x28 cabai"
+    for content_type in ("text/plain", "application/octet-stream", "text/plain; charset=latin-1"):
+        headers = {"content-type": content_type}
+        asked = client.post("/ask", content=body, headers=headers)
+        assert 400 <= asked.status_code < 500, asked.text
+        assert asked.json()["detail"]
+        put = client.put(
+            "/articles/nq-002",
+            content=body,
+            headers={**headers, "Authorization": f"Bearer {token}"},
+        )
+        assert 400 <= put.status_code < 500, put.text
+        assert put.json()["detail"]
+    assert client.get("/articles/nq-002").status_code == 200  # nothing was written
+
+
+def test_empty_or_blank_admin_token_means_writes_are_off(make_client, monkeypatch):
+    for blank in ("", "   "):
+        monkeypatch.setenv("NEWSQA_ADMIN_TOKEN", blank)
+        assert Settings(_env_file=None).admin_token is None
+    monkeypatch.setenv("NEWSQA_ADMIN_TOKEN", "tok")
+    assert Settings(_env_file=None).admin_token.get_secret_value() == "tok"
+    # Even a blank token handed to the app directly (no validation) turns writes off.
+    client = make_client(admin_token=SecretStr(""))
+    for auth in ({"Authorization": "Bearer"}, {"Authorization": "Bearer x"}, {}):
+        response = client.post("/articles", json={"id": "x"}, headers=auth)
+        assert response.status_code == 403, response.text
+        assert "NEWSQA_ADMIN_TOKEN" in response.json()["detail"]
+
+
+def test_write_token_is_checked_before_the_body(make_client):
+    """A wrong token is refused from the headers: the (streamed) body is never read."""
+    client = make_client(admin_token=SecretStr("tok-123"))
+    read = []
+
+    def body():
+        read.append(True)
+        yield b'{"id": "x"}'
+
+    refused = client.post("/articles", content=body(), headers={"Authorization": "Bearer no"})
+    assert refused.status_code == 401
+    assert refused.headers["www-authenticate"] == "Bearer"
+    assert refused.headers["connection"] == "close"
+    assert refused.json()["detail"] == "missing or wrong bearer token"
+    assert not read
+    wrong = client.delete("/articles/x", headers={"Authorization": "Basic tok-123"})
+    assert wrong.status_code == 401
+    # The right token passes the check (and the route validates the body as before).
+    ok = client.post("/articles", json=[], headers={"Authorization": "Bearer tok-123"})
+    assert ok.status_code == 422
+
+
+def test_proxy_addresses_setting_blank_means_untrusted(monkeypatch):
+    monkeypatch.setenv("NEWSQA_FORWARDED_ALLOW_IPS", " ")
+    assert Settings(_env_file=None).forwarded_allow_ips is None
+    monkeypatch.setenv("NEWSQA_FORWARDED_ALLOW_IPS", "10.0.0.1,192.168.0.0/16")
+    assert Settings(_env_file=None).forwarded_allow_ips == "10.0.0.1,192.168.0.0/16"

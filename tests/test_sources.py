@@ -275,3 +275,67 @@ def test_html_page_without_article_text_is_skipped(tmp_path: Path) -> None:
     )
     [record] = list(read_articles([path]))
     assert isinstance(record, SkippedRecord) and "no article text" in record.reason
+
+
+# --- article ids ----------------------------------------------------------------------------------
+
+BAD_IDS = [
+    "a/b",  # a path separator: could be written but never read over HTTP
+    "../etc",
+    "a b",
+    " a1",
+    "-a1",
+    ".hidden",
+    "berita\n",
+    "berita-ä",
+    "x" * 201,
+]
+
+
+def test_shared_corpus_ids_match_the_id_pattern(shared_dir: Path) -> None:
+    from indexer.ids import is_article_id
+
+    news = shared_dir / "data" / "news"
+    corpus = Path(__file__).resolve().parents[1] / "corpus"
+    for path in (news / "detik-2025.jsonl", news / "facqa-passages.jsonl", corpus):
+        records = list(read_articles([path]))
+        assert records and not _skipped(records), _skipped(records)[:3]
+        assert all(is_article_id(a.id) for a in _articles(records))
+    for good in ("detik-0050", "facqa-b92b6b3ee972", "nq-001", "Ab0._:@+-z", "x" * 200):
+        assert is_article_id(good), good
+
+
+@pytest.mark.parametrize("bad_id", BAD_IDS)
+def test_jsonl_record_with_an_invalid_id_is_skipped_naming_the_pattern(
+    tmp_path: Path, bad_id: str
+) -> None:
+    path = tmp_path / "ids.jsonl"
+    path.write_bytes(_jsonl_line(id=bad_id, text="Isi.") + _jsonl_line(id="baik-1", text="Isi."))
+    records = list(read_articles([path]))
+    [skipped] = _skipped(records)
+    assert skipped.line == 1
+    assert skipped.reason.startswith("invalid id") and "ASCII letter or digit" in skipped.reason
+    assert "[A-Za-z0-9]" in skipped.reason  # the pattern itself
+    assert [a.id for a in _articles(records)] == ["baik-1"]
+
+
+def test_pages_whose_file_name_is_no_valid_id_are_skipped(tmp_path: Path) -> None:
+    (tmp_path / "berita palembang.txt").write_text("Judul\nIsi berita.\n", encoding="utf-8")
+    (tmp_path / "-awal.html").write_text(HTML_PAGE, encoding="utf-8")
+    (tmp_path / "berita-palembang.txt").write_text("Judul\nIsi berita.\n", encoding="utf-8")
+    records = list(read_articles([tmp_path]))
+    assert [a.id for a in _articles(records)] == ["berita-palembang"]
+    reasons = {Path(s.path).name: s.reason for s in _skipped(records)}
+    assert set(reasons) == {"berita palembang.txt", "-awal.html"}
+    for reason in reasons.values():
+        assert reason.startswith("invalid id") and "the id is the file name" in reason
+
+
+def test_validate_article_id_raises_naming_the_pattern() -> None:
+    from indexer.ids import ARTICLE_ID_PATTERN, validate_article_id
+
+    assert validate_article_id("detik-0050") == "detik-0050"
+    for bad in BAD_IDS:
+        with pytest.raises(ValueError, match="invalid id") as raised:
+            validate_article_id(bad)
+        assert ARTICLE_ID_PATTERN in str(raised.value)

@@ -4,10 +4,12 @@
 import {
   appendExcerpt,
   appendMarked,
+  cpToUtf16,
   el,
   errorMessage,
   metaLine,
   readerHref,
+  spansToUtf16,
 } from "./common.js";
 
 const form = document.getElementById("ask-form");
@@ -131,13 +133,14 @@ function answerParagraph(data, citationsByN) {
   return p;
 }
 
-/** The passage a citation's quote sits in, with the quote's offsets inside it. */
+/** The passage a citation's quote sits in, with the quote's (UTF-16) offsets inside it. */
 function quoteContext(citation, passages) {
   for (const p of passages) {
     if (p.article_id !== citation.article_id) continue;
     if (p.char_start <= citation.char_start && citation.char_end <= p.char_end) {
-      const start = citation.char_start - p.char_start;
-      if (p.text.slice(start, start + citation.quote.length) === citation.quote) {
+      // the API's offsets count code points; quote.length counts UTF-16 units, as slice does
+      const start = cpToUtf16(p.text, citation.char_start - p.char_start);
+      if (start !== null && p.text.slice(start, start + citation.quote.length) === citation.quote) {
         return { text: p.text, start, end: start + citation.quote.length };
       }
     }
@@ -201,8 +204,8 @@ function passageCard(passage) {
     metaLine(passage),
   );
   const text = el("blockquote", { class: "passage" });
-  const first = (passage.highlights && passage.highlights[0]) || [0, 0];
-  appendExcerpt(text, passage.text, passage.highlights, first, 200, { class: "term" });
+  const highlights = spansToUtf16(passage.text, passage.highlights); // code points -> UTF-16
+  appendExcerpt(text, passage.text, highlights, highlights[0] || [0, 0], 200, { class: "term" });
   card.append(text);
   return card;
 }

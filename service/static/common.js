@@ -77,6 +77,30 @@ export function readerHref(articleId, start, end, n) {
   return `/read/${encodeURIComponent(articleId)}${query ? `?${query}` : ""}`;
 }
 
+/**
+ * The JavaScript string index (UTF-16 code units) of the code point offset `cp` in `text`.
+ * The API's offsets (char_start, char_end, passage highlights) count code points, as Python
+ * strings do; an emoji or any character outside the BMP is one code point but two UTF-16
+ * units, so every offset is converted before it indexes into text. null when `cp` is not an
+ * integer between 0 and the number of code points in `text`.
+ */
+export function cpToUtf16(text, cp) {
+  if (!Number.isInteger(cp) || cp < 0) return null;
+  let index = 0;
+  for (let seen = 0; seen < cp; seen++) {
+    if (index >= text.length) return null;
+    index += text.codePointAt(index) > 0xffff ? 2 : 1;
+  }
+  return index;
+}
+
+/** Code point spans [[start, end], ...] of `text` as UTF-16 spans; spans outside it drop. */
+export function spansToUtf16(text, spans) {
+  return (spans || [])
+    .map(([start, end]) => [cpToUtf16(text, start), cpToUtf16(text, end)])
+    .filter(([start, end]) => start !== null && end !== null);
+}
+
 /** Sorted, clipped, merged, non-empty spans. */
 function normaliseSpans(spans, length) {
   const clipped = (spans || [])

@@ -1,7 +1,7 @@
 // The reader page: /read/{article_id}?char_start=..&char_end=..&n=..
 // Shows the cleaned article from GET /articles/{id} (the text citations point into) with
 // text[char_start:char_end] highlighted, scrolled into view and focused.
-import { appendMarked, el, errorMessage, metaLine } from "./common.js";
+import { appendMarked, cpToUtf16, el, errorMessage, metaLine } from "./common.js";
 
 const statusLine = document.getElementById("status");
 const container = document.getElementById("article");
@@ -43,7 +43,9 @@ function render(article) {
   document.title = `${article.title}: newsqa`;
   const text = article.text;
   const wanted = start !== null || end !== null;
-  const valid = start !== null && end !== null && start < end && end <= text.length;
+  // char_start/char_end count code points (Python offsets); the string is indexed in UTF-16.
+  const [from, to] = [cpToUtf16(text, start), cpToUtf16(text, end)];
+  const valid = from !== null && to !== null && from < to;
 
   container.append(
     el("h1", { id: "article-title", class: "article-title" }, article.title),
@@ -70,7 +72,7 @@ function render(article) {
   }
   const body = el("div", { id: "article-text", class: "article-text" });
   const marks = valid
-    ? appendMarked(body, text, [[start, end]], { id: "quote", class: "quote", tabindex: "-1" })
+    ? appendMarked(body, text, [[from, to]], { id: "quote", class: "quote", tabindex: "-1" })
     : (body.append(text), []);
   container.append(body);
   container.hidden = false;

@@ -1,0 +1,244 @@
+"""The HTTP server of `newsqa serve`: uvicorn, plus the connection limits uvicorn lacks.
+
+uvicorn (0.54) arms its keep-alive timer only after a response and cancels it on the next byte
+received, and has no limit on open connections (``limit_concurrency`` answers 503 to requests,
+but only once their headers are in). So a client that connects and sends nothing, or sends its
+headers a byte at a time, holds a socket forever, and enough of them exhaust the process's file
+descriptors (new clients dropped, index reloads failing with ``Errno 24``). Here:
+
+* **Header timeout**: a connection whose request headers are not complete ``header_timeout``
+  seconds after it connected, or after its previous response, is closed. Sending bytes does
+  not extend it, so slow-header clients are cut as surely as idle ones.
+* **Connection limit**: at most ``max_connections`` connections are open. At the limit a new
+  connection closes the one that has waited longest for request headers (idle or still sending
+  them); failing that, the oldest one still sending a request body; failing that, the new one
+  is closed. Attackers' idle sockets cannot lock out ``/health``, and requests being served
+  are never cut. ``max_connections`` is kept well below the open-files limit, whose soft value
+  is raised to the hard one at start.
+* **Keep-alive timeout**: ``keep_alive_timeout`` (uvicorn's ``timeout_keep_alive``).
+* **Proxy headers**: trusted only from ``forwarded_allow_ips`` (uvicorn's default trusts
+  X-Forwarded-For from any loopback client); unset, the peer address is the client.
+
+The body timeout (408) is ASGI middleware: ``service.limits.BodyLimit``.
+
+Both of uvicorn's HTTP/1.1 protocols are supported (httptools, the default with
+``uvicorn[standard]``, and h11): the limits use only what both share (``connection_made``,
+``data_received``, ``on_response_complete``, ``connection_lost`` and the request ``cycle``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import time
+from typing import Any
+
+import uvicorn
+
+from newsqa.settings import Settings
+
+log = logging.getLogger("newsqa.server")
+
+FD_RESERVE = 256
+"""File descriptors kept free of connections at least: index segments, SQLite, the model."""
+
+
+def raise_open_files_limit() -> int | None:
+    """Raise the soft RLIMIT_NOFILE to the hard limit; return the soft limit now in force
+    (None where the platform has no such limit)."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - not POSIX
+        return None
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+    if soft == resource.RLIM_INFINITY or soft >= target:
+        return None if soft == resource.RLIM_INFINITY else soft
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    except (OSError, ValueError):  # e.g. above the kernel's nr_open
+        return soft
+    return target
+
+
+def connection_budget(max_connections: int, open_files: int | None) -> int:
+    """``max_connections``, lowered to leave a quarter of the open-files limit (at least
+    ``FD_RESERVE``) to everything else the process opens."""
+    if open_files is None:
+        return max_connections
+    reserve = max(FD_RESERVE, open_files // 4)
+    return max(1, min(max_connections, open_files - reserve))
+
+
+class ConnectionGuard:
+    """The open connections of one server, and which of them may be closed for a new one."""
+
+    def __init__(self, max_connections: int) -> None:
+        self.max_connections = max_connections
+        self.open: dict[Any, int] = {}  # protocol -> sequence number (connection age)
+        self.waiting: dict[Any, None] = {}  # waiting for request headers, longest first
+        self._seq = itertools.count()
+        self._warned_at = float("-inf")
+
+    def admit(self, protocol: Any) -> bool:
+        """Count a new connection; close another (or this one: returns False) at the limit."""
+        self.open[protocol] = next(self._seq)
+        if len(self.open) <= self.max_connections:
+            return True
+        victim = next(iter(self.waiting), None) or self._oldest_uploading(protocol)
+        if victim is None:
+            self.close(protocol)
+            now = time.monotonic()
+            if now - self._warned_at > 10:
+                self._warned_at = now
+                log.warning(
+                    "connection refused: %d connections open, all with requests being served "
+                    "(NEWSQA_MAX_CONNECTIONS)",
+                    self.max_connections,
+                )
+            return False
+        self.close(victim)
+        return True
+
+    def _oldest_uploading(self, exclude: Any) -> Any | None:
+        uploading = [
+            (seq, protocol)
+            for protocol, seq in self.open.items()
+            if protocol is not exclude and _sending_body(protocol)
+        ]
+        return min(uploading, key=lambda pair: pair[0])[1] if uploading else None
+
+    def wait_for_headers(self, protocol: Any) -> None:
+        self.waiting.pop(protocol, None)
+        self.waiting[protocol] = None  # to the end: the longest waiting is first
+
+    def busy(self, protocol: Any) -> None:
+        self.waiting.pop(protocol, None)
+
+    def forget(self, protocol: Any) -> None:
+        self.open.pop(protocol, None)
+        self.waiting.pop(protocol, None)
+
+    def close(self, protocol: Any) -> None:
+        self.forget(protocol)
+        if not protocol.transport.is_closing():
+            protocol.transport.close()
+
+
+def _in_progress(protocol: Any) -> bool:
+    cycle = protocol.cycle
+    return cycle is not None and not cycle.response_complete
+
+
+def _sending_body(protocol: Any) -> bool:
+    return _in_progress(protocol) and protocol.cycle.more_body
+
+
+def guarded_protocol(
+    base: type[asyncio.Protocol], guard: ConnectionGuard, header_timeout: float
+) -> type[asyncio.Protocol]:
+    """A subclass of uvicorn's HTTP protocol ``base`` with the header timeout and ``guard``."""
+
+    class GuardedProtocol(base):  # type: ignore[valid-type, misc]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.header_timer: asyncio.TimerHandle | None = None
+
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            super().connection_made(transport)
+            if guard.admit(self):
+                self._wait_for_headers()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._cancel_header_timer()
+            guard.forget(self)
+            super().connection_lost(exc)
+
+        def data_received(self, data: bytes) -> None:
+            super().data_received(data)
+            if _in_progress(self):  # the headers of a request are complete
+                self._cancel_header_timer()
+                guard.busy(self)
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            if not self.transport.is_closing() and not _in_progress(self):
+                self._wait_for_headers()  # for the next request on this connection
+
+        def _wait_for_headers(self) -> None:
+            self._cancel_header_timer()
+            self.header_timer = self.loop.call_later(header_timeout, self._header_timeout)
+            guard.wait_for_headers(self)
+
+        def _cancel_header_timer(self) -> None:
+            if self.header_timer is not None:
+                self.header_timer.cancel()
+                self.header_timer = None
+
+        def _unsupported_upgrade_warning(self) -> None:
+            # ws="none": an Upgrade header is served as a plain request. uvicorn's warning
+            # (install a WebSocket library) would be wrong here, and a line per request.
+            log.debug("ignored an Upgrade request header from %s", self.client)
+
+        def _header_timeout(self) -> None:
+            self.header_timer = None
+            if _in_progress(self):  # pragma: no cover - the timer is cancelled first
+                return
+            log.debug("closing %s: no request headers within %g s", self.client, header_timeout)
+            guard.close(self)
+
+    GuardedProtocol.__name__ = GuardedProtocol.__qualname__ = f"Guarded{base.__name__}"
+    return GuardedProtocol
+
+
+def http_protocol(name: str = "auto") -> type[asyncio.Protocol]:
+    """uvicorn's HTTP/1.1 protocol class: ``auto`` (httptools when installed), ``httptools``
+    or ``h11``."""
+    if name == "h11":
+        from uvicorn.protocols.http.h11_impl import H11Protocol
+
+        return H11Protocol
+    if name == "httptools":
+        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+        return HttpToolsProtocol
+    from uvicorn.protocols.http.auto import AutoHTTPProtocol
+
+    return AutoHTTPProtocol
+
+
+def build_server(
+    app: Any,
+    settings: Settings,
+    host: str | None = None,
+    port: int | None = None,
+    http: str = "auto",
+    **config: Any,
+) -> uvicorn.Server:
+    """The uvicorn server for ``app`` with the connection limits of ``settings``; ``config``
+    adds uvicorn.Config arguments (log config, log level)."""
+    max_connections = connection_budget(settings.max_connections, raise_open_files_limit())
+    if max_connections < settings.max_connections:
+        log.warning(
+            "NEWSQA_MAX_CONNECTIONS=%d lowered to %d to stay well below the open-files limit",
+            settings.max_connections,
+            max_connections,
+        )
+    guard = ConnectionGuard(max_connections)
+    forwarded = settings.forwarded_allow_ips
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host=host or settings.host,
+            port=port if port is not None else settings.port,
+            http=guarded_protocol(http_protocol(http), guard, settings.header_timeout),
+            ws="none",  # no WebSocket routes: an upgrade would leave the guard's bookkeeping
+            timeout_keep_alive=settings.keep_alive_timeout,  # type: ignore[arg-type]
+            proxy_headers=forwarded is not None,
+            forwarded_allow_ips=forwarded or "",
+            **config,
+        )
+    )
+    server.connection_guard = guard  # type: ignore[attr-defined]  # for tests and debugging
+    return server
