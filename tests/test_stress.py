@@ -3,8 +3,11 @@ a 60 s load test and a 5-minute soak, all against the real ``newsqa serve`` on l
 
 The server here runs with the rate limit off (``NEWSQA_RATE_LIMIT_PER_MINUTE=0``): every
 client is 127.0.0.1, so one bucket would throttle the whole load test. The in-flight bound
-stays at its default (32, above the 16 clients). It serves a copy of the session's corpus
-index, so whatever the fuzzer manages to do cannot touch the index other tests read.
+stays at its default (32, above the 16 clients). Writes are on (``NEWSQA_ADMIN_TOKEN``): the
+fuzz runs after a write phase (an update, a delete, new articles and a duplicate's alias, so
+tombstones and several segments), and its own cases write too. It serves a copy of the
+session's corpus index, so whatever the fuzzer manages to do cannot touch the index other
+tests read.
 
 Latency is printed, never asserted (a shared 2-core machine is noisy); errors and memory are.
 ``NEWSQA_LOAD_SECONDS`` and ``NEWSQA_SOAK_SECONDS`` shorten the runs locally (defaults 60 and
@@ -20,6 +23,7 @@ import random
 import shutil
 import threading
 import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import httpx
@@ -32,6 +36,7 @@ from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
+from indexer.store import Manifest, current_generation
 from newsqa.server_process import serve_in_background
 
 pytestmark = pytest.mark.stress
@@ -41,15 +46,26 @@ LOAD_SECONDS = float(os.environ.get("NEWSQA_LOAD_SECONDS", "60"))
 SOAK_SECONDS = float(os.environ.get("NEWSQA_SOAK_SECONDS", "300"))
 LOAD_CLIENTS = 16
 SOAK_CLIENTS = 8
+WIB = timezone(timedelta(hours=7))
+ADMIN_TOKEN = "stress-admin-token"
+AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+# A write embeds its text in the server's write worker (nice 19), which loads the model on the
+# first write: tens of seconds on a busy machine.
+WRITE_TIMEOUT = 300
 
 
 @pytest.fixture(scope="module")
 def server(corpus_index, settings, tmp_path_factory):
-    """``newsqa serve`` over a copy of the corpus index, rate limit off, logs to a file."""
+    """``newsqa serve`` over a copy of the corpus index (``<log dir>/index``), rate limit off,
+    writes on with ``ADMIN_TOKEN``, logs to a file."""
     work = tmp_path_factory.mktemp("stress")
     index_dir = work / "index"
     shutil.copytree(corpus_index, index_dir, symlinks=True)
-    env = {"NEWSQA_CACHE_DIR": str(settings.cache_dir), "NEWSQA_RATE_LIMIT_PER_MINUTE": "0"}
+    env = {
+        "NEWSQA_CACHE_DIR": str(settings.cache_dir),
+        "NEWSQA_RATE_LIMIT_PER_MINUTE": "0",
+        "NEWSQA_ADMIN_TOKEN": ADMIN_TOKEN,
+    }
     with serve_in_background(index_dir, env, log_path=work / "server.log") as server:
         yield server
 
@@ -71,59 +87,256 @@ def test_served_logs_are_json_lines_with_request_ids(server):
     assert not any(r["logger"] == "uvicorn.access" for r in records)
 
 
-# --- schemathesis over every endpoint of the served OpenAPI document ----------------------
+# --- writes over HTTP, then schemathesis over every endpoint of the served OpenAPI document --
+
+NQ_002_ADDED = (
+    "Dinas PUPR Sumatera Selatan menambahkan bahwa pengecatan ulang rangka jembatan berwarna "
+    "merah itu dijadwalkan rampung sebelum peringatan hari jadi Kota Palembang, dan petugas "
+    "gabungan akan berjaga di Simpang Charitas selama masa pengalihan arus."
+)
+NEW_ARTICLES = [
+    {
+        "id": "stress-201",
+        "title": "Pemkot Palembang Resmikan Taman Tepian Sungai Musi di Kawasan Benteng Kuto Besak",
+        "url": "https://warta-sumsel.example/2024/03/taman-tepian-musi",
+        "published": "2024-03-14T09:00:00+07:00",
+        "category": "Lingkungan",
+        "source": "Warta Sumsel",
+        "text": (
+            "Pemerintah Kota Palembang meresmikan taman tepian Sungai Musi seluas dua hektare di "
+            "kawasan Benteng Kuto Besak pada Kamis pagi. Taman itu dilengkapi jalur pejalan "
+            "kaki, 300 pohon peneduh dan kolam retensi untuk menampung air hujan. Wali kota "
+            "mengatakan taman tersebut menjadi ruang terbuka hijau ke-12 yang dibangun sejak "
+            "2021 dan diharapkan mengurangi genangan di pusat kota saat musim hujan. Warga boleh "
+            "berkunjung setiap hari mulai pukul 06.00 hingga 22.00 tanpa dipungut biaya."
+        ),
+    },
+    {
+        "id": "stress-202",
+        "title": "Harga Beras Medium di Pasar Tradisional Medan Turun Rp 1.000 per Kilogram",
+        "published": "Senin, 3 Juni 2024",
+        "category": "Ekonomi",
+        "source": "Harian Pagi",
+        "text": (
+            "Harga beras medium di sejumlah pasar tradisional Kota Medan turun Rp 1.000 per "
+            "kilogram menjadi Rp 12.500 dalam sepekan terakhir. Pedagang di Pasar Petisah "
+            "menyebut pasokan dari daerah sentra produksi seperti Simalungun dan Serdang Bedagai "
+            "kembali lancar setelah panen raya. Dinas Perdagangan Sumatera Utara memperkirakan "
+            "harga akan stabil hingga akhir bulan karena stok di gudang Bulog mencukupi untuk "
+            "kebutuhan tiga bulan ke depan."
+        ),
+    },
+    {
+        "id": "stress-203",
+        "title": "Atlet Dayung Maluku Sabet Tiga Emas di Kejuaraan Nasional Ambon",
+        "published": "2022-08-17",
+        "category": "Olahraga",
+        "source": "Suara Timur",
+        "text": (
+            "Tim dayung Maluku meraih tiga medali emas pada kejuaraan nasional dayung yang "
+            "digelar di Teluk Ambon. Emas pertama datang dari nomor perahu naga 500 meter putra, "
+            "disusul kano tunggal 1.000 meter putri dan kayak ganda 200 meter putra. Pelatih "
+            "kepala mengatakan hasil itu buah latihan rutin di perairan terbuka selama enam "
+            "bulan. Kejuaraan diikuti 420 atlet dari 24 provinsi dan menjadi ajang seleksi untuk "
+            "pelatnas menjelang SEA Games."
+        ),
+    },
+]
+# Same URL and words as stress-201 under another id: stored as an alias of it.
+ALIAS = {**NEW_ARTICLES[0], "id": "stress-201-salinan"}
+
+
+def _write(http: httpx.Client, method: str, path: str, body=None) -> dict:
+    response = http.request(method, path, json=body, headers=AUTH, timeout=WRITE_TIMEOUT)
+    assert response.status_code in (200, 201), f"{method} {path}: {response.text[:500]}"
+    return response.json()
+
+
+@pytest.fixture(scope="module")
+def written(server):
+    """The server after writes over HTTP: nq-002 updated (its old rows tombstoned), nq-003
+    deleted, three new articles in two segments, and a duplicate's alias."""
+    index_dir = server.log_path.parent / "index"
+    with httpx.Client(base_url=server.url) as http:
+        refused = http.post("/articles", json=NEW_ARTICLES[0], headers={"Authorization": "x"})
+        assert refused.status_code == 401, refused.text
+        old = http.get("/articles/nq-002").json()
+        started = time.monotonic()
+        body = {key: old[key] for key in ("title", "url", "source", "category")}
+        body.update(text=f"{old['text']}\n\n{NQ_002_ADDED}", published=old["published"])
+        assert _write(http, "PUT", "/articles/nq-002", body)["updated"] == 1
+        first = time.monotonic() - started
+        assert _write(http, "DELETE", "/articles/nq-003")["removed"] == 1
+        assert _write(http, "POST", "/articles", NEW_ARTICLES[:2])["added"] == 2
+        assert _write(http, "POST", "/articles", NEW_ARTICLES[2])["added"] == 1
+        duplicate = _write(http, "POST", "/articles", ALIAS)
+        assert duplicate["duplicates"] == {ALIAS["id"]: "stress-201"}, duplicate
+        print(f"\n[writes] 5 writes in {time.monotonic() - started:.0f} s (first {first:.0f} s)")
+
+        assert http.get("/articles/nq-003").status_code == 404
+        assert NQ_002_ADDED in http.get("/articles/nq-002").json()["text"]
+        assert http.get(f"/articles/{ALIAS['id']}").json()["id"] == "stress-201"
+    manifest = Manifest.read(index_dir / current_generation(index_dir))
+    assert len(manifest.segments) >= 3, manifest
+    assert sum(len(ids) for ids in manifest.deleted.values()) >= 2, manifest.deleted
+    return server
+
 
 # Schemathesis's pytest plugin (``schema.parametrize`` over a fixture) does not run under
 # pytest 9 (schemathesis 4.32 sets the removed ``Node._nodeid``), so each operation's
 # strategies are driven with Hypothesis directly: positive cases (valid by the schema) and
-# negative ones (violating it), a bounded, derandomized number of each.
+# negative ones (violating it), a bounded, derandomized number of each. Every case carries the
+# admin token, so positive write cases really write (to the copy of the index), and fewer of
+# them are run: each embeds its text in the write worker.
 EXAMPLES_PER_MODE = 25
+WRITE_EXAMPLES_PER_MODE = 10
 
 
-def test_every_endpoint_survives_fuzzing(server):
+class Fuzzer:
+    """Runs an operation's cases and records what came back, across operations."""
+
+    def __init__(self) -> None:
+        self.statuses: dict[str, collections.Counter[int]] = collections.defaultdict(
+            collections.Counter
+        )
+        self.cases: dict[str, collections.Counter[str]] = collections.defaultdict(
+            collections.Counter
+        )
+        self.written: list[str] = []  # ids the fuzz's own writes added: positive DELETEs take some
+        self.failures: list[str] = []
+
+    def run(self, operation, mode: GenerationMode) -> None:
+        label = operation.label
+        is_write = operation.method.upper() in ("POST", "PUT", "DELETE")
+
+        @hypothesis_settings(
+            max_examples=WRITE_EXAMPLES_PER_MODE if is_write else EXAMPLES_PER_MODE,
+            deadline=None,  # per-request time is noisy here; the request timeout bounds it
+            derandomize=True,  # the same cases on every run
+            database=None,
+            phases=[Phase.explicit, Phase.generate],
+            suppress_health_check=list(HealthCheck),
+        )
+        @given(case=operation.as_strategy(generation_mode=mode))
+        def fuzz(case) -> None:
+            if (  # every other positive DELETE removes an article the fuzz wrote
+                label == "DELETE /articles/{article_id}"
+                and mode is GenerationMode.POSITIVE
+                and self.written
+                and self.cases[label][mode.value] % 2 == 0
+            ):
+                case.path_parameters["article_id"] = self.written.pop(0)
+            self.cases[label][mode.value] += 1
+            response = case.call(headers=AUTH, timeout=WRITE_TIMEOUT if is_write else 60)
+            self.statuses[label][response.status_code] += 1
+            if response.status_code in (200, 201) and operation.method.upper() == "PUT":
+                self.written.append(case.path_parameters["article_id"])
+            elif response.status_code == 201 and operation.method.upper() == "POST":
+                records = case.body if isinstance(case.body, list) else [case.body]
+                self.written += [r["id"] for r in records if isinstance(r, dict)]
+            case.validate_response(
+                response, checks=[not_a_server_error, response_schema_conformance], headers=AUTH
+            )
+
+        try:
+            fuzz()
+        except Unsatisfiable:  # no way to violate the schema (no parameters, any string)
+            pass
+        except Exception as exc:  # one report for all operations, not the first failure
+            self.failures.append(f"{label} ({mode.value}): {exc}")
+
+
+def test_every_endpoint_survives_fuzzing_after_writes(written):
     """No 5xx, and every response matches the schema documented for its status."""
-
-    api = schemathesis.openapi.from_url(f"{server.url}/openapi.json")
-    statuses: dict[str, collections.Counter[int]] = collections.defaultdict(collections.Counter)
-    failures: list[str] = []
+    api = schemathesis.openapi.from_url(f"{written.url}/openapi.json")
+    fuzzer = Fuzzer()
     started = time.monotonic()
     for result in api.get_all_operations():
-        operation = result.ok()
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
-
-            @hypothesis_settings(
-                max_examples=EXAMPLES_PER_MODE,
-                deadline=None,  # per-request time is noisy here; the request timeout bounds it
-                derandomize=True,  # the same cases on every run
-                database=None,
-                phases=[Phase.explicit, Phase.generate],
-                suppress_health_check=list(HealthCheck),
-            )
-            @given(case=operation.as_strategy(generation_mode=mode))
-            def fuzz(case) -> None:
-                response = case.call(timeout=60)
-                statuses[case.operation.label][response.status_code] += 1
-                case.validate_response(
-                    response, checks=[not_a_server_error, response_schema_conformance]
-                )
-
-            try:
-                fuzz()
-            except Unsatisfiable:  # no way to violate the schema (no parameters, any string)
-                continue
-            except Exception as exc:  # one report for all operations, not the first failure
-                failures.append(f"{operation.label} ({mode.value}): {exc}")
+            fuzzer.run(result.ok(), mode)
+    statuses = fuzzer.statuses
     total = sum(sum(c.values()) for c in statuses.values())
     server_errors = sum(n for c in statuses.values() for s, n in c.items() if s >= 500)
     print(
         f"\n[schemathesis] {len(statuses)} operations, {total} requests in "
         f"{time.monotonic() - started:.0f} s, {server_errors} server errors, "
-        f"{len(failures)} failed checks"
+        f"{len(fuzzer.failures)} failed checks"
     )
     for label, counts in sorted(statuses.items()):
-        print(f"[schemathesis]   {label}: {dict(sorted(counts.items()))}")
-    assert len(statuses) >= 6, "every documented operation is fuzzed"
-    assert not failures, "\n\n".join(failures)
+        modes = ", ".join(f"{n} {mode}" for mode, n in sorted(fuzzer.cases[label].items()))
+        print(f"[schemathesis]   {label}: {modes}; statuses {dict(sorted(counts.items()))}")
+    assert len(statuses) >= 9, "every documented operation is fuzzed"
+    assert not fuzzer.failures, "\n\n".join(fuzzer.failures)
+    # the write cases got past the token and really wrote and deleted
+    assert statuses["POST /articles"][201] and statuses["DELETE /articles/{article_id}"][200]
+
+
+def _published(passage: dict) -> datetime:
+    assert passage["published"], passage
+    return datetime.fromisoformat(passage["published"])
+
+
+def test_filtered_queries_after_writes(written):
+    """After the writes (and the fuzz's): filtered /search and /ask answer 200 from matching
+    articles only, the updated article's new words are found and the deleted one is gone."""
+    since, until = datetime(2024, 1, 1, tzinfo=WIB), datetime(2024, 12, 31, 23, 59, tzinfo=WIB)
+    cases = [  # (params, article expected first, or None: just matching ones)
+        ({"q": "pengecatan ulang rangka jembatan", "category": "pemerintahan"}, "nq-002"),
+        ({"q": "pengecatan ulang rangka jembatan", "source": "WARTA SUMSEL"}, "nq-002"),
+        ({"q": "harga cabai rawit di pasar palembang", "category": "Ekonomi"}, None),
+        (
+            {"q": "taman tepian sungai musi", "source": "warta sumsel", "category": "lingkungan"},
+            "stress-201",
+        ),
+        (
+            {
+                "q": "harga beras medium",
+                "published_from": since.isoformat(),
+                "published_to": until.isoformat(),
+            },
+            "stress-202",
+        ),
+        (
+            {
+                "q": "medali emas dayung",
+                "category": "Olahraga",
+                "source": "Suara Timur",
+                "published_from": "2022-01-01T00:00:00+07:00",
+            },
+            "stress-203",
+        ),
+    ]
+    with httpx.Client(base_url=written.url, timeout=120) as http:
+        for params, first in cases:
+            response = http.get("/search", params={**params, "k": 10})
+            assert response.status_code == 200, (params, response.text[:500])
+            _assert_matching(response.json()["passages"], params, first)
+            ask = {"question": params["q"], "k": 5}
+            ask["filters"] = {k: v for k, v in params.items() if k != "q"}
+            response = http.post("/ask", json=ask)
+            assert response.status_code == 200, (ask, response.text[:500])
+            answer = response.json()
+            _assert_matching(answer["passages"], params, first)
+            cited = {c["article_id"] for c in answer["citations"]}
+            assert cited <= {p["article_id"] for p in answer["passages"]}, answer
+        nothing = http.get("/search", params={"q": "harga", "category": "tidak ada"})
+        assert nothing.status_code == 200 and nothing.json()["passages"] == []
+
+
+def _assert_matching(passages: list[dict], params: dict, first: str | None) -> None:
+    assert passages, params
+    ids = [p["article_id"] for p in passages]
+    assert "nq-003" not in ids, ids  # deleted
+    if first is not None:
+        assert ids[0] == first, (params, ids)
+    for passage in passages:
+        for key in ("category", "source"):
+            if key in params:
+                assert (passage[key] or "").casefold() == params[key].casefold(), passage
+        if "published_from" in params:
+            assert _published(passage) >= datetime.fromisoformat(params["published_from"])
+        if "published_to" in params:
+            assert _published(passage) <= datetime.fromisoformat(params["published_to"])
 
 
 # --- load and soak ------------------------------------------------------------------------
