@@ -45,7 +45,7 @@ test-stress: model
 # Scale-out (issue 9): the Milvus and Ray extras, then the store, mirror and Ray tests and the
 # retrieval, answer and write tests again with every dense search going through Milvus.
 SCALE_TESTS := tests/test_milvus_store.py tests/test_milvus_index.py tests/test_ray_embedding.py \
-	tests/test_retrieval.py tests/test_api.py tests/test_reindex.py
+	tests/test_retrieval.py tests/test_api.py tests/test_reindex.py tests/test_index_model.py
 test-scale: model
 	$(BIN)/pip install --quiet -e '.[dev,milvus,ray]'
 	NEWSQA_VECTOR_STORE=milvus $(BIN)/python -m pytest \

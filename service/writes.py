@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Request, Response
+from fastapi.exceptions import RequestValidationError
 from pydantic import Field
 
 from indexer.documents import Article
@@ -41,20 +42,24 @@ def _live(request: Request) -> LiveIndex:
     return request.app.state.live
 
 
-def _parse(records: list[schemas.ArticleIn], origin: str) -> list[Article]:
+def _invalid(loc: tuple[str | int, ...], message: str) -> RequestValidationError:
+    """A 422 in the documented shape (a list of errors, as for every other invalid input),
+    for what the request models cannot check themselves."""
+    return RequestValidationError([{"type": "value_error", "loc": loc, "msg": message}])
+
+
+def _parse(records: list[schemas.ArticleIn], origin: str, batch: bool) -> list[Article]:
     articles = []
     seen: dict[str, int] = {}
     for i, record in enumerate(records):
-        where = f"articles[{i}]" if len(records) > 1 else "article"
+        loc: tuple[str | int, ...] = ("body", i) if batch else ("body",)
         if record.id in seen:  # which version should win is the client's call, not ours
-            raise HTTPException(
-                422, f"{where}: id {record.id!r} repeats articles[{seen[record.id]}]"
-            )
+            raise _invalid((*loc, "id"), f"id {record.id!r} repeats articles[{seen[record.id]}]")
         seen[record.id] = i
         try:
             articles.append(article_from_record(record.model_dump(), f"{origin}[{i}]"))
         except ValueError as exc:
-            raise HTTPException(422, f"{where}: {exc}") from exc
+            raise _invalid(loc, str(exc)) from exc
     return articles
 
 
@@ -83,7 +88,7 @@ Batch = Annotated[list[schemas.ArticleIn], Field(min_length=1, max_length=1000)]
 def add_articles(request: Request, body: schemas.ArticleIn | Batch) -> schemas.WriteResult:
     """Add one article or a batch (up to 1,000); existing ids are replaced if changed."""
     records = body if isinstance(body, list) else [body]
-    return _upsert(request, _parse(records, "POST /articles"))
+    return _upsert(request, _parse(records, "POST /articles", isinstance(body, list)))
 
 
 @router.put(
@@ -99,9 +104,9 @@ def put_article(
 ) -> schemas.WriteResult:
     """Create or replace the article ``article_id``."""
     if body.id is not None and body.id != article_id:
-        raise HTTPException(422, f"id: {body.id!r} in the body differs from the path")
+        raise _invalid(("body", "id"), f"{body.id!r} in the body differs from the path")
     record = schemas.ArticleIn(**{**body.model_dump(), "id": article_id})
-    result = _upsert(request, _parse([record], f"PUT /articles/{article_id}"))
+    result = _upsert(request, _parse([record], f"PUT /articles/{article_id}", False))
     if result.added:
         response.status_code = 201
     return result

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -254,3 +255,114 @@ def test_http_write_waits_for_the_cli_writer_then_409(writable_server, embedder)
         response = httpx.post(f"{url}/articles", json=NEW, headers=AUTH, timeout=60)
     assert response.status_code == 409
     assert "being written by another process" in response.json()["detail"]
+
+
+def test_http_write_that_changes_nothing_commits_no_generation(writable_server):
+    url, _ = writable_server
+    same = {**NEW, "id": "test-kite-same", "url": None, "text": NEW["text"] + " Sama."}
+    first = httpx.post(f"{url}/articles", json=same, headers=AUTH, timeout=120)
+    assert first.status_code == 201, first.text
+    again = httpx.put(f"{url}/articles/{same['id']}", json=same, headers=AUTH, timeout=120)
+    assert again.status_code == 200, again.text
+    assert again.json()["unchanged"] == 1
+    assert again.json()["generation"] == first.json()["generation"]
+    assert httpx.get(f"{url}/ready").json()["generation"] == first.json()["generation"]
+
+
+def test_http_batch_naming_one_id_twice_is_refused(writable_server):
+    url, _ = writable_server
+    twice = [{**NEW, "id": "test-twice"}, {**NEW, "id": "test-twice", "text": "Lain."}]
+    response = httpx.post(f"{url}/articles", json=twice, headers=AUTH)
+    assert response.status_code == 422
+    assert "'test-twice' repeats articles[0]" in response.text
+    assert httpx.get(f"{url}/articles/test-twice").status_code == 404
+
+
+def test_filters_hold_after_updates_and_deletes(tmp_path, embedder):
+    from service.retrieval import Filters
+
+    index_dir = tmp_path / "index"
+    build_index([write_jsonl(tmp_path / "a.jsonl", RECORDS[:10])], index_dir, embedder)
+    changed = [dict(r) for r in RECORDS[:9]]  # RECORDS[9] is pruned
+    changed[0] = {**changed[0], "category": "Uji Filter", "text": changed[0]["text"] + " Tambahan."}
+    build_index([write_jsonl(tmp_path / "b.jsonl", changed)], index_dir, embedder, prune=True)
+    store = IndexStore.open(index_dir)
+    assert len(store.live) > store.manifest.chunks  # tombstoned rows are still numbered
+    retriever = HybridRetriever(store, embedder)
+    for filters in (
+        Filters(category="uji filter"),
+        Filters(category=RECORDS[1]["category"]),
+        Filters(published_from=datetime(2019, 1, 1)),  # naive: Jakarta time
+        Filters(published_to=datetime(1, 1, 2)),
+    ):
+        for mode in ("hybrid", "dense", "bm25"):
+            hits = HybridRetriever(store, embedder, mode=mode).retrieve(QUERIES[0], 10, filters)
+            for hit in hits:
+                chunk = hit.passages[0].chunk
+                assert hit.article_id != RECORDS[9]["id"]
+                if filters.category:
+                    assert chunk.category.casefold() == filters.category.casefold()
+                assert filters.published_to is None, "nothing was published in year 1"
+    budaya = retriever.retrieve(QUERIES[0], 10, Filters(category="Uji Filter"))
+    assert [h.article_id for h in budaya] == [changed[0]["id"]]
+    assert "Tambahan." in store.article(changed[0]["id"]).text
+
+
+def _generation_files(index_dir: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(index_dir.glob("gen-*.json"))}
+
+
+def test_generation_files_are_never_overwritten_after_current_is_set_back(tmp_path, embedder):
+    index_dir = tmp_path / "index"
+    for i in range(3):
+        build_index([write_jsonl(tmp_path / f"{i}.jsonl", RECORDS[i : i + 1])], index_dir, embedder)
+    before = _generation_files(index_dir)
+    assert list(before) == ["gen-000001.json", "gen-000002.json", "gen-000003.json"]
+    (index_dir / "CURRENT").write_text("gen-000001.json\n")  # an operator's rollback
+    report = build_index([write_jsonl(tmp_path / "3.jsonl", RECORDS[3:4])], index_dir, embedder)
+    assert report.manifest.generation == 4  # above every file present, not base + 1
+    after = _generation_files(index_dir)
+    assert {k: after[k] for k in before if k in after} == {
+        k: before[k] for k in before if k in after
+    }
+    assert {"gen-000002.json", "gen-000003.json"} <= set(after)  # newer than the rollback
+    store = IndexStore.open(index_dir)
+    assert sorted(store.article_ids()) == sorted([RECORDS[0]["id"], RECORDS[3]["id"]])
+
+
+def test_an_empty_current_is_refused_by_readers_and_writers(tmp_path, embedder):
+    from newsqa.errors import CorruptIndexError
+
+    index_dir = tmp_path / "index"
+    build_index([write_jsonl(tmp_path / "a.jsonl", RECORDS[:2])], index_dir, embedder)
+    (index_dir / "CURRENT").write_text("")
+    files = _generation_files(index_dir)
+    segments = sorted(p.name for p in (index_dir / "segments").iterdir())
+    with pytest.raises(CorruptIndexError, match="CURRENT is empty"):
+        build_index([write_jsonl(tmp_path / "b.jsonl", RECORDS[2:3])], index_dir, embedder)
+    with pytest.raises(CorruptIndexError, match="CURRENT is empty"):
+        IndexStore.open(index_dir)
+    assert _generation_files(index_dir) == files  # nothing written, nothing cleaned up
+    assert sorted(p.name for p in (index_dir / "segments").iterdir()) == segments
+
+
+def test_service_refuses_to_write_into_an_index_that_vanished(
+    tmp_path, corpus_index, settings, embedder
+):
+    from fastapi.testclient import TestClient
+    from pydantic import SecretStr
+
+    from service.app import create_app
+
+    index_dir = tmp_path / "index"
+    shutil.copytree(corpus_index, index_dir)
+    token = SecretStr(TOKEN)
+    app = create_app(settings.model_copy(update={"index_dir": index_dir, "admin_token": token}))
+    with TestClient(app, raise_server_exceptions=False) as client:
+        shutil.rmtree(index_dir)
+        response = client.post("/articles", json=NEW, headers=AUTH)
+        assert response.status_code == 503
+        assert "no committed index" in response.json()["detail"]
+        assert not index_dir.exists()  # no one-article index in its place
+        search = client.get("/search", params={"q": "jembatan Ampera"})  # still served
+        assert search.status_code == 200 and search.json()["passages"]

@@ -1,0 +1,290 @@
+"""Reading passages: answer spans with character offsets, span scores and a no-answer score.
+
+A question and a passage go through the encoder as one sequence (``<s> question </s></s>
+passage </s>``). A passage longer than one window is cut into overlapping windows (``stride``
+tokens shared by neighbours); every window of every passage goes through the model in one
+forward pass. A span is any run of passage tokens no longer than ``max_answer_tokens``; its
+score is start logit + end logit. The no-answer score of a window is the score of the CLS
+span; a passage's no-answer score is the lowest over its windows (the window that holds the
+answer is the one that matters). A span is an answer when ``score - no_answer_score`` is above
+the threshold tuned on held-out training questions (``Reader.no_answer_threshold``).
+
+Offsets come from the fast tokenizer's offset mapping: ``passage[span.start:span.end] ==
+span.text`` always, after whitespace and stray punctuation are trimmed from the ends.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from indexer.openmp import on_openmp_thread
+from indexer.reader.model import ExtractiveReader, load_reader
+
+DEFAULT_MAX_LENGTH = 256
+DEFAULT_STRIDE = 64
+MAX_QUESTION_TOKENS = 64
+MAX_ANSWER_TOKENS = 30
+WINDOW_CANDIDATES = 20
+
+# Trimmed from a span's ends. '?' and '!' stay (titles end with them), a leading '-' stays (a
+# negative number); brackets and quotes go only when unbalanced inside the span.
+_LEAD_STRIP = set(",.;:…–—/|·•*")
+_TRAIL_STRIP = set(",.;:…-–—/|·•*")
+_PAIRS = {"(": ")", "[": "]", "{": "}", "“": "”", "‘": "’", "«": "»"}
+_CLOSERS = {v: k for k, v in _PAIRS.items()}
+_SYMMETRIC_QUOTES = set("\"'")
+
+
+@dataclass(frozen=True)
+class Span:
+    """One candidate answer in one passage: ``passage[start:end] == text``."""
+
+    text: str
+    start: int
+    end: int
+    score: float
+    """Start logit + end logit of the span."""
+    no_answer_score: float
+    """Start + end logit of the CLS position (the passage's lowest over its windows)."""
+
+    @property
+    def margin(self) -> float:
+        """How much the span beats no answer; an answer when above the threshold."""
+        return self.score - self.no_answer_score
+
+
+def trim_span(text: str, start: int, end: int) -> tuple[int, int]:
+    """Narrow ``text[start:end]`` until its ends carry no whitespace or stray punctuation."""
+    while start < end:
+        before = (start, end)
+        while start < end and (text[start].isspace() or text[start] in _LEAD_STRIP):
+            start += 1
+        while end > start and (text[end - 1].isspace() or text[end - 1] in _TRAIL_STRIP):
+            end -= 1
+        if start >= end:
+            break
+        span = text[start:end]
+        first, last = span[0], span[-1]
+        if first in _PAIRS and _PAIRS[first] not in span[1:]:
+            start += 1
+        elif last in _CLOSERS and _CLOSERS[last] not in span[:-1]:
+            end -= 1
+        elif first in _SYMMETRIC_QUOTES and span.count(first) % 2 == 1:
+            start += 1
+        elif last in _SYMMETRIC_QUOTES and span.count(last) % 2 == 1:
+            end -= 1
+        if (start, end) == before:
+            break
+    return start, end
+
+
+def cut_question(tokenizer, question: str, max_tokens: int = MAX_QUESTION_TOKENS) -> str:
+    """The question, cut after ``max_tokens`` tokens (the passage needs room in the window)."""
+    enc = tokenizer(question, add_special_tokens=False, return_offsets_mapping=True)
+    offsets = enc["offset_mapping"]
+    if len(offsets) <= max_tokens:
+        return question
+    return question[: offsets[max_tokens - 1][1]]
+
+
+def encode_pairs(
+    tokenizer,
+    questions: Sequence[str],
+    passages: Sequence[str],
+    max_length: int = DEFAULT_MAX_LENGTH,
+    stride: int = DEFAULT_STRIDE,
+    padding: bool | str = "longest",
+):
+    """Windows of (question, passage) pairs: a BatchEncoding with ``offset_mapping`` and
+    ``overflow_to_sample_mapping``; ``sequence_ids(i)`` tells passage tokens (1) apart."""
+    questions = [cut_question(tokenizer, q) for q in questions]
+    return tokenizer(
+        list(questions),
+        list(passages),
+        truncation="only_second",
+        max_length=max_length,
+        stride=stride,
+        return_overflowing_tokens=True,
+        return_offsets_mapping=True,
+        padding=padding,
+        return_tensors=None,
+    )
+
+
+def context_mask(encoding, n_windows: int, length: int) -> torch.Tensor:
+    mask = torch.zeros((n_windows, length), dtype=torch.bool)
+    for w in range(n_windows):
+        ids = encoding.sequence_ids(w)
+        mask[w, : len(ids)] = torch.tensor([s == 1 for s in ids])
+    return mask
+
+
+class Reader:
+    """Extractive QA over passages with the trained reader model.
+
+    >>> reader = Reader.from_files(encoder_dir, weights_path)
+    >>> reader.read("Siapa wali kota Palembang?", [passage_1, passage_2])[0][0].text
+    """
+
+    def __init__(
+        self,
+        model: ExtractiveReader,
+        tokenizer,
+        max_length: int = DEFAULT_MAX_LENGTH,
+        stride: int = DEFAULT_STRIDE,
+        no_answer_threshold: float = 0.0,
+    ) -> None:
+        if not getattr(tokenizer, "is_fast", False):
+            raise ValueError("the reader needs a fast tokenizer (offset mapping)")
+        if not 0 <= stride < max_length // 2:
+            raise ValueError(f"stride must be in [0, max_length / 2), got {stride}")
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.max_length = max_length
+        self.stride = stride
+        self.no_answer_threshold = no_answer_threshold
+        self.last_timings_ms: dict[str, float] = {}
+
+    @classmethod
+    def from_files(
+        cls,
+        encoder_dir: str | Path,
+        weights_path: str | Path,
+        manifest_path: str | Path | None = None,
+        **kwargs,
+    ) -> Reader:
+        """The shipped reader: weights over the encoder folder's word embeddings; the
+        no-answer threshold and window length from the manifest beside the weights
+        (``<weights>.json`` or ``manifest.json``) unless given."""
+        from transformers import AutoTokenizer
+
+        weights_path = Path(weights_path)
+        manifest = read_manifest(weights_path, manifest_path)
+        tuned = manifest.get("tuned", {}) if manifest else {}
+        settings = manifest.get("settings", {}) if manifest else {}
+        kwargs.setdefault("no_answer_threshold", float(tuned.get("no_answer_threshold", 0.0)))
+        kwargs.setdefault("max_length", int(settings.get("max_length", DEFAULT_MAX_LENGTH)))
+        kwargs.setdefault("stride", int(settings.get("doc_stride", DEFAULT_STRIDE)))
+        model = on_openmp_thread(load_reader, encoder_dir, weights_path)
+        tokenizer = AutoTokenizer.from_pretrained(str(encoder_dir))
+        return cls(model, tokenizer, **kwargs)
+
+    def is_answer(self, span: Span) -> bool:
+        return span.margin > self.no_answer_threshold
+
+    def read(
+        self,
+        question: str,
+        passages: Sequence[str],
+        max_answer_tokens: int = MAX_ANSWER_TOKENS,
+        top_k: int = 3,
+    ) -> list[list[Span]]:
+        """Per passage, its ``top_k`` best spans, best first (empty for an empty passage).
+        All windows of all passages go through the model in one forward pass."""
+        return self.read_pairs(
+            [question] * len(passages), passages, max_answer_tokens=max_answer_tokens, top_k=top_k
+        )
+
+    def read_pairs(
+        self,
+        questions: Sequence[str],
+        passages: Sequence[str],
+        max_answer_tokens: int = MAX_ANSWER_TOKENS,
+        top_k: int = 3,
+    ) -> list[list[Span]]:
+        """``read`` for (question, passage) pairs: one forward pass over all their windows."""
+        if len(questions) != len(passages):
+            raise ValueError("questions and passages must pair up")
+        if max_answer_tokens < 1:
+            raise ValueError(f"max_answer_tokens must be at least 1, got {max_answer_tokens}")
+        if not passages:
+            return []
+        started = time.perf_counter()
+        enc = encode_pairs(self.tokenizer, questions, passages, self.max_length, self.stride)
+        n, length = len(enc["input_ids"]), len(enc["input_ids"][0])
+        ids = torch.tensor(enc["input_ids"], dtype=torch.long)
+        mask = torch.tensor(enc["attention_mask"], dtype=torch.long)
+        ctx = context_mask(enc, n, length)
+        tokenized = time.perf_counter()
+        start_logits, end_logits = on_openmp_thread(self._forward, ids, mask)
+        forwarded = time.perf_counter()
+        null = (start_logits[:, 0] + end_logits[:, 0]).tolist()
+        top_scores, top_index = _best_spans(start_logits, end_logits, ctx, max_answer_tokens)
+        results: list[dict[tuple[int, int], float]] = [{} for _ in passages]
+        no_answer = [float("inf")] * len(passages)
+        sample_of = enc["overflow_to_sample_mapping"]
+        for w in range(n):
+            p = sample_of[w]
+            text = passages[p]
+            no_answer[p] = min(no_answer[p], null[w])
+            offsets = enc["offset_mapping"][w]
+            for score, index in zip(top_scores[w].tolist(), top_index[w].tolist()):
+                if score == float("-inf"):
+                    break
+                s_tok, e_tok = divmod(index, length)
+                start, end = trim_span(text, offsets[s_tok][0], offsets[e_tok][1])
+                if start >= end:
+                    continue
+                key = (start, end)
+                if score > results[p].get(key, float("-inf")):
+                    results[p][key] = score
+        out = []
+        for p, found in enumerate(results):
+            ranked = sorted(found.items(), key=lambda kv: (-kv[1], kv[0]))[:top_k]
+            out.append(
+                [
+                    Span(passages[p][s:e], s, e, float(score), float(no_answer[p]))
+                    for (s, e), score in ranked
+                ]
+            )
+        self.last_timings_ms = {
+            "tokenize": (tokenized - started) * 1000,
+            "forward": (forwarded - tokenized) * 1000,
+            "spans": (time.perf_counter() - forwarded) * 1000,
+            "windows": float(n),
+        }
+        return out
+
+    def _forward(self, ids: torch.Tensor, mask: torch.Tensor):
+        with torch.inference_mode():
+            return self.model(ids, mask)
+
+
+def _best_spans(
+    start_logits: torch.Tensor,
+    end_logits: torch.Tensor,
+    ctx: torch.Tensor,
+    max_answer_tokens: int,
+    k: int = WINDOW_CANDIDATES,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per window, the ``k`` best (start, end) pairs of passage tokens with ``start <= end <
+    start + max_answer_tokens``: scores (-inf where fewer) and flat indices ``s * L + e``."""
+    n, length = start_logits.shape
+    neg = torch.tensor(float("-inf"))
+    start = torch.where(ctx, start_logits.float(), neg)
+    end = torch.where(ctx, end_logits.float(), neg)
+    scores = start[:, :, None] + end[:, None, :]
+    pos = torch.arange(length)
+    width = pos[None, :] - pos[:, None]
+    band = (width >= 0) & (width < max_answer_tokens)
+    scores = scores.masked_fill(~band, float("-inf"))
+    return scores.view(n, -1).topk(min(k, length * length), dim=1)
+
+
+def read_manifest(weights_path: str | Path, manifest_path: str | Path | None = None) -> dict | None:
+    weights_path = Path(weights_path)
+    candidates = (
+        [Path(manifest_path)]
+        if manifest_path is not None
+        else [weights_path.with_suffix(".json"), weights_path.with_name("manifest.json")]
+    )
+    for path in candidates:
+        if path.is_file():
+            return json.loads(path.read_text())
+    return None
