@@ -6,7 +6,7 @@ INDEX_DIR ?= var/index
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install model index serve test test-slow test-full test-stress test-scale eval lint clean
+.PHONY: install model index serve test test-slow test-full test-stress test-scale test-wheel eval lint clean
 
 # torch first, pinned to the CPU build: a bare torch requirement would pull a multi-GB CUDA build.
 $(VENV)/.installed: pyproject.toml
@@ -50,6 +50,12 @@ test-scale: model
 	$(BIN)/pip install --quiet -e '.[dev,milvus,ray]'
 	NEWSQA_VECTOR_STORE=milvus $(BIN)/python -m pytest \
 		-m "not slow and not full and not stress" $(SCALE_TESTS)
+
+# The wheel as a user installs it (no extras, fresh venv, torch first): every module imports,
+# `newsqa index` reads .html, .txt and .jsonl, `newsqa ask` cites (.ci/wheel-smoke; the model
+# cache is shared).
+test-wheel:
+	PYTHON=$(PYTHON) bash .ci/wheel-smoke
 
 eval: model
 	$(BIN)/newsqa eval --corpus corpus --questions eval/questions/corpus.jsonl --mode all --out eval-report
