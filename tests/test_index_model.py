@@ -23,12 +23,20 @@ the chunk vectors, and BM25 computed here from ``analyze`` and the Lucene formul
   current text of its article at its offsets;
 - with NEWSQA_VECTOR_STORE=milvus, the collection holds exactly the live chunks' keys.
 
-Profiles: the default (``make test``: 10 sequences of 10 steps), ``slow`` (``make
-test-slow``: 20 of 15) and ``milvus`` (``make test-scale``: 5 of 10 against a real Milvus).
-Each prints ``[model] <profile>: N sequences, M steps in S s``. All are derandomized.
+Profiles: the default (``make test``: 10 sequences of 10 steps; skipped under
+NEWSQA_VECTOR_STORE=milvus, where the milvus profile runs), ``slow`` (``make test-slow``: 20
+of 15) and ``milvus`` (``make test-scale``: 5 of 10 against a real Milvus). Each prints
+``[model] <profile>: N sequences, M steps in S s``; a step is one operation (the first build
+included) followed by every check. All are derandomized, without a database or deadline. The
+gaps the model found besides issue 16's are listed by the flags ``REDELETE_DUPLICATES`` etc.,
+and ``test_known_gap`` replays each one's shortest sequence as a strict xfail.
 
 Embeddings are memoized by text (``MemoEmbedder``): the same real model, each distinct text
 embedded once per session, which is what keeps a hundred writes within a couple of minutes.
+HTTP writes run in the app's write worker process (``service/write_worker.py``), one for all
+of a profile's apps (``SharedWriteWorker``), which embeds with its own copy of the model: the
+vectors it writes differ from the model's by float noise, which ``check_vectors`` measures and
+bounds, and which bounds in turn the ties the dense ranking may break otherwise.
 """
 
 from __future__ import annotations
@@ -488,11 +496,10 @@ class Run:
     root: Path
     sequences: int = 0
     steps: int = 0
-    checks: int = 0
 
 
 class IndexMachine(RuleBasedStateMachine):
-    run: Run  # set by ``machine_for``
+    run: Run  # set by ``run_profile``
 
     def __init__(self) -> None:
         super().__init__()
@@ -504,7 +511,8 @@ class IndexMachine(RuleBasedStateMachine):
         self.work.mkdir(parents=True)
         self.settings = run.settings.model_copy(update={"index_dir": self.index_dir})
         self.model = Model()
-        self.serial = 0
+        self.serial = 0  # article ids
+        self.files = 0  # JSONL files written
         self.step = 0
         self.reader: IndexStore | None = None
         self.client = None
@@ -521,8 +529,8 @@ class IndexMachine(RuleBasedStateMachine):
         return ids[n % len(ids)]
 
     def write_file(self, records: list[dict]) -> Path:
-        self.serial += 1
-        return write_jsonl(self.work / f"batch-{self.serial:03d}.jsonl", records)
+        self.files += 1
+        return write_jsonl(self.work / f"batch-{self.files:03d}.jsonl", records)
 
     def build(self, records: list[dict], **options) -> Outcome:  # type: ignore[no-untyped-def]
         report = build_index(
@@ -753,7 +761,6 @@ class IndexMachine(RuleBasedStateMachine):
         if self.reader is None:  # before the first commit
             return
         self.step += 1
-        self.run.checks += 1
         rng = random.Random(self.step)
         store = self.reader
         self.check_contents(store)
@@ -895,6 +902,16 @@ class IndexMachine(RuleBasedStateMachine):
                 top = ranked[0] if ranked else 1.0
                 for i, hit in enumerate(hits):
                     assert abs(best_lex[hit.article_id] - ranked[i]) <= 1e-4 * top, where
+                # the chunks BM25 nominates (MaxScore over each segment, tombstones and the
+                # filter as a mask): the best K of the matching live ones
+                rows = store.bm25.top(analyze(query), K, filters.mask(store))
+                found = sorted(
+                    (scores[(r.article_id, r.ordinal)] for r in store.chunks(rows)), reverse=True
+                )
+                wanted = sorted(
+                    (v for (a, _), v in scores.items() if a in matching and v > 0), reverse=True
+                )[:K]
+                assert np.allclose(found, wanted, rtol=1e-4, atol=1e-6), f"{where}: top chunks"
             else:
                 assert len(ids) == min(K, len(matching)), f"{where}: {ids}, {len(matching)}"
                 if answer and hits:
@@ -1041,6 +1058,8 @@ def model_run(tmp_path, embedder, settings, monkeypatch) -> Iterator[Run]:
 
 
 def test_index_agrees_with_its_model(model_run: Run) -> None:
+    if model_run.settings.vector_store == "milvus":
+        pytest.skip("on Milvus (make test-scale) the milvus profile runs instead")
     run_profile("default", model_run, sequences=10, steps=10)
 
 
