@@ -142,22 +142,36 @@ def stage_articles(
         for alias, kept in (aliases or {}).items()
         if not (base and base.aliases.get(alias) == kept)
     }
+    # Updated articles first: their old text is on its way out and is no one's original.
+    changed = [
+        a for a in articles if base and base.content_hash(a.id) not in (None, content_hash(a))
+    ]
+    writer.delete([a.id for a in changed])
+    leaving = writer.pending_deletes()  # also what the caller deletes (``--prune``)
     for article in articles:
         existing = base.content_hash(article.id) if base else None
         if existing == content_hash(article):
             report.unchanged += 1
             continue
         if existing is None:
-            copy = base.find_copy(article) if base else None
+            copy = base.find_copy(article, exclude=leaving) if base else None
             if copy is not None:
                 new_aliases[article.id] = copy
                 report.duplicates[article.id] = copy
                 continue
             report.added += 1
         else:
-            writer.delete([article.id])
             report.updated += 1
         fresh.append(article)
+    # A copy of a batch article that turned out to copy a live one names that live one.
+    for alias, kept in new_aliases.items():
+        seen = {alias}
+        while kept in new_aliases and kept not in seen:
+            seen.add(kept)
+            kept = new_aliases[kept]
+        new_aliases[alias] = kept
+        if alias in report.duplicates:
+            report.duplicates[alias] = kept
     chunker = chunker or Chunker()
     chunks = [chunk for article in fresh for chunk in chunker.split(article)]
     titles = {article.id: article.title for article in fresh}
@@ -227,6 +241,12 @@ def build_index(
         settings=settings,
         max_segments=max_segments,
     ) as writer:
+        if prune and writer.base is not None:
+            # Before staging: a new article that copies one leaving now is no duplicate.
+            present = {a.id for a in articles}
+            gone = [a for a in writer.base.article_ids() if a not in present]
+            gone += [a for a in writer.base.aliases if a not in present]
+            report.removed = len(writer.delete(gone))
         stage_articles(
             writer,
             embedder,
@@ -239,11 +259,6 @@ def build_index(
             settings=settings,
             engine=engine,
         )
-        if prune and writer.base is not None:
-            present = {a.id for a in articles}
-            gone = [a for a in writer.base.article_ids() if a not in present]
-            gone += [a for a in writer.base.aliases if a not in present]
-            report.removed = len(writer.delete(gone))
         report.manifest = writer.commit(source_hash)
     report.articles = report.manifest.articles
     report.seconds = time.perf_counter() - started

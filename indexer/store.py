@@ -30,7 +30,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property, lru_cache
@@ -641,8 +641,9 @@ class IndexStore:
         ).fetchone()
         return row[0]
 
-    def find_copy(self, article: Article) -> str | None:
-        """A live article (other than ``article.id``) with the same URL or the same words."""
+    def find_copy(self, article: Article, exclude: Collection[str] = ()) -> str | None:
+        """A live article (other than ``article.id`` and ``exclude``) with the same URL or the
+        same words."""
         url = normalize_url(article.url) if article.url else None
         key = text_key(article.text)
         for seg in reversed(self.segments):
@@ -651,7 +652,11 @@ class IndexStore:
                 "OR text_key = ?",
                 (url, key),
             ):
-                if found != article.id and self.article_segment.get(found) is seg:
+                if (
+                    found != article.id
+                    and found not in exclude
+                    and self.article_segment.get(found) is seg
+                ):
                     return found
         return None
 
@@ -992,11 +997,19 @@ class IndexWriter:
                 self._deleted.setdefault(seg.name, set()).add(article_id)
                 done.append(article_id)
                 continue
+            # A duplicate's id, if it still resolves: one already deleted, or whose article is
+            # gone, stays in its segment's alias table but is no longer in the index.
+            if self.base.aliases.get(article_id) is None:
+                continue
             for seg in self.base.segments:
                 if seg.aliases.get(article_id) is not None:
                     self._deleted.setdefault(seg.name, set()).add(article_id)
-                    done.append(article_id)
+            done.append(article_id)
         return done
+
+    def pending_deletes(self) -> set[str]:
+        """Ids this writer has tombstoned and not yet committed."""
+        return set().union(*self._deleted.values())
 
     def commit(self, source_hash: str = "") -> Manifest:
         """Make the staged segments and deletions the committed generation (then maybe merge).

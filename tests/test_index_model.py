@@ -27,9 +27,9 @@ Profiles: the default (``make test``: 10 sequences of 10 steps; skipped under
 NEWSQA_VECTOR_STORE=milvus, where the milvus profile runs), ``slow`` (``make test-slow``: 20
 of 15) and ``milvus`` (``make test-scale``: 5 of 10 against a real Milvus). Each prints
 ``[model] <profile>: N sequences, M steps in S s``; a step is one operation (the first build
-included) followed by every check. All are derandomized, without a database or deadline. The
-gaps the model found besides issue 16's are listed by the flags ``REDELETE_DUPLICATES`` etc.,
-and ``test_known_gap`` replays each one's shortest sequence as a strict xfail.
+included) followed by every check. All are derandomized, without a database or deadline. Three
+more bugs it found (``FOUND``) are fixed, and ``test_found_bug_stays_fixed`` replays each one's
+shortest sequence.
 
 Embeddings are memoized by text (``MemoEmbedder``): the same real model, each distinct text
 embedded once per session, which is what keeps a hundred writes within a couple of minutes.
@@ -364,7 +364,7 @@ class Model:
             if alias not in within:
                 self.aliases[alias] = kept_id
         for alias, kept_id in within.items():
-            self.aliases[alias] = self.resolve(kept_id) or kept_id
+            self.aliases[alias] = out.duplicates[alias] = self.resolve(kept_id) or kept_id
         return out
 
     def delete(self, article_id: str) -> bool:
@@ -471,20 +471,6 @@ class Model:
 # -- the machine ----------------------------------------------------------------------------------
 
 _BUILD_TAKES_MAX_SEGMENTS = "max_segments" in inspect.signature(build_index).parameters
-# Gaps this test found besides issue 16's. The model says what should happen; while a flag is
-# False the generator steers around the gap, and ``test_known_gap`` (strict xfail) replays its
-# shortest sequence, so a fix makes that test fail until the flag is set to True.
-#
-# A duplicate id deleted (or whose article was deleted) is still found in its segment's
-# aliases by ``IndexWriter.delete``: DELETE answers 200 again (and the writer reports it
-# deleted) where GET answers 404.
-REDELETE_DUPLICATES = False
-# Two new copies of a live article in one batch: the first becomes a duplicate of the live
-# article, the second a duplicate of the first, which is no article: its id resolves to nothing.
-BATCH_COPIES_OF_LIVE = False
-# ``--prune`` over a file whose new article has the words of an article the same run removes:
-# the new one is recorded as a duplicate of the removed one, so its text is nowhere.
-PRUNE_NEW_COPY_OF_REMOVED = False
 
 
 @dataclass
@@ -612,14 +598,6 @@ class IndexMachine(RuleBasedStateMachine):
 
     @rule(batch=st.lists(specs, min_size=1, max_size=3), via=st.sampled_from(["index", "http"]))
     def add(self, batch: list[Spec], via: str) -> None:
-        if not BATCH_COPIES_OF_LIVE:  # one copy of a live article per batch
-            live = {text_key(a.text) for a in self.model.articles.values()}
-            copies = [body_key(s.body) for s in batch]
-            batch = [
-                s
-                for i, s in enumerate(batch)
-                if copies[i] not in live or copies[i] not in copies[:i]
-            ]
         self.upsert([record_of(self.new_id(), spec) for spec in batch], via)
 
     @precondition(lambda self: self.model.articles)
@@ -686,8 +664,6 @@ class IndexMachine(RuleBasedStateMachine):
     )
     def delete(self, which: str, n: int, via: str) -> None:
         gone = self.model.gone | self.model.orphans
-        if not REDELETE_DUPLICATES:
-            gone = gone - self.model.gone_duplicates - self.model.orphans
         pools = {"article": self.model.articles, "duplicate": self.model.aliases, "gone": gone}
         pool = pools.get(which)
         article_id = self.pick(pool, n) if pool else f"nq-unknown-{n}"
@@ -710,10 +686,6 @@ class IndexMachine(RuleBasedStateMachine):
         """``newsqa index --prune`` over the chosen live articles (and maybe a new one)."""
         ids = sorted(self.model.articles)
         chosen = [a for i, a in enumerate(ids) if keep[i % len(keep)]]
-        if new is not None and not PRUNE_NEW_COPY_OF_REMOVED:  # keep what the new one copies
-            chosen += [
-                a for a in ids if text_key(self.model.articles[a].text) == body_key(new.body)
-            ]
         records = [dict(self.model.records[a]) for a in dict.fromkeys(chosen)]
         if new is not None:
             records.append(record_of(self.new_id(), new))
@@ -1076,18 +1048,24 @@ def test_index_on_milvus_agrees_with_its_model(model_run: Run, milvus) -> None:
     run_profile("milvus", model_run, sequences=5, steps=10)
 
 
-# The shortest sequences of the gaps above (each flag's comment says what goes wrong).
-GAPS = {
+# Bugs this test found besides issue 16's, as their shortest sequences (fixed since):
+FOUND = {
+    # A duplicate id deleted (or whose article was deleted) was still found in its segment's
+    # aliases by ``IndexWriter.delete``: DELETE answered 200 again where GET answered 404.
     "REDELETE_DUPLICATES": [
         lambda m: m.start([Spec(0), Spec(1)]),
         lambda m: m.duplicate(0, False, Spec(2), "index"),
         lambda m: m.delete("duplicate", 0, "writer"),
         lambda m: m.delete("gone", 0, "writer"),  # the writer says it deleted it again
     ],
+    # Two new copies of a live article in one batch: the second became a duplicate of the
+    # first, itself only a duplicate: its id resolved to nothing.
     "BATCH_COPIES_OF_LIVE": [
         lambda m: m.start([Spec(0), Spec(1)]),
         lambda m: m.add([Spec(0), Spec(0)], "index"),  # the second copy resolves to nothing
     ],
+    # ``--prune`` over a file whose new article has the words of one the same run removes: the
+    # new one became a duplicate of the removed one, so its text was nowhere.
     "PRUNE_NEW_COPY_OF_REMOVED": [
         lambda m: m.start([Spec(0), Spec(1)]),
         lambda m: m.prune([False, True], Spec(0)),  # keeps nq-002, adds a copy of nq-001
@@ -1095,13 +1073,11 @@ GAPS = {
 }
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="a known gap (flags above)")
-@pytest.mark.parametrize("gap", [name for name in GAPS if not globals()[name]])
-def test_known_gap(model_run: Run, monkeypatch: pytest.MonkeyPatch, gap: str) -> None:
-    monkeypatch.setitem(globals(), gap, True)  # the generator stops steering around it
-    machine = type("IndexMachine_gap", (IndexMachine,), {"run": model_run})()
+@pytest.mark.parametrize("bug", list(FOUND))
+def test_found_bug_stays_fixed(model_run: Run, bug: str) -> None:
+    machine = type("IndexMachine_found", (IndexMachine,), {"run": model_run})()
     try:
-        for step in GAPS[gap]:
+        for step in FOUND[bug]:
             step(machine)
             machine.agrees_with_the_model()
     finally:
