@@ -26,8 +26,8 @@ import torch
 from indexer.openmp import on_openmp_thread
 from indexer.reader.model import ExtractiveReader, load_reader
 
-DEFAULT_MAX_LENGTH = 256
-DEFAULT_STRIDE = 64
+DEFAULT_MAX_LENGTH = 384
+DEFAULT_STRIDE = 128
 MAX_QUESTION_TOKENS = 64
 MAX_ANSWER_TOKENS = 30
 WINDOW_CANDIDATES = 20
@@ -103,7 +103,8 @@ def encode_pairs(
 ):
     """Windows of (question, passage) pairs: a BatchEncoding with ``offset_mapping`` and
     ``overflow_to_sample_mapping``; ``sequence_ids(i)`` tells passage tokens (1) apart."""
-    questions = [cut_question(tokenizer, q) for q in questions]
+    cut = {q: cut_question(tokenizer, q) for q in dict.fromkeys(questions)}
+    questions = [cut[q] for q in questions]
     return tokenizer(
         list(questions),
         list(passages),

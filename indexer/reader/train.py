@@ -19,6 +19,7 @@ safetensors file (see ``model.save_reader``) and ``manifest.json`` beside it.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import math
@@ -66,11 +67,16 @@ class TrainConfig:
     weight_decay: float = 0.01
     warmup_ratio: float = 0.1
     grad_clip: float = 1.0
-    max_length: int = 256
-    doc_stride: int = 64
+    max_length: int = 384
+    doc_stride: int = 128
     max_answer_tokens: int = 30
     negatives_ratio: float = 0.5
     """Negatives (question + another question's passage) per positive, resampled each epoch."""
+    long_context_ratio: float = 0.25
+    """Share of examples (positives and negatives) whose passage is lengthened with other
+    passages (no answer in them) to ``long_context_words``: retrieved chunks are ~200-250
+    words, far longer than FacQA passages, and long ones are read in several windows."""
+    long_context_words: tuple[int, int] = (120, 260)
     holdout_fraction: float = 0.1
     """Share of training questions held out (by passage) to pick the epoch and threshold."""
     limit_questions: int | None = None
@@ -166,7 +172,7 @@ def sample_negatives(
 ) -> list[Example]:
     """``round(ratio * len(examples))`` questions, each paired with another example's passage
     that holds none of its answers."""
-    pool = sorted({(e.passage_id, e.passage) for e in examples})
+    pool = passage_pool(examples)
     count = min(len(examples), round(ratio * len(examples)))
     if count == 0 or len(pool) < 2:
         return []
@@ -179,6 +185,57 @@ def sample_negatives(
                 negatives.append(Example(e.qid, e.question, pid, text, e.answers))
                 break
     return negatives
+
+
+def lengthen(
+    example: Example,
+    pool: Sequence[tuple[str, str]],
+    rng: random.Random,
+    words: int,
+) -> Example:
+    """The example with other pool passages (none holding one of its answers) around its own,
+    in random order, until the context has about ``words`` words; offsets shifted."""
+    folded = [a.lower() for a in example.answers]
+    others: list[str] = []
+    total = len(example.passage.split())
+    for _ in range(200):
+        if total >= words:
+            break
+        pid, text = pool[rng.randrange(len(pool))]
+        if pid == example.passage_id or any(a in text.lower() for a in folded):
+            continue
+        others.append(text)
+        total += len(text.split())
+    at = rng.randint(0, len(others))
+    parts = others[:at] + [example.passage] + others[at:]
+    context = " ".join(parts)
+    shift = len(" ".join(parts[:at])) + (1 if at else 0)
+    start = None if example.answer_start is None else example.answer_start + shift
+    end = None if example.answer_end is None else example.answer_end + shift
+    return Example(
+        example.qid, example.question, example.passage_id, context, example.answers, start, end
+    )
+
+
+def lengthen_some(
+    examples: Sequence[Example],
+    pool: Sequence[tuple[str, str]],
+    ratio: float,
+    word_range: tuple[int, int],
+    rng: random.Random,
+) -> list[Example]:
+    """``examples`` with a ``ratio`` share of them (seeded choice) lengthened."""
+    if ratio <= 0 or len(pool) < 2 or not examples:
+        return list(examples)
+    chosen = set(rng.sample(range(len(examples)), round(ratio * len(examples))))
+    return [
+        lengthen(e, pool, rng, rng.randint(*word_range)) if i in chosen else e
+        for i, e in enumerate(examples)
+    ]
+
+
+def passage_pool(examples: Sequence[Example]) -> list[tuple[str, str]]:
+    return sorted({(e.passage_id, e.passage) for e in examples})
 
 
 # --- features ------------------------------------------------------------------------------
@@ -340,8 +397,11 @@ _ID = {
 
 
 def question_language(question: str) -> str:
-    """'en' or 'id', by common function words (a heuristic: enough to split a report)."""
+    """'en' or 'id': English when it starts with an English function word and has more of
+    them than Indonesian ones (a heuristic, enough to split a report)."""
     words = re.findall(r"[a-z]+", question.lower())
+    if not words or words[0] not in _EN:  # English names inside Indonesian questions abound
+        return "id"
     en = sum(w in _EN for w in words)
     ind = sum(w in _ID for w in words)
     return "en" if en > ind else "id"
@@ -558,7 +618,14 @@ def _train(
     for epoch in range(config.epochs):
         rng = random.Random(config.seed * 1000 + epoch)
         negatives = sample_negatives(train_set, config.negatives_ratio, rng)
-        features = featurize(tokenizer, train_set + negatives, config.max_length, config.doc_stride)
+        epoch_examples = lengthen_some(
+            train_set + negatives,
+            passage_pool(train_set),
+            config.long_context_ratio,
+            config.long_context_words,
+            rng,
+        )
+        features = featurize(tokenizer, epoch_examples, config.max_length, config.doc_stride)
         plan.append((len(negatives), len(features), batches(features, config.batch_size, rng)))
     steps_per_epoch = [len(p[2]) for p in plan]
     total = sum(steps_per_epoch)
@@ -648,7 +715,7 @@ def _train(
     fp32_threshold = chosen.get("held_out", {}).get("no_answer_threshold", 0.0)
 
     # What ships is bf16: its threshold is tuned again on the held-out slice.
-    bf16_model = build_reader(encoder_dir)
+    bf16_model = copy.deepcopy(model)
     load_state(bf16_model, shipped_state(model, torch.bfloat16))
     bf16_model.eval()
     held_bf16 = None
@@ -689,6 +756,20 @@ def _train(
         validation["bf16_minus_fp32_f1"] = round(
             validation["bf16"]["f1"] - validation["fp32"]["f1"], 4
         )
+        # The same questions with their passage among others (~200-250 words, the size of
+        # retrieved chunks), negatives lengthened alike: windows and long contexts.
+        long_rng = random.Random(config.seed + 3)
+        pool = passage_pool(valid_examples)
+        validation["bf16_long_context"] = evaluate_reader(
+            reader_over(bf16_model),
+            [lengthen(e, pool, long_rng, long_rng.randint(200, 250)) for e in valid_examples],
+            [lengthen(e, pool, long_rng, long_rng.randint(200, 250)) for e in valid_negatives],
+            threshold=threshold,
+            max_answer_tokens=config.max_answer_tokens,
+            batch_pairs=config.eval_batch_pairs,
+        )
+        long_report = _without_samples(validation["bf16_long_context"])
+        log(f"valid, long contexts (bf16): {json.dumps(long_report)}")
 
     out_dir.mkdir(parents=True, exist_ok=True)
     weights = save_reader(
