@@ -42,8 +42,12 @@ def test_reads_stay_correct_while_articles_come_and_go(
     deleted_at: dict[str, float] = {}  # id -> when its DELETE returned
     done = threading.Event()
 
-    with running_server(
-        index_dir, settings.cache_dir, NEWSQA_ADMIN_TOKEN=TOKEN, NEWSQA_RATE_LIMIT_PER_MINUTE="0"
+    with running_server(  # every client here is 127.0.0.1: no per-client rate or share
+        index_dir,
+        settings.cache_dir,
+        NEWSQA_ADMIN_TOKEN=TOKEN,
+        NEWSQA_RATE_LIMIT_PER_MINUTE="0",
+        NEWSQA_MAX_IN_FLIGHT_PER_CLIENT="0",
     ) as url:
 
         def writer() -> None:
