@@ -24,6 +24,13 @@ except ImportError:  # reported by the `browser` fixture (skip, or fail in CI)
 REPO_DIR = Path(__file__).resolve().parents[1]
 OUT_DIR = REPO_DIR / "test-output" / "browser"
 CHROMIUM = os.environ.get("NEWSQA_CHROMIUM", "/usr/bin/chromium")
+# The reader page's text before the highlighted quote, as the browser renders it.
+TEXT_BEFORE_MARK = """() => {
+    const range = document.createRange();
+    range.setStart(document.getElementById("article-text"), 0);
+    range.setEndBefore(document.getElementById("quote"));
+    return range.toString();
+}"""
 REQUIRE_BROWSER = os.environ.get("NEWSQA_REQUIRE_BROWSER") == "1"
 
 PALEMBANG_EN = "which Palembang programs won 2020 awards"
@@ -145,14 +152,7 @@ def test_palembang_answer_then_citation_opens_highlighted_article(open_page, liv
     expect(mark).to_be_focused()
     expect(mark).to_be_in_viewport()
     assert page.locator("#article-text").text_content() == article["text"]
-    text_before_mark = page.evaluate(
-        """() => {
-            const range = document.createRange();
-            range.setStart(document.getElementById("article-text"), 0);
-            range.setEndBefore(document.getElementById("quote"));
-            return range.toString();
-        }"""
-    )
+    text_before_mark = page.evaluate(TEXT_BEFORE_MARK)
     assert text_before_mark == article["text"][: first["char_start"]]
     page.screenshot(path=OUT_DIR / "article.png")
 
@@ -396,14 +396,7 @@ def test_highlights_after_emoji_are_the_quoted_text(browser, emoji_server):
         expect(mark).to_have_text(first["quote"])
         expect(mark).to_be_focused()
         assert page.locator("#article-text").text_content() == text
-        text_before_mark = page.evaluate(
-            """() => {
-                const range = document.createRange();
-                range.setStart(document.getElementById("article-text"), 0);
-                range.setEndBefore(document.getElementById("quote"));
-                return range.toString();
-            }"""
-        )
+        text_before_mark = page.evaluate(TEXT_BEFORE_MARK)
         assert text_before_mark == before
         page.screenshot(path=OUT_DIR / "emoji-article.png")
         # An end past the article's last code point does not fit: no highlight, a note.

@@ -83,6 +83,11 @@ class TrainConfig:
     """Use only the first N training questions (quick runs and tests)."""
     limit_valid: int | None = None
     eval_batch_pairs: int = 32
+    long_eval_questions: int = 150
+    """Validation questions (and as many negatives) read again inside long contexts."""
+    retune_bf16: bool = False
+    """Tune the no-answer threshold again with the bf16 weights (one more held-out pass);
+    otherwise the threshold tuned with the chosen epoch's fp32 weights ships."""
     log_every: int = 10
     threads: int = field(default_factory=torch.get_num_threads)
 
@@ -437,18 +442,20 @@ def evaluate_reader(
     """Gold-passage token F1 / EM of the best span (always answering), per question language;
     with negatives, the no-answer accuracy at ``threshold`` (or at the threshold tuned here)."""
     pairs = list(positives) + list(negatives)
-    spans = []
+    spans: list = [None] * len(pairs)
     started = time.perf_counter()
-    for i in range(0, len(pairs), batch_pairs):
-        chunk = pairs[i : i + batch_pairs]
-        spans.extend(
-            reader.read_pairs(
-                [e.question for e in chunk],
-                [e.passage for e in chunk],
-                max_answer_tokens=max_answer_tokens,
-                top_k=1,
-            )
+    # batches of similar lengths: less padding
+    order = sorted(range(len(pairs)), key=lambda i: len(pairs[i].question + pairs[i].passage))
+    for i in range(0, len(order), batch_pairs):
+        chunk = order[i : i + batch_pairs]
+        found = reader.read_pairs(
+            [pairs[j].question for j in chunk],
+            [pairs[j].passage for j in chunk],
+            max_answer_tokens=max_answer_tokens,
+            top_k=1,
         )
+        for j, spans_of_pair in zip(chunk, found):
+            spans[j] = spans_of_pair
     seconds = time.perf_counter() - started
     pos_spans, neg_spans = spans[: len(positives)], spans[len(positives) :]
     by_lang: dict[str, list[tuple[float, float]]] = {}
@@ -720,7 +727,7 @@ def _train(
     bf16_model.eval()
     held_bf16 = None
     threshold = fp32_threshold
-    if held_out:
+    if held_out and config.retune_bf16:
         held_bf16 = _without_samples(
             evaluate_reader(
                 reader_over(bf16_model),
@@ -760,10 +767,15 @@ def _train(
         # retrieved chunks), negatives lengthened alike: windows and long contexts.
         long_rng = random.Random(config.seed + 3)
         pool = passage_pool(valid_examples)
+        n_long = config.long_eval_questions
         validation["bf16_long_context"] = evaluate_reader(
             reader_over(bf16_model),
-            [lengthen(e, pool, long_rng, long_rng.randint(200, 250)) for e in valid_examples],
-            [lengthen(e, pool, long_rng, long_rng.randint(200, 250)) for e in valid_negatives],
+            [lengthen(e, pool, long_rng, long_rng.randint(200, 250)) for e in valid_examples][
+                :n_long
+            ],
+            [lengthen(e, pool, long_rng, long_rng.randint(200, 250)) for e in valid_negatives][
+                :n_long
+            ],
             threshold=threshold,
             max_answer_tokens=config.max_answer_tokens,
             batch_pairs=config.eval_batch_pairs,

@@ -1,0 +1,281 @@
+"""The extractive reader (indexer/reader/): a few training steps end to end, spans with exact
+character offsets, windows over long passages, and the shipped weights on facqa-valid."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+
+import pytest
+import torch
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
+
+from indexer.model_build import build_bundled_model
+from indexer.reader import MANIFEST_PATH, WEIGHTS_PATH
+from indexer.reader.model import WORD_EMBEDDINGS, load_reader
+from indexer.reader.spans import Reader, encode_pairs, trim_span
+from indexer.reader.train import (
+    TrainConfig,
+    lengthen,
+    load_passages,
+    passage_pool,
+    prepare_examples,
+    read_jsonl,
+    sample_negatives,
+    sha256_file,
+    token_f1,
+    train,
+)
+
+MAX_WEIGHTS_BYTES = 48 * 10**6
+
+
+@pytest.fixture(scope="module")
+def encoder_dir(settings):
+    return build_bundled_model(settings.cache_dir)
+
+
+@pytest.fixture(scope="module")
+def facqa(shared_dir):
+    return {
+        "passages": shared_dir / "data/news/facqa-passages.jsonl",
+        "train": shared_dir / "data/eval/facqa-train.jsonl",
+        "valid": shared_dir / "data/eval/facqa-valid.jsonl",
+    }
+
+
+@pytest.fixture(scope="module")
+def trained(encoder_dir, facqa, tmp_path_factory):
+    """Three steps over 32 facqa-train questions (8 of them held out), short windows."""
+    root = tmp_path_factory.mktemp("reader")
+    config = TrainConfig(
+        seed=7,
+        epochs=1,
+        max_steps=3,
+        batch_size=4,
+        max_length=128,
+        doc_stride=32,
+        limit_questions=32,
+        holdout_fraction=0.25,
+        limit_valid=4,
+        long_context_words=(40, 80),
+        log_every=1,
+    )
+    lines: list[str] = []
+    manifest = train(
+        encoder_dir,
+        facqa["passages"],
+        facqa["train"],
+        facqa["valid"],
+        root / "out",
+        root / "checkpoints",
+        config,
+        log=lines.append,
+    )
+    return {"manifest": manifest, "out": root / "out", "root": root, "log": lines}
+
+
+@pytest.fixture(scope="module")
+def reader(trained, encoder_dir):
+    return Reader.from_files(encoder_dir, trained["out"] / "reader.safetensors")
+
+
+def test_training_writes_one_bf16_file_without_word_embeddings(trained):
+    weights = trained["out"] / "reader.safetensors"
+    assert weights.is_file() and weights.stat().st_size <= MAX_WEIGHTS_BYTES
+    assert sorted(p.name for p in trained["out"].iterdir()) == [
+        "manifest.json",
+        "reader.safetensors",
+    ]
+    with safe_open(str(weights), "pt") as f:
+        keys = list(f.keys())
+        assert f.metadata()["format"] == "newsqa-extractive-reader"
+        assert {f.get_slice(k).get_dtype() for k in keys} == {"BF16"}
+    assert WORD_EMBEDDINGS not in keys
+    assert "qa_head.weight" in keys and "qa_head.bias" in keys
+    # ~21.5M parameters: everything but the 96M-parameter word-embedding matrix
+    assert 20e6 < trained["manifest"]["weights"]["parameters"] < 23e6
+    assert (trained["root"] / "checkpoints/epoch-1.safetensors").is_file()
+    assert any("step 3/3" in line for line in trained["log"])
+
+
+def test_manifest_records_data_settings_and_figures(trained, facqa):
+    manifest = json.loads((trained["out"] / "manifest.json").read_text())
+    assert manifest == json.loads(json.dumps(trained["manifest"]))
+    assert manifest["data"]["passages"]["sha256"] == sha256_file(facqa["passages"])
+    assert manifest["data"]["questions"]["sha256"] == sha256_file(facqa["train"])
+    assert manifest["data"]["valid"]["sha256"] == sha256_file(facqa["valid"])
+    settings = manifest["settings"]
+    for key in ("seed", "lr", "epochs", "max_steps", "batch_size", "max_length", "doc_stride"):
+        assert key in settings
+    assert settings["negatives_ratio"] == 0.5 and settings["seed"] == 7
+    assert settings["frozen"] == [WORD_EMBEDDINGS]
+    assert "commit" in manifest["git"]
+    assert manifest["weights"]["sha256"] == sha256_file(trained["out"] / "reader.safetensors")
+    training = manifest["training"]
+    assert training["steps"] == 3 and training["seconds_per_step"] > 0
+    assert training["epochs"][0]["held_out"]["questions"] > 0
+    assert manifest["data_stats"]["train"]["used"] == 32
+    for precision in ("fp32", "bf16"):
+        figures = manifest["validation"][precision]
+        assert figures["questions"] == 4 and figures["negatives"] == 4
+        assert 0 <= figures["f1"] <= 1 and 0 <= figures["em"] <= 1
+        assert 0 <= figures["no_answer_accuracy"] <= 1
+    assert math.isfinite(manifest["tuned"]["no_answer_threshold"])
+    assert manifest["validation"]["bf16_long_context"]["questions"] == 4
+
+
+def test_lengthened_contexts_keep_the_answer_offsets(facqa):
+    passages = load_passages(facqa["passages"])
+    examples, stats = prepare_examples(read_jsonl(facqa["train"])[:60], passages)
+    assert stats == {"questions": 60, "used": 60}
+    pool = passage_pool(examples)
+    rng = random.Random(3)
+    for e in examples:
+        long = lengthen(e, pool, rng, 220)
+        assert len(long.passage.split()) >= 220 and e.passage in long.passage
+        assert (
+            long.passage[long.answer_start : long.answer_end]
+            == (e.passage[e.answer_start : e.answer_end])
+        )
+        assert long.answer_start >= long.passage.index(e.passage)
+    negatives = sample_negatives(examples, 0.5, rng)
+    assert len(negatives) == 30
+    for n in negatives:
+        own = next(e for e in examples if e.qid == n.qid)
+        assert n.answer_start is None and n.passage == passages[n.passage_id]
+        assert n.passage_id != own.passage_id
+        assert not any(a.lower() in n.passage.lower() for a in n.answers)
+
+
+def test_loading_is_strict_about_the_keys(trained, encoder_dir, tmp_path):
+    weights = trained["out"] / "reader.safetensors"
+    state = load_file(str(weights))
+    model = load_reader(encoder_dir, weights)
+    for key, tensor in state.items():
+        loaded = model.state_dict()[key]
+        assert loaded.dtype == torch.float32
+        assert torch.equal(loaded, tensor.float())
+    meta = {"format": "newsqa-extractive-reader"}
+    extra = dict(state, **{"encoder.extra.weight": torch.zeros(2, dtype=torch.bfloat16)})
+    save_file(extra, str(tmp_path / "extra.safetensors"), metadata=meta)
+    with pytest.raises(ValueError, match="unexpected"):
+        load_reader(encoder_dir, tmp_path / "extra.safetensors")
+    missing = {k: v for k, v in state.items() if k != "qa_head.bias"}
+    save_file(missing, str(tmp_path / "missing.safetensors"), metadata=meta)
+    with pytest.raises(ValueError, match="missing"):
+        load_reader(encoder_dir, tmp_path / "missing.safetensors")
+    with pytest.raises(FileNotFoundError):
+        load_reader(encoder_dir, tmp_path / "absent.safetensors")
+
+
+def test_spans_are_exact_substrings_with_scores(reader, facqa):
+    passages = load_passages(facqa["passages"])
+    questions = read_jsonl(facqa["valid"])[:3]
+    texts = [passages[q["relevant"][0]] for q in questions] + ["", "  Jakarta.  "]
+    results = reader.read(questions[0]["question"], texts, top_k=4)
+    assert len(results) == len(texts)
+    assert results[3] == []  # an empty passage has no span
+    for text, spans in zip(texts, results):
+        assert [s.score for s in spans] == sorted((s.score for s in spans), reverse=True)
+        for span in spans:
+            assert text[span.start : span.end] == span.text
+            assert span.text == span.text.strip() and span.text
+            assert span.text[-1] not in ",.;:" and span.text[0] not in ",.;:"
+            assert math.isfinite(span.score) and math.isfinite(span.no_answer_score)
+            assert span.margin == span.score - span.no_answer_score
+    assert [s.text for s in results[4]] == ["Jakarta"]
+    assert reader.read("apa?", []) == []
+
+
+def test_long_passage_is_read_in_overlapping_windows_in_one_pass(reader, facqa):
+    passages = list(load_passages(facqa["passages"]).values())
+    long_text = " ".join(passages[:12])  # ~500 words
+    enc = encode_pairs(reader.tokenizer, ["Siapa?"], [long_text], reader.max_length, 32)
+    windows = len(enc["input_ids"])
+    assert windows >= 3
+    covered = []
+    for w in range(windows):
+        ctx = [off for off, seq in zip(enc["offset_mapping"][w], enc.sequence_ids(w)) if seq == 1]
+        covered.append((ctx[0][0], ctx[-1][1]))
+    assert covered[0][0] <= 1 and covered[-1][1] == len(long_text)
+    for (_, end), (start, _) in zip(covered, covered[1:]):
+        assert start < end  # neighbours overlap
+
+    calls = []
+    forward = reader._forward
+
+    def counting(ids, mask):
+        calls.append(tuple(ids.shape))
+        return forward(ids, mask)
+
+    reader._forward = counting
+    try:
+        short = passages[20]
+        results = reader.read("Siapa yang menyatakan?", [long_text, short], top_k=1000)
+    finally:
+        del reader._forward
+    assert len(calls) == 1 and calls[0][0] >= 2  # every window of both passages, one pass
+    assert reader.last_timings_ms["windows"] == calls[0][0]
+    for text, spans in zip([long_text, short], results):
+        assert spans
+        for span in spans:
+            assert text[span.start : span.end] == span.text
+    # candidates come from every window of the long passage, not only the first
+    assert max(s.end for s in results[0]) > covered[0][1]
+    assert min(s.start for s in results[0]) < covered[1][0]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (" Jakarta, ", "Jakarta"),
+        ("Badan Tenaga Atom Internasional (IAEA)", "Badan Tenaga Atom Internasional (IAEA)"),
+        ("(IAEA", "IAEA"),
+        ("IAEA).", "IAEA"),
+        ('"Saints".', '"Saints"'),
+        ('klub " Saints "', 'klub " Saints "'),
+        ("Apa Jang Kau Tjari, Palupi?", "Apa Jang Kau Tjari, Palupi?"),
+        ("- 45 derajat", "- 45 derajat"),
+        ("“Kartini", "Kartini"),
+        (" , . ", ""),
+    ],
+)
+def test_trim_span(text, expected):
+    start, end = trim_span(text, 0, len(text))
+    assert text[start:end] == expected
+
+
+def test_shipped_weights_answer_facqa_valid(encoder_dir, facqa):
+    if not WEIGHTS_PATH.is_file():
+        pytest.skip(
+            f"no shipped reader weights at {WEIGHTS_PATH} yet: train them with "
+            "`newsqa reader train --passages ../shared/data/news/facqa-passages.jsonl "
+            "--questions ../shared/data/eval/facqa-train.jsonl`"
+        )
+    assert WEIGHTS_PATH.stat().st_size <= MAX_WEIGHTS_BYTES
+    manifest = json.loads(MANIFEST_PATH.read_text())
+    assert manifest["weights"]["sha256"] == sha256_file(WEIGHTS_PATH)
+    reader = Reader.from_files(encoder_dir, WEIGHTS_PATH)
+    assert reader.no_answer_threshold == manifest["tuned"]["no_answer_threshold"]
+    passages = load_passages(facqa["passages"])
+    questions = read_jsonl(facqa["valid"])[:24]
+    gold = [passages[q["relevant"][0]] for q in questions]
+    others = gold[1:] + gold[:1]
+    random.Random(0).shuffle(others)
+    spans = reader.read_pairs([q["question"] for q in questions] * 2, gold + others, top_k=1)
+    f1 = [
+        max(token_f1(found[0].text, a) for a in q["answers"])
+        for q, found in zip(questions, spans[: len(questions)])
+    ]
+    assert sum(f1) / len(f1) >= 0.6, f1
+    answered = [reader.is_answer(found[0]) for found in spans[: len(questions)]]
+    declined = [
+        not found or not reader.is_answer(found[0])
+        for q, text, found in zip(questions, others, spans[len(questions) :])
+        if not any(a.lower() in text.lower() for a in q["answers"])
+    ]
+    assert sum(answered) / len(answered) >= 0.6
+    assert sum(declined) / len(declined) >= 0.6
