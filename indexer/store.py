@@ -1095,8 +1095,10 @@ class IndexWriter:
             tmp.write_text(json.dumps(asdict(manifest), indent=1))
             with open(tmp, "rb") as fh:
                 os.fsync(fh.fileno())
-            os.link(tmp, self.index_dir / name)  # unlike a rename, never replaces a file
-            tmp.unlink()
+            try:
+                os.link(tmp, self.index_dir / name)  # unlike a rename, never replaces a file
+            finally:
+                tmp.unlink(missing_ok=True)
             pointer = self.index_dir / f".{_CURRENT}.tmp"
             pointer.write_text(name + "\n")
             with open(pointer, "rb") as fh:
