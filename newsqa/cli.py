@@ -390,6 +390,9 @@ def reader_train(
     limit_valid: Annotated[int | None, typer.Option(min=1)] = None,
     seed: Annotated[int, typer.Option()] = 13,
     threads: Annotated[int | None, typer.Option(min=1, help="torch threads.")] = None,
+    resume: Annotated[
+        bool, typer.Option(help="Continue a killed run (same settings) from its last save.")
+    ] = False,
     out: Annotated[
         Path | None, typer.Option(help="Where the weights go (default: indexer/reader/weights).")
     ] = None,
@@ -418,6 +421,7 @@ def reader_train(
         holdout_fraction=holdout,
         limit_questions=limit_questions,
         limit_valid=limit_valid,
+        resume=resume,
     )
     if threads is not None:
         config.threads = threads

@@ -50,7 +50,7 @@ def facqa(shared_dir):
 def trained(encoder_dir, facqa, tmp_path_factory):
     """Three steps over 32 facqa-train questions (8 of them held out), short windows."""
     root = tmp_path_factory.mktemp("reader")
-    config = TrainConfig(
+    settings = dict(
         seed=7,
         epochs=1,
         max_steps=3,
@@ -63,6 +63,7 @@ def trained(encoder_dir, facqa, tmp_path_factory):
         long_context_words=(40, 80),
         log_every=1,
     )
+    config = TrainConfig(**settings)
     lines: list[str] = []
     manifest = train(
         encoder_dir,
@@ -74,7 +75,13 @@ def trained(encoder_dir, facqa, tmp_path_factory):
         config,
         log=lines.append,
     )
-    return {"manifest": manifest, "out": root / "out", "root": root, "log": lines}
+    return {
+        "manifest": manifest,
+        "out": root / "out",
+        "root": root,
+        "log": lines,
+        "config": settings,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -279,3 +286,32 @@ def test_shipped_weights_answer_facqa_valid(encoder_dir, facqa):
     ]
     assert sum(answered) / len(answered) >= 0.6
     assert sum(declined) / len(declined) >= 0.6
+
+
+@pytest.mark.slow
+def test_training_is_reproducible_and_resumes_exactly(trained, encoder_dir, facqa, tmp_path):
+    """The fixture's run again, killed in step 2 (after its update, before its resume point)
+    and resumed from step 1: the same weights, bit for bit."""
+
+    class Killed(Exception):
+        pass
+
+    def killing_log(message: str) -> None:
+        if "step 2/3" in message:
+            raise Killed
+
+    config = TrainConfig(**{**trained["config"], "save_every": 1, "resume": True})
+    args = (encoder_dir, facqa["passages"], facqa["train"], facqa["valid"])
+    with pytest.raises(Killed):
+        train(*args, tmp_path / "out", tmp_path / "checkpoints", config, log=killing_log)
+    assert (tmp_path / "checkpoints/resume.pt").is_file()
+    manifest = train(*args, tmp_path / "out", tmp_path / "checkpoints", config, log=lambda m: None)
+    assert manifest["training"]["resumed_at_step"] == 1
+    assert not (tmp_path / "checkpoints/resume.pt").exists()
+    ours = load_file(str(tmp_path / "out/reader.safetensors"))
+    reference = load_file(str(trained["out"] / "reader.safetensors"))
+    assert ours.keys() == reference.keys()
+    assert all(torch.equal(ours[k], reference[k]) for k in ours)
+    assert (tmp_path / "out/reader.safetensors").read_bytes() == (
+        trained["out"] / "reader.safetensors"
+    ).read_bytes()

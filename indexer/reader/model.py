@@ -31,7 +31,6 @@ from torch import nn
 WORD_EMBEDDINGS = "encoder.embeddings.word_embeddings.weight"
 """The reader's state-dict key of the (frozen, not shipped) word-embedding matrix."""
 FORMAT = "newsqa-extractive-reader"
-FORMAT_VERSION = "1"
 
 
 class ExtractiveReader(nn.Module):
@@ -102,21 +101,18 @@ def shipped_state(model: ExtractiveReader, dtype: torch.dtype = torch.bfloat16) 
 
 
 def save_reader(
-    model: ExtractiveReader,
-    path: str | Path,
-    metadata: Mapping[str, str] | None = None,
-    dtype: torch.dtype = torch.bfloat16,
+    model: ExtractiveReader, path: str | Path, dtype: torch.dtype = torch.bfloat16
 ) -> Path:
     """Write every parameter but the word embeddings (bf16 by default) to one safetensors file.
 
-    Written to a temporary sibling and renamed into place.
+    Written to a temporary sibling and renamed into place. The file's metadata is the one key
+    ``format``: safetensors writes several keys in a random order, and the same training run
+    should give the same bytes. (Its details go to the manifest beside it.)
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "dtype": str(dtype)}
-    meta.update({str(k): str(v) for k, v in (metadata or {}).items()})
     tmp = path.with_name(path.name + ".tmp")
-    save_file(shipped_state(model, dtype), str(tmp), metadata=meta)
+    save_file(shipped_state(model, dtype), str(tmp), metadata={"format": FORMAT})
     os.chmod(tmp, 0o644)
     tmp.replace(path)
     return path

@@ -48,6 +48,18 @@ from indexer.reader.model import (
 from indexer.reader.spans import Reader, encode_pairs
 
 WEIGHTS_NAME = "reader.safetensors"
+RESUME_NAME = "resume.pt"
+# Settings that do not change what is trained (a resumed run may differ in them).
+_NOT_IN_RUN_KEY = {
+    "resume",
+    "save_every",
+    "log_every",
+    "threads",
+    "limit_valid",
+    "long_eval_questions",
+    "retune_bf16",
+    "eval_batch_pairs",
+}
 MANIFEST_NAME = "manifest.json"
 Log = Callable[[str], None]
 
@@ -89,6 +101,10 @@ class TrainConfig:
     """Tune the no-answer threshold again with the bf16 weights (one more held-out pass);
     otherwise the threshold tuned with the chosen epoch's fp32 weights ships."""
     log_every: int = 10
+    save_every: int = 25
+    """Steps between resume points (``resume.pt`` in the checkpoint folder); 0: none."""
+    resume: bool = False
+    """Continue a killed run of the same settings and data from its last resume point."""
     threads: int = field(default_factory=torch.get_num_threads)
 
 
@@ -651,16 +667,65 @@ def _train(
     def reader_over(m: ExtractiveReader) -> Reader:
         return Reader(m, tokenizer, config.max_length, config.doc_stride)
 
+    resume_path = checkpoint_dir / RESUME_NAME
+    run_key = {
+        "settings": {k: v for k, v in asdict(config).items() if k not in _NOT_IN_RUN_KEY},
+        "data": [sha256_file(passages_path), sha256_file(questions_path)],
+        "encoder": encoder_dir.name,
+    }
     step = 0
     train_seconds = 0.0
-    epochs_log = []
+    epochs_log: list[dict] = []
+    epoch_losses: list[float] = []
+    resumed_at = None
+    if config.resume and resume_path.is_file():
+        saved = torch.load(resume_path, weights_only=True)
+        if saved["run_key"] != json.loads(json.dumps(run_key)):
+            raise ValueError(
+                f"{resume_path} is from a run with other settings or data; "
+                "remove it or train without --resume"
+            )
+        load_state(model, saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        schedule.load_state_dict(saved["schedule"])
+        torch.set_rng_state(saved["rng"])
+        step, train_seconds = saved["step"], saved["train_seconds"]
+        epochs_log, epoch_losses = saved["epochs_log"], saved["epoch_losses"]
+        resumed_at = step
+        log(f"resumed from {resume_path} at step {step}")
+
+    def save_resume(losses: list[float]) -> None:
+        """Everything a killed run needs to continue exactly where it stopped."""
+        tmp = resume_path.with_name(resume_path.name + ".tmp")
+        torch.save(
+            {
+                "run_key": json.loads(json.dumps(run_key)),
+                "model": shipped_state(model, torch.float32),
+                "optimizer": optimizer.state_dict(),
+                "schedule": schedule.state_dict(),
+                "rng": torch.get_rng_state(),
+                "step": step,
+                "train_seconds": train_seconds,
+                "epochs_log": epochs_log,
+                "epoch_losses": losses,
+            },
+            tmp,
+        )
+        tmp.replace(resume_path)
+
+    done_epochs = {e["epoch"] for e in epochs_log}
     for epoch, (_, _, epoch_batches) in enumerate(plan, start=1):
+        if epoch in done_epochs:
+            continue
         if step >= total:
             break
         model.train()
-        losses = []
+        first_step = sum(steps_per_epoch[: epoch - 1])
+        losses = list(epoch_losses) if step > first_step else []
         tick = time.perf_counter()
-        for batch in epoch_batches:
+        for index, batch in enumerate(epoch_batches):
+            if first_step + index < step:
+                continue  # done before a resume
             if step >= total:
                 break
             t0 = time.perf_counter()
@@ -683,9 +748,11 @@ def _train(
                     f"lr {schedule.get_last_lr()[0]:.2e} {per_step:.2f} s/step, "
                     f"eta {per_step * (total - step) / 60:.1f} min"
                 )
+            if config.save_every and step % config.save_every == 0 and step < total:
+                save_resume(losses)
         epoch_seconds = time.perf_counter() - tick
         checkpoint = checkpoint_dir / f"epoch-{epoch}.safetensors"
-        save_reader(model, checkpoint, {"epoch": str(epoch), "step": str(step)}, torch.float32)
+        save_reader(model, checkpoint, torch.float32)
         entry = {
             "epoch": epoch,
             "steps_done": step,
@@ -708,6 +775,8 @@ def _train(
             )
             log(f"epoch {epoch} held out: {json.dumps(entry['held_out'])}")
         epochs_log.append(entry)
+        if config.save_every:
+            save_resume([])
 
     # The epoch with the best held-out F1 (the last one without a held-out slice).
     chosen = max(
@@ -784,12 +853,7 @@ def _train(
         log(f"valid, long contexts (bf16): {json.dumps(long_report)}")
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    weights = save_reader(
-        model,
-        out_dir / WEIGHTS_NAME,
-        {"epoch": str(chosen["epoch"]), "seed": str(config.seed)},
-        torch.bfloat16,
-    )
+    weights = save_reader(model, out_dir / WEIGHTS_NAME, torch.bfloat16)
     data = {
         "passages": {"path": str(passages_path), "sha256": sha256_file(passages_path)},
         "questions": {"path": str(questions_path), "sha256": sha256_file(questions_path)},
@@ -834,6 +898,7 @@ def _train(
         "git": git_state(Path(__file__).resolve().parent),
         "training": {
             "steps": step,
+            "resumed_at_step": resumed_at,
             "seconds_in_steps": round(train_seconds, 1),
             "seconds_per_step": round(train_seconds / max(1, step), 3),
             "wall_seconds": round(time.time() - began, 1),
@@ -851,6 +916,7 @@ def _train(
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     (out_dir / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+    resume_path.unlink(missing_ok=True)
     log(f"wrote {weights} ({weights.stat().st_size / 2**20:.1f} MiB) and {MANIFEST_NAME}")
     return manifest
 
