@@ -143,14 +143,13 @@ def stage_articles(
         if not (base and base.aliases.get(alias) == kept)
     }
     # Updated articles first: their old text is on its way out and is no one's original.
-    changed = [
-        a for a in articles if base and base.content_hash(a.id) not in (None, content_hash(a))
-    ]
-    writer.delete([a.id for a in changed])
+    stored = {a.id: base.content_hash(a.id) if base else None for a in articles}
+    hashes = {a.id: content_hash(a) for a in articles}
+    writer.delete([a.id for a in articles if stored[a.id] not in (None, hashes[a.id])])
     leaving = writer.pending_deletes()  # also what the caller deletes (``--prune``)
     for article in articles:
-        existing = base.content_hash(article.id) if base else None
-        if existing == content_hash(article):
+        existing = stored[article.id]
+        if existing == hashes[article.id]:
             report.unchanged += 1
             continue
         if existing is None:
