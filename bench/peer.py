@@ -52,7 +52,7 @@ def langchain_index(texts: list[tuple[str, str]], embeddings):  # type: ignore[n
 def run(questions: int | None = None, repeats: int = 3) -> dict:
     import warnings
 
-    from eval.metrics import mrr_at, recall_at
+    from eval.metrics import mrr_at, success_at
     from eval.questions import load_questions
     from indexer.openmp import on_openmp_thread
     from indexer.pipeline import build_index
@@ -107,7 +107,7 @@ def run(questions: int | None = None, repeats: int = 3) -> dict:
         store = IndexStore.open(index_dir)
         retriever = HybridRetriever(store, ours_emb)
         scores: dict[str, dict[str, list[float]]] = {
-            name: {"recall": [], "mrr": [], "ms": []} for name in ("ours", "theirs")
+            name: {"success": [], "mrr": [], "ms": []} for name in ("ours", "theirs")
         }
         for q in qs:
             relevant = set(q.relevant)
@@ -124,7 +124,7 @@ def run(questions: int | None = None, repeats: int = 3) -> dict:
             peer_ranked = list(dict.fromkeys(d.metadata["id"] for d in docs))[:10]
             scores["theirs"]["ms"].append((time.perf_counter() - started) * 1000)
             for name, got in (("ours", ranked), ("theirs", peer_ranked)):
-                scores[name]["recall"].append(recall_at(got, relevant, 10))
+                scores[name]["success"].append(success_at(got, relevant, 10))
                 scores[name]["mrr"].append(mrr_at(got, relevant, 10))
         store.close()
 
@@ -146,12 +146,12 @@ def run(questions: int | None = None, repeats: int = 3) -> dict:
     for name in ("ours", "theirs"):
         s = scores[name]
         out[name] = {
-            "recall@10": round(sum(s["recall"]) / len(qs), 3),
+            "success@10": round(sum(s["success"]) / len(qs), 3),
             "mrr@10": round(sum(s["mrr"]) / len(qs), 3),
             "query_ms_p50": round(percentile(s["ms"], 50), 1),
         }
     out["quality_met"] = (
-        out["ours"]["recall@10"] > out["theirs"]["recall@10"]
+        out["ours"]["success@10"] > out["theirs"]["success@10"]
         and out["ours"]["mrr@10"] > out["theirs"]["mrr@10"]
     )
     return out
@@ -167,7 +167,7 @@ def table(r: dict) -> str:
             f"| indexing seconds (chunks) | {r['index_s']['ours']:.1f} ({r['chunks']['ours']}) | "
             f"{r['index_s']['theirs']:.1f} ({r['chunks']['theirs']}) |",
             f"| precision | {r['precision']['ours']} | {r['precision']['theirs']} |",
-            f"| Recall@10 | {o['recall@10']:.3f} | {t['recall@10']:.3f} |",
+            f"| Success@10 | {o['success@10']:.3f} | {t['success@10']:.3f} |",
             f"| MRR@10 | {o['mrr@10']:.3f} | {t['mrr@10']:.3f} |",
             f"| query p50 (in-process) | {o['query_ms_p50']:.1f} ms | {t['query_ms_p50']:.1f} ms |",
             f"| indexing time ours / theirs, median of paired rounds (goal {r['time_goal']}) | "

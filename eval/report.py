@@ -1,25 +1,33 @@
-"""Eval reports: a table by mode (Rich and Markdown), JSON, a PNG chart, per-question failures."""
+"""Eval reports: a table by mode (Rich and Markdown), then the same by question language, JSON,
+a PNG chart, per-question failures."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+from rich.console import Group, RenderableType
 from rich.table import Table
 
 from eval import metrics
 from eval.runner import ModeReport
 
 COLUMNS = [
-    "recall@1",
+    "success@1",
+    "success@5",
+    "success@10",
     "recall@5",
     "recall@10",
     "mrr@10",
     "ndcg@10",
     "containment",
     "token_f1",
+    "exact_match",
+    "short_f1",
+    "list_recall",
     "abstention_precision",
     "abstention_recall",
+    "abstention_on_negatives",
     "citation_precision",
     "citation_validity",
     "latency_p50_ms",
@@ -27,33 +35,71 @@ COLUMNS = [
 ]
 
 
-def _cell(report: ModeReport, column: str) -> str:
-    value = report.values.get(column)
+def _format(column: str, value: float | None, interval: tuple[float, float] | None = None) -> str:
     if value is None:
         return "-"
-    text = f"{value:.0f}" if column.endswith("_ms") else f"{value:.3f}"
-    if column in report.intervals:
-        low, high = report.intervals[column]
-        text += f" [{low:.3f}, {high:.3f}]"
+    if column.endswith("_ms") or column == "questions":
+        text = f"{value:.0f}"
+    else:
+        text = f"{value:.3f}"
+    if interval is not None:
+        text += f" [{interval[0]:.3f}, {interval[1]:.3f}]"
     return text
 
 
-def rich_table(title: str, reports: list[ModeReport]) -> Table:
+def _cell(report: ModeReport, column: str) -> str:
+    return _format(column, report.values.get(column), report.intervals.get(column))
+
+
+def _grid(reports: list[ModeReport]) -> tuple[list[str], list[tuple[str, list[str]]]]:
+    """Header and rows of the main table: a metric per row, a mode per column."""
+    return [r.name for r in reports], [(c, [_cell(r, c) for r in reports]) for c in COLUMNS]
+
+
+def _language_grid(reports: list[ModeReport]) -> tuple[list[str], list[tuple[str, list[str]]]]:
+    """Header and rows of the per-language table: a column per mode and language, and only the
+    rows with a figure (a question set without reference answers has no answer rows)."""
+    columns = [(r, lang) for r in reports for lang in r.by_language]
+    header = [f"{r.name} {lang}" for r, lang in columns]
+    rows = []
+    for column in ["questions", *COLUMNS]:
+        cells = [_format(column, r.by_language[lang].get(column)) for r, lang in columns]
+        if any(cell != "-" for cell in cells):
+            rows.append((column, cells))
+    return header, rows
+
+
+def _rich(title: str, header: list[str], rows: list[tuple[str, list[str]]]) -> Table:
     table = Table(title=title)
     table.add_column("metric")
-    for report in reports:
-        table.add_column(report.name, justify="right")
-    for column in COLUMNS:
-        table.add_row(column, *(_cell(r, column) for r in reports))
+    for name in header:
+        table.add_column(name, justify="right")
+    for column, cells in rows:
+        table.add_row(column, *cells)
     return table
 
 
-def markdown_table(title: str, reports: list[ModeReport]) -> str:
-    lines = [f"### {title}", "", "| metric | " + " | ".join(r.name for r in reports) + " |"]
-    lines.append("|---|" + "---|" * len(reports))
-    for column in COLUMNS:
-        lines.append(f"| {column} | " + " | ".join(_cell(r, column) for r in reports) + " |")
+def _markdown(title: str, header: list[str], rows: list[tuple[str, list[str]]]) -> str:
+    lines = [f"### {title}", "", "| metric | " + " | ".join(header) + " |"]
+    lines.append("|---|" + "---|" * len(header))
+    for column, cells in rows:
+        lines.append(f"| {column} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def rich_table(title: str, reports: list[ModeReport]) -> RenderableType:
+    """The table by mode, then (when known) the same figures by question language."""
+    table = _rich(title, *_grid(reports))
+    if not any(r.by_language for r in reports):
+        return table
+    return Group(table, _rich(f"{title} by language", *_language_grid(reports)))
+
+
+def markdown_table(title: str, reports: list[ModeReport]) -> str:
+    text = _markdown(title, *_grid(reports))
+    if any(r.by_language for r in reports):
+        text += "\n" + _markdown(f"{title} by language", *_language_grid(reports))
+    return text
 
 
 def failures(report: ModeReport, limit: int = 200) -> list[dict]:
@@ -77,6 +123,7 @@ def failures(report: ModeReport, limit: int = 200) -> list[dict]:
                     "answerable": q.answerable,
                     "got_articles": r.ranked[:5],
                     "got_answer": r.answer,
+                    "got_short_answers": r.short_answers[:3],
                     "abstained": r.abstained,
                     "first_relevant_rank": rank,
                 }
@@ -92,7 +139,12 @@ def write_report(out_dir: Path, sets: dict[str, list[ModeReport]]) -> list[Path]
     for name, reports in sets.items():
         markdown.append(markdown_table(name, reports))
         payload[name] = {
-            r.name: {"questions": r.questions, "metrics": r.values, "ci95": r.intervals}
+            r.name: {
+                "questions": r.questions,
+                "metrics": r.values,
+                "ci95": r.intervals,
+                "by_language": r.by_language,
+            }
             for r in reports
         }
         for r in reports:
@@ -112,7 +164,7 @@ def _chart(path: Path, sets: dict[str, list[ModeReport]]) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    shown = ["recall@1", "recall@10", "mrr@10", "ndcg@10", "containment", "citation_precision"]
+    shown = ["success@1", "success@10", "mrr@10", "ndcg@10", "containment", "citation_precision"]
     fig, axes = plt.subplots(1, len(sets), figsize=(6 * len(sets), 4), squeeze=False)
     for ax, (name, reports) in zip(axes[0], sets.items()):
         width = 0.8 / max(1, len(reports))

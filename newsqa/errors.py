@@ -39,3 +39,7 @@ class IndexWriteError(NewsqaError):
 
 class VectorStoreError(NewsqaError):
     """The vector store (a Milvus server) cannot be reached or refused a call (HTTP 503)."""
+
+
+class ReaderNotFoundError(NewsqaError):
+    """The reader's weights are missing: `serve` exits non-zero and says how to get them."""

@@ -67,6 +67,19 @@ class Settings(BaseSettings):
         description="Abstain when the best evidence sentence's cosine with the question is "
         "below this; calibrated with eval/calibrate.py (README, 'Abstention threshold').",
     )
+    answer_mode: Literal["reader", "sentences"] = Field(
+        "reader",
+        description="reader: short answers read out of the passages by the shipped extractive "
+        "reader; sentences: the most similar sentences (no short answers; no reader loaded).",
+    )
+    reader_weights: Path | None = Field(
+        None,
+        description="Reader weights (safetensors, with manifest.json and thresholds.json "
+        "beside them); unset: the shipped indexer/reader/weights/reader.safetensors.",
+    )
+    reader_passages: int = Field(
+        4, ge=1, le=20, description="Passages the reader reads per question (cost grows with it)."
+    )
     admin_token: SecretStr | None = Field(
         None,
         description="Bearer token for POST/PUT/DELETE /articles; unset: writes answer 403.",

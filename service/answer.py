@@ -16,8 +16,9 @@ from datetime import datetime
 
 import numpy as np
 
-from indexer.analyzer import analyze, tokenize
+from indexer.analyzer import analyze
 from indexer.embedder import Embedder
+from indexer.language import text_language
 from indexer.sentences import split_sentences
 from indexer.store import ChunkRecord
 from service.retrieval import ArticleHit
@@ -32,10 +33,6 @@ _ASKS_NAME = re.compile(r"\b(siapa|siapakah|who|whom|whose)\b", re.IGNORECASE)
 _DIGITS = re.compile(r"\d+(?:[.,:]\d+)*")
 _NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+(?:\s+[A-Z][a-z]+)*")
 
-_ID_MARKERS = frozenset(
-    "yang dan di dengan untuk dari ini itu tidak pada adalah dalam akan juga".split()
-)
-_EN_MARKERS = frozenset("the and of to is in that for with was are on by from this be".split())
 
 
 @dataclass(frozen=True)
@@ -68,6 +65,19 @@ class Citation:
         )
 
 
+@dataclass(frozen=True)
+class ShortAnswer:
+    """The answer itself, a span of a cited article: ``text == article.text[char_start:char_end]``;
+    ``n`` is the citation whose quote holds it."""
+
+    text: str
+    n: int
+    article_id: str
+    char_start: int
+    char_end: int
+    score: float
+
+
 @dataclass
 class Answer:
     question: str
@@ -78,6 +88,7 @@ class Answer:
     confidence: float
     evidence_language: str | None
     timings_ms: dict[str, float] = field(default_factory=dict)
+    short_answers: list[ShortAnswer] = field(default_factory=list)
 
     @classmethod
     def cited(
@@ -96,7 +107,7 @@ class Answer:
             citations=citations,
             hits=hits,
             confidence=confidence,
-            evidence_language=detect_language([c.quote for c in citations]),
+            evidence_language=text_language(c.quote for c in citations),
         )
 
 
@@ -108,16 +119,6 @@ class _Candidate:
     start: int  # offsets into the article's canonical text
     end: int
     text: str
-
-
-def detect_language(texts: Sequence[str]) -> str | None:
-    """'id', 'en' or None, by counting each language's most frequent function words."""
-    tokens = [t for text in texts for t in tokenize(text)]
-    indonesian = sum(t in _ID_MARKERS for t in tokens)
-    english = sum(t in _EN_MARKERS for t in tokens)
-    if indonesian == english:
-        return None
-    return "id" if indonesian > english else "en"
 
 
 def _offers_answer_type(question: str, sentence: str) -> bool:

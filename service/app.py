@@ -31,6 +31,7 @@ from service.generative import GenerativeAnswerer, chat_model_from_settings
 from service.highlight import highlight_spans, query_terms
 from service.input_text import trim_invisible
 from service.live_index import LiveIndex
+from service.reader_answer import ReaderAnswerBuilder, load_reader_answerer
 from service.retrieval import ArticleHit, Filters, HybridRetriever
 
 log = logging.getLogger(__name__)
@@ -44,7 +45,7 @@ class Components:
     embedder: Embedder
     store: IndexStore
     retriever: HybridRetriever
-    answerer: AnswerBuilder | GenerativeAnswerer
+    answerer: AnswerBuilder | ReaderAnswerBuilder | GenerativeAnswerer
 
 
 def build_components(settings: Settings, embedder: Embedder | None = None) -> Components:
@@ -64,9 +65,14 @@ def build_components(settings: Settings, embedder: Embedder | None = None) -> Co
 
 def make_answerer(
     settings: Settings, embedder: Embedder, generative: bool | None = None
-) -> AnswerBuilder | GenerativeAnswerer:
-    """Extractive by default; generative when an LLM endpoint is configured (or asked for)."""
-    extractive = AnswerBuilder(embedder, abstain_threshold=settings.abstain_threshold)
+) -> AnswerBuilder | ReaderAnswerBuilder | GenerativeAnswerer:
+    """The reader by default (``NEWSQA_ANSWER_MODE``); generative when an LLM endpoint is
+    configured (or asked for), over the extractive answer as its evidence and fallback."""
+    extractive: AnswerBuilder | ReaderAnswerBuilder
+    if settings.answer_mode == "reader":
+        extractive = load_reader_answerer(settings)
+    else:
+        extractive = AnswerBuilder(embedder, abstain_threshold=settings.abstain_threshold)
     if generative is None:
         generative = settings.llm_base_url is not None
     if not generative:
@@ -121,6 +127,7 @@ def ask_response(answer: Answer) -> schemas.AskResponse:
         abstained=answer.abstained,
         evidence_language=answer.evidence_language,
         confidence=round(answer.confidence, 4),
+        short_answers=[schemas.ShortAnswer(**s.__dict__) for s in answer.short_answers],
         citations=[schemas.Citation(**c.__dict__) for c in answer.citations],
         passages=passages_out(answer.hits, answer.question),
         timings_ms=answer.timings_ms,

@@ -67,6 +67,15 @@ class Citation(BaseModel):
     score: float
 
 
+class ShortAnswer(BaseModel):
+    text: str = Field(description="The answer span: article text[char_start:char_end].")
+    n: int = Field(description="The citation [n] whose quote holds the span.")
+    article_id: str
+    char_start: int
+    char_end: int
+    score: float = Field(description="Reader margin over the no-answer threshold (> 0).")
+
+
 class PassageOut(BaseModel):
     article_id: str
     title: str
@@ -92,6 +101,10 @@ class AskResponse(BaseModel):
     abstained: bool
     evidence_language: str | None = Field(description="Language of the quoted evidence (id/en).")
     confidence: float
+    short_answers: list[ShortAnswer] = Field(
+        description="The answers themselves, best first (a list question: every item, in "
+        "reading order); empty when abstaining or in sentence mode."
+    )
     citations: list[Citation]
     passages: list[PassageOut]
     timings_ms: dict[str, float]

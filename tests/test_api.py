@@ -215,5 +215,5 @@ def test_eval_over_http_scores_the_running_server(live_server, tmp_path):
     assert result.exit_code == 0, result.output
     report = json.loads((tmp_path / "r/report.json").read_text())
     values = report["sample"]["server"]["metrics"]
-    assert values["recall@10"] == 1.0
+    assert values["success@10"] == 1.0
     assert values["citation_validity"] == 1.0

@@ -946,10 +946,17 @@ class IndexMachine(RuleBasedStateMachine):
             "/ask", json={"question": query, "k": K, "filters": body_filters or None}
         )
         assert response.status_code == 200, response.text
-        for c in response.json()["citations"]:
+        body = response.json()
+        for c in body["citations"]:
             assert c["article_id"] in matching, (query, body_filters, c["article_id"])
             text = model.articles[c["article_id"]].text
             assert c["quote"] == text[c["char_start"] : c["char_end"]], (query, c)
+        quoted = {c["n"]: c for c in body["citations"]}
+        for s in body["short_answers"]:  # the reader's spans, inside their citation's quote
+            text = model.articles[s["article_id"]].text
+            assert s["text"] == text[s["char_start"] : s["char_end"]], (query, s)
+            c = quoted[s["n"]]
+            assert c["char_start"] <= s["char_start"] < s["char_end"] <= c["char_end"], (s, c)
 
     def check_milvus(self, store: IndexStore) -> None:
         from indexer.milvus_store import open_store

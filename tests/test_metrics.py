@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import math
+import random
+from types import SimpleNamespace
 
 import pytest
 
 from eval import metrics
+from eval.questions import ReferenceQuestion
+from indexer.language import question_language
 
 
-def test_recall_and_mrr_first_hit():
+def test_success_and_mrr_first_hit():
     ranked = ["a", "b", "c", "d"]
     assert metrics.first_relevant_rank(ranked, {"c"}) == 3
-    assert metrics.recall_at(ranked, {"c"}, 1) == 0.0
-    assert metrics.recall_at(ranked, {"c"}, 3) == 1.0
+    assert metrics.success_at(ranked, {"c"}, 1) == 0.0
+    assert metrics.success_at(ranked, {"c"}, 3) == 1.0
     assert metrics.mrr_at(ranked, {"c"}, 10) == pytest.approx(1 / 3)
     assert metrics.mrr_at(ranked, {"c"}, 2) == 0.0
 
@@ -25,7 +29,19 @@ def test_any_relevant_id_counts_and_duplicates_in_ranking_count_once():
     assert metrics.mrr_at(ranked, {"b", "z"}, 10) == 0.5
 
 
+def test_recall_is_the_share_of_relevant_ids_found():
+    # "a" twice counts once; "c" never comes: success is 1 from rank 1, recall grows with k
+    ranked = ["a", "a", "x", "b", "y"]
+    relevant = {"a", "b", "c"}
+    assert metrics.success_at(ranked, relevant, 1) == 1.0
+    assert metrics.recall_at(ranked, relevant, 1) == pytest.approx(1 / 3)
+    assert metrics.recall_at(ranked, relevant, 2) == pytest.approx(1 / 3)
+    assert metrics.recall_at(ranked, relevant, 3) == pytest.approx(2 / 3)
+    assert metrics.recall_at(ranked, relevant, 10) == pytest.approx(2 / 3)
+
+
 def test_no_relevant_article():
+    assert metrics.success_at(["a", "b"], set(), 10) == 0.0
     assert metrics.recall_at(["a", "b"], set(), 10) == 0.0
     assert metrics.mrr_at(["a", "b"], {"x"}, 10) == 0.0
     assert metrics.ndcg_at(["a"], set(), 10) == 0.0
@@ -56,6 +72,78 @@ def test_token_f1():
     assert metrics.token_f1("a b", ["x", "a b"]) == pytest.approx(1.0)
 
 
+@pytest.mark.filterwarnings("ignore:unsafe cast:Warning")  # numba, inside ranx
+def test_retrieval_metrics_agree_with_ranx():
+    """MRR@10, recall@k, nDCG@10 and success@k against ranx (tested against trec_eval) on
+    seeded random runs, repeats included: ours count an id's first occurrence only, which is
+    the deduplicated run that ranx gets (with distinct decreasing scores)."""
+    ranx = pytest.importorskip("ranx")
+    rng = random.Random(20251)
+    docs = [f"d{i:02d}" for i in range(30)]
+    qrels, run, ours = {}, {}, {}
+    for n in range(200):
+        qid = f"q{n:03d}"
+        relevant = set(rng.sample(docs, rng.randint(1, 12)))  # up to 12: above k=10 too
+        ranked = [rng.choice(docs) for _ in range(rng.randint(1, 25))]  # repeats ids
+        unique = list(dict.fromkeys(ranked))
+        qrels[qid] = {doc: 1 for doc in relevant}
+        run[qid] = {doc: float(len(unique) - i) for i, doc in enumerate(unique)}
+        ours[qid] = (ranked, relevant)
+    assert sum(len(set(r)) < len(r) for r, _ in ours.values()) > 100  # repeats were tested
+    ours_by_metric = {
+        "mrr@10": lambda r, rel: metrics.mrr_at(r, rel, 10),
+        "ndcg@10": lambda r, rel: metrics.ndcg_at(r, rel, 10),
+        "recall@5": lambda r, rel: metrics.recall_at(r, rel, 5),
+        "recall@10": lambda r, rel: metrics.recall_at(r, rel, 10),
+        "hit_rate@1": lambda r, rel: metrics.success_at(r, rel, 1),
+        "hit_rate@10": lambda r, rel: metrics.success_at(r, rel, 10),
+    }
+    ranx_run = ranx.Run(run)
+    ranx.evaluate(ranx.Qrels(qrels), ranx_run, list(ours_by_metric), threads=1)
+    for name, ours_fn in ours_by_metric.items():
+        for qid, (ranked, relevant) in ours.items():
+            expected = ranx_run.scores[name][qid]
+            assert ours_fn(ranked, relevant) == pytest.approx(expected), (name, qid)
+
+
+def test_short_answer_normalisation():
+    # casefold, punctuation (ASCII and Unicode) gone, whitespace collapsed; nothing else
+    assert metrics.squad_normalize("  Rp 5,5 Juta. ") == "rp 55 juta"
+    quoted = "\u201cPoltabes\u201d \u2013\n  Pangling!"
+    assert metrics.squad_normalize(quoted) == "poltabes pangling"
+    assert metrics.exact_match("Ratu  Dewa.", ["ratu dewa"]) == 1.0
+    assert metrics.exact_match("\u201cHarnojoyo\u201d", ["Ratu Dewa", "Harnojoyo"]) == 1.0
+    assert metrics.exact_match("Wali Kota Harnojoyo", ["Harnojoyo"]) == 0.0  # no containment
+    assert metrics.exact_match("the Harnojoyo", ["Harnojoyo"]) == 0.0  # articles are kept
+    assert metrics.exact_match(None, ["x"]) == metrics.exact_match("...", ["..."]) == 0.0
+    assert metrics.exact_match("x", []) == 0.0
+
+
+def test_short_f1():
+    # tokens {wali, kota, harnojoyo} against {harnojoyo}: P 1/3, R 1, F1 0.5
+    assert metrics.short_f1("Wali Kota Harnojoyo.", ["Harnojoyo", "Dewa"]) == pytest.approx(0.5)
+    assert metrics.short_f1("ratu, dewa", ["Ratu Dewa"]) == pytest.approx(1.0)
+    assert metrics.short_f1("Rp 5 juta", ["lima juta rupiah"]) == pytest.approx(1 / 3)
+    assert metrics.short_f1(None, ["x"]) == metrics.short_f1("x", []) == 0.0
+
+
+def test_list_recall_counts_each_reference_once_in_any_short_answer():
+    references = ["Poltabes", "Pangling", "Sitepat"]
+    assert metrics.list_recall(["Poltabes dan Pangling"], references) == pytest.approx(2 / 3)
+    assert metrics.list_recall(["Sitepat.", "poltabes", "PANGLING"], references) == 1.0
+    assert metrics.list_recall(["2015"], ["15", "20"]) == 0.0  # whole words only
+    assert metrics.list_recall([], references) == 0.0
+
+
+def test_question_language():
+    assert question_language("Siapa yang memenangkan penghargaan di Palembang?") == "id"
+    assert question_language("Berapa harga cabai pada tahun ini?") == "id"
+    assert question_language("Who accepted the award on behalf of Palembang?") == "en"
+    assert question_language("What does the acronym Pangling stand for?") == "en"
+    assert question_language("Pangling 2020") == "id"  # no function word: a tie
+    assert question_language("what yang") == "id"  # one each: a tie
+
+
 def test_abstention_precision_recall():
     abstained = [True, True, False, False]
     answerable = [False, True, False, True]
@@ -81,7 +169,6 @@ def test_bootstrap_interval_contains_mean_and_is_reproducible():
 
 
 def test_latency_figures_come_from_timed_questions_only():
-    from eval.questions import ReferenceQuestion
     from eval.runner import QuestionResult, score
 
     def result(i: int, latency: float | None) -> QuestionResult:
@@ -93,3 +180,108 @@ def test_latency_figures_come_from_timed_questions_only():
     assert report.questions == 5 and report.values["mrr@10"] == 1.0
     assert report.values["latency_p50_ms"] == 20.0  # nearest rank over the 3 timed ones
     assert report.values["latency_p95_ms"] == 30.0
+
+
+def _result(qid, question, answers, short_answers, abstained=False, ranked=("a",)):
+    from eval.runner import QuestionResult
+
+    q = ReferenceQuestion(
+        id=qid, question=question, relevant=frozenset({"a", "b"}), answers=tuple(answers)
+    )
+    return QuestionResult(
+        q, list(ranked), "jawaban", abstained, [], [], 10.0, {"a", "b"}, list(short_answers)
+    )
+
+
+def test_score_reports_short_answers_and_figures_per_language():
+    from eval.runner import score
+
+    results = [
+        _result("1", "Siapa wali kota Palembang?", ["Harnojoyo"], ["Harnojoyo.", "Dewa"]),
+        _result("2", "Who is the mayor?", ["Harnojoyo"], ["Wali Kota Harnojoyo"], ranked="ba"),
+        _result("3", "Apa saja programnya?", ["Poltabes", "Pangling"], ["Poltabes"]),
+        _result("4", "Apa itu Pangling?", ["Penyuluhan Keliling"], ["x"], abstained=True),
+        _result("5", "Kapan?", ["2020"], []),  # an old server: no short answers
+    ]
+    report = score("hybrid", results)
+    values = report.values
+    assert values["success@1"] == 1.0
+    assert values["recall@5"] == pytest.approx(0.6)  # 2 of 2 once, 1 of 2 four times
+    # the first short answer only; an abstention and a missing short answer score 0
+    assert values["exact_match"] == pytest.approx(2 / 5)
+    assert values["short_f1"] == pytest.approx((1 + 0.5 + 1) / 5)
+    assert values["list_recall"] == 0.5  # question 3 alone has 2+ references
+    assert set(report.by_language) == {"en", "id"}
+    english = report.by_language["en"]
+    assert english["questions"] == 1 and english["exact_match"] == 0.0
+    assert english["short_f1"] == pytest.approx(0.5) and english["recall@10"] == 1.0
+    assert report.by_language["id"]["questions"] == 4
+    assert "list_recall" not in english
+
+
+def test_report_tables_show_the_new_metrics_and_languages():
+    from rich.console import Group
+
+    from eval.report import markdown_table, rich_table
+    from eval.runner import score
+
+    report = score("hybrid", [_result("1", "Siapa dia?", ["Dewa"], ["Dewa"])])
+    text = markdown_table("set", [report])
+    for name in ("success@1", "recall@10", "exact_match", "short_f1", "### set by language"):
+        assert name in text
+    assert "| hybrid id |" in text and "recall@1 " not in text
+    assert isinstance(rich_table("set", [report]), Group)
+
+
+def test_canonical_relevant_holds_only_retrievable_ids():
+    from eval.runner import canonical_relevant
+
+    kept = {"k1", "k2"}
+    aliases = {"dup-of-k1": "k1"}
+
+    def article(article_id):
+        found = article_id if article_id in kept else aliases.get(article_id)
+        return SimpleNamespace(id=found) if found else None
+
+    store = SimpleNamespace(article=article)
+    assert canonical_relevant(store, frozenset({"k1", "dup-of-k1", "gone"})) == {"k1"}
+    assert canonical_relevant(store, frozenset({"dup-of-k1", "k2"})) == {"k1", "k2"}
+    assert canonical_relevant(store, frozenset({"gone"})) == set()
+
+
+def test_negative_results_withhold_the_relevant_articles():
+    from eval.runner import add_negatives, negative_results, score
+
+    calls = []
+
+    def retrieve_batch(questions, k):
+        calls.append(("retrieve", questions, k))
+        return [[SimpleNamespace(article_id=a) for a in ("a", "b", "c")]]
+
+    def answer_batch(questions, hits):
+        calls.append(("answer", questions, [h.article_id for h in hits[0]]))
+        return [SimpleNamespace(abstained=not hits[0])]
+
+    store = SimpleNamespace(
+        article=lambda i: SimpleNamespace(id=i) if i in {"a", "b", "c"} else None
+    )
+    components = SimpleNamespace(
+        store=store,
+        retriever=SimpleNamespace(retrieve_batch=retrieve_batch),
+        answerer=SimpleNamespace(answer_batch=answer_batch),
+    )
+    questions = [
+        ReferenceQuestion(id="1", question="Siapa dia?", relevant=frozenset({"a"})),
+        ReferenceQuestion(id="2", question="Who is he?", relevant=frozenset({"a", "b", "c"})),
+        ReferenceQuestion(id="3", question="Apa itu?", relevant=frozenset({"a"}), answerable=False),
+        ReferenceQuestion(id="4", question="Apa ini?", relevant=frozenset({"unknown"})),
+    ]
+    shares = negative_results(components, questions, k=7)
+    assert shares == {"all": 0.5, "en": 1.0, "id": 0.0}
+    assert ("retrieve", ["Siapa dia?"], 7) in calls
+    assert ("answer", ["Siapa dia?"], ["b", "c"]) in calls  # "a" withheld
+    assert len(calls) == 4  # questions 3 (unanswerable) and 4 (nothing retrievable) skipped
+    report = score("hybrid", [_result("1", "Siapa dia?", [], []), _result("2", "Who?", [], [])])
+    add_negatives(report, shares)
+    assert report.values["abstention_on_negatives"] == 0.5
+    assert report.by_language["en"]["abstention_on_negatives"] == 1.0

@@ -37,6 +37,7 @@ from pathlib import Path
 
 import torch
 
+from indexer.language import question_language
 from indexer.openmp import on_openmp_thread
 from indexer.reader.model import (
     ExtractiveReader,
@@ -362,70 +363,6 @@ def token_f1(prediction: str, truth: str) -> float:
 
 def exact_match(prediction: str, truth: str) -> float:
     return float(normalize_answer(prediction) == normalize_answer(truth))
-
-
-_EN = {
-    "what",
-    "who",
-    "whom",
-    "whose",
-    "which",
-    "when",
-    "where",
-    "why",
-    "how",
-    "the",
-    "of",
-    "is",
-    "was",
-    "are",
-    "were",
-    "did",
-    "does",
-    "do",
-    "in",
-    "to",
-    "and",
-    "name",
-}
-_ID = {
-    "apa",
-    "apakah",
-    "siapa",
-    "siapakah",
-    "berapa",
-    "berapakah",
-    "kapan",
-    "kapankah",
-    "mana",
-    "manakah",
-    "dimana",
-    "yang",
-    "di",
-    "dan",
-    "dari",
-    "ke",
-    "pada",
-    "ini",
-    "itu",
-    "nama",
-    "tahun",
-    "dengan",
-    "untuk",
-    "adalah",
-    "oleh",
-}
-
-
-def question_language(question: str) -> str:
-    """'en' or 'id': English when it starts with an English function word and has more of
-    them than Indonesian ones (a heuristic, enough to split a report)."""
-    words = re.findall(r"[a-z]+", question.lower())
-    if not words or words[0] not in _EN:  # English names inside Indonesian questions abound
-        return "id"
-    en = sum(w in _EN for w in words)
-    ind = sum(w in _ID for w in words)
-    return "en" if en > ind else "id"
 
 
 def best_threshold(positive: Sequence[float], negative: Sequence[float]) -> tuple[float, float]:

@@ -106,6 +106,34 @@ async function run(params) {
   }
 }
 
+/** A marker [n] linking to citation card n. */
+function citeRef(citation) {
+  return el(
+    "a",
+    {
+      class: "cite-ref",
+      href: `#cite-${citation.n}`,
+      "data-n": citation.n,
+      "aria-label": `Citation ${citation.n}: ${citation.title}`,
+    },
+    `[${citation.n}]`,
+  );
+}
+
+/** The short answers in bold, each followed by a link to the citation that quotes it. */
+function shortAnswerLine(data, citationsByN) {
+  const p = el("p", { id: "short-answers", class: "short-answers", lang: data.evidence_language });
+  data.short_answers.forEach((s, i) => {
+    if (i > 0) p.append(" \u00b7 ");
+    p.append(el("strong", { class: "short-answer" }, s.text));
+    const citation = citationsByN.get(s.n);
+    if (citation) {
+      p.append(" ", citeRef(citation));
+    }
+  });
+  return p;
+}
+
 /** The answer text with each [n] turned into a link to citation card n. */
 function answerParagraph(data, citationsByN) {
   const p = el("p", { id: "answer-text", class: "answer-text", lang: data.evidence_language });
@@ -115,18 +143,7 @@ function answerParagraph(data, citationsByN) {
     const citation = citationsByN.get(Number(match[1]));
     if (!citation) continue;
     if (match.index > pos) p.append(data.answer.slice(pos, match.index));
-    p.append(
-      el(
-        "a",
-        {
-          class: "cite-ref",
-          href: `#cite-${citation.n}`,
-          "data-n": citation.n,
-          "aria-label": `Citation ${citation.n}: ${citation.title}`,
-        },
-        `[${citation.n}]`,
-      ),
-    );
+    p.append(citeRef(citation));
     pos = match.index + match[0].length;
   }
   if (pos < data.answer.length) p.append(data.answer.slice(pos));
@@ -264,6 +281,9 @@ function render(data) {
       "section",
       { id: "answer", class: "answer", "aria-labelledby": "answer-title" },
       el("h2", { id: "answer-title" }, "Answer"),
+      ...(data.short_answers && data.short_answers.length
+        ? [shortAnswerLine(data, citationsByN)]
+        : []),
       answerParagraph(data, citationsByN),
       el(
         "p",

@@ -1,0 +1,232 @@
+"""Short answers read out of the retrieved passages, cited by the sentences that hold them.
+
+The reader (``indexer.reader``) reads the best passages of the best articles in one forward
+pass and proposes spans, each with a margin over its passage's no-answer score. The composer:
+
+1. keeps the spans whose margin beats the no-answer threshold of the question's language pair
+   (question language x passage language: an English question over Indonesian text gets
+   smaller margins than an Indonesian one, so one threshold would abstain on most of them);
+2. keeps only spans of the kind asked for (``service.answer_types``): a "when" question gets a
+   span that names a time, or no answer;
+3. answers with the best span; a list question ("which programs", "apa saja") with every
+   distinct span left, in reading order;
+4. cites, for each short answer, the sentence that holds it (one citation per sentence, so the
+   second item of a list, "Kedua, ...", is cited by its own sentence), and writes the answer
+   as those sentences with their markers ``[n]``.
+
+Every offset is into the article's canonical text: ``short_answer.text ==
+article.text[char_start:char_end]`` and ``citation.quote == article.text[char_start:char_end]``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from indexer.embedder import resolve_model
+from indexer.language import question_language, text_language
+from indexer.reader import WEIGHTS_PATH
+from indexer.reader.spans import Reader, Span
+from indexer.sentences import split_sentences
+from indexer.store import ChunkRecord
+from newsqa.errors import ReaderNotFoundError
+from newsqa.settings import BUNDLED_MODEL, Settings
+from service.answer import Answer, Citation, ShortAnswer
+from service.answer_types import question_type, span_fits
+from service.retrieval import ArticleHit
+
+THRESHOLDS_NAME = "thresholds.json"
+"""Beside the weights: no-answer thresholds per language pair (``newsqa reader calibrate``)."""
+
+
+def load_reader_answerer(settings: Settings) -> ReaderAnswerBuilder:
+    """The reader over the bundled e5 encoder (its word embeddings are the reader's), with the
+    per-pair thresholds calibrated for these weights."""
+    weights = settings.reader_weights or WEIGHTS_PATH
+    if not Path(weights).is_file():
+        raise ReaderNotFoundError(
+            f"no reader weights at {weights}: train them (`newsqa reader train`, README "
+            "'Reader'), point NEWSQA_READER_WEIGHTS at them, or set NEWSQA_ANSWER_MODE=sentences"
+        )
+    encoder = resolve_model(BUNDLED_MODEL, settings.cache_dir)
+    reader = Reader.from_files(encoder, weights)
+    return ReaderAnswerBuilder(
+        reader, read_thresholds(Path(weights)), passages_read=settings.reader_passages
+    )
+
+
+def read_thresholds(weights: Path) -> dict[str, float]:
+    path = weights.with_name(THRESHOLDS_NAME)
+    if not path.is_file():
+        return {}
+    return {pair: float(t) for pair, t in json.loads(path.read_text())["thresholds"].items()}
+
+
+@dataclass(frozen=True)
+class _Read:
+    """One span of one read passage, with absolute offsets into its article."""
+
+    rank: int  # article rank in the retrieval
+    chunk: ChunkRecord
+    span: Span
+    excess: float  # margin over the no-answer threshold of the language pair
+
+    @property
+    def start(self) -> int:
+        return self.chunk.char_start + self.span.start
+
+    @property
+    def end(self) -> int:
+        return self.chunk.char_start + self.span.end
+
+    def overlaps(self, other: _Read) -> bool:
+        return (
+            self.chunk.article_id == other.chunk.article_id
+            and self.start < other.end
+            and other.start < self.end
+        )
+
+
+def _same_text(a: str, b: str) -> bool:
+    a, b = " ".join(a.casefold().split()), " ".join(b.casefold().split())
+    return a in b or b in a
+
+
+class ReaderAnswerBuilder:
+    """Answers with spans the reader finds in the retrieved passages, or abstains.
+
+    >>> builder = ReaderAnswerBuilder(Reader.from_files(encoder_dir, weights), {"en-id": 1.2})
+    >>> builder.answer("which Palembang programs won 2020 awards", hits).short_answers
+    """
+
+    def __init__(
+        self,
+        reader: Reader,
+        thresholds: Mapping[str, float] | None = None,
+        passages_read: int = 4,
+        passages_per_article: int = 2,
+        max_list_items: int = 5,
+        spans_per_passage: int = 8,
+    ) -> None:
+        if passages_read < 1 or passages_per_article < 1 or max_list_items < 1:
+            raise ValueError("passages_read, passages_per_article and max_list_items must be >= 1")
+        self.reader = reader
+        self.thresholds = dict(thresholds or {})
+        self.passages_read = passages_read
+        self.passages_per_article = passages_per_article
+        self.max_list_items = max_list_items
+        self.spans_per_passage = spans_per_passage
+
+    def threshold(self, question_lang: str, passage_lang: str | None) -> float:
+        """The no-answer threshold of a language pair ("en-id"); the reader's own (tuned on
+        Indonesian questions over Indonesian passages) where the pair was not calibrated."""
+        key = f"{question_lang}-{passage_lang or 'id'}"
+        return self.thresholds.get(key, self.reader.no_answer_threshold)
+
+    def answer(self, question: str, hits: list[ArticleHit]) -> Answer:
+        return self.answer_batch([question], [hits])[0]
+
+    def answer_batch(
+        self,
+        questions: Sequence[str],
+        hits: Sequence[list[ArticleHit]],
+        question_vectors: np.ndarray | None = None,  # noqa: ARG002 - the sentence builder's
+    ) -> list[Answer]:
+        return [self._answer(q, h) for q, h in zip(questions, hits)]
+
+    def read(self, question: str, hits: list[ArticleHit]) -> list[_Read]:
+        """The reader's spans over the best passages, best excess first (all of them, also
+        those below the threshold: calibration and eval look at those too)."""
+        passages = self._passages(hits)
+        if not passages:
+            return []
+        spans = self.reader.read(
+            question, [chunk.text for _, chunk in passages], top_k=self.spans_per_passage
+        )
+        q_lang = question_language(question)
+        found = []
+        for (rank, chunk), chunk_spans in zip(passages, spans):
+            threshold = self.threshold(q_lang, text_language([chunk.text]))
+            found += [_Read(rank, chunk, s, s.margin - threshold) for s in chunk_spans]
+        found.sort(key=lambda r: -r.excess)
+        return found
+
+    def _passages(self, hits: list[ArticleHit]) -> list[tuple[int, ChunkRecord]]:
+        """The best passages of the best articles, in retrieval order, each chunk once."""
+        out: list[tuple[int, ChunkRecord]] = []
+        seen: set[tuple[str, int]] = set()
+        for rank, hit in enumerate(hits):
+            for passage in hit.passages[: self.passages_per_article]:
+                key = (passage.chunk.article_id, passage.chunk.char_start)
+                if key not in seen:
+                    seen.add(key)
+                    out.append((rank, passage.chunk))
+                if len(out) == self.passages_read:
+                    return out
+        return out
+
+    def _answer(self, question: str, hits: list[ArticleHit]) -> Answer:
+        found = self.read(question, hits)
+        best = found[0].excess if found else -math.inf
+        confidence = 1 / (1 + math.exp(-best)) if found else 0.0
+        asked = question_type(question)
+        fitting = [r for r in found if r.excess > 0 and span_fits(asked.kind, r.span.text)]
+        if not fitting:
+            answer = Answer(question, None, True, [], hits, confidence, None)
+            answer.timings_ms = dict(self.reader.last_timings_ms)
+            return answer
+        chosen = [fitting[0]]
+        if asked.is_list:
+            for r in fitting[1:]:
+                if len(chosen) == self.max_list_items:
+                    break
+                if not any(r.overlaps(c) or _same_text(r.span.text, c.span.text) for c in chosen):
+                    chosen.append(r)
+            chosen.sort(key=lambda r: (r.rank, r.start))  # reading order: "pertama", "kedua"
+        return self._compose(question, chosen, hits, confidence)
+
+    def _compose(
+        self, question: str, chosen: list[_Read], hits: list[ArticleHit], confidence: float
+    ) -> Answer:
+        citations: list[Citation] = []
+        shorts: list[ShortAnswer] = []
+        parts: list[str] = []
+        numbers: dict[tuple[str, int], int] = {}
+        for r in chosen:
+            start, end = _sentence_around(r.chunk, r.start, r.end)
+            key = (r.chunk.article_id, start)
+            if key not in numbers:
+                numbers[key] = len(numbers) + 1
+                n = numbers[key]
+                citation = Citation.of(n, r.chunk, start, end, round(r.excess, 4))
+                citations.append(citation)
+                parts.append(f"{citation.quote} [{n}]")
+            shorts.append(
+                ShortAnswer(
+                    text=r.span.text,
+                    n=numbers[key],
+                    article_id=r.chunk.article_id,
+                    char_start=r.start,
+                    char_end=r.end,
+                    score=round(r.excess, 4),
+                )
+            )
+        answer = Answer.cited(question, parts, citations, hits, confidence)
+        answer.short_answers = shorts
+        answer.timings_ms = dict(self.reader.last_timings_ms)
+        return answer
+
+
+def _sentence_around(chunk: ChunkRecord, start: int, end: int) -> tuple[int, int]:
+    """Absolute offsets of the chunk's sentences that hold ``start:end`` (one, unless the span
+    crosses a sentence boundary the splitter saw)."""
+    bounds = [(chunk.char_start + s, chunk.char_start + e) for s, e in split_sentences(chunk.text)]
+    inside = [(s, e) for s, e in bounds if s < end and start < e]
+    if not inside:  # the span sits in whitespace between sentences: quote the span itself
+        return start, end
+    return inside[0][0], max(inside[-1][1], end)

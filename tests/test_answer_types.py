@@ -1,0 +1,74 @@
+"""Question kinds and span kinds, English and Indonesian (``service.answer_types``), and the
+question language (``indexer.language``)."""
+
+from __future__ import annotations
+
+import pytest
+
+from indexer.language import question_language, text_language
+from service.answer_types import question_type, span_fits
+
+
+@pytest.mark.parametrize(
+    ("question", "kind", "is_list"),
+    [
+        ("which Palembang programs won 2020 awards", "other", True),
+        ("program apa saja yang menang penghargaan", "other", True),
+        ("siapa saja yang menerima penghargaan itu", "person", True),
+        ("siapa wali kota Palembang", "person", False),
+        ("who handed over the award", "person", False),
+        ("kapan penghargaan diserahkan", "date", False),
+        ("tahun berapa Ampera dibangun", "date", False),  # a year, not a quantity
+        ("what year was the bridge built", "date", False),
+        ("berapa anggaran perbaikan jembatan", "quantity", False),
+        ("how many awards did the city win", "quantity", False),
+        ("di mana upacara berlangsung", "place", False),
+        ("where was the ceremony held", "place", False),
+        ("in which city was the ceremony held", "place", False),
+        ("what does Poltabes stand for", "other", False),
+    ],
+)
+def test_question_type(question: str, kind: str, is_list: bool) -> None:
+    asked = question_type(question)
+    assert (asked.kind, asked.is_list) == (kind, is_list)
+
+
+@pytest.mark.parametrize(
+    ("kind", "span", "fits"),
+    [
+        ("quantity", "Rp 8,7 miliar", True),
+        ("quantity", "dua", True),
+        ("quantity", "Walikota Palembang", False),
+        ("date", "Rabu (25/11/2020)", True),
+        ("date", "November", True),
+        ("date", "tahun lalu", True),
+        ("date", "Gedung Tribrata", False),
+        ("person", "H. Harnojoyo", True),
+        ("person", "menteri", False),
+        ("place", "Jakarta Selatan", True),
+        ("place", "di gedung itu", False),
+        ("other", "anything at all", True),
+    ],
+)
+def test_span_fits(kind: str, span: str, fits: bool) -> None:
+    assert span_fits(kind, span) is fits  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("question", "language"),
+    [
+        ("Which Palembang programs won 2020 awards?", "en"),
+        ("Pangling is short for what", "en"),  # starts with a name
+        ("Apa itu Top 21 Public Service?", "id"),  # English name inside
+        ("siapa wali kota Palembang", "id"),
+        ("Poltabes", "id"),  # nothing to tell by: the corpus language
+    ],
+)
+def test_question_language(question: str, language: str) -> None:
+    assert question_language(question) == language
+
+
+def test_text_language() -> None:
+    assert text_language(["Wali kota itu mengatakan bahwa program ini untuk anak."]) == "id"
+    assert text_language(["The mayor said that the program is for the children."]) == "en"
+    assert text_language(["Poltabes, Pangling"]) is None
