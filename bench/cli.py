@@ -23,7 +23,7 @@ def bench(
         str | None,
         typer.Option(
             help="Comma-separated subset of: indexing, peer, latency, faiss, incremental, "
-            "embedding, writes (default: all)."
+            "embedding, writes, answers (default: all)."
         ),
     ] = None,
     quick: Annotated[
@@ -33,7 +33,8 @@ def bench(
         int | None, typer.Option(help="Section 1: detik articles to index (default 60).")
     ] = None,
     requests: Annotated[
-        int | None, typer.Option(help="Section 3: requests per endpoint and size (default 150).")
+        int | None,
+        typer.Option(help="Sections 3, 8: requests per endpoint, size (default 150)."),
     ] = None,
     latency_sizes: Annotated[
         str | None, typer.Option(help="Section 3: index sizes, e.g. 10000,100000.")

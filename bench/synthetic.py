@@ -112,6 +112,7 @@ def build_index(
     model: str | None = None,
     seed: int = 0,
     block: int = 50_000,
+    words_per_chunk: int = WORDS_PER_CHUNK,
 ) -> dict:
     """Write a committed index of ``chunks`` synthetic chunks (one segment) to ``index_dir``."""
     import time
@@ -134,11 +135,11 @@ def build_index(
     blocks = []
     for b0 in range(0, n, block):
         b1 = min(n, b0 + block)
-        ids = np.searchsorted(cdf, rng.random((b1 - b0, WORDS_PER_CHUNK)), side="right")
+        ids = np.searchsorted(cdf, rng.random((b1 - b0, words_per_chunk)), side="right")
         ids = np.minimum(ids, len(words) - 1)
         cols = voc.term_of[ids].ravel()
         keep = cols >= 0
-        r = np.repeat(np.arange(b1 - b0), WORDS_PER_CHUNK)[keep]
+        r = np.repeat(np.arange(b1 - b0), words_per_chunk)[keep]
         tf = sparse.csr_matrix(
             (np.ones(int(keep.sum()), dtype=np.float32), (r, cols[keep])),
             shape=(b1 - b0, len(voc.terms)),

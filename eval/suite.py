@@ -7,7 +7,15 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from eval.questions import load_questions
-from eval.runner import ModeReport, http_asker, in_process_asker, run_questions, score
+from eval.runner import (
+    ModeReport,
+    add_negatives,
+    http_asker,
+    in_process_asker,
+    negative_results,
+    run_questions,
+    score,
+)
 from indexer.embedder import Embedder
 from indexer.pipeline import build_index, source_hash
 from indexer.store import IndexStore
@@ -76,7 +84,8 @@ def run_eval(
                 retrieval_mode = "hybrid" if mode == "llm" else mode
                 retriever = HybridRetriever(store, embedder, mode=retrieval_mode)  # type: ignore[arg-type]
                 answerer = make_answerer(settings, embedder, generative=mode == "llm")
-                ask = in_process_asker(Components(settings, embedder, store, retriever, answerer))
+                components = Components(settings, embedder, store, retriever, answerer)
+                ask = in_process_asker(components)
             done: Callable[[], None] | None = (
                 (lambda t=task: progress.advance(t)) if progress is not None else None
             )
@@ -91,6 +100,8 @@ def run_eval(
             for result in rest:
                 result.latency_ms = None
             reports.append(score(mode, timed + rest, k))
+            if not url:  # constructed negatives: the same questions without their articles
+                add_negatives(reports[-1], negative_results(components, questions, k))
         results[path.stem] = reports
     return results
 

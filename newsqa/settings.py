@@ -78,7 +78,7 @@ class Settings(BaseSettings):
         "beside them); unset: the shipped indexer/reader/weights/reader.safetensors.",
     )
     reader_passages: int = Field(
-        4, ge=1, le=20, description="Passages the reader reads per question (cost grows with it)."
+        2, ge=1, le=20, description="Passages the reader reads per question (cost grows with it)."
     )
     admin_token: SecretStr | None = Field(
         None,

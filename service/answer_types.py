@@ -29,7 +29,11 @@ _QUANTITY_Q = re.compile(
     r"which (percentage|number|amount))\b",
     _I,
 )
-_PERSON_Q = re.compile(r"\b(siapa|siapakah|who|whom|whose)\b", _I)
+_PERSON_Q = re.compile(
+    r"\b(siapa|siapakah|who|whom|whose|(which|what) (minister|mayor|governor|president|official|"
+    r"officer|person|man|woman|player|coach|leader|chairman|head|secretary|regent|minister's))\b",
+    _I,
+)
 _PLACE_Q = re.compile(
     r"\b(di ?mana|di ?manakah|ke ?mana|dari ?mana|where|in which (city|country|province|place|"
     r"village|district|building|town|region)|(kota|negara|provinsi|desa|kampung|gedung|"
@@ -42,7 +46,7 @@ _PLACE_Q = re.compile(
 _NOT_PLURAL = r"(?!(?:was|is|has|does|this|its|his|news|bus|status|campus|focus|crisis)\b)"
 _LIST_Q = re.compile(
     r"\b((apa|siapa|mana|berapa|program|apa-apa) saja|sebutkan|"
-    r"which (\w+ ){0,3}?" + _NOT_PLURAL + r"\w+s\b|"
+    r"which (\w+ ){0,2}?" + _NOT_PLURAL + r"\w+s\b|"
     r"what (\w+ ){0,2}?" + _NOT_PLURAL + r"\w+s (are|were|did|do|won|have|has)\b|"
     r"what are the|what were the|name (the|all)|list (the|all))",
     _I,
@@ -68,6 +72,13 @@ _TIME_WORDS = (
 _QUANTITY_SPAN = re.compile(r"\d|\b(" + "|".join(_NUMBER_WORDS) + r")\b|%", _I)
 _DATE_SPAN = re.compile(r"\d|\b(" + "|".join(_MONTHS_DAYS + _TIME_WORDS) + r")\b|\bhari ini\b", _I)
 _WORDS = re.compile(r"[^\W\d_]+")
+# Capitalised words that name institutions and offices, not people: "Pemerintah Kota" is no
+# answer to "who handed over the award".
+_NOT_A_PERSON = frozenset(
+    "pemerintah pemkot pemkab pemprov kota kabupaten provinsi kementerian kemenpan dinas badan "
+    "dewan partai polisi polda polres universitas sekolah rumah sakit pt cv tim kantor "
+    "government city ministry agency council office".split()
+)
 
 
 @dataclass(frozen=True)
@@ -98,7 +109,10 @@ def span_fits(kind: Kind, span: str) -> bool:
         return bool(_QUANTITY_SPAN.search(span))
     if kind == "date":
         return bool(_DATE_SPAN.search(span))
-    if kind in ("person", "place"):
+    names = [w for w in _WORDS.findall(span) if w[0].isupper()]
+    if kind == "person":  # a name that is not only an institution's
+        return any(w.casefold() not in _NOT_A_PERSON for w in names)
+    if kind == "place":
         # a name: a word with a capital letter (Indonesian news capitalises names and places)
-        return any(word[0].isupper() for word in _WORDS.findall(span))
+        return bool(names)
     return True

@@ -77,7 +77,9 @@ def make_answerer(
         generative = settings.llm_base_url is not None
     if not generative:
         return extractive
-    return GenerativeAnswerer(chat_model_from_settings(settings), extractive=extractive)
+    return GenerativeAnswerer(
+        chat_model_from_settings(settings), extractive=extractive, embedder=embedder
+    )
 
 
 async def get_components(request: Request) -> Components:
@@ -147,7 +149,8 @@ def answer_question(c: Components, question: str, k: int, filters: Filters | Non
     retrieved = time.perf_counter()
     answer = c.answerer.answer_batch([question], [hits], question_vectors=vectors)[0]
     done = time.perf_counter()
-    answer.timings_ms = {
+    answer.timings_ms = {  # the answerer's own stages (the reader's), then the request's
+        **answer.timings_ms,
         "retrieve": round((retrieved - started) * 1000, 1),
         "answer": round((done - retrieved) * 1000, 1),
         "total": round((done - started) * 1000, 1),

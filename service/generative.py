@@ -18,9 +18,11 @@ from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
 
 from indexer.analyzer import analyze
+from indexer.embedder import Embedder
 from indexer.sentences import split_sentences
 from newsqa.settings import Settings
 from service.answer import Answer, AnswerBuilder, Citation
+from service.reader_answer import ReaderAnswerBuilder
 from service.retrieval import ArticleHit, Passage
 
 _MARKER = re.compile(r"\[(\d+)\]")
@@ -52,19 +54,21 @@ def chat_model_from_settings(settings: Settings) -> BaseChatModel:
 class GenerativeAnswerer:
     """Writes answers with a chat model over the extractive builder's evidence.
 
-    >>> answerer = GenerativeAnswerer(chat_model, extractive=AnswerBuilder(embedder))
+    >>> answerer = GenerativeAnswerer(chat_model, extractive=builder, embedder=embedder)
     """
 
     def __init__(
         self,
         chat_model: BaseChatModel,
-        extractive: AnswerBuilder,
+        extractive: AnswerBuilder | ReaderAnswerBuilder,
+        embedder: Embedder,
         max_passages: int = 5,
         support_floor: float = 0.80,
         min_shared_terms: float = 0.3,
     ) -> None:
         self.chat_model = chat_model
         self.extractive = extractive
+        self.embedder = embedder  # checks that each written sentence is supported
         self.max_passages = max_passages
         self.support_floor = support_floor
         self.min_shared_terms = min_shared_terms
@@ -142,7 +146,7 @@ class GenerativeAnswerer:
         if not spans:
             return None
         sentences = [passage.chunk.text[s:e] for s, e in spans]
-        embedder = self.extractive.embedder
+        embedder = self.embedder
         similarity = embedder.embed_passages(sentences) @ embedder.embed_passages([claim])[0]
         best = int(np.argmax(similarity))
         claim_terms = set(analyze(claim))

@@ -8,8 +8,11 @@ pass and proposes spans, each with a margin over its passage's no-answer score. 
    smaller margins than an Indonesian one, so one threshold would abstain on most of them);
 2. keeps only spans of the kind asked for (``service.answer_types``): a "when" question gets a
    span that names a time, or no answer;
-3. answers with the best span; a list question ("which programs", "apa saja") with every
-   distinct span left, in reading order;
+3. answers with the best span, where each article rank below the first costs 0.5 of margin
+   (``rank_penalty``): margins alone picked a confident span from a worse-ranked passage too
+   often. Chosen by 5-fold cross-validation on 400 facqa-train questions end to end: short-
+   answer F1 0.652 with no penalty, 0.713 with 0.5, flat from 0.5 up. A list question ("which
+   programs", "apa saja") gets every distinct span left, in reading order;
 4. cites, for each short answer, the sentence that holds it (one citation per sentence, so the
    second item of a list, "Kedua, ...", is cited by its own sentence), and writes the answer
    as those sentences with their markers ``[n]``.
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -108,10 +112,11 @@ class ReaderAnswerBuilder:
         self,
         reader: Reader,
         thresholds: Mapping[str, float] | None = None,
-        passages_read: int = 4,
+        passages_read: int = 2,
         passages_per_article: int = 2,
         max_list_items: int = 5,
         spans_per_passage: int = 8,
+        rank_penalty: float = 0.5,
     ) -> None:
         if passages_read < 1 or passages_per_article < 1 or max_list_items < 1:
             raise ValueError("passages_read, passages_per_article and max_list_items must be >= 1")
@@ -121,6 +126,7 @@ class ReaderAnswerBuilder:
         self.passages_per_article = passages_per_article
         self.max_list_items = max_list_items
         self.spans_per_passage = spans_per_passage
+        self.rank_penalty = rank_penalty
 
     def threshold(self, question_lang: str, passage_lang: str | None) -> float:
         """The no-answer threshold of a language pair ("en-id"); the reader's own (tuned on
@@ -142,7 +148,7 @@ class ReaderAnswerBuilder:
     def read(self, question: str, hits: list[ArticleHit]) -> list[_Read]:
         """The reader's spans over the best passages, best excess first (all of them, also
         those below the threshold: calibration and eval look at those too)."""
-        passages = self._passages(hits)
+        passages = self.passages(hits)
         if not passages:
             return []
         spans = self.reader.read(
@@ -156,7 +162,7 @@ class ReaderAnswerBuilder:
         found.sort(key=lambda r: -r.excess)
         return found
 
-    def _passages(self, hits: list[ArticleHit]) -> list[tuple[int, ChunkRecord]]:
+    def passages(self, hits: list[ArticleHit]) -> list[tuple[int, ChunkRecord]]:
         """The best passages of the best articles, in retrieval order, each chunk once."""
         out: list[tuple[int, ChunkRecord]] = []
         seen: set[tuple[str, int]] = set()
@@ -171,15 +177,19 @@ class ReaderAnswerBuilder:
         return out
 
     def _answer(self, question: str, hits: list[ArticleHit]) -> Answer:
+        started = time.perf_counter()
         found = self.read(question, hits)
-        best = found[0].excess if found else -math.inf
-        confidence = 1 / (1 + math.exp(-best)) if found else 0.0
+        timings = {"read": round((time.perf_counter() - started) * 1000, 1)}
         asked = question_type(question)
-        fitting = [r for r in found if r.excess > 0 and span_fits(asked.kind, r.span.text)]
+        fitting = [r for r in found if span_fits(asked.kind, r.span.text)]
+        # how sure: the best span of the right kind against the threshold, 0.5 at the threshold
+        confidence = _sigmoid(fitting[0].excess) if fitting else 0.0
+        fitting = [r for r in fitting if r.excess > 0]
         if not fitting:
-            answer = Answer(question, None, True, [], hits, confidence, None)
-            answer.timings_ms = dict(self.reader.last_timings_ms)
-            return answer
+            return Answer(question, None, True, [], hits, confidence, None, timings)
+        # Among answers, the better-ranked article wins unless a later one is clearly surer:
+        # the reader's margins are not comparable enough across passages on their own.
+        fitting.sort(key=lambda r: -(r.excess - self.rank_penalty * r.rank))
         chosen = [fitting[0]]
         if asked.is_list:
             for r in fitting[1:]:
@@ -188,7 +198,9 @@ class ReaderAnswerBuilder:
                 if not any(r.overlaps(c) or _same_text(r.span.text, c.span.text) for c in chosen):
                     chosen.append(r)
             chosen.sort(key=lambda r: (r.rank, r.start))  # reading order: "pertama", "kedua"
-        return self._compose(question, chosen, hits, confidence)
+        answer = self._compose(question, chosen, hits, confidence)
+        answer.timings_ms = timings
+        return answer
 
     def _compose(
         self, question: str, chosen: list[_Read], hits: list[ArticleHit], confidence: float
@@ -218,8 +230,11 @@ class ReaderAnswerBuilder:
             )
         answer = Answer.cited(question, parts, citations, hits, confidence)
         answer.short_answers = shorts
-        answer.timings_ms = dict(self.reader.last_timings_ms)
         return answer
+
+
+def _sigmoid(x: float) -> float:
+    return 1 / (1 + math.exp(-x)) if x >= 0 else math.exp(x) / (1 + math.exp(x))
 
 
 def _sentence_around(chunk: ChunkRecord, start: int, end: int) -> tuple[int, int]:

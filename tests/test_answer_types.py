@@ -17,6 +17,7 @@ from service.answer_types import question_type, span_fits
         ("siapa saja yang menerima penghargaan itu", "person", True),
         ("siapa wali kota Palembang", "person", False),
         ("who handed over the award", "person", False),
+        ("which minister presented the awards", "person", False),
         ("kapan penghargaan diserahkan", "date", False),
         ("tahun berapa Ampera dibangun", "date", False),  # a year, not a quantity
         ("what year was the bridge built", "date", False),
@@ -45,6 +46,7 @@ def test_question_type(question: str, kind: str, is_list: bool) -> None:
         ("date", "Gedung Tribrata", False),
         ("person", "H. Harnojoyo", True),
         ("person", "menteri", False),
+        ("person", "Pemerintah Kota", False),  # an institution, not a person
         ("place", "Jakarta Selatan", True),
         ("place", "di gedung itu", False),
         ("other", "anything at all", True),

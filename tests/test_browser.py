@@ -120,6 +120,14 @@ def test_palembang_answer_then_citation_opens_highlighted_article(open_page, liv
     body = ask_response.value.json()
     assert not body["abstained"] and body["citations"]
 
+    # The short answers in bold above the quotes, each linked to the citation that holds it.
+    shorts = page.locator("#short-answers strong.short-answer")
+    expect(shorts).to_have_text([s["text"] for s in body["short_answers"]])
+    named = " ".join(s["text"] for s in body["short_answers"])
+    assert "Poltabes" in named and "Pangling" in named, named
+    expect(page.locator("#short-answers a.cite-ref")).to_have_text(
+        [f"[{s['n']}]" for s in body["short_answers"]]
+    )
     answer = page.locator("#answer-text")
     expect(answer).to_contain_text("Poltabes")
     expect(answer).to_contain_text("Pangling")

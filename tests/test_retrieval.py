@@ -119,7 +119,9 @@ def test_langchain_retriever_returns_documents_with_citation_metadata(retriever,
 
 
 def _generative(builder, responses):
-    return GenerativeAnswerer(FakeListChatModel(responses=responses), extractive=builder)
+    return GenerativeAnswerer(
+        FakeListChatModel(responses=responses), extractive=builder, embedder=builder.embedder
+    )
 
 
 def test_generative_answer_keeps_only_supported_cited_sentences(retriever, builder, store):

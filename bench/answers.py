@@ -1,0 +1,105 @@
+"""POST /ask with the reader against /ask with the sentence builder, side by side.
+
+    python -m bench --sections answers [--requests 150]
+
+One synthetic index of 10,000 chunks (``bench.synthetic``) of 220 words, the size the chunker
+makes (200-250 words; the reader's cost grows with the text it reads, so the latency
+section's 120-word chunks would flatter it), is served twice by `newsqa serve` on loopback:
+``NEWSQA_ANSWER_MODE=reader`` (short answers read out of the passages) and ``=sentences``
+(the answer path before the reader: the most similar sentences). One client asks the
+questions of eval/questions/corpus.jsonl of both servers in turn, one request in flight,
+after a warm-up, so both see the same machine load; the ratio of the p50s is the figure to
+trust on a shared machine. The server's own ``timings_ms.read`` (the reader's forward pass and
+span search) shows where the reader's time goes. Goal: reader /ask p50 <= 400 ms.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from pathlib import Path
+
+from bench.common import log, percentile, running_server
+from bench.latency import questions
+from bench.synthetic import build_index
+
+GOAL_MS = 400
+CHUNKS = 10_000
+WORDS_PER_CHUNK = 220
+MODES = ("reader", "sentences")
+
+
+def run(requests: int = 150, warmup: int = 10, chunks: int = CHUNKS) -> dict:
+    import httpx
+
+    qs = questions()
+    with tempfile.TemporaryDirectory(prefix="newsqa-bench-") as tmp:
+        index_dir = Path(tmp) / "index"
+        log(f"answers: building a synthetic index of {chunks:,} chunks of {WORDS_PER_CHUNK} words")
+        built = build_index(index_dir, chunks, words_per_chunk=WORDS_PER_CHUNK)
+        with (
+            running_server(index_dir, NEWSQA_ANSWER_MODE="reader") as (reader_url, _),
+            running_server(index_dir, NEWSQA_ANSWER_MODE="sentences") as (sentence_url, _),
+        ):
+            clients = {
+                "reader": httpx.Client(base_url=reader_url, timeout=120),
+                "sentences": httpx.Client(base_url=sentence_url, timeout=120),
+            }
+            times: dict[str, list[float]] = {m: [] for m in MODES}
+            read_ms: list[float] = []
+            answered = 0
+            for i in range(warmup + requests):
+                q = qs[i % len(qs)]
+                for mode in MODES:
+                    t0 = time.perf_counter()
+                    response = clients[mode].post("/ask", json={"question": q})
+                    elapsed = (time.perf_counter() - t0) * 1000
+                    response.raise_for_status()
+                    if i < warmup:
+                        continue
+                    times[mode].append(elapsed)
+                    if mode == "reader":
+                        body = response.json()
+                        read_ms.append(body["timings_ms"].get("read", 0.0))
+                        answered += not body["abstained"]
+            for client in clients.values():
+                client.close()
+    out: dict = {
+        "chunks": built["chunks"],
+        "words_per_chunk": WORDS_PER_CHUNK,
+        "requests": requests,
+        "client": "1 in flight, modes in turn",
+    }
+    for mode in MODES:
+        out[mode] = {
+            "p50_ms": round(percentile(times[mode], 50), 1),
+            "p99_ms": round(percentile(times[mode], 99), 1),
+        }
+    out["reader_read_p50_ms"] = round(percentile(read_ms, 50), 1)
+    out["reader_answered"] = answered
+    out["ratio"] = round(out["reader"]["p50_ms"] / out["sentences"]["p50_ms"], 2)
+    out["goal"] = f"reader /ask p50 <= {GOAL_MS} ms"
+    out["met"] = out["reader"]["p50_ms"] <= GOAL_MS
+    return out
+
+
+def table(r: dict) -> str:
+    return "\n".join(
+        [
+            f"{r['chunks']:,} synthetic chunks of {r['words_per_chunk']} words, {r['requests']} "
+            f"questions per mode ({r['client']}).",
+            "",
+            "| /ask | p50 ms | p99 ms |",
+            "|---|---|---|",
+            *(f"| {m} | {r[m]['p50_ms']:.0f} | {r[m]['p99_ms']:.0f} |" for m in MODES),
+            "",
+            f"Reader / sentences p50: **{r['ratio']:.2f}**; the reader's own step (server "
+            f"`timings_ms.read`) p50 {r['reader_read_p50_ms']:.0f} ms; {r['goal']}: "
+            f"{'met' if r['met'] else 'NOT met'}.",
+        ]
+    )
+
+
+if __name__ == "__main__":
+    print(json.dumps(run(), indent=2))
