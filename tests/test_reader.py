@@ -255,6 +255,12 @@ def test_trim_span(text, expected):
     assert text[start:end] == expected
 
 
+def test_trim_span_closes_the_bracket_it_opened():
+    text = "Program Layanan Tidak Boleh Berhenti Sekolah (Poltabes) melalui sekolah"
+    start, end = trim_span(text, 0, text.index(")"))
+    assert text[start:end] == "Program Layanan Tidak Boleh Berhenti Sekolah (Poltabes)"
+
+
 def test_shipped_weights_answer_facqa_valid(encoder_dir, facqa):
     if not WEIGHTS_PATH.is_file():
         pytest.skip(

@@ -60,7 +60,8 @@ class Span:
 
 
 def trim_span(text: str, start: int, end: int) -> tuple[int, int]:
-    """Narrow ``text[start:end]`` until its ends carry no whitespace or stray punctuation."""
+    """Narrow ``text[start:end]`` until its ends carry no whitespace or stray punctuation;
+    widen it by one character to close a bracket it opened."""
     while start < end:
         before = (start, end)
         while start < end and (text[start].isspace() or text[start] in _LEAD_STRIP):
@@ -81,6 +82,12 @@ def trim_span(text: str, start: int, end: int) -> tuple[int, int]:
             end -= 1
         if (start, end) == before:
             break
+    # "Program Layanan ... (Poltabes": the tokens end before the closing bracket; take it in
+    # rather than show an unbalanced span.
+    for opener, closer in _PAIRS.items():
+        span = text[start:end]
+        if span.count(opener) > span.count(closer) and text[end : end + 1] == closer:
+            end += 1
     return start, end
 
 
