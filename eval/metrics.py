@@ -93,10 +93,15 @@ def token_f1(answer: str | None, references: Sequence[str]) -> float:
     """Best SQuAD-style token F1 of the answer against any reference."""
     if not answer or not references:
         return 0.0
-    got = _WORD.findall(answer.casefold())
+    return _best_f1(
+        _WORD.findall(answer.casefold()), [_WORD.findall(r.casefold()) for r in references]
+    )
+
+
+def _best_f1(got: list[str], references: list[list[str]]) -> float:
+    """SQuAD token F1 of ``got`` against the best of the tokenised references."""
     best = 0.0
-    for reference in references:
-        want = _WORD.findall(reference.casefold())
+    for want in references:
         common = sum(min(got.count(t), want.count(t)) for t in set(want))
         if common == 0:
             continue
@@ -137,16 +142,9 @@ def short_f1(prediction: str | None, references: Sequence[str]) -> float:
     partial credit for a span one word too long or too short."""
     if not prediction or not references:
         return 0.0
-    got = squad_normalize(prediction).split()
-    best = 0.0
-    for reference in references:
-        want = squad_normalize(reference).split()
-        common = sum(min(got.count(t), want.count(t)) for t in set(want))
-        if common == 0:
-            continue
-        precision, recall = common / len(got), common / len(want)
-        best = max(best, 2 * precision * recall / (precision + recall))
-    return best
+    return _best_f1(
+        squad_normalize(prediction).split(), [squad_normalize(r).split() for r in references]
+    )
 
 
 def list_recall(short_answers: Sequence[str], references: Sequence[str]) -> float:

@@ -99,6 +99,23 @@ def corpus_index(settings, embedder) -> Path:
     return settings.index_dir
 
 
+@pytest.fixture(scope="module")
+def store(corpus_index, settings):
+    """The corpus index, opened the way the service opens it."""
+    from indexer.store import IndexStore
+
+    s = IndexStore.open(corpus_index, expected_model=settings.embed_model, settings=settings)
+    yield s
+    s.close()
+
+
+@pytest.fixture(scope="module")
+def retriever(store, embedder):
+    from service.retrieval import HybridRetriever
+
+    return HybridRetriever(store, embedder)
+
+
 @contextlib.contextmanager
 def running_server(index_dir: Path, cache_dir: Path, **env: str) -> Iterator[str]:
     """The real `newsqa serve` over ``index_dir`` on a free loopback port, stopped by PID."""

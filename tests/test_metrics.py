@@ -249,6 +249,12 @@ def test_canonical_relevant_holds_only_retrievable_ids():
     assert canonical_relevant(store, frozenset({"gone"})) == set()
 
 
+def _hit(article_id: str, text: str) -> SimpleNamespace:
+    return SimpleNamespace(
+        article_id=article_id, passages=[SimpleNamespace(chunk=SimpleNamespace(text=text))]
+    )
+
+
 def test_negative_results_withhold_the_relevant_articles():
     from eval.runner import add_negatives, negative_results, score
 
@@ -256,7 +262,7 @@ def test_negative_results_withhold_the_relevant_articles():
 
     def retrieve_batch(questions, k):
         calls.append(("retrieve", questions, k))
-        return [[SimpleNamespace(article_id=a) for a in ("a", "b", "c")]]
+        return [[_hit(a, f"Teks artikel {a}.") for a in ("a", "b", "c")]]
 
     def answer_batch(questions, hits):
         calls.append(("answer", questions, [h.article_id for h in hits[0]]))
@@ -275,12 +281,17 @@ def test_negative_results_withhold_the_relevant_articles():
         ReferenceQuestion(id="2", question="Who is he?", relevant=frozenset({"a", "b", "c"})),
         ReferenceQuestion(id="3", question="Apa itu?", relevant=frozenset({"a"}), answerable=False),
         ReferenceQuestion(id="4", question="Apa ini?", relevant=frozenset({"unknown"})),
+        # "b", left after "a" is withheld, states the answer too: no negative
+        ReferenceQuestion(
+            id="5", question="Apa lagi?", relevant=frozenset({"a"}), answers=("artikel b",)
+        ),
     ]
     shares = negative_results(components, questions, k=7)
     assert shares == {"all": 0.5, "en": 1.0, "id": 0.0}
     assert ("retrieve", ["Siapa dia?"], 7) in calls
     assert ("answer", ["Siapa dia?"], ["b", "c"]) in calls  # "a" withheld
-    assert len(calls) == 4  # questions 3 (unanswerable) and 4 (nothing retrievable) skipped
+    # questions 3 (unanswerable), 4 (nothing retrievable) and 5 (answered elsewhere) skipped
+    assert [c[0] for c in calls].count("answer") == 2
     report = score("hybrid", [_result("1", "Siapa dia?", [], []), _result("2", "Who?", [], [])])
     add_negatives(report, shares)
     assert report.values["abstention_on_negatives"] == 0.5

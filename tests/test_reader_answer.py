@@ -13,26 +13,12 @@ from pydantic import SecretStr
 from eval.questions import load_questions
 from indexer.language import question_language
 from indexer.reader import WEIGHTS_PATH
-from indexer.store import IndexStore
 from service.answer_types import question_type, span_fits
 from service.reader_answer import ReaderAnswerBuilder, load_reader_answerer
-from service.retrieval import HybridRetriever
 
 QUESTIONS = Path(__file__).resolve().parents[1] / "eval" / "questions" / "corpus.jsonl"
 
 pytestmark = pytest.mark.skipif(not WEIGHTS_PATH.is_file(), reason="no shipped reader weights")
-
-
-@pytest.fixture(scope="module")
-def store(corpus_index, settings):
-    s = IndexStore.open(corpus_index, expected_model=settings.embed_model, settings=settings)
-    yield s
-    s.close()
-
-
-@pytest.fixture(scope="module")
-def retriever(store, embedder):
-    return HybridRetriever(store, embedder)
 
 
 @pytest.fixture(scope="module")

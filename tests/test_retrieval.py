@@ -23,18 +23,6 @@ PALEMBANG_EN = "which Palembang programs won 2020 awards"
 
 
 @pytest.fixture(scope="module")
-def store(corpus_index, settings):
-    s = IndexStore.open(corpus_index, expected_model=settings.embed_model)
-    yield s
-    s.close()
-
-
-@pytest.fixture(scope="module")
-def retriever(store, embedder):
-    return HybridRetriever(store, embedder)
-
-
-@pytest.fixture(scope="module")
 def builder(embedder, settings):
     return AnswerBuilder(embedder, abstain_threshold=settings.abstain_threshold)
 
