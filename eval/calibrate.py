@@ -41,17 +41,14 @@ from indexer.reader import WEIGHTS_PATH
 from indexer.reader.train import sha256_file
 from indexer.store import IndexStore
 from newsqa.settings import Settings, get_settings
-from service.answer_types import question_type, span_fits
 from service.reader_answer import THRESHOLDS_NAME, ReaderAnswerBuilder, load_reader_answerer
 from service.retrieval import HybridRetriever
 
 
 def best_margin(builder: ReaderAnswerBuilder, question: str, hits) -> tuple[float, str | None]:  # type: ignore[no-untyped-def]
     """The margin the composer would compare with the threshold, and the passage language."""
-    kind = question_type(question).kind
-    for found in builder.read(question, hits):
-        if span_fits(kind, found.span.text):
-            return found.span.margin, text_language([found.chunk.text])
+    for found in builder.candidates(question, hits):
+        return found.span.margin, text_language([found.chunk.text])
     return float("-inf"), None
 
 

@@ -116,3 +116,28 @@ def span_fits(kind: Kind, span: str) -> bool:
         # a name: a word with a capital letter (Indonesian news capitalises names and places)
         return bool(names)
     return True
+
+
+_QUESTION_WORDS = frozenset(
+    "what who whom whose which when where why how is was are were did does do can could the a "
+    "an in on of for to and name apa apakah siapa siapakah berapa berapakah kapan kapankah "
+    "mana manakah dimana bagaimana mengapa kenapa di ke dari yang".split()
+)
+_YEAR = re.compile(r"\b(1[89]\d\d|2[01]\d\d)\b")
+
+
+def question_names(question: str) -> set[str]:
+    """The names and years a question is about ("Pasadena", "FIFA", "1994"), casefolded:
+    capitalised words that are not question words, wherever they stand. Names keep their
+    form across English and Indonesian, so they can be looked for in the evidence."""
+    names = {w.casefold() for w in _WORDS.findall(question) if w[0].isupper()}
+    names -= _QUESTION_WORDS
+    return names | set(_YEAR.findall(question))
+
+
+def mentions_any(names: set[str], text: str) -> bool:
+    """Does ``text`` name at least one of ``names`` (no names: nothing to check)?"""
+    if not names:
+        return True
+    words = {w.casefold() for w in _WORDS.findall(text)} | set(_YEAR.findall(text))
+    return not names.isdisjoint(words)

@@ -7,7 +7,9 @@ pass and proposes spans, each with a margin over its passage's no-answer score. 
    (question language x passage language: an English question over Indonesian text gets
    smaller margins than an Indonesian one, so one threshold would abstain on most of them);
 2. keeps only spans of the kind asked for (``service.answer_types``): a "when" question gets a
-   span that names a time, or no answer;
+   span that names a time, or no answer; and only spans of passages that name at least one of
+   the names and years the question names ("Who won the 1994 FIFA World Cup final in
+   Pasadena?" is not answered from a 2023 Liga 3 final that names neither);
 3. answers with the best span, where each article rank below the first costs 0.5 of margin
    (``rank_penalty``): margins alone picked a confident span from a worse-ranked passage too
    often. Chosen by 5-fold cross-validation on 400 facqa-train questions end to end: short-
@@ -41,7 +43,7 @@ from indexer.store import ChunkRecord
 from newsqa.errors import ReaderNotFoundError
 from newsqa.settings import BUNDLED_MODEL, Settings
 from service.answer import Answer, Citation, ShortAnswer
-from service.answer_types import question_type, span_fits
+from service.answer_types import mentions_any, question_names, question_type, span_fits
 from service.retrieval import ArticleHit
 
 THRESHOLDS_NAME = "thresholds.json"
@@ -176,12 +178,22 @@ class ReaderAnswerBuilder:
                     return out
         return out
 
+    def candidates(self, question: str, hits: list[ArticleHit]) -> list[_Read]:
+        """The spans that may answer: of the kind asked for, from passages that name what the
+        question names; best excess first, the threshold not applied yet."""
+        kind = question_type(question).kind
+        names = question_names(question)
+        found = self.read(question, hits)
+        on_topic = {  # per passage: does it (or its headline) name what the question names?
+            id(r.chunk): mentions_any(names, f"{r.chunk.title}\n{r.chunk.text}") for r in found
+        }
+        return [r for r in found if span_fits(kind, r.span.text) and on_topic[id(r.chunk)]]
+
     def _answer(self, question: str, hits: list[ArticleHit]) -> Answer:
         started = time.perf_counter()
-        found = self.read(question, hits)
+        fitting = self.candidates(question, hits)
         timings = {"read": round((time.perf_counter() - started) * 1000, 1)}
         asked = question_type(question)
-        fitting = [r for r in found if span_fits(asked.kind, r.span.text)]
         # how sure: the best span of the right kind against the threshold, 0.5 at the threshold
         confidence = _sigmoid(fitting[0].excess) if fitting else 0.0
         fitting = [r for r in fitting if r.excess > 0]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from indexer.language import question_language, text_language
-from service.answer_types import question_type, span_fits
+from service.answer_types import mentions_any, question_names, question_type, span_fits
 
 
 @pytest.mark.parametrize(
@@ -74,3 +74,11 @@ def test_text_language() -> None:
     assert text_language(["Wali kota itu mengatakan bahwa program ini untuk anak."]) == "id"
     assert text_language(["The mayor said that the program is for the children."]) == "en"
     assert text_language(["Poltabes, Pangling"]) is None
+
+
+def test_question_names_are_looked_for_in_the_evidence() -> None:
+    names = question_names("Who won the 1994 FIFA World Cup final in Pasadena?")
+    assert names == {"fifa", "world", "cup", "pasadena", "1994"}
+    assert not mentions_any(names, "Bromo Putra FC menjuarai Liga 3 Jawa Timur 2023.")
+    assert mentions_any(question_names("Pangling is short for what"), "Inovasi (Pangling).")
+    assert mentions_any(set(), "anything")  # a question that names nothing: nothing to check
