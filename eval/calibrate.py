@@ -34,6 +34,7 @@ from typing import Annotated
 
 import typer
 
+from eval.metrics import contains_answer
 from eval.questions import ReferenceQuestion, load_questions
 from indexer.embedder import Embedder
 from indexer.language import question_language, text_language
@@ -56,12 +57,7 @@ def states_an_answer(builder: ReaderAnswerBuilder, hits, answers) -> bool:  # ty
     """Does a passage the reader would read still hold a reference answer? Then taking the
     relevant articles out made no negative: facqa holds several passages of one story, and
     the sibling often states the same fact."""
-    wanted = [" ".join(a.casefold().split()) for a in answers if a.strip()]
-    for _, chunk in builder.passages(hits):
-        text = " ".join(chunk.text.casefold().split())
-        if any(a in text for a in wanted):
-            return True
-    return False
+    return any(contains_answer(chunk.text, answers) for _, chunk in builder.passages(hits))
 
 
 def collect(

@@ -247,7 +247,7 @@ def negative_results(
             continue
         hits = components.retriever.retrieve_batch([q.question], k)[0]
         rest = [hit for hit in hits if hit.article_id not in relevant]
-        if _still_answers(rest, q.answers):
+        if any(metrics.contains_answer(p.chunk.text, q.answers) for h in rest for p in h.passages):
             continue  # a sibling passage states the answer too: not a negative
         answer = components.answerer.answer_batch([q.question], [rest])[0]
         language = question_language(q.question)
@@ -258,12 +258,6 @@ def negative_results(
     shares = {"all": sum(everything) / len(everything)}
     shares.update({lang: sum(a) / len(a) for lang, a in sorted(abstained.items())})
     return shares
-
-
-def _still_answers(hits: Sequence, answers: Sequence[str]) -> bool:
-    wanted = [metrics.normalize_answer(a) for a in answers if a.strip()]
-    texts = [metrics.normalize_answer(p.chunk.text) for hit in hits for p in hit.passages]
-    return any(a in text for a in wanted for text in texts)
 
 
 def add_negatives(report: ModeReport, shares: dict[str, float]) -> None:

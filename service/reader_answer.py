@@ -43,7 +43,13 @@ from indexer.store import ChunkRecord
 from newsqa.errors import ReaderNotFoundError
 from newsqa.settings import BUNDLED_MODEL, Settings
 from service.answer import Answer, Citation, ShortAnswer
-from service.answer_types import mentions_any, question_names, question_type, span_fits
+from service.answer_types import (
+    QuestionType,
+    mentions_any,
+    question_names,
+    question_type,
+    span_fits,
+)
 from service.retrieval import ArticleHit
 
 THRESHOLDS_NAME = "thresholds.json"
@@ -178,22 +184,25 @@ class ReaderAnswerBuilder:
                     return out
         return out
 
-    def candidates(self, question: str, hits: list[ArticleHit]) -> list[_Read]:
+    def candidates(
+        self, question: str, hits: list[ArticleHit], asked: QuestionType | None = None
+    ) -> list[_Read]:
         """The spans that may answer: of the kind asked for, from passages that name what the
         question names; best excess first, the threshold not applied yet."""
-        kind = question_type(question).kind
+        kind = (asked or question_type(question)).kind
         names = question_names(question)
         found = self.read(question, hits)
+        chunks = {id(r.chunk): r.chunk for r in found}
         on_topic = {  # per passage: does it (or its headline) name what the question names?
-            id(r.chunk): mentions_any(names, f"{r.chunk.title}\n{r.chunk.text}") for r in found
+            key: mentions_any(names, f"{c.title}\n{c.text}") for key, c in chunks.items()
         }
         return [r for r in found if span_fits(kind, r.span.text) and on_topic[id(r.chunk)]]
 
     def _answer(self, question: str, hits: list[ArticleHit]) -> Answer:
         started = time.perf_counter()
-        fitting = self.candidates(question, hits)
-        timings = {"read": round((time.perf_counter() - started) * 1000, 1)}
         asked = question_type(question)
+        fitting = self.candidates(question, hits, asked)
+        timings = {"read": round((time.perf_counter() - started) * 1000, 1)}
         # how sure: the best span of the right kind against the threshold, 0.5 at the threshold
         confidence = _sigmoid(fitting[0].excess) if fitting else 0.0
         fitting = [r for r in fitting if r.excess > 0]
