@@ -39,7 +39,7 @@ from eval.questions import ReferenceQuestion, load_questions
 from indexer.embedder import Embedder
 from indexer.language import question_language, text_language
 from indexer.reader import WEIGHTS_PATH
-from indexer.reader.train import sha256_file
+from indexer.reader.provenance import sha256_file
 from indexer.store import IndexStore
 from newsqa.settings import Settings, get_settings
 from service.reader_answer import THRESHOLDS_NAME, ReaderAnswerBuilder, load_reader_answerer

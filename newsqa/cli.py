@@ -403,7 +403,8 @@ def reader_train(
 ) -> None:
     """Fine-tune the reader; writes reader.safetensors (bf16) and manifest.json."""
     from indexer.reader import WEIGHTS_DIR
-    from indexer.reader.train import TrainConfig, train
+    from indexer.reader.config import TrainConfig
+    from indexer.reader.train import train
 
     for path in [passages, questions, *([valid] if valid else [])]:
         if not path.is_file():
@@ -479,8 +480,8 @@ def reader_evaluate(
     import json
 
     from indexer.reader import WEIGHTS_PATH
+    from indexer.reader.scoring import evaluate_files
     from indexer.reader.spans import Reader
-    from indexer.reader.train import evaluate_files
 
     for path in (questions, passages):
         if not path.is_file():

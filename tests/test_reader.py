@@ -14,20 +14,20 @@ from safetensors.torch import load_file, save_file
 
 from indexer.model_build import build_bundled_model
 from indexer.reader import MANIFEST_PATH, WEIGHTS_PATH
-from indexer.reader.model import WORD_EMBEDDINGS, load_reader
-from indexer.reader.spans import Reader, encode_pairs, trim_span
-from indexer.reader.train import (
-    TrainConfig,
+from indexer.reader.config import TrainConfig
+from indexer.reader.examples import (
     lengthen,
     load_passages,
     passage_pool,
     prepare_examples,
     read_jsonl,
     sample_negatives,
-    sha256_file,
-    token_f1,
-    train,
 )
+from indexer.reader.model import WORD_EMBEDDINGS, load_reader
+from indexer.reader.provenance import sha256_file
+from indexer.reader.scoring import token_f1
+from indexer.reader.spans import Reader, encode_pairs, trim_span
+from indexer.reader.train import train
 
 MAX_WEIGHTS_BYTES = 48 * 10**6
 
