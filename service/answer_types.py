@@ -17,30 +17,75 @@ from typing import Literal
 Kind = Literal["quantity", "date", "person", "place", "other"]
 
 _I = re.IGNORECASE
-# Order matters: "tahun berapa" asks for a date, not a quantity; "di mana" for a place.
 _DATE_Q = re.compile(
-    r"\b(kapan|kapankah|tanggal berapa|tahun berapa|bulan apa|hari apa|jam berapa|pukul berapa|"
+    r"\b(kapan|kapankah|(tanggal|tahun|bulan|jam|pukul) berapa(kah)?|(bulan|hari) apa(kah)?|"
     r"when|what (date|year|day|month|time)|which (date|year|day|month)|on what day)\b",
     _I,
 )
 _QUANTITY_Q = re.compile(
-    r"\b(berapa|berapakah|jumlah|how (much|many|long|large|big|far|old|tall|high)|"
+    r"\b(berapa|berapakah|jumlah|how (much|many|long|large|big|far|old|tall|high|low)|"
     r"what (percentage|share|number|amount|price|cost)|"
     r"which (percentage|number|amount))\b",
     _I,
 )
 _PERSON_Q = re.compile(
     r"\b(siapa|siapakah|who|whom|whose|(which|what) (minister|mayor|governor|president|official|"
-    r"officer|person|man|woman|player|coach|leader|chairman|head|secretary|regent|minister's))\b",
+    r"officer|person|man|woman|player|coach|leader|chairman|head|secretary|regent|minister's|"
+    r"judge|lawyer|prosecutor|director|manager|singer|actor|rapper|lawmaker))\b",
     _I,
 )
 _PLACE_Q = re.compile(
     r"\b(di ?mana|di ?manakah|ke ?mana|dari ?mana|where|in which (city|country|province|place|"
-    r"village|district|building|town|region)|(kota|negara|provinsi|desa|kampung|gedung|"
-    r"kabupaten|daerah) (apa|mana)|(which|what) (city|country|province|village|district|"
-    r"building|town|region))\b",
+    r"village|district|building|town|region|regency|street)|(kota|negara|provinsi|desa|kampung|"
+    r"gedung|kabupaten|daerah|kecamatan|jalan) (apa|mana)(kah)?|(which|what) (city|country|province|"
+    r"village|district|building|town|region|regency|street))\b",
     _I,
 )
+# A question word that asks for no particular kind ("which fictional figure", "apa yang"): it
+# still opens the question, so a "when" later in it ("... when he criticised") is not the ask.
+_OTHER_Q = re.compile(r"\b(what|which|apa|apakah)\b", _I)
+_KIND_PATTERNS: tuple[tuple[Kind, re.Pattern[str]], ...] = (
+    ("date", _DATE_Q),
+    ("quantity", _QUANTITY_Q),
+    ("person", _PERSON_Q),
+    ("place", _PLACE_Q),
+    ("other", _OTHER_Q),
+)
+# Units a quantity question names, and what a span must then hold: "how old" is answered in
+# years, "berapa ton" in tons, "how much money" with an amount of money. "16/10/2025" is no
+# answer to "dalam berapa hari", nor "70 persen" to "umur ... berapa".
+_TIME_UNITS = r"tahun|bulan|hari|jam|menit|detik|minggu|pekan|dekade|abad|years?|months?|"
+_TIME_UNITS += r"days?|hours?|minutes?|seconds?|weeks?|decades?|centur(?:y|ies)"
+_UNITS: tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...] = tuple(
+    (name, re.compile(asked, _I), re.compile(fits, _I))
+    for name, asked, fits in (
+        ("age", r"\b(how old|usia|umur)\b", r"\b(tahun|years?|thn)\b"),
+        ("percent", r"\b(persen|percent|percentage)\b|%", r"%|\b(persen|percent)\b"),
+        (
+            "duration",
+            r"\b(berapa(kah)? (lama|"
+            + _TIME_UNITS
+            + r")|how long|how many ("
+            + _TIME_UNITS
+            + r"))\b",
+            r"\b(" + _TIME_UNITS + r")\b",
+        ),
+        (
+            "money",
+            r"\b(how much money|uang|dana|anggaran|biaya|harga|gaji|ganti rugi|kompensasi|budget|"
+            r"price|cost|compensation|salary|funds?|allocat\w*)\b",
+            r"\b(rp|rupiah|idr|usd|us\$|dolar|dollars?|euro|juta|miliar|triliun|million|billion|"
+            r"trillion)\b|rp ?\d|\$|€",
+        ),
+        ("tons", r"\b(berapa(kah)? ton|how many tons)\b", r"\bton"),
+        ("meters", r"\b(berapa(kah)? meter|how many met(er|re)s)\b", r"\bmet(er|re)"),
+    )
+)
+# A bare calendar date ("17/10/2025", "6 Januari 2010") counts nothing.
+_DATE_ONLY = re.compile(
+    r"^\(?\s*(\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}|\d{1,2} [^\W\d_]+ \d{4})\s*\)?$", _I
+)
+
 # "which programs": a plural noun after which/what; words ending in -s that are not plurals
 # ("which city was", "which news site") do not count.
 _NOT_PLURAL = r"(?!(?:was|is|has|does|this|its|his|news|bus|status|campus|focus|crisis)\b)"
@@ -86,27 +131,34 @@ class QuestionType:
     kind: Kind
     is_list: bool
     """Asks for several items ("which programs", "apa saja"): every distinct span counts."""
+    unit: str | None = None
+    """For a quantity: the unit asked for ("age", "percent", "duration", "money", ...)."""
 
 
 def question_type(question: str) -> QuestionType:
-    if _DATE_Q.search(question):
-        kind: Kind = "date"
-    elif _QUANTITY_Q.search(question):
-        kind = "quantity"
-    elif _PERSON_Q.search(question):
-        kind = "person"
-    elif _PLACE_Q.search(question):
-        kind = "place"
-    else:
-        kind = "other"
-    return QuestionType(kind, bool(_LIST_Q.search(question)))
-
-
-def span_fits(kind: Kind, span: str) -> bool:
-    """Is ``span`` of the kind asked for? Lenient by design: it rules out spans that cannot be
-    the answer (no digit or time word for "when"), it does not check that one is right."""
+    """The kind asked for by the question word that comes first ("Who ... quoted on how long"
+    asks for a person); at the same place, date before quantity before person before place."""
+    first: tuple[int, int, Kind] | None = None
+    for priority, (kind, pattern) in enumerate(_KIND_PATTERNS):
+        match = pattern.search(question)
+        if match and (first is None or (match.start(), priority) < first[:2]):
+            first = (match.start(), priority, kind)
+    kind: Kind = first[2] if first else "other"
+    unit = None
     if kind == "quantity":
-        return bool(_QUANTITY_SPAN.search(span))
+        unit = next((name for name, asked, _ in _UNITS if asked.search(question)), None)
+    return QuestionType(kind, bool(_LIST_Q.search(question)), unit)
+
+
+def span_fits(kind: Kind, span: str, unit: str | None = None) -> bool:
+    """Is ``span`` of the kind asked for? Lenient by design: it rules out spans that cannot be
+    the answer (no digit or time word for "when", no "tahun" for "how old"), it does not check
+    that one is right."""
+    if kind == "quantity":
+        if not _QUANTITY_SPAN.search(span) or _DATE_ONLY.match(span.strip()):
+            return False
+        fits = next((f for name, _, f in _UNITS if name == unit), None)
+        return fits is None or bool(fits.search(span))
     if kind == "date":
         return bool(_DATE_SPAN.search(span))
     names = [w for w in _WORDS.findall(span) if w[0].isupper()]

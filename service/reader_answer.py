@@ -189,14 +189,18 @@ class ReaderAnswerBuilder:
     ) -> list[_Read]:
         """The spans that may answer: of the kind asked for, from passages that name what the
         question names; best excess first, the threshold not applied yet."""
-        kind = (asked or question_type(question)).kind
+        asked = asked or question_type(question)
         names = question_names(question)
         found = self.read(question, hits)
         chunks = {id(r.chunk): r.chunk for r in found}
         on_topic = {  # per passage: does it (or its headline) name what the question names?
             key: mentions_any(names, f"{c.title}\n{c.text}") for key, c in chunks.items()
         }
-        return [r for r in found if span_fits(kind, r.span.text) and on_topic[id(r.chunk)]]
+        return [
+            r
+            for r in found
+            if span_fits(asked.kind, r.span.text, asked.unit) and on_topic[id(r.chunk)]
+        ]
 
     def _answer(self, question: str, hits: list[ArticleHit]) -> Answer:
         started = time.perf_counter()

@@ -82,3 +82,46 @@ def test_question_names_are_looked_for_in_the_evidence() -> None:
     assert not mentions_any(names, "Bromo Putra FC menjuarai Liga 3 Jawa Timur 2023.")
     assert mentions_any(question_names("Pangling is short for what"), "Inovasi (Pangling).")
     assert mentions_any(set(), "anything")  # a question that names nothing: nothing to check
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        # the question word that comes first is the ask, not one in a later clause
+        ("Who chaired the meeting where the budget of how many billions was set?", "person"),
+        ("Which nickname did the coach give the striker when he scored?", "other"),
+        ("Apa sebutan warga untuk pasar itu ketika banjir datang?", "other"),
+        ("In what year did the bridge open?", "date"),
+        ("Pada tahun berapakah jembatan itu dibuka?", "date"),
+        ("Di kabupaten manakah tambang itu berada?", "place"),
+    ],
+)
+def test_the_first_question_word_decides(question: str, kind: str) -> None:
+    assert question_type(question).kind == kind
+
+
+@pytest.mark.parametrize(
+    ("question", "unit", "right", "wrong"),
+    [
+        ("How old was the mayor when he took office?", "age", "54 tahun", "70 persen"),
+        ("dalam berapa hari pelaku harus ditangkap", "duration", "tiga hari", "17/10/2025"),
+        ("How many years in prison did the court give him?", "duration", "5 tahun", "2023"),
+        ("Berapa persen suara yang ia raih?", "percent", "52,3%", "1.200 suara"),
+        ("How much money did the city set aside for the program?", "money", "Rp 4,5 miliar", "12"),
+        ("Berapa ton beras yang diimpor?", "tons", "3.000 ton", "3.000 kilogram"),
+    ],
+)
+def test_a_quantity_is_answered_in_the_unit_asked_for(
+    question: str, unit: str, right: str, wrong: str
+) -> None:
+    asked = question_type(question)
+    assert (asked.kind, asked.unit) == ("quantity", unit)
+    assert span_fits("quantity", right, asked.unit)
+    assert not span_fits("quantity", wrong, asked.unit)
+
+
+def test_a_bare_date_counts_nothing() -> None:
+    assert not span_fits("quantity", "(20/10/2025)")
+    assert not span_fits("quantity", "6 Januari 2010")
+    assert span_fits("quantity", "118 dari 122 anggota")
+    assert span_fits("date", "6 Januari 2010")

@@ -35,6 +35,9 @@ class TrainConfig:
     max_answer_tokens: int = 30
     negatives_ratio: float = 0.5
     """Negatives (question + another question's passage) per positive, resampled each epoch."""
+    english_ratio: float = 0.0
+    """Share of examples (positives and negatives) whose question is rewritten in pseudo-English
+    (``code_switch``): FacQA is Indonesian only, users also ask in English."""
     long_context_ratio: float = 0.25
     """Share of examples (positives and negatives) whose passage is lengthened with other
     passages (no answer in them) to ``long_context_words``: retrieved chunks are ~200-250

@@ -14,8 +14,10 @@ import random
 import re
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+
+from indexer.reader.code_switch import english_question
 
 
 @dataclass
@@ -164,3 +166,26 @@ def lengthen_some(
 
 def passage_pool(examples: Sequence[Example]) -> list[tuple[str, str]]:
     return sorted({(e.passage_id, e.passage) for e in examples})
+
+
+def in_english(examples: Sequence[Example]) -> list[Example]:
+    """The examples whose question the pseudo-English rewrite recognises, rewritten."""
+    out = []
+    for e in examples:
+        english = english_question(e.question)
+        if english:
+            out.append(replace(e, question=english))
+    return out
+
+
+def switch_some(examples: Sequence[Example], ratio: float, rng: random.Random) -> list[Example]:
+    """``examples`` with a ``ratio`` share of their questions (seeded choice) rewritten in
+    pseudo-English: users ask in English over Indonesian articles, and FacQA has no English."""
+    if ratio <= 0 or not examples:
+        return list(examples)
+    chosen = set(rng.sample(range(len(examples)), round(ratio * len(examples))))
+    out = []
+    for i, e in enumerate(examples):
+        english = english_question(e.question) if i in chosen else None
+        out.append(replace(e, question=english) if english else e)
+    return out

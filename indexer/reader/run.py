@@ -14,7 +14,13 @@ from pathlib import Path
 import torch
 
 from indexer.reader.config import TrainConfig
-from indexer.reader.examples import Example, lengthen_some, passage_pool, sample_negatives
+from indexer.reader.examples import (
+    Example,
+    lengthen_some,
+    passage_pool,
+    sample_negatives,
+    switch_some,
+)
 from indexer.reader.features import batches, collate, featurize, qa_loss
 from indexer.reader.model import ExtractiveReader, load_state, shipped_state
 
@@ -67,7 +73,7 @@ def plan_epochs(tokenizer, train_set: list[Example], config: TrainConfig) -> Pla
         rng = random.Random(config.seed * 1000 + epoch)
         drawn = sample_negatives(train_set, config.negatives_ratio, rng)
         epoch_examples = lengthen_some(
-            train_set + drawn,
+            switch_some(train_set + drawn, config.english_ratio, rng),
             passage_pool(train_set),
             config.long_context_ratio,
             config.long_context_words,

@@ -14,6 +14,7 @@ from indexer.language import question_language
 from indexer.openmp import on_openmp_thread
 from indexer.reader.examples import (
     Example,
+    in_english,
     load_passages,
     prepare_examples,
     read_jsonl,
@@ -153,13 +154,17 @@ def evaluate_files(
     limit: int | None = None,
     negatives: bool = True,
     max_answer_tokens: int = 30,
+    english: bool = False,
 ) -> dict:
     """Gold-passage F1 / EM on a question file, and no-answer accuracy on negatives (each
-    question with another question's passage) at the reader's threshold."""
+    question with another question's passage) at the reader's threshold. ``english``: the
+    questions rewritten in pseudo-English (``code_switch``), the cross-lingual case."""
     passages = load_passages(passages_path)
     questions = read_jsonl(questions_path)[:limit] if limit else read_jsonl(questions_path)
     examples, stats = prepare_examples(questions, passages)
     negs = sample_negatives(examples, 1.0, random.Random(seed + 2)) if negatives else []
+    if english:
+        examples, negs = in_english(examples), in_english(negs)
     report = on_openmp_thread(
         evaluate_reader,
         reader,

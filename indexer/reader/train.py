@@ -28,6 +28,7 @@ from indexer.openmp import on_openmp_thread
 from indexer.reader.config import NOT_IN_RUN_KEY, TrainConfig
 from indexer.reader.examples import (
     Example,
+    in_english,
     lengthen,
     load_passages,
     passage_pool,
@@ -313,6 +314,17 @@ def _validate(
             batch_pairs=config.eval_batch_pairs,
         )
         log(f"valid ({name}): {json.dumps(without_samples(validation[name]))}")
+    # The same questions rewritten in pseudo-English: the cross-lingual figure FacQA lacks.
+    validation["bf16_english"] = evaluate_reader(
+        reader_over(bf16_model),
+        in_english(examples),
+        in_english(negatives),
+        threshold=threshold,
+        max_answer_tokens=config.max_answer_tokens,
+        batch_pairs=config.eval_batch_pairs,
+    )
+    english_report = without_samples(validation["bf16_english"])
+    log(f"valid, pseudo-English questions (bf16): {json.dumps(english_report)}")
     validation["bf16_minus_fp32_f1"] = round(validation["bf16"]["f1"] - validation["fp32"]["f1"], 4)
     validation["bf16_long_context"] = _long_context_report(
         reader_over(bf16_model), examples, negatives, threshold, config
