@@ -37,8 +37,8 @@ _PERSON_Q = re.compile(
 _PLACE_Q = re.compile(
     r"\b(di ?mana|di ?manakah|ke ?mana|dari ?mana|where|in which (city|country|province|place|"
     r"village|district|building|town|region|regency|street)|(kota|negara|provinsi|desa|kampung|"
-    r"gedung|kabupaten|daerah|kecamatan|jalan) (apa|mana)(kah)?|(which|what) (city|country|province|"
-    r"village|district|building|town|region|regency|street))\b",
+    r"gedung|kabupaten|daerah|kecamatan|jalan) (apa|mana)(kah)?|(which|what) (city|country|"
+    r"province|village|district|building|town|region|regency|street))\b",
     _I,
 )
 # A question word that asks for no particular kind ("which fictional figure", "apa yang"): it
@@ -56,11 +56,23 @@ _KIND_PATTERNS: tuple[tuple[Kind, re.Pattern[str]], ...] = (
 # answer to "dalam berapa hari", nor "70 persen" to "umur ... berapa".
 _TIME_UNITS = r"tahun|bulan|hari|jam|menit|detik|minggu|pekan|dekade|abad|years?|months?|"
 _TIME_UNITS += r"days?|hours?|minutes?|seconds?|weeks?|decades?|centur(?:y|ies)"
+_MONEY_WORDS = r"uang|dana|anggaran|biaya|harga|gaji|ganti rugi|kompensasi|nilai"
 _UNITS: tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...] = tuple(
     (name, re.compile(asked, _I), re.compile(fits, _I))
     for name, asked, fits in (
-        ("age", r"\b(how old|usia|umur)\b", r"\b(tahun|years?|thn)\b"),
-        ("percent", r"\b(persen|percent|percentage)\b|%", r"%|\b(persen|percent)\b"),
+        # The unit is asked for only next to the question word: "penduduk usia kerja ...
+        # berapa" counts people, "sebesar 25 persen, berapa orang" people too. An age in
+        # Indonesian news often stands bare after the name: "Riska (5)".
+        (
+            "age",
+            r"\b(how old|berapa(kah)? (usia|umur)|(usia|umur)( \S+){0,3} berapa(kah)?)\b",
+            r"\b(tahun|years?|thn)\b|^\(?\d{1,3}\)?$",
+        ),
+        (
+            "percent",
+            r"\b(berapa(kah)? persen|persentase|what percent(age)?|how many percent)\b",
+            r"%|\b(persen|percent)\b",
+        ),
         (
             "duration",
             r"\b(berapa(kah)? (lama|"
@@ -72,8 +84,9 @@ _UNITS: tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...] = tuple(
         ),
         (
             "money",
-            r"\b(how much money|uang|dana|anggaran|biaya|harga|gaji|ganti rugi|kompensasi|budget|"
-            r"price|cost|compensation|salary|funds?|allocat\w*)\b",
+            r"\bhow much\b.*\b(money|budget|price|cost|compensation|salary|funds?|allocat\w*|"
+            r"spen[dt]|paid|pay)\b|\bberapa(kah)?( \S+){0,2} (" + _MONEY_WORDS + r")\b|"
+            r"\b(" + _MONEY_WORDS + r")( \S+){0,3} berapa(kah)?\b",
             r"\b(rp|rupiah|idr|usd|us\$|dolar|dollars?|euro|juta|miliar|triliun|million|billion|"
             r"trillion)\b|rp ?\d|\$|€",
         ),
