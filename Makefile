@@ -62,6 +62,7 @@ eval: model
 
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) var eval-report

@@ -41,16 +41,16 @@ def base_vectors(count: int = 256, emb=None) -> np.ndarray:  # type: ignore[no-u
 
 
 def _store_hnsw() -> tuple[int, int]:
-    """HNSW links and construction depth as indexer.store builds them (32 / 80 if it does not
+    """HNSW links and construction depth as the product builds them (32 / 80 if it does not
     say), so the figures describe what the product writes."""
-    import indexer.store as store
+    import indexer.dense.faiss_backend as store
 
     return getattr(store, "HNSW_M", 32), getattr(store, "HNSW_EF_CONSTRUCTION", 80)
 
 
 def store_rule() -> str:
-    """What indexer.store does now, in words."""
-    import indexer.store as store
+    """What the product's FAISS backend does now, in words."""
+    import indexer.dense.faiss_backend as store
 
     if not hasattr(store, "HNSW_FROM"):
         return "IndexFlatIP per segment"

@@ -75,8 +75,9 @@ def run(
     hits both sides alike. ``build(index_dir, chunks, embedder)`` writes a base index
     (default ``synthetic_index``; the harness passes ``bench.synthetic``'s faster one)."""
     from newsqa.settings import get_settings
+    from service.index_open import open_embedder
 
-    embedder = Embedder.from_settings(get_settings())
+    embedder = open_embedder(get_settings())
     records = [json.loads(line) for line in CORPUS.open()][:repeats]
     embedder.embed_passages([r["text"] for r in records])  # warm-up
     sizes = {"small": small, "large": large}

@@ -59,7 +59,7 @@ def profile(store, emb, qs: list[str]) -> dict[str, float]:  # type: ignore[no-u
     with timers, then restored) and building the response (highlights, models, JSON)."""
     import service.retrieval as retrieval
     from service import schemas
-    from service.app import passages_out
+    from service.routes.responses import passages_out
 
     spent: dict[str, float] = defaultdict(float)
     retriever = retrieval.HybridRetriever(store, emb)

@@ -411,7 +411,7 @@ def recommended_defaults(result: dict) -> dict:
         }
         out["faiss_threads_single_query"] = {
             "winner": rec["single_query_threads"],
-            "now": "1 for a single query, all cores for a batch (indexer/vector_store.py)",
+            "now": "1 for a single query, all cores for a batch (indexer/dense/faiss_backend.py)",
             "why": "one query at a time, see section 4",
         }
     return out

@@ -20,7 +20,7 @@ Training questions only (facqa-train, the project's own corpus set); the sets re
 
     python -m eval.calibrate --index facqa=DIR1 --index corpus=DIR2 \
         --questions facqa=../shared/data/eval/facqa-train.jsonl \
-        --questions corpus=eval/questions/corpus.jsonl --write
+        --questions corpus=eval/questions/corpus.jsonl --english facqa --write
 """
 
 from __future__ import annotations
@@ -39,9 +39,11 @@ from eval.questions import ReferenceQuestion, load_questions
 from indexer.embedder import Embedder
 from indexer.language import question_language, text_language
 from indexer.reader import WEIGHTS_PATH
+from indexer.reader.examples import in_english
 from indexer.reader.provenance import sha256_file
 from indexer.store import IndexStore
 from newsqa.settings import Settings, get_settings
+from service.index_open import open_embedder, open_store
 from service.reader_answer import THRESHOLDS_NAME, ReaderAnswerBuilder, load_reader_answerer
 from service.retrieval import HybridRetriever
 
@@ -101,9 +103,7 @@ def choose_threshold(
     candidates = [cuts[0] - 1.0] + [(a + b) / 2 for a, b in zip(cuts, cuts[1:])]
     best = (float("-inf"), 0.0)
     for cut in candidates:
-        value = sum(
-            answer_weight * _share(p, cut, True) + _share(n, cut, False) for p, n in groups
-        )
+        value = sum(answer_weight * _share(p, cut, True) + _share(n, cut, False) for p, n in groups)
         if value > best[0] + 1e-12:
             best = (value, cut)
     cut = best[1]
@@ -129,9 +129,13 @@ def main(
         Path, typer.Option("--margins", help="Margins per pair: reused if present, else written.")
     ] = Path("var/calibration-margins.json"),
     write: Annotated[bool, typer.Option(help="Write thresholds.json beside the weights.")] = False,
+    english: Annotated[
+        list[str] | None,
+        typer.Option(help="NAME: also ask that set's questions in pseudo-English (NAME-en)."),
+    ] = None,
 ) -> None:
     settings: Settings = get_settings()
-    embedder = Embedder.from_settings(settings)
+    embedder = open_embedder(settings)
     builder = load_reader_answerer(settings)
     builder.thresholds = {}
     builder.reader.no_answer_threshold = 0.0  # margins, not excesses
@@ -147,8 +151,10 @@ def main(
         for name, path in files.items():
             qs = load_questions(Path(path))
             qs = rng.sample(qs, min(sample, len(qs)))
-            store = IndexStore.open(Path(stores[name]), settings=settings)
+            store = open_store(settings, Path(stores[name]), check_model=False)
             margins[name] = collect(store, embedder, builder, qs, k)
+            if name in (english or []):
+                margins[f"{name}-en"] = collect(store, embedder, builder, in_english(qs), k)
             store.close()
         margins_file.parent.mkdir(parents=True, exist_ok=True)
         margins_file.write_text(json.dumps(margins))
@@ -184,6 +190,7 @@ def main(
             "questions": {n: {"path": p, "sha256": sha256_file(p)} for n, p in files.items()},
             "sample": sample,
             "answer_weight": answer_weight,
+            "english": english or [],
             "k": k,
             "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         }

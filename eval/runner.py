@@ -1,6 +1,6 @@
 """Run reference questions through the product's own answer path and score them.
 
-In-process, each question goes through ``service.app.answer_question`` (what POST /ask calls);
+In-process, each question goes through ``service.qa.answer_question`` (what POST /ask calls);
 with a URL, it goes to a running server's POST /ask. Metrics come from ``eval.metrics``.
 """
 
@@ -19,7 +19,8 @@ from indexer.language import question_language
 from indexer.store import IndexStore
 
 if TYPE_CHECKING:
-    from service.app import Components
+    from newsqa.api import Index
+    from service.qa import Components
 
 
 @dataclass
@@ -59,12 +60,13 @@ class ModeReport:
 AskFn = Callable[[str, int], dict]
 
 
-def in_process_asker(components) -> AskFn:  # type: ignore[no-untyped-def]
-    """Ask through the same function POST /ask uses, returning the response as a dict."""
-    from service.app import answer_question, ask_response
+def in_process_asker(index: Index) -> AskFn:
+    """Ask through the Python API (``newsqa.Index.ask``, the code path of POST /ask),
+    returning the response as POST /ask would serialise it."""
+    from service.routes.responses import ask_response
 
     def ask(question: str, k: int) -> dict:
-        return ask_response(answer_question(components, question, k, None)).model_dump()
+        return ask_response(index.ask(question, k)).model_dump()
 
     return ask
 
@@ -233,7 +235,7 @@ def negative_results(
     ones in topic and wording; withholding the articles that answer a real question makes a
     negative that looks exactly like a positive, so the service must notice that the evidence
     left does not answer it (an honest "not found" instead of a confident answer from a
-    neighbouring article). Runs in process (``components`` as ``service.app.Components``),
+    neighbouring article). Runs in process (``components`` as ``service.qa.Components``),
     through the same retriever and answerer as POST /ask. Returns ``{"all": share, "id":
     share, "en": share}`` (languages present only; {} when no question qualifies);
     ``add_negatives`` puts it into a report.

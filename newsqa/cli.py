@@ -113,7 +113,7 @@ def index(
     engine: EngineOption = "local",
 ) -> None:
     """Index articles into an index directory; on an existing index only what changed."""
-    from indexer.embedder import Embedder
+    from service.index_open import open_embedder
 
     if engine not in ("local", "ray"):
         raise _fail(ValueError(f"--engine must be local or ray, got {engine!r}"))
@@ -124,7 +124,7 @@ def index(
             raise _fail(NewsqaError("--engine ray needs Ray: pip install -e '.[ray]'"))
     settings = _settings(index_dir)
     try:
-        embedder = Embedder.from_settings(settings)
+        embedder = open_embedder(settings)
         _index_once(paths, settings, embedder, prune, wait, workers, engine)
     except NewsqaError as exc:
         raise _fail(exc) from exc
@@ -134,6 +134,7 @@ def _index_once(  # type: ignore[no-untyped-def]
     paths, settings, embedder, prune: bool, wait: float, workers: int = 1, engine: str = "local"
 ) -> None:
     from indexer.pipeline import build_index
+    from service.index_open import dense_config
 
     with progress_bar() as progress:
         report = build_index(
@@ -144,7 +145,7 @@ def _index_once(  # type: ignore[no-untyped-def]
             prune=prune,
             lock_timeout=wait,
             workers=workers,
-            settings=settings,
+            dense=dense_config(settings),
             engine=engine,  # type: ignore[arg-type]
         )
     table = Table(title=f"index {settings.index_dir}")
@@ -184,13 +185,13 @@ def watch(
     from watchfiles import Change
     from watchfiles import watch as watch_changes
 
-    from indexer.embedder import Embedder
     from indexer.sources import SUFFIXES
+    from service.index_open import open_embedder
 
     if not folder.is_dir():
         raise _fail(NewsqaError(f"{folder} is not a folder"))
     settings = _settings(index_dir)
-    embedder = Embedder.from_settings(settings)
+    embedder = open_embedder(settings)
     started = False
     # The folder is indexed once the watcher runs (its first, empty, yield), so that a file
     # arriving during that first run is not missed: it comes back as a change.
@@ -237,8 +238,8 @@ def serve(
     ] = None,
 ) -> None:
     """Serve the HTTP API over an index directory."""
-    from indexer.store import IndexStore
     from service.app import create_app
+    from service.index_open import open_store
     from service.logging_setup import uvicorn_logging
     from service.server import build_server
 
@@ -248,9 +249,7 @@ def serve(
             update={"forwarded_allow_ips": forwarded_allow_ips.strip() or None}
         )
     try:  # fail fast, with the reason, before the server starts
-        IndexStore.open(
-            settings.index_dir, expected_model=settings.embed_model, settings=settings
-        ).close()
+        open_store(settings).close()
     except NewsqaError as exc:
         raise _fail(exc) from exc
     # uvicorn with header/keep-alive timeouts and a connection limit (service/server.py)
@@ -276,14 +275,14 @@ def ask(
     ] = None,
 ) -> None:
     """Answer one question from the command line, with its citations."""
-    from service.app import answer_question, build_components
+    from newsqa.api import Index
 
     settings = _settings(index_dir)
     try:
-        components = build_components(settings)
+        index = Index.open(settings.index_dir, settings)
     except NewsqaError as exc:
         raise _fail(exc) from exc
-    answer = answer_question(components, question, k or settings.default_k, None)
+    answer = index.ask(question, k or settings.default_k)
     if answer.abstained:
         console.print("[yellow]No answer found in the articles.[/] Nearest passages:")
         for hit in answer.hits[:3]:
@@ -385,6 +384,9 @@ def reader_train(
     long_context_ratio: Annotated[
         float, typer.Option(min=0.0, max=1.0, help="Share lengthened with other passages.")
     ] = 0.25,
+    english_ratio: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Share asked in pseudo-English.")
+    ] = 0.0,
     holdout: Annotated[float, typer.Option(min=0.0, max=0.5, help="Held-out share.")] = 0.1,
     limit_questions: Annotated[int | None, typer.Option(min=1)] = None,
     limit_valid: Annotated[int | None, typer.Option(min=1)] = None,
@@ -419,6 +421,7 @@ def reader_train(
         doc_stride=doc_stride,
         negatives_ratio=negatives_ratio,
         long_context_ratio=long_context_ratio,
+        english_ratio=english_ratio,
         holdout_fraction=holdout,
         limit_questions=limit_questions,
         limit_valid=limit_valid,
@@ -473,6 +476,9 @@ def reader_evaluate(
         bool, typer.Option(help="Also pair each question with another one's passage.")
     ] = True,
     seed: Annotated[int, typer.Option()] = 13,
+    english: Annotated[
+        bool, typer.Option(help="Questions rewritten in pseudo-English (cross-lingual case).")
+    ] = False,
     out: Annotated[Path | None, typer.Option(help="Write the report (JSON) here.")] = None,
     encoder: ReaderEncoder = None,
 ) -> None:
@@ -489,8 +495,9 @@ def reader_evaluate(
     try:
         reader = Reader.from_files(_reader_encoder(encoder), weights or WEIGHTS_PATH)
         report = evaluate_files(
-            reader, passages, questions, seed=seed, limit=limit, negatives=negatives
-        )
+            reader, passages, questions, seed=seed, limit=limit, negatives=negatives,
+            english=english,
+        )  # fmt: skip
     except (NewsqaError, ValueError, OSError) as exc:
         raise _fail(exc) from exc
     table = Table("questions", "language", "F1", "EM")

@@ -6,8 +6,9 @@
   POST/PUT/DELETE under ``/articles`` without the right bearer token is answered 401 (or 403
   when writes are off) as soon as its headers are in: an unauthenticated client cannot make
   the server hold its half-sent 1 MB body, nor wait for it.
-* ``service/writes.py::require_admin``, the routes' dependency, which keeps the 401 and 403 in
-  the OpenAPI document (and guards the routes if they are ever mounted without the middleware).
+* ``service/routes/writes.py::require_admin``, the routes' dependency, which keeps the 401 and
+  403 in the OpenAPI document (and guards the routes if they are ever mounted without the
+  middleware).
 
 No configured token (``NEWSQA_ADMIN_TOKEN`` unset, empty or blank) means writes are off: 403.
 The token is compared in constant time (``hmac.compare_digest``).

@@ -118,6 +118,8 @@ class BodyLimit:
         self.max_bytes = max_bytes
         self.timeout = timeout
 
+    # Over 50 lines on purpose: an ASGI middleware's one entry point: each refusal must happen
+    # before the body is read, in this order.
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)

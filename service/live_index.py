@@ -20,6 +20,7 @@ from indexer.pipeline import IndexReport
 from indexer.store import IndexStore, current_generation
 from newsqa.errors import NewsqaError
 from newsqa.settings import Settings, get_settings
+from service.index_open import dense_config
 from service.write_worker import WriteWorker
 
 log = logging.getLogger(__name__)
@@ -40,10 +41,10 @@ class LiveIndex:
         on_swap: Callable[[T], None] = lambda _: None,
         settings: Settings | None = None,
     ) -> None:
-        self.settings = settings
+        self.settings = settings or get_settings()
         self._build = build
         self._on_swap = on_swap
-        self._worker = WriteWorker(settings or get_settings())
+        self._worker = WriteWorker(self.settings)
         self.store = store
         self.components = build(store)
         self._generation = current_generation(store.path)
@@ -64,7 +65,7 @@ class LiveIndex:
                     old.path,
                     expected_model=old.manifest.model,
                     reuse=old.segment_map(),
-                    settings=self.settings,
+                    dense=dense_config(self.settings),
                 )
             except NewsqaError as exc:
                 log.error("index reload refused, still serving %s: %s", self._generation, exc)

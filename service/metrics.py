@@ -33,7 +33,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector
-from starlette.routing import Match
+from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 UNMATCHED = "<unmatched>"
@@ -102,12 +102,20 @@ class ServiceMetrics:
     def route_of(self, scope: Scope) -> str:
         route = scope.get("route")
         if route is None:  # answered before routing (limits) or by no route
-            for candidate in self.app.router.routes:
-                match, _ = candidate.matches(scope)
-                if match == Match.FULL:
-                    route = candidate
-                    break
+            route = _full_match(self.app.router.routes, scope)
         return getattr(route, "path", None) or UNMATCHED
+
+
+def _full_match(routes: list[BaseRoute], scope: Scope) -> BaseRoute | None:
+    """The route ``scope`` would reach. FastAPI keeps an included router as one entry with no
+    path of its own (``original_router``), so the search goes on inside it; no router here is
+    included with a prefix, so its routes' paths are the app's."""
+    for candidate in routes:
+        match, _ = candidate.matches(scope)
+        if match == Match.FULL:
+            inner = getattr(candidate, "original_router", None)
+            return candidate if inner is None else _full_match(inner.routes, scope)
+    return None
 
 
 class _IndexCollector(Collector):

@@ -26,8 +26,7 @@ from indexer.analyzer import analyze, fast_tokens
 from indexer.dates import to_timestamp
 from indexer.documents import searchable_text
 from indexer.embedder import Embedder
-from indexer.store import ChunkRecord, IndexStore
-from indexer.vector_store import MetadataFilter
+from indexer.store import ChunkRecord, IndexStore, MetadataFilter
 
 Mode = Literal["hybrid", "dense", "bm25"]
 _YEAR = re.compile(r"\b(19[5-9]\d|20\d\d)\b")
@@ -46,7 +45,8 @@ class Filters:
         return not any((self.published_from, self.published_to, self.source, self.category))
 
     def mask(self, store: IndexStore) -> np.ndarray | None:
-        """Rows of ``store`` that pass (live ones only), or None when nothing is filtered."""
+        """Rows of ``store`` that pass (live ones only), or None when nothing is filtered: the
+        store evaluates its own filters (``IndexStore.rows_matching``)."""
         return store.rows_matching(self.pushdown())
 
     def pushdown(self) -> MetadataFilter | None:
@@ -179,6 +179,8 @@ class HybridRetriever:
             results.append(self._rank(question, q_vec, lexical, weight, sorted(rows), k))
         return results
 
+    # Over 50 lines on purpose: every feature of the fusion in one place, where the weights that
+    # combine them are.
     def _rank(
         self,
         question: str,

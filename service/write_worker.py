@@ -34,6 +34,7 @@ from indexer.embedder import Embedder
 from indexer.pipeline import IndexReport, write_articles
 from newsqa.errors import IndexWriteError
 from newsqa.settings import Settings
+from service.index_open import dense_config, open_embedder
 
 WRITE_NICE = 10
 
@@ -53,7 +54,7 @@ def _init(settings: Settings) -> None:
     on_openmp_thread(torch.set_num_threads, threads)
     on_openmp_thread(faiss.omp_set_num_threads, threads)
     _settings = settings
-    _embedder = Embedder.from_settings(settings.model_copy(update={"embed_cache_size": 0}))
+    _embedder = open_embedder(settings.model_copy(update={"embed_cache_size": 0}))
 
 
 def _write(index_dir: Path, upsert: Sequence[Article], delete: Sequence[str]) -> IndexReport:
@@ -64,7 +65,7 @@ def _write(index_dir: Path, upsert: Sequence[Article], delete: Sequence[str]) ->
         upsert,
         delete,
         lock_timeout=_settings.write_lock_timeout,
-        settings=_settings,
+        dense=dense_config(_settings),
     )
 
 

@@ -81,13 +81,23 @@ def settings(tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture(scope="session")
 def embedder(settings):
     """The real bundled model, loaded once for the whole test session."""
-    from indexer.embedder import Embedder
+    from service.index_open import open_embedder
 
-    return Embedder.from_settings(settings)
+    return open_embedder(settings)
 
 
 @pytest.fixture(scope="session")
-def corpus_index(settings, embedder) -> Path:
+def dense(settings):
+    """Where the session's indexes keep and search vectors (``NEWSQA_VECTOR_STORE``): pass it to
+    ``build_index``, ``IndexWriter`` and ``IndexStore.open`` so that ``make test-scale`` mirrors
+    and searches every index on Milvus, as the service does."""
+    from service.index_open import dense_config
+
+    return dense_config(settings)
+
+
+@pytest.fixture(scope="session")
+def corpus_index(settings, embedder, dense) -> Path:
     """A real index of the project's sample corpus plus the shared Palembang page."""
     from indexer.pipeline import build_index
 
@@ -95,6 +105,7 @@ def corpus_index(settings, embedder) -> Path:
         [CORPUS_DIR, SHARED_DIR / "data" / "news" / "palembang-awards-2020.txt"],
         settings.index_dir,
         embedder,
+        dense=dense,
     )
     return settings.index_dir
 
@@ -102,9 +113,9 @@ def corpus_index(settings, embedder) -> Path:
 @pytest.fixture(scope="module")
 def store(corpus_index, settings):
     """The corpus index, opened the way the service opens it."""
-    from indexer.store import IndexStore
+    from service.index_open import open_store
 
-    s = IndexStore.open(corpus_index, expected_model=settings.embed_model, settings=settings)
+    s = open_store(settings, corpus_index)
     yield s
     s.close()
 

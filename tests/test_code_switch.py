@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from indexer.reader.code_switch import english_question
-from indexer.reader.lexicon_id_en import LEXICON
+from indexer.reader.code_switch import LEXICON, english_question
 
 FACQA_TRAIN = Path(__file__).resolve().parents[2] / "shared" / "data" / "eval" / "facqa-train.jsonl"
 WH_STARTS = {"what", "who", "which", "when", "where", "how", "in", "on", "since"}

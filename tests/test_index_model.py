@@ -78,9 +78,9 @@ from indexer.dedup import text_key
 from indexer.documents import Article, Chunk, searchable_text
 from indexer.pipeline import build_index
 from indexer.sources import article_from_record
-from indexer.store import IndexStore, IndexWriter, content_hash
-from indexer.vector_store import chunk_key
+from indexer.store import IndexStore, IndexWriter, chunk_key, content_hash
 from service.answer import AnswerBuilder
+from service.index_open import dense_config
 from service.retrieval import Filters, HybridRetriever
 
 WIB = timezone(timedelta(hours=7))
@@ -455,7 +455,7 @@ class Model:
         return scores
 
     def keys(self) -> np.ndarray:
-        """The chunk keys a Milvus collection must hold (``indexer.vector_store.chunk_key``)."""
+        """The chunk keys a Milvus collection must hold (``indexer.dense.base.chunk_key``)."""
         return np.sort(
             np.array(
                 [
@@ -496,6 +496,7 @@ class IndexMachine(RuleBasedStateMachine):
         self.work = self.index_dir.parent
         self.work.mkdir(parents=True)
         self.settings = run.settings.model_copy(update={"index_dir": self.index_dir})
+        self.dense = dense_config(self.settings)  # the writers' and readers' vector store
         self.model = Model()
         self.serial = 0  # article ids
         self.files = 0  # JSONL files written
@@ -523,7 +524,7 @@ class IndexMachine(RuleBasedStateMachine):
             [self.write_file(records)],
             self.index_dir,
             self.embedder,
-            settings=self.settings,
+            dense=self.dense,
             **options,
         )
         assert report.skipped == [], report.skipped
@@ -567,7 +568,7 @@ class IndexMachine(RuleBasedStateMachine):
         self.reader = IndexStore.open(
             self.index_dir,
             reuse=previous.segment_map() if previous else None,
-            settings=self.settings,
+            dense=self.dense,
         )
         self.close_unused(previous)
         if self.client is not None:
@@ -674,7 +675,7 @@ class IndexMachine(RuleBasedStateMachine):
             assert not existed or response.json()["removed"] == 1, response.text
         else:
             with IndexWriter(
-                self.index_dir, self.embedder.name, self.embedder.dimension, settings=self.settings
+                self.index_dir, self.embedder.name, self.embedder.dimension, dense=self.dense
             ) as writer:
                 assert bool(writer.delete([article_id])) == existed, article_id
                 writer.commit()
@@ -721,7 +722,7 @@ class IndexMachine(RuleBasedStateMachine):
     def reopen(self, restart_app: bool) -> None:
         """Open the index from disk afresh (no segment reused); maybe restart the app too."""
         previous = self.reader
-        self.reader = IndexStore.open(self.index_dir, settings=self.settings)
+        self.reader = IndexStore.open(self.index_dir, dense=self.dense)
         self.close_unused(previous)
         if restart_app and self.client is not None:
             self.client.__exit__(None, None, None)
@@ -959,10 +960,10 @@ class IndexMachine(RuleBasedStateMachine):
             assert c["char_start"] <= s["char_start"] < s["char_end"] <= c["char_end"], (s, c)
 
     def check_milvus(self, store: IndexStore) -> None:
-        from indexer.milvus_store import open_store
+        from indexer.dense.milvus import open_collection
 
         s = self.settings
-        collection = open_store(
+        collection = open_collection(
             s.milvus_uri, store.manifest.milvus_collection, store.manifest.dimension, "FLAT", 30.0
         )
         expected = self.model.keys()

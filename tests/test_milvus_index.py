@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -20,15 +21,15 @@ from eval import metrics
 from eval.questions import load_questions
 from eval.runner import canonical_relevant
 from indexer.pipeline import build_index
-from indexer.store import IndexStore
+from indexer.store import DenseConfig, IndexStore
 from newsqa.errors import IncompatibleIndexError, IndexWriteError, VectorStoreError
-from newsqa.settings import Settings
+from service.index_open import dense_config
 from service.retrieval import Filters, HybridRetriever
 
 pytestmark = pytest.mark.milvus
 pytest.importorskip("pymilvus", reason="Milvus tests need: pip install -e '.[milvus]'")
 
-from indexer.milvus_store import MilvusBackend, open_store  # noqa: E402
+from indexer.dense.milvus import MilvusBackend, open_collection  # noqa: E402
 
 DETIK = SHARED_DIR / "data" / "news" / "detik-2025.jsonl"
 # How many detik articles the reindex test indexes (0: all 1,000+, about 6 minutes of
@@ -38,25 +39,27 @@ QUERIES = ["which Palembang programs won 2020 awards", "harga cabai naik", "banj
 
 
 @pytest.fixture(scope="module")
-def on_milvus(milvus, settings) -> Settings:
-    return settings.model_copy(update={"vector_store": "milvus", "milvus_uri": milvus.uri})
+def on_milvus(milvus, settings) -> DenseConfig:
+    return dense_config(
+        settings.model_copy(update={"vector_store": "milvus", "milvus_uri": milvus.uri})
+    )
 
 
 @pytest.fixture(scope="module")
-def on_faiss(settings) -> Settings:
-    return settings.model_copy(update={"vector_store": "faiss"})
+def on_faiss(settings) -> DenseConfig:
+    return dense_config(settings.model_copy(update={"vector_store": "faiss"}))
 
 
-def collection_of(index_dir: Path, on_milvus: Settings):
-    manifest = IndexStore.open(index_dir, settings=on_milvus, eager=False).manifest
-    return open_store(
+def collection_of(index_dir: Path, on_milvus: DenseConfig):
+    manifest = IndexStore.open(index_dir, dense=on_milvus, eager=False).manifest
+    return open_collection(
         on_milvus.milvus_uri, manifest.milvus_collection, manifest.dimension, "FLAT", 30.0
     )
 
 
-def assert_mirrors(index_dir: Path, on_milvus: Settings) -> IndexStore:
+def assert_mirrors(index_dir: Path, on_milvus: DenseConfig) -> IndexStore:
     """The collection holds exactly the live chunk keys of the committed generation."""
-    store = IndexStore.open(index_dir, settings=on_milvus)
+    store = IndexStore.open(index_dir, dense=on_milvus)
     assert isinstance(store.backend, MilvusBackend)
     expected = np.sort(store.row_keys[store.live])
     collection = collection_of(index_dir, on_milvus)
@@ -74,7 +77,7 @@ def test_detik_reindex_with_changes_and_removals_leaves_exactly_the_live_rows(
         records = records[:DETIK_LIMIT]
     index_dir = tmp_path / "detik"
     first = build_index(
-        [write_jsonl(tmp_path / "a.jsonl", records)], index_dir, embedder, settings=on_milvus
+        [write_jsonl(tmp_path / "a.jsonl", records)], index_dir, embedder, dense=on_milvus
     )
     before = assert_mirrors(index_dir, on_milvus)
     print(f"[milvus-detik] {first.manifest.articles} articles, {first.manifest.chunks} chunks")
@@ -94,7 +97,7 @@ def test_detik_reindex_with_changes_and_removals_leaves_exactly_the_live_rows(
         index_dir,
         embedder,
         prune=True,
-        settings=on_milvus,
+        dense=on_milvus,
     )
     assert (report.updated, report.removed) == (10, 5)
     after = assert_mirrors(index_dir, on_milvus)
@@ -117,15 +120,15 @@ def test_detik_reindex_with_changes_and_removals_leaves_exactly_the_live_rows(
 @pytest.fixture(scope="module")
 def corpus_on_milvus(tmp_path_factory, embedder, on_milvus) -> Path:
     index_dir = tmp_path_factory.mktemp("corpus-milvus") / "index"
-    build_index([CORPUS_DIR], index_dir, embedder, settings=on_milvus)
+    build_index([CORPUS_DIR], index_dir, embedder, dense=on_milvus)
     return index_dir
 
 
 def test_dense_search_through_milvus_ranks_like_faiss(
     corpus_on_milvus, embedder, on_milvus, on_faiss
 ):
-    milvus = IndexStore.open(corpus_on_milvus, settings=on_milvus)
-    faiss = IndexStore.open(corpus_on_milvus, settings=on_faiss)
+    milvus = IndexStore.open(corpus_on_milvus, dense=on_milvus)
+    faiss = IndexStore.open(corpus_on_milvus, dense=on_faiss)
     vectors = embedder.embed_queries(QUERIES)
     for filters in (Filters(), Filters(category="Ekonomi"), Filters(source="nope")):
         allowed = filters.mask(faiss)
@@ -140,8 +143,8 @@ def test_dense_search_through_milvus_ranks_like_faiss(
         by_faiss = HybridRetriever(faiss, embedder).retrieve(question, k=5)
         assert [h.article_id for h in by_milvus] == [h.article_id for h in by_faiss]
     # the service never loaded the FAISS files: its vectors are in Milvus
-    assert all(
-        seg._index is None for seg in IndexStore.open(corpus_on_milvus, settings=on_milvus).segments
+    assert not any(
+        seg.vectors_loaded for seg in IndexStore.open(corpus_on_milvus, dense=on_milvus).segments
     )
 
 
@@ -151,22 +154,22 @@ def test_a_generation_milvus_does_not_hold_is_refused_until_synced(
     records = [json.loads(line) for line in (CORPUS_DIR / "articles.jsonl").open()][:6]
     index_dir = tmp_path / "index"
     build_index(
-        [write_jsonl(tmp_path / "a.jsonl", records[:4])], index_dir, embedder, settings=on_faiss
+        [write_jsonl(tmp_path / "a.jsonl", records[:4])], index_dir, embedder, dense=on_faiss
     )
     with pytest.raises(IncompatibleIndexError, match="not in Milvus"):
-        IndexStore.open(index_dir, settings=on_milvus)
+        IndexStore.open(index_dir, dense=on_milvus)
     build_index(
-        [write_jsonl(tmp_path / "a.jsonl", records[:4])], index_dir, embedder, settings=on_milvus
+        [write_jsonl(tmp_path / "a.jsonl", records[:4])], index_dir, embedder, dense=on_milvus
     )  # nothing changed: the commit uploads the whole index
     assert_mirrors(index_dir, on_milvus)
     # a FAISS-mode commit leaves Milvus behind: refused again, then repaired
     build_index(
-        [write_jsonl(tmp_path / "b.jsonl", records[4:6])], index_dir, embedder, settings=on_faiss
+        [write_jsonl(tmp_path / "b.jsonl", records[4:6])], index_dir, embedder, dense=on_faiss
     )
     with pytest.raises(IncompatibleIndexError, match="holds generation"):
-        IndexStore.open(index_dir, settings=on_milvus)
+        IndexStore.open(index_dir, dense=on_milvus)
     build_index(
-        [write_jsonl(tmp_path / "b.jsonl", records[4:6])], index_dir, embedder, settings=on_milvus
+        [write_jsonl(tmp_path / "b.jsonl", records[4:6])], index_dir, embedder, dense=on_milvus
     )
     assert assert_mirrors(index_dir, on_milvus).manifest.articles == 6
 
@@ -177,7 +180,7 @@ def test_drift_between_milvus_and_the_index_is_repaired_by_the_next_commit(
     records = [json.loads(line) for line in (CORPUS_DIR / "articles.jsonl").open()][:6]
     index_dir = tmp_path / "index"
     build_index(
-        [write_jsonl(tmp_path / "a.jsonl", records[:4])], index_dir, embedder, settings=on_milvus
+        [write_jsonl(tmp_path / "a.jsonl", records[:4])], index_dir, embedder, dense=on_milvus
     )
     store = assert_mirrors(index_dir, on_milvus)
     # A commit that fails after its Milvus upserts (here: its generation file cannot be
@@ -188,35 +191,35 @@ def test_drift_between_milvus_and_the_index_is_repaired_by_the_next_commit(
             [write_jsonl(tmp_path / "b.jsonl", records[4:5])],
             index_dir,
             embedder,
-            settings=on_milvus,
+            dense=on_milvus,
         )
     (index_dir / f".gen-{store.manifest.generation + 1:06d}.json.tmp").rmdir()
     collection = collection_of(index_dir, on_milvus)
     assert collection.count() > store.manifest.chunks
-    hits = HybridRetriever(IndexStore.open(index_dir, settings=on_milvus), embedder).retrieve(
+    hits = HybridRetriever(IndexStore.open(index_dir, dense=on_milvus), embedder).retrieve(
         records[4]["title"], k=5
     )
     assert records[4]["id"] not in {h.article_id for h in hits}
     # Rows lost by the server: found by the count check of the next commit.
     collection.delete_keys(store.row_keys[:2])
     build_index(
-        [write_jsonl(tmp_path / "c.jsonl", records[5:6])], index_dir, embedder, settings=on_milvus
+        [write_jsonl(tmp_path / "c.jsonl", records[5:6])], index_dir, embedder, dense=on_milvus
     )
     assert assert_mirrors(index_dir, on_milvus).manifest.articles == 5
 
 
 def test_unreachable_milvus_fails_cleanly(tmp_path, embedder, on_milvus, corpus_on_milvus):
-    down = on_milvus.model_copy(update={"milvus_uri": "http://127.0.0.1:9", "milvus_timeout": 3.0})
+    down = replace(on_milvus, milvus_uri="http://127.0.0.1:9", milvus_timeout=3.0)
     records = [json.loads(line) for line in (CORPUS_DIR / "articles.jsonl").open()][:2]
     with pytest.raises(IndexWriteError, match="Milvus at http://127.0.0.1:9"):
         build_index(
             [write_jsonl(tmp_path / "a.jsonl", records)],
             tmp_path / "index",
             embedder,
-            settings=down,
+            dense=down,
         )
     with pytest.raises(VectorStoreError, match="Milvus at http://127.0.0.1:9"):
-        IndexStore.open(corpus_on_milvus, settings=down)
+        IndexStore.open(corpus_on_milvus, dense=down)
 
 
 def test_facqa_retrieval_through_milvus_matches_faiss(
@@ -228,12 +231,12 @@ def test_facqa_retrieval_through_milvus_matches_faiss(
         [SHARED_DIR / "data" / "news" / "facqa-passages.jsonl"],
         index_dir,
         embedder,
-        settings=on_milvus,
+        dense=on_milvus,
     )
     questions = load_questions(SHARED_DIR / "data" / "eval" / "facqa-valid.jsonl")
     figures = {}
-    for name, settings in (("faiss", on_faiss), ("milvus", on_milvus)):
-        store = IndexStore.open(index_dir, settings=settings)
+    for name, dense in (("faiss", on_faiss), ("milvus", on_milvus)):
+        store = IndexStore.open(index_dir, dense=dense)
         retriever = HybridRetriever(store, embedder)
         mrr = success = 0.0
         for q in questions:

@@ -23,8 +23,12 @@ for _package in ("pymilvus", "milvus"):  # milvus: the server's launcher, milvus
 
 
 from indexer.chunking import Chunker  # noqa: E402
+from indexer.dense.milvus_client import (  # noqa: E402
+    MISSING_TS,
+    MilvusVectorStore,
+    filter_expression,
+)
 from indexer.documents import Article, searchable_text  # noqa: E402
-from indexer.milvus_store import MISSING_TS, MilvusVectorStore, filter_expression  # noqa: E402
 from indexer.sources import read_articles  # noqa: E402
 
 QUERIES = [

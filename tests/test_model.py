@@ -137,3 +137,11 @@ def test_killed_build_leaves_no_loadable_folder(tmp_path):
     assert not target.exists()
     assert build_bundled_model(tmp_path) == target
     assert (target / "modules.json").is_file()
+
+
+def test_indexer_and_settings_name_the_same_bundled_model():
+    """The indexer keeps its own copy of the name (it never imports newsqa.settings)."""
+    from indexer.embedder import BUNDLED_MODEL
+    from newsqa.settings import BUNDLED_MODEL as SETTINGS_DEFAULT
+
+    assert BUNDLED_MODEL == SETTINGS_DEFAULT

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,7 +11,7 @@ from conftest import CORPUS_DIR
 
 from indexer.chunking import Chunker
 from indexer.documents import Article, searchable_text
-from indexer.parallel import embed_passages_parallel, settings_for, threads_per_worker
+from indexer.parallel import embed_passages_parallel, threads_per_worker
 from indexer.pipeline import build_index
 from indexer.sources import read_articles
 from indexer.store import IndexStore
@@ -32,39 +33,41 @@ def chunk_texts() -> list[str]:
     return texts[:40]
 
 
-def test_two_workers_give_the_single_process_vectors(chunk_texts, embedder, settings):
+def test_two_workers_give_the_single_process_vectors(chunk_texts, embedder):
     assert len(chunk_texts) >= 30
     single = embedder.embed_passages(chunk_texts)
     done: list[int] = []
     parallel = embed_passages_parallel(
-        chunk_texts, settings, workers=2, batch=16, on_batch=done.append
+        chunk_texts, embedder.config, workers=2, batch=16, on_batch=done.append
     )
     assert parallel.dtype == np.float32 and parallel.shape == single.shape
     np.testing.assert_allclose(np.linalg.norm(parallel, axis=1), 1.0, atol=1e-4)
     cosines = (single * parallel).sum(axis=1)
     assert cosines.min() > 0.9999, cosines.min()
     assert sum(done) == len(chunk_texts) and len(done) == -(-len(chunk_texts) // 16)
-    assert embed_passages_parallel([], settings, workers=2).shape == (0, single.shape[1])
+    assert embed_passages_parallel([], embedder.config, workers=2).shape == (0, single.shape[1])
 
 
 def test_workers_share_the_cores(embedder, settings):
     assert threads_per_worker(1) >= threads_per_worker(2) >= 1
     assert threads_per_worker(10_000) == 1
-    rebuilt = settings_for(embedder)
-    assert (rebuilt.embed_model, rebuilt.embed_batch_size) == (
+    rebuilt = embedder.config  # what the workers load
+    assert (rebuilt.name, rebuilt.batch_size, rebuilt.precision) == (
         settings.embed_model,
         settings.embed_batch_size,
+        embedder.precision,
     )
+    assert (Path(rebuilt.path) / "config.json").is_file()  # built already: workers only load
     with pytest.raises(ValueError):
-        embed_passages_parallel(["x"], settings, workers=0)
+        embed_passages_parallel(["x"], rebuilt, workers=0)
 
 
-def test_build_index_with_two_workers_answers_like_one(tmp_path, embedder, settings):
+def test_build_index_with_two_workers_answers_like_one(tmp_path, embedder):
     records = [json.loads(line) for line in (CORPUS_DIR / "articles.jsonl").open()][:6]
     corpus = tmp_path / "articles.jsonl"
     corpus.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
     one = build_index([corpus], tmp_path / "one", embedder)
-    two = build_index([corpus], tmp_path / "two", embedder, workers=2, settings=settings)
+    two = build_index([corpus], tmp_path / "two", embedder, workers=2)
     assert (two.added, two.chunks, two.articles) == (one.added, one.chunks, one.articles)
     stores = [IndexStore.open(tmp_path / name) for name in ("one", "two")]
     try:

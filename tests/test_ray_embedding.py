@@ -78,12 +78,12 @@ def test_ray_stays_on_loopback(local_ray):
     assert local_ray.cluster_resources()["CPU"] == 2
 
 
-def test_two_ray_actors_give_the_single_process_vectors(local_ray, embedder, settings):
+def test_two_ray_actors_give_the_single_process_vectors(local_ray, embedder):
     articles = [a for a in read_articles([CORPUS_DIR]) if isinstance(a, Article)]
     chunker = Chunker()
     texts = [searchable_text(a.title, c.text) for a in articles for c in chunker.split(a)][:24]
     single = embedder.embed_passages(texts)
-    vectors = embed_passages_ray(texts, settings, workers=2, batch=4)
+    vectors = embed_passages_ray(texts, embedder.config, workers=2, batch=4)
     assert vectors.dtype == np.float32 and vectors.shape == single.shape
     cosines = (single * vectors).sum(axis=1)
     assert cosines.min() > 0.9999, cosines.min()  # and so in the texts' order

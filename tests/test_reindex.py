@@ -39,23 +39,23 @@ def ranking(store: IndexStore, embedder, query: str) -> list[tuple[str, float]]:
     return [(h.article_id, round(h.score, 4)) for h in hits]
 
 
-def test_reindex_embeds_only_what_changed_and_prunes(tmp_path, embedder):
+def test_reindex_embeds_only_what_changed_and_prunes(tmp_path, embedder, dense):
     index_dir = tmp_path / "index"
     first = write_jsonl(tmp_path / "a.jsonl", RECORDS[:8])
-    report = build_index([first], index_dir, embedder)
+    report = build_index([first], index_dir, embedder, dense=dense)
     assert (report.added, report.unchanged, report.articles) == (8, 0, 8)
 
-    again = build_index([first], index_dir, embedder)
+    again = build_index([first], index_dir, embedder, dense=dense)
     assert (again.added, again.updated, again.unchanged, again.chunks) == (0, 0, 8, 0)
 
     changed = [dict(r) for r in RECORDS[:8]]
     changed[2]["text"] += " Kalimat tambahan tentang festival layang-layang di tepi sungai."
     later = write_jsonl(tmp_path / "b.jsonl", changed[:7] + RECORDS[8:10])
-    update = build_index([later], index_dir, embedder, prune=True)
+    update = build_index([later], index_dir, embedder, prune=True, dense=dense)
     assert (update.added, update.updated, update.unchanged, update.removed) == (2, 1, 6, 1)
     assert 0 < update.chunks < report.chunks  # only the changed and new articles' chunks
 
-    store = IndexStore.open(index_dir)
+    store = IndexStore.open(index_dir, dense=dense)
     assert store.manifest.articles == 9
     assert store.article(RECORDS[7]["id"]) is None  # pruned
     assert "layang-layang" in store.article(changed[2]["id"]).text
@@ -68,20 +68,23 @@ def test_reindex_embeds_only_what_changed_and_prunes(tmp_path, embedder):
     )
 
 
-def test_many_small_updates_rank_exactly_like_one_full_build(tmp_path, embedder):
+def test_many_small_updates_rank_exactly_like_one_full_build(tmp_path, embedder, dense):
     """Segments, tombstones and merges are invisible: BM25 statistics are corpus-wide."""
     full_dir, step_dir = tmp_path / "full", tmp_path / "steps"
     records = RECORDS[:20]
-    build_index([write_jsonl(tmp_path / "all.jsonl", records)], full_dir, embedder)
+    build_index([write_jsonl(tmp_path / "all.jsonl", records)], full_dir, embedder, dense=dense)
     for i in range(0, 20, 2):  # ten commits: enough to trigger at least one merge
-        build_index([write_jsonl(tmp_path / f"s{i}.jsonl", records[i : i + 2])], step_dir, embedder)
+        source = write_jsonl(tmp_path / f"s{i}.jsonl", records[i : i + 2])
+        build_index([source], step_dir, embedder, dense=dense)
     # a delete and a re-add leave tombstones behind before the comparison
-    with IndexWriter(step_dir, embedder.name, embedder.dimension) as writer:
+    with IndexWriter(step_dir, embedder.name, embedder.dimension, dense=dense) as writer:
         assert writer.delete([records[5]["id"]]) == [records[5]["id"]]
         writer.commit()
-    build_index([write_jsonl(tmp_path / "back.jsonl", [records[5]])], step_dir, embedder)
+    build_index(
+        [write_jsonl(tmp_path / "back.jsonl", [records[5]])], step_dir, embedder, dense=dense
+    )
 
-    full, steps = IndexStore.open(full_dir), IndexStore.open(step_dir)
+    full, steps = IndexStore.open(full_dir, dense=dense), IndexStore.open(step_dir, dense=dense)
     assert len(steps.manifest.segments) <= MAX_SEGMENTS
     assert (steps.manifest.articles, steps.manifest.chunks) == (
         full.manifest.articles,
@@ -109,7 +112,7 @@ def test_many_small_updates_rank_exactly_like_one_full_build(tmp_path, embedder)
             assert steps.live[top].all() and (mask is None or mask[top].all())
 
 
-def test_second_writer_fails_with_a_clear_message(tmp_path, embedder, settings):
+def test_second_writer_fails_with_a_clear_message(tmp_path, embedder, settings, dense):
     index_dir = tmp_path / "index"
     source = write_jsonl(tmp_path / "a.jsonl", RECORDS[:2])
     with IndexWriter(index_dir, embedder.name, embedder.dimension):
@@ -124,7 +127,7 @@ def test_second_writer_fails_with_a_clear_message(tmp_path, embedder, settings):
         )
         assert result.returncode == 1
         assert "being written by another process" in result.stdout + result.stderr
-    assert build_index([source], index_dir, embedder).added == 2  # lock released
+    assert build_index([source], index_dir, embedder, dense=dense).added == 2  # lock released
 
 
 def test_watch_indexes_files_as_they_arrive(tmp_path, settings):
@@ -240,11 +243,11 @@ def test_http_write_errors_name_the_problem(writable_server):
     assert mismatch.status_code == 422 and "differs from the path" in mismatch.text
 
 
-def test_service_swaps_to_a_cli_reindex(writable_server, embedder, tmp_path):
+def test_service_swaps_to_a_cli_reindex(writable_server, embedder, dense, tmp_path):
     url, index_dir = writable_server
     before = httpx.get(f"{url}/ready").json()["articles"]
     extra = {**NEW, "id": "test-kite-cli", "url": None, "text": NEW["text"] + " Dari CLI."}
-    build_index([write_jsonl(tmp_path / "cli.jsonl", [extra])], index_dir, embedder)
+    build_index([write_jsonl(tmp_path / "cli.jsonl", [extra])], index_dir, embedder, dense=dense)
     _wait_for(lambda: httpx.get(f"{url}/ready").json()["articles"] == before + 1, 2, "swap")
     assert httpx.get(f"{url}/articles/test-kite-cli").status_code == 200
 
@@ -278,15 +281,16 @@ def test_http_batch_naming_one_id_twice_is_refused(writable_server):
     assert httpx.get(f"{url}/articles/test-twice").status_code == 404
 
 
-def test_filters_hold_after_updates_and_deletes(tmp_path, embedder):
+def test_filters_hold_after_updates_and_deletes(tmp_path, embedder, dense):
     from service.retrieval import Filters
 
     index_dir = tmp_path / "index"
-    build_index([write_jsonl(tmp_path / "a.jsonl", RECORDS[:10])], index_dir, embedder)
+    build_index([write_jsonl(tmp_path / "a.jsonl", RECORDS[:10])], index_dir, embedder, dense=dense)
     changed = [dict(r) for r in RECORDS[:9]]  # RECORDS[9] is pruned
     changed[0] = {**changed[0], "category": "Uji Filter", "text": changed[0]["text"] + " Tambahan."}
-    build_index([write_jsonl(tmp_path / "b.jsonl", changed)], index_dir, embedder, prune=True)
-    store = IndexStore.open(index_dir)
+    source = write_jsonl(tmp_path / "b.jsonl", changed)
+    build_index([source], index_dir, embedder, prune=True, dense=dense)
+    store = IndexStore.open(index_dir, dense=dense)
     assert len(store.live) > store.manifest.chunks  # tombstoned rows are still numbered
     retriever = HybridRetriever(store, embedder)
     for filters in (
@@ -312,36 +316,41 @@ def _generation_files(index_dir: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(index_dir.glob("gen-*.json"))}
 
 
-def test_generation_files_are_never_overwritten_after_current_is_set_back(tmp_path, embedder):
+def test_generation_files_are_never_overwritten_after_current_is_set_back(
+    tmp_path, embedder, dense
+):
     index_dir = tmp_path / "index"
     for i in range(3):
-        build_index([write_jsonl(tmp_path / f"{i}.jsonl", RECORDS[i : i + 1])], index_dir, embedder)
+        source = write_jsonl(tmp_path / f"{i}.jsonl", RECORDS[i : i + 1])
+        build_index([source], index_dir, embedder, dense=dense)
     before = _generation_files(index_dir)
     assert list(before) == ["gen-000001.json", "gen-000002.json", "gen-000003.json"]
     (index_dir / "CURRENT").write_text("gen-000001.json\n")  # an operator's rollback
-    report = build_index([write_jsonl(tmp_path / "3.jsonl", RECORDS[3:4])], index_dir, embedder)
+    source = write_jsonl(tmp_path / "3.jsonl", RECORDS[3:4])
+    report = build_index([source], index_dir, embedder, dense=dense)
     assert report.manifest.generation == 4  # above every file present, not base + 1
     after = _generation_files(index_dir)
     assert {k: after[k] for k in before if k in after} == {
         k: before[k] for k in before if k in after
     }
     assert {"gen-000002.json", "gen-000003.json"} <= set(after)  # newer than the rollback
-    store = IndexStore.open(index_dir)
+    store = IndexStore.open(index_dir, dense=dense)
     assert sorted(store.article_ids()) == sorted([RECORDS[0]["id"], RECORDS[3]["id"]])
 
 
-def test_an_empty_current_is_refused_by_readers_and_writers(tmp_path, embedder):
+def test_an_empty_current_is_refused_by_readers_and_writers(tmp_path, embedder, dense):
     from newsqa.errors import CorruptIndexError
 
     index_dir = tmp_path / "index"
-    build_index([write_jsonl(tmp_path / "a.jsonl", RECORDS[:2])], index_dir, embedder)
+    build_index([write_jsonl(tmp_path / "a.jsonl", RECORDS[:2])], index_dir, embedder, dense=dense)
     (index_dir / "CURRENT").write_text("")
     files = _generation_files(index_dir)
     segments = sorted(p.name for p in (index_dir / "segments").iterdir())
     with pytest.raises(CorruptIndexError, match="CURRENT is empty"):
-        build_index([write_jsonl(tmp_path / "b.jsonl", RECORDS[2:3])], index_dir, embedder)
+        source = write_jsonl(tmp_path / "b.jsonl", RECORDS[2:3])
+        build_index([source], index_dir, embedder, dense=dense)
     with pytest.raises(CorruptIndexError, match="CURRENT is empty"):
-        IndexStore.open(index_dir)
+        IndexStore.open(index_dir, dense=dense)
     assert _generation_files(index_dir) == files  # nothing written, nothing cleaned up
     assert sorted(p.name for p in (index_dir / "segments").iterdir()) == segments
 

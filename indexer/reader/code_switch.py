@@ -17,8 +17,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
-from indexer.reader.lexicon_id_en import LEXICON
+
+def _read_lexicon(path: Path) -> dict[str, str]:
+    rows = (line.split("\t") for line in path.read_text(encoding="utf-8").splitlines())
+    return {row[0]: row[1] for row in rows if len(row) == 2 and not row[0].startswith("#")}
+
+
+LEXICON = _read_lexicon(Path(__file__).with_name("lexicon_id_en.tsv"))
 
 # fmt: off
 WH_WORDS = frozenset(

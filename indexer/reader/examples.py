@@ -16,8 +16,11 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TypeVar
 
 from indexer.reader.code_switch import english_question
+
+Q = TypeVar("Q")
 
 
 @dataclass
@@ -168,13 +171,14 @@ def passage_pool(examples: Sequence[Example]) -> list[tuple[str, str]]:
     return sorted({(e.passage_id, e.passage) for e in examples})
 
 
-def in_english(examples: Sequence[Example]) -> list[Example]:
-    """The examples whose question the pseudo-English rewrite recognises, rewritten."""
+def in_english(examples: Sequence[Q]) -> list[Q]:
+    """The examples (any dataclass with a ``question``) whose question the pseudo-English
+    rewrite recognises, rewritten."""
     out = []
     for e in examples:
-        english = english_question(e.question)
+        english = english_question(e.question)  # type: ignore[attr-defined]
         if english:
-            out.append(replace(e, question=english))
+            out.append(replace(e, question=english))  # type: ignore[type-var]
     return out
 
 

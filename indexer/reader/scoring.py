@@ -65,6 +65,8 @@ def best_threshold(positive: Sequence[float], negative: Sequence[float]) -> tupl
     return best
 
 
+# Over 50 lines on purpose: one batched pass over the pairs, then every figure from it; split, the
+# parts would hand six lists around.
 def evaluate_reader(
     reader: Reader,
     positives: Sequence[Example],

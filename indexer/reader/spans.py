@@ -199,6 +199,8 @@ class Reader:
             [question] * len(passages), passages, max_answer_tokens=max_answer_tokens, top_k=top_k
         )
 
+    # Over 50 lines on purpose: one forward pass over every window of every pair, then the spans
+    # mapped back; kept together so no window is read twice.
     def read_pairs(
         self,
         questions: Sequence[str],

@@ -106,6 +106,8 @@ def train(
     )
 
 
+# Over 50 lines on purpose: the run's stages in order, each one call; its length is the manifest's
+# sections.
 def _train(
     encoder_dir: Path,
     passages_path: Path,

@@ -8,15 +8,15 @@ import os
 import sys
 from pathlib import Path
 
-from indexer.embedder import Embedder
 from indexer.pipeline import build_index
 from indexer.store import IndexWriter
 from newsqa.settings import Settings
+from service.index_open import open_embedder
 
 
 def main(index_dir: Path, corpus: Path, log: Path, run: int) -> None:
     records = [json.loads(line) for line in corpus.open()]
-    embedder = Embedder.from_settings(Settings())
+    embedder = open_embedder(Settings())
     print("ready", flush=True)
     for i in range(10**6):
         record = dict(records[i % len(records)])

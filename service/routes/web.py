@@ -14,11 +14,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
-STATIC_DIR = Path(__file__).resolve().parent / "static"
+from service.deps import ComponentsDep
+
+STATIC_DIR = Path(__file__).resolve().parents[1] / "static"  # service/static
 
 # Only the page's own scripts, styles and API calls; nothing inline, no plugins, no framing.
 CONTENT_SECURITY_POLICY = (
@@ -43,14 +45,13 @@ def index_page() -> FileResponse:
 
 
 @router.get("/read/{article_id}")
-def reader_page(article_id: str, request: Request) -> FileResponse:
+def reader_page(article_id: str, c: ComponentsDep) -> FileResponse:
     """The cleaned article with a citation's span highlighted (offsets in the query string).
 
     The page itself fetches ``/articles/{id}``; the status here is 404 for an unknown id so
     that links to missing articles are visible as such (the page then says so too).
     """
-    store = request.app.state.components.store
-    status = 200 if store.article(article_id) is not None else 404
+    status = 200 if c.store.article(article_id) is not None else 404
     return FileResponse(
         STATIC_DIR / "read.html", status_code=status, media_type="text/html", headers=PAGE_HEADERS
     )

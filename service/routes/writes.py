@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Request, Response
+from fastapi import APIRouter, Depends, Header, HTTPException, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import Field
 
@@ -18,14 +18,14 @@ from indexer.documents import Article
 from indexer.pipeline import IndexReport
 from indexer.sources import article_from_record
 from service import auth, schemas
+from service.deps import ComponentsDep, LiveDep
 from service.live_index import LiveIndex
 
 
-def require_admin(request: Request, authorization: Annotated[str | None, Header()] = None) -> None:
+def require_admin(c: ComponentsDep, authorization: Annotated[str | None, Header()] = None) -> None:
     """The same check as ``service.auth.WriteAuth`` (which already ran before the body was
     read); kept as the routes' dependency so the OpenAPI document lists the 401 and 403."""
-    token = request.app.state.components.settings.admin_token
-    refused = auth.refusal(token, authorization)
+    refused = auth.refusal(c.settings.admin_token, authorization)
     if refused is not None:
         raise HTTPException(refused.status, refused.detail, headers=refused.headers or None)
 
@@ -36,10 +36,6 @@ _ERRORS = {
     409: {"model": schemas.ErrorOut, "description": "Another writer holds the index lock."},
 }
 router = APIRouter(tags=["articles"], dependencies=[Depends(require_admin)], responses=_ERRORS)
-
-
-def _live(request: Request) -> LiveIndex:
-    return request.app.state.live
 
 
 def _invalid(loc: tuple[str | int, ...], message: str) -> RequestValidationError:
@@ -63,8 +59,8 @@ def _parse(records: list[schemas.ArticleIn], origin: str, batch: bool) -> list[A
     return articles
 
 
-def _upsert(request: Request, articles: list[Article]) -> schemas.WriteResult:
-    return _result(_live(request).write(upsert=articles))
+def _upsert(live: LiveIndex, articles: list[Article]) -> schemas.WriteResult:
+    return _result(live.write(upsert=articles))
 
 
 def _result(report: IndexReport) -> schemas.WriteResult:
@@ -85,10 +81,10 @@ Batch = Annotated[list[schemas.ArticleIn], Field(min_length=1, max_length=1000)]
 
 
 @router.post("/articles", response_model=schemas.WriteResult, status_code=201)
-def add_articles(request: Request, body: schemas.ArticleIn | Batch) -> schemas.WriteResult:
+def add_articles(live: LiveDep, body: schemas.ArticleIn | Batch) -> schemas.WriteResult:
     """Add one article or a batch (up to 1,000); existing ids are replaced if changed."""
     records = body if isinstance(body, list) else [body]
-    return _upsert(request, _parse(records, "POST /articles", isinstance(body, list)))
+    return _upsert(live, _parse(records, "POST /articles", isinstance(body, list)))
 
 
 @router.put(
@@ -99,14 +95,14 @@ def add_articles(request: Request, body: schemas.ArticleIn | Batch) -> schemas.W
 def put_article(
     article_id: schemas.ArticleIdPath,
     body: schemas.ArticleUpdate,
-    request: Request,
+    live: LiveDep,
     response: Response,
 ) -> schemas.WriteResult:
     """Create or replace the article ``article_id``."""
     if body.id is not None and body.id != article_id:
         raise _invalid(("body", "id"), f"{body.id!r} in the body differs from the path")
     record = schemas.ArticleIn(**{**body.model_dump(), "id": article_id})
-    result = _upsert(request, _parse([record], f"PUT /articles/{article_id}", False))
+    result = _upsert(live, _parse([record], f"PUT /articles/{article_id}", False))
     if result.added:
         response.status_code = 201
     return result
@@ -117,6 +113,6 @@ def put_article(
     response_model=schemas.WriteResult,
     responses={404: {"model": schemas.ErrorOut}},
 )
-def delete_article(article_id: schemas.ArticleIdPath, request: Request) -> schemas.WriteResult:
+def delete_article(article_id: schemas.ArticleIdPath, live: LiveDep) -> schemas.WriteResult:
     """Remove an article (or a duplicate's id) from the index."""
-    return _result(_live(request).write(delete=[article_id]))
+    return _result(live.write(delete=[article_id]))

@@ -1,0 +1,101 @@
+"""Generations: the manifest each commit writes, and the ``CURRENT`` pointer that names one.
+
+A commit writes a new small generation file and then replaces ``CURRENT``; a reader only ever
+opens what ``CURRENT`` names, so a writer killed at any moment leaves the last committed state.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from indexer.store.layout import CURRENT, FORMAT_VERSION
+from newsqa.errors import CorruptIndexError, IncompatibleIndexError, IndexNotFoundError
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """One committed generation; the service refuses a model/format mismatch."""
+
+    format_version: int
+    model: str
+    dimension: int
+    articles: int
+    chunks: int
+    duplicates: int
+    created_at: str
+    source_hash: str = ""
+    generation: int = 0
+    segments: list[str] = field(default_factory=list)
+    deleted: dict[str, list[str]] = field(default_factory=dict)  # segment -> ids
+    # NEWSQA_VECTOR_STORE=milvus: the collection holding this index's vectors, and the last
+    # generation a Milvus-mode writer committed (a service on Milvus refuses any later one).
+    milvus_collection: str = ""
+    milvus_generation: int = 0
+
+    @classmethod
+    def read(cls, path: Path) -> Manifest:
+        try:
+            return cls(**json.loads(path.read_text()))
+        except (OSError, ValueError, TypeError) as exc:
+            raise CorruptIndexError(f"unreadable index manifest {path}: {exc}") from exc
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=1)
+
+
+def current_generation(index_dir: Path) -> str | None:
+    """The committed generation's file name, or None when nothing was ever committed."""
+    try:
+        name = (index_dir / CURRENT).read_text().strip()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise CorruptIndexError(f"cannot read {index_dir / CURRENT}: {exc}") from exc
+    if not name:
+        raise CorruptIndexError(
+            f"{index_dir / CURRENT} is empty: it must name a generation file (gen-N.json) of "
+            "that directory; restore it, or remove the directory and rebuild the index"
+        )
+    return name
+
+
+def read_manifest(index_dir: Path) -> Manifest:
+    name = current_generation(index_dir)
+    if name is None:
+        raise IndexNotFoundError(
+            f"no index in {index_dir}: build one with `newsqa index CORPUS --index-dir {index_dir}`"
+        )
+    return Manifest.read(index_dir / name)
+
+
+def check_compatible(manifest: Manifest, index_dir: Path, expected_model: str | None) -> None:
+    """Refuse an index of another format, or built for another model than ``expected_model``."""
+    if manifest.format_version != FORMAT_VERSION:
+        raise IncompatibleIndexError(
+            f"index at {index_dir} has format version {manifest.format_version}, this newsqa "
+            f"reads version {FORMAT_VERSION}: rebuild it with `newsqa index`"
+        )
+    if expected_model is not None and manifest.model != expected_model:
+        raise IncompatibleIndexError(
+            f"index at {index_dir} was built with model {manifest.model!r} but the service is "
+            f"configured with {expected_model!r}: rebuild the index or set NEWSQA_EMBED_MODEL "
+            "to match"
+        )
+
+
+def check_in_milvus(manifest: Manifest, index_dir: Path) -> None:
+    """Refuse to serve from Milvus a generation its collection does not hold."""
+    if not manifest.milvus_collection or manifest.milvus_generation != manifest.generation:
+        raise IncompatibleIndexError(
+            f"index at {index_dir} (generation {manifest.generation}) is not in Milvus"
+            + (
+                f" (collection {manifest.milvus_collection} holds generation "
+                f"{manifest.milvus_generation})"
+                if manifest.milvus_collection
+                else ""
+            )
+            + ": run `newsqa index` with NEWSQA_VECTOR_STORE=milvus to upload it, or serve it "
+            "with NEWSQA_VECTOR_STORE=faiss"
+        )

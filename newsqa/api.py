@@ -1,0 +1,120 @@
+"""newsqa as a Python library: one index directory, asked, searched and written to in-process.
+
+The same code paths as the HTTP service (``service/qa.py`` answers POST /ask and GET /search,
+``indexer.pipeline.write_articles`` carries out the write endpoints), without FastAPI or a
+server: a notebook, a batch job or the eval suite gets the answers the service would give.
+
+>>> from newsqa import Index
+>>> with Index.open("var/index") as idx:
+...     answer = idx.ask("which Palembang programs won 2020 awards")
+...     [s.text for s in answer.short_answers]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from indexer.documents import Article
+from indexer.pipeline import IndexReport, build_index, write_articles
+from indexer.sources import article_from_record
+from newsqa.settings import Settings, get_settings
+from service.answer import Answer
+from service.index_open import dense_config, open_embedder, open_store
+from service.qa import Components, answer_question, build_components, search
+from service.retrieval import ArticleHit, Filters, HybridRetriever
+
+
+class Index:
+    """An opened index: ``ask``, ``search``, ``article``, and ``add`` / ``delete``, which commit
+    a new generation and then read it (what a reader of this object sees is always committed)."""
+
+    def __init__(self, components: Components) -> None:
+        self._c = components
+
+    @classmethod
+    def open(cls, index_dir: str | Path, settings: Settings | None = None) -> Index:
+        """The committed index in ``index_dir``; ``settings`` default to the ``NEWSQA_``
+        environment (model, answer mode, vector store)."""
+        settings = (settings or get_settings()).model_copy(update={"index_dir": Path(index_dir)})
+        return cls(build_components(settings))
+
+    @classmethod
+    def build(
+        cls, paths: Sequence[str | Path], index_dir: str | Path, settings: Settings | None = None
+    ) -> Index:
+        """Index ``paths`` (JSONL, .txt, .html files or folders) into ``index_dir``, as
+        ``newsqa index`` does (only what changed on an existing index), then open it."""
+        settings = (settings or get_settings()).model_copy(update={"index_dir": Path(index_dir)})
+        embedder = open_embedder(settings)
+        build_index(
+            [Path(p) for p in paths], Path(index_dir), embedder, dense=dense_config(settings)
+        )
+        return cls(build_components(settings, embedder))
+
+    @property
+    def settings(self) -> Settings:
+        return self._c.settings
+
+    def ask(self, question: str, k: int = 5, filters: Filters | None = None) -> Answer:
+        """A cited answer, short answers and passages, or an abstention: what POST /ask says."""
+        return answer_question(self._c, question, k, filters)
+
+    def search(self, query: str, k: int = 10, filters: Filters | None = None) -> list[ArticleHit]:
+        """Ranked articles with their best passages: what GET /search says."""
+        return search(self._c, query, k, filters or Filters())
+
+    def article(self, article_id: str) -> Article | None:
+        """The stored article (a duplicate's id gives the article it duplicates)."""
+        return self._c.store.article(article_id)
+
+    def add(self, articles: Iterable[Article | Mapping[str, Any]]) -> IndexReport:
+        """Add or replace articles (``Article`` objects or corpus-format dicts, cleaned as a
+        corpus line is) in one commit. ``ValueError`` names a bad record; then nothing is
+        written."""
+        parsed = [
+            a if isinstance(a, Article) else article_from_record(dict(a), origin=f"add[{i}]")
+            for i, a in enumerate(articles)
+        ]
+        return self._write(upsert=parsed)
+
+    def delete(self, article_ids: Iterable[str]) -> IndexReport:
+        """Remove articles by id in one commit; ``ArticleNotFoundError`` names an id that is
+        not there, and then nothing is removed."""
+        return self._write(delete=list(article_ids))
+
+    def reload(self) -> None:
+        """Read the newest committed generation (another process may have written)."""
+        store = open_store(self._c.settings)
+        old = self._c.store
+        self._c = replace(
+            self._c, store=store, retriever=HybridRetriever(store, self._c.embedder)
+        )
+        old.close()
+
+    def close(self) -> None:
+        self._c.store.close()
+
+    def __enter__(self) -> Index:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _write(self, upsert: Sequence[Article] = (), delete: Sequence[str] = ()) -> IndexReport:
+        settings = self._c.settings
+        report = write_articles(
+            settings.index_dir,
+            self._c.embedder,
+            upsert,
+            delete,
+            lock_timeout=settings.write_lock_timeout,
+            dense=dense_config(settings),
+        )
+        self.reload()
+        return report
+
+
+__all__ = ["Index", "Filters"]

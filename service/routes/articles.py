@@ -1,0 +1,36 @@
+"""GET /articles/{article_id}: the cleaned text that citations point into.
+
+Adding, replacing and deleting articles are in ``service/routes/writes.py``: they need the
+admin token, reading does not.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from newsqa.errors import ArticleNotFoundError
+from service import schemas
+from service.deps import ComponentsDep
+
+router = APIRouter(tags=["articles"])
+
+
+@router.get(
+    "/articles/{article_id}",
+    response_model=schemas.ArticleOut,
+    responses={404: {"model": schemas.ErrorOut}},
+)
+def article(article_id: schemas.ArticleIdPath, c: ComponentsDep) -> schemas.ArticleOut:
+    """The cleaned article (the text citations point into); a duplicate's id resolves."""
+    found = c.store.article(article_id)
+    if found is None:
+        raise ArticleNotFoundError(f"no article with id {article_id!r}")
+    return schemas.ArticleOut(
+        id=found.id,
+        title=found.title,
+        url=found.url,
+        published=found.published,
+        source=found.source,
+        category=found.category,
+        text=found.text,
+    )

@@ -1,0 +1,58 @@
+"""Response bodies shared by the routes, and by the eval, which records an in-process answer
+in the shape POST /ask returns it."""
+
+from __future__ import annotations
+
+from fastapi.responses import Response
+from pydantic import BaseModel
+
+from service import schemas
+from service.answer import Answer
+from service.highlight import highlight_spans, query_terms
+from service.retrieval import ArticleHit
+
+
+def passages_out(hits: list[ArticleHit], query: str) -> list[schemas.PassageOut]:
+    out = []
+    terms = query_terms(query)
+    for hit in hits:
+        for passage in hit.passages:
+            c = passage.chunk
+            out.append(
+                schemas.PassageOut(
+                    article_id=c.article_id,
+                    title=c.title,
+                    url=c.url,
+                    published=c.published,
+                    source=c.source,
+                    category=c.category,
+                    text=c.text,
+                    char_start=c.char_start,
+                    char_end=c.char_end,
+                    score=round(hit.score, 6),
+                    highlights=highlight_spans(c.text, terms),
+                )
+            )
+    return out
+
+
+def json_response(model: BaseModel) -> Response:
+    """The model as JSON, serialized once. A route that returns the model itself has FastAPI
+    validate it again against ``response_model`` (in another thread-pool hop for a sync
+    route) and serialize it; the models here are built and validated by the route already.
+    ``response_model`` stays on the route for the OpenAPI schema."""
+    return Response(model.model_dump_json(), media_type="application/json")
+
+
+def ask_response(answer: Answer) -> schemas.AskResponse:
+    return schemas.AskResponse(
+        question=answer.question,
+        answer=answer.answer,
+        abstained=answer.abstained,
+        evidence_language=answer.evidence_language,
+        confidence=round(answer.confidence, 4),
+        short_answers=[schemas.ShortAnswer(**s.__dict__) for s in answer.short_answers],
+        citations=[schemas.Citation(**c.__dict__) for c in answer.citations],
+        passages=passages_out(answer.hits, answer.question),
+        timings_ms=answer.timings_ms,
+    )

@@ -1,0 +1,102 @@
+"""`newsqa.Index`, the Python API: build, ask, search, add, replace, delete and reopen, with the
+real model and reader over a small index; every read checked again after each write."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from newsqa import Index
+from newsqa.errors import ArticleNotFoundError
+
+CORPUS = Path(__file__).resolve().parents[1] / "corpus" / "articles.jsonl"
+
+# Written for this test: a fact no corpus article states.
+HALTE = {
+    "id": "halte-2025",
+    "title": "Dishub Palembang Resmikan Halte Bus Baru di Demang Lebar Daun",
+    "url": "https://contoh-berita.id/kota/2025/03/03/halte-bus-baru",
+    "published": "2025-03-03T10:00:00+07:00",
+    "source": "Kabar Kota",
+    "text": (
+        "Dinas Perhubungan Kota Palembang meresmikan halte bus baru di Jalan Demang Lebar Daun "
+        "pada Senin (3/3/2025). Jumlahnya 12 halte, semuanya dilengkapi atap dan kursi tunggu. "
+        "Kepala Dinas Perhubungan Palembang, Agus Riyanto, mengatakan pembangunan halte itu "
+        "menghabiskan anggaran Rp 2,4 miliar dari APBD kota."
+    ),
+}
+QUESTION = "Berapa jumlah halte bus baru yang diresmikan Dinas Perhubungan Palembang?"
+
+
+def _cites_exactly(index: Index, answer) -> None:  # type: ignore[no-untyped-def]
+    for c in answer.citations:
+        assert index.article(c.article_id).text[c.char_start : c.char_end] == c.quote
+    for s in answer.short_answers:
+        assert index.article(s.article_id).text[s.char_start : s.char_end] == s.text
+
+
+@pytest.fixture(scope="module")
+def index(tmp_path_factory, settings):
+    small = tmp_path_factory.mktemp("api") / "small.jsonl"
+    lines = CORPUS.read_text(encoding="utf-8").splitlines()[:4]
+    small.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    index_dir = small.parent / "index"
+    with Index.build([small], index_dir, settings) as idx:
+        yield idx
+
+
+def test_importing_newsqa_loads_no_service() -> None:
+    code = "import sys, newsqa.errors, newsqa.settings; print('service' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.stdout.strip() == "False", done.stderr
+
+
+def test_ask_and_search_on_a_built_index(index: Index) -> None:
+    hits = index.search("Poltabes Pangling penghargaan inovasi Palembang", k=3)
+    assert hits[0].article_id == "nq-001"
+    answer = index.ask("Which Palembang programs won 2020 awards?")
+    assert not answer.abstained
+    assert any(s.article_id == "nq-001" for s in answer.short_answers)
+    _cites_exactly(index, answer)
+
+
+def test_add_replace_delete_and_reopen(index: Index, settings) -> None:
+    report = index.add([HALTE])
+    assert report.added == 1
+    assert index.search(QUESTION, k=3)[0].article_id == "halte-2025"
+    answer = index.ask(QUESTION)
+    assert not answer.abstained
+    assert answer.short_answers[0].article_id == "halte-2025"
+    assert "12" in answer.short_answers[0].text
+    _cites_exactly(index, answer)
+
+    replaced = {**HALTE, "text": HALTE["text"].replace("Jumlahnya 12 halte", "Jumlahnya 15 halte")}
+    index.add([replaced])
+    answer = index.ask(QUESTION)
+    assert "15" in answer.short_answers[0].text
+    _cites_exactly(index, answer)
+
+    with pytest.raises(ArticleNotFoundError, match="no-such-article"):
+        index.delete(["halte-2025", "no-such-article"])
+    assert index.article("halte-2025") is not None  # nothing removed
+
+    index.delete(["halte-2025"])
+    assert index.article("halte-2025") is None
+    assert all(h.article_id != "halte-2025" for h in index.search(QUESTION, k=5))
+
+    with Index.open(index.settings.index_dir, settings) as again:
+        assert again.article("halte-2025") is None
+        answer = again.ask("Which Palembang programs won 2020 awards?")
+        assert any(s.article_id == "nq-001" for s in answer.short_answers)
+        _cites_exactly(again, answer)
+
+
+def test_a_bad_record_names_its_field_and_writes_nothing(index: Index) -> None:
+    before = index.search(QUESTION, k=1)
+    with pytest.raises(ValueError, match="'text'"):
+        index.add([{**HALTE, "id": "bad-one", "text": ""}])
+    assert index.article("bad-one") is None
+    assert [h.article_id for h in index.search(QUESTION, k=1)] == [h.article_id for h in before]
