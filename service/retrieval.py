@@ -163,7 +163,8 @@ class HybridRetriever:
                 if query_vectors is not None
                 else self.embedder.embed_queries(questions)
             )
-            _, dense_rows = self.store.search_vectors(vectors, pool, allowed, filters.pushdown())
+            mask = self.store.searchable(allowed)  # the dense backend: FAISS or Milvus
+            _, dense_rows = self.store.backend.search(vectors, pool, mask, filters.pushdown())
         results = []
         for i, question in enumerate(questions):
             rows: set[int] = set()

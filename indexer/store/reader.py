@@ -197,8 +197,12 @@ class IndexStore:
 
         ``allowed`` (bool per row, ``rows_matching``) restricts the search; ``pushdown``
         states the same filters for a vector store that evaluates them itself (Milvus)."""
-        mask = self.live if allowed is None else self.live & allowed
-        return self.backend.search(queries, k, mask, pushdown)
+        return self.backend.search(queries, k, self.searchable(allowed), pushdown)
+
+    def searchable(self, allowed: np.ndarray | None = None) -> np.ndarray:
+        """One bool per row, live and in ``allowed`` (when given): the mask that
+        ``self.backend.search`` takes, so retrieval can call the backend itself."""
+        return self.live if allowed is None else self.live & allowed
 
     def vectors_of(self, rows: Sequence[int]) -> np.ndarray:
         """Chunk vectors of ``rows``, in order."""
