@@ -10,11 +10,16 @@ pass and proposes spans, each with a margin over its passage's no-answer score. 
    span that names a time, or no answer; and only spans of passages that name at least one of
    the names and years the question names ("Who won the 1994 FIFA World Cup final in
    Pasadena?" is not answered from a 2023 Liga 3 final that names neither);
+   A span inside a dateline's outlet name ("Jakarta, Sumselupdate.com –") answers only a
+   question about the source (``service.news_layout``);
 3. answers with the best span, where each article rank below the first costs 0.5 of margin
    (``rank_penalty``): margins alone picked a confident span from a worse-ranked passage too
    often. Chosen by 5-fold cross-validation on 400 facqa-train questions end to end: short-
    answer F1 0.652 with no penalty, 0.713 with 0.5, flat from 0.5 up. A list question ("which
-   programs", "apa saja") gets every distinct span left, in reading order;
+   programs", "apa saja") whose best span sits in a sentence that opens an enumeration
+   ("pertama yakni, ...") gets one item from each sentence that continues it ("Kedua, ..."),
+   each read with the first item's sentence as context; any other list question gets every
+   distinct span left, in reading order;
 4. cites, for each short answer, the sentence that holds it (one citation per sentence, so the
    second item of a list, "Kedua, ...", is cited by its own sentence), and writes the answer
    as those sentences with their markers ``[n]``.
@@ -27,9 +32,10 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -50,8 +56,10 @@ from service.answer_types import (
     question_type,
     span_fits,
 )
+from service.news_layout import asks_for_source, dateline_outlets, enumeration_around
 from service.retrieval import ArticleHit
 
+_BRACKETED = re.compile(r"[ \t]*\([^()\n]{1,30}\)")
 THRESHOLDS_NAME = "thresholds.json"
 """Beside the weights: no-answer thresholds per language pair (``newsqa reader calibrate``)."""
 
@@ -196,11 +204,50 @@ class ReaderAnswerBuilder:
         on_topic = {  # per passage: does it (or its headline) name what the question names?
             key: mentions_any(names, f"{c.title}\n{c.text}") for key, c in chunks.items()
         }
+        outlets = (
+            {}
+            if asks_for_source(question)
+            else {key: dateline_outlets(c.text) for key, c in chunks.items()}
+        )
         return [
             r
             for r in found
-            if span_fits(asked.kind, r.span.text, asked.unit) and on_topic[id(r.chunk)]
+            if span_fits(asked.kind, r.span.text, asked.unit)
+            and on_topic[id(r.chunk)]
+            and not _overlaps_any(r.span, outlets.get(id(r.chunk), []))
         ]
+
+    def enumerated(self, question: str, first: _Read, asked: QuestionType) -> list[_Read]:
+        """The other items of the enumeration that ``first`` is an item of, one per sentence
+        of it, each the best span of the kind asked for in its sentence, read with the
+        enumeration's sentences up to it as context. They pass no threshold: the article's
+        "pertama ... kedua ..." vouches for them, and a reader trained on one answer per
+        question gives the other items small margins."""
+        text = first.chunk.text
+        bounds = split_sentences(text)
+        own = next((i for i, (s, e) in enumerate(bounds) if s <= first.span.start < e), None)
+        items = [] if own is None else enumeration_around(text, bounds, own)
+        others = [i for i in items if i != own][: self.max_list_items - 1]
+        base = bounds[items[0]][0] if items else 0
+        spans = self.reader.read_pairs(
+            [question] * len(others),
+            [text[base : bounds[i][1]] for i in others],
+            top_k=self.spans_per_passage,
+            within=[(bounds[i][0] - base, bounds[i][1] - base) for i in others],
+        )
+        threshold = first.span.margin - first.excess
+        found = []
+        for sentence_spans in spans:
+            fits = (s for s in sentence_spans if span_fits(asked.kind, s.text, asked.unit))
+            fit = next(fits, None)
+            if fit is not None:
+                start, end = fit.start + base, fit.end + base
+                if first.span.text.endswith(")"):  # items in parallel form: "X (Poltabes)"
+                    bracket = _BRACKETED.match(text, end)
+                    end = bracket.end() if bracket else end
+                span = replace(fit, text=text[start:end], start=start, end=end)
+                found.append(_Read(first.rank, first.chunk, span, span.margin - threshold))
+        return found
 
     def _answer(self, question: str, hits: list[ArticleHit]) -> Answer:
         started = time.perf_counter()
@@ -216,13 +263,16 @@ class ReaderAnswerBuilder:
         # the reader's margins are not comparable enough across passages on their own.
         fitting.sort(key=lambda r: -(r.excess - self.rank_penalty * r.rank))
         chosen = [fitting[0]]
-        if asked.is_list:
+        enumerated = self.enumerated(question, chosen[0], asked) if asked.is_list else []
+        if enumerated:
+            chosen += enumerated
+        elif asked.is_list:
             for r in fitting[1:]:
                 if len(chosen) == self.max_list_items:
                     break
                 if not any(r.overlaps(c) or _same_text(r.span.text, c.span.text) for c in chosen):
                     chosen.append(r)
-            chosen.sort(key=lambda r: (r.rank, r.start))  # reading order: "pertama", "kedua"
+        chosen.sort(key=lambda r: (r.rank, r.start))  # reading order: "pertama", "kedua"
         answer = self._compose(question, chosen, hits, confidence)
         answer.timings_ms = timings
         return answer
@@ -256,6 +306,10 @@ class ReaderAnswerBuilder:
         answer = Answer.cited(question, parts, citations, hits, confidence)
         answer.short_answers = shorts
         return answer
+
+
+def _overlaps_any(span: Span, ranges: list[tuple[int, int]]) -> bool:
+    return any(s < span.end and span.start < e for s, e in ranges)
 
 
 def _sigmoid(x: float) -> float:

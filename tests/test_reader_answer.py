@@ -14,6 +14,7 @@ from eval.questions import load_questions
 from indexer.language import question_language
 from indexer.reader import WEIGHTS_PATH
 from service.answer_types import question_type, span_fits
+from service.news_layout import continues_enumeration, opens_enumeration
 from service.reader_answer import ReaderAnswerBuilder, load_reader_answerer
 
 QUESTIONS = Path(__file__).resolve().parents[1] / "eval" / "questions" / "corpus.jsonl"
@@ -49,8 +50,11 @@ def test_short_answers_are_spans_inside_their_citations(answers, store):
             assert c.char_start <= s.char_start < s.char_end <= c.char_end, (s, c)
             assert text[c.char_start : c.char_end] == c.quote
             assert f"[{s.n}]" in answer.answer
-            assert s.score > 0  # above the no-answer threshold of its language pair
+            # above the no-answer threshold of its language pair, or an item of an enumeration
+            # whose best item is
+            assert s.score > 0 or _in_enumeration(c.quote), (q.question, s)
             checked += 1
+        assert max(s.score for s in answer.short_answers) > 0
     assert checked >= 40
 
 
@@ -65,6 +69,63 @@ def test_the_users_example_names_both_programs(builder, retriever):
     for name in ("Poltabes", "Pangling"):
         s = next(s for s in answer.short_answers if name in s.text)
         assert name in next(c.quote for c in answer.citations if c.n == s.n)
+
+
+def _in_enumeration(sentence: str) -> bool:
+    return opens_enumeration(sentence) or any(
+        continues_enumeration(sentence, i) for i in range(1, 7)
+    )
+
+
+SURABAYA = """Surabaya, Jatimkini.id – Pemerintah Kota Surabaya menerima tiga penghargaan pelayanan \
+publik dari Kementerian Dalam Negeri pada Kamis (12/3/2026).
+
+Tiga penghargaan itu, pertama, aplikasi Lapor Cepat Warga (Lacewa) yang menampung aduan banjir \
+dari warga bantaran Kali Mas.
+
+Penghargaan tersebut diserahkan oleh Sekretaris Jenderal Kemendagri di Jakarta.
+
+Kedua, Gerakan Sapu Bersih Pasar (Gasibar) yang melibatkan pedagang pasar tradisional dalam \
+memilah sampah.
+
+Ketiga, program Dapur Gizi Keliling (Dagizi). Program ini menyasar balita di 31 kecamatan.
+
+Baca juga: Banjir rob rendam pesisir utara
+
+Wali Kota Surabaya mengatakan penghargaan itu milik warga yang ikut menjalankan program."""
+
+
+def test_a_list_spread_over_sentences_is_named_whole_after_writes(corpus_index, settings, tmp_path):
+    """An article added on day two whose list runs over sentences ("pertama, ...", "Kedua,
+    ...", "Ketiga, ...", with other sentences between): an English list question gets every
+    item, each cited by its own sentence, none from the dateline; after a rewrite the new
+    items; after a delete none from it."""
+    import shutil
+
+    from newsqa.api import Index
+
+    index_dir = tmp_path / "index"
+    shutil.copytree(corpus_index, index_dir)
+    question = "which Surabaya programs received awards from the Home Affairs ministry"
+    record = {"id": "sby-awards", "title": "Surabaya raih tiga penghargaan", "text": SURABAYA}
+    with Index.open(index_dir, settings) as idx:
+        idx.add([record])
+        answer = idx.ask(question)
+        names = [s.text for s in answer.short_answers if s.article_id == "sby-awards"]
+        assert [n[n.index("(") :] for n in names] == ["(Lacewa)", "(Gasibar)", "(Dagizi)"], names
+        quotes = {c.n: c.quote for c in answer.citations}
+        for s in answer.short_answers:
+            assert s.text in quotes[s.n]
+            assert "Jatimkini" not in s.text
+        assert len({s.n for s in answer.short_answers if s.article_id == "sby-awards"}) == 3
+        rewritten = SURABAYA.replace(
+            "Gerakan Sapu Bersih Pasar (Gasibar)", "Taman Baca Kampung (Tabak)"
+        )
+        idx.add([{**record, "text": rewritten}])
+        names = [s.text for s in idx.ask(question).short_answers if s.article_id == "sby-awards"]
+        assert "Taman Baca Kampung (Tabak)" in names and not any("Gasibar" in n for n in names)
+        idx.delete(["sby-awards"])
+        assert all(s.article_id != "sby-awards" for s in idx.ask(question).short_answers)
 
 
 def test_most_answers_name_the_reference(answers):

@@ -207,10 +207,15 @@ class Reader:
         passages: Sequence[str],
         max_answer_tokens: int = MAX_ANSWER_TOKENS,
         top_k: int = 3,
+        within: Sequence[tuple[int, int] | None] | None = None,
     ) -> list[list[Span]]:
-        """``read`` for (question, passage) pairs: one forward pass over all their windows."""
-        if len(questions) != len(passages):
-            raise ValueError("questions and passages must pair up")
+        """``read`` for (question, passage) pairs: one forward pass over all their windows.
+
+        ``within`` gives, per pair, a character range of the passage that the spans must lie
+        in (``None``: anywhere): the passage around it is read as context. The second item of
+        a list is found this way, read beside the first."""
+        if len(questions) != len(passages) or (within is not None and len(within) != len(passages)):
+            raise ValueError("questions, passages and within must pair up")
         if max_answer_tokens < 1:
             raise ValueError(f"max_answer_tokens must be at least 1, got {max_answer_tokens}")
         if not passages:
@@ -221,6 +226,8 @@ class Reader:
         ids = torch.tensor(enc["input_ids"], dtype=torch.long)
         mask = torch.tensor(enc["attention_mask"], dtype=torch.long)
         ctx = context_mask(enc, n, length)
+        if within is not None:
+            _restrict(ctx, enc, within)
         tokenized = time.perf_counter()
         start_logits, end_logits = on_openmp_thread(self._forward, ids, mask)
         forwarded = time.perf_counter()
@@ -264,6 +271,17 @@ class Reader:
     def _forward(self, ids: torch.Tensor, mask: torch.Tensor):
         with torch.inference_mode():
             return self.model(ids, mask)
+
+
+def _restrict(ctx: torch.Tensor, encoding, within: Sequence[tuple[int, int] | None]) -> None:
+    """Keep in ``ctx`` only the passage tokens inside each pair's character range."""
+    for w, p in enumerate(encoding["overflow_to_sample_mapping"]):
+        if within[p] is None:
+            continue
+        lo, hi = within[p]
+        for t, (s, e) in enumerate(encoding["offset_mapping"][w]):
+            if ctx[w, t] and not (lo <= s and e <= hi):
+                ctx[w, t] = False
 
 
 def _best_spans(
