@@ -94,6 +94,13 @@ _UNITS: tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...] = tuple(
         ("meters", r"\b(berapa(kah)? meter|how many met(er|re)s)\b", r"\bmet(er|re)"),
     )
 )
+# "jam berapa / what time" asks for a time of day: a date alone ("25/11") is no answer.
+_CLOCK_Q = re.compile(r"\b((jam|pukul) berapa(kah)?|(at )?what time)\b", _I)
+_CLOCK_SPAN = re.compile(
+    r"\b\d{1,2}[.:]\d{2}\b|\b(pukul|jam|wib|wita|wit|a\.?m|p\.?m|pagi|siang|sore|malam|"
+    r"dini hari|noon|midnight|morning|afternoon|evening|night)\b",
+    _I,
+)
 # A bare calendar date ("17/10/2025", "6 Januari 2010") counts nothing.
 _DATE_ONLY = re.compile(
     r"^\(?\s*(\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}|\d{1,2} [^\W\d_]+ \d{4})\s*\)?$", _I
@@ -145,7 +152,8 @@ class QuestionType:
     is_list: bool
     """Asks for several items ("which programs", "apa saja"): every distinct span counts."""
     unit: str | None = None
-    """For a quantity: the unit asked for ("age", "percent", "duration", "money", ...)."""
+    """For a quantity: the unit asked for ("age", "percent", "duration", "money", ...); for a
+    date, "clock" when a time of day is asked for."""
 
 
 def question_type(question: str) -> QuestionType:
@@ -160,6 +168,8 @@ def question_type(question: str) -> QuestionType:
     unit = None
     if kind == "quantity":
         unit = next((name for name, asked, _ in _UNITS if asked.search(question)), None)
+    elif kind == "date" and _CLOCK_Q.search(question):
+        unit = "clock"
     return QuestionType(kind, bool(_LIST_Q.search(question)), unit)
 
 
@@ -173,7 +183,8 @@ def span_fits(kind: Kind, span: str, unit: str | None = None) -> bool:
         fits = next((f for name, _, f in _UNITS if name == unit), None)
         return fits is None or bool(fits.search(span))
     if kind == "date":
-        return bool(_DATE_SPAN.search(span))
+        pattern = _CLOCK_SPAN if unit == "clock" else _DATE_SPAN
+        return bool(pattern.search(span))
     names = [w for w in _WORDS.findall(span) if w[0].isupper()]
     if kind == "person":  # a name that is not only an institution's
         return any(w.casefold() not in _NOT_A_PERSON for w in names)

@@ -125,3 +125,19 @@ def test_a_bare_date_counts_nothing() -> None:
     assert not span_fits("quantity", "6 Januari 2010")
     assert span_fits("quantity", "118 dari 122 anggota")
     assert span_fits("date", "6 Januari 2010")
+
+
+@pytest.mark.parametrize(
+    ("question", "right", "wrong"),
+    [
+        ("Jam berapa rapat paripurna DPRD dimulai?", "pukul 09.30 WIB", "25/11"),
+        ("At what time did the train leave Kertapati?", "14:15", "Rabu (25/11/2020)"),
+        ("pukul berapa banjir mulai surut", "dini hari", "2 pekan"),
+    ],
+)
+def test_a_time_of_day_is_answered_with_a_time(question: str, right: str, wrong: str) -> None:
+    asked = question_type(question)
+    assert (asked.kind, asked.unit) == ("date", "clock")
+    assert span_fits("date", right, asked.unit)
+    assert not span_fits("date", wrong, asked.unit)
+    assert question_type("Kapan rapat paripurna DPRD digelar?").unit is None
