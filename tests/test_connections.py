@@ -374,11 +374,11 @@ def test_one_client_cannot_take_every_in_flight_slot(strict_server):
     extra requests get 503 naming the per-client limit, and client B's page is served."""
     from filelock import FileLock
 
-    from indexer.store import _LOCK
+    from indexer.store import LOCK
 
     url, index_dir = strict_server
     auth = {"Authorization": f"Bearer {TOKEN}"}
-    lock = FileLock(str(index_dir / _LOCK))
+    lock = FileLock(str(index_dir / LOCK))
     lock.acquire(timeout=10)
     results: list[httpx.Response] = []
     done = threading.Lock()

@@ -24,8 +24,6 @@ from indexer.store.segment import ChunkRecord, Segment
 from indexer.store.segment_writer import SegmentData
 from indexer.store.writer import IndexWriter
 
-_LOCK = LOCK  # the name tests/test_connections.py imports
-
 __all__ = [
     "FORMAT_VERSION",
     "LOCK",
