@@ -25,6 +25,7 @@ COLUMNS = [
     "exact_match",
     "short_f1",
     "list_recall",
+    "answered",
     "abstention_precision",
     "abstention_recall",
     "abstention_on_negatives",

@@ -185,6 +185,8 @@ def _figures(results: Sequence[QuestionResult]) -> tuple[dict[str, float], dict[
             metrics.exact_match(first_short(r), r.question.answers) for r in with_answers
         ],
         "short_f1": [metrics.short_f1(first_short(r), r.question.answers) for r in with_answers],
+        # the answer rate: answerable questions answered, not abstained on (right or wrong)
+        "answered": [float(not r.abstained) for r in results if r.question.answerable],
         "list_recall": [
             metrics.list_recall([] if r.abstained else r.short_answers, r.question.answers)
             for r in lists

@@ -211,6 +211,7 @@ def test_score_reports_short_answers_and_figures_per_language():
     assert values["exact_match"] == pytest.approx(2 / 5)
     assert values["short_f1"] == pytest.approx((1 + 0.5 + 1) / 5)
     assert values["list_recall"] == 0.5  # question 3 alone has 2+ references
+    assert values["answered"] == pytest.approx(4 / 5)  # question 4 abstained
     assert set(report.by_language) == {"en", "id"}
     english = report.by_language["en"]
     assert english["questions"] == 1 and english["exact_match"] == 0.0
