@@ -169,8 +169,6 @@ class Embedder:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         prompt = prompt_name if prompt_name in self.model.prompts else None
-        if log.isEnabledFor(logging.DEBUG):
-            self._log_truncation(texts, prompt)
         started = time.perf_counter()
         vectors = on_openmp_thread(self._encode, texts, prompt)
         if self.on_embed is not None:
@@ -178,6 +176,10 @@ class Embedder:
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
     def _encode(self, texts: list[str], prompt: str | None) -> np.ndarray:
+        # On the one OpenMP thread, like the encoding: the tokenizer's padding and truncation
+        # settings live on a shared object that each call sets.
+        if log.isEnabledFor(logging.DEBUG):
+            self._log_truncation(texts, prompt)
         with self._autocast():
             return self.model.encode(
                 texts,

@@ -16,6 +16,7 @@ span.text`` always, after whitespace and stray punctuation are trimmed from the 
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -158,6 +159,7 @@ class Reader:
         self.stride = stride
         self.no_answer_threshold = no_answer_threshold
         self.last_timings_ms: dict[str, float] = {}
+        self._tokenizer_lock = threading.Lock()
 
     @classmethod
     def from_files(
@@ -221,7 +223,7 @@ class Reader:
         if not passages:
             return []
         started = time.perf_counter()
-        enc = encode_pairs(self.tokenizer, questions, passages, self.max_length, self.stride)
+        enc = self.encode(questions, passages)
         n, length = len(enc["input_ids"]), len(enc["input_ids"][0])
         ids = torch.tensor(enc["input_ids"], dtype=torch.long)
         mask = torch.tensor(enc["attention_mask"], dtype=torch.long)
@@ -267,6 +269,13 @@ class Reader:
             "windows": float(n),
         }
         return out
+
+    def encode(self, questions: Sequence[str], passages: Sequence[str]):
+        """The windows of the pairs (``encode_pairs``), one caller at a time: a fast tokenizer
+        keeps padding and truncation on its shared Rust object and every call sets them, so a
+        concurrent call (the service reads in a thread pool) could leave a batch unpadded."""
+        with self._tokenizer_lock:
+            return encode_pairs(self.tokenizer, questions, passages, self.max_length, self.stride)
 
     def _forward(self, ids: torch.Tensor, mask: torch.Tensor):
         with torch.inference_mode():
