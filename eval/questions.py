@@ -14,6 +14,13 @@ class ReferenceQuestion:
     relevant: frozenset[str] = field(default_factory=frozenset)
     answers: tuple[str, ...] = ()
     answerable: bool = True
+    is_list: bool | None = None
+    """``"list": true``: every answer is asked for ("which programs"); false: the answers are
+    alternatives ("Harnojoyo", "H. Harnojoyo"). Unset (the shared sets): 2+ answers are a list."""
+
+    @property
+    def asks_for_all(self) -> bool:
+        return self.is_list if self.is_list is not None else len(self.answers) >= 2
 
 
 def load_questions(path: Path) -> list[ReferenceQuestion]:
@@ -32,6 +39,7 @@ def load_questions(path: Path) -> list[ReferenceQuestion]:
                         relevant=frozenset(row.get("relevant", [])),
                         answers=tuple(row.get("answers", [])),
                         answerable=bool(row.get("answerable", True)),
+                        is_list=None if row.get("list") is None else bool(row["list"]),
                     )
                 )
             except (ValueError, KeyError, TypeError) as exc:

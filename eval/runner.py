@@ -163,7 +163,7 @@ def _figures(results: Sequence[QuestionResult]) -> tuple[dict[str, float], dict[
     over all."""
     with_relevant = [r for r in results if r.relevant]
     with_answers = [r for r in results if r.question.answers and r.question.answerable]
-    lists = [r for r in with_answers if len(r.question.answers) >= 2]
+    lists = [r for r in with_answers if r.question.asks_for_all]
 
     def first_short(r: QuestionResult) -> str | None:
         # An abstention scores 0 even if a server sent a short answer with it.

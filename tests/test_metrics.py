@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import random
 from types import SimpleNamespace
@@ -297,3 +298,31 @@ def test_negative_results_withhold_the_relevant_articles():
     add_negatives(report, shares)
     assert report.values["abstention_on_negatives"] == 0.5
     assert report.by_language["en"]["abstention_on_negatives"] == 1.0
+
+
+def test_alternatives_are_not_a_list(tmp_path):
+    """``"list": false`` (alternatives: "Harnojoyo" or "H. Harnojoyo") keeps a question out of
+    list recall; ``"list": true`` puts even a one-answer question in; unset, 2+ answers are a
+    list (the shared sets)."""
+    from eval.questions import load_questions
+    from eval.runner import QuestionResult, score
+
+    rows = [
+        {"id": "a", "question": "Siapa wali kota?", "answers": ["Harnojoyo", "H. Harnojoyo"]},
+        {
+            "id": "b",
+            "question": "Siapa wali kota?",
+            "answers": ["Harnojoyo", "H. Harnojoyo"],
+            "list": False,
+        },
+        {"id": "c", "question": "Program apa saja?", "answers": ["Poltabes"], "list": True},
+    ]
+    path = tmp_path / "q.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    questions = load_questions(path)
+    assert [q.asks_for_all for q in questions] == [True, False, True]
+    results = [
+        QuestionResult(q, ["x"], "jawaban", False, [], [], 10.0, set(), ["Harnojoyo"])
+        for q in questions
+    ]
+    assert score("hybrid", results).values["list_recall"] == pytest.approx((0.5 + 0.0) / 2)
