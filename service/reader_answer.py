@@ -16,9 +16,9 @@ pass and proposes spans, each with a margin over its passage's no-answer score. 
    (``rank_penalty``): margins alone picked a confident span from a worse-ranked passage too
    often. Chosen by 5-fold cross-validation on 400 facqa-train questions end to end: short-
    answer F1 0.652 with no penalty, 0.713 with 0.5, flat from 0.5 up. A list question ("which
-   programs", "apa saja") whose best span sits in a sentence that opens an enumeration
-   ("pertama yakni, ...") gets one item from each sentence that continues it ("Kedua, ..."),
-   each read with the first item's sentence as context; any other list question gets every
+   programs", "apa saja") whose best span sits in an enumeration spread over sentences
+   ("pertama yakni, ...", "Kedua, ...") gets one item from each of its sentences, each read
+   with the enumeration's sentences up to it as context; any other list question gets every
    distinct span left, in reading order;
 4. cites, for each short answer, the sentence that holds it (one citation per sentence, so the
    second item of a list, "Kedua, ...", is cited by its own sentence), and writes the answer
