@@ -19,7 +19,8 @@ pass and proposes spans, each with a margin over its passage's no-answer score. 
    programs", "apa saja") whose best span sits in an enumeration spread over sentences
    ("pertama yakni, ...", "Kedua, ...") gets one item from each of its sentences, each read
    with the enumeration's sentences up to it as context; any other list question gets every
-   distinct span left, in reading order;
+   distinct span left, in reading order, unless its best span is a list itself ("Poltabes
+   dan Pangling");
 4. cites, for each short answer, the sentence that holds it (one citation per sentence, so the
    second item of a list, "Kedua, ...", is cited by its own sentence), and writes the answer
    as those sentences with their markers ``[n]``.
@@ -266,7 +267,7 @@ class ReaderAnswerBuilder:
         enumerated = self.enumerated(question, chosen[0], asked) if asked.is_list else []
         if enumerated:
             chosen += enumerated
-        elif asked.is_list:
+        elif asked.is_list and not _names_several(chosen[0].span.text):
             for r in fitting[1:]:
                 if len(chosen) == self.max_list_items:
                     break
@@ -306,6 +307,15 @@ class ReaderAnswerBuilder:
         answer = Answer.cited(question, parts, citations, hits, confidence)
         answer.short_answers = shorts
         return answer
+
+
+_CONJUNCTION = re.compile(r",\s|\s(dan|serta|maupun|and|or|atau)\s", re.IGNORECASE)
+
+
+def _names_several(span: str) -> bool:
+    """A span that is a list itself ("Poltabes dan Pangling"): the reader found the whole
+    list, and the next spans above the threshold are other facts of the passage, not items."""
+    return _CONJUNCTION.search(span) is not None
 
 
 def _overlaps_any(span: Span, ranges: list[tuple[int, int]]) -> bool:

@@ -69,6 +69,8 @@ def test_the_users_example_names_both_programs(builder, retriever):
     for name in ("Poltabes", "Pangling"):
         s = next(s for s in answer.short_answers if name in s.text)
         assert name in next(c.quote for c in answer.citations if c.n == s.n)
+    if " dan " in answer.short_answers[0].text:  # the list in one span: nothing else beside it
+        assert len(answer.short_answers) == 1, named
 
 
 def _in_enumeration(sentence: str) -> bool:
