@@ -64,7 +64,7 @@ def profile(store, emb, qs: list[str]) -> dict[str, float]:  # type: ignore[no-u
     spent: dict[str, float] = defaultdict(float)
     retriever = retrieval.HybridRetriever(store, emb)
     _wrap(emb, "embed_queries", spent, "embed query")
-    _wrap(store, "search_vectors", spent, "FAISS search (30 candidates)")
+    _wrap(store.backend, "search", spent, "FAISS search (30 candidates)")
     _wrap(store.bm25, "top", spent, "BM25 top candidates (MaxScore)")
     _wrap(store, "chunks", spent, "candidate records (SQLite)")
     _wrap(store, "vectors_of", spent, "candidate vectors (reconstruct)")
@@ -92,7 +92,7 @@ def profile(store, emb, qs: list[str]) -> dict[str, float]:  # type: ignore[no-u
     finally:
         for obj, name in [
             (emb, "embed_queries"),
-            (store, "search_vectors"),
+            (store.backend, "search"),
             (store.bm25, "top"),
             (store, "chunks"),
             (store, "vectors_of"),

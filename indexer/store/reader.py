@@ -2,8 +2,9 @@
 
 The store owns the row numbering (segments one after the other, deleted rows included, see
 ``indexer.dense.base``), which rows are live, and metadata filters; callers ask it for rows
-(``rows_matching``, ``search_vectors``, ``bm25``) and never read its per-row arrays to build
-masks of their own.
+(``rows_matching``, ``search_vectors``, ``bm25``) or for the mask of searchable rows that the
+dense backend takes (``searchable``), and never read its per-row arrays to build masks of
+their own.
 """
 
 from __future__ import annotations
