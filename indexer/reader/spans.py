@@ -288,9 +288,8 @@ def _restrict(ctx: torch.Tensor, encoding, within: Sequence[tuple[int, int] | No
         if within[p] is None:
             continue
         lo, hi = within[p]
-        for t, (s, e) in enumerate(encoding["offset_mapping"][w]):
-            if ctx[w, t] and not (lo <= s and e <= hi):
-                ctx[w, t] = False
+        offsets = encoding["offset_mapping"][w]
+        ctx[w, : len(offsets)] &= torch.tensor([lo <= s and e <= hi for s, e in offsets])
 
 
 def _best_spans(
