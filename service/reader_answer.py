@@ -32,6 +32,7 @@ article.text[char_start:char_end]`` and ``citation.quote == article.text[char_st
 from __future__ import annotations
 
 import json
+import logging
 import math
 import re
 import time
@@ -60,6 +61,7 @@ from service.answer_types import (
 from service.news_layout import asks_for_source, dateline_outlets, enumeration_around
 from service.retrieval import ArticleHit
 
+log = logging.getLogger(__name__)
 _BRACKETED = re.compile(r"[ \t]*\([^()\n]{1,30}\)")
 THRESHOLDS_NAME = "thresholds.json"
 """Beside the weights: no-answer thresholds per language pair (``newsqa reader calibrate``)."""
@@ -75,17 +77,33 @@ def load_reader_answerer(settings: Settings) -> ReaderAnswerBuilder:
             "'Reader'), point NEWSQA_READER_WEIGHTS at them, or set NEWSQA_ANSWER_MODE=sentences"
         )
     encoder = resolve_model(BUNDLED_MODEL, settings.cache_dir)
-    reader = Reader.from_files(encoder, weights)
+    reader = Reader.from_files(
+        encoder, weights, runtime=settings.reader_runtime, cache_dir=settings.cache_dir
+    )
     return ReaderAnswerBuilder(
-        reader, read_thresholds(Path(weights)), passages_read=settings.reader_passages
+        reader,
+        read_thresholds(Path(weights), settings.reader_runtime),
+        passages_read=settings.reader_passages,
     )
 
 
-def read_thresholds(weights: Path) -> dict[str, float]:
+def read_thresholds(weights: Path, runtime: str) -> dict[str, float]:
+    """The calibrated per-pair thresholds beside ``weights``. They hold for the runtime they
+    were calibrated with (int8 shifts the margins a little); another runtime gets a warning."""
     path = weights.with_name(THRESHOLDS_NAME)
     if not path.is_file():
         return {}
-    return {pair: float(t) for pair, t in json.loads(path.read_text())["thresholds"].items()}
+    data = json.loads(path.read_text())
+    calibrated_with = data.get("runtime", "torch")
+    if calibrated_with != runtime:
+        log.warning(
+            "reader thresholds in %s were calibrated with the %s runtime, not %s: recalibrate "
+            "(README, 'Reader') for exact abstention rates",
+            path,
+            calibrated_with,
+            runtime,
+        )
+    return {pair: float(t) for pair, t in data["thresholds"].items()}
 
 
 @dataclass(frozen=True)

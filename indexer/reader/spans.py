@@ -26,6 +26,7 @@ import torch
 
 from indexer.openmp import on_openmp_thread
 from indexer.reader.model import ExtractiveReader, load_reader
+from indexer.reader.runtime import Forward, Runtime, TorchForward, load_forward
 
 DEFAULT_MAX_LENGTH = 384
 DEFAULT_STRIDE = 128
@@ -143,17 +144,22 @@ class Reader:
 
     def __init__(
         self,
-        model: ExtractiveReader,
+        model: ExtractiveReader | None,
         tokenizer,
         max_length: int = DEFAULT_MAX_LENGTH,
         stride: int = DEFAULT_STRIDE,
         no_answer_threshold: float = 0.0,
+        forward: Forward | None = None,
     ) -> None:
+        """``forward`` runs the model (``indexer.reader.runtime``); without it, ``model`` in
+        torch fp32."""
+        if forward is None and model is None:
+            raise ValueError("the reader needs a model or a forward pass")
         if not getattr(tokenizer, "is_fast", False):
             raise ValueError("the reader needs a fast tokenizer (offset mapping)")
         if not 0 <= stride < max_length // 2:
             raise ValueError(f"stride must be in [0, max_length / 2), got {stride}")
-        self.model = model.eval()
+        self.forward: Forward = forward or TorchForward(model)  # type: ignore[arg-type]
         self.tokenizer = tokenizer
         self.max_length = max_length
         self.stride = stride
@@ -167,11 +173,14 @@ class Reader:
         encoder_dir: str | Path,
         weights_path: str | Path,
         manifest_path: str | Path | None = None,
+        runtime: Runtime = "torch",
+        cache_dir: str | Path | None = None,
         **kwargs,
     ) -> Reader:
         """The shipped reader: weights over the encoder folder's word embeddings; the
         no-answer threshold and window length from the manifest beside the weights
-        (``<weights>.json`` or ``manifest.json``) unless given."""
+        (``<weights>.json`` or ``manifest.json``) unless given. ``runtime="onnx-int8"`` keeps
+        its int8 export in ``cache_dir`` (``indexer.reader.runtime``)."""
         from transformers import AutoTokenizer
 
         weights_path = Path(weights_path)
@@ -181,9 +190,18 @@ class Reader:
         kwargs.setdefault("no_answer_threshold", float(tuned.get("no_answer_threshold", 0.0)))
         kwargs.setdefault("max_length", int(settings.get("max_length", DEFAULT_MAX_LENGTH)))
         kwargs.setdefault("stride", int(settings.get("doc_stride", DEFAULT_STRIDE)))
-        model = on_openmp_thread(load_reader, encoder_dir, weights_path)
+        if runtime != "torch" and cache_dir is None:
+            raise ValueError(f"the {runtime} runtime needs a cache_dir for its export")
+        forward = on_openmp_thread(
+            load_forward,
+            runtime,
+            Path(encoder_dir),
+            weights_path,
+            Path(cache_dir or "."),
+            lambda: load_reader(encoder_dir, weights_path),
+        )
         tokenizer = AutoTokenizer.from_pretrained(str(encoder_dir))
-        return cls(model, tokenizer, **kwargs)
+        return cls(None, tokenizer, forward=forward, **kwargs)
 
     def is_answer(self, span: Span) -> bool:
         return span.margin > self.no_answer_threshold
@@ -231,7 +249,7 @@ class Reader:
         if within is not None:
             _restrict(ctx, enc, within)
         tokenized = time.perf_counter()
-        start_logits, end_logits = on_openmp_thread(self._forward, ids, mask)
+        start_logits, end_logits = on_openmp_thread(self.forward, ids, mask)
         forwarded = time.perf_counter()
         null = (start_logits[:, 0] + end_logits[:, 0]).tolist()
         top_scores, top_index = _best_spans(start_logits, end_logits, ctx, max_answer_tokens)
@@ -276,10 +294,6 @@ class Reader:
         concurrent call (the service reads in a thread pool) could leave a batch unpadded."""
         with self._tokenizer_lock:
             return encode_pairs(self.tokenizer, questions, passages, self.max_length, self.stride)
-
-    def _forward(self, ids: torch.Tensor, mask: torch.Tensor):
-        with torch.inference_mode():
-            return self.model(ids, mask)
 
 
 def _restrict(ctx: torch.Tensor, encoding, within: Sequence[tuple[int, int] | None]) -> None:
