@@ -101,6 +101,12 @@ _CLOCK_SPAN = re.compile(
     r"dini hari|noon|midnight|morning|afternoon|evening|night)\b",
     _I,
 )
+# "hari apa / what day of the week" asks for a weekday: "25/11" is no answer, "Rabu" is. ("Hari
+# apa yang diperingati ..." asks for a named day, "Hari Pahlawan": not a weekday question.)
+_WEEKDAY_Q = re.compile(r"\b(hari apa(kah)?(?!\s+yang)|(what|which) day of the week)\b", _I)
+_WEEKDAYS = "senin selasa rabu kamis jumat jum'at sabtu minggu ahad".split()
+_WEEKDAYS += "monday tuesday wednesday thursday friday saturday sunday".split()
+_WEEKDAY_SPAN = re.compile(r"\b(" + "|".join(_WEEKDAYS) + r")\b", _I)
 # A bare calendar date ("17/10/2025", "6 Januari 2010") counts nothing.
 _DATE_ONLY = re.compile(
     r"^\(?\s*(\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}|\d{1,2} [^\W\d_]+ \d{4})\s*\)?$", _I
@@ -153,7 +159,7 @@ class QuestionType:
     """Asks for several items ("which programs", "apa saja"): every distinct span counts."""
     unit: str | None = None
     """For a quantity: the unit asked for ("age", "percent", "duration", "money", ...); for a
-    date, "clock" when a time of day is asked for."""
+    date, "clock" when a time of day is asked for, "weekday" when a day of the week is."""
 
 
 def question_type(question: str) -> QuestionType:
@@ -170,6 +176,8 @@ def question_type(question: str) -> QuestionType:
         unit = next((name for name, asked, _ in _UNITS if asked.search(question)), None)
     elif kind == "date" and _CLOCK_Q.search(question):
         unit = "clock"
+    elif kind == "date" and _WEEKDAY_Q.search(question):
+        unit = "weekday"
     return QuestionType(kind, bool(_LIST_Q.search(question)), unit)
 
 
@@ -183,7 +191,7 @@ def span_fits(kind: Kind, span: str, unit: str | None = None) -> bool:
         fits = next((f for name, _, f in _UNITS if name == unit), None)
         return fits is None or bool(fits.search(span))
     if kind == "date":
-        pattern = _CLOCK_SPAN if unit == "clock" else _DATE_SPAN
+        pattern = {"clock": _CLOCK_SPAN, "weekday": _WEEKDAY_SPAN}.get(unit or "", _DATE_SPAN)
         return bool(pattern.search(span))
     names = [w for w in _WORDS.findall(span) if w[0].isupper()]
     if kind == "person":  # a name that is not only an institution's

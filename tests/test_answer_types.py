@@ -141,3 +141,22 @@ def test_a_time_of_day_is_answered_with_a_time(question: str, right: str, wrong:
     assert span_fits("date", right, asked.unit)
     assert not span_fits("date", wrong, asked.unit)
     assert question_type("Kapan rapat paripurna DPRD digelar?").unit is None
+
+
+@pytest.mark.parametrize(
+    ("question", "right", "wrong"),
+    [
+        ("Pada hari apa sidang putusan kasus itu digelar?", "Kamis", "12/3/2024"),
+        ("What day of the week did the flood reach Kemang?", "Senin pagi", "3 Maret"),
+        ("Sidang berikutnya dijadwalkan hari apakah?", "Jumat (14/3)", "pekan depan"),
+    ],
+)
+def test_a_day_of_the_week_is_answered_with_a_weekday(
+    question: str, right: str, wrong: str
+) -> None:
+    asked = question_type(question)
+    assert (asked.kind, asked.unit) == ("date", "weekday")
+    assert span_fits("date", right, asked.unit)
+    assert not span_fits("date", wrong, asked.unit)
+    # a named day is asked for, not a weekday
+    assert question_type("Hari apa yang diperingati setiap 10 November?").unit is None
