@@ -96,9 +96,10 @@ _UNITS: tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...] = tuple(
 )
 # "jam berapa / what time" asks for a time of day: a date alone ("25/11") is no answer.
 _CLOCK_Q = re.compile(r"\b((jam|pukul) berapa(kah)?|(at )?what time)\b", _I)
+# "jam" / "pukul" count only before a number: "dua jam" is a duration, "jam 9" a time.
 _CLOCK_SPAN = re.compile(
-    r"\b\d{1,2}[.:]\d{2}\b|\b(pukul|jam|wib|wita|wit|a\.?m|p\.?m|pagi|siang|sore|malam|"
-    r"dini hari|noon|midnight|morning|afternoon|evening|night)\b",
+    r"\b\d{1,2}[.:]\d{2}\b|\b(pukul|jam) \d|\b(wib|wita|wit|a\.?m|p\.?m|pagi|siang|sore|"
+    r"malam|dini hari|noon|midnight|morning|afternoon|evening|night)\b",
     _I,
 )
 # "hari apa / what day of the week" asks for a weekday: "25/11" is no answer, "Rabu" is. ("Hari

@@ -152,6 +152,7 @@ class ReaderAnswerBuilder:
         max_list_items: int = 5,
         spans_per_passage: int = 8,
         rank_penalty: float = 0.5,
+        list_span_margin: float = 1.0,
     ) -> None:
         if passages_read < 1 or passages_per_article < 1 or max_list_items < 1:
             raise ValueError("passages_read, passages_per_article and max_list_items must be >= 1")
@@ -162,6 +163,7 @@ class ReaderAnswerBuilder:
         self.max_list_items = max_list_items
         self.spans_per_passage = spans_per_passage
         self.rank_penalty = rank_penalty
+        self.list_span_margin = list_span_margin
 
     def threshold(self, question_lang: str, passage_lang: str | None) -> float:
         """The no-answer threshold of a language pair ("en-id"); the reader's own (tuned on
@@ -282,6 +284,8 @@ class ReaderAnswerBuilder:
         # the reader's margins are not comparable enough across passages on their own.
         fitting.sort(key=lambda r: -(r.excess - self.rank_penalty * r.rank))
         chosen = [fitting[0]]
+        if asked.is_list:
+            chosen = [_list_of_names(fitting, self.list_span_margin) or fitting[0]]
         enumerated = self.enumerated(question, chosen[0], asked) if asked.is_list else []
         if enumerated:
             chosen += enumerated
@@ -334,6 +338,26 @@ def _names_several(span: str) -> bool:
     """A span that is a list itself ("Poltabes dan Pangling"): the reader found the whole
     list, and the next spans above the threshold are other facts of the passage, not items."""
     return _CONJUNCTION.search(span) is not None
+
+
+_NAME = r"[A-Z0-9][\w.&'-]*(?: [A-Z0-9][\w.&'-]*){0,5}"
+_LIST_OF_NAMES = re.compile(rf"{_NAME}(?:, {_NAME})*,? (?:dan|serta|maupun|and|&) {_NAME}")
+
+
+def _list_of_names(fitting: list[_Read], margin: float) -> _Read | None:
+    """For a list question: a span that is a list of names ("Poltabes dan Pangling", "Lacewa,
+    Gasibar and Dagizi") within ``margin`` of the best answer, from the best passage. The
+    reader, trained on one answer per question, often puts one item's long form just above the
+    list that names them all; the list is the answer to a list question."""
+    best = fitting[0]
+    lists = [
+        r
+        for r in fitting
+        if r.chunk is best.chunk
+        and r.excess >= best.excess - margin
+        and _LIST_OF_NAMES.fullmatch(r.span.text)
+    ]
+    return max(lists, key=lambda r: r.excess, default=None)
 
 
 def _overlaps_any(span: Span, ranges: list[tuple[int, int]]) -> bool:

@@ -133,6 +133,7 @@ def test_a_bare_date_counts_nothing() -> None:
         ("Jam berapa rapat paripurna DPRD dimulai?", "pukul 09.30 WIB", "25/11"),
         ("At what time did the train leave Kertapati?", "14:15", "Rabu (25/11/2020)"),
         ("pukul berapa banjir mulai surut", "dini hari", "2 pekan"),
+        ("Jam berapa saja perbaikan jembatan dikerjakan?", "jam 22.00 hingga 04.00", "dua jam"),
     ],
 )
 def test_a_time_of_day_is_answered_with_a_time(question: str, right: str, wrong: str) -> None:
