@@ -4,17 +4,19 @@
 
 One synthetic index of 10,000 chunks (``bench.synthetic``) of 220 words, the size the chunker
 makes (200-250 words; the reader's cost grows with the text it reads, so the latency
-section's 120-word chunks would flatter it), is served twice by `newsqa serve` on loopback:
-``NEWSQA_ANSWER_MODE=reader`` (short answers read out of the passages) and ``=sentences``
-(the answer path before the reader: the most similar sentences). One client asks the
-questions of eval/questions/corpus.jsonl of both servers in turn, one request in flight,
-after a warm-up, so both see the same machine load; the ratio of the p50s is the figure to
-trust on a shared machine. The server's own ``timings_ms.read`` (the reader's forward pass and
-span search) shows where the reader's time goes. Goal: reader /ask p50 <= 400 ms.
+section's 120-word chunks would flatter it), is served three times by `newsqa serve` on
+loopback: the reader in its default runtime (ONNX int8), the reader in torch fp32
+(``NEWSQA_READER_RUNTIME=torch``), and ``NEWSQA_ANSWER_MODE=sentences`` (the answer path
+before the reader: the most similar sentences). One client asks the questions of
+eval/questions/corpus.jsonl of all three in turn, one request in flight, after a warm-up, so
+all see the same machine load; the ratios of the p50s are the figures to trust on a shared
+machine. The server's own ``timings_ms.read`` (the reader's forward pass and span search)
+shows where the reader's time goes. Goal: reader /ask p50 <= 400 ms.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import tempfile
 import time
@@ -27,7 +29,12 @@ from bench.synthetic import build_index
 GOAL_MS = 400
 CHUNKS = 10_000
 WORDS_PER_CHUNK = 220
-MODES = ("reader", "sentences")
+MODES = ("reader", "reader-fp32", "sentences")
+SERVER_ENV = {
+    "reader": {"NEWSQA_ANSWER_MODE": "reader"},  # the default runtime: ONNX int8
+    "reader-fp32": {"NEWSQA_ANSWER_MODE": "reader", "NEWSQA_READER_RUNTIME": "torch"},
+    "sentences": {"NEWSQA_ANSWER_MODE": "sentences"},
+}
 
 
 def run(requests: int = 150, warmup: int = 10, chunks: int = CHUNKS) -> dict:
@@ -38,14 +45,11 @@ def run(requests: int = 150, warmup: int = 10, chunks: int = CHUNKS) -> dict:
         index_dir = Path(tmp) / "index"
         log(f"answers: building a synthetic index of {chunks:,} chunks of {WORDS_PER_CHUNK} words")
         built = build_index(index_dir, chunks, words_per_chunk=WORDS_PER_CHUNK)
-        with (
-            running_server(index_dir, NEWSQA_ANSWER_MODE="reader") as (reader_url, _),
-            running_server(index_dir, NEWSQA_ANSWER_MODE="sentences") as (sentence_url, _),
-        ):
-            clients = {
-                "reader": httpx.Client(base_url=reader_url, timeout=120),
-                "sentences": httpx.Client(base_url=sentence_url, timeout=120),
-            }
+        with contextlib.ExitStack() as servers:
+            clients = {}
+            for mode in MODES:
+                url, _ = servers.enter_context(running_server(index_dir, **SERVER_ENV[mode]))
+                clients[mode] = httpx.Client(base_url=url, timeout=120)
             times: dict[str, list[float]] = {m: [] for m in MODES}
             read_ms: list[float] = []
             answered = 0
@@ -79,6 +83,7 @@ def run(requests: int = 150, warmup: int = 10, chunks: int = CHUNKS) -> dict:
     out["reader_read_p50_ms"] = round(percentile(read_ms, 50), 1)
     out["reader_answered"] = answered
     out["ratio"] = round(out["reader"]["p50_ms"] / out["sentences"]["p50_ms"], 2)
+    out["int8_to_fp32"] = round(out["reader"]["p50_ms"] / out["reader-fp32"]["p50_ms"], 2)
     out["goal"] = f"reader /ask p50 <= {GOAL_MS} ms"
     out["met"] = out["reader"]["p50_ms"] <= GOAL_MS
     return out
@@ -94,7 +99,8 @@ def table(r: dict) -> str:
             "|---|---|---|",
             *(f"| {m} | {r[m]['p50_ms']:.0f} | {r[m]['p99_ms']:.0f} |" for m in MODES),
             "",
-            f"Reader / sentences p50: **{r['ratio']:.2f}**; the reader's own step (server "
+            f"Reader / sentences p50: **{r['ratio']:.2f}**; reader int8 / fp32 p50: "
+            f"**{r['int8_to_fp32']:.2f}**; the int8 reader's own step (server "
             f"`timings_ms.read`) p50 {r['reader_read_p50_ms']:.0f} ms; {r['goal']}: "
             f"{'met' if r['met'] else 'NOT met'}.",
         ]
