@@ -213,18 +213,18 @@ def test_long_passage_is_read_in_overlapping_windows_in_one_pass(reader, facqa):
         assert start < end  # neighbours overlap
 
     calls = []
-    forward = reader._forward
+    forward = reader.forward
 
     def counting(ids, mask):
         calls.append(tuple(ids.shape))
         return forward(ids, mask)
 
-    reader._forward = counting
+    reader.forward = counting
     try:
         short = passages[20]
         results = reader.read("Siapa yang menyatakan?", [long_text, short], top_k=1000)
     finally:
-        del reader._forward
+        reader.forward = forward
     assert len(calls) == 1 and calls[0][0] >= 2  # every window of both passages, one pass
     assert reader.last_timings_ms["windows"] == calls[0][0]
     for text, spans in zip([long_text, short], results):

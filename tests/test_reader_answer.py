@@ -138,9 +138,9 @@ def test_a_list_spread_over_sentences_is_named_whole_after_writes(corpus_index, 
 def test_most_answers_name_the_reference(answers):
     """Containment of the short answers, English and Indonesian questions alike: the reader,
     not the retrieval, is what this checks (the corpus set's retrieval is near perfect).
-    Measured with the shipped weights: English 0.58 in torch fp32, 0.48 in ONNX int8 (the
-    default; 3 near ties flip), Indonesian 0.71 / 0.74. The floor catches a reader that lost
-    its cross-lingual reading."""
+    Measured with the shipped weights: English 0.58, Indonesian 0.71 (torch fp32, the
+    default; ONNX int8 gives 0.48 / 0.74: near ties flip). The floor catches a reader that
+    lost its cross-lingual reading."""
     by_language: dict[bool, list[bool]] = {True: [], False: []}
     for q, answer in answers:
         if not q.answerable:
@@ -154,7 +154,7 @@ def test_most_answers_name_the_reference(answers):
         by_language[english].append(named)
     for english, hits in by_language.items():
         share = sum(hits) / len(hits)
-        assert share >= 0.45, ("English" if english else "Indonesian", share)
+        assert share >= 0.5, ("English" if english else "Indonesian", share)
 
 
 def test_answer_kind_is_kept(answers):
