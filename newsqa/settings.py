@@ -80,7 +80,7 @@ class Settings(BaseSettings):
     reader_runtime: Literal["torch", "onnx-int8"] = Field(
         "torch",
         description="How the reader runs: torch (fp32, as trained) or onnx-int8 (ONNX Runtime, "
-        "int8 weights exported into the cache once; /ask 0.62x the time, end-to-end F1 "
+        "int8 weights exported into the cache once; /ask 0.63x the time, end-to-end F1 "
         "0.004-0.007 lower; recalibrate thresholds for it).",
     )
     reader_passages: int = Field(

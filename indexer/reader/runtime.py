@@ -1,7 +1,7 @@
 """How the reader's forward pass runs: torch in fp32, or ONNX Runtime with int8 weights.
 
 On these 2-core machines the forward pass is most of an /ask, and it is compute-bound: ONNX
-Runtime in fp32 is no faster than torch. Int8 weights are faster: /ask takes 0.62x the time
+Runtime in fp32 is no faster than torch. Int8 weights are faster: /ask takes 0.63x the time
 of fp32 (``bench`` section 8, on a machine with AVX512-VNNI). They come from ONNX Runtime's
 dynamic quantization: weights per output channel, activations per call.
 Measured on the held-out facqa-train slice (268 questions, as many negatives) against torch
