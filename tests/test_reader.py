@@ -297,8 +297,8 @@ def test_shipped_weights_answer_facqa_valid(encoder_dir, facqa):
 
 def test_int8_runtime_reads_what_torch_reads(encoder_dir, facqa, settings):
     """The ONNX int8 export of the shipped weights: mostly the same best spans as torch fp32,
-    and as good, on facqa-valid questions inside long contexts (several windows, padded batches), and a pair
-    read alone scores as it does beside longer pairs (the export keeps the attention mask)."""
+    and as good, on facqa-valid questions inside long contexts (several windows, padded
+    batches); and a pair read alone scores as it does beside longer pairs."""
     if not WEIGHTS_PATH.is_file():
         pytest.skip("no shipped reader weights")
     torch_reader = Reader.from_files(encoder_dir, WEIGHTS_PATH, runtime="torch")
