@@ -89,9 +89,7 @@ class Index:
         """Read the newest committed generation (another process may have written)."""
         store = open_store(self._c.settings)
         old = self._c.store
-        self._c = replace(
-            self._c, store=store, retriever=HybridRetriever(store, self._c.embedder)
-        )
+        self._c = replace(self._c, store=store, retriever=HybridRetriever(store, self._c.embedder))
         old.close()
 
     def close(self) -> None:

@@ -387,6 +387,9 @@ def reader_train(
     max_length: Annotated[int, typer.Option(min=64, max=512)] = 384,
     doc_stride: Annotated[int, typer.Option(min=0)] = 128,
     negatives_ratio: Annotated[float, typer.Option(min=0.0)] = 0.5,
+    topical_negatives_ratio: Annotated[
+        float, typer.Option(min=0.0, help="Own passage, answer sentences out, per positive.")
+    ] = 0.3,
     long_context_ratio: Annotated[
         float, typer.Option(min=0.0, max=1.0, help="Share lengthened with other passages.")
     ] = 0.25,
@@ -426,6 +429,7 @@ def reader_train(
         max_length=max_length,
         doc_stride=doc_stride,
         negatives_ratio=negatives_ratio,
+        topical_negatives_ratio=topical_negatives_ratio,
         long_context_ratio=long_context_ratio,
         english_ratio=english_ratio,
         holdout_fraction=holdout,

@@ -16,12 +16,15 @@ from indexer.model_build import build_bundled_model
 from indexer.reader import MANIFEST_PATH, WEIGHTS_PATH
 from indexer.reader.config import TrainConfig
 from indexer.reader.examples import (
+    Example,
     lengthen,
     load_passages,
     passage_pool,
     prepare_examples,
     read_jsonl,
     sample_negatives,
+    topical_negatives,
+    without_answer,
 )
 from indexer.reader.model import WORD_EMBEDDINGS, load_reader
 from indexer.reader.provenance import sha256_file
@@ -156,6 +159,31 @@ def test_lengthened_contexts_keep_the_answer_offsets(facqa):
         assert n.answer_start is None and n.passage == passages[n.passage_id]
         assert n.passage_id != own.passage_id
         assert not any(a.lower() in n.passage.lower() for a in n.answers)
+    topical = topical_negatives(examples, 1.0, rng)
+    assert 0 < len(topical) < len(examples)  # one-sentence passages give none
+    for n in topical:
+        own = next(e for e in examples if e.qid == n.qid)
+        assert n.answer_start is None and n.passage_id == own.passage_id
+        assert len(n.passage) < len(own.passage) and n.passage.split()[-1] in own.passage
+        assert not any(a.lower() in n.passage.lower() for a in n.answers)
+
+
+def test_a_topical_negative_keeps_only_the_sentences_without_the_answer():
+    passage = (
+        "Wali kota meresmikan jembatan baru di Kecamatan Ilir Barat, Senin (3/2). "
+        "Biayanya Rp 12 miliar dari APBD. Jembatan itu menghubungkan dua kampung nelayan."
+    )
+    cost = Example("q", "Berapa biaya jembatan itu?", "p", passage, ["Rp 12 miliar"], 82, 94)
+    negative = without_answer(cost)
+    assert negative is not None and negative.answer_start is None
+    assert negative.passage == (
+        "Wali kota meresmikan jembatan baru di Kecamatan Ilir Barat, Senin (3/2). "
+        "Jembatan itu menghubungkan dua kampung nelayan."
+    )
+    one_sentence = Example(
+        "q", "Kapan?", "p", "Jembatan diresmikan Senin (3/2).", ["Senin"], 20, 25
+    )
+    assert without_answer(one_sentence) is None  # nothing of the topic left to read
 
 
 def test_loading_is_strict_about_the_keys(trained, encoder_dir, tmp_path):

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from indexer.reader.code_switch import english_question
+from indexer.sentences import split_sentences
 
 Q = TypeVar("Q")
 
@@ -118,6 +119,38 @@ def sample_negatives(
                 negatives.append(Example(e.qid, e.question, pid, text, e.answers))
                 break
     return negatives
+
+
+def without_answer(example: Example, min_words: int = 8) -> Example | None:
+    """The example's passage with every sentence that holds an answer taken out, as a
+    negative; None when too little is left or an answer still occurs.
+
+    Negatives from other questions' passages teach the no-answer score to spot another topic.
+    A user's question about a story the index holds, asking a fact the article never gives
+    ("how much did it cost"), lands on a passage of the right topic: only these negatives show
+    the reader that case."""
+    folded = [a.lower() for a in example.answers if a.strip()]
+    kept = [
+        example.passage[s:e]
+        for s, e in split_sentences(example.passage)
+        if not any(a in example.passage[s:e].lower() for a in folded)
+    ]
+    text = " ".join(kept)
+    if len(text.split()) < min_words or any(a in text.lower() for a in folded):
+        return None
+    return Example(example.qid, example.question, example.passage_id, text, example.answers)
+
+
+def topical_negatives(
+    examples: Sequence[Example], ratio: float, rng: random.Random
+) -> list[Example]:
+    """Up to ``round(ratio * len(examples))`` negatives from a seeded choice of examples: their
+    own passage without the sentences that answer them (``without_answer``)."""
+    count = min(len(examples), round(ratio * len(examples)))
+    if count == 0:
+        return []
+    chosen = (without_answer(e) for e in rng.sample(list(examples), count))
+    return [e for e in chosen if e is not None]
 
 
 def lengthen(

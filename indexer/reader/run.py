@@ -20,6 +20,7 @@ from indexer.reader.examples import (
     passage_pool,
     sample_negatives,
     switch_some,
+    topical_negatives,
 )
 from indexer.reader.features import batches, collate, featurize, qa_loss
 from indexer.reader.model import ExtractiveReader, load_state, shipped_state
@@ -72,6 +73,7 @@ def plan_epochs(tokenizer, train_set: list[Example], config: TrainConfig) -> Pla
     for epoch in range(config.epochs):
         rng = random.Random(config.seed * 1000 + epoch)
         drawn = sample_negatives(train_set, config.negatives_ratio, rng)
+        drawn += topical_negatives(train_set, config.topical_negatives_ratio, rng)
         epoch_examples = lengthen_some(
             switch_some(train_set + drawn, config.english_ratio, rng),
             passage_pool(train_set),

@@ -36,6 +36,7 @@ from indexer.reader.examples import (
     read_jsonl,
     sample_negatives,
     split_holdout,
+    topical_negatives,
 )
 from indexer.reader.model import (
     ExtractiveReader,
@@ -78,6 +79,8 @@ def _load_data(passages_path: Path, questions_path: Path, config: TrainConfig) -
         raise ValueError(f"no usable questions in {questions_path}")
     train_set, held_out = split_holdout(examples, config.holdout_fraction, config.seed)
     held_negatives = sample_negatives(held_out, 1.0, random.Random(config.seed + 1))
+    if config.topical_negatives_ratio > 0:  # both kinds of negatives tune the threshold
+        held_negatives += topical_negatives(held_out, 1.0, random.Random(config.seed + 1))
     return _Data(passages, stats, train_set, held_out, held_negatives)
 
 
