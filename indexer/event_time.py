@@ -1,0 +1,365 @@
+"""Event time: every time expression in a text, with its exact span, resolved to a date interval.
+
+News is about events, and an event's time is often not the publication date: "diresmikan tahun
+lalu" in a January 2021 article is about 2020, "Senin (20/10)" is 20 October of the publication
+year, "kemarin" the day before publication. ``extract_events(text, published)`` finds these and
+resolves each against the publication date (forms that need it are skipped without one).
+
+The rules are data (the tables below) over regular expressions, not dateparser: its
+``search_dates`` returns points without spans or granularity, reads "5-7 Desember 2025" as
+5 July, "28 Desember lalu" as the coming December and "tahun lalu" as one day (checked with
+dateparser 1.5). Forms covered, Indonesian and English:
+
+* absolute dates: "25 November 2020", "25/11/2020", "Rabu (25/11/2020)", "November 25, 2020";
+* partial dates, the year taken from the publication date: "Senin (20/10)" (the year in which
+  20/10 is a Monday, nearest first), "28 Desember" (nearest: in a January article, the previous
+  December), "12 Agustus lalu" (the last one before), "Agustus lalu", "bulan Maret";
+* months and years: "Maret 2019" (the whole month), "sepanjang 2024", "pada tahun 2019";
+* ranges: "5-7 Desember 2025", "5 hingga 7 Desember", "2018 hingga 2022";
+* relative expressions: "kemarin", "hari ini", "besok", "lusa", "pekan lalu" (the previous
+  Monday-Sunday week), "bulan lalu", "tahun lalu", "tahun depan", "3 hari lalu", "Senin lalu",
+  and the English ones ("yesterday", "last week", "two years ago", ...).
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+MONTHS = {
+    **dict.fromkeys(["januari", "january", "jan"], 1),
+    **dict.fromkeys(["februari", "pebruari", "february", "feb", "peb"], 2),
+    **dict.fromkeys(["maret", "march", "mar"], 3),
+    **dict.fromkeys(["april", "apr"], 4),
+    **dict.fromkeys(["mei", "may"], 5),
+    **dict.fromkeys(["juni", "june", "jun"], 6),
+    **dict.fromkeys(["juli", "july", "jul"], 7),
+    **dict.fromkeys(["agustus", "august", "agu", "agt", "ags", "aug"], 8),
+    **dict.fromkeys(["september", "sept", "sep"], 9),
+    **dict.fromkeys(["oktober", "october", "okt", "oct"], 10),
+    **dict.fromkeys(["november", "nopember", "nov", "nop"], 11),
+    **dict.fromkeys(["desember", "december", "des", "dec"], 12),
+}
+# Month names that stand alone ("Maret 2019", "Agustus lalu"); the short forms only with a day.
+FULL_MONTHS = [m for m in MONTHS if len(m) > 4 or m in ("mei", "juni", "juli", "june", "july")]
+WEEKDAYS = {
+    **dict.fromkeys(["senin", "monday"], 0),
+    **dict.fromkeys(["selasa", "tuesday"], 1),
+    **dict.fromkeys(["rabu", "wednesday"], 2),
+    **dict.fromkeys(["kamis", "thursday"], 3),
+    **dict.fromkeys(["jumat", "jum'at", "jum’at", "friday"], 4),
+    **dict.fromkeys(["sabtu", "saturday"], 5),
+    **dict.fromkeys(["minggu", "ahad", "sunday"], 6),
+}
+NUMBER_WORDS = {
+    **dict.fromkeys(["satu", "one", "a"], 1),
+    **dict.fromkeys(["dua", "two"], 2),
+    **dict.fromkeys(["tiga", "three"], 3),
+    **dict.fromkeys(["empat", "four"], 4),
+    **dict.fromkeys(["lima", "five"], 5),
+    **dict.fromkeys(["enam", "six"], 6),
+    **dict.fromkeys(["tujuh", "seven"], 7),
+    **dict.fromkeys(["delapan", "eight"], 8),
+    **dict.fromkeys(["sembilan", "nine"], 9),
+    **dict.fromkeys(["sepuluh", "ten"], 10),
+}
+# Relative expressions: (unit, offset) from the publication date.
+RELATIVE = {
+    "kemarin lusa": ("day", -2),
+    "the day before yesterday": ("day", -2),
+    "kemarin": ("day", -1),
+    "yesterday": ("day", -1),
+    "hari ini": ("day", 0),
+    "today": ("day", 0),
+    "besok": ("day", 1),
+    "esok hari": ("day", 1),
+    "tomorrow": ("day", 1),
+    "lusa": ("day", 2),
+    **dict.fromkeys(["pekan lalu", "minggu lalu", "last week"], ("week", -1)),
+    **dict.fromkeys(["pekan ini", "minggu ini", "this week"], ("week", 0)),
+    **dict.fromkeys(["pekan depan", "minggu depan", "next week"], ("week", 1)),
+    **dict.fromkeys(["bulan lalu", "last month"], ("month", -1)),
+    **dict.fromkeys(["bulan ini", "this month"], ("month", 0)),
+    **dict.fromkeys(["bulan depan", "next month"], ("month", 1)),
+    **dict.fromkeys(["tahun lalu", "last year"], ("year", -1)),
+    **dict.fromkeys(["tahun ini", "this year"], ("year", 0)),
+    **dict.fromkeys(["tahun depan", "next year"], ("year", 1)),
+}
+UNITS = {
+    **dict.fromkeys(["hari", "day", "days"], "day"),
+    **dict.fromkeys(["pekan", "minggu", "week", "weeks"], "week"),
+    **dict.fromkeys(["bulan", "month", "months"], "month"),
+    **dict.fromkeys(["tahun", "year", "years"], "year"),
+}
+PAST = ("lalu", "kemarin", "silam", "last")
+FUTURE = ("mendatang", "depan", "nanti", "next")
+# Words after which a bare year is a time ("pada 2019", "sepanjang 2024", "in 2019"); "tahun"
+# makes one too. Other bare years ("APBD 2025", "2024 orang") are not read.
+YEAR_CUES = (
+    "pada|sepanjang|sejak|hingga|sampai|awal|akhir|pertengahan|periode|selama|"
+    "in|since|during|until|by|throughout|early|late"
+)
+
+
+def _alternation(words) -> str:
+    return "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+
+
+_ABBREVIATED = [m for m in MONTHS if m not in FULL_MONTHS and m != "may"]
+_NOT_ABBREVIATED = set(MONTHS) - set(_ABBREVIATED)  # "Desember." ends a sentence
+_MONTH = rf"(?:(?:{_alternation(_ABBREVIATED)})\b\.?|(?:{_alternation(_NOT_ABBREVIATED)})\b)"
+_FULL_MONTH = rf"(?:{_alternation(FULL_MONTHS)})\b"
+_WEEKDAY = rf"(?:{_alternation(WEEKDAYS)})\b"
+_DAY = r"(?:[0-2]?\d|3[01])"
+_YEAR = r"(?:19|20)\d\d"
+_TO = r"\s*(?:-|–|—|s\.?/?d\.?|sampai(?:\s+dengan)?|hingga|to|until)\s*"
+_YEAR_CUE = rf"(?:(?:{YEAR_CUES})\s+|(?=tahun\s))"
+_NUMBER = rf"(?:\d{{1,3}}|{_alternation(NUMBER_WORDS)})"
+
+
+@dataclass(frozen=True)
+class EventTime:
+    """A time expression in a text and the interval it names (both ends inclusive)."""
+
+    start: date
+    end: date
+    char_start: int
+    char_end: int
+    text: str
+
+
+Resolve = Callable[[re.Match[str], date | None], tuple[date, date] | None]
+VAGUE = (date.min, date.min)
+"""What a resolver returns for a vague time ("beberapa bulan lalu"): it takes its text, so that
+"bulan lalu" inside it is not read, and gives no event."""
+
+
+def _word(match: re.Match[str], name: str) -> str:
+    return (match.groupdict().get(name) or "").lower().rstrip(".")
+
+
+def _month_end(year: int, month: int) -> date:
+    return date(year, month, calendar.monthrange(year, month)[1])
+
+
+def _safe_date(year: int, month: int, day: int) -> date | None:
+    try:
+        return date(year, month, day)
+    except ValueError:
+        return None
+
+
+def _nearest_year(
+    month: int, day: int, published: date, direction: str = "", weekday: int | None = None
+) -> date | None:
+    """The date of ``day/month`` nearest to publication (the last one before it for "lalu",
+    the next one for "mendatang"), preferring a year in which it falls on ``weekday``."""
+    options = [
+        d
+        for y in (published.year - 1, published.year, published.year + 1)
+        if (d := _safe_date(y, month, day))
+    ]
+    if direction == "past":
+        options = [d for d in options if d <= published]
+    elif direction == "future":
+        options = [d for d in options if d >= published]
+    if not options:
+        return None
+    return min(
+        options,
+        key=lambda d: (weekday is not None and d.weekday() != weekday, abs((d - published).days)),
+    )
+
+
+def _direction(word: str) -> str:
+    return "past" if word in PAST else "future" if word in FUTURE else ""
+
+
+def _full_date(m: re.Match[str], _: date | None) -> tuple[date, date] | None:
+    month = MONTHS.get(_word(m, "month")) or int(_word(m, "mm") or 0)
+    d = _safe_date(int(m.group("year")), month, int(m.group("day"))) if month else None
+    return (d, d) if d else None
+
+
+def _partial_date(m: re.Match[str], published: date | None) -> tuple[date, date] | None:
+    if published is None:
+        return None
+    month = MONTHS.get(_word(m, "month")) or int(_word(m, "mm") or 0)
+    if not 1 <= month <= 12:
+        return None
+    weekday = WEEKDAYS.get(_word(m, "weekday"))
+    d = _nearest_year(month, int(m.group("day")), published, _direction(_word(m, "dir")), weekday)
+    return (d, d) if d else None
+
+
+def _vague(_: re.Match[str], __: date | None) -> tuple[date, date]:
+    return VAGUE
+
+
+def _day_range(m: re.Match[str], published: date | None) -> tuple[date, date] | None:
+    """ "5-7 Desember 2025", "14 Oktober hingga 14 November 2025"; the year from the
+    publication date when it is not given."""
+    month = MONTHS[_word(m, "month")]
+    first_month = MONTHS.get(_word(m, "month1"), month)
+    first, last = int(m.group("day")), int(m.group("day2"))
+    if _word(m, "year"):
+        year = int(m.group("year"))
+    elif published is not None:
+        anchor = _nearest_year(first_month, first, published)
+        if anchor is None:
+            return None
+        year = anchor.year
+    else:
+        return None
+    start, end = _safe_date(year, first_month, first), _safe_date(year, month, last)
+    return (start, end) if start and end and start <= end else None
+
+
+def _month_year(m: re.Match[str], _: date | None) -> tuple[date, date] | None:
+    year, month = int(m.group("year")), MONTHS[_word(m, "month")]
+    first = MONTHS.get(_word(m, "month1"), month)  # "Oktober-Desember 2025"
+    return (date(year, first, 1), _month_end(year, month)) if first <= month else None
+
+
+def _month_alone(m: re.Match[str], published: date | None) -> tuple[date, date] | None:
+    if published is None:
+        return None
+    month = MONTHS[_word(m, "month")]
+    anchor = _nearest_year(month, 1, published.replace(day=1), _direction(_word(m, "dir")))
+    return (anchor, _month_end(anchor.year, month)) if anchor else None
+
+
+def _year(m: re.Match[str], _: date | None) -> tuple[date, date]:
+    return date(int(m.group("year")), 1, 1), date(int(_word(m, "year2") or m.group("year")), 12, 31)
+
+
+def _decade(m: re.Match[str], _: date | None) -> tuple[date, date]:
+    return date(int(m.group("decade")), 1, 1), date(int(m.group("decade")) + 9, 12, 31)
+
+
+def _shift(published: date, unit: str, offset: int) -> tuple[date, date]:
+    if unit == "day":
+        d = published + timedelta(days=offset)
+        return d, d
+    if unit == "week":
+        monday = published - timedelta(days=published.weekday()) + timedelta(weeks=offset)
+        return monday, monday + timedelta(days=6)
+    if unit == "month":
+        index = published.year * 12 + published.month - 1 + offset
+        year, month = divmod(index, 12)
+        return date(year, month + 1, 1), _month_end(year, month + 1)
+    year = published.year + offset
+    return date(year, 1, 1), date(year, 12, 31)
+
+
+def _relative(m: re.Match[str], published: date | None) -> tuple[date, date] | None:
+    if published is None:
+        return None
+    unit, offset = RELATIVE[" ".join(m.group(0).lower().split())]
+    return _shift(published, unit, offset)
+
+
+def _ago(m: re.Match[str], published: date | None) -> tuple[date, date] | None:
+    if published is None:
+        return None
+    count = _word(m, "n")
+    n = int(count) if count.isdigit() else NUMBER_WORDS[count]
+    sign = 1 if _word(m, "dir") in FUTURE + ("lagi", "later") else -1
+    return _shift(published, UNITS[_word(m, "unit")], sign * n)
+
+
+def _weekday(m: re.Match[str], published: date | None) -> tuple[date, date] | None:
+    if published is None:
+        return None
+    weekday = WEEKDAYS[_word(m, "weekday")]
+    back = (published.weekday() - weekday) % 7
+    if _direction(_word(m, "dir")) == "future":
+        d = published + timedelta(days=(weekday - published.weekday()) % 7 or 7)
+    else:  # news tells what happened: the last such day, publication day included
+        d = published - timedelta(days=back or (7 if _word(m, "dir") else 0))
+    return d, d
+
+
+_DIR = rf"(?:\s+(?P<dir>{'|'.join(PAST + FUTURE)})\b)"
+_NUMERIC = rf"(?P<day>{_DAY})[/-](?P<mm>0?[1-9]|1[0-2])[/-](?P<year>{_YEAR})"
+# (pattern, resolver). A group ``span`` narrows the quoted text to the time itself ("pada 2019"
+# quotes "2019"). Where matches overlap, the longest wins, then the earliest, then the first rule.
+RULES: list[tuple[str, Resolve]] = [
+    (rf"(?:{_WEEKDAY},?\s+)?(?P<day>{_DAY})\s+(?P<month>{_MONTH})\s+(?P<year>{_YEAR})", _full_date),
+    (rf"(?P<month>{_MONTH})\s+(?P<day>{_DAY})(?:st|nd|rd|th)?,?\s+(?P<year>{_YEAR})", _full_date),
+    (rf"(?:{_WEEKDAY},?\s*(?P<open>\()?\s*)?{_NUMERIC}(?(open)\s*\))", _full_date),
+    (
+        rf"(?:(?P<weekday>{_WEEKDAY})\s*)?\(\s*(?P<day>{_DAY})/(?P<mm>0?[1-9]|1[0-2])\s*\){_DIR}?",
+        _partial_date,
+    ),
+    (rf"(?P<day>{_DAY})\s+(?P<month>{_MONTH}){_DIR}?", _partial_date),
+    (rf"(?P<month>{_FULL_MONTH})\s+(?P<day>{_DAY})(?:st|nd|rd|th)?(?![.,]?\d)", _partial_date),
+    (
+        rf"(?P<day>{_DAY}){_TO}(?P<day2>{_DAY})\s+(?P<month>{_MONTH})(?:\s+(?P<year>{_YEAR}))?",
+        _day_range,
+    ),
+    (
+        rf"(?P<day>{_DAY})\s+(?P<month1>{_MONTH}){_TO}(?P<day2>{_DAY})\s+(?P<month>{_MONTH})"
+        rf"(?:\s+(?P<year>{_YEAR}))?",
+        _day_range,
+    ),
+    (rf"(?:bulan\s+)?(?P<month>{_FULL_MONTH})\s+(?:tahun\s+)?(?P<year>{_YEAR})", _month_year),
+    (rf"bulan\s+(?P<month>{_FULL_MONTH}){_DIR}?", _month_alone),
+    (rf"(?P<month>{_FULL_MONTH}){_DIR}", _month_alone),
+    (
+        rf"(?P<month1>{_FULL_MONTH}){_TO}(?P<month>{_FULL_MONTH})\s+(?:tahun\s+)?(?P<year>{_YEAR})",
+        _month_year,
+    ),
+    (rf"(?:tahun\s+)?(?P<year>{_YEAR}){_TO}(?:tahun\s+)?(?P<year2>{_YEAR})", _year),
+    (rf"{_YEAR_CUE}(?P<span>(?:tahun\s+)?(?P<decade>(?:19|20)\d0)-an)", _decade),
+    (
+        rf"{_YEAR_CUE}(?P<span>(?:tahun\s+)?(?P<year>{_YEAR})"
+        rf"(?:{_TO}(?:tahun\s+)?(?P<year2>{_YEAR}))?)",
+        _year,
+    ),
+    (_alternation(RELATIVE), _relative),
+    (
+        rf"(?P<n>{_NUMBER})\s+(?P<unit>{_alternation(UNITS)})\s+(?:yang\s+)?"
+        r"(?P<dir>lalu|silam|ago|lagi|later|mendatang)",
+        _ago,
+    ),
+    (
+        rf"(?:beberapa|sekian|several|a\s+few)\s+(?:{_alternation(UNITS)})\s+(?:yang\s+)?"
+        r"(?:lalu|silam|ago|terakhir|lagi|later|mendatang)",
+        _vague,
+    ),
+    (rf"(?P<weekday>{_WEEKDAY}){_DIR}", _weekday),
+    (rf"(?:pada|hari|on|sejak|since)\s+(?P<span>(?P<weekday>{_WEEKDAY}))", _weekday),
+]
+_COMPILED = [(re.compile(rf"(?<![\w.,/])(?:{p})(?!\w)", re.IGNORECASE), f) for p, f in RULES]
+
+
+def extract_events(text: str, published: date | None = None) -> list[EventTime]:
+    """Every time expression in ``text``, in text order, resolved against ``published`` (the
+    forms that need a publication date are skipped without one)."""
+    found = []
+    for order, (pattern, resolve) in enumerate(_COMPILED):
+        for m in pattern.finditer(text):
+            interval = resolve(m, published)
+            if interval is None:
+                continue
+            quoted = m.span("span") if "span" in pattern.groupindex else m.span()
+            found.append((m.start(), m.end(), order, quoted, interval))
+    found.sort(key=lambda f: (f[0] - f[1], f[0], f[2]))
+    taken: list[tuple[int, int]] = []
+    events = []
+    for start, end, _, (s, e), (first, last) in found:
+        if any(start < t_end and t_start < end for t_start, t_end in taken):
+            continue
+        taken.append((start, end))
+        if (first, last) != VAGUE:
+            events.append(EventTime(first, last, s, e, text[s:e]))
+    return sorted(events, key=lambda ev: ev.char_start)
+
+
+def overlapping(events: list[EventTime], char_start: int, char_end: int) -> list[EventTime]:
+    """The events whose expression lies (partly) inside ``text[char_start:char_end]``."""
+    return [ev for ev in events if ev.char_start < char_end and char_start < ev.char_end]

@@ -1,0 +1,241 @@
+"""Event-time extraction (indexer/event_time.py), table-driven.
+
+The first table names time expressions in real detik-2025 articles (read from ../shared, not
+copied here) with the interval each one means, judged by reading its sentence and the article's
+publication date. The second holds the forms the extractor must cover, in sentences written here.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import pytest
+
+from indexer.dates import parse_date
+from indexer.event_time import extract_events, overlapping
+
+D = date.fromisoformat
+
+# (article id, expression as it stands in the article, first day, last day)
+DETIK = [
+    ("detik-0541", "Selasa (21/10/2025)", "2025-10-21", "2025-10-21"),
+    ("detik-0066", "Rabu (17/9/2025)", "2025-09-17", "2025-09-17"),
+    ("detik-0626", "Senin (6/10/2025)", "2025-10-06", "2025-10-06"),
+    ("detik-0885", "17/10/2025", "2025-10-17", "2025-10-17"),  # "kepadadetikJabar,Jumat (...)"
+    ("detik-0056", "11 Januari 2010", "2010-01-11", "2010-01-11"),
+    ("detik-0118", "30 September 2025", "2025-09-30", "2025-09-30"),
+    ("detik-0460", "9 Juli 2025", "2025-07-09", "2025-07-09"),
+    ("detik-0744", "Rabu, 22 Oktober 2025", "2025-10-22", "2025-10-22"),
+    ("detik-0242", "Jumat, 17 Oktober 2025", "2025-10-17", "2025-10-17"),
+    # day and month, the year from the publication date (and the weekday, where it is given)
+    ("detik-0831", "Minggu (19/10)", "2025-10-19", "2025-10-19"),
+    ("detik-0784", "Senin (20/10)", "2025-10-20", "2025-10-20"),
+    ("detik-0517", "Selasa (16/9)", "2025-09-16", "2025-09-16"),
+    ("detik-0297", "Minggu (5/10)", "2025-10-05", "2025-10-05"),
+    ("detik-0365", "Rabu (8/10)", "2025-10-08", "2025-10-08"),
+    ("detik-0488", "Sabtu (5/7)", "2025-07-05", "2025-07-05"),
+    ("detik-0315", "Senin (2/6)", "2025-06-02", "2025-06-02"),
+    # published October 2025, about the KPU chair's jet rentals of 2024: 15/5/2024 was a Wednesday
+    ("detik-0528", "Rabu (15/5)", "2024-05-15", "2024-05-15"),
+    ("detik-0221", "Senin (20/10) lalu", "2025-10-20", "2025-10-20"),
+    ("detik-0786", "16 Oktober", "2025-10-16", "2025-10-16"),
+    ("detik-0964", "21 April lalu", "2025-04-21", "2025-04-21"),
+    ("detik-0699", "30 September lalu", "2025-09-30", "2025-09-30"),
+    # months
+    ("detik-0858", "September 2025", "2025-09-01", "2025-09-30"),
+    ("detik-0021", "Februari 2026", "2026-02-01", "2026-02-28"),
+    ("detik-0715", "bulan Mei 2025", "2025-05-01", "2025-05-31"),
+    ("detik-0553", "bulan Desember 1997", "1997-12-01", "1997-12-31"),
+    ("detik-0162", "bulan September", "2025-09-01", "2025-09-30"),
+    ("detik-0909", "bulan Oktober", "2025-10-01", "2025-10-31"),
+    ("detik-0967", "Agustus lalu", "2025-08-01", "2025-08-31"),
+    ("detik-0418", "Juli lalu", "2025-07-01", "2025-07-31"),
+    # years and decades
+    ("detik-0640", "tahun 2025", "2025-01-01", "2025-12-31"),
+    ("detik-0091", "tahun 2024", "2024-01-01", "2024-12-31"),
+    ("detik-0082", "2027", "2027-01-01", "2027-12-31"),  # "pada akhir 2027"
+    ("detik-0973", "2023", "2023-01-01", "2023-12-31"),  # "sejak gabung MU pada 2023"
+    ("detik-0500", "1990-an", "1990-01-01", "1999-12-31"),
+    ("detik-0123", "1970-an", "1970-01-01", "1979-12-31"),
+    ("detik-0714", "tahun 1980-an", "1980-01-01", "1989-12-31"),
+    # ranges
+    ("detik-0810", "1913-1919", "1913-01-01", "1919-12-31"),
+    ("detik-0213", "2006-2023", "2006-01-01", "2023-12-31"),
+    ("detik-0312", "tahun 2022-2024", "2022-01-01", "2024-12-31"),
+    ("detik-0647", "Tahun 2023-2053", "2023-01-01", "2053-12-31"),
+    ("detik-0039", "tahun 2023 hingga 2025", "2023-01-01", "2025-12-31"),
+    ("detik-0632", "2022 hingga 2045", "2022-01-01", "2045-12-31"),
+    ("detik-0190", "2020 sampai 2025", "2020-01-01", "2025-12-31"),
+    ("detik-0134", "21-23 Oktober 2025", "2025-10-21", "2025-10-23"),
+    ("detik-0075", "16-17 September 2025", "2025-09-16", "2025-09-17"),
+    ("detik-0475", "3-10 Oktober 2025", "2025-10-03", "2025-10-10"),
+    ("detik-0184", "14 Oktober hingga 14 November 2025", "2025-10-14", "2025-11-14"),
+    ("detik-0095", "Januari-September 2025", "2025-01-01", "2025-09-30"),
+    ("detik-0092", "Januari-Agustus 2025", "2025-01-01", "2025-08-31"),
+    ("detik-0644", "Juli hingga Oktober 2025", "2025-07-01", "2025-10-31"),
+    ("detik-0282", "Februari hingga April 2025", "2025-02-01", "2025-04-30"),
+    # relative to the publication date
+    ("detik-0584", "hari ini", "2025-10-20", "2025-10-20"),
+    ("detik-0846", "Kemarin", "2025-10-20", "2025-10-20"),
+    ("detik-0305", "besok", "2025-10-19", "2025-10-19"),
+    ("detik-0977", "besok", "2025-08-08", "2025-08-08"),  # "Jumat (8/8/2025) besok"
+    ("detik-0850", "Sabtu", "2025-10-18", "2025-10-18"),  # "digelar pada Sabtu", a Monday article
+    ("detik-0682", "pekan lalu", "2025-10-13", "2025-10-19"),
+    ("detik-0978", "Pekan lalu", "2025-09-22", "2025-09-28"),  # published on a Sunday
+    ("detik-0876", "minggu depan", "2025-10-20", "2025-10-26"),
+    ("detik-0815", "pekan depan", "2025-10-20", "2025-10-26"),
+    ("detik-0291", "pekan depan", "2025-07-07", "2025-07-13"),
+    ("detik-0492", "minggu ini", "2025-07-07", "2025-07-13"),
+    ("detik-0344", "bulan lalu", "2025-09-01", "2025-09-30"),
+    ("detik-0872", "bulan ini", "2025-10-01", "2025-10-31"),
+    ("detik-0042", "tahun ini", "2025-01-01", "2025-12-31"),
+    ("detik-0082", "tahun lalu", "2024-01-01", "2024-12-31"),
+    ("detik-0108", "tahun depan", "2026-01-01", "2026-12-31"),
+]
+
+# (publication date, sentence written here, expression, first day, last day)
+FORMS = [
+    (
+        "2021-01-04",
+        "Penyerahan dilakukan 25 November 2020 di Jakarta.",
+        "25 November 2020",
+        "2020-11-25",
+        "2020-11-25",
+    ),
+    ("2021-01-04", "Surat itu bertanggal 25/11/2020.", "25/11/2020", "2020-11-25", "2020-11-25"),
+    (
+        "2021-01-04",
+        "Diterima wali kota, Rabu (25/11/2020).",
+        "Rabu (25/11/2020)",
+        "2020-11-25",
+        "2020-11-25",
+    ),
+    (
+        "2021-01-04",
+        "Jembatan yang diresmikan tahun lalu itu retak.",
+        "tahun lalu",
+        "2020-01-01",
+        "2020-12-31",
+    ),
+    ("2021-01-04", "Banjir datang pada 28 Desember.", "28 Desember", "2020-12-28", "2020-12-28"),
+    (
+        "2025-10-22",
+        "Rapat digelar Senin (20/10) malam.",
+        "Senin (20/10)",
+        "2025-10-20",
+        "2025-10-20",
+    ),
+    (
+        "2025-10-22",
+        "Kontrak diteken 12 Agustus lalu.",
+        "12 Agustus lalu",
+        "2025-08-12",
+        "2025-08-12",
+    ),
+    ("2025-10-22", "Harga naik sejak Maret 2019.", "Maret 2019", "2019-03-01", "2019-03-31"),
+    ("2025-10-22", "Sepanjang 2024 produksi turun.", "2024", "2024-01-01", "2024-12-31"),
+    ("2025-10-22", "Pabrik itu dibangun pada 2019.", "2019", "2019-01-01", "2019-12-31"),
+    (
+        "2025-10-22",
+        "Pameran berlangsung 5-7 Desember 2025.",
+        "5-7 Desember 2025",
+        "2025-12-05",
+        "2025-12-07",
+    ),
+    (
+        "2025-10-22",
+        "Data periode 2018 hingga 2022 dibuka.",
+        "2018 hingga 2022",
+        "2018-01-01",
+        "2022-12-31",
+    ),
+    ("2025-10-22", "Tersangka ditangkap kemarin.", "kemarin", "2025-10-21", "2025-10-21"),
+    ("2025-10-22", "Sidang digelar hari ini.", "hari ini", "2025-10-22", "2025-10-22"),
+    ("2025-10-22", "Hasilnya diumumkan besok.", "besok", "2025-10-23", "2025-10-23"),
+    ("2025-10-22", "Pelantikan dijadwalkan lusa.", "lusa", "2025-10-24", "2025-10-24"),
+    ("2025-10-22", "Ia kembali pekan lalu.", "pekan lalu", "2025-10-13", "2025-10-19"),
+    ("2025-10-22", "Harga turun bulan lalu.", "bulan lalu", "2025-09-01", "2025-09-30"),
+    ("2025-10-22", "Tarif naik tahun depan.", "tahun depan", "2026-01-01", "2026-12-31"),
+    ("2025-10-22", "Ia pensiun tiga tahun lalu.", "tiga tahun lalu", "2022-01-01", "2022-12-31"),
+    ("2025-10-22", "Korban dirawat sejak 2 hari lalu.", "2 hari lalu", "2025-10-20", "2025-10-20"),
+    ("2025-10-22", "Warga protes Kamis lalu.", "Kamis lalu", "2025-10-16", "2025-10-16"),
+    ("2025-10-22", "The minister resigned yesterday.", "yesterday", "2025-10-21", "2025-10-21"),
+    ("2025-10-22", "Prices fell last month.", "last month", "2025-09-01", "2025-09-30"),
+    ("2025-10-22", "The bridge opened last year.", "last year", "2024-01-01", "2024-12-31"),
+    ("2025-10-22", "The vote is next week.", "next week", "2025-10-27", "2025-11-02"),
+    (
+        "2025-10-22",
+        "It was signed on November 25, 2020.",
+        "November 25, 2020",
+        "2020-11-25",
+        "2020-11-25",
+    ),
+    ("2025-10-22", "Talks began in March 2019.", "March 2019", "2019-03-01", "2019-03-31"),
+    ("2025-10-22", "The plant closed two years ago.", "two years ago", "2023-01-01", "2023-12-31"),
+]
+
+# Text that names no time: a figure after a noun, a village, a vague span.
+NO_EVENT = [
+    "Anggaran APBD 2025 naik, 2024 orang mendaftar.",
+    "Warga Desa Jagalan dan 5 Desa lain mengungsi.",
+    "Kejadiannya beberapa bulan lalu di sana.",
+    "Skornya 20/10 untuk tim tamu.",
+]
+
+
+@pytest.fixture(scope="module")
+def detik(shared_dir):
+    path = shared_dir / "data" / "news" / "detik-2025.jsonl"
+    wanted = {row[0] for row in DETIK}
+    with open(path, encoding="utf-8") as f:
+        rows = (json.loads(line) for line in f)
+        return {r["id"]: r for r in rows if r["id"] in wanted}
+
+
+def test_the_table_is_large_enough():
+    assert len(DETIK) >= 60 and len({r[0] for r in DETIK}) >= 55
+
+
+@pytest.mark.parametrize(("article_id", "expression", "first", "last"), DETIK)
+def test_detik_expressions_resolve(detik, article_id, expression, first, last):
+    article = detik[article_id]
+    assert expression in article["text"]
+    published = parse_date(article["published"]).date()
+    events = extract_events(article["text"], published)
+    for ev in events:
+        assert ev.text == article["text"][ev.char_start : ev.char_end]
+        assert ev.start <= ev.end
+    found = {(ev.start, ev.end) for ev in events if ev.text == expression}
+    assert (D(first), D(last)) in found, [(e.text, str(e.start), str(e.end)) for e in events]
+
+
+@pytest.mark.parametrize(("published", "sentence", "expression", "first", "last"), FORMS)
+def test_forms_resolve(published, sentence, expression, first, last):
+    events = extract_events(sentence, D(published))
+    assert [(e.text, e.start, e.end) for e in events] == [(expression, D(first), D(last))]
+    at = sentence.index(expression)
+    assert (events[0].char_start, events[0].char_end) == (at, at + len(expression))
+
+
+@pytest.mark.parametrize("sentence", NO_EVENT)
+def test_no_event_where_no_time_is_named(sentence):
+    assert extract_events(sentence, D("2025-10-22")) == []
+
+
+def test_relative_forms_need_a_publication_date():
+    text = "Rapat kemarin membahas hasil 25 November 2020 dan Senin (20/10)."
+    assert [e.text for e in extract_events(text)] == ["25 November 2020"]
+    assert [e.text for e in extract_events(text, D("2025-10-22"))] == [
+        "kemarin",
+        "25 November 2020",
+        "Senin (20/10)",
+    ]
+
+
+def test_overlapping_keeps_the_events_inside_a_span():
+    text = "Dibuka 5-7 Desember 2025. Ditutup kemarin."
+    events = extract_events(text, D("2025-10-22"))
+    second = text.index("Ditutup")
+    assert [e.text for e in overlapping(events, second, len(text))] == ["kemarin"]
+    assert [e.text for e in overlapping(events, 0, second)] == ["5-7 Desember 2025"]
