@@ -34,7 +34,6 @@ _DIGITS = re.compile(r"\d+(?:[.,:]\d+)*")
 _NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+(?:\s+[A-Z][a-z]+)*")
 
 
-
 @dataclass(frozen=True)
 class Citation:
     """One quoted span: ``quote == article.text[char_start:char_end]``."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated
 
 from fastapi import Path
@@ -55,6 +55,24 @@ class AskRequest(BaseModel):
     filters: Filters | None = None
 
 
+class EventOut(BaseModel):
+    start: date = Field(description="First day of the time the expression names.")
+    end: date = Field(description="Last day (inclusive).")
+    char_start: int
+    char_end: int
+    text: str = Field(description="The expression: article text[char_start:char_end].")
+
+
+Events = Annotated[
+    list[EventOut],
+    Field(
+        default_factory=list,
+        description="Time expressions in this text ('Senin (20/10)', 'tahun lalu') resolved "
+        "against the publication date; offsets into the article text.",
+    ),
+]
+
+
 class Citation(BaseModel):
     n: int = Field(description="The marker [n] in the answer.")
     article_id: str
@@ -65,6 +83,7 @@ class Citation(BaseModel):
     char_start: int
     char_end: int
     score: float
+    events: Events
 
 
 class ShortAnswer(BaseModel):
@@ -93,6 +112,7 @@ class PassageOut(BaseModel):
         default_factory=list,
         description="Spans of `text` (relative offsets) matching the query terms.",
     )
+    events: Events
 
 
 class AskResponse(BaseModel):
@@ -124,6 +144,7 @@ class ArticleOut(BaseModel):
     source: str | None
     category: str | None
     text: str
+    events: Events
 
 
 class Health(BaseModel):

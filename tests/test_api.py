@@ -93,6 +93,15 @@ def test_article_endpoint_and_unknown_id(client):
     article = client.get(f"/articles/{article_id}")
     assert article.status_code == 200
     assert article.json()["id"] == article_id
+    article = client.get("/articles/nq-001").json()
+    events = {(e["text"], e["start"], e["end"]) for e in article["events"]}
+    assert ("Rabu, 25 November 2020", "2020-11-25", "2020-11-25") in events
+    assert ("2021", "2021-01-01", "2021-12-31") in events  # "diperluas ... pada 2021"
+    for e in article["events"]:
+        assert article["text"][e["char_start"] : e["char_end"]] == e["text"]
+    for citation in body["citations"]:  # a citation carries the events inside its quote
+        for e in citation["events"]:
+            assert citation["char_start"] <= e["char_start"] < e["char_end"] <= citation["char_end"]
     missing = client.get("/articles/no-such-article")
     assert missing.status_code == 404
     assert "no-such-article" in missing.json()["detail"]

@@ -197,6 +197,14 @@ NEW = {
 }
 
 
+def event_days(body: dict) -> list[tuple[str, str, str]]:
+    """The events of an article or passage, each checked against the text it quotes."""
+    offset = body.get("char_start", 0)
+    for e in body["events"]:
+        assert body["text"][e["char_start"] - offset : e["char_end"] - offset] == e["text"]
+    return [(e["text"], e["start"], e["end"]) for e in body["events"]]
+
+
 def test_http_writes_need_the_admin_token(writable_server, live_server):
     url, _ = writable_server
     assert httpx.post(f"{url}/articles", json=NEW).status_code == 401
@@ -218,12 +226,21 @@ def test_http_add_update_delete_are_served_at_once(writable_server):
     assert answer["citations"][0]["article_id"] == NEW["id"]
     assert "120 meter" in answer["answer"]
 
-    changed = {**NEW, "text": NEW["text"].replace("120 meter", "150 meter")}
+    assert event_days(httpx.get(f"{url}/articles/{NEW['id']}").json()) == [
+        ("Minggu", "2024-07-14", "2024-07-14")  # "pada Minggu pagi", a Sunday article
+    ]
+
+    text = NEW["text"].replace("120 meter", "150 meter").replace("pada Minggu", "sejak kemarin")
+    changed = {**NEW, "text": text}
     response = httpx.put(f"{url}/articles/{NEW['id']}", json=changed, headers=AUTH, timeout=60)
     assert response.status_code == 200 and response.json()["updated"] == 1
-    assert "150 meter" in httpx.get(f"{url}/articles/{NEW['id']}").json()["text"]
+    article = httpx.get(f"{url}/articles/{NEW['id']}").json()
+    assert "150 meter" in article["text"]
+    assert event_days(article) == [("kemarin", "2024-07-13", "2024-07-13")]
     answer = httpx.post(f"{url}/ask", json=question, timeout=60).json()
     assert "150 meter" in answer["answer"] and "120 meter" not in answer["answer"]
+    kite = [p for p in answer["passages"] if p["article_id"] == NEW["id"]]
+    assert kite and all(event_days(p) == event_days(article) for p in kite)
 
     assert httpx.delete(f"{url}/articles/{NEW['id']}", headers=AUTH).status_code == 200
     assert httpx.get(f"{url}/articles/{NEW['id']}").status_code == 404

@@ -11,6 +11,7 @@ from fastapi import APIRouter
 from newsqa.errors import ArticleNotFoundError
 from service import schemas
 from service.deps import ComponentsDep
+from service.routes.responses import events_out
 
 router = APIRouter(tags=["articles"])
 
@@ -21,7 +22,8 @@ router = APIRouter(tags=["articles"])
     responses={404: {"model": schemas.ErrorOut}},
 )
 def article(article_id: schemas.ArticleIdPath, c: ComponentsDep) -> schemas.ArticleOut:
-    """The cleaned article (the text citations point into); a duplicate's id resolves."""
+    """The cleaned article (the text citations point into) and its time expressions; a
+    duplicate's id resolves."""
     found = c.store.article(article_id)
     if found is None:
         raise ArticleNotFoundError(f"no article with id {article_id!r}")
@@ -33,4 +35,5 @@ def article(article_id: schemas.ArticleIdPath, c: ComponentsDep) -> schemas.Arti
         source=found.source,
         category=found.category,
         text=found.text,
+        events=events_out(found.text, 0, found.published),
     )
