@@ -23,8 +23,9 @@ from indexer.sources import article_from_record
 from newsqa.settings import Settings, get_settings
 from service.answer import Answer
 from service.index_open import dense_config, open_embedder, open_store
-from service.qa import Components, answer_question, build_components, search
+from service.qa import Components, answer_question, build_components, search, timeline
 from service.retrieval import ArticleHit, Filters, HybridRetriever
+from service.timeline import TimelineEntry
 
 
 class Index:
@@ -65,6 +66,13 @@ class Index:
     def search(self, query: str, k: int = 10, filters: Filters | None = None) -> list[ArticleHit]:
         """Ranked articles with their best passages: what GET /search says."""
         return search(self._c, query, k, filters or Filters())
+
+    def timeline(
+        self, query: str, k: int = 10, filters: Filters | None = None
+    ) -> list[TimelineEntry]:
+        """The dated sentences of the articles ``search`` finds, earliest first: what GET
+        /timeline says."""
+        return timeline(self._c, query, k, filters or Filters())
 
     def article(self, article_id: str) -> Article | None:
         """The stored article (a duplicate's id gives the article it duplicates)."""

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -293,13 +294,39 @@ def ask(
         console.print("[yellow]No answer found in the articles.[/] Nearest passages:")
         for hit in answer.hits[:3]:
             chunk = hit.passages[0].chunk
-            console.print(f"- {chunk.title or hit.article_id}: {chunk.text[:200]}...")
+            console.print(f"- {chunk.title or hit.article_id}: {chunk.text[:200]}...", markup=False)
         return
-    console.print(answer.answer)
+    # markup=False: article text is printed as it is ("[1]" or "[/b]" in a quote is text)
+    console.print(answer.answer, markup=False)
     for c in answer.citations:
         date = c.published.date().isoformat() if c.published else "undated"
-        console.print(f"[{c.n}] {c.title or c.article_id} ({date}) {c.url or ''}")
-        console.print(f'    "{c.quote}" [{c.char_start}:{c.char_end}]')
+        console.print(f"[{c.n}] {c.title or c.article_id} ({date}) {c.url or ''}", markup=False)
+        console.print(f'    "{c.quote}" [{c.char_start}:{c.char_end}]', markup=False)
+
+
+@app.command()
+def timeline(
+    query: Annotated[str, typer.Argument(help="What the story is about.")],
+    index_dir: IndexDir = None,
+    k: Annotated[
+        int | None, typer.Option(min=1, max=50, help="Articles to retrieve (NEWSQA_DEFAULT_K).")
+    ] = None,
+) -> None:
+    """The dated sentences of the articles a query finds, earliest first, each cited."""
+    from newsqa.api import Index
+
+    settings = _settings(index_dir)
+    try:
+        index = Index.open(settings.index_dir, settings)
+    except NewsqaError as exc:
+        raise _fail(exc) from exc
+    entries = index.timeline(query, k or settings.default_k)
+    if not entries:
+        console.print("[yellow]No dated sentences in the articles found.[/]")
+    for e in entries:
+        when = e.start.isoformat() if e.start == e.end else f"{e.start} .. {e.end}"
+        console.print(f"[bold]{when}[/] ({escape(e.expression)}) {escape(e.title or e.article_id)}")
+        console.print(f'    "{e.quote}" [{e.article_id} {e.char_start}:{e.char_end}]', markup=False)
 
 
 @app.command("eval")

@@ -22,7 +22,7 @@ from service import limits, logging_setup, metrics
 from service.live_index import LiveIndex
 from service.qa import Components, build_components
 from service.retrieval import HybridRetriever
-from service.routes import articles, ask, ops, search, web, writes
+from service.routes import articles, ask, ops, search, timeline, web, writes
 
 __all__ = ["create_app"]
 
@@ -58,6 +58,7 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
     app.mount("/static", web.static_files(), name="static")
     app.include_router(ask.router)  # POST /ask
     app.include_router(search.router)  # GET /search
+    app.include_router(timeline.router)  # GET /timeline
     app.include_router(articles.router)  # GET /articles/{id}
     app.include_router(ops.router)  # GET /health, /ready (GET /metrics: metrics.install)
     return app

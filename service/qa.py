@@ -22,6 +22,7 @@ from service.generative import GenerativeAnswerer, chat_model_from_settings
 from service.index_open import open_embedder, open_store
 from service.reader_answer import ReaderAnswerBuilder, load_reader_answerer
 from service.retrieval import ArticleHit, Filters, HybridRetriever
+from service.timeline import TimelineEntry, build_timeline
 
 
 @dataclass
@@ -94,3 +95,8 @@ def search(c: Components, query: str, k: int, filters: Filters) -> list[ArticleH
     # on the OpenMP thread, where the question is embedded: handing it the embedding alone
     # and taking the vector back cost about 2 ms per request (``indexer.openmp``)
     return on_openmp_thread(c.retriever.retrieve, query, k=k, filters=filters)
+
+
+def timeline(c: Components, query: str, k: int, filters: Filters) -> list[TimelineEntry]:
+    """The dated sentences of the articles GET /search would return, behind GET /timeline."""
+    return build_timeline(c.store, search(c, query, k, filters))

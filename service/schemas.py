@@ -136,6 +136,31 @@ class SearchResponse(BaseModel):
     timings_ms: dict[str, float]
 
 
+class TimelineEntryOut(BaseModel):
+    start: date = Field(description="First day of the time the sentence names.")
+    end: date = Field(description="Last day (inclusive).")
+    expression: str = Field(
+        description="The time expression: article text[expression_start:expression_end]."
+    )
+    expression_start: int
+    expression_end: int
+    article_id: str
+    title: str
+    url: str | None
+    published: datetime | None
+    source: str | None
+    quote: str = Field(description="The sentence: article text[char_start:char_end].")
+    char_start: int
+    char_end: int
+    rank: int = Field(description="The article's rank in the retrieval (0 is the best).")
+
+
+class TimelineResponse(BaseModel):
+    query: str
+    events: list[TimelineEntryOut] = Field(description="Earliest first.")
+    timings_ms: dict[str, float]
+
+
 class ArticleOut(BaseModel):
     id: str
     title: str

@@ -169,19 +169,47 @@ def test_omitted_k_is_newsqa_default_k(client, corpus_index, settings, embedder)
         assert k_param["required"] is False
 
 
-def test_search_validation(client):
-    assert client.get("/search", params={"q": ""}).status_code == 422
-    assert client.get("/search", params={"q": "a", "k": 0}).status_code == 422
-    assert client.get("/search").status_code == 422
+@pytest.mark.parametrize("path", ["/search", "/timeline"])
+def test_search_validation(client, path):
+    assert client.get(path, params={"q": ""}).status_code == 422
+    assert client.get(path, params={"q": "a", "k": 0}).status_code == 422
+    assert client.get(path).status_code == 422
+    bad_date = client.get(path, params={"q": "a", "published_from": "yesterday"})
+    assert bad_date.status_code == 422
+    assert bad_date.json()["detail"][0]["loc"] == ["query", "published_from"]
     # control characters pass the pattern but strip to nothing: the same 422 shape
-    blank = client.get("/search", params={"q": "\x1d\x1d"})
+    blank = client.get(path, params={"q": "\x1d\x1d"})
     assert blank.status_code == 422
     assert blank.json()["detail"][0]["loc"] == ["query", "q"]
     # zero-width characters too, as POST /ask's question (service/input_text.py)
-    invisible = client.get("/search?q=%E2%80%8B%E2%80%8B")
+    invisible = client.get(f"{path}?q=%E2%80%8B%E2%80%8B")
     assert invisible.status_code == 422
     assert invisible.json()["detail"][0]["loc"] == ["query", "q"]
     assert "invisible" in invisible.json()["detail"][0]["msg"]
+
+
+def test_timeline_sorts_dated_sentences_and_cites_them(client):
+    body = client.get("/timeline", params={"q": "operasi pasar harga cabai rawit Palembang"}).json()
+    events = body["events"]
+    assert events and [e["start"] for e in events] == sorted(e["start"] for e in events)
+    texts = {}
+    for e in events:
+        if e["article_id"] not in texts:
+            texts[e["article_id"]] = client.get(f"/articles/{e['article_id']}").json()["text"]
+        text = texts[e["article_id"]]
+        assert text[e["char_start"] : e["char_end"]] == e["quote"]
+        assert text[e["expression_start"] : e["expression_end"]] == e["expression"]
+        assert e["char_start"] <= e["expression_start"] < e["expression_end"] <= e["char_end"]
+        assert e["start"] <= e["end"]
+    chili = {(e["expression"], e["start"]) for e in events if e["article_id"] == "nq-003"}
+    # "mulai Rabu (8/2/2023)": the market operation, after the Monday the prices were checked
+    assert {("Senin (6/2/2023)", "2023-02-06"), ("Rabu (8/2/2023)", "2023-02-08")} <= chili
+    assert ("Januari 2023", "2023-01-01") in chili
+    only_2023 = client.get(
+        "/timeline",
+        params={"q": "harga cabai", "published_from": "2023-01-01T00:00:00+07:00"},
+    ).json()
+    assert all(e["published"] >= "2023" for e in only_2023["events"])
 
 
 def test_health_ready_and_docs(client):

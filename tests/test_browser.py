@@ -416,3 +416,32 @@ def test_highlights_after_emoji_are_the_quoted_text(browser, emoji_server):
         assert errors == []
     finally:
         context.close()
+
+
+def test_timeline_lists_dated_sentences_earliest_first_and_opens_them(open_page, live_server):
+    page = open_page()
+    page.goto("/")
+    page.locator("#question").fill("harga cabai rawit Palembang")
+    with page.expect_response(lambda r: urlsplit(r.url).path == "/timeline") as response:
+        page.locator("#timeline-button").click()
+    body = response.value.json()
+    starts = [e["start"] for e in body["events"]]
+    assert starts and starts == sorted(starts)
+    items = page.locator("#timeline li.timeline-entry")
+    expect(items).to_have_count(len(body["events"]))
+    first = body["events"][0]
+    expect(items.first.locator("mark.expr-mark")).to_have_text(first["expression"])
+    expect(items.first.locator("a.article-link")).to_have_text(first["title"])
+    assert "view=timeline" in page.url  # the view lives in the page URL, like the question
+    page.screenshot(path=OUT_DIR / "timeline.png", full_page=True)
+
+    # The Senin (6/2/2023) sentence of the chili article, resolved and linked to its reader.
+    chili = next(e for e in body["events"] if e["expression"] == "Senin (6/2/2023)")
+    item = items.nth(body["events"].index(chili))
+    expect(item.locator("p.when")).to_have_text("Mon 6 Feb 2023")
+    item.locator("a.article-link").click()
+    page.wait_for_url(f"**/read/{chili['article_id']}?*")
+    expect(page.locator("mark#quote")).to_have_text(chili["quote"])
+    page.go_back()
+    expect(page.locator("#timeline li.timeline-entry")).to_have_count(len(body["events"]))
+    assert page.errors == []

@@ -1,12 +1,15 @@
 // The question page: POST /ask, then the answer with [n] markers, one card per citation and
-// the nearest passages. The question and filters live in the page URL (?q=&from=&to=&category=)
-// so Back from an article returns to the same results and a result can be linked to.
+// the nearest passages; or (the Timeline button) GET /timeline, the dated sentences of the
+// stories found, earliest first. The question, filters and view live in the page URL
+// (?q=&from=&to=&category=&view=) so Back from an article returns to the same results and a
+// result can be linked to.
 import {
   appendExcerpt,
   appendMarked,
   cpToUtf16,
   el,
   errorMessage,
+  formatInterval,
   metaLine,
   readerHref,
   spansToUtf16,
@@ -18,7 +21,7 @@ const publishedFrom = document.getElementById("published-from");
 const publishedTo = document.getElementById("published-to");
 const category = document.getElementById("category");
 const categoryList = document.getElementById("categories");
-const button = document.getElementById("ask-button");
+const buttons = [document.getElementById("ask-button"), document.getElementById("timeline-button")];
 const statusLine = document.getElementById("status");
 const results = document.getElementById("results");
 
@@ -41,6 +44,14 @@ function paramsFromForm() {
   if (publishedTo.value) params.set("to", publishedTo.value);
   if (category.value.trim()) params.set("category", category.value.trim());
   return params;
+}
+
+/** The filters as GET /timeline's query parameters (the reader's calendar, as for /ask). */
+function timelineQuery(params) {
+  const query = new URLSearchParams({ q: params.get("q") });
+  const body = requestBody(params);
+  for (const [key, value] of Object.entries(body.filters || {})) query.set(key, value);
+  return query;
 }
 
 function fillForm(params) {
@@ -68,7 +79,7 @@ function setStatus(text, isError = false) {
 }
 
 function setBusy(busy) {
-  button.disabled = busy;
+  for (const button of buttons) button.disabled = busy;
   results.setAttribute("aria-busy", busy ? "true" : "false");
 }
 
@@ -83,12 +94,15 @@ async function run(params) {
   }
   setBusy(true);
   setStatus("Searching the articles\u2026");
+  const timeline = params.get("view") === "timeline";
   try {
-    const response = await fetch("/ask", {
-      method: "POST",
-      headers: { "content-type": "application/json", accept: "application/json" },
-      body: JSON.stringify(requestBody(params)),
-    });
+    const response = timeline
+      ? await fetch(`/timeline?${timelineQuery(params)}`, { headers: { accept: "application/json" } })
+      : await fetch("/ask", {
+          method: "POST",
+          headers: { "content-type": "application/json", accept: "application/json" },
+          body: JSON.stringify(requestBody(params)),
+        });
     const data = await response.json().catch(() => null);
     if (seq !== requestSeq) return; // a newer question was asked meanwhile
     if (!response.ok || !data) {
@@ -96,7 +110,8 @@ async function run(params) {
       setStatus(`Could not answer: ${errorMessage(response.status, data)}`, true);
       return;
     }
-    render(data);
+    if (timeline) renderTimeline(data);
+    else render(data);
   } catch (err) {
     if (seq !== requestSeq) return;
     results.replaceChildren();
@@ -201,8 +216,10 @@ function citationCard(citation, passages, lang) {
   } else {
     passage.append(el("mark", { class: "quote" }, citation.quote));
   }
+  card.append(passage);
+  const dates = eventDates(citation.events || []);
+  if (dates) card.append(dates);
   card.append(
-    passage,
     el(
       "p",
       { class: "open" },
@@ -211,6 +228,50 @@ function citationCard(citation, passages, lang) {
     ),
   );
   return card;
+}
+
+/** "kemarin → Mon 20 Oct 2025": what the quote's time expressions resolve to. */
+function eventDates(events) {
+  if (!events.length) return null;
+  const line = el("p", { class: "event-dates" });
+  events.forEach((e, i) => {
+    if (i) line.append(" · ");
+    line.append(el("span", { class: "expr" }, e.text), ` → ${formatInterval(e.start, e.end)}`);
+  });
+  return line;
+}
+
+function timelineItem(entry) {
+  const href = readerHref(entry.article_id, entry.char_start, entry.char_end);
+  const item = el("li", { class: "card timeline-entry", "data-article-id": entry.article_id });
+  const quote = el("blockquote", { class: "passage" });
+  const start = entry.expression_start - entry.char_start;
+  const end = entry.expression_end - entry.char_start;
+  appendMarked(quote, entry.quote, spansToUtf16(entry.quote, [[start, end]]), { class: "expr-mark" });
+  item.append(
+    el("p", { class: "when" }, formatInterval(entry.start, entry.end)),
+    quote,
+    el("h3", {}, el("a", { class: "article-link", href }, entry.title || entry.article_id)),
+    metaLine(entry),
+  );
+  return item;
+}
+
+function renderTimeline(data) {
+  results.replaceChildren();
+  document.title = `${data.query}: timeline: newsqa`;
+  const n = data.events.length;
+  results.append(
+    el(
+      "section",
+      { id: "timeline", "aria-labelledby": "timeline-title" },
+      el("h2", { id: "timeline-title" }, "Timeline"),
+      n
+        ? el("ol", { class: "cards timeline" }, ...data.events.map(timelineItem))
+        : el("p", {}, "The articles found name no dates."),
+    ),
+  );
+  setStatus(`Timeline: ${n} dated sentence${n === 1 ? "" : "s"}, earliest first.`);
 }
 
 function passageCard(passage) {
@@ -334,6 +395,7 @@ results.addEventListener("click", (event) => {
 form.addEventListener("submit", (event) => {
   event.preventDefault();
   const params = paramsFromForm();
+  if (event.submitter && event.submitter.value === "timeline") params.set("view", "timeline");
   if (!params.get("q")) {
     setStatus("Type a question first.", true);
     question.focus();

@@ -37,6 +37,28 @@ export function formatDate(iso) {
   return `${Number(m[3])} ${MONTHS[Number(m[2]) - 1]} ${m[1]}`;
 }
 
+const WEEKDAYS = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
+
+/**
+ * "Mon 20 Oct 2025", or "13 Oct 2025 – 19 Oct 2025" for an event interval (ISO days, as
+ * GET /timeline and `events` give them); a whole month or year is named as such.
+ */
+export function formatInterval(start, end) {
+  const day = (iso) => {
+    const [y, m, d] = iso.split("-").map(Number);
+    return { y, m, d, weekday: WEEKDAYS[new Date(Date.UTC(y, m - 1, d)).getUTCDay()] };
+  };
+  const a = day(start);
+  const b = day(end);
+  if (start === end) return `${a.weekday.slice(0, 3)} ${formatDate(start)}`;
+  const lastOfMonth = new Date(Date.UTC(b.y, b.m, 0)).getUTCDate();
+  if (a.d === 1 && b.d === lastOfMonth) {
+    if (a.m === 1 && b.m === 12) return a.y === b.y ? `${a.y}` : `${a.y}–${b.y}`;
+    if (a.y === b.y && a.m === b.m) return `${MONTHS[a.m - 1]} ${a.y}`;
+  }
+  return `${formatDate(start)} – ${formatDate(end)}`;
+}
+
 /** A <p class="meta"> line: date, outlet, category and a link to the original page. */
 export function metaLine({ published, source, category, url }) {
   const parts = [];
