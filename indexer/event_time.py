@@ -27,7 +27,9 @@ import calendar
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+
+from indexer.dates import JAKARTA
 
 MONTHS = {
     **dict.fromkeys(["januari", "january", "jan"], 1),
@@ -358,6 +360,11 @@ def extract_events(text: str, published: date | None = None) -> list[EventTime]:
         if (first, last) != VAGUE:
             events.append(EventTime(first, last, s, e, text[s:e]))
     return sorted(events, key=lambda ev: ev.char_start)
+
+
+def publication_day(published: datetime | None) -> date | None:
+    """The day an article came out, in Jakarta (where "kemarin" is counted from)."""
+    return published.astimezone(JAKARTA).date() if published else None
 
 
 def overlapping(events: list[EventTime], char_start: int, char_end: int) -> list[EventTime]:

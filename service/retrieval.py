@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from functools import lru_cache
 from typing import Literal
 
@@ -40,9 +40,22 @@ class Filters:
     published_to: datetime | None = None
     source: str | None = None
     category: str | None = None
+    event_from: date | None = None
+    """Articles that name a time ("Senin (20/10)", "tahun lalu") overlapping [event_from,
+    event_to] (``indexer.event_time``, stored per segment)."""
+    event_to: date | None = None
 
     def is_empty(self) -> bool:
-        return not any((self.published_from, self.published_to, self.source, self.category))
+        return not any(
+            (
+                self.published_from,
+                self.published_to,
+                self.source,
+                self.category,
+                self.event_from,
+                self.event_to,
+            )
+        )
 
     def mask(self, store: IndexStore) -> np.ndarray | None:
         """Rows of ``store`` that pass (live ones only), or None when nothing is filtered: the
@@ -59,6 +72,8 @@ class Filters:
             published_to=to_timestamp(self.published_to) if self.published_to else None,
             source=self.source,
             category=self.category,
+            event_from=self.event_from.toordinal() if self.event_from else None,
+            event_to=self.event_to.toordinal() if self.event_to else None,
         )
 
 
@@ -164,7 +179,8 @@ class HybridRetriever:
                 else self.embedder.embed_queries(questions)
             )
             mask = self.store.searchable(allowed)  # the dense backend: FAISS or Milvus
-            _, dense_rows = self.store.backend.search(vectors, pool, mask, filters.pushdown())
+            pushdown = self.store.pushdown(filters.pushdown(), allowed)
+            _, dense_rows = self.store.backend.search(vectors, pool, mask, pushdown)
         results = []
         for i, question in enumerate(questions):
             rows: set[int] = set()

@@ -40,6 +40,12 @@ class Filters(BaseModel):
     published_to: datetime | None = Field(None, description="Latest publication time.")
     source: str | None = Field(None, max_length=200, description="Outlet, case-insensitive.")
     category: str | None = Field(None, max_length=200, description="Section, case-insensitive.")
+    event_from: date | None = Field(
+        None, description="Articles naming a time (an event) that ends on or after this day."
+    )
+    event_to: date | None = Field(
+        None, description="Articles naming a time that starts on or before this day."
+    )
 
     def to_retrieval(self) -> RetrievalFilters:
         return RetrievalFilters(**self.model_dump())

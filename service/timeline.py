@@ -12,8 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from indexer.dates import JAKARTA
-from indexer.event_time import EventTime, extract_events
+from indexer.event_time import EventTime, extract_events, publication_day
 from indexer.sentences import split_sentences
 from indexer.store import IndexStore
 from service.retrieval import ArticleHit
@@ -52,7 +51,7 @@ def build_timeline(
         article = store.article(hit.article_id)
         if article is None:  # deleted since it was retrieved
             continue
-        day = article.published.astimezone(JAKARTA).date() if article.published else None
+        day = publication_day(article.published)
         bounds = split_sentences(article.text)
         seen: set[tuple[int, date, date]] = set()
         for event in extract_events(article.text, day):

@@ -254,3 +254,20 @@ def test_eval_over_http_scores_the_running_server(live_server, tmp_path):
     values = report["sample"]["server"]["metrics"]
     assert values["success@10"] == 1.0
     assert values["citation_validity"] == 1.0
+
+
+def test_event_filters_keep_articles_naming_a_time_in_the_range(client):
+    in_1965 = {"event_from": "1965-01-01", "event_to": "1965-12-31"}
+    found = client.get("/search", params={"q": "jembatan Palembang", **in_1965}).json()
+    assert {p["article_id"] for p in found["passages"]} == {"nq-002"}  # "diresmikan pada 1965"
+    body = client.post(
+        "/ask", json={"question": "kapan Jembatan Ampera diresmikan?", "filters": in_1965}
+    ).json()
+    assert body["passages"] and {p["article_id"] for p in body["passages"]} == {"nq-002"}
+    assert {c["article_id"] for c in body["citations"]} <= {"nq-002"}
+    timeline = client.get("/timeline", params={"q": "jembatan", **in_1965}).json()
+    assert {e["article_id"] for e in timeline["events"]} == {"nq-002"}
+    bad = client.get("/search", params={"q": "jembatan", "event_from": "1965-13-01"})
+    assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["query", "event_from"]
+    bad = client.post("/ask", json={"question": "x", "filters": {"event_to": "kemarin"}})
+    assert bad.status_code == 422 and "event_to" in bad.text

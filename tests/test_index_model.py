@@ -15,8 +15,8 @@ the chunk vectors, and BM25 computed here from ``analyze`` and the Lucene formul
 - the counts (articles, chunks, duplicates) and every article's fields equal the model's; a
   deleted id gives None (and 404 over HTTP while an app is open), a duplicate's id resolves to
   the article kept;
-- filtered queries (none, category, source, date range, combined) in the three modes return
-  only matching live articles; dense mode returns the model's top k (an article ranks by its
+- filtered queries (none, category, source, date range, combined, event range) in the three
+  modes return only matching live articles; dense mode returns the model's top k (an article ranks by its
   best chunk; ties only within float noise), BM25 mode too, and every live chunk's BM25 score
   equals the model's;
 - every passage and every citation (``AnswerBuilder``, and ``/ask`` over HTTP) quotes the
@@ -51,7 +51,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import hypothesis
@@ -76,6 +76,7 @@ from indexer.bm25 import K1, B
 from indexer.chunking import Chunker
 from indexer.dedup import text_key
 from indexer.documents import Article, Chunk, searchable_text
+from indexer.event_time import extract_events, publication_day
 from indexer.pipeline import build_index
 from indexer.sources import article_from_record
 from indexer.store import IndexStore, IndexWriter, chunk_key, content_hash
@@ -422,6 +423,11 @@ class Model:
             article.published is None or article.published > filters.published_to
         ):
             return False
+        if filters.event_from is not None or filters.event_to is not None:
+            first = filters.event_from or date.min
+            last = filters.event_to or date.max
+            events = extract_events(article.text, publication_day(article.published))
+            return any(e.end >= first and e.start <= last for e in events)
         return True
 
     def dense_best(self, q_vec: np.ndarray, embedder: MemoEmbedder) -> dict[str, float]:
@@ -756,6 +762,10 @@ class IndexMachine(RuleBasedStateMachine):
         end = rng.randint(start, 2025)
         since = datetime(start, rng.randint(1, 12), 1, tzinfo=WIB)
         until = datetime(end, 12, 31, 23, 59, 59, tzinfo=WIB)
+        # the bodies name relative times ("bulan depan", "pekan ini"): an article has events
+        # only with a publication date, and which ones pass depends on it
+        event_from = date(start, rng.randint(1, 12), 1)
+        event_to = date(end, 12, 31) if rng.random() < 0.7 else None
         return [
             Filters(),
             Filters(category=category),
@@ -768,6 +778,7 @@ class IndexMachine(RuleBasedStateMachine):
                     Filters(category=rng.choice(CATEGORIES), source=rng.choice(SOURCES)),
                 ]
             ),
+            Filters(event_from=event_from, event_to=event_to),
         ]
 
     def check_contents(self, store: IndexStore) -> None:
@@ -931,10 +942,17 @@ class IndexMachine(RuleBasedStateMachine):
         filters = rng.choice(self.filters(rng)[1:])
         params = {"q": query, "k": K}
         body_filters = {}
-        for name in ("category", "source", "published_from", "published_to"):
+        for name in (
+            "category",
+            "source",
+            "published_from",
+            "published_to",
+            "event_from",
+            "event_to",
+        ):
             value = getattr(filters, name)
             if value is not None:
-                params[name] = value.isoformat() if isinstance(value, datetime) else value
+                params[name] = value.isoformat() if isinstance(value, date) else value
                 body_filters[name] = params[name]
         matching = {a for a, art in model.articles.items() if model.matches(art, filters)}
         response = client.get("/search", params=params)

@@ -6,10 +6,11 @@ import json
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import httpx
@@ -303,8 +304,13 @@ def test_filters_hold_after_updates_and_deletes(tmp_path, embedder, dense):
 
     index_dir = tmp_path / "index"
     build_index([write_jsonl(tmp_path / "a.jsonl", RECORDS[:10])], index_dir, embedder, dense=dense)
+    before = IndexStore.open(index_dir, dense=dense)
+    assert event_ids(before, embedder, 2024) == ["nq-009", "nq-010"]
+    assert event_ids(before, embedder, 1999) == []
+    before.close()
     changed = [dict(r) for r in RECORDS[:9]]  # RECORDS[9] is pruned
-    changed[0] = {**changed[0], "category": "Uji Filter", "text": changed[0]["text"] + " Tambahan."}
+    text = changed[0]["text"] + " Tambahan pada 12 Maret 1999."
+    changed[0] = {**changed[0], "category": "Uji Filter", "text": text}
     source = write_jsonl(tmp_path / "b.jsonl", changed)
     build_index([source], index_dir, embedder, prune=True, dense=dense)
     store = IndexStore.open(index_dir, dense=dense)
@@ -326,7 +332,43 @@ def test_filters_hold_after_updates_and_deletes(tmp_path, embedder, dense):
                 assert filters.published_to is None, "nothing was published in year 1"
     budaya = retriever.retrieve(QUERIES[0], 10, Filters(category="Uji Filter"))
     assert [h.article_id for h in budaya] == [changed[0]["id"]]
-    assert "Tambahan." in store.article(changed[0]["id"]).text
+    assert "Tambahan pada" in store.article(changed[0]["id"]).text
+    # event filters: the replaced text's date counts, the pruned article's do not
+    assert event_ids(store, embedder, 1999) == [changed[0]["id"]]
+    assert event_ids(store, embedder, 2024) == ["nq-009"]
+
+
+def event_ids(store: IndexStore, embedder, year: int) -> list[str]:  # type: ignore[no-untyped-def]
+    """The articles naming a time in ``year``, in every retrieval mode (the same set)."""
+    from service.retrieval import Filters
+
+    within = Filters(event_from=date(year, 1, 1), event_to=date(year, 12, 31))
+    found = [
+        sorted(
+            {
+                h.article_id
+                for h in HybridRetriever(store, embedder, mode=m).retrieve(QUERIES[0], 20, within)
+            }
+        )
+        for m in ("dense", "hybrid")
+    ]
+    assert found[0] == found[1]
+    return found[0]
+
+
+def test_segments_without_stored_events_read_them_from_the_text(tmp_path, embedder, dense):
+    """A segment written before events were stored: event filters extract them on open."""
+    index_dir = tmp_path / "index"
+    build_index([write_jsonl(tmp_path / "a.jsonl", RECORDS[:3])], index_dir, embedder, dense=dense)
+    stored = IndexStore.open(index_dir, dense=dense)
+    expected = [event_ids(stored, embedder, y) for y in (1965, 2019, 2023)]
+    stored.close()
+    [db] = list((index_dir / "segments").glob("seg-*/newsqa.sqlite"))
+    with sqlite3.connect(db) as connection:
+        connection.execute("DROP TABLE events")
+    old = IndexStore.open(index_dir, dense=dense)
+    assert [event_ids(old, embedder, y) for y in (1965, 2019, 2023)] == expected
+    assert expected == [["nq-002"], ["nq-002"], ["nq-003"]]
 
 
 def _generation_files(index_dir: Path) -> dict[str, bytes]:

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Protocol
 
 import numpy as np
@@ -49,11 +49,20 @@ class MetadataFilter:
     published_to: float | None = None
     source: str | None = None
     category: str | None = None
+    event_from: int | None = None
+    """Articles naming a time that ends on or after this day (``date.toordinal``)."""
+    event_to: int | None = None
+    """... and starts on or before this day."""
+    article_ids: tuple[str, ...] | None = None
+    """Only these articles: how the store states the event filters to a vector store that
+    filters by itself (``IndexStore.pushdown``); Milvus holds no events."""
 
     def is_empty(self) -> bool:
-        return all(
-            v is None for v in (self.published_from, self.published_to, self.source, self.category)
-        )
+        return all(v is None for v in asdict(self).values())
+
+    @property
+    def has_events(self) -> bool:
+        return self.event_from is not None or self.event_to is not None
 
 
 @dataclass(frozen=True)

@@ -160,6 +160,7 @@ class MilvusBackend:
         if k == 0:
             return pad_rows([[] for _ in range(len(queries))])
         where = asdict(pushdown or MetadataFilter())
+        del where["event_from"], where["event_to"]  # stated as article_ids (IndexStore.pushdown)
         # Fetch a little more than k: keys of rows outside this generation are dropped below.
         fetch = min(MAX_K, k + 16 + k // 4)
         while True:

@@ -91,6 +91,7 @@ def filter_expression(
     published_to: float | None = None,
     source: str | None = None,
     category: str | None = None,
+    article_ids: Sequence[str] | None = None,
 ) -> str:
     """The boolean expression of the filters ("" when there are none)."""
     clauses = date_expression(published_from, published_to)
@@ -98,6 +99,8 @@ def filter_expression(
         clauses.append(f"source == {quote(source.casefold())}")
     if category is not None:
         clauses.append(f"category == {quote(category.casefold())}")
+    if article_ids is not None:
+        clauses.append(f"article_id in [{', '.join(quote(a) for a in article_ids)}]")
     return " and ".join(f"({c})" for c in clauses)
 
 
@@ -248,6 +251,7 @@ class MilvusVectorStore:
         published_to: float | None = None,
         source: str | None = None,
         category: str | None = None,
+        article_ids: Sequence[str] | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Top-``k`` chunks per query by inner product, filters applied inside Milvus.
 
@@ -265,7 +269,7 @@ class MilvusVectorStore:
         results = self.client.search(
             self.collection,
             data=queries.tolist(),
-            filter=filter_expression(published_from, published_to, source, category),
+            filter=filter_expression(published_from, published_to, source, category, article_ids),
             limit=int(k),
             output_fields=["key"],
             search_params={"metric_type": "IP", "params": search_params(int(k))},

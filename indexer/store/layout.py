@@ -6,7 +6,8 @@
       segments/<name>/      one segment, immutable once written:
         vectors.faiss       normalized chunk vectors, inner product, id = row in the segment
         headlines.npy       normalized headline vector per article (zeros: no headline)
-        newsqa.sqlite       articles (content hash, URL and text keys), aliases, chunks
+        newsqa.sqlite       articles (content hash, URL and text keys), aliases, chunks,
+                            events (time expressions, days as proleptic ordinals)
         bm25/               term frequencies of the analyzed chunk texts (indexer.bm25)
       .lock                 held by the one writer (CLI runs and HTTP writes alike)
       .milvus-pending       a Milvus-mode commit is (or died) between its Milvus writes
@@ -47,6 +48,11 @@ CREATE TABLE chunks (
     ordinal INTEGER NOT NULL, char_start INTEGER NOT NULL, char_end INTEGER NOT NULL
 );
 CREATE INDEX chunks_article ON chunks(article_id);
+CREATE TABLE events (
+    article_id TEXT NOT NULL REFERENCES articles(id), start_day INTEGER NOT NULL,
+    end_day INTEGER NOT NULL, char_start INTEGER NOT NULL, char_end INTEGER NOT NULL
+);
+CREATE INDEX events_article ON events(article_id);
 """
 ARTICLE_COLUMNS = "id, text, title, url, published, category, source, origin"
 # What a chunk key is made of (indexer.dense.base.chunk_key), per chunk row.

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Collection, Sequence
+from dataclasses import replace
 from functools import cached_property
 from pathlib import Path
 
@@ -183,7 +184,21 @@ class IndexStore:
             allowed &= self._row_source_folded == where.source.casefold()
         if where.category is not None:
             allowed &= self._row_category_folded == where.category.casefold()
+        if where.has_events:
+            allowed &= np.concatenate(
+                [seg.rows_with_events(where.event_from, where.event_to) for seg in self.segments]
+                or [np.zeros(0, dtype=bool)]
+            )
         return allowed
+
+    def pushdown(
+        self, where: MetadataFilter | None, allowed: np.ndarray | None
+    ) -> MetadataFilter | None:
+        """``where`` as a vector store that filters by itself evaluates it: event filters
+        become the ids of the articles that pass them (``allowed``, from ``rows_matching``)."""
+        if where is None or not where.has_events or allowed is None:
+            return where
+        return replace(where, article_ids=tuple(sorted(set(self.row_article[allowed]))))
 
     # -- vectors -----------------------------------------------------------------------------
 
@@ -198,7 +213,9 @@ class IndexStore:
 
         ``allowed`` (bool per row, ``rows_matching``) restricts the search; ``pushdown``
         states the same filters for a vector store that evaluates them itself (Milvus)."""
-        return self.backend.search(queries, k, self.searchable(allowed), pushdown)
+        return self.backend.search(
+            queries, k, self.searchable(allowed), self.pushdown(pushdown, allowed)
+        )
 
     def searchable(self, allowed: np.ndarray | None = None) -> np.ndarray:
         """One bool per row, live and in ``allowed`` (when given): the mask that

@@ -17,6 +17,7 @@ from indexer.bm25 import BM25Index
 from indexer.dense import faiss_backend
 from indexer.dense.base import ChunkColumns, chunk_key
 from indexer.documents import Article
+from indexer.event_time import extract_events, publication_day
 from indexer.store.layout import ARTICLE_COLUMNS, BM25, DB, HEADLINES, KEY_FIELDS, VECTORS
 from newsqa.errors import CorruptIndexError
 
@@ -47,6 +48,15 @@ class RowMetadata:
     source: np.ndarray  # "" when none
     category: np.ndarray  # "" when none
     headline: np.ndarray  # the article's position, i.e. its row in headlines.npy
+
+
+@dataclass(frozen=True)
+class EventRows:
+    """The segment's time expressions for event filters and ranking, one entry per event."""
+
+    article: np.ndarray  # the article's position (``RowMetadata.headline``)
+    start: np.ndarray  # first day, proleptic ordinal (``date.toordinal``)
+    end: np.ndarray  # last day, inclusive
 
 
 @dataclass(frozen=True)
@@ -102,6 +112,38 @@ class Segment:
             category=np.array([r[4] or "" for r in rows], dtype=object),
             headline=np.array([r[5] for r in rows], dtype=np.int64),
         )
+
+    @cached_property
+    def events(self) -> EventRows:
+        """The events table, read on first use (only event filters and ranking need it). A
+        segment written before events were stored has none: its articles' events are
+        extracted here instead, the same way the writer does."""
+        try:
+            rows = self.db.execute(
+                "SELECT a.position, e.start_day, e.end_day FROM events e "
+                "JOIN articles a ON a.id = e.article_id"
+            ).fetchall()
+        except sqlite3.OperationalError:  # no events table
+            rows = [
+                (position, e.start.toordinal(), e.end.toordinal())
+                for position, text, published in self.db.execute(
+                    "SELECT position, text, published FROM articles"
+                )
+                for e in extract_events(text, publication_day(parse_iso(published)))
+            ]
+        columns = np.array(rows, dtype=np.int64).reshape(-1, 3)
+        return EventRows(columns[:, 0], columns[:, 1], columns[:, 2])
+
+    def rows_with_events(self, first: int | None, last: int | None) -> np.ndarray:
+        """One bool per row: does the row's article name a time overlapping [first, last]
+        (day ordinals, inclusive; None: open)?"""
+        ev = self.events
+        hit = np.ones(len(ev.article), dtype=bool)
+        if first is not None:
+            hit &= ev.end >= first
+        if last is not None:
+            hit &= ev.start <= last
+        return np.isin(self.rows.headline, np.unique(ev.article[hit]))
 
     @cached_property
     def keys(self) -> np.ndarray:

@@ -16,6 +16,7 @@ from indexer.dates import to_timestamp
 from indexer.dedup import normalize_url, text_key
 from indexer.dense import faiss_backend
 from indexer.documents import Article, Chunk
+from indexer.event_time import extract_events, publication_day
 from indexer.store.layout import BM25, DB, HEADLINES, SCHEMA, VECTORS, content_hash, fsync_path
 
 
@@ -77,6 +78,7 @@ def _write_metadata(path: Path, data: SegmentData) -> None:
             ],
         )
         db.executemany("INSERT INTO aliases VALUES (?,?)", list(data.aliases.items()))
+        db.executemany("INSERT INTO events VALUES (?,?,?,?,?)", _event_rows(data.articles))
         db.executemany(
             "INSERT INTO chunks VALUES (?,?,?,?,?)",
             [
@@ -85,6 +87,15 @@ def _write_metadata(path: Path, data: SegmentData) -> None:
             ],
         )
     db.close()
+
+
+def _event_rows(articles: list[Article]) -> list[tuple]:
+    """The ``events`` rows: each time expression of each article with its days."""
+    return [
+        (a.id, e.start.toordinal(), e.end.toordinal(), e.char_start, e.char_end)
+        for a in articles
+        for e in extract_events(a.text, publication_day(a.published))
+    ]
 
 
 def _article_row(position: int, a: Article, digest: str) -> tuple:

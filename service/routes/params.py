@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated
 
 from fastapi import Depends, Query
@@ -33,8 +33,14 @@ def query_filters(
     published_to: datetime | None = None,
     source: Annotated[str | None, Query(max_length=200)] = None,
     category: Annotated[str | None, Query(max_length=200)] = None,
+    event_from: Annotated[
+        date | None, Query(description="Articles naming a time that ends on or after this day.")
+    ] = None,
+    event_to: Annotated[
+        date | None, Query(description="... and starts on or before this day.")
+    ] = None,
 ) -> Filters:
-    return Filters(published_from, published_to, source, category)
+    return Filters(published_from, published_to, source, category, event_from, event_to)
 
 
 QueryText = Annotated[str, Depends(query_text)]

@@ -8,8 +8,7 @@ from datetime import datetime
 from fastapi.responses import Response
 from pydantic import BaseModel
 
-from indexer.dates import JAKARTA
-from indexer.event_time import extract_events
+from indexer.event_time import extract_events, publication_day
 from service import schemas
 from service.answer import Answer
 from service.highlight import highlight_spans, query_terms
@@ -20,7 +19,7 @@ def events_out(text: str, offset: int, published: datetime | None) -> list[schem
     """The time expressions of ``text`` (which starts at ``offset`` in its article), resolved
     against the publication day in Jakarta. Read when answering, from the text itself: cheap
     (about 3 ms per article), and never stale after an article is replaced."""
-    day = published.astimezone(JAKARTA).date() if published else None
+    day = publication_day(published)
     return [
         schemas.EventOut(
             start=e.start,
