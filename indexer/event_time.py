@@ -362,6 +362,22 @@ def extract_events(text: str, published: date | None = None) -> list[EventTime]:
     return sorted(events, key=lambda ev: ev.char_start)
 
 
+_BARE_YEAR = re.compile(r"(?<![\w.,/])(?:19|20)\d\d(?![\w/])")
+
+
+def question_times(question: str, as_of: date | None) -> list[tuple[date, date]]:
+    """The intervals a question asks about: its time expressions, resolved against ``as_of``
+    ("tahun lalu" in a question asked now), and its bare years too ("which programs won
+    2020 awards"): in a question a four-digit number from 1900 on is a year."""
+    events = extract_events(question, as_of)
+    found = [(e.start, e.end) for e in events]
+    for m in _BARE_YEAR.finditer(question):
+        if not any(e.char_start <= m.start() < e.char_end for e in events):
+            year = int(m.group())
+            found.append((date(year, 1, 1), date(year, 12, 31)))
+    return found
+
+
 def publication_day(published: datetime | None) -> date | None:
     """The day an article came out, in Jakarta (where "kemarin" is counted from)."""
     return published.astimezone(JAKARTA).date() if published else None

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -59,20 +60,26 @@ class Index:
     def settings(self) -> Settings:
         return self._c.settings
 
-    def ask(self, question: str, k: int = 5, filters: Filters | None = None) -> Answer:
-        """A cited answer, short answers and passages, or an abstention: what POST /ask says."""
-        return answer_question(self._c, question, k, filters)
+    def ask(
+        self, question: str, k: int = 5, filters: Filters | None = None, as_of: date | None = None
+    ) -> Answer:
+        """A cited answer, short answers and passages, or an abstention: what POST /ask says.
+        ``as_of``: the day "tahun lalu" in the question counts from (default: the newest
+        publication day in the index)."""
+        return answer_question(self._c, question, k, filters, as_of)
 
-    def search(self, query: str, k: int = 10, filters: Filters | None = None) -> list[ArticleHit]:
+    def search(
+        self, query: str, k: int = 10, filters: Filters | None = None, as_of: date | None = None
+    ) -> list[ArticleHit]:
         """Ranked articles with their best passages: what GET /search says."""
-        return search(self._c, query, k, filters or Filters())
+        return search(self._c, query, k, filters or Filters(), as_of)
 
     def timeline(
-        self, query: str, k: int = 10, filters: Filters | None = None
+        self, query: str, k: int = 10, filters: Filters | None = None, as_of: date | None = None
     ) -> list[TimelineEntry]:
         """The dated sentences of the articles ``search`` finds, earliest first: what GET
         /timeline says."""
-        return timeline(self._c, query, k, filters or Filters())
+        return timeline(self._c, query, k, filters or Filters(), as_of)
 
     def article(self, article_id: str) -> Article | None:
         """The stored article (a duplicate's id gives the article it duplicates)."""

@@ -13,7 +13,6 @@ The weights were tuned on facqa-train and detik-summary-dev (README, "Retrieval 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -26,10 +25,10 @@ from indexer.analyzer import analyze, fast_tokens
 from indexer.dates import to_timestamp
 from indexer.documents import searchable_text
 from indexer.embedder import Embedder
+from indexer.event_time import publication_day, question_times
 from indexer.store import ChunkRecord, IndexStore, MetadataFilter
 
 Mode = Literal["hybrid", "dense", "bm25"]
-_YEAR = re.compile(r"\b(19[5-9]\d|20\d\d)\b")
 
 
 @dataclass(frozen=True)
@@ -102,7 +101,10 @@ class FusionWeights:
     dense: float = 1.0
     headline: float = 0.5
     bigram: float = 0.2
-    year: float = 0.03
+    # A time in the question ("pada 2020", "Oktober 2025", "tahun lalu"): a chunk naming a time
+    # inside it gets ``event``; otherwise an article published in it gets ``published``.
+    event: float = 0.06
+    published: float = 0.03
     # BM25 gets more say the more terms a question has: a long query's BM25 score is reliable,
     # a three-word one's is not. Weight = clip(slope * (terms - pivot), low, high).
     lexical_low: float = 0.1
@@ -148,9 +150,13 @@ class HybridRetriever:
         self.weights = weights or FusionWeights()
 
     def retrieve(
-        self, question: str, k: int = 5, filters: Filters | None = None
+        self,
+        question: str,
+        k: int = 5,
+        filters: Filters | None = None,
+        as_of: date | None = None,
     ) -> list[ArticleHit]:
-        return self.retrieve_batch([question], k, filters)[0]
+        return self.retrieve_batch([question], k, filters, as_of=as_of)[0]
 
     def retrieve_batch(
         self,
@@ -158,8 +164,11 @@ class HybridRetriever:
         k: int = 5,
         filters: Filters | None = None,
         query_vectors: np.ndarray | None = None,
+        as_of: date | None = None,
     ) -> list[list[ArticleHit]]:
-        """Ranked articles per question; pass ``query_vectors`` if the caller embedded them."""
+        """Ranked articles per question; pass ``query_vectors`` if the caller embedded them.
+        ``as_of``: the day relative times in a question count from ("tahun lalu"); the newest
+        publication day in the index when None."""
         if k < 1:
             raise ValueError(f"k must be at least 1, got {k}")
         filters = filters or Filters()
@@ -193,7 +202,7 @@ class HybridRetriever:
             q_vec = vectors[i] if vectors is not None else None
             lexical = terms if self.mode != "dense" else None
             weight = self.weights.lexical(len(set(terms)))
-            results.append(self._rank(question, q_vec, lexical, weight, sorted(rows), k))
+            results.append(self._rank(question, q_vec, lexical, weight, sorted(rows), k, as_of))
         return results
 
     # Over 50 lines on purpose: every feature of the fusion in one place, where the weights that
@@ -206,6 +215,7 @@ class HybridRetriever:
         lexical_weight: float,
         rows: list[int],
         k: int,
+        as_of: date | None = None,
     ) -> list[ArticleHit]:
         """``lexical``: the question's BM25 terms, or None when BM25 takes no part."""
         if not rows:
@@ -232,7 +242,7 @@ class HybridRetriever:
                 w.dense * dense + lexical_weight * lex + w.bigram * pairs + w.headline * headline
             )
             scores = scores + self._feedback(scores, ids, vectors, records)
-        scores = np.asarray(scores, dtype=np.float64) + self._year_bonus(question, records)
+        scores = np.asarray(scores, dtype=np.float64) + self._time_bonus(question, records, as_of)
 
         passages: dict[str, list[Passage]] = {}
         best_score: dict[str, float] = {}
@@ -279,17 +289,31 @@ class HybridRetriever:
         joined = [_joined_tokens(searchable_text(r.title, r.text)) for r in records]
         return np.array([sum(pair in text for pair in q_pairs) for text in joined]) / len(q_pairs)
 
-    def _year_bonus(self, question: str, records: list[ChunkRecord]) -> np.ndarray:
-        """A year in the question ("2020 awards") lifts articles published that year."""
-        years = {int(y) for y in _YEAR.findall(question)}
-        if not years or not self.weights.year:
-            return np.zeros(len(records))
-        return np.array(
-            [
-                self.weights.year if r.published and r.published.year in years else 0.0
-                for r in records
-            ]
-        )
+    def _time_bonus(
+        self, question: str, records: list[ChunkRecord], as_of: date | None
+    ) -> np.ndarray:
+        """A time in the question lifts the chunks that name a time inside it (the event:
+        "diresmikan tahun lalu" in a 2021 article is about 2020), and less, the articles
+        published in it. A soft signal: nothing is filtered out."""
+        w = self.weights
+        asked = question_times(question, as_of or self.store.newest_day)
+        out = np.zeros(len(records))
+        if not asked or not (w.event or w.published):
+            return out
+        spans = np.array([(a.toordinal(), b.toordinal()) for a, b in asked])
+        for j, (record, events) in enumerate(zip(records, self.store.chunk_events(records))):
+            if (
+                len(events)
+                and (
+                    (events[:, None, 1] >= spans[None, :, 0])
+                    & (events[:, None, 0] <= spans[None, :, 1])
+                ).any()
+            ):
+                out[j] = w.event
+            elif record.published is not None:
+                day = publication_day(record.published).toordinal()
+                out[j] = w.published * bool(((spans[:, 0] <= day) & (day <= spans[:, 1])).any())
+        return out
 
 
 def _bigrams(question: str) -> frozenset[str]:

@@ -59,6 +59,11 @@ class AskRequest(BaseModel):
         None, description="Articles to retrieve (1-50); omitted: the server's NEWSQA_DEFAULT_K."
     )
     filters: Filters | None = None
+    as_of: date | None = Field(
+        None,
+        description="The day relative times in the question count from ('tahun lalu', "
+        "'kemarin'); omitted: the newest publication day in the index.",
+    )
 
 
 class EventOut(BaseModel):

@@ -271,3 +271,10 @@ def test_event_filters_keep_articles_naming_a_time_in_the_range(client):
     assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["query", "event_from"]
     bad = client.post("/ask", json={"question": "x", "filters": {"event_to": "kemarin"}})
     assert bad.status_code == 422 and "event_to" in bad.text
+    # as_of: the day "tahun lalu" counts from; a date or 422
+    dated = client.post(
+        "/ask", json={"question": "jembatan diresmikan tahun lalu", "as_of": "1966-01-02"}
+    )
+    assert dated.status_code == 200
+    bad = client.get("/search", params={"q": "jembatan", "as_of": "2025-02-30"})
+    assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["query", "as_of"]

@@ -207,6 +207,9 @@ def test_filter_expression_quotes_values():
     assert expr == '(source == "suara \\"timur\\" \\\\ ü")'
     assert filter_expression() == ""
     assert "published_ts != -1e+18" in filter_expression(published_to=0.0)
+    # event filters arrive as the ids of the articles that pass them (IndexStore.pushdown)
+    expr = filter_expression(category="Hukum", article_ids=["nq-1", 'a"b'])
+    assert expr == '(category == "hukum") and (article_id in ["nq-1", "a\\"b"])'
 
 
 def test_delete_by_article_id(scratch, corpus):

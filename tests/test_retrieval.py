@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import shutil
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
 from eval.questions import load_questions
+from indexer.event_time import extract_events, publication_day
 from indexer.store import IndexStore
 from newsqa.errors import IncompatibleIndexError, IndexNotFoundError
 from service.answer import AnswerBuilder
@@ -72,22 +73,42 @@ def test_filters_are_exact(retriever):
     assert retriever.retrieve(PALEMBANG_EN, filters=Filters(source="no such outlet")) == []
 
 
-def test_year_in_question_is_a_soft_signal(store, embedder):
-    """Naming a year lifts that year's articles but filters nothing out."""
+def test_a_time_in_the_question_is_a_soft_signal(store, embedder):
+    """Naming a year lifts the chunks that name a time in it, and less, the articles published
+    in it; nothing is filtered out."""
     plain = HybridRetriever(store, embedder).retrieve("Palembang 2019", k=10)
     assert any(h.passages[0].chunk.published.year != 2019 for h in plain)
-    no_boost = HybridRetriever(store, embedder, weights=FusionWeights(year=0.0)).retrieve(
-        "Palembang 2019", k=10
+    flat = FusionWeights(event=0.0, published=0.0)
+    unboosted = {
+        h.article_id: h.score
+        for h in HybridRetriever(store, embedder, weights=flat).retrieve("Palembang 2019", k=10)
+    }
+    lifts = {
+        h.article_id: h.score - unboosted[h.article_id] for h in plain if h.article_id in unboosted
+    }
+    assert len(lifts) >= 5
+    for article_id, lift in lifts.items():
+        article = store.article(article_id)
+        names_2019 = any(
+            e.start.year <= 2019 <= e.end.year
+            for e in extract_events(article.text, publication_day(article.published))
+        )
+        assert -1e-9 <= lift <= 0.06 + 1e-9, article_id
+        if article.published.year == 2019:
+            assert lift >= 0.03 - 1e-9, article_id
+        if not names_2019 and article.published.year != 2019:
+            assert lift == pytest.approx(0.0), article_id
+    assert max(lifts.values()) == pytest.approx(0.06)  # a chunk naming 2019 ("(15/7/2019)")
+
+
+def test_relative_times_in_a_question_count_from_as_of(store, embedder):
+    """ "tahun lalu" means the year before ``as_of`` (the newest publication day by default)."""
+    retriever = HybridRetriever(store, embedder, weights=FusionWeights(event=1.0, published=0.0))
+    [top] = retriever.retrieve("jembatan Palembang tahun lalu", k=1, as_of=date(1966, 6, 1))
+    assert top.article_id == "nq-002"  # "diresmikan pada 1965": the event lift decides
+    assert store.newest_day == max(
+        a.published.date() for a in (store.article(i) for i in store.article_ids()) if a.published
     )
-    unboosted = {h.article_id: h.score for h in no_boost}
-    compared = 0
-    for hit in plain:
-        if hit.article_id not in unboosted:
-            continue
-        compared += 1
-        bonus = 0.03 if hit.passages[0].chunk.published.year == 2019 else 0.0
-        assert hit.score - unboosted[hit.article_id] == pytest.approx(bonus)
-    assert compared >= 5
 
 
 def test_english_question_gets_indonesian_evidence(retriever, builder):

@@ -12,11 +12,13 @@ from __future__ import annotations
 import time
 from collections.abc import Collection, Sequence
 from dataclasses import replace
+from datetime import date, datetime
 from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 
+from indexer.dates import JAKARTA
 from indexer.dedup import normalize_url, text_key
 from indexer.dense.base import DenseBackend, MetadataFilter, locate
 from indexer.dense.factory import DenseConfig, open_backend
@@ -190,6 +192,26 @@ class IndexStore:
                 or [np.zeros(0, dtype=bool)]
             )
         return allowed
+
+    def chunk_events(self, records: Sequence[ChunkRecord]) -> list[np.ndarray]:
+        """Per chunk, the ``(start, end)`` days (ordinals) of the time expressions inside it."""
+        which, local = locate(self.offsets, [r.row for r in records])
+        out = []
+        for seg_index, row, record in zip(which, local, records):
+            seg = self.segments[seg_index]
+            article = int(seg.rows.headline[row])
+            out.append(seg.events.within(article, record.char_start, record.char_end))
+        return out
+
+    @cached_property
+    def newest_day(self) -> date | None:
+        """The newest publication day among live articles: what "tahun lalu" in a question
+        is counted from when the request names no ``as_of``."""
+        published = self.row_published[self.live]
+        published = published[~np.isnan(published)]
+        if not len(published):
+            return None
+        return datetime.fromtimestamp(float(published.max()), JAKARTA).date()
 
     def pushdown(
         self, where: MetadataFilter | None, allowed: np.ndarray | None

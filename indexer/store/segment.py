@@ -57,6 +57,13 @@ class EventRows:
     article: np.ndarray  # the article's position (``RowMetadata.headline``)
     start: np.ndarray  # first day, proleptic ordinal (``date.toordinal``)
     end: np.ndarray  # last day, inclusive
+    char_start: np.ndarray  # where the expression starts in the article text
+
+    def within(self, article: int, char_start: int, char_end: int) -> np.ndarray:
+        """``(start, end)`` day pairs of the events of one article inside a text span."""
+        at = (self.article == article) & (self.char_start >= char_start)
+        at &= self.char_start < char_end
+        return np.stack([self.start[at], self.end[at]], axis=1)
 
 
 @dataclass(frozen=True)
@@ -120,19 +127,19 @@ class Segment:
         extracted here instead, the same way the writer does."""
         try:
             rows = self.db.execute(
-                "SELECT a.position, e.start_day, e.end_day FROM events e "
+                "SELECT a.position, e.start_day, e.end_day, e.char_start FROM events e "
                 "JOIN articles a ON a.id = e.article_id"
             ).fetchall()
         except sqlite3.OperationalError:  # no events table
             rows = [
-                (position, e.start.toordinal(), e.end.toordinal())
+                (position, e.start.toordinal(), e.end.toordinal(), e.char_start)
                 for position, text, published in self.db.execute(
                     "SELECT position, text, published FROM articles"
                 )
                 for e in extract_events(text, publication_day(parse_iso(published)))
             ]
-        columns = np.array(rows, dtype=np.int64).reshape(-1, 3)
-        return EventRows(columns[:, 0], columns[:, 1], columns[:, 2])
+        columns = np.array(rows, dtype=np.int64).reshape(-1, 4)
+        return EventRows(columns[:, 0], columns[:, 1], columns[:, 2], columns[:, 3])
 
     def rows_with_events(self, first: int | None, last: int | None) -> np.ndarray:
         """One bool per row: does the row's article name a time overlapping [first, last]

@@ -43,6 +43,13 @@ def query_filters(
     return Filters(published_from, published_to, source, category, event_from, event_to)
 
 
+AsOf = Annotated[
+    date | None,
+    Query(
+        description="The day relative times in q count from ('tahun lalu'); omitted: the "
+        "newest publication day in the index."
+    ),
+]
 QueryText = Annotated[str, Depends(query_text)]
 QueryFilters = Annotated[Filters, Depends(query_filters)]
 K = Annotated[

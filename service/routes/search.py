@@ -9,17 +9,19 @@ from fastapi.responses import Response
 
 from service import qa, schemas
 from service.deps import ComponentsDep
-from service.routes.params import K, QueryFilters, QueryText
+from service.routes.params import AsOf, K, QueryFilters, QueryText
 from service.routes.responses import json_response, passages_out
 
 router = APIRouter(tags=["search"])
 
 
 @router.get("/search", response_model=schemas.SearchResponse)
-def search(c: ComponentsDep, q: QueryText, filters: QueryFilters, k: K = None) -> Response:
+def search(
+    c: ComponentsDep, q: QueryText, filters: QueryFilters, k: K = None, as_of: AsOf = None
+) -> Response:
     """Ranked passages with article metadata and highlighted query terms."""
     started = time.perf_counter()
-    hits = qa.search(c, q, k or c.settings.default_k, filters)  # NEWSQA_DEFAULT_K
+    hits = qa.search(c, q, k or c.settings.default_k, filters, as_of)  # NEWSQA_DEFAULT_K
     elapsed = round((time.perf_counter() - started) * 1000, 1)
     return json_response(
         schemas.SearchResponse(

@@ -9,18 +9,20 @@ from fastapi.responses import Response
 
 from service import qa, schemas
 from service.deps import ComponentsDep
-from service.routes.params import K, QueryFilters, QueryText
+from service.routes.params import AsOf, K, QueryFilters, QueryText
 from service.routes.responses import json_response
 
 router = APIRouter(tags=["timeline"])
 
 
 @router.get("/timeline", response_model=schemas.TimelineResponse)
-def timeline(c: ComponentsDep, q: QueryText, filters: QueryFilters, k: K = None) -> Response:
+def timeline(
+    c: ComponentsDep, q: QueryText, filters: QueryFilters, k: K = None, as_of: AsOf = None
+) -> Response:
     """Each sentence of the retrieved articles that names a time, with the interval it names
     and its citation, sorted by that interval."""
     started = time.perf_counter()
-    entries = qa.timeline(c, q, k or c.settings.default_k, filters)
+    entries = qa.timeline(c, q, k or c.settings.default_k, filters, as_of)
     elapsed = round((time.perf_counter() - started) * 1000, 1)
     return json_response(
         schemas.TimelineResponse(
