@@ -87,18 +87,20 @@ def test_a_time_in_the_question_is_a_soft_signal(store, embedder):
         h.article_id: h.score - unboosted[h.article_id] for h in plain if h.article_id in unboosted
     }
     assert len(lifts) >= 5
+    w = FusionWeights()
+    assert w.event > w.published > 0
     for article_id, lift in lifts.items():
         article = store.article(article_id)
         names_2019 = any(
             e.start.year <= 2019 <= e.end.year
             for e in extract_events(article.text, publication_day(article.published))
         )
-        assert -1e-9 <= lift <= 0.06 + 1e-9, article_id
+        assert -1e-9 <= lift <= w.event + 1e-9, article_id
         if article.published.year == 2019:
-            assert lift >= 0.03 - 1e-9, article_id
+            assert lift >= w.published - 1e-9, article_id
         if not names_2019 and article.published.year != 2019:
             assert lift == pytest.approx(0.0), article_id
-    assert max(lifts.values()) == pytest.approx(0.06)  # a chunk naming 2019 ("(15/7/2019)")
+    assert max(lifts.values()) == pytest.approx(w.event)  # a chunk naming 2019 ("(15/7/2019)")
 
 
 def test_relative_times_in_a_question_count_from_as_of(store, embedder):

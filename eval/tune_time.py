@@ -1,0 +1,87 @@
+"""Choose the event-time weights of the ranking (``FusionWeights.event`` / ``.published``) by
+k-fold cross-validation on training questions.
+
+Only questions that name a time are ranked differently by these weights
+(``indexer.event_time.question_times``); the others keep their rank whatever the weights, so
+only the dated ones are retrieved, once per candidate pair. Each fold picks the pair with the
+best MRR@10 on the other folds and is scored with it; the report gives every pair's MRR@10
+over all dated questions, the cross-validated MRR@10 and the pair each fold picked.
+
+    python -m eval.tune_time --index ../facqa-idx \
+        --questions ../shared/data/eval/facqa-train.jsonl --out var/tune-time.json
+
+Training questions only: the sets reported on (facqa-valid, detik-summary-dev) are not tuned on.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from eval.metrics import mrr_at
+from eval.questions import load_questions
+from eval.runner import canonical_relevant
+from indexer.event_time import question_times
+from newsqa.settings import get_settings
+from service.index_open import open_embedder, open_store
+from service.retrieval import FusionWeights, HybridRetriever
+
+GRID = [(0.0, 0.0), (0.0, 0.03), (0.03, 0.03), (0.04, 0.03), (0.06, 0.03), (0.1, 0.03)]
+GRID_KEYS = [f"event={e},published={p}" for e, p in GRID]
+
+
+def cross_validate(scores: dict[str, list[float]], folds: int, seed: int) -> dict:
+    """Per fold, the setting best on the other folds and its MRR on this fold."""
+    n = len(next(iter(scores.values())))
+    order = list(range(n))
+    random.Random(seed).shuffle(order)
+    parts = [order[i::folds] for i in range(folds)]
+    held, picked = [], []
+    for part in parts:
+        inside = set(part)
+        train = [i for i in range(n) if i not in inside]
+        best = max(scores, key=lambda s: (sum(scores[s][i] for i in train), -GRID_KEYS.index(s)))
+        picked.append(best)
+        held += [scores[best][i] for i in part]
+    return {"cv_mrr@10": sum(held) / n, "picked": picked}
+
+
+def main(
+    index: Annotated[Path, typer.Option(help="Index of the questions' corpus.")],
+    questions: Annotated[Path, typer.Option(help="Training questions (JSONL).")],
+    out: Annotated[Path, typer.Option(help="Where the report goes (JSON).")],
+    folds: int = 5,
+    seed: int = 13,
+) -> None:
+    settings = get_settings().model_copy(update={"index_dir": index})
+    store = open_store(settings)
+    embedder = open_embedder(settings)
+    as_of = store.newest_day
+    dated = [q for q in load_questions(questions) if question_times(q.question, as_of)]
+    scores: dict[str, list[float]] = {}
+    for key, (event, published) in zip(GRID_KEYS, GRID):
+        retriever = HybridRetriever(
+            store, embedder, weights=FusionWeights(event=event, published=published)
+        )
+        hits = retriever.retrieve_batch([q.question for q in dated], k=10)
+        scores[key] = [
+            mrr_at([h.article_id for h in found], canonical_relevant(store, q.relevant), 10)
+            for q, found in zip(dated, hits)
+        ]
+    report = {
+        "questions": str(questions),
+        "dated_questions": len(dated),
+        "mrr@10": {key: round(sum(v) / len(v), 4) for key, v in scores.items()},
+        **cross_validate(scores, folds, seed),
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2))
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    typer.run(main)
