@@ -36,6 +36,7 @@ import typer
 
 from eval.metrics import contains_answer
 from eval.questions import ReferenceQuestion, load_questions
+from eval.runner import canonical_relevant, story_of
 from indexer.embedder import Embedder
 from indexer.language import question_language, text_language
 from indexer.reader import WEIGHTS_PATH
@@ -74,13 +75,15 @@ def collect(
     out: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     for q in questions:
         hits = retriever.retrieve(q.question, k=k)
-        relevant = {a.id for i in q.relevant if (a := store.article(i)) is not None}
+        relevant = canonical_relevant(store, q.relevant)  # as stories
         q_lang = question_language(q.question)
         if q.answerable and relevant:
-            if any(h.article_id in relevant for h in hits[: builder.passages_read]):
+            if any(
+                story_of(store, h.article_id) in relevant for h in hits[: builder.passages_read]
+            ):
                 margin, lang = best_margin(builder, q.question, hits)
                 out[f"{q_lang}-{lang or 'id'}"]["positive"].append(margin)
-            rest = [h for h in hits if h.article_id not in relevant]
+            rest = [h for h in hits if story_of(store, h.article_id) not in relevant]
             if not states_an_answer(builder, rest, q.answers):
                 margin, lang = best_margin(builder, q.question, rest)
                 out[f"{q_lang}-{lang or 'id'}"]["negative"].append(margin)

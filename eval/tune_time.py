@@ -24,7 +24,7 @@ import typer
 
 from eval.metrics import mrr_at
 from eval.questions import load_questions
-from eval.runner import canonical_relevant
+from eval.runner import canonical_relevant, story_of
 from indexer.event_time import question_times
 from newsqa.settings import get_settings
 from service.index_open import open_embedder, open_store
@@ -69,7 +69,11 @@ def main(
         )
         hits = retriever.retrieve_batch([q.question for q in dated], k=10)
         scores[key] = [
-            mrr_at([h.article_id for h in found], canonical_relevant(store, q.relevant), 10)
+            mrr_at(
+                [story_of(store, h.article_id) for h in found],
+                canonical_relevant(store, q.relevant),
+                10,
+            )
             for q, found in zip(dated, hits)
         ]
     report = {

@@ -61,18 +61,29 @@ class Index:
         return self._c.settings
 
     def ask(
-        self, question: str, k: int = 5, filters: Filters | None = None, as_of: date | None = None
+        self,
+        question: str,
+        k: int = 5,
+        filters: Filters | None = None,
+        as_of: date | None = None,
+        collapse: bool = True,
     ) -> Answer:
         """A cited answer, short answers and passages, or an abstention: what POST /ask says.
         ``as_of``: the day "tahun lalu" in the question counts from (default: the newest
-        publication day in the index)."""
-        return answer_question(self._c, question, k, filters, as_of)
+        publication day in the index); ``collapse``: each story once, its copies in the
+        hit's ``also_reported_by``."""
+        return answer_question(self._c, question, k, filters, as_of, collapse)
 
     def search(
-        self, query: str, k: int = 10, filters: Filters | None = None, as_of: date | None = None
+        self,
+        query: str,
+        k: int = 10,
+        filters: Filters | None = None,
+        as_of: date | None = None,
+        collapse: bool = True,
     ) -> list[ArticleHit]:
         """Ranked articles with their best passages: what GET /search says."""
-        return search(self._c, query, k, filters or Filters(), as_of)
+        return search(self._c, query, k, filters or Filters(), as_of, collapse)
 
     def timeline(
         self, query: str, k: int = 10, filters: Filters | None = None, as_of: date | None = None

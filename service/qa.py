@@ -70,15 +70,22 @@ def make_answerer(
 
 
 def answer_question(
-    c: Components, question: str, k: int, filters: Filters | None, as_of: date | None = None
+    c: Components,
+    question: str,
+    k: int,
+    filters: Filters | None,
+    as_of: date | None = None,
+    collapse: bool = True,
 ) -> Answer:
     """The one code path behind POST /ask, `newsqa ask` and the in-process eval. ``as_of``:
-    the day "kemarin" or "tahun lalu" in the question counts from (``HybridRetriever``)."""
+    the day "kemarin" or "tahun lalu" in the question counts from; ``collapse``: each story
+    once (``HybridRetriever.retrieve_batch``)."""
     started = time.perf_counter()
 
     def retrieve() -> tuple[np.ndarray, list[ArticleHit]]:
         vectors = c.embedder.embed_queries([question])  # shared by retrieval and answer scoring
-        return vectors, c.retriever.retrieve_batch([question], k, filters, vectors, as_of)[0]
+        found = c.retriever.retrieve_batch([question], k, filters, vectors, as_of, collapse)
+        return vectors, found[0]
 
     # Not the answer step: a generative answerer waits seconds for its model server.
     vectors, hits = on_openmp_thread(retrieve)
@@ -95,16 +102,24 @@ def answer_question(
 
 
 def search(
-    c: Components, query: str, k: int, filters: Filters, as_of: date | None = None
+    c: Components,
+    query: str,
+    k: int,
+    filters: Filters,
+    as_of: date | None = None,
+    collapse: bool = True,
 ) -> list[ArticleHit]:
     """The ranked articles behind GET /search."""
     # on the OpenMP thread, where the question is embedded: handing it the embedding alone
     # and taking the vector back cost about 2 ms per request (``indexer.openmp``)
-    return on_openmp_thread(c.retriever.retrieve, query, k=k, filters=filters, as_of=as_of)
+    return on_openmp_thread(
+        c.retriever.retrieve, query, k=k, filters=filters, as_of=as_of, collapse=collapse
+    )
 
 
 def timeline(
     c: Components, query: str, k: int, filters: Filters, as_of: date | None = None
 ) -> list[TimelineEntry]:
-    """The dated sentences of the articles GET /search would return, behind GET /timeline."""
+    """The dated sentences of the articles GET /search would return (each story once),
+    behind GET /timeline."""
     return build_timeline(c.store, search(c, query, k, filters, as_of))

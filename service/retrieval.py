@@ -85,6 +85,17 @@ class Passage:
     lexical_score: float | None = None
 
 
+@dataclass(frozen=True)
+class StoryCopy:
+    """Another article of a hit's story: what a result shows of it."""
+
+    article_id: str
+    title: str
+    source: str | None
+    url: str | None
+    published: datetime | None
+
+
 @dataclass
 class ArticleHit:
     """One article in the fused ranking, with its best passages (best first)."""
@@ -92,6 +103,8 @@ class ArticleHit:
     article_id: str
     score: float
     passages: list[Passage] = field(default_factory=list)
+    also_reported_by: list[StoryCopy] = field(default_factory=list)
+    """The other articles of its story (copies: ``indexer.stories``), shown with this one."""
 
 
 @dataclass(frozen=True)
@@ -158,8 +171,9 @@ class HybridRetriever:
         k: int = 5,
         filters: Filters | None = None,
         as_of: date | None = None,
+        collapse: bool = True,
     ) -> list[ArticleHit]:
-        return self.retrieve_batch([question], k, filters, as_of=as_of)[0]
+        return self.retrieve_batch([question], k, filters, as_of=as_of, collapse=collapse)[0]
 
     def retrieve_batch(
         self,
@@ -168,10 +182,12 @@ class HybridRetriever:
         filters: Filters | None = None,
         query_vectors: np.ndarray | None = None,
         as_of: date | None = None,
+        collapse: bool = True,
     ) -> list[list[ArticleHit]]:
         """Ranked articles per question; pass ``query_vectors`` if the caller embedded them.
         ``as_of``: the day relative times in a question count from ("tahun lalu"); the newest
-        publication day in the index when None."""
+        publication day in the index when None. ``collapse``: each story once, its copies in
+        the hit's ``also_reported_by`` (``IndexStore.stories``)."""
         if k < 1:
             raise ValueError(f"k must be at least 1, got {k}")
         filters = filters or Filters()
@@ -205,7 +221,9 @@ class HybridRetriever:
             q_vec = vectors[i] if vectors is not None else None
             lexical = terms if self.mode != "dense" else None
             weight = self.weights.lexical(len(set(terms)))
-            results.append(self._rank(question, q_vec, lexical, weight, sorted(rows), k, as_of))
+            results.append(
+                self._rank(question, q_vec, lexical, weight, sorted(rows), k, as_of, collapse)
+            )
         return results
 
     # Over 50 lines on purpose: every feature of the fusion in one place, where the weights that
@@ -219,6 +237,7 @@ class HybridRetriever:
         rows: list[int],
         k: int,
         as_of: date | None = None,
+        collapse: bool = True,
     ) -> list[ArticleHit]:
         """``lexical``: the question's BM25 terms, or None when BM25 takes no part."""
         if not rows:
@@ -258,10 +277,31 @@ class HybridRetriever:
             )
             passages.setdefault(record.article_id, []).append(passage)
             best_score.setdefault(record.article_id, float(scores[j]))
-        ranked = sorted(best_score, key=lambda a: -best_score[a])[:k]
-        return [
-            ArticleHit(a, best_score[a], passages[a][: self.passages_per_article]) for a in ranked
-        ]
+        ranked = sorted(best_score, key=lambda a: -best_score[a])
+        if not collapse:
+            return [
+                ArticleHit(a, best_score[a], passages[a][: self.passages_per_article])
+                for a in ranked[:k]
+            ]
+        hits: list[ArticleHit] = []
+        seen: set[str] = set()
+        for a in ranked:  # each story once: its best-ranked member is the hit
+            story = self.store.stories.get(a, a)
+            if story in seen:
+                continue
+            seen.add(story)
+            also = [self._copy(m) for m in self.store.story_members(a)[1:]]
+            hits.append(
+                ArticleHit(a, best_score[a], passages[a][: self.passages_per_article], also)
+            )
+            if len(hits) == k:
+                break
+        return hits
+
+    def _copy(self, article_id: str) -> StoryCopy:
+        a = self.store.article(article_id)
+        assert a is not None, article_id  # a story member is a live article of this store
+        return StoryCopy(a.id, a.title, a.source, a.url, a.published)
 
     def _feedback(
         self, scores: np.ndarray, ids: np.ndarray, vectors: np.ndarray, records: list[ChunkRecord]

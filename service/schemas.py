@@ -64,6 +64,9 @@ class AskRequest(BaseModel):
         description="The day relative times in the question count from ('tahun lalu', "
         "'kemarin'); omitted: the newest publication day in the index.",
     )
+    collapse: bool = Field(
+        True, description="Each story once, its copies in also_reported_by; false: every article."
+    )
 
 
 class EventOut(BaseModel):
@@ -82,6 +85,19 @@ Events = Annotated[
         "against the publication date; offsets into the article text.",
     ),
 ]
+
+
+class StoryMember(BaseModel):
+    article_id: str
+    title: str
+    source: str | None
+    url: str | None
+    published: datetime | None
+
+
+class Story(BaseModel):
+    id: str = Field(description="The story's id: its smallest article id.")
+    members: list[StoryMember] = Field(description="Every article of the story.")
 
 
 class Citation(BaseModel):
@@ -124,6 +140,11 @@ class PassageOut(BaseModel):
         description="Spans of `text` (relative offsets) matching the query terms.",
     )
     events: Events
+    also_reported_by: list[StoryMember] = Field(
+        default_factory=list,
+        description="Copies of this article (republished with another headline, dateline or "
+        "footer): the same story, shown once.",
+    )
 
 
 class AskResponse(BaseModel):
@@ -181,6 +202,9 @@ class ArticleOut(BaseModel):
     category: str | None
     text: str
     events: Events
+    story: Story | None = Field(
+        None, description="The story this article is a copy in; null when it has no copies."
+    )
 
 
 class Health(BaseModel):

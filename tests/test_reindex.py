@@ -434,3 +434,79 @@ def test_service_refuses_to_write_into_an_index_that_vanished(
         assert not index_dir.exists()  # no one-article index in its place
         search = client.get("/search", params={"q": "jembatan Ampera"})  # still served
         assert search.status_code == 200 and search.json()["passages"]
+
+
+def test_http_copies_are_one_story_through_writes(writable_server):
+    """Republished copies of an article show once in /search (the copies under the hit),
+    follow updates and deletes, and come apart with collapse=false."""
+    url, _ = writable_server
+    original = next(r for r in RECORDS if r["id"] == "nq-003")  # chili prices in Palembang
+    paragraphs = [p for p in original["text"].split("\n") if p.strip()]
+    copies = [
+        {
+            **original,
+            "id": "copy-kabar",
+            "title": "Cabai Rawit di Palembang Kini Rp 90 Ribu Sekilo",
+            "source": "Kabar Kita",
+            "url": "https://kabarkita.example/cabai-rawit-palembang",
+            "text": "PALEMBANG, KABARKITA - " + "\n\n".join(paragraphs[:-1]) + "\n\n(kk/red)",
+        },
+        {
+            **original,
+            "id": "copy-warta",
+            "title": "Harga Cabai Rawit Melonjak di Pasar Palembang",
+            "source": "Warta Pagi",
+            "url": "https://wartapagi.example/cabai",
+            "text": original["text"] + "\n\nIkuti berita terkini Warta Pagi di media sosial.",
+        },
+    ]
+    try:
+        response = httpx.post(f"{url}/articles", json=copies, headers=AUTH, timeout=120)
+        assert response.status_code == 201, response.text
+        story = {"nq-003", "copy-kabar", "copy-warta"}
+        params = {"q": "harga cabai rawit di pasar Palembang", "k": 10}
+
+        def shown(**extra):  # type: ignore[no-untyped-def]
+            passages = httpx.get(f"{url}/search", params={**params, **extra}, timeout=60).json()
+            hits = {}
+            for p in passages["passages"]:
+                hits.setdefault(p["article_id"], {a["article_id"] for a in p["also_reported_by"]})
+            return hits
+
+        hits = shown()
+        [hit] = [a for a in hits if a in story]  # the story once in the top 10 ...
+        assert hits[hit] == story - {hit}  # ... its copies under it
+        assert story <= set(shown(collapse="false"))  # every article when asked
+        article = httpx.get(f"{url}/articles/copy-warta").json()
+        assert article["story"]["id"] == "copy-kabar"
+        assert {m["article_id"] for m in article["story"]["members"]} == story
+        answer = httpx.post(
+            f"{url}/ask", json={"question": "berapa harga cabai rawit di Palembang?"}, timeout=60
+        ).json()
+        cited = {c["article_id"] for c in answer["citations"]}
+        assert len(cited & story) == 1  # one copy cited, quoting its own text
+        for c in answer["citations"]:
+            text = httpx.get(f"{url}/articles/{c['article_id']}").json()["text"]
+            assert text[c["char_start"] : c["char_end"]] == c["quote"]
+
+        # a copy rewritten into another story leaves; the deleted original leaves too
+        other = {
+            **copies[0],
+            "text": "Dinas Perhubungan Palembang menambah dua rute bus Trans Musi mulai pekan "
+            "depan. Rute baru itu menghubungkan Terminal Alang-Alang Lebar dengan kawasan "
+            "Jakabaring dan melintasi Jembatan Musi IV.",
+        }
+        assert (
+            httpx.put(
+                f"{url}/articles/copy-kabar", json=other, headers=AUTH, timeout=120
+            ).status_code
+            == 200
+        )
+        assert httpx.get(f"{url}/articles/copy-kabar").json()["story"] is None
+        assert httpx.delete(f"{url}/articles/nq-003", headers=AUTH).status_code == 200
+        assert httpx.get(f"{url}/articles/copy-warta").json()["story"] is None
+        assert all(not a for a in shown().values())
+    finally:
+        for article_id in ("copy-kabar", "copy-warta"):
+            httpx.delete(f"{url}/articles/{article_id}", headers=AUTH)
+        httpx.post(f"{url}/articles", json=original, headers=AUTH, timeout=120)

@@ -6,6 +6,7 @@
       segments/<name>/      one segment, immutable once written:
         vectors.faiss       normalized chunk vectors, inner product, id = row in the segment
         headlines.npy       normalized headline vector per article (zeros: no headline)
+        minhash.npy         MinHash signature per article (indexer.stories: story clusters)
         newsqa.sqlite       articles (content hash, URL and text keys), aliases, chunks,
                             events (time expressions, days as proleptic ordinals)
         bm25/               term frequencies of the analyzed chunk texts (indexer.bm25)
@@ -31,6 +32,7 @@ LOCK = ".lock"
 MILVUS_PENDING = ".milvus-pending"
 VECTORS = "vectors.faiss"
 HEADLINES = "headlines.npy"
+SIGNATURES = "minhash.npy"
 DB = "newsqa.sqlite"
 BM25 = "bm25"
 

@@ -27,6 +27,7 @@ from indexer.lexical import LexicalIndex
 from indexer.store.layout import SEGMENTS
 from indexer.store.manifest import Manifest, check_compatible, check_in_milvus, read_manifest
 from indexer.store.segment import ChunkRecord, Segment
+from indexer.stories import NUM_PERM, find_stories
 from newsqa.errors import CorruptIndexError
 
 
@@ -282,6 +283,34 @@ class IndexStore:
 
     def article_ids(self) -> list[str]:
         return list(self.article_segment)
+
+    @cached_property
+    def stories(self) -> dict[str, str]:
+        """``{article_id: story_id}`` for live articles that are copies of one another
+        (``indexer.stories``), found from this generation's articles on first use, so that
+        every write, delete or merge gets exactly its own stories."""
+        ids: list[str] = []
+        rows: list[np.ndarray] = []
+        for seg in self.segments:
+            here = [i for i, a in enumerate(seg.article_ids) if self.article_segment.get(a) is seg]
+            ids += [seg.article_ids[i] for i in here]
+            rows.append(seg.signatures[here])
+        found = np.concatenate(rows) if rows else np.zeros((0, NUM_PERM), dtype=np.uint64)
+        return find_stories(ids, found, lambda a: self.article_segment[a].article(a).text)
+
+    @cached_property
+    def _story_members(self) -> dict[str, list[str]]:
+        members: dict[str, list[str]] = {}
+        for article_id, story in sorted(self.stories.items()):
+            members.setdefault(story, []).append(article_id)
+        return members
+
+    def story_members(self, article_id: str) -> list[str]:
+        """The articles of ``article_id``'s story (itself first), or just itself."""
+        story = self.stories.get(article_id)
+        if story is None:
+            return [article_id]
+        return [article_id] + [a for a in self._story_members[story] if a != article_id]
 
     def aliases_of(self, article_ids: Sequence[str]) -> dict[str, list[str]]:
         """Duplicate ids per kept article: eval counts a hit on any of them."""

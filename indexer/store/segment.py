@@ -18,7 +18,16 @@ from indexer.dense import faiss_backend
 from indexer.dense.base import ChunkColumns, chunk_key
 from indexer.documents import Article
 from indexer.event_time import extract_events, publication_day
-from indexer.store.layout import ARTICLE_COLUMNS, BM25, DB, HEADLINES, KEY_FIELDS, VECTORS
+from indexer.store.layout import (
+    ARTICLE_COLUMNS,
+    BM25,
+    DB,
+    HEADLINES,
+    KEY_FIELDS,
+    SIGNATURES,
+    VECTORS,
+)
+from indexer.stories import NUM_PERM, signatures
 from newsqa.errors import CorruptIndexError
 
 
@@ -140,6 +149,25 @@ class Segment:
             ]
         columns = np.array(rows, dtype=np.int64).reshape(-1, 4)
         return EventRows(columns[:, 0], columns[:, 1], columns[:, 2], columns[:, 3])
+
+    @cached_property
+    def signatures(self) -> np.ndarray:
+        """Each article's MinHash signature, by position (``indexer.stories``); a segment
+        written before signatures were stored computes them from its texts here."""
+        path = self.path / SIGNATURES
+        if not path.exists():
+            texts = [t for (t,) in self.db.execute("SELECT text FROM articles ORDER BY position")]
+            return signatures(texts)
+        try:
+            found = np.load(path)
+        except (OSError, ValueError) as exc:
+            raise CorruptIndexError(f"index segment {self.path} cannot be read: {exc}") from exc
+        if found.shape != (len(self.article_ids), NUM_PERM):
+            raise CorruptIndexError(
+                f"index segment {self.path} has {found.shape[0]} signatures for "
+                f"{len(self.article_ids)} articles"
+            )
+        return found
 
     def rows_with_events(self, first: int | None, last: int | None) -> np.ndarray:
         """One bool per row: does the row's article name a time overlapping [first, last]

@@ -17,7 +17,17 @@ from indexer.dedup import normalize_url, text_key
 from indexer.dense import faiss_backend
 from indexer.documents import Article, Chunk
 from indexer.event_time import extract_events, publication_day
-from indexer.store.layout import BM25, DB, HEADLINES, SCHEMA, VECTORS, content_hash, fsync_path
+from indexer.store.layout import (
+    BM25,
+    DB,
+    HEADLINES,
+    SCHEMA,
+    SIGNATURES,
+    VECTORS,
+    content_hash,
+    fsync_path,
+)
+from indexer.stories import signatures
 
 
 @dataclass
@@ -55,6 +65,7 @@ def _write_files(tmp: Path, data: SegmentData) -> None:
     tmp.mkdir(parents=True)
     faiss_backend.write_index(data.vectors, tmp / VECTORS)
     np.save(tmp / HEADLINES, np.ascontiguousarray(data.headlines, dtype=np.float32))
+    np.save(tmp / SIGNATURES, signatures([a.text for a in data.articles]))
     bm25 = data.bm25 if data.bm25 is not None else BM25Index.build(data.tokens or [])
     bm25.save(tmp / BM25)
     _write_metadata(tmp / DB, data)

@@ -36,4 +36,21 @@ def article(article_id: schemas.ArticleIdPath, c: ComponentsDep) -> schemas.Arti
         category=found.category,
         text=found.text,
         events=events_out(found.text, 0, found.published),
+        story=_story(c, found.id),
+    )
+
+
+def _story(c: ComponentsDep, article_id: str) -> schemas.Story | None:
+    members = c.store.story_members(article_id)
+    if len(members) < 2:
+        return None
+    articles = [a for a in (c.store.article(m) for m in members) if a is not None]
+    return schemas.Story(
+        id=c.store.stories[article_id],
+        members=[
+            schemas.StoryMember(
+                article_id=a.id, title=a.title, source=a.source, url=a.url, published=a.published
+            )
+            for a in articles
+        ],
     )

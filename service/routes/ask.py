@@ -18,5 +18,5 @@ def ask(body: schemas.AskRequest, c: ComponentsDep) -> Response:
     """Answer a question with verbatim, cited sentences from the articles (or abstain)."""
     filters = body.filters.to_retrieval() if body.filters else None
     k = body.k if body.k is not None else c.settings.default_k  # NEWSQA_DEFAULT_K
-    answer = answer_question(c, body.question, k, filters, body.as_of)
+    answer = answer_question(c, body.question, k, filters, body.as_of, body.collapse)
     return json_response(ask_response(answer))

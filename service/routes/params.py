@@ -50,6 +50,10 @@ AsOf = Annotated[
         "newest publication day in the index."
     ),
 ]
+Collapse = Annotated[
+    bool,
+    Query(description="Each story once, its copies in also_reported_by; false: every article."),
+]
 QueryText = Annotated[str, Depends(query_text)]
 QueryFilters = Annotated[Filters, Depends(query_filters)]
 K = Annotated[

@@ -52,6 +52,9 @@ def passages_out(hits: list[ArticleHit], query: str) -> list[schemas.PassageOut]
                     score=round(hit.score, 6),
                     highlights=highlight_spans(c.text, terms),
                     events=events_out(c.text, c.char_start, c.published),
+                    also_reported_by=[
+                        schemas.StoryMember(**copy.__dict__) for copy in hit.also_reported_by
+                    ],
                 )
             )
     return out

@@ -9,7 +9,7 @@ from fastapi.responses import Response
 
 from service import qa, schemas
 from service.deps import ComponentsDep
-from service.routes.params import AsOf, K, QueryFilters, QueryText
+from service.routes.params import AsOf, Collapse, K, QueryFilters, QueryText
 from service.routes.responses import json_response, passages_out
 
 router = APIRouter(tags=["search"])
@@ -17,11 +17,18 @@ router = APIRouter(tags=["search"])
 
 @router.get("/search", response_model=schemas.SearchResponse)
 def search(
-    c: ComponentsDep, q: QueryText, filters: QueryFilters, k: K = None, as_of: AsOf = None
+    c: ComponentsDep,
+    q: QueryText,
+    filters: QueryFilters,
+    k: K = None,
+    as_of: AsOf = None,
+    collapse: Collapse = True,
 ) -> Response:
-    """Ranked passages with article metadata and highlighted query terms."""
+    """Ranked passages with article metadata and highlighted query terms; each story once,
+    its copies in ``also_reported_by`` (``collapse=false``: every article)."""
     started = time.perf_counter()
-    hits = qa.search(c, q, k or c.settings.default_k, filters, as_of)  # NEWSQA_DEFAULT_K
+    k = k or c.settings.default_k  # NEWSQA_DEFAULT_K
+    hits = qa.search(c, q, k, filters, as_of, collapse)
     elapsed = round((time.perf_counter() - started) * 1000, 1)
     return json_response(
         schemas.SearchResponse(
