@@ -10,8 +10,8 @@ both answer facqa-valid (311 questions). The peer gets e5's prompts (``passage: 
 documents, ``query: `` for questions) and normalised vectors, as a careful user would give
 it; otherwise it runs with its defaults (fp32, sentence-transformers' batch of 32). Its
 ranking is ``similarity_search(q, k=50)`` with article ids deduplicated in order; ours is
-``HybridRetriever.retrieve(q, k=10)``. Recall@10 and MRR@10 come from ``eval.metrics`` at
-article level, with the same relevant set for both (a question's ids plus the duplicates the
+``HybridRetriever.retrieve(q, k=10, collapse=False)``. Recall@10 and MRR@10 come from
+``eval.metrics`` at article level, with the same relevant set for both (a question's ids plus the duplicates the
 indexer folded into them). Model loading is outside both timings.
 """
 
@@ -117,7 +117,9 @@ def run(questions: int | None = None, repeats: int = 3) -> dict:
                     relevant.add(kept)
                     relevant.update(store.aliases_of([kept])[kept])
             started = time.perf_counter()
-            ranked = [hit.article_id for hit in retriever.retrieve(q.question, k=10)]
+            # every article, as the peer ranks them (no story collapsing)
+            found = retriever.retrieve(q.question, k=10, collapse=False)
+            ranked = [hit.article_id for hit in found]
             scores["ours"]["ms"].append((time.perf_counter() - started) * 1000)
             started = time.perf_counter()
             docs = on_openmp_thread(vectorstore.similarity_search, q.question, k=50)

@@ -258,7 +258,7 @@ def negative_results(
         if not relevant:
             continue
         hits = components.retriever.retrieve_batch([q.question], k)[0]
-        rest = [hit for hit in hits if hit.article_id not in relevant]
+        rest = [hit for hit in hits if story_of(components.store, hit.article_id) not in relevant]
         if any(metrics.contains_answer(p.chunk.text, q.answers) for h in rest for p in h.passages):
             continue  # a sibling passage states the answer too: not a negative
         answer = components.answerer.answer_batch([q.question], [rest])[0]

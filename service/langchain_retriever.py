@@ -44,6 +44,7 @@ class NewsqaRetriever(BaseRetriever):
                     "char_end": chunk.char_end,
                     "rank": rank,
                     "score": hit.score,
+                    "also_reported_by": [c.article_id for c in hit.also_reported_by],
                 }
                 documents.append(Document(page_content=chunk.text, metadata=metadata))
         return documents

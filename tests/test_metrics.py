@@ -245,10 +245,14 @@ def test_canonical_relevant_holds_only_retrievable_ids():
         found = article_id if article_id in kept else aliases.get(article_id)
         return SimpleNamespace(id=found) if found else None
 
-    store = SimpleNamespace(article=article)
+    store = SimpleNamespace(article=article, stories={})
     assert canonical_relevant(store, frozenset({"k1", "dup-of-k1", "gone"})) == {"k1"}
     assert canonical_relevant(store, frozenset({"dup-of-k1", "k2"})) == {"k1", "k2"}
     assert canonical_relevant(store, frozenset({"gone"})) == set()
+    # k2 republished k1's story: both count as that story, found whichever copy is shown
+    store.stories = {"k1": "k1", "k2": "k1"}
+    assert canonical_relevant(store, frozenset({"k2"})) == {"k1"}
+    assert canonical_relevant(store, frozenset({"k1", "k2"})) == {"k1"}
 
 
 def _hit(article_id: str, text: str) -> SimpleNamespace:
@@ -271,7 +275,7 @@ def test_negative_results_withhold_the_relevant_articles():
         return [SimpleNamespace(abstained=not hits[0])]
 
     store = SimpleNamespace(
-        article=lambda i: SimpleNamespace(id=i) if i in {"a", "b", "c"} else None
+        article=lambda i: SimpleNamespace(id=i) if i in {"a", "b", "c"} else None, stories={}
     )
     components = SimpleNamespace(
         store=store,
