@@ -11,8 +11,8 @@ documents, ``query: `` for questions) and normalised vectors, as a careful user 
 it; otherwise it runs with its defaults (fp32, sentence-transformers' batch of 32). Its
 ranking is ``similarity_search(q, k=50)`` with article ids deduplicated in order; ours is
 ``HybridRetriever.retrieve(q, k=10, collapse=False)``. Recall@10 and MRR@10 come from
-``eval.metrics`` at article level, with the same relevant set for both (a question's ids plus the duplicates the
-indexer folded into them). Model loading is outside both timings.
+``eval.metrics`` at article level, with the same relevant set for both (a question's ids
+plus the duplicates the indexer folded into them). Model loading is outside both timings.
 """
 
 from __future__ import annotations
