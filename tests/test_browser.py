@@ -445,3 +445,66 @@ def test_timeline_lists_dated_sentences_earliest_first_and_opens_them(open_page,
     page.go_back()
     expect(page.locator("#timeline li.timeline-entry")).to_have_count(len(body["events"]))
     assert page.errors == []
+
+
+COPIED_ARTICLE = {
+    "id": "story-1",
+    "title": "Pasar Terapung Lok Baintan Ramai Dikunjungi Wisatawan",
+    "url": "https://contoh-berita.id/lok-baintan",
+    "published": "2024-06-02T08:00:00+07:00",
+    "source": "Warta Banjar",
+    "text": "Pasar terapung Lok Baintan di Kabupaten Banjar kembali ramai dikunjungi wisatawan "
+    "pada Minggu pagi. Para pedagang menjual sayur, buah dan kue tradisional dari atas "
+    "jukung, perahu kecil khas Kalimantan Selatan.\n\nKepala Dinas Pariwisata Banjar, Rahmi "
+    "Fauziah, mengatakan jumlah pengunjung naik menjadi sekitar 1.200 orang setiap akhir "
+    "pekan. Pemerintah daerah menyiapkan dermaga baru agar wisatawan lebih mudah naik "
+    "perahu.\n\nPedagang berharap jalan menuju pasar segera diperbaiki.",
+}
+COPY = {
+    **COPIED_ARTICLE,
+    "id": "story-2",
+    "title": "Wisatawan Padati Pasar Terapung Lok Baintan",
+    "url": "https://kabar-kalsel.example/lok-baintan",
+    "source": "Kabar Kalsel",
+    "text": "BANJARMASIN, KABAR KALSEL - "
+    + COPIED_ARTICLE["text"].rsplit("\n\n", 1)[0]
+    + "\n\n(kk/red)",
+}
+
+
+@pytest.fixture(scope="module")
+def story_server(chromium_executable, tmp_path_factory, settings, embedder):
+    """The real server over an index holding an article and a republished copy of it."""
+    from conftest import running_server, write_jsonl
+
+    from indexer.pipeline import build_index
+
+    folder = tmp_path_factory.mktemp("story")
+    build_index(
+        [write_jsonl(folder / "a.jsonl", [COPIED_ARTICLE, COPY])], folder / "index", embedder
+    )
+    with running_server(folder / "index", settings.cache_dir) as url:
+        yield url
+
+
+def test_a_story_shows_once_with_the_outlets_that_also_reported_it(browser, story_server):
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=story_server)
+    context.set_default_timeout(30_000)
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(f"page error: {exc}"))
+    try:
+        page.goto("/")
+        body = ask(page, "berapa pengunjung pasar terapung Lok Baintan setiap akhir pekan?")
+        [shown] = {p["article_id"] for p in body["passages"]}  # the story once
+        other = COPY if shown == COPIED_ARTICLE["id"] else COPIED_ARTICLE
+        card = page.locator("#citations li.citation").first
+        also = card.locator("p.also-reported")
+        expect(also).to_have_text(f"Also reported by {other['source']}")
+        expect(also.locator("a")).to_have_attribute("href", f"/read/{other['id']}")
+        also.locator("a").click()
+        page.wait_for_url(f"**/read/{other['id']}")
+        expect(page.locator("#article-title")).to_have_text(other["title"])
+        assert errors == []
+    finally:
+        context.close()

@@ -219,6 +219,8 @@ function citationCard(citation, passages, lang) {
   card.append(passage);
   const dates = eventDates(citation.events || []);
   if (dates) card.append(dates);
+  const also = alsoReported(article.also_reported_by);
+  if (also) card.append(also);
   card.append(
     el(
       "p",
@@ -228,6 +230,19 @@ function citationCard(citation, passages, lang) {
     ),
   );
   return card;
+}
+
+/** "Also reported by Outlet A, Outlet B": the story's other copies, each linked. */
+function alsoReported(copies) {
+  if (!copies || !copies.length) return null;
+  const line = el("p", { class: "also-reported" }, "Also reported by ");
+  copies.forEach((copy, i) => {
+    if (i) line.append(", ");
+    line.append(
+      el("a", { href: readerHref(copy.article_id), title: copy.title }, copy.source || copy.title),
+    );
+  });
+  return line;
 }
 
 /** "kemarin → Mon 20 Oct 2025": what the quote's time expressions resolve to. */
@@ -285,6 +300,8 @@ function passageCard(passage) {
   const highlights = spansToUtf16(passage.text, passage.highlights); // code points -> UTF-16
   appendExcerpt(text, passage.text, highlights, highlights[0] || [0, 0], 200, { class: "term" });
   card.append(text);
+  const also = alsoReported(passage.also_reported_by);
+  if (also) card.append(also);
   return card;
 }
 
