@@ -416,7 +416,7 @@ def reader_train(
     negatives_ratio: Annotated[float, typer.Option(min=0.0)] = 0.5,
     topical_negatives_ratio: Annotated[
         float, typer.Option(min=0.0, help="Own passage, answer sentences out, per positive.")
-    ] = 0.3,
+    ] = 0.0,
     long_context_ratio: Annotated[
         float, typer.Option(min=0.0, max=1.0, help="Share lengthened with other passages.")
     ] = 0.25,
