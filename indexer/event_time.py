@@ -345,7 +345,10 @@ def extract_events(text: str, published: date | None = None) -> list[EventTime]:
     found = []
     for order, (pattern, resolve) in enumerate(_COMPILED):
         for m in pattern.finditer(text):
-            interval = resolve(m, published)
+            try:
+                interval = resolve(m, published)
+            except (ValueError, OverflowError):  # "tahun lalu" counted from year 1
+                continue
             if interval is None:
                 continue
             quoted = m.span("span") if "span" in pattern.groupindex else m.span()

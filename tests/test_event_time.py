@@ -233,6 +233,14 @@ def test_relative_forms_need_a_publication_date():
     ]
 
 
+def test_times_outside_the_calendar_are_skipped():
+    """Relative to the first or last representable day, "kemarin" or "tahun depan" has no
+    date: no event, no error (an API client may send any as_of)."""
+    text = "Kemarin dan tahun depan, juga tahun lalu dan besok."
+    assert [e.text for e in extract_events(text, date.min)] == ["tahun depan", "besok"]
+    assert [e.text for e in extract_events(text, date.max)] == ["Kemarin", "tahun lalu"]
+
+
 def test_overlapping_keeps_the_events_inside_a_span():
     text = "Dibuka 5-7 Desember 2025. Ditutup kemarin."
     events = extract_events(text, D("2025-10-22"))
