@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -22,6 +22,9 @@ from rich.text import Text
 
 from newsqa.errors import NewsqaError
 from newsqa.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from newsqa.api import Index
 
 app = typer.Typer(
     help="Semantic search and cited answers over news articles.", no_args_is_help=True
@@ -273,23 +276,31 @@ def serve(
         raise typer.Exit(code=3)
 
 
-@app.command()
-def ask(
-    question: Annotated[str, typer.Argument(help="The question, in English or Indonesian.")],
-    index_dir: IndexDir = None,
-    k: Annotated[
-        int | None, typer.Option(min=1, max=50, help="Articles to retrieve (NEWSQA_DEFAULT_K).")
-    ] = None,
-) -> None:
-    """Answer one question from the command line, with its citations."""
+ArticlesK = Annotated[
+    int | None, typer.Option(min=1, max=50, help="Articles to retrieve (NEWSQA_DEFAULT_K).")
+]
+
+
+def _open_index(index_dir: Path | None) -> tuple[Index, int]:
+    """The index ``newsqa ask`` / ``timeline`` read, and the default k; a clear exit if none."""
     from newsqa.api import Index
 
     settings = _settings(index_dir)
     try:
-        index = Index.open(settings.index_dir, settings)
+        return Index.open(settings.index_dir, settings), settings.default_k
     except NewsqaError as exc:
         raise _fail(exc) from exc
-    answer = index.ask(question, k or settings.default_k)
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="The question, in English or Indonesian.")],
+    index_dir: IndexDir = None,
+    k: ArticlesK = None,
+) -> None:
+    """Answer one question from the command line, with its citations."""
+    index, default_k = _open_index(index_dir)
+    answer = index.ask(question, k or default_k)
     if answer.abstained:
         console.print("[yellow]No answer found in the articles.[/] Nearest passages:")
         for hit in answer.hits[:3]:
@@ -308,19 +319,11 @@ def ask(
 def timeline(
     query: Annotated[str, typer.Argument(help="What the story is about.")],
     index_dir: IndexDir = None,
-    k: Annotated[
-        int | None, typer.Option(min=1, max=50, help="Articles to retrieve (NEWSQA_DEFAULT_K).")
-    ] = None,
+    k: ArticlesK = None,
 ) -> None:
     """The dated sentences of the articles a query finds, earliest first, each cited."""
-    from newsqa.api import Index
-
-    settings = _settings(index_dir)
-    try:
-        index = Index.open(settings.index_dir, settings)
-    except NewsqaError as exc:
-        raise _fail(exc) from exc
-    entries = index.timeline(query, k or settings.default_k)
+    index, default_k = _open_index(index_dir)
+    entries = index.timeline(query, k or default_k)
     if not entries:
         console.print("[yellow]No dated sentences in the articles found.[/]")
     for e in entries:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -350,17 +351,22 @@ EMOJI_ARTICLE = {
 EMOJI_QUESTION = "Berapa pengunjung yang dicatat panitia selama tiga hari festival kuliner?"
 
 
-@pytest.fixture(scope="module")
-def emoji_server(chromium_executable, tmp_path_factory, settings, embedder):
-    """The real server over an index holding one article with emoji before its facts."""
+@contextmanager
+def server_over(records, folder, settings, embedder):  # type: ignore[no-untyped-def]
+    """The real server over an index of ``records`` alone."""
     from conftest import running_server, write_jsonl
 
     from indexer.pipeline import build_index
 
-    folder = tmp_path_factory.mktemp("emoji")
-    corpus = write_jsonl(folder / "emoji.jsonl", [EMOJI_ARTICLE])
-    build_index([corpus], folder / "index", embedder)
+    build_index([write_jsonl(folder / "articles.jsonl", records)], folder / "index", embedder)
     with running_server(folder / "index", settings.cache_dir) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def emoji_server(chromium_executable, tmp_path_factory, settings, embedder):
+    """The real server over an index holding one article with emoji before its facts."""
+    with server_over([EMOJI_ARTICLE], tmp_path_factory.mktemp("emoji"), settings, embedder) as url:
         yield url
 
 
@@ -475,15 +481,8 @@ COPY = {
 @pytest.fixture(scope="module")
 def story_server(chromium_executable, tmp_path_factory, settings, embedder):
     """The real server over an index holding an article and a republished copy of it."""
-    from conftest import running_server, write_jsonl
-
-    from indexer.pipeline import build_index
-
     folder = tmp_path_factory.mktemp("story")
-    build_index(
-        [write_jsonl(folder / "a.jsonl", [COPIED_ARTICLE, COPY])], folder / "index", embedder
-    )
-    with running_server(folder / "index", settings.cache_dir) as url:
+    with server_over([COPIED_ARTICLE, COPY], folder, settings, embedder) as url:
         yield url
 
 
