@@ -328,8 +328,11 @@ def timeline(
         console.print("[yellow]No dated sentences in the articles found.[/]")
     for e in entries:
         when = e.start.isoformat() if e.start == e.end else f"{e.start} .. {e.end}"
-        console.print(f"[bold]{when}[/] ({escape(e.expression)}) {escape(e.title or e.article_id)}")
-        console.print(f'    "{e.quote}" [{e.article_id} {e.char_start}:{e.char_end}]', markup=False)
+        # soft_wrap: one line per entry whatever the terminal's width (greppable, pipeable)
+        title = escape(e.title or e.article_id)
+        console.print(f"[bold]{when}[/] ({escape(e.expression)}) {title}", soft_wrap=True)
+        quote = f'    "{e.quote}" [{e.article_id} {e.char_start}:{e.char_end}]'
+        console.print(quote, markup=False, soft_wrap=True)
 
 
 @app.command("eval")

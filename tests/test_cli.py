@@ -82,6 +82,22 @@ def test_ask_prints_answer_and_citations(corpus_index):
     assert "Poltabes" in result.output and "[1]" in result.output
 
 
+def test_timeline_prints_dated_sentences_earliest_first(corpus_index, tmp_path):
+    result = runner.invoke(
+        app, ["timeline", "harga cabai rawit Palembang", "--index-dir", str(corpus_index)]
+    )
+    assert result.exit_code == 0, result.output
+    days = [
+        line.split(" ", 1)[0] for line in result.output.splitlines() if line[:2] in ("19", "20")
+    ]
+    assert days and days == sorted(days)
+    # "Senin (6/2/2023)" in the chili article: its day, the expression and the article's quote
+    assert "2023-02-06 (Senin (6/2/2023))" in result.output
+    assert "[nq-003 " in result.output
+    missing = runner.invoke(app, ["timeline", "x", "--index-dir", str(tmp_path / "none")])
+    assert missing.exit_code != 0 and "none" in missing.output
+
+
 def test_eval_writes_report_passes_the_gate_and_fails_a_raised_one(tmp_path):
     # Every 6th project question (answerable and not): the report and the gate are what this
     # tests; the project set's own gate (eval/thresholds.toml) runs whole in tests/test_quality.py.
