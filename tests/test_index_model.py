@@ -19,6 +19,9 @@ the chunk vectors, and BM25 computed here from ``analyze`` and the Lucene formul
   modes return only matching live articles; dense mode returns the model's top k (an article ranks by its
   best chunk; ties only within float noise), BM25 mode too, and every live chunk's BM25 score
   equals the model's;
+- the stories (``IndexStore.stories``) hold live articles only, each a copy of every other
+  member (a long body holds short ones); queries above rank every article on its own
+  (``collapse=False``);
 - every passage and every citation (``AnswerBuilder``, and ``/ask`` over HTTP) quotes the
   current text of its article at its offsets;
 - with NEWSQA_VECTOR_STORE=milvus, the collection holds exactly the live chunks' keys.
@@ -52,6 +55,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
+from itertools import combinations
 from pathlib import Path
 
 import hypothesis
@@ -80,6 +84,7 @@ from indexer.event_time import extract_events, publication_day
 from indexer.pipeline import build_index
 from indexer.sources import article_from_record
 from indexer.store import IndexStore, IndexWriter, chunk_key, content_hash
+from indexer.stories import MIN_SHARED, shared_share, shingles
 from service.answer import AnswerBuilder
 from service.index_open import dense_config
 from service.retrieval import Filters, HybridRetriever
@@ -744,6 +749,7 @@ class IndexMachine(RuleBasedStateMachine):
         store = self.reader
         self.check_contents(store)
         self.check_vectors(store)
+        self.check_stories(store)
         queries = rng.sample(QUERIES, 2)
         for query in queries:
             self.check_bm25_scores(store, query)
@@ -817,6 +823,20 @@ class IndexMachine(RuleBasedStateMachine):
                 chunk.text,
             ), key
 
+    def check_stories(self, store: IndexStore) -> None:
+        """Stories hold live articles only, each a copy of every other member (the long
+        bodies hold short ones), and an article's story lists it first."""
+        texts = {a: shingles(art.text) for a, art in self.model.articles.items()}
+        members: dict[str, list[str]] = {}
+        for article_id, story in store.stories.items():
+            assert article_id in self.model.articles, f"story of a gone article {article_id}"
+            members.setdefault(story, []).append(article_id)
+        for story, group in members.items():
+            assert len(group) >= 2 and story == min(group), (story, group)
+            for a, b in combinations(group, 2):
+                assert shared_share(texts[a], texts[b]) >= MIN_SHARED, (a, b)
+            assert store.story_members(group[-1])[0] == group[-1]
+
     def check_vectors(self, store: IndexStore) -> None:
         """Every live row holds its chunk's vector and its article's headline vector. They may
         differ from the model's by float noise only (the HTTP write worker embeds with its own
@@ -859,7 +879,9 @@ class IndexMachine(RuleBasedStateMachine):
         matching = {a for a, art in model.articles.items() if model.matches(art, filters)}
         q_vec = self.embedder.embed_queries([query])[0]
         for mode in ("dense", "bm25", "hybrid"):
-            hits = HybridRetriever(store, self.embedder, mode=mode).retrieve(query, K, filters)
+            # every article ranked on its own: stories are checked apart (check_stories)
+            retriever = HybridRetriever(store, self.embedder, mode=mode)
+            hits = retriever.retrieve(query, K, filters, collapse=False)
             ids = [h.article_id for h in hits]
             where = f"{mode} {query!r} {filters}"
             assert set(ids) <= matching, f"{where}: {set(ids) - matching} do not match"
@@ -940,7 +962,7 @@ class IndexMachine(RuleBasedStateMachine):
             assert (response.json()["id"], response.json()["text"]) == (kept.id, kept.text)
         query = rng.choice(QUERIES)
         filters = rng.choice(self.filters(rng)[1:])
-        params = {"q": query, "k": K}
+        params = {"q": query, "k": K, "collapse": "false"}
         body_filters = {}
         for name in (
             "category",
@@ -962,7 +984,8 @@ class IndexMachine(RuleBasedStateMachine):
             text = model.articles[p["article_id"]].text
             assert p["text"] == text[p["char_start"] : p["char_end"]], params
         response = client.post(
-            "/ask", json={"question": query, "k": K, "filters": body_filters or None}
+            "/ask",
+            json={"question": query, "k": K, "filters": body_filters or None, "collapse": False},
         )
         assert response.status_code == 200, response.text
         body = response.json()

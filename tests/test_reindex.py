@@ -510,3 +510,48 @@ def test_http_copies_are_one_story_through_writes(writable_server):
         for article_id in ("copy-kabar", "copy-warta"):
             httpx.delete(f"{url}/articles/{article_id}", headers=AUTH)
         httpx.post(f"{url}/articles", json=original, headers=AUTH, timeout=120)
+
+
+def test_http_copies_of_a_real_article_are_one_story(writable_server, shared_dir):
+    """Copies of a real detik article made the ways outlets republish (other outlet and
+    headline, dateline, footer, last paragraph dropped): once in /search's top 10, with the
+    copies under it; another day's report on the same topic stays its own story."""
+    url, _ = writable_server
+    with open(shared_dir / "data" / "news" / "detik-2025.jsonl", encoding="utf-8") as f:
+        real = {r["id"]: r for r in map(json.loads, f) if r["id"] in {"detik-0145", "detik-0151"}}
+    original = real["detik-0145"]
+    paragraphs = [p for p in original["text"].split("\n") if p.strip()]
+    copies = [
+        {
+            **original,
+            "id": "kurs-copy-1",
+            "title": "Rupiah Kembali Tertekan, Dolar AS Menguat Pagi Ini",
+            "source": "Kabar Kita",
+            "url": "https://kabarkita.example/rupiah",
+            "text": "JAKARTA, KABARKITA - " + "\n\n".join(paragraphs[:-1]),
+        },
+        {
+            **original,
+            "id": "kurs-copy-2",
+            "source": "Warta Pagi",
+            "url": "https://wartapagi.example/rupiah",
+            "text": original["text"] + "\n\nSimak berita ekonomi lainnya di Warta Pagi.",
+        },
+    ]
+    written = [original, real["detik-0151"], *copies]
+    try:
+        response = httpx.post(f"{url}/articles", json=written, headers=AUTH, timeout=180)
+        assert response.status_code == 201, response.text
+        found = httpx.get(
+            f"{url}/search", params={"q": "dolar AS menguat terhadap rupiah", "k": 10}, timeout=60
+        ).json()
+        shown = {}
+        for p in found["passages"]:
+            shown.setdefault(p["article_id"], {a["article_id"] for a in p["also_reported_by"]})
+        story = {"detik-0145", "kurs-copy-1", "kurs-copy-2"}
+        [hit] = [a for a in shown if a in story]
+        assert shown[hit] == story - {hit}
+        assert shown.get("detik-0151") == set()  # 21 July's report: shares little, not merged
+    finally:
+        for record in written:
+            httpx.delete(f"{url}/articles/{record['id']}", headers=AUTH)
