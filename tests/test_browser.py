@@ -74,13 +74,13 @@ def browser(chromium_executable):
 
 @pytest.fixture
 def open_page(browser, live_server):
-    """open_page(width, height) -> a page on the live server; page errors land in .errors."""
+    """open_page(width, height, base_url=...) -> a page on the live server (or the server at
+    base_url); page errors land in .errors."""
     contexts = []
 
     def make(width: int = 1280, height: int = 900, **options):
-        context = browser.new_context(
-            viewport={"width": width, "height": height}, base_url=live_server, **options
-        )
+        options.setdefault("base_url", live_server)  # another server: base_url=its URL
+        context = browser.new_context(viewport={"width": width, "height": height}, **options)
         context.set_default_timeout(30_000)
         contexts.append(context)
         page = context.new_page()
@@ -486,24 +486,17 @@ def story_server(chromium_executable, tmp_path_factory, settings, embedder):
         yield url
 
 
-def test_a_story_shows_once_with_the_outlets_that_also_reported_it(browser, story_server):
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=story_server)
-    context.set_default_timeout(30_000)
-    page = context.new_page()
-    errors = []
-    page.on("pageerror", lambda exc: errors.append(f"page error: {exc}"))
-    try:
-        page.goto("/")
-        body = ask(page, "berapa pengunjung pasar terapung Lok Baintan setiap akhir pekan?")
-        [shown] = {p["article_id"] for p in body["passages"]}  # the story once
-        other = COPY if shown == COPIED_ARTICLE["id"] else COPIED_ARTICLE
-        card = page.locator("#citations li.citation").first
-        also = card.locator("p.also-reported")
-        expect(also).to_have_text(f"Also reported by {other['source']}")
-        expect(also.locator("a")).to_have_attribute("href", f"/read/{other['id']}")
-        also.locator("a").click()
-        page.wait_for_url(f"**/read/{other['id']}")
-        expect(page.locator("#article-title")).to_have_text(other["title"])
-        assert errors == []
-    finally:
-        context.close()
+def test_a_story_shows_once_with_the_outlets_that_also_reported_it(open_page, story_server):
+    page = open_page(base_url=story_server)
+    page.goto("/")
+    body = ask(page, "berapa pengunjung pasar terapung Lok Baintan setiap akhir pekan?")
+    [shown] = {p["article_id"] for p in body["passages"]}  # the story once
+    other = COPY if shown == COPIED_ARTICLE["id"] else COPIED_ARTICLE
+    card = page.locator("#citations li.citation").first
+    also = card.locator("p.also-reported")
+    expect(also).to_have_text(f"Also reported by {other['source']}")
+    expect(also.locator("a")).to_have_attribute("href", f"/read/{other['id']}")
+    also.locator("a").click()
+    page.wait_for_url(f"**/read/{other['id']}")
+    expect(page.locator("#article-title")).to_have_text(other["title"])
+    assert page.errors == []
