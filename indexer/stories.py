@@ -3,15 +3,13 @@
 Other outlets republish a story with a new headline, a dateline, a footer or a paragraph
 dropped; exact dedup (``indexer/dedup.py``) misses these, and the copies crowd a result list
 with one story. Each article gets a MinHash signature of its word 8-gram shingles (datasketch)
-when its segment is written; the stories of a generation are found from the live articles'
-signatures: MinHash LSH proposes pairs whose shingle sets may overlap, and a pair is linked
-only when the exact shingles confirm it (at least ``MIN_SHARED`` of the smaller article's
-shingles are in the other), with every member of the story; a story's id is its smallest
-article id.
-
-Stories are derived, not stored as ids: they follow from the committed articles alone, so an
-update or a delete (even of the article that linked two others) changes exactly the stories
-it must, and a crash leaves nothing to repair.
+when its segment is written. Each commit places its new and changed articles: MinHash LSH
+bands over every live article's signature propose candidates whose shingle sets may overlap,
+and an article joins a candidate's story only when the exact shingles confirm it is a copy of
+every member (at least ``MIN_SHARED`` of the smaller article's shingles are in the other);
+otherwise it starts its own. A deleted or changed article leaves its story. The stories are
+written in the generation file with the rest of the commit (``Manifest.stories``), so they
+are as crash-safe as the articles; a story's id is its smallest article id.
 """
 
 from __future__ import annotations
@@ -19,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import numpy as np
-from datasketch import LeanMinHash, MinHash, MinHashLSH
+from datasketch import MinHash, MinHashLSH
 
 from indexer.analyzer import fast_tokens
 
@@ -63,18 +61,68 @@ def shared_share(a: set[str], b: set[str]) -> float:
     return len(a & b) / min(len(a), len(b))
 
 
-def find_stories(
-    ids: Sequence[str], signatures: np.ndarray, text_of: Callable[[str], str]
-) -> dict[str, str]:
-    """``{article_id: story_id}`` for the articles in a story of two or more; an article
-    alone in its story is left out. ``signatures[i]`` belongs to ``ids[i]``."""
-    if len(ids) < 2:
-        return {}
-    lsh = MinHashLSH(threshold=LSH_THRESHOLD, num_perm=NUM_PERM)
-    hashes = [LeanMinHash(seed=SEED, hashvalues=row, scheme=SCHEME) for row in signatures]
-    with lsh.insertion_session() as session:
-        for article_id, h in zip(ids, hashes):
-            session.insert(article_id, h, check_duplication=False)
+Stories = dict[str, list[str]]
+"""``{story_id: [member ids, sorted]}``, stories of two or more articles only."""
+
+# The band layout datasketch picks for LSH_THRESHOLD (weighing false positives and negatives
+# alike); the bands are matched with numpy (``_candidates``) so that placing a few new
+# articles among many costs a sort per band, not a Python LSH rebuilt at every commit.
+_LSH = MinHashLSH(threshold=LSH_THRESHOLD, num_perm=NUM_PERM)
+BANDS, ROWS = _LSH.b, _LSH.r
+
+
+def band_keys(signatures: np.ndarray) -> np.ndarray:
+    """One uint64 key per (article, band): equal keys are LSH candidates (a key collision
+    only adds a candidate, which the shingle check then refuses)."""
+    bands = signatures[:, : BANDS * ROWS].reshape(len(signatures), BANDS, ROWS).astype(np.uint64)
+    keys = np.zeros(bands.shape[:2], dtype=np.uint64)
+    for r in range(ROWS):
+        keys = keys * np.uint64(0x100000001B3) + bands[:, :, r]  # wraps mod 2**64
+    return keys
+
+
+def _candidates(keys: np.ndarray, wanted: Sequence[int]) -> dict[int, set[int]]:
+    """For each row in ``wanted``, the other rows sharing at least one band key with it."""
+    found: dict[int, set[int]] = {w: set() for w in wanted}
+    if not wanted:
+        return found
+    for b in range(keys.shape[1]):
+        order = np.argsort(keys[:, b], kind="stable")
+        column = keys[order, b]
+        probe = keys[list(wanted), b]
+        lo = np.searchsorted(column, probe, side="left")
+        hi = np.searchsorted(column, probe, side="right")
+        for w, start, end in zip(wanted, lo, hi):
+            if end - start > 1:
+                found[w].update(int(i) for i in order[start:end])
+    for w in wanted:
+        found[w].discard(w)
+    return found
+
+
+def update_stories(
+    stories: Stories,
+    ids: Sequence[str],
+    signatures: np.ndarray,
+    added: Sequence[str],
+    text_of: Callable[[str], str],
+) -> Stories:
+    """The stories after a commit. ``ids``/``signatures`` are the live articles after it
+    (``signatures[i]`` belongs to ``ids[i]``); ``added`` the new or changed ones among them;
+    ``stories`` those before it. An article no longer live, or changed, leaves its story
+    (the rest stay linked: each was a copy of every other); each added article, in id order,
+    joins the first story it is a copy of every member of, or starts its own."""
+    live, fresh = set(ids), set(added)
+    members: dict[str, list[str]] = {}
+    story_of: dict[str, str] = {}
+    for group in stories.values():
+        kept = sorted(a for a in group if a in live and a not in fresh)
+        if len(kept) > 1:
+            members[kept[0]] = kept
+            story_of.update((a, kept[0]) for a in kept)
+    row = {a: i for i, a in enumerate(ids)}
+    wanted = [row[a] for a in fresh]
+    near = _candidates(band_keys(signatures), wanted) if wanted else {}
     cache: dict[str, set[str]] = {}
 
     def shingles_of(a: str) -> set[str]:
@@ -82,25 +130,38 @@ def find_stories(
             cache[a] = shingles(text_of(a))
         return cache[a]
 
-    # In id order, each article joins the first earlier story it is a copy of every member of
-    # (complete linkage: two articles that each copy half of a long roundup but share little
-    # with each other are not one story), or starts its own.
-    story_of: dict[str, str] = {}
-    members: dict[str, list[str]] = {}
-    by_id = dict(zip(ids, hashes))
-    for article_id in sorted(ids):
-        found = sorted({story_of[o] for o in lsh.query(by_id[article_id]) if o in story_of})
+    placed = live - fresh
+    for article_id in sorted(fresh):
+        others = {ids[i] for i in near[row[article_id]]} & placed
+        found = sorted({story_of.get(o, o) for o in others})
         story = next(
             (
                 s
                 for s in found
                 if all(
                     shared_share(shingles_of(article_id), shingles_of(m)) >= MIN_SHARED
-                    for m in members[s]
+                    for m in members.get(s, [s])
                 )
             ),
-            article_id,
+            None,
         )
+        placed.add(article_id)
+        if story is None:
+            continue
+        members.setdefault(story, [story]).append(article_id)
+        story_of.setdefault(story, story)
         story_of[article_id] = story
-        members.setdefault(story, []).append(article_id)
-    return {a: story for story, group in members.items() if len(group) > 1 for a in group}
+    return {min(group): sorted(group) for group in members.values()}
+
+
+def story_map(stories: Stories) -> dict[str, str]:
+    """``{article_id: story_id}`` for every article in a story."""
+    return {a: story for story, group in stories.items() for a in group}
+
+
+def find_stories(
+    ids: Sequence[str], signatures: np.ndarray, text_of: Callable[[str], str]
+) -> dict[str, str]:
+    """``{article_id: story_id}`` of ``ids`` placed in id order from nothing (an index whose
+    generation file predates stored stories; the bench); an article alone is left out."""
+    return story_map(update_stories({}, ids, signatures, ids, text_of))

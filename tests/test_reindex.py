@@ -371,6 +371,53 @@ def test_segments_without_stored_events_read_them_from_the_text(tmp_path, embedd
     assert expected == [["nq-002"], ["nq-002"], ["nq-003"]]
 
 
+def _copy_of(record: dict, new_id: str, footer: str) -> dict:
+    return {
+        **record,
+        "id": new_id,
+        "url": f"https://salinan.example/{new_id}",
+        "text": record["text"] + "\n\n" + footer,
+    }
+
+
+def test_stories_are_stored_with_each_commit_and_kept_by_merges(tmp_path, embedder, dense):
+    """Story ids are written in the generation file (crash-safe with the commit): a reopen
+    reads them, a later write places only its own articles, a merge keeps them, and a
+    generation written before stories were stored gets them on open and writes them next."""
+    index_dir = tmp_path / "index"
+    original = next(r for r in RECORDS if r["id"] == "nq-003")
+    build_index([write_jsonl(tmp_path / "a.jsonl", RECORDS[:8])], index_dir, embedder, dense=dense)
+    copy = _copy_of(original, "zz-copy", "Baca juga berita lain dari Kabar Kita.")
+    build_index([write_jsonl(tmp_path / "b.jsonl", [copy])], index_dir, embedder, dense=dense)
+    gen = json.loads((index_dir / (index_dir / "CURRENT").read_text().strip()).read_text())
+    assert gen["stories"] == {"nq-003": ["nq-003", "zz-copy"]}
+    # a copy with a smaller id joins, and the story takes its id
+    early = _copy_of(original, "aa-copy", "Ikuti Warta Pagi di media sosial.")
+    build_index([write_jsonl(tmp_path / "c.jsonl", [early])], index_dir, embedder, dense=dense)
+    assert IndexStore.open(index_dir, dense=dense).stories == dict.fromkeys(
+        ["aa-copy", "nq-003", "zz-copy"], "aa-copy"
+    )
+    assert len(IndexStore.open(index_dir, dense=dense).segments) == 3
+    with IndexWriter(
+        index_dir, embedder.name, embedder.dimension, dense=dense, max_segments=1
+    ) as w:  # all segments but the largest are merged
+        w.delete(["aa-copy"])
+        merged = w.commit()
+    assert len(merged.segments) == 2 and merged.stories == {"nq-003": ["nq-003", "zz-copy"]}
+
+    current = index_dir / (index_dir / "CURRENT").read_text().strip()
+    legacy = json.loads(current.read_text())
+    del legacy["stories"]
+    current.write_text(json.dumps(legacy))
+    assert IndexStore.open(index_dir, dense=dense).stories == dict.fromkeys(
+        ["nq-003", "zz-copy"], "nq-003"
+    )
+    build_index([write_jsonl(tmp_path / "d.jsonl", [RECORDS[9]])], index_dir, embedder, dense=dense)
+    assert IndexStore.open(index_dir, dense=dense).manifest.stories == {
+        "nq-003": ["nq-003", "zz-copy"]
+    }
+
+
 def _generation_files(index_dir: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(index_dir.glob("gen-*.json"))}
 
@@ -510,3 +557,48 @@ def test_http_copies_are_one_story_through_writes(writable_server):
         for article_id in ("copy-kabar", "copy-warta"):
             httpx.delete(f"{url}/articles/{article_id}", headers=AUTH)
         httpx.post(f"{url}/articles", json=original, headers=AUTH, timeout=120)
+
+
+def test_http_copies_of_a_real_article_are_one_story(writable_server, shared_dir):
+    """Copies of a real detik article made the ways outlets republish (other outlet and
+    headline, dateline, footer, last paragraph dropped): once in /search's top 10, with the
+    copies under it; another day's report on the same topic stays its own story."""
+    url, _ = writable_server
+    with open(shared_dir / "data" / "news" / "detik-2025.jsonl", encoding="utf-8") as f:
+        real = {r["id"]: r for r in map(json.loads, f) if r["id"] in {"detik-0145", "detik-0151"}}
+    original = real["detik-0145"]
+    paragraphs = [p for p in original["text"].split("\n") if p.strip()]
+    copies = [
+        {
+            **original,
+            "id": "kurs-copy-1",
+            "title": "Rupiah Kembali Tertekan, Dolar AS Menguat Pagi Ini",
+            "source": "Kabar Kita",
+            "url": "https://kabarkita.example/rupiah",
+            "text": "JAKARTA, KABARKITA - " + "\n\n".join(paragraphs[:-1]),
+        },
+        {
+            **original,
+            "id": "kurs-copy-2",
+            "source": "Warta Pagi",
+            "url": "https://wartapagi.example/rupiah",
+            "text": original["text"] + "\n\nSimak berita ekonomi lainnya di Warta Pagi.",
+        },
+    ]
+    written = [original, real["detik-0151"], *copies]
+    try:
+        response = httpx.post(f"{url}/articles", json=written, headers=AUTH, timeout=180)
+        assert response.status_code == 201, response.text
+        found = httpx.get(
+            f"{url}/search", params={"q": "dolar AS menguat terhadap rupiah", "k": 10}, timeout=60
+        ).json()
+        shown = {}
+        for p in found["passages"]:
+            shown.setdefault(p["article_id"], {a["article_id"] for a in p["also_reported_by"]})
+        story = {"detik-0145", "kurs-copy-1", "kurs-copy-2"}
+        [hit] = [a for a in shown if a in story]
+        assert shown[hit] == story - {hit}
+        assert shown.get("detik-0151") == set()  # 21 July's report: shares little, not merged
+    finally:
+        for record in written:
+            httpx.delete(f"{url}/articles/{record['id']}", headers=AUTH)

@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from indexer.stories import NUM_PERM, find_stories, signatures
+from indexer.stories import NUM_PERM, find_stories, signatures, story_map, update_stories
 
 # detik-2025 articles (read from ../shared, not copied here): two rupiah reports of other
 # days, and two unrelated stories.
@@ -67,3 +67,33 @@ def test_two_halves_of_a_roundup_are_not_one_story(detik):
 def test_no_stories_among_fewer_than_two_articles():
     assert find_stories([], np.zeros((0, NUM_PERM), dtype=np.uint64), str) == {}
     assert stories_of({"x": "satu dua tiga"}) == {}
+
+
+def commit(before: dict[str, list[str]], texts: dict[str, str], added: list[str]):
+    """The stories after a commit whose live articles are ``texts``."""
+    ids = list(texts)
+    return update_stories(before, ids, signatures([texts[i] for i in ids]), added, texts.get)
+
+
+def test_a_commit_places_only_its_own_articles(detik):
+    """Copies arriving one commit at a time end where one batch puts them; a deleted or
+    rewritten member leaves its story and the others stay together."""
+    copies = {f"copy-{kind}": t for kind, t in republished(detik[RUPIAH_21_AUG]).items()}
+    texts = dict(detik)
+    stories = commit({}, texts, list(texts))
+    assert stories == {}
+    for copy_id, text in copies.items():
+        texts[copy_id] = text
+        stories = commit(stories, texts, [copy_id])
+    assert story_map(stories) == stories_of(texts)
+    story = min(copies)
+    assert stories == {story: sorted([RUPIAH_21_AUG, *copies])}
+
+    del texts[story]  # the story's id leaves: the smallest remaining member names it
+    stories = commit(stories, texts, [])
+    rest = sorted([RUPIAH_21_AUG, *copies])[1:]
+    assert stories == {rest[0]: rest}
+    texts[rest[0]] = detik[OTHERS[0]] + " (diperbarui)"  # rewritten into another story
+    stories = commit(stories, texts, [rest[0]])
+    joined = sorted([rest[0], OTHERS[0]])
+    assert stories == {rest[1]: rest[1:], joined[0]: joined}

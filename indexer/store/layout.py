@@ -2,7 +2,8 @@
 
     INDEX_DIR/
       CURRENT               name of the committed generation file (replaced atomically)
-      gen-<n>.json          a generation: model, dimension, counts, its segments, deleted ids
+      gen-<n>.json          a generation: model, dimension, counts, its segments, deleted ids,
+                            stories (indexer.stories)
       segments/<name>/      one segment, immutable once written:
         vectors.faiss       normalized chunk vectors, inner product, id = row in the segment
         headlines.npy       normalized headline vector per article (zeros: no headline)

@@ -29,6 +29,9 @@ class Manifest:
     generation: int = 0
     segments: list[str] = field(default_factory=list)
     deleted: dict[str, list[str]] = field(default_factory=dict)  # segment -> ids
+    # indexer.stories: story id -> member ids, stories of two or more; None in a generation
+    # written before stories were stored (the reader finds them from the articles then).
+    stories: dict[str, list[str]] | None = None
     # NEWSQA_VECTOR_STORE=milvus: the collection holding this index's vectors, and the last
     # generation a Milvus-mode writer committed (a service on Milvus refuses any later one).
     milvus_collection: str = ""

@@ -27,7 +27,7 @@ from indexer.lexical import LexicalIndex
 from indexer.store.layout import SEGMENTS
 from indexer.store.manifest import Manifest, check_compatible, check_in_milvus, read_manifest
 from indexer.store.segment import ChunkRecord, Segment
-from indexer.stories import NUM_PERM, find_stories
+from indexer.stories import NUM_PERM, find_stories, story_map
 from newsqa.errors import CorruptIndexError
 
 
@@ -287,8 +287,14 @@ class IndexStore:
     @cached_property
     def stories(self) -> dict[str, str]:
         """``{article_id: story_id}`` for live articles that are copies of one another
-        (``indexer.stories``), found from this generation's articles on first use, so that
-        every write, delete or merge gets exactly its own stories."""
+        (``indexer.stories``), as the generation's commit placed them."""
+        if self.manifest.stories is not None:
+            return story_map(self.manifest.stories)
+        ids, found = self.live_signatures()
+        return find_stories(ids, found, self.text_of)
+
+    def live_signatures(self) -> tuple[list[str], np.ndarray]:
+        """The live article ids and their MinHash signatures, row for row."""
         ids: list[str] = []
         rows: list[np.ndarray] = []
         for seg in self.segments:
@@ -296,7 +302,11 @@ class IndexStore:
             ids += [seg.article_ids[i] for i in here]
             rows.append(seg.signatures[here])
         found = np.concatenate(rows) if rows else np.zeros((0, NUM_PERM), dtype=np.uint64)
-        return find_stories(ids, found, lambda a: self.article_segment[a].article(a).text)
+        return ids, found
+
+    def text_of(self, article_id: str) -> str:
+        """A live article's text."""
+        return self.article_segment[article_id].article(article_id).text
 
     @cached_property
     def _story_members(self) -> dict[str, list[str]]:

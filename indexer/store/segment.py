@@ -101,7 +101,9 @@ class Segment:
                 f"file:{path / DB}?mode=ro&immutable=1", uri=True, check_same_thread=False
             )
             self.size = self.db.execute("SELECT count(*) FROM chunks").fetchone()[0]
-            self.article_ids = [r[0] for r in self.db.execute("SELECT id FROM articles")]
+            self.article_ids = [
+                r[0] for r in self.db.execute("SELECT id FROM articles ORDER BY position")
+            ]
             self.aliases = dict(self.db.execute("SELECT alias, article_id FROM aliases"))
         except (OSError, sqlite3.Error) as exc:
             raise CorruptIndexError(f"index segment {path} cannot be read: {exc}") from exc

@@ -39,6 +39,7 @@ from indexer.store.manifest import Manifest
 from indexer.store.reader import IndexStore
 from indexer.store.segment import Segment
 from indexer.store.segment_writer import SegmentData, write_segment
+from indexer.stories import Stories, update_stories
 from newsqa.errors import IndexBusyError, IndexNotFoundError, IndexWriteError, VectorStoreError
 
 if TYPE_CHECKING:
@@ -233,7 +234,7 @@ class IndexWriter:
         try:
             store = self._draft(segments, deleted)
             upserted = self._mirror_upserts(store) if mirror_rows else np.zeros(0, np.int64)
-            manifest = self._next_manifest(store, source_hash)
+            manifest = self._next_manifest(store, source_hash, self._stories(store))
             self._write_generation(manifest)
         except OSError as exc:
             raise IndexWriteError(
@@ -265,7 +266,23 @@ class IndexWriter:
             [reuse.get(name) or Segment(self.segments_dir / name) for name in segments],
         )
 
-    def _next_manifest(self, store: IndexStore, source_hash: str) -> Manifest:
+    def _stories(self, store: IndexStore) -> Stories:
+        """The draft generation's stories: the base's, with this commit's new and changed
+        articles placed and its deleted ones taken out (a merge moves articles, and changes
+        no story)."""
+        added = [a for a, seg in store.article_segment.items() if seg.name in self._new]
+        if self.base is None:
+            before: Stories = {}
+        elif self.base.manifest.stories is not None:
+            before = self.base.manifest.stories
+        else:  # a generation written before stories were stored
+            before = {}
+            for article_id, story in self.base.stories.items():
+                before.setdefault(story, []).append(article_id)
+        ids, signatures = store.live_signatures()
+        return update_stories(before, ids, signatures, added, store.text_of)
+
+    def _next_manifest(self, store: IndexStore, source_hash: str, stories: Stories) -> Manifest:
         previous = self.base.manifest if self.base else None
         # Above every generation file present, not just the base: after CURRENT was set
         # back to an older generation, base + 1 may name a file that exists.
@@ -288,6 +305,7 @@ class IndexWriter:
             generation=generation,
             segments=[seg.name for seg in store.segments],
             deleted=store.manifest.deleted,
+            stories=stories,
             milvus_collection=collection,
             milvus_generation=milvus_generation,
         )
