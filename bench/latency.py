@@ -79,7 +79,7 @@ def profile(store, emb, qs: list[str]) -> dict[str, float]:  # type: ignore[no-u
             hits = retriever.retrieve(q, k=10)
             retrieved = time.perf_counter()
             schemas.SearchResponse(
-                query=q, passages=passages_out(hits, q), timings_ms={"total": 0.0}
+                query=q, passages=passages_out(store, hits, q), timings_ms={"total": 0.0}
             ).model_dump_json()
             done = time.perf_counter()
             for name, seconds in spent.items():

@@ -66,7 +66,7 @@ def in_process_asker(index: Index) -> AskFn:
     from service.routes.responses import ask_response
 
     def ask(question: str, k: int) -> dict:
-        return ask_response(index.ask(question, k)).model_dump()
+        return ask_response(index.store, index.ask(question, k)).model_dump()
 
     return ask
 

@@ -21,6 +21,7 @@ from typing import Any
 from indexer.documents import Article
 from indexer.pipeline import IndexReport, build_index, write_articles
 from indexer.sources import article_from_record
+from indexer.store import IndexStore
 from newsqa.settings import Settings, get_settings
 from service.answer import Answer
 from service.index_open import dense_config, open_embedder, open_store
@@ -59,6 +60,12 @@ class Index:
     @property
     def settings(self) -> Settings:
         return self._c.settings
+
+    @property
+    def store(self) -> IndexStore:
+        """The opened generation: what a response built from this index's answers reads
+        (stored events, stories)."""
+        return self._c.store
 
     def ask(
         self,

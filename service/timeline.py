@@ -4,7 +4,7 @@ GET /timeline, ``newsqa timeline`` and ``Index.timeline`` show how a story unfol
 sentence of the retrieved articles that names a time ("Senin (20/10)", "tahun lalu", "5-7
 Desember 2025"), with the interval it resolves to (``indexer.event_time``, against the article's
 publication day) and a citation (article, quote, char span) like an answer's. The events are
-read from the stored text when asked, so a replaced article never shows its old dates.
+those stored when the article was indexed, the ones event filters and ranking use.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from indexer.event_time import EventTime, extract_events, publication_day
+from indexer.event_time import EventTime
 from indexer.sentences import split_sentences
 from indexer.store import IndexStore
 from service.retrieval import ArticleHit
@@ -51,10 +51,9 @@ def build_timeline(
         article = store.article(hit.article_id)
         if article is None:  # deleted since it was retrieved
             continue
-        day = publication_day(article.published)
         bounds = split_sentences(article.text)
         seen: set[tuple[int, date, date]] = set()
-        for event in extract_events(article.text, day):
+        for event in store.events_in(article.id, article.text):
             start, end = _sentence_of(event, bounds)
             if (start, event.start, event.end) in seen:
                 continue

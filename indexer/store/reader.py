@@ -23,6 +23,7 @@ from indexer.dedup import normalize_url, text_key
 from indexer.dense.base import DenseBackend, MetadataFilter, locate
 from indexer.dense.factory import DenseConfig, open_backend
 from indexer.documents import Article
+from indexer.event_time import EventTime
 from indexer.lexical import LexicalIndex
 from indexer.store.layout import SEGMENTS
 from indexer.store.manifest import Manifest, check_compatible, check_in_milvus, read_manifest
@@ -203,6 +204,27 @@ class IndexStore:
             article = int(seg.rows.headline[row])
             out.append(seg.events.within(article, record.char_start, record.char_end))
         return out
+
+    def events_in(self, article_id: str, text: str, offset: int = 0) -> list[EventTime]:
+        """The stored events of a live article inside ``text``, which is its text from
+        ``offset`` on (a passage, a quote, the whole article): what a response shows beside
+        that text, and exactly what event filters and ranking used."""
+        seg = self.article_segment[article_id]
+        ev = seg.events
+        at = ev.of(seg.positions[article_id])
+        end = offset + len(text)
+        columns = (ev.start[at], ev.end[at], ev.char_start[at], ev.char_end[at])
+        return [
+            EventTime(
+                start=date.fromordinal(first),
+                end=date.fromordinal(last),
+                char_start=a,
+                char_end=b,
+                text=text[a - offset : b - offset],
+            )
+            for first, last, a, b in zip(*(c.tolist() for c in columns))
+            if a >= offset and b <= end
+        ]
 
     @cached_property
     def newest_day(self) -> date | None:

@@ -61,18 +61,26 @@ class RowMetadata:
 
 @dataclass(frozen=True)
 class EventRows:
-    """The segment's time expressions for event filters and ranking, one entry per event."""
+    """The segment's time expressions, one entry per event, sorted by article position and
+    then by where the expression starts (so one article's events are one slice)."""
 
     article: np.ndarray  # the article's position (``RowMetadata.headline``)
     start: np.ndarray  # first day, proleptic ordinal (``date.toordinal``)
     end: np.ndarray  # last day, inclusive
     char_start: np.ndarray  # where the expression starts in the article text
+    char_end: np.ndarray  # where it ends
+
+    def of(self, article: int) -> slice:
+        """The entries of one article."""
+        lo, hi = np.searchsorted(self.article, [article, article + 1])
+        return slice(int(lo), int(hi))
 
     def within(self, article: int, char_start: int, char_end: int) -> np.ndarray:
-        """``(start, end)`` day pairs of the events of one article inside a text span."""
-        at = (self.article == article) & (self.char_start >= char_start)
-        at &= self.char_start < char_end
-        return np.stack([self.start[at], self.end[at]], axis=1)
+        """``(start, end)`` day pairs of the events of one article starting inside a span."""
+        at = self.of(article)
+        starts = self.char_start[at]
+        keep = (starts >= char_start) & (starts < char_end)
+        return np.stack([self.start[at][keep], self.end[at][keep]], axis=1)
 
 
 @dataclass(frozen=True)
@@ -133,24 +141,30 @@ class Segment:
 
     @cached_property
     def events(self) -> EventRows:
-        """The events table, read on first use (only event filters and ranking need it). A
-        segment written before events were stored has none: its articles' events are
-        extracted here instead, the same way the writer does."""
+        """The events table, read on first use (event filters, ranking, and the events an
+        answer shows). A segment written before events were stored has none: its articles'
+        events are extracted here instead, the same way the writer does."""
         try:
             rows = self.db.execute(
-                "SELECT a.position, e.start_day, e.end_day, e.char_start FROM events e "
+                "SELECT a.position, e.start_day, e.end_day, e.char_start, e.char_end FROM events e "
                 "JOIN articles a ON a.id = e.article_id"
             ).fetchall()
         except sqlite3.OperationalError:  # no events table
             rows = [
-                (position, e.start.toordinal(), e.end.toordinal(), e.char_start)
+                (position, e.start.toordinal(), e.end.toordinal(), e.char_start, e.char_end)
                 for position, text, published in self.db.execute(
                     "SELECT position, text, published FROM articles"
                 )
                 for e in extract_events(text, publication_day(parse_iso(published)))
             ]
-        columns = np.array(rows, dtype=np.int64).reshape(-1, 4)
-        return EventRows(columns[:, 0], columns[:, 1], columns[:, 2], columns[:, 3])
+        columns = np.array(rows, dtype=np.int64).reshape(-1, 5)
+        columns = columns[np.lexsort((columns[:, 3], columns[:, 0]))]
+        return EventRows(*(columns[:, i] for i in range(5)))
+
+    @cached_property
+    def positions(self) -> dict[str, int]:
+        """Each article's position in the segment."""
+        return {a: i for i, a in enumerate(self.article_ids)}
 
     @cached_property
     def signatures(self) -> np.ndarray:

@@ -35,7 +35,7 @@ def article(article_id: schemas.ArticleIdPath, c: ComponentsDep) -> schemas.Arti
         source=found.source,
         category=found.category,
         text=found.text,
-        events=events_out(found.text, 0, found.published),
+        events=events_out(c.store, found.id, found.text, 0),
         story=_story(c, found.id),
     )
 

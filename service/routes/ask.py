@@ -19,4 +19,4 @@ def ask(body: schemas.AskRequest, c: ComponentsDep) -> Response:
     filters = body.filters.to_retrieval() if body.filters else None
     k = body.k if body.k is not None else c.settings.default_k  # NEWSQA_DEFAULT_K
     answer = answer_question(c, body.question, k, filters, body.as_of, body.collapse)
-    return json_response(ask_response(answer))
+    return json_response(ask_response(c.store, answer))

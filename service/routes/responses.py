@@ -3,36 +3,25 @@ in the shape POST /ask returns it."""
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from fastapi.responses import Response
 from pydantic import BaseModel
 
-from indexer.event_time import extract_events, publication_day
+from indexer.store import IndexStore
 from service import schemas
 from service.answer import Answer
 from service.highlight import highlight_spans, query_terms
 from service.retrieval import ArticleHit
 
 
-def events_out(text: str, offset: int, published: datetime | None) -> list[schemas.EventOut]:
-    """The time expressions of ``text`` (which starts at ``offset`` in its article), resolved
-    against the publication day in Jakarta. Read when answering, from the text itself: cheap
-    (about 3 ms per article), and never stale after an article is replaced."""
-    day = publication_day(published)
-    return [
-        schemas.EventOut(
-            start=e.start,
-            end=e.end,
-            char_start=offset + e.char_start,
-            char_end=offset + e.char_end,
-            text=e.text,
-        )
-        for e in extract_events(text, day)
-    ]
+def events_out(
+    store: IndexStore, article_id: str, text: str, offset: int
+) -> list[schemas.EventOut]:
+    """The stored time expressions inside ``text`` (the article's text from ``offset`` on),
+    resolved when the article was indexed (``IndexStore.events_in``)."""
+    return [schemas.EventOut(**e.__dict__) for e in store.events_in(article_id, text, offset)]
 
 
-def passages_out(hits: list[ArticleHit], query: str) -> list[schemas.PassageOut]:
+def passages_out(store: IndexStore, hits: list[ArticleHit], query: str) -> list[schemas.PassageOut]:
     out = []
     terms = query_terms(query)
     for hit in hits:
@@ -51,7 +40,7 @@ def passages_out(hits: list[ArticleHit], query: str) -> list[schemas.PassageOut]
                     char_end=c.char_end,
                     score=round(hit.score, 6),
                     highlights=highlight_spans(c.text, terms),
-                    events=events_out(c.text, c.char_start, c.published),
+                    events=events_out(store, c.article_id, c.text, c.char_start),
                     also_reported_by=[
                         schemas.StoryMember(**copy.__dict__) for copy in hit.also_reported_by
                     ],
@@ -68,7 +57,7 @@ def json_response(model: BaseModel) -> Response:
     return Response(model.model_dump_json(), media_type="application/json")
 
 
-def ask_response(answer: Answer) -> schemas.AskResponse:
+def ask_response(store: IndexStore, answer: Answer) -> schemas.AskResponse:
     return schemas.AskResponse(
         question=answer.question,
         answer=answer.answer,
@@ -77,9 +66,11 @@ def ask_response(answer: Answer) -> schemas.AskResponse:
         confidence=round(answer.confidence, 4),
         short_answers=[schemas.ShortAnswer(**s.__dict__) for s in answer.short_answers],
         citations=[
-            schemas.Citation(**c.__dict__, events=events_out(c.quote, c.char_start, c.published))
+            schemas.Citation(
+                **c.__dict__, events=events_out(store, c.article_id, c.quote, c.char_start)
+            )
             for c in answer.citations
         ],
-        passages=passages_out(answer.hits, answer.question),
+        passages=passages_out(store, answer.hits, answer.question),
         timings_ms=answer.timings_ms,
     )

@@ -32,6 +32,6 @@ def search(
     elapsed = round((time.perf_counter() - started) * 1000, 1)
     return json_response(
         schemas.SearchResponse(
-            query=q, passages=passages_out(hits, q), timings_ms={"total": elapsed}
+            query=q, passages=passages_out(c.store, hits, q), timings_ms={"total": elapsed}
         )
     )
