@@ -8,7 +8,8 @@ more pattern and a reviewer can see every rule at a glance. Each pattern must ma
 from __future__ import annotations
 
 import re
-import unicodedata
+
+import ftfy
 
 # Lines dropped wherever they appear.
 BOILERPLATE_LINES: tuple[re.Pattern[str], ...] = tuple(
@@ -48,38 +49,44 @@ COMMENT_FORM_START: tuple[re.Pattern[str], ...] = tuple(
     )
 )
 
-# UTF-8 bytes that were decoded as Latin-1 ("JÃ³hann" for "Jóhann"): a lead byte in U+00C2..U+00F4
-# followed by the right number of continuation bytes in U+0080..U+00BF. Some scraped rows (Arabic
-# quotations, Icelandic names, bullets) arrive like this; left alone they are unsearchable noise.
-_MOJIBAKE = re.compile(
-    "(?:[\u00c2-\u00df][\u0080-\u00bf]"
-    "|[\u00e0-\u00ef][\u0080-\u00bf]{2}"
-    "|[\u00f0-\u00f4][\u0080-\u00bf]{3})+"
+# ftfy undoes mojibake however the bytes were misread: UTF-8 decoded as Latin-1 ("JÃ³hann") or as
+# Windows-1252 ("Itâ€™s", whose "€™" a Latin-1-only rule cannot read back), twice over, or mixed
+# with correct text; it also maps stray C1 controls (a lone \x93) to the Windows-1252 characters
+# they stood for. Some scraped rows (Arabic quotations, Icelandic names, bullets, quotes) arrive
+# like this; left alone they are unsearchable noise. ftfy's other fixes are off because they would
+# rewrite text that is right as published: curly quotes, ligatures, full-width letters and HTML
+# entities stay as the source wrote them (the analyzer folds ligatures and widths for search), and
+# control characters stay for splitlines(), which reads a form feed as a paragraph break instead
+# of gluing two words.
+_FTFY = ftfy.TextFixerConfig(
+    unescape_html=False,
+    remove_terminal_escapes=False,
+    fix_latin_ligatures=False,
+    fix_character_width=False,
+    uncurl_quotes=False,
+    remove_control_chars=False,
+    restore_byte_a0=False,
+    normalization="NFC",
+    explain=False,
 )
 
 # Invisible characters that split words for a tokenizer without showing on the page.
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u2060\ufeff\u00ad"))
 
 
-def _repair_mojibake(text: str) -> str:
-    def decode(match: re.Match[str]) -> str:
-        run = match.group()
-        try:
-            return run.encode("latin-1").decode("utf-8")
-        except UnicodeDecodeError:
-            return run
-
-    return _MOJIBAKE.sub(decode, text)
+def _repair(text: str) -> str:
+    """Mojibake repair and NFC, before lines are split: a mojibake run can hold U+0085, which
+    splitlines() would otherwise take for a line break."""
+    return ftfy.fix_text(text, _FTFY)
 
 
 def _normalize_line(line: str) -> str:
-    line = unicodedata.normalize("NFC", line).translate(_INVISIBLE)
-    return " ".join(line.split())
+    return " ".join(line.translate(_INVISIBLE).split())
 
 
 def normalize_inline(text: str) -> str:
     """Normalise a one-line field (a title) the same way as body lines, so both compare alike."""
-    return _normalize_line(_repair_mojibake(text))
+    return _normalize_line(_repair(text))
 
 
 def _is_boilerplate(line: str) -> bool:
@@ -98,8 +105,7 @@ def clean_text(text: str) -> str:
     Returns ``""`` when nothing but boilerplate was there.
     """
     paragraphs: list[str] = []
-    # Repair before splitting: a mojibake run can hold U+0085, which splitlines() treats as a break.
-    for raw_line in _repair_mojibake(text).splitlines():
+    for raw_line in _repair(text).splitlines():
         line = _normalize_line(raw_line)
         if not line:
             continue

@@ -12,7 +12,9 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+import courlan
 
 from indexer.documents import Article
 
@@ -59,15 +61,24 @@ class DedupResult:
 def normalize_url(url: str) -> str:
     """The form under which two URLs of one page compare equal.
 
-    Scheme and host are case-insensitive, a trailing slash and a ``#fragment`` never change the
-    page, and ``utm_*`` parameters only track the click; other query parameters may select the
-    article, so they stay.
+    courlan normalises the scheme, host and path (scheme and host case, punycode, default
+    ports, doubled slashes, percent-encoding); a trailing slash and a ``#fragment`` never change
+    the page. The query is filtered here rather than by courlan: its tracker pattern also drops
+    parameters that can select an article (``cid``, ``source``, ``ref``, anything starting
+    ``ga``/``gl``), its strict mode keeps only a short allow-list, and both drop blank ones
+    (``read.php?1234``), so two different articles would share one key. Only ``utm_*`` is
+    dropped, as it only tracks the click.
     """
     parts = urlsplit(url.strip())
-    params = parse_qsl(parts.query, keep_blank_values=True)
-    query = urlencode([(k, v) for k, v in params if not k.lower().startswith("utm_")])
-    path = parts.path.rstrip("/")
-    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), path, query, ""))
+    base = courlan.normalize_url(parts._replace(query="", fragment="")).rstrip("/")
+    query = _untracked_query(parts.query)
+    return f"{base}?{query}" if query else base
+
+
+def _untracked_query(query: str) -> str:
+    """Blank parameters are kept: a bare ``?1234`` can be what names the article."""
+    params = parse_qsl(query, keep_blank_values=True)
+    return urlencode([(k, v) for k, v in params if not k.lower().startswith("utm_")])
 
 
 _WORDS = re.compile(r"\w+")

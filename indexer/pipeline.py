@@ -7,10 +7,9 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
-from rich.progress import Progress
 
 from indexer.analyzer import analyze
 from indexer.chunking import Chunker
@@ -50,6 +49,17 @@ def source_hash(paths: Sequence[Path], model: str) -> str:
     return digest.hexdigest()
 
 
+class ProgressSink(Protocol):
+    """Where indexing reports its progress: a rich ``Progress`` on the CLI, a job's progress
+    file in the HTTP write worker (``service.write_worker.ProgressFile``)."""
+
+    def add_task(self, description: str, total: float | None = None) -> Any: ...
+
+    def advance(self, task_id: Any, advance: float = 1) -> None: ...
+
+    def update(self, task_id: Any, *, total: float | None = None) -> None: ...
+
+
 @dataclass
 class IndexReport:
     """What one `newsqa index` run (or one HTTP write) did; printed as the summary table."""
@@ -64,6 +74,8 @@ class IndexReport:
     chunks: int = 0  # chunks embedded by this run
     seconds: float = 0.0
     manifest: Manifest | None = None
+    outcomes: dict[str, str] = field(default_factory=dict)
+    """Each staged article's fate: added, updated or unchanged (duplicates: ``duplicates``)."""
 
 
 def embed_headlines(embedder: Embedder, titles: Sequence[str]) -> np.ndarray:
@@ -79,7 +91,7 @@ def embed_headlines(embedder: Embedder, titles: Sequence[str]) -> np.ndarray:
 def embed_chunks(
     embedder: Embedder,
     texts: Sequence[str],
-    progress: Progress | None = None,
+    progress: ProgressSink | None = None,
     workers: int = 1,
     engine: Engine = "local",
 ) -> np.ndarray:
@@ -123,7 +135,7 @@ def stage_articles(
     articles: Sequence[Article],
     report: IndexReport,
     chunker: Chunker | None = None,
-    progress: Progress | None = None,
+    progress: ProgressSink | None = None,
     aliases: dict[str, str] | None = None,
     workers: int = 1,
     engine: Engine = "local",
@@ -151,6 +163,7 @@ def stage_articles(
         existing = stored[article.id]
         if existing == hashes[article.id]:
             report.unchanged += 1
+            report.outcomes[article.id] = "unchanged"
             continue
         if existing is None:
             copy = base.find_copy(article, exclude=leaving) if base else None
@@ -159,8 +172,10 @@ def stage_articles(
                 report.duplicates[article.id] = copy
                 continue
             report.added += 1
+            report.outcomes[article.id] = "added"
         else:
             report.updated += 1
+            report.outcomes[article.id] = "updated"
         fresh.append(article)
     _follow_copies(new_aliases, report)
     chunker = chunker or Chunker()
@@ -193,7 +208,7 @@ def _follow_copies(aliases: dict[str, str], report: IndexReport) -> None:
 
 
 def _read_corpus(
-    paths: Sequence[Path], report: IndexReport, progress: Progress | None
+    paths: Sequence[Path], report: IndexReport, progress: ProgressSink | None
 ) -> list[Article]:
     """The articles of ``paths``; the records that could not be read go to the report."""
     read_task = progress.add_task("articles read", total=None) if progress else None
@@ -217,7 +232,7 @@ def build_index(
     index_dir: Path,
     embedder: Embedder,
     chunker: Chunker | None = None,
-    progress: Progress | None = None,
+    progress: ProgressSink | None = None,
     source_hash: str = "",
     prune: bool = False,
     lock_timeout: float = 0.0,
@@ -283,6 +298,7 @@ def write_articles(
     delete: Sequence[str] = (),
     lock_timeout: float = 0.0,
     dense: DenseConfig | None = None,
+    progress: ProgressSink | None = None,
 ) -> IndexReport:
     """Add or replace ``upsert`` and remove ``delete`` (ids) in one generation of the index
     in ``index_dir``, which must already exist (an HTTP write: see ``IndexWriter``'s
@@ -304,7 +320,9 @@ def write_articles(
         report.removed = len(set(delete))
         deduped = dedupe(list(upsert))
         report.duplicates = dict(deduped.duplicates)
-        stage_articles(writer, embedder, deduped.kept, report, aliases=deduped.duplicates)
+        stage_articles(
+            writer, embedder, deduped.kept, report, progress=progress, aliases=deduped.duplicates
+        )
         report.manifest = writer.commit()
     report.articles = report.manifest.articles
     report.seconds = time.perf_counter() - started

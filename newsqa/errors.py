@@ -29,6 +29,10 @@ class ArticleNotFoundError(NewsqaError):
     """No article has this id (HTTP 404)."""
 
 
+class JobNotFoundError(NewsqaError):
+    """No bulk job has this id (HTTP 404)."""
+
+
 class IndexBusyError(NewsqaError):
     """Another writer holds the index directory's lock (HTTP 409, CLI exit 1)."""
 

@@ -105,6 +105,11 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         1_048_576, ge=1, description="Largest request body accepted; larger ones get 413."
     )
+    bulk_max_body_bytes: int = Field(
+        67_108_864,
+        ge=1,
+        description="Largest body of POST /articles/bulk (JSON array or NDJSON); larger: 413.",
+    )
     rate_limit_per_minute: int = Field(
         120,
         ge=0,

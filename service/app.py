@@ -16,13 +16,14 @@ from fastapi.responses import JSONResponse
 
 from indexer.embedder import Embedder
 from indexer.store import IndexStore
-from newsqa.errors import ArticleNotFoundError, IndexBusyError, NewsqaError
+from newsqa.errors import ArticleNotFoundError, IndexBusyError, JobNotFoundError, NewsqaError
 from newsqa.settings import Settings, get_settings
 from service import limits, logging_setup, metrics
+from service.jobs import JobRunner
 from service.live_index import LiveIndex
 from service.qa import Components, build_components
 from service.retrieval import HybridRetriever
-from service.routes import articles, ask, ops, search, timeline, web, writes
+from service.routes import articles, ask, bulk, ops, search, stats, timeline, web, writes
 
 __all__ = ["create_app"]
 
@@ -30,6 +31,7 @@ __all__ = ["create_app"]
 # Starlette's handler lookup, the nearest class in the exception's MRO decides.
 ERROR_STATUS: dict[type[NewsqaError], int] = {
     ArticleNotFoundError: 404,
+    JobNotFoundError: 404,
     IndexBusyError: 409,
     NewsqaError: 503,
 }
@@ -54,12 +56,14 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
 
     # In this order the paths appear in the OpenAPI document, as before the routes moved out.
     app.include_router(writes.router)  # POST/PUT/DELETE /articles (service/routes/writes.py)
+    app.include_router(bulk.router)  # POST /articles/bulk, /articles/delete; GET /jobs/{id}
     app.include_router(web.router)  # GET / and /read/{id}: the web page (service/routes/web.py)
     app.mount("/static", web.static_files(), name="static")
     app.include_router(ask.router)  # POST /ask
     app.include_router(search.router)  # GET /search
     app.include_router(timeline.router)  # GET /timeline
-    app.include_router(articles.router)  # GET /articles/{id}
+    app.include_router(articles.router)  # GET /articles, /articles/{id}
+    app.include_router(stats.router)  # GET /stats
     app.include_router(ops.router)  # GET /health, /ready (GET /metrics: metrics.install)
     return app
 
@@ -82,8 +86,10 @@ def _lifespan(
 
         live = LiveIndex(first.store, build, swap, settings=settings)
         app.state.live = live
+        app.state.jobs = JobRunner(live)
         live.start(settings.reload_interval)
         yield
+        app.state.jobs.close()
         live.stop()
 
     return lifespan

@@ -47,7 +47,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from newsqa.settings import Settings
 from service.auth import WriteAuth
 
-RATE_LIMITED_PATHS = frozenset({"/ask", "/search"})
+RATE_LIMITED_PATHS = frozenset({"/ask", "/ask/batch", "/search"})
 NOT_COUNTED_IN_FLIGHT = frozenset({"/health", "/ready", "/metrics"})
 
 
@@ -113,10 +113,18 @@ class BodyLimit:
     what keeps a slow upload from holding an in-flight slot.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int, timeout: float | None = None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        timeout: float | None = None,
+        larger: dict[str, int] | None = None,
+    ) -> None:
+        """``larger``: paths with a limit of their own (bulk writes)."""
         self.app = app
         self.max_bytes = max_bytes
         self.timeout = timeout
+        self.larger = larger or {}
 
     # Over 50 lines on purpose: an ASGI middleware's one entry point: each refusal must happen
     # before the body is read, in this order.
@@ -124,9 +132,10 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        max_bytes = self.larger.get(scope["path"], self.max_bytes)
         declared = _header(scope, b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await send_json(send, 413, too_large_detail(self.max_bytes), CLOSE)
+        if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+            await send_json(send, 413, too_large_detail(max_bytes), CLOSE)
             return
 
         chunks: list[bytes] = []
@@ -144,8 +153,8 @@ class BodyLimit:
                 break
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.max_bytes:
-                await send_json(send, 413, too_large_detail(self.max_bytes), CLOSE)
+            if size > max_bytes:
+                await send_json(send, 413, too_large_detail(max_bytes), CLOSE)
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
@@ -392,7 +401,12 @@ def install(app: FastAPI, settings: Settings) -> None:
             limit=settings.max_in_flight,
             per_client=settings.max_in_flight_per_client,
         )
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, timeout=settings.body_timeout)
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=settings.max_body_bytes,
+        timeout=settings.body_timeout,
+        larger={"/articles/bulk": settings.bulk_max_body_bytes},
+    )
     app.add_middleware(WriteAuth, token=settings.admin_token)
     if settings.rate_limit_per_minute > 0:
         app.add_middleware(

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TypeVar
 
 from indexer.documents import Article
@@ -82,11 +83,16 @@ class LiveIndex:
             )
             return True
 
-    def write(self, upsert: Sequence[Article] = (), delete: Sequence[str] = ()) -> IndexReport:
+    def write(
+        self,
+        upsert: Sequence[Article] = (),
+        delete: Sequence[str] = (),
+        progress_path: Path | None = None,
+    ) -> IndexReport:
         """Add or replace ``upsert`` and remove ``delete`` in one generation, in the write
         worker process (``service.write_worker``), then serve the result at once (a written
         article is answerable, a deleted one gone, when this returns)."""
-        report = self._worker.write(self.store.path, upsert, delete)
+        report = self._worker.write(self.store.path, upsert, delete, progress_path)
         self.reload()
         return report
 

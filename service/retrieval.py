@@ -33,12 +33,13 @@ Mode = Literal["hybrid", "dense", "bm25"]
 
 @dataclass(frozen=True)
 class Filters:
-    """Hard filters on article metadata; ``None`` means no constraint."""
+    """Hard filters on article metadata; ``None`` means no constraint. ``source`` and
+    ``category`` take one value or several (any of them matches, case-insensitively)."""
 
     published_from: datetime | None = None
     published_to: datetime | None = None
-    source: str | None = None
-    category: str | None = None
+    source: str | Sequence[str] | None = None
+    category: str | Sequence[str] | None = None
     event_from: date | None = None
     """Articles that name a time ("Senin (20/10)", "tahun lalu") overlapping [event_from,
     event_to] (``indexer.event_time``, stored per segment)."""
@@ -69,11 +70,19 @@ class Filters:
         return MetadataFilter(
             published_from=to_timestamp(self.published_from) if self.published_from else None,
             published_to=to_timestamp(self.published_to) if self.published_to else None,
-            source=self.source,
-            category=self.category,
+            source=_values(self.source),
+            category=_values(self.category),
             event_from=self.event_from.toordinal() if self.event_from else None,
             event_to=self.event_to.toordinal() if self.event_to else None,
         )
+
+
+def _values(value: str | Sequence[str] | None) -> tuple[str, ...] | None:
+    """One value or several as a tuple; None (or no values) when unconstrained."""
+    if value is None:
+        return None
+    values = (value,) if isinstance(value, str) else tuple(value)
+    return values or None
 
 
 @dataclass

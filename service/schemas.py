@@ -33,13 +33,22 @@ ArticleIdPath = Annotated[
 """The ``/articles/{article_id}`` path parameter: an id outside the pattern gets 422."""
 
 
+FilterValue = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+FilterValues = FilterValue | Annotated[list[FilterValue], Field(min_length=1, max_length=50)]
+"""One value, or several of which any matches (``"Hukum"`` or ``["Hukum", "Politik"]``)."""
+
+
 class Filters(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     published_from: datetime | None = Field(None, description="Earliest publication time.")
     published_to: datetime | None = Field(None, description="Latest publication time.")
-    source: str | None = Field(None, max_length=200, description="Outlet, case-insensitive.")
-    category: str | None = Field(None, max_length=200, description="Section, case-insensitive.")
+    source: FilterValues | None = Field(
+        None, description="Outlet, or a list of outlets (any matches); case-insensitive."
+    )
+    category: FilterValues | None = Field(
+        None, description="Section, or a list of sections (any matches); case-insensitive."
+    )
     event_from: date | None = Field(
         None, description="Articles naming a time (an event) that ends on or after this day."
     )
@@ -51,10 +60,11 @@ class Filters(BaseModel):
         return RetrievalFilters(**self.model_dump())
 
 
-class AskRequest(BaseModel):
+class QueryOptions(BaseModel):
+    """What every question or query may say besides its text."""
+
     model_config = ConfigDict(extra="forbid")
 
-    question: Question = Field(examples=["which Palembang programs won 2020 awards"])
     k: K | None = Field(
         None, description="Articles to retrieve (1-50); omitted: the server's NEWSQA_DEFAULT_K."
     )
@@ -67,6 +77,20 @@ class AskRequest(BaseModel):
     collapse: bool = Field(
         True, description="Each story once, its copies in also_reported_by; false: every article."
     )
+
+
+class AskRequest(QueryOptions):
+    question: Question = Field(examples=["which Palembang programs won 2020 awards"])
+
+
+class AskBatchRequest(QueryOptions):
+    questions: list[Question] = Field(
+        min_length=1, max_length=64, description="Up to 64 questions, answered together."
+    )
+
+
+class SearchRequest(QueryOptions):
+    q: Question = Field(description="Query text.", examples=["harga cabai"])
 
 
 class EventOut(BaseModel):
@@ -159,6 +183,11 @@ class AskResponse(BaseModel):
     )
     citations: list[Citation]
     passages: list[PassageOut]
+    timings_ms: dict[str, float]
+
+
+class AskBatchResponse(BaseModel):
+    answers: list[AskResponse] = Field(description="One per question, in order.")
     timings_ms: dict[str, float]
 
 
@@ -257,3 +286,80 @@ class WriteResult(BaseModel):
     removed: int
     duplicates: dict[str, str] = Field(description="Duplicate id -> the article kept.")
     chunks: int = Field(description="Chunks embedded by this write.")
+
+
+class DeleteRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    ids: list[ArticleId] = Field(min_length=1, max_length=10_000, description="Ids to remove.")
+
+
+class DeleteResult(BaseModel):
+    """A bulk delete: one generation for every id that was in the index."""
+
+    generation: int
+    articles: int = Field(description="Live articles in the index after the delete.")
+    deleted: list[str] = Field(description="Ids removed (articles, or duplicates' ids).")
+    missing: list[str] = Field(description="Ids not in the index: nothing to remove.")
+
+
+class JobProgress(BaseModel):
+    chunks_total: int | None = Field(None, description="Chunks to embed; null until known.")
+    chunks_embedded: int = 0
+
+
+class JobItem(BaseModel):
+    """What became of one record of a bulk write, in the order the records were sent."""
+
+    id: str | None
+    result: str = Field(description="added, updated, unchanged, duplicate or rejected.")
+    reason: str | None = Field(None, description="Why it was rejected.")
+    duplicate_of: str | None = Field(None, description="The article a duplicate resolves to.")
+
+
+class JobOut(BaseModel):
+    id: str
+    state: str = Field(description="queued, running, done or failed.")
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    records: int = Field(description="Records in the request.")
+    articles_read: int = Field(description="Records read as articles (not rejected).")
+    rejected: int = Field(description="Records rejected (each with its reason in items).")
+    progress: JobProgress
+    result: WriteResult | None = Field(None, description="What the write changed (when done).")
+    error: str | None = Field(None, description="Why the job failed (nothing was written).")
+    items: list[JobItem] | None = Field(
+        None, description="Every record's result, in order (when done or failed)."
+    )
+
+
+class ArticleListItem(BaseModel):
+    id: str
+    title: str
+    published: datetime | None
+    source: str | None
+    category: str | None
+    content_hash: str = Field(
+        description="Changes whenever the title, text, URL, date, source or category does."
+    )
+    indexed_at: datetime = Field(description="When this version of the article was written.")
+
+
+class ArticleList(BaseModel):
+    articles: list[ArticleListItem] = Field(description="Sorted by id.")
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null on the last page."
+    )
+
+
+class Stats(BaseModel):
+    generation: int
+    articles: int
+    chunks: int
+    duplicates: int = Field(description="Ids folded into another article (exact copies).")
+    stories: int = Field(description="Stories of two or more articles (republished copies).")
+    published_from: datetime | None = Field(description="Oldest publication time.")
+    published_to: datetime | None = Field(description="Newest publication time.")
+    by_source: dict[str, int] = Field(description="Articles per outlet ('' for none).")
+    by_category: dict[str, int] = Field(description="Articles per section ('' for none).")

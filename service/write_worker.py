@@ -21,8 +21,10 @@ starts a new worker.
 
 from __future__ import annotations
 
+import json
 import os
 import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -57,16 +59,70 @@ def _init(settings: Settings) -> None:
     _embedder = open_embedder(settings.model_copy(update={"embed_cache_size": 0}))
 
 
-def _write(index_dir: Path, upsert: Sequence[Article], delete: Sequence[str]) -> IndexReport:
+class ProgressFile:
+    """Indexing progress written to a small JSON file (``{task: {"completed", "total"}}``),
+    at most every ``interval`` seconds: how a bulk job's poller (``service.jobs``) sees the
+    chunks this process embeds, with no channel between the processes beyond a path."""
+
+    def __init__(self, path: Path, interval: float = 0.5) -> None:
+        self.path = path
+        self.interval = interval
+        self.tasks: dict[str, dict[str, float | None]] = {}
+        self._written = 0.0
+
+    def add_task(self, description: str, total: float | None = None) -> str:
+        self.tasks[description] = {"completed": 0, "total": total}
+        self._write(force=True)
+        return description
+
+    def advance(self, task_id: str, advance: float = 1) -> None:
+        self.tasks[task_id]["completed"] = (self.tasks[task_id]["completed"] or 0) + advance
+        self._write()
+
+    def update(self, task_id: str, *, total: float | None = None) -> None:
+        self.tasks[task_id]["total"] = total
+        self._write(force=True)
+
+    def flush(self) -> None:
+        self._write(force=True)
+
+    def _write(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._written < self.interval:
+            return
+        self._written = now
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.tasks))
+        os.replace(tmp, self.path)  # a reader never sees half a file
+
+    @staticmethod
+    def read(path: Path) -> dict[str, dict[str, float | None]]:
+        try:
+            return json.loads(path.read_text())
+        except (OSError, ValueError):
+            return {}
+
+
+def _write(
+    index_dir: Path,
+    upsert: Sequence[Article],
+    delete: Sequence[str],
+    progress_path: Path | None = None,
+) -> IndexReport:
     assert _embedder is not None and _settings is not None, "write worker not initialized"
-    return write_articles(
+    progress = ProgressFile(progress_path) if progress_path is not None else None
+    report = write_articles(
         index_dir,
         _embedder,
         upsert,
         delete,
         lock_timeout=_settings.write_lock_timeout,
         dense=dense_config(_settings),
+        progress=progress,
     )
+    if progress is not None:
+        progress.flush()
+    return report
 
 
 class WriteWorker:
@@ -78,12 +134,18 @@ class WriteWorker:
         self._lock = threading.Lock()
 
     def write(
-        self, index_dir: Path, upsert: Sequence[Article] = (), delete: Sequence[str] = ()
+        self,
+        index_dir: Path,
+        upsert: Sequence[Article] = (),
+        delete: Sequence[str] = (),
+        progress_path: Path | None = None,
     ) -> IndexReport:
-        """Run one write in the worker; its report, or the error it raised."""
+        """Run one write in the worker; its report, or the error it raised. With
+        ``progress_path``, the worker keeps its progress in that file (``ProgressFile``)."""
         pool = self._start()
         try:
-            return pool.submit(_write, index_dir, list(upsert), list(delete)).result()
+            future = pool.submit(_write, index_dir, list(upsert), list(delete), progress_path)
+            return future.result()
         except BrokenProcessPool as exc:
             with self._lock:
                 if self._pool is pool:

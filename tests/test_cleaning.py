@@ -39,6 +39,42 @@ def test_mojibake_holding_a_next_line_character_is_not_split_into_lines() -> Non
     assert clean_text(f"Ayat {mojibake} dibaca.") == "Ayat مرحبا dibaca."
 
 
+@pytest.mark.parametrize(
+    ("scraped", "meant"),
+    [
+        # UTF-8 read as Windows-1252: "€", "™", "œ" are not Latin-1 characters, so a Latin-1
+        # round trip cannot undo them.
+        ("Itâ€™s a deal, kata Menteri.", "It’s a deal, kata Menteri."),
+        ("â€œKami siapâ€\x9d, ujarnya.", "“Kami siap”, ujarnya."),
+        ("Jakarta â€” Harga naik 10â‚¬.", "Jakarta — Harga naik 10€."),
+        ("Ã‰cole Polytechnique", "École Polytechnique"),
+        ("Ð\x9cÐ¾Ñ\x81ÐºÐ²Ð° dan Ð¿Ñ€Ð¸Ð²ÐµÑ‚", "Москва dan привет"),
+        # Mis-decoded twice over.
+        ("Dia doesnÃƒÂ¢Ã¢â€šÂ¬Ã¢â€žÂ¢t tahu.", "Dia doesn’t tahu."),
+        # Windows-1252 bytes read as Latin-1 leave C1 controls where the quotes were.
+        ("Ia berkata \x93cukup\x94.", "Ia berkata “cukup”."),
+    ],
+)
+def test_windows_1252_mojibake_is_repaired(scraped: str, meant: str) -> None:
+    assert clean_text(scraped) == meant
+
+
+def test_correct_typography_is_kept_as_published() -> None:
+    # Curly quotes, dashes, ligatures, full-width letters and entities are not mojibake.
+    text = "“Kami” ‘siap’ — ﬁnal di Ｊａｋａｒｔａ, AT&amp;T… «oké» Ã"
+    assert clean_text(text) == text
+
+
+def test_form_feed_still_separates_paragraphs() -> None:
+    assert clean_text("Satu.\x0cDua.\x0bTiga.") == "Satu.\n\nDua.\n\nTiga."
+
+
+def test_cleaning_repaired_text_again_changes_nothing() -> None:
+    once = clean_text("Itâ€™s\tÃ©tÃ© \x93ok\x94\n\nJÃ³hann  ViÃ°ar")
+    assert once == "It’s été “ok”\n\nJóhann Viðar"
+    assert clean_text(once) == once
+
+
 def test_invisible_characters_are_removed() -> None:
     assert clean_text("Pemi\u00adlu\u200b 2029\u2060 digelar.") == "Pemilu 2029 digelar."
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from indexer.dedup import DuplicateReason, dedupe, normalize_url, text_key
 from indexer.documents import Article
 from indexer.sources import read_articles
@@ -32,6 +34,48 @@ def test_url_normalisation() -> None:
     )
     # The path is case-sensitive on most servers.
     assert normalize_url("https://contoh.example/A") != normalize_url("https://contoh.example/a")
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        # Already one key before courlan.
+        ("https://news.detik.com/d-1/judul", "HTTPS://NEWS.DETIK.COM/d-1/judul/"),
+        ("https://news.detik.com/d-1/judul", "https://news.detik.com/d-1/judul#komentar"),
+        ("https://contoh.example/baca?id=1", "https://contoh.example/baca?utm_source=x&id=1"),
+        ("https://contoh.example/baca?q=a+b", "https://contoh.example/baca?q=a%20b"),
+        ("https://contoh.example/", " https://contoh.example "),
+        # One key since courlan: default ports, doubled slashes, IDN hosts, percent-encoding.
+        ("https://contoh.example/a", "https://contoh.example:443/a"),
+        ("http://contoh.example/a", "http://contoh.example:80/a"),
+        ("https://contoh.example/berita/a", "https://contoh.example//berita//a"),
+        ("https://bücher.example/a", "https://xn--bcher-kva.example/a"),
+        ("https://contoh.example/kota/Médan", "https://contoh.example/kota/M%C3%A9dan"),
+        ("https://contoh.example/a b", "https://contoh.example/a%20b"),
+    ],
+)
+def test_urls_of_one_page_share_a_key(first: str, second: str) -> None:
+    assert normalize_url(first) == normalize_url(second)
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("https://contoh.example/baca?id=1", "https://contoh.example/baca?id=2"),
+        ("https://contoh.example/A", "https://contoh.example/a"),
+        ("http://contoh.example/a", "https://contoh.example/a"),
+        ("https://contoh.example/a", "https://contoh.example:8443/a"),
+        ("https://www.contoh.example/a", "https://m.contoh.example/a"),
+        # Parameters that courlan's tracker pattern or strict mode would drop, and blank ones.
+        ("https://contoh.example/read.php?cid=101", "https://contoh.example/read.php?cid=102"),
+        ("https://contoh.example/view?source=a1", "https://contoh.example/view?source=b2"),
+        ("https://contoh.example/foto?galeri=3", "https://contoh.example/foto?galeri=4"),
+        ("https://contoh.example/berita?slug=banjir", "https://contoh.example/berita?slug=gempa"),
+        ("https://contoh.example/read.php?1234", "https://contoh.example/read.php?5678"),
+    ],
+)
+def test_urls_of_different_pages_keep_different_keys(first: str, second: str) -> None:
+    assert normalize_url(first) != normalize_url(second)
 
 
 def test_text_key_ignores_case_and_spacing_only() -> None:

@@ -47,8 +47,10 @@ class MetadataFilter:
 
     published_from: float | None = None
     published_to: float | None = None
-    source: str | None = None
-    category: str | None = None
+    source: tuple[str, ...] | None = None
+    """Any of these outlets (case-insensitive)."""
+    category: tuple[str, ...] | None = None
+    """Any of these sections (case-insensitive)."""
     event_from: int | None = None
     """Articles naming a time that ends on or after this day (``date.toordinal``)."""
     event_to: int | None = None

@@ -89,16 +89,16 @@ def date_expression(published_from: float | None, published_to: float | None) ->
 def filter_expression(
     published_from: float | None = None,
     published_to: float | None = None,
-    source: str | None = None,
-    category: str | None = None,
+    source: Sequence[str] | None = None,
+    category: Sequence[str] | None = None,
     article_ids: Sequence[str] | None = None,
 ) -> str:
-    """The boolean expression of the filters ("" when there are none)."""
+    """The boolean expression of the filters ("" when there are none); ``source`` and
+    ``category`` match any of their values."""
     clauses = date_expression(published_from, published_to)
-    if source is not None:
-        clauses.append(f"source == {quote(source.casefold())}")
-    if category is not None:
-        clauses.append(f"category == {quote(category.casefold())}")
+    for field, values in (("source", source), ("category", category)):
+        if values is not None:
+            clauses.append(f"{field} in [{', '.join(quote(v.casefold()) for v in values)}]")
     if article_ids is not None:
         clauses.append(f"article_id in [{', '.join(quote(a) for a in article_ids)}]")
     return " and ".join(f"({c})" for c in clauses)
@@ -109,7 +109,7 @@ class MilvusVectorStore:
 
     >>> store = MilvusVectorStore("http://127.0.0.1:19530", "newsqa_chunks", 384)
     >>> store.upsert(keys, vectors, article_ids, published_ts, sources, categories)
-    >>> scores, keys = store.search(queries, k=10, source="detik")
+    >>> scores, keys = store.search(queries, k=10, source=["detik"])
     """
 
     def __init__(
@@ -249,8 +249,8 @@ class MilvusVectorStore:
         k: int,
         published_from: float | None = None,
         published_to: float | None = None,
-        source: str | None = None,
-        category: str | None = None,
+        source: Sequence[str] | None = None,
+        category: Sequence[str] | None = None,
         article_ids: Sequence[str] | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Top-``k`` chunks per query by inner product, filters applied inside Milvus.

@@ -19,7 +19,7 @@ from indexer.dense.factory import DenseConfig
 from indexer.store.compaction import MAX_SEGMENTS
 from indexer.store.layout import FORMAT_VERSION, LOCK, content_hash
 from indexer.store.manifest import Manifest, current_generation, read_manifest
-from indexer.store.reader import IndexStore
+from indexer.store.reader import CatalogEntry, IndexStore
 from indexer.store.segment import ChunkRecord, Segment
 from indexer.store.segment_writer import SegmentData
 from indexer.store.writer import IndexWriter
@@ -30,6 +30,7 @@ __all__ = [
     "MAX_SEGMENTS",
     "ChunkRecord",
     "DenseConfig",
+    "CatalogEntry",
     "IndexStore",
     "IndexWriter",
     "Manifest",

@@ -39,7 +39,7 @@ def merged_segment(store: IndexStore, merge: list[int], dimension: int) -> Segme
     positions ``merge``, as one new segment."""
     articles: list[Article] = []
     chunks: list[Chunk] = []
-    vectors, headlines, parts, hashes = [], [], [], []
+    vectors, headlines, parts, hashes, indexed_at = [], [], [], [], []
     aliases: dict[str, str] = {}
     for i in merge:
         seg, live = store.segments[i], store.lives[i]
@@ -48,6 +48,8 @@ def merged_segment(store: IndexStore, merge: list[int], dimension: int) -> Segme
         texts = {stored[j][0].id: stored[j][0].text for j in kept}
         articles += [stored[j][0] for j in kept]
         hashes += [stored[j][1] for j in kept]
+        listed = seg.catalog()
+        indexed_at += [listed[j][4] for j in kept]  # a merge keeps when each was indexed
         headlines.append(seg.headlines[kept])
         chunks += [
             Chunk(article_id, ordinal, start, end, texts[article_id][start:end])
@@ -69,6 +71,7 @@ def merged_segment(store: IndexStore, merge: list[int], dimension: int) -> Segme
         bm25=BM25Index.concat(parts),
         aliases=aliases,
         hashes=hashes,
+        indexed_at=indexed_at,
     )
 
 

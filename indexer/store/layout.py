@@ -8,8 +8,9 @@
         vectors.faiss       normalized chunk vectors, inner product, id = row in the segment
         headlines.npy       normalized headline vector per article (zeros: no headline)
         minhash.npy         MinHash signature per article (indexer.stories: story clusters)
-        newsqa.sqlite       articles (content hash, URL and text keys), aliases, chunks,
-                            events (time expressions, days as proleptic ordinals)
+        newsqa.sqlite       articles (content hash, URL and text keys, when indexed),
+                            aliases, chunks, events (time expressions, days as
+                            proleptic ordinals)
         bm25/               term frequencies of the analyzed chunk texts (indexer.bm25)
       .lock                 held by the one writer (CLI runs and HTTP writes alike)
       .milvus-pending       a Milvus-mode commit is (or died) between its Milvus writes
@@ -41,7 +42,8 @@ SCHEMA = """
 CREATE TABLE articles (
     id TEXT PRIMARY KEY, position INTEGER NOT NULL, title TEXT NOT NULL, url TEXT,
     published TEXT, published_ts REAL, category TEXT, source TEXT, text TEXT NOT NULL,
-    origin TEXT NOT NULL, content_hash TEXT NOT NULL, url_key TEXT, text_key TEXT NOT NULL
+    origin TEXT NOT NULL, content_hash TEXT NOT NULL, url_key TEXT, text_key TEXT NOT NULL,
+    indexed_at TEXT
 );
 CREATE INDEX articles_url ON articles(url_key);
 CREATE INDEX articles_text ON articles(text_key);

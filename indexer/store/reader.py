@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Collection, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from functools import cached_property
 from pathlib import Path
@@ -30,6 +30,19 @@ from indexer.store.manifest import Manifest, check_compatible, check_in_milvus, 
 from indexer.store.segment import ChunkRecord, Segment
 from indexer.stories import NUM_PERM, find_stories, story_map
 from newsqa.errors import CorruptIndexError
+
+
+@dataclass(frozen=True)
+class CatalogEntry:
+    """What a listing shows of an article."""
+
+    id: str
+    title: str
+    published: str | None  # ISO
+    content_hash: str
+    indexed_at: str  # ISO, UTC: when this version of the article was written
+    source: str | None
+    category: str | None
 
 
 class IndexStore:
@@ -185,9 +198,9 @@ class IndexStore:
             if where.published_to is not None:
                 allowed &= published <= where.published_to
         if where.source is not None:
-            allowed &= self._row_source_folded == where.source.casefold()
+            allowed &= np.isin(self._row_source_folded, [v.casefold() for v in where.source])
         if where.category is not None:
-            allowed &= self._row_category_folded == where.category.casefold()
+            allowed &= np.isin(self._row_category_folded, [v.casefold() for v in where.category])
         if where.has_events:
             allowed &= np.concatenate(
                 [seg.rows_with_events(where.event_from, where.event_to) for seg in self.segments]
@@ -343,6 +356,18 @@ class IndexStore:
         if story is None:
             return [article_id]
         return [article_id] + [a for a in self._story_members[story] if a != article_id]
+
+    @cached_property
+    def catalog(self) -> list[CatalogEntry]:
+        """Every live article's listing fields, sorted by id (GET /articles pages through it
+        by id, GET /stats counts it); built once per generation."""
+        entries = [
+            CatalogEntry(*row)
+            for seg in self.segments
+            for row in seg.catalog()
+            if self.article_segment.get(row[0]) is seg
+        ]
+        return sorted(entries, key=lambda e: e.id)
 
     def aliases_of(self, article_ids: Sequence[str]) -> dict[str, list[str]]:
         """Duplicate ids per kept article: eval counts a hit on any of them."""

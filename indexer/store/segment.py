@@ -6,7 +6,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -348,6 +348,26 @@ class Segment:
             f"SELECT {ARTICLE_COLUMNS}, content_hash FROM articles ORDER BY position"
         ).fetchall()
         return [(article_from_row(r), r[8]) for r in rows]
+
+    def catalog(self) -> list[tuple[str, str, str | None, str, str, str | None, str | None]]:
+        """``(id, title, published, content_hash, indexed_at, source, category)`` of every
+        article (deleted ones too), by position: what a listing of the index shows. A
+        segment written before the time was stored gives its directory's time."""
+        try:
+            return self.db.execute(
+                "SELECT id, title, published, content_hash, indexed_at, source, category "
+                "FROM articles ORDER BY position"
+            ).fetchall()
+        except sqlite3.OperationalError:  # no indexed_at column
+            written = datetime.fromtimestamp(self.path.stat().st_mtime, UTC)
+            when = written.isoformat(timespec="seconds")
+            return [
+                (a, t, p, h, when, s, c)
+                for a, t, p, h, s, c in self.db.execute(
+                    "SELECT id, title, published, content_hash, source, category "
+                    "FROM articles ORDER BY position"
+                )
+            ]
 
     def chunk_spans(self) -> Iterator[tuple[int, str, int, int, int]]:
         """``(row, article_id, ordinal, char_start, char_end)`` of every row, in row order."""

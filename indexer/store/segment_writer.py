@@ -7,6 +7,7 @@ import shutil
 import sqlite3
 import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +44,7 @@ class SegmentData:
     bm25: BM25Index | None = None  # instead of tokens, when merging
     aliases: dict[str, str] = field(default_factory=dict)
     hashes: list[str] | None = None  # content hash per article (computed when None)
+    indexed_at: list[str] | None = None  # when each article was indexed (now when None)
 
 
 def write_segment(segments_dir: Path, data: SegmentData) -> str:
@@ -78,14 +80,16 @@ def _write_files(tmp: Path, data: SegmentData) -> None:
 
 def _write_metadata(path: Path, data: SegmentData) -> None:
     hashes = data.hashes or [content_hash(a) for a in data.articles]
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    indexed_at = data.indexed_at or [now] * len(data.articles)
     db = sqlite3.connect(path)
     with db:
         db.executescript(SCHEMA)
         db.executemany(
-            "INSERT INTO articles VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            "INSERT INTO articles VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             [
-                _article_row(position, a, digest)
-                for position, (a, digest) in enumerate(zip(data.articles, hashes))
+                (*_article_row(position, a, digest), when)
+                for position, (a, digest, when) in enumerate(zip(data.articles, hashes, indexed_at))
             ],
         )
         db.executemany("INSERT INTO aliases VALUES (?,?)", list(data.aliases.items()))

@@ -1,4 +1,5 @@
-"""GET /articles/{article_id}: the cleaned text that citations point into.
+"""GET /articles/{article_id}: the cleaned text that citations point into; GET /articles:
+the index's articles, page by page (a CMS syncing with the index).
 
 Adding, replacing and deleting articles are in ``service/routes/writes.py``: they need the
 admin token, reading does not.
@@ -6,14 +7,75 @@ admin token, reading does not.
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from bisect import bisect_right
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Annotated
 
+from fastapi import APIRouter, Query
+
+from indexer.store import CatalogEntry
 from newsqa.errors import ArticleNotFoundError
 from service import schemas
 from service.deps import ComponentsDep
 from service.routes.responses import events_out
 
 router = APIRouter(tags=["articles"])
+
+
+@router.get("/articles", response_model=schemas.ArticleList)
+def list_articles(
+    c: ComponentsDep,
+    cursor: Annotated[
+        str | None, Query(max_length=512, description="next_cursor of the previous page.")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    since: Annotated[
+        datetime | None,
+        Query(description="Only articles written (added or changed) at or after this time."),
+    ] = None,
+    source: Annotated[list[schemas.FilterValue] | None, Query(max_length=50)] = None,
+    category: Annotated[list[schemas.FilterValue] | None, Query(max_length=50)] = None,
+) -> schemas.ArticleList:
+    """Live articles sorted by id, ``limit`` at a time: id, title, dates and content hash, so a
+    CMS can tell what the index holds and what changed ``since`` its last sync. The cursor is
+    the last id of a page, so pages stay stable while the index is written."""
+    entries = c.store.catalog
+    start = bisect_right(entries, cursor, key=lambda e: e.id) if cursor is not None else 0
+    wanted = _matcher(since, source, category)
+    page = []
+    for entry in entries[start:]:
+        if wanted(entry):
+            page.append(entry)
+            if len(page) == limit:
+                break
+    more = bool(page) and page[-1] is not entries[-1] and len(page) == limit
+    return schemas.ArticleList(
+        articles=[schemas.ArticleListItem(**e.__dict__) for e in page],
+        next_cursor=page[-1].id if more else None,
+    )
+
+
+def _matcher(
+    since: datetime | None, source: list[str] | None, category: list[str] | None
+) -> Callable[[CatalogEntry], bool]:
+    after = _utc(since).isoformat(timespec="seconds") if since is not None else None
+    sources = {v.casefold() for v in source} if source else None
+    categories = {v.casefold() for v in category} if category else None
+
+    def wanted(e: CatalogEntry) -> bool:
+        return (
+            (after is None or e.indexed_at >= after)
+            and (sources is None or (e.source or "").casefold() in sources)
+            and (categories is None or (e.category or "").casefold() in categories)
+        )
+
+    return wanted
+
+
+def _utc(moment: datetime) -> datetime:
+    """A naive time is UTC (``indexed_at`` is stored in UTC)."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 @router.get(

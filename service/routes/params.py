@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 
 from service.input_text import trim_invisible
 from service.retrieval import Filters
+from service.schemas import FilterValue
 
 
 def query_text(
@@ -31,8 +32,14 @@ def query_text(
 def query_filters(
     published_from: datetime | None = None,
     published_to: datetime | None = None,
-    source: Annotated[str | None, Query(max_length=200)] = None,
-    category: Annotated[str | None, Query(max_length=200)] = None,
+    source: Annotated[
+        list[FilterValue] | None,
+        Query(max_length=50, description="Outlet; repeat it for several (any matches)."),
+    ] = None,
+    category: Annotated[
+        list[FilterValue] | None,
+        Query(max_length=50, description="Section; repeat it for several (any matches)."),
+    ] = None,
     event_from: Annotated[
         date | None, Query(description="Articles naming a time that ends on or after this day.")
     ] = None,

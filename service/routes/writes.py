@@ -30,12 +30,12 @@ def require_admin(c: ComponentsDep, authorization: Annotated[str | None, Header(
         raise HTTPException(refused.status, refused.detail, headers=refused.headers or None)
 
 
-_ERRORS = {
+WRITE_ERRORS = {
     401: {"model": schemas.ErrorOut, "description": "Missing or wrong bearer token."},
     403: {"model": schemas.ErrorOut, "description": "Writes disabled (no admin token set)."},
     409: {"model": schemas.ErrorOut, "description": "Another writer holds the index lock."},
 }
-router = APIRouter(tags=["articles"], dependencies=[Depends(require_admin)], responses=_ERRORS)
+router = APIRouter(tags=["articles"], dependencies=[Depends(require_admin)], responses=WRITE_ERRORS)
 
 
 def _invalid(loc: tuple[str | int, ...], message: str) -> RequestValidationError:
@@ -60,10 +60,10 @@ def _parse(records: list[schemas.ArticleIn], origin: str, batch: bool) -> list[A
 
 
 def _upsert(live: LiveIndex, articles: list[Article]) -> schemas.WriteResult:
-    return _result(live.write(upsert=articles))
+    return write_result(live.write(upsert=articles))
 
 
-def _result(report: IndexReport) -> schemas.WriteResult:
+def write_result(report: IndexReport) -> schemas.WriteResult:
     assert report.manifest is not None
     return schemas.WriteResult(
         generation=report.manifest.generation,
@@ -115,4 +115,4 @@ def put_article(
 )
 def delete_article(article_id: schemas.ArticleIdPath, live: LiveDep) -> schemas.WriteResult:
     """Remove an article (or a duplicate's id) from the index."""
-    return _result(live.write(delete=[article_id]))
+    return write_result(live.write(delete=[article_id]))

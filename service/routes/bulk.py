@@ -1,0 +1,202 @@
+"""Bulk writes: POST /articles/bulk (a JSON array or NDJSON, written as a background job),
+POST /articles/delete (many ids, one generation) and GET /jobs/{id}.
+
+What a CMS loading its archive expects (Elasticsearch's ``_bulk``): one request for thousands
+of articles, a job to poll, and a result per record; a bad record is reported and skipped,
+it does not sink the batch. Each job commits one generation (``service.jobs``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+
+from indexer.documents import Article
+from indexer.sources import article_from_record
+from newsqa.errors import ArticleNotFoundError, JobNotFoundError
+from service import schemas
+from service.deps import ComponentsDep, LiveDep
+from service.jobs import KEEP, Item, Job, JobRunner
+from service.routes.writes import WRITE_ERRORS, require_admin, write_result
+
+MAX_RECORDS = 100_000
+NDJSON = "application/x-ndjson"
+
+router = APIRouter(tags=["articles"], dependencies=[Depends(require_admin)], responses=WRITE_ERRORS)
+
+
+async def get_jobs(request: Request) -> JobRunner:
+    return request.app.state.jobs
+
+
+JobsDep = Annotated[JobRunner, Depends(get_jobs)]
+
+
+def _records(body: bytes, content_type: str) -> Iterator[tuple[Any, str | None]]:
+    """``(record, error)`` per record of a JSON array or of NDJSON (one object per line; a
+    line that is not JSON is that record's error, not the request's)."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _invalid(f"the body is not UTF-8 (byte {exc.start})") from exc
+    if content_type.split(";")[0].strip().lower() == NDJSON:
+        for number, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                yield json.loads(line), None
+            except ValueError as exc:
+                yield None, f"line {number} is not JSON: {exc}"
+        return
+    try:
+        records = json.loads(text)
+    except ValueError as exc:
+        raise _invalid(f"the body is not JSON: {exc}; send a JSON array or NDJSON") from exc
+    if not isinstance(records, list):
+        raise _invalid(
+            "send a JSON array of articles (or NDJSON, Content-Type: application/x-ndjson)"
+        )
+    yield from ((r, None) for r in records)
+
+
+def _invalid(message: str) -> RequestValidationError:
+    return RequestValidationError([{"type": "value_error", "loc": ("body",), "msg": message}])
+
+
+def _read(record: Any, position: int) -> Article | str:
+    """The record as an article, or why it cannot be one."""
+    try:
+        valid = schemas.ArticleIn.model_validate(record)
+    except ValidationError as exc:
+        return "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'record'}: {e['msg']}" for e in exc.errors()
+        )
+    try:
+        return article_from_record(valid.model_dump(), f"POST /articles/bulk[{position}]")
+    except ValueError as exc:
+        return str(exc)
+
+
+def _parse(
+    records: Iterator[tuple[Any, str | None]],
+) -> tuple[list[Article], list[tuple[int, Item]], list[str | None]]:
+    """The batch's articles, its rejected records (with their positions) and every record's
+    id in order."""
+    articles: list[Article] = []
+    rejected: list[tuple[int, Item]] = []
+    order: list[str | None] = []
+    seen: dict[str, int] = {}
+    for position, (record, error) in enumerate(records):
+        if position >= MAX_RECORDS:
+            raise _invalid(f"more than {MAX_RECORDS} records: split the batch")
+        record_id = record.get("id") if isinstance(record, dict) else None
+        record_id = record_id if isinstance(record_id, str) else None
+        order.append(record_id)
+        found = error or _read(record, position)
+        if isinstance(found, Article) and found.id in seen:
+            found = f"id {found.id!r} repeats record {seen[found.id]}"
+        if isinstance(found, str):
+            rejected.append((position, Item(record_id, "rejected", reason=found)))
+            continue
+        seen[found.id] = position
+        articles.append(found)
+    if not order:
+        raise _invalid("no records: send at least one article")
+    return articles, rejected, order
+
+
+def job_out(job: Job) -> schemas.JobOut:
+    embedded = job.progress.get("chunks embedded", {})
+    finished = job.state in ("done", "failed")
+    result = None
+    if job.report is not None and job.report.manifest is not None:
+        result = write_result(job.report)
+    return schemas.JobOut(
+        id=job.id,
+        state=job.state,
+        created_at=job.created_at,
+        started_at=job.started_at,
+        finished_at=job.finished_at,
+        records=len(job.order),
+        articles_read=len(job.order) - len(job.rejected),
+        rejected=len(job.rejected),
+        progress=schemas.JobProgress(
+            chunks_total=embedded.get("total"), chunks_embedded=embedded.get("completed") or 0
+        ),
+        result=result,
+        error=job.error,
+        items=[schemas.JobItem(**item.__dict__) for item in job.items()] if finished else None,
+    )
+
+
+@router.post(
+    "/articles/bulk",
+    response_model=schemas.JobOut,
+    status_code=202,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {"type": "array", "items": schemas.ArticleIn.model_json_schema()}
+                },
+                NDJSON: {"schema": {"type": "string", "description": "One article per line."}},
+            },
+        }
+    },
+)
+async def bulk_articles(request: Request, jobs: JobsDep, response: Response) -> schemas.JobOut:
+    """Add or replace up to 100,000 articles (a JSON array, or NDJSON with Content-Type
+    application/x-ndjson; body up to NEWSQA_BULK_MAX_BODY_BYTES). Answers 202 with a job at
+    once; the job writes the batch as one generation, and GET /jobs/{id} reports its progress
+    and each record's result. Bad records are rejected one by one, with their reasons."""
+    body = await request.body()
+    articles, rejected, order = _parse(_records(body, request.headers.get("content-type", "")))
+    job = jobs.submit(articles, rejected, order)
+    response.headers["Location"] = f"/jobs/{job.id}"
+    return job_out(job)
+
+
+@router.get(
+    "/jobs/{job_id}", response_model=schemas.JobOut, responses={404: {"model": schemas.ErrorOut}}
+)
+def get_job(job_id: str, jobs: JobsDep) -> schemas.JobOut:
+    """A bulk job's state and progress; when it is done, every record's result in order."""
+    job = jobs.get(job_id)
+    if job is None:
+        raise JobNotFoundError(
+            f"no job {job_id!r}: jobs are kept in memory, the last {KEEP} of them, until the "
+            "server restarts"
+        )
+    return job_out(job)
+
+
+@router.post("/articles/delete", response_model=schemas.DeleteResult)
+def delete_articles(
+    body: schemas.DeleteRequest, c: ComponentsDep, live: LiveDep
+) -> schemas.DeleteResult:
+    """Remove many articles (or duplicates' ids) in one generation; ids not in the index are
+    listed as missing, not an error, so a sync can send the same delete twice."""
+    ids = list(dict.fromkeys(body.ids))
+    present = [a for a in ids if c.store.resolve(a) is not None]
+    missing = [a for a in ids if a not in set(present)]
+    if present:
+        try:
+            report = live.write(delete=present)
+        except ArticleNotFoundError:  # deleted by another writer meanwhile: look again
+            store = live.store
+            present = [a for a in present if store.resolve(a) is not None]
+            missing = [a for a in ids if a not in set(present)]
+            report = live.write(delete=present) if present else None
+        manifest = report.manifest if report is not None else live.store.manifest
+    else:
+        manifest = c.store.manifest
+    assert manifest is not None
+    return schemas.DeleteResult(
+        generation=manifest.generation, articles=manifest.articles, deleted=present, missing=missing
+    )

@@ -1,0 +1,240 @@
+"""Bulk and batch HTTP endpoints against the real server: POST /articles/bulk (a job per
+batch, one generation, a result per record), POST /articles/delete, GET /jobs/{id}, GET
+/articles (listing), GET /stats, POST /search and POST /ask/batch, and filters with several
+values."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+
+import httpx
+import pytest
+from conftest import CORPUS_DIR, running_server
+
+TOKEN = "bulk-admin-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+RECORDS = [json.loads(line) for line in (CORPUS_DIR / "articles.jsonl").open()]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, corpus_index, settings):
+    index_dir = tmp_path_factory.mktemp("bulk") / "index"
+    shutil.copytree(corpus_index, index_dir)
+    with running_server(
+        index_dir,
+        settings.cache_dir,
+        NEWSQA_ADMIN_TOKEN=TOKEN,
+        NEWSQA_RATE_LIMIT_PER_MINUTE="0",
+    ) as url:
+        yield url
+
+
+def wait_for_job(url: str, job_id: str, seconds: float = 300) -> dict:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        job = httpx.get(f"{url}/jobs/{job_id}", headers=AUTH, timeout=30).json()
+        if job["state"] in ("done", "failed"):
+            return job
+        time.sleep(0.3)
+    raise AssertionError(f"job {job_id} not done in {seconds} s")
+
+
+def generation(url: str) -> int:
+    return httpx.get(f"{url}/ready", timeout=30).json()["generation"]
+
+
+def festival(i: int) -> dict:
+    """A new article of its own (no two share a sentence: none is a copy of another)."""
+    return {
+        "id": f"bulk-{i:03d}",
+        "title": f"Festival perahu hias ke-{i} meriahkan Sungai Musi",
+        "url": f"https://contoh-berita.id/bulk/{i}",
+        "published": f"2024-08-{1 + i % 28:02d}T10:00:00+07:00",
+        "category": "Budaya" if i % 2 else "Pariwisata",
+        "source": "Kabar Bulk",
+        "text": f"Sebanyak {10 + i} perahu hias dari kecamatan nomor {i} ikut festival tahun ini. "
+        f"Panitia mencatat {100 * i + 7} penonton memadati tepian sungai pada hari ke-{i}. "
+        f"Juri memilih perahu berbentuk {['naga', 'ikan', 'burung', 'kapal'][i % 4]} "
+        f"sebagai pemenang kategori {i}.",
+    }
+
+
+def test_bulk_ndjson_is_a_job_with_a_result_per_record_and_one_generation(server):
+    url = server
+    before = generation(url)
+    good = [festival(i) for i in range(12)]
+    lines = [json.dumps(r) for r in good[:6]]
+    lines.append("{not json")  # rejected alone, with the line named
+    lines.append(json.dumps({"id": "bulk-no-text", "title": "Tanpa isi"}))
+    lines.append(json.dumps(good[0]))  # repeats record 0
+    lines.append(json.dumps(RECORDS[0]))  # already in the index, unchanged
+    lines.append(json.dumps({**good[1], "id": "bulk-copy"}))  # an exact copy of bulk-001
+    lines += [json.dumps(r) for r in good[6:]]
+    response = httpx.post(
+        f"{url}/articles/bulk",
+        content="\n".join(lines) + "\n",
+        headers={**AUTH, "Content-Type": "application/x-ndjson"},
+        timeout=60,
+    )
+    assert response.status_code == 202, response.text
+    accepted = response.json()
+    assert response.headers["location"] == f"/jobs/{accepted['id']}"
+    assert (accepted["records"], accepted["rejected"]) == (17, 3)
+    job = wait_for_job(url, accepted["id"])
+    assert job["state"] == "done", job
+    results = [(item["id"], item["result"]) for item in job["items"]]
+    assert results[:6] == [(r["id"], "added") for r in good[:6]]
+    assert results[6:11] == [
+        (None, "rejected"),
+        ("bulk-no-text", "rejected"),
+        ("bulk-000", "rejected"),
+        (RECORDS[0]["id"], "unchanged"),
+        ("bulk-copy", "duplicate"),
+    ]
+    reasons = [item["reason"] for item in job["items"][6:9]]
+    assert "line 7 is not JSON" in reasons[0]
+    assert "text" in reasons[1]
+    assert "repeats record 0" in reasons[2]
+    assert job["items"][10]["duplicate_of"] == "bulk-001"
+    assert results[11:] == [(r["id"], "added") for r in good[6:]]
+    assert job["result"]["added"] == 12 and job["result"]["generation"] == before + 1
+    assert generation(url) == before + 1  # one generation for the whole batch
+    assert job["progress"]["chunks_embedded"] == job["progress"]["chunks_total"] == 12
+    found = httpx.get(
+        f"{url}/search", params={"q": "perahu hias berbentuk naga", "k": 50}, timeout=60
+    ).json()
+    assert {p["article_id"] for p in found["passages"]} >= {"bulk-000", "bulk-004", "bulk-008"}
+
+    # the same ids in a JSON array again: unchanged, no new generation
+    again = httpx.post(f"{url}/articles/bulk", json=good, headers=AUTH, timeout=60)
+    assert again.status_code == 202
+    job = wait_for_job(url, again.json()["id"])
+    assert {item["result"] for item in job["items"]} == {"unchanged"}
+    assert generation(url) == before + 1
+
+    # many ids deleted in one call, one generation; unknown ids are listed, not an error
+    ids = [r["id"] for r in good] + ["bulk-copy", "never-indexed"]
+    deleted = httpx.post(f"{url}/articles/delete", json={"ids": ids}, headers=AUTH, timeout=60)
+    assert deleted.status_code == 200, deleted.text
+    body = deleted.json()
+    assert body["missing"] == ["never-indexed"]
+    assert body["generation"] == before + 2 == generation(url)
+    assert httpx.get(f"{url}/articles/bulk-003", timeout=30).status_code == 404
+    assert httpx.get(f"{url}/articles/bulk-copy", timeout=30).status_code == 404
+
+
+def test_bulk_refusals_name_the_problem(server):
+    url = server
+    assert httpx.post(f"{url}/articles/bulk", json=[], timeout=30).status_code == 401
+    for body, content_type, expected in [
+        (b'{"id": "x"}', "application/json", "JSON array"),
+        (b"[1, 2", "application/json", "not JSON"),
+        (b"", "application/x-ndjson", "no records"),
+    ]:
+        response = httpx.post(
+            f"{url}/articles/bulk",
+            content=body,
+            headers={**AUTH, "Content-Type": content_type},
+            timeout=30,
+        )
+        assert response.status_code == 422, response.text
+        assert expected in json.dumps(response.json()), response.text
+    missing = httpx.get(f"{url}/jobs/nope", headers=AUTH, timeout=30)
+    assert missing.status_code == 404 and "no job" in missing.json()["detail"]
+    assert httpx.get(f"{url}/jobs/nope", timeout=30).status_code == 401
+    too_many = {"ids": [f"x-{i}" for i in range(10_001)]}
+    assert (
+        httpx.post(f"{url}/articles/delete", json=too_many, headers=AUTH, timeout=30).status_code
+        == 422
+    )
+
+
+def test_listing_pages_through_every_article_and_stats_count_them(server):
+    url = server
+    seen, cursor = [], None
+    while True:
+        params = {"limit": 7, **({"cursor": cursor} if cursor else {})}
+        page = httpx.get(f"{url}/articles", params=params, timeout=30).json()
+        seen += page["articles"]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    ids = [a["id"] for a in seen]
+    assert ids == sorted(ids) and len(ids) == len(set(ids))
+    stats = httpx.get(f"{url}/stats", timeout=30).json()
+    assert len(ids) == stats["articles"]
+    assert sum(stats["by_source"].values()) == stats["articles"]
+    first = httpx.get(f"{url}/articles/{ids[0]}", timeout=30).json()
+    assert first["title"] == seen[0]["title"]
+    assert len({a["content_hash"] for a in seen}) == len(seen)
+
+    some = httpx.get(
+        f"{url}/articles",
+        params=[("source", "warta sumsel"), ("source", "Suara Timur"), ("limit", 1000)],
+        timeout=30,
+    ).json()["articles"]
+    assert some and {a["source"] for a in some} == {"Warta Sumsel", "Suara Timur"}
+    assert len(some) == stats["by_source"]["Warta Sumsel"] + stats["by_source"]["Suara Timur"]
+
+    # an article written now is listed since a moment before, and nothing older is
+    moment = max(a["indexed_at"] for a in seen)
+    record = {**festival(99), "id": "bulk-listed"}
+    assert httpx.post(f"{url}/articles", json=record, headers=AUTH, timeout=120).status_code == 201
+    try:
+        fresh = httpx.get(
+            f"{url}/articles", params={"since": moment, "limit": 1000}, timeout=30
+        ).json()["articles"]
+        assert "bulk-listed" in {a["id"] for a in fresh}
+        assert all(a["indexed_at"] >= moment for a in fresh)
+    finally:
+        httpx.delete(f"{url}/articles/bulk-listed", headers=AUTH, timeout=60)
+
+
+def test_post_search_and_filters_with_several_values(server):
+    url = server
+    query = "harga dan pasar"
+    both = {"category": ["Ekonomi", "pemerintahan"]}
+    posted = httpx.post(
+        f"{url}/search", json={"q": query, "k": 20, "filters": both}, timeout=60
+    ).json()
+    got = httpx.get(
+        f"{url}/search",
+        params=[("q", query), ("k", 20), ("category", "Ekonomi"), ("category", "pemerintahan")],
+        timeout=60,
+    ).json()
+    assert [p["article_id"] for p in posted["passages"]] == [
+        p["article_id"] for p in got["passages"]
+    ]
+    categories = {p["category"] for p in posted["passages"]}
+    assert categories == {"Ekonomi", "Pemerintahan"}
+    single = httpx.post(
+        f"{url}/search", json={"q": query, "k": 20, "filters": {"category": "Ekonomi"}}, timeout=60
+    ).json()
+    assert {p["category"] for p in single["passages"]} == {"Ekonomi"}
+    assert len(single["passages"]) < len(posted["passages"])
+    bad = httpx.post(f"{url}/search", json={"q": query, "filters": {"category": []}}, timeout=30)
+    assert bad.status_code == 422
+
+
+def test_ask_batch_gives_the_answers_of_single_requests(server):
+    url = server
+    questions = [
+        "which Palembang programs won 2020 awards",
+        "berapa harga cabai rawit di Palembang?",
+        "siapa yang memenangkan pertandingan sepak bola?",
+    ]
+    batch = httpx.post(f"{url}/ask/batch", json={"questions": questions}, timeout=120)
+    assert batch.status_code == 200, batch.text
+    answers = batch.json()["answers"]
+    assert [a["question"] for a in answers] == questions
+    for question, answer in zip(questions, answers):
+        single = httpx.post(f"{url}/ask", json={"question": question}, timeout=60).json()
+        for field in ("answer", "abstained", "short_answers"):
+            assert answer[field] == single[field], (question, field)
+        assert [(c["article_id"], c["char_start"]) for c in answer["citations"]] == [
+            (c["article_id"], c["char_start"]) for c in single["citations"]
+        ]
+    too_many = httpx.post(f"{url}/ask/batch", json={"questions": ["apa"] * 65}, timeout=30)
+    assert too_many.status_code == 422
