@@ -1,50 +1,82 @@
-"""newsqa's retriever as a LangChain ``BaseRetriever``, for users' own chains."""
+"""newsqa's retriever as a LangChain ``BaseRetriever``, for users' own chains.
+
+Over a running server instead of an index on disk: ``service.langchain_http_retriever``.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterator
 
-from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.callbacks import (
+    AsyncCallbackManagerForRetrieverRun,
+    CallbackManagerForRetrieverRun,
+)
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
-from pydantic import ConfigDict
+from langchain_core.runnables.config import run_in_executor
+from pydantic import ConfigDict, Field
 
-from service.retrieval import Filters, HybridRetriever
+from service.langchain_documents import PassageFields, check_k, ranked_documents
+from service.retrieval import ArticleHit, Filters, HybridRetriever
 
 
 class NewsqaRetriever(BaseRetriever):
-    """Returns the best passages as ``Document``s whose metadata carries the citation fields.
+    """The ``k`` best passages as ``Document``s (``service.langchain_documents``): the id is the
+    passage's span (``"article_id:char_start-char_end"``), the metadata the citation fields.
+
+    ``k`` counts passages, the Documents returned, as LangChain retrievers do; the
+    ``HybridRetriever`` (like GET /search) counts articles of up to three passages each.
+    ``invoke(q, k=2)`` overrides ``k`` for one call.
 
     >>> retriever = NewsqaRetriever(retriever=HybridRetriever(store, embedder), k=5)
     >>> docs = retriever.invoke("which Palembang programs won 2020 awards")
-    >>> docs[0].metadata["article_id"], docs[0].metadata["char_start"]
+    >>> docs[0].id, docs[0].metadata["article_id"], docs[0].metadata["char_start"]
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     retriever: HybridRetriever
-    k: int = 5
+    k: int = Field(5, ge=1, description="Passages (Documents) to return.")
     filters: Filters | None = None
 
     def _get_relevant_documents(
-        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun, k: int | None = None
     ) -> list[Document]:
-        documents = []
-        for rank, hit in enumerate(self.retriever.retrieve(query, self.k, self.filters), start=1):
-            for passage in hit.passages:
-                chunk = passage.chunk
-                metadata: dict[str, Any] = {
-                    "article_id": chunk.article_id,
-                    "title": chunk.title,
-                    "url": chunk.url,
-                    "published": chunk.published.isoformat() if chunk.published else None,
-                    "source": chunk.source,
-                    "category": chunk.category,
-                    "char_start": chunk.char_start,
-                    "char_end": chunk.char_end,
-                    "rank": rank,
-                    "score": hit.score,
-                    "also_reported_by": [c.article_id for c in hit.also_reported_by],
-                }
-                documents.append(Document(page_content=chunk.text, metadata=metadata))
-        return documents
+        wanted = check_k(self.k if k is None else k)
+        # Every article brings at least one passage: ``wanted`` articles fill ``wanted``
+        # passages whenever the index (and the filters) have that many.
+        hits = self.retriever.retrieve(query, wanted, self.filters)
+        return ranked_documents(_passages(hits), wanted)
+
+    async def _aget_relevant_documents(
+        self,
+        query: str,
+        *,
+        run_manager: AsyncCallbackManagerForRetrieverRun,
+        k: int | None = None,
+    ) -> list[Document]:
+        # BaseRetriever's default runs the sync method in a thread but drops ``k``.
+        return await run_in_executor(
+            None, self._get_relevant_documents, query, run_manager=run_manager.get_sync(), k=k
+        )
+
+
+def _passages(hits: list[ArticleHit]) -> Iterator[PassageFields]:
+    """The hits' passages in retrieval order, with GET /search's rounding of the score."""
+    for hit in hits:
+        also = tuple(copy.article_id for copy in hit.also_reported_by)
+        for passage in hit.passages:
+            c = passage.chunk
+            yield PassageFields(
+                article_id=c.article_id,
+                title=c.title,
+                url=c.url,
+                published=c.published,
+                source=c.source,
+                category=c.category,
+                text=c.text,
+                char_start=c.char_start,
+                char_end=c.char_end,
+                score=round(hit.score, 6),
+                also_reported_by=also,
+            )

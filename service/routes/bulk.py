@@ -70,6 +70,10 @@ def _invalid(message: str) -> RequestValidationError:
 
 def _read(record: Any, position: int) -> Article | str:
     """The record as an article, or why it cannot be one."""
+    try:  # JSON may escape a lone surrogate ("\\ud800"), which no text can hold
+        json.dumps(record, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return f"not valid Unicode: a lone surrogate at character {exc.start}"
     try:
         valid = schemas.ArticleIn.model_validate(record)
     except ValidationError as exc:

@@ -1,0 +1,164 @@
+"""A LangChain retriever over a running newsqa server (GET /search), for chains that run where
+the index and the model are not: it needs only httpx and langchain-core.
+
+Its Documents are those of the in-process ``NewsqaRetriever`` for the same index and query
+(``service.langchain_documents``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from datetime import date, datetime
+from typing import Any
+
+import httpx
+from langchain_core.callbacks import (
+    AsyncCallbackManagerForRetrieverRun,
+    CallbackManagerForRetrieverRun,
+)
+from langchain_core.documents import Document
+from langchain_core.retrievers import BaseRetriever
+from pydantic import Field, field_validator
+
+from newsqa.errors import NewsqaError
+from service.langchain_documents import PassageFields, check_k, ranked_documents
+
+FILTER_NAMES = (
+    "published_from",
+    "published_to",
+    "source",
+    "category",
+    "event_from",
+    "event_to",
+)
+"""GET /search's filter parameters (``service/routes/params.py``)."""
+SERVER_MAX_K = 50
+"""The largest ``k`` (articles) GET /search accepts."""
+
+FilterValue = str | list[str] | date | datetime
+"""A list (``source``, ``category``): several values, any of which matches."""
+QueryFilters = dict[str, FilterValue]
+
+
+class NewsqaHTTPError(NewsqaError):
+    """The server could not be reached, or answered with an error or with something that is not
+    a newsqa search response (the URL of another service)."""
+
+
+class NewsqaHTTPRetriever(BaseRetriever):
+    """The ``k`` best passages from a newsqa server's GET /search as ``Document``s.
+
+    ``k`` counts passages, as ``NewsqaRetriever``'s does; ``invoke(q, k=2)`` overrides it for one
+    call. ``filters`` takes GET /search's filter parameters (``FILTER_NAMES``); ``headers`` go
+    with every request (a gateway's credentials).
+
+    >>> retriever = NewsqaHTTPRetriever(url="http://127.0.0.1:8000", k=5)
+    >>> docs = retriever.invoke("which Palembang programs won 2020 awards")
+    """
+
+    url: str = Field(description="The server's base URL; requests go to {url}/search.")
+    k: int = Field(5, ge=1, description="Passages (Documents) to return.")
+    filters: QueryFilters | None = None
+    timeout: float = Field(30.0, gt=0, description="Seconds per request.")
+    headers: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("filters")
+    @classmethod
+    def _known_filters(cls, filters: QueryFilters | None) -> QueryFilters | None:
+        # The server ignores unknown query parameters: a misspelt filter would silently match
+        # everything.
+        unknown = sorted(set(filters or ()) - set(FILTER_NAMES))
+        if unknown:
+            raise ValueError(f"unknown filters {unknown}; GET /search takes {list(FILTER_NAMES)}")
+        return filters
+
+    @property
+    def endpoint(self) -> str:
+        return f"{self.url.rstrip('/')}/search"
+
+    def _get_relevant_documents(
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun, k: int | None = None
+    ) -> list[Document]:
+        wanted = check_k(self.k if k is None else k)
+        with self._transport_errors():
+            response = httpx.get(
+                self.endpoint,
+                params=self._params(query, wanted),
+                headers=self.headers,
+                timeout=self.timeout,
+            )
+        return self._documents(response, wanted)
+
+    async def _aget_relevant_documents(
+        self,
+        query: str,
+        *,
+        run_manager: AsyncCallbackManagerForRetrieverRun,
+        k: int | None = None,
+    ) -> list[Document]:
+        wanted = check_k(self.k if k is None else k)
+        with self._transport_errors():
+            async with httpx.AsyncClient(headers=self.headers, timeout=self.timeout) as client:
+                response = await client.get(self.endpoint, params=self._params(query, wanted))
+        return self._documents(response, wanted)
+
+    def _params(self, query: str, wanted: int) -> dict[str, str | int | list[str]]:
+        """The server's ``k`` counts articles of one or more passages each: ``wanted`` articles
+        fill ``wanted`` passages whenever the index has that many."""
+        params: dict[str, str | int | list[str]] = {"q": query, "k": min(wanted, SERVER_MAX_K)}
+        for name, value in (self.filters or {}).items():
+            # a list goes as the parameter repeated (httpx)
+            params[name] = value if isinstance(value, str | list) else value.isoformat()
+        return params
+
+    @contextlib.contextmanager
+    def _transport_errors(self) -> Iterator[None]:
+        """httpx's own message ("All connection attempts failed") does not say which server."""
+        try:
+            yield
+        except httpx.TransportError as exc:
+            raise NewsqaHTTPError(
+                f"newsqa server at {self.endpoint} unreachable: {type(exc).__name__}: {exc}"
+            ) from exc
+
+    def _documents(self, response: httpx.Response, wanted: int) -> list[Document]:
+        if response.status_code != 200:
+            raise NewsqaHTTPError(
+                f"newsqa server at {self.endpoint} answered HTTP {response.status_code}: "
+                f"{_detail(response)}"
+            )
+        try:
+            passages = [_passage(p) for p in response.json()["passages"]]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise NewsqaHTTPError(
+                f"{self.endpoint} did not answer like a newsqa server's GET /search: {exc!r}"
+            ) from exc
+        return ranked_documents(passages, wanted)
+
+
+def _passage(p: dict[str, Any]) -> PassageFields:
+    """One element of the response's ``passages`` (``schemas.PassageOut``)."""
+    published = p["published"]
+    return PassageFields(
+        article_id=p["article_id"],
+        title=p["title"],
+        url=p["url"],
+        published=datetime.fromisoformat(published) if published else None,
+        source=p["source"],
+        category=p["category"],
+        text=p["text"],
+        char_start=p["char_start"],
+        char_end=p["char_end"],
+        score=p["score"],
+        also_reported_by=tuple(m["article_id"] for m in p["also_reported_by"]),
+    )
+
+
+def _detail(response: httpx.Response) -> str:
+    """The error body's ``detail`` (what newsqa's error responses carry), else its start."""
+    try:
+        detail = response.json()["detail"]
+    except (ValueError, KeyError, TypeError):
+        return response.text[:300] or response.reason_phrase
+    return str(detail)
