@@ -157,6 +157,19 @@ class Settings(BaseSettings):
         description="Proxy addresses (comma-separated IPs or networks, or *) whose "
         "X-Forwarded-For is trusted for the client address; unset: proxy headers are ignored.",
     )
+    cors_origins: str | None = Field(
+        None,
+        description="Origins (comma-separated, or *) whose pages may call the API from a "
+        "browser (a CMS plugin on another site); unset: no CORS headers.",
+    )
+    root_path: str = Field(
+        "",
+        description="The path prefix a reverse proxy serves the API under (/newsqa): links "
+        "and the OpenAPI document carry it.",
+    )
+    workers: int = Field(
+        1, ge=1, le=64, description="Server processes sharing the port (`newsqa serve --workers`)."
+    )
 
     @field_validator("admin_token", mode="before")
     @classmethod
@@ -168,7 +181,7 @@ class Settings(BaseSettings):
             return None
         return value
 
-    @field_validator("forwarded_allow_ips", mode="before")
+    @field_validator("forwarded_allow_ips", "cors_origins", mode="before")
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         if isinstance(value, str) and not value.strip():

@@ -12,6 +12,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import replace
 
 from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
 from indexer.embedder import Embedder
@@ -50,6 +51,15 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
     limits.install(app, settings)
     metrics.install(app)
     logging_setup.install(app)
+    if settings.cors_origins:  # outermost: a preflight is answered before any limit runs
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=[o.strip() for o in settings.cors_origins.split(",") if o.strip()],
+            allow_methods=["GET", "POST", "PUT", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+            expose_headers=["Location", "Retry-After", "X-Request-ID"],
+            max_age=600,
+        )
 
     for error in ERROR_STATUS:
         app.add_exception_handler(error, _domain_error)

@@ -7,16 +7,18 @@ in order, each as one generation, through the same write worker as every other H
 (``LiveIndex.write``), and ``GET /jobs/{id}`` reports its progress and, when it is done, what
 became of each item.
 
-Jobs live in this process's memory (the last ``KEEP`` of them): a restart forgets them, and a
-job cut short by it wrote nothing (the writer commits all of a batch or none of it), so the
-client sends it again.
+Each job's state is also written to ``INDEX_DIR/.jobs/<id>.json`` as it changes (the last
+``KEEP`` jobs are kept), so that every server process (``newsqa serve --workers``) answers for
+every job, and a finished job's results outlive a restart. A job whose process stopped before
+it finished is reported as failed: its batch was committed in full or not at all (the writer
+commits a generation whole), so the client looks its ids up or sends it again.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import queue
-import shutil
 import tempfile
 import threading
 import uuid
@@ -26,15 +28,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
+from pydantic import BaseModel
+
 from indexer.documents import Article
 from indexer.pipeline import IndexReport
 from newsqa.errors import NewsqaError
+from service import schemas
 from service.live_index import LiveIndex
 from service.write_worker import ProgressFile
 
 log = logging.getLogger(__name__)
 
 KEEP = 200
+JOBS_DIR = ".jobs"
 State = Literal["queued", "running", "done", "failed"]
 
 
@@ -81,20 +87,27 @@ class Job:
 
 
 class JobRunner:
-    """Queued bulk jobs, written one after another by one thread."""
+    """Queued bulk jobs, written one after another by one thread; their state on disk."""
 
     def __init__(self, live: LiveIndex) -> None:
         self.live = live
         self._jobs: OrderedDict[str, Job] = OrderedDict()
         self._lock = threading.Lock()
         self._queue: queue.Queue[Job | None] = queue.Queue()
-        self._dir = Path(tempfile.mkdtemp(prefix="newsqa-jobs-"))
+        self._dir = live.store.path / JOBS_DIR
+        try:
+            self._dir.mkdir(exist_ok=True)
+        except OSError as exc:  # a read-only index: jobs stay visible to this process only
+            self._dir = Path(tempfile.mkdtemp(prefix="newsqa-jobs-"))
+            log.warning(
+                "cannot keep bulk jobs in %s (%s): using %s", live.store.path, exc, self._dir
+            )
         self._thread = threading.Thread(target=self._run, name="newsqa-bulk-jobs", daemon=True)
         self._thread.start()
 
     def submit(
         self, articles: list[Article], rejected: list[tuple[int, Item]], order: list[str | None]
-    ) -> Job:
+    ) -> schemas.JobOut:
         job = Job(id=uuid.uuid4().hex, articles=articles, rejected=rejected, order=order)
         with self._lock:
             self._jobs[job.id] = job
@@ -103,28 +116,62 @@ class JobRunner:
                 if oldest is None:
                     break
                 del self._jobs[oldest.id]
+        out = self._save(job)
+        self._prune()
         self._queue.put(job)
-        return job
+        return out
 
-    def get(self, job_id: str) -> Job | None:
+    def get(self, job_id: str) -> schemas.JobOut | None:
+        """The job's state: from memory when this process runs it, else from its file."""
         with self._lock:
             job = self._jobs.get(job_id)
-        if job is not None and job.state == "running":
-            job.progress = ProgressFile.read(self._progress_path(job))
-        return job
+        if job is not None:
+            if job.state == "running":
+                job.progress = ProgressFile.read(self._path(job.id, "progress"))
+            return job_out(job)
+        try:
+            saved = _Saved.model_validate_json(self._path(job_id).read_text())
+        except (OSError, ValueError):
+            return None
+        out = saved.job
+        if out.state in ("queued", "running"):
+            if not _alive(saved.pid):
+                return out.model_copy(update={"state": "failed", "error": STOPPED})
+            progress = ProgressFile.read(self._path(job_id, "progress"))
+            return out.model_copy(update={"progress": _progress(progress)})
+        return out
 
     def close(self) -> None:
         self._queue.put(None)
         self._thread.join(timeout=5)
-        shutil.rmtree(self._dir, ignore_errors=True)
 
-    def _progress_path(self, job: Job) -> Path:
-        return self._dir / f"{job.id}.json"
+    def _path(self, job_id: str, kind: str = "job") -> Path:
+        if not job_id.isalnum():  # ids are uuid hex; anything else names no file
+            return self._dir / "-"
+        return self._dir / (f"{job_id}.json" if kind == "job" else f"{job_id}.{kind}.json")
+
+    def _save(self, job: Job) -> schemas.JobOut:
+        out = job_out(job)
+        path = self._path(job.id)
+        tmp = path.with_suffix(".tmp")
+        try:
+            tmp.write_text(_Saved(pid=os.getpid(), job=out).model_dump_json())
+            os.replace(tmp, path)
+        except OSError as exc:  # the job runs all the same; only other processes lose sight
+            log.warning("cannot save bulk job %s: %s", job.id, exc)
+        return out
+
+    def _prune(self) -> None:
+        """Keep the files of the last ``KEEP`` jobs."""
+        files = sorted(self._dir.glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
+        for path in [p for p in files if p.name.count(".") == 1][KEEP:]:
+            path.unlink(missing_ok=True)
 
     def _run(self) -> None:
         while (job := self._queue.get()) is not None:
             job.state, job.started_at = "running", datetime.now(UTC)
-            path = self._progress_path(job)
+            self._save(job)
+            path = self._path(job.id, "progress")
             try:
                 if job.articles:
                     job.report = self.live.write(upsert=job.articles, progress_path=path)
@@ -141,3 +188,55 @@ class JobRunner:
                 path.unlink(missing_ok=True)
                 job.articles = []  # the texts are written (or not): free them
                 job.finished_at = datetime.now(UTC)
+                self._save(job)
+
+
+STOPPED = (
+    "the server process running this job stopped before it finished; the batch was committed "
+    "whole or not at all: look its ids up (GET /articles/{id}) or send it again"
+)
+
+
+class _Saved(BaseModel):
+    pid: int
+    job: schemas.JobOut
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _progress(progress: dict[str, dict[str, float | None]]) -> schemas.JobProgress:
+    embedded = progress.get("chunks embedded", {})
+    total = embedded.get("total")
+    return schemas.JobProgress(
+        chunks_total=int(total) if total is not None else None,
+        chunks_embedded=int(embedded.get("completed") or 0),
+    )
+
+
+def job_out(job: Job) -> schemas.JobOut:
+    finished = job.state in ("done", "failed")
+    result = None
+    if job.report is not None and job.report.manifest is not None:
+        result = schemas.WriteResult.of(job.report)
+    return schemas.JobOut(
+        id=job.id,
+        state=job.state,
+        created_at=job.created_at,
+        started_at=job.started_at,
+        finished_at=job.finished_at,
+        records=len(job.order),
+        articles_read=len(job.order) - len(job.rejected),
+        rejected=len(job.rejected),
+        progress=_progress(job.progress),
+        result=result,
+        error=job.error,
+        items=[schemas.JobItem(**item.__dict__) for item in job.items()] if finished else None,
+    )

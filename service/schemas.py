@@ -9,6 +9,7 @@ from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from indexer.ids import ARTICLE_ID_MAX_LENGTH, ARTICLE_ID_PATTERN, ARTICLE_ID_RULE
+from indexer.pipeline import IndexReport
 from service.input_text import visible
 from service.retrieval import Filters as RetrievalFilters
 
@@ -286,6 +287,20 @@ class WriteResult(BaseModel):
     removed: int
     duplicates: dict[str, str] = Field(description="Duplicate id -> the article kept.")
     chunks: int = Field(description="Chunks embedded by this write.")
+
+    @classmethod
+    def of(cls, report: IndexReport) -> WriteResult:
+        assert report.manifest is not None, "a write's report names its generation"
+        return cls(
+            generation=report.manifest.generation,
+            articles=report.manifest.articles,
+            added=report.added,
+            updated=report.updated,
+            unchanged=report.unchanged,
+            removed=report.removed,
+            duplicates=report.duplicates,
+            chunks=report.chunks,
+        )
 
 
 class DeleteRequest(BaseModel):

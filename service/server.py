@@ -31,6 +31,10 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import multiprocessing
+import signal
+import socket
+import threading
 import time
 from typing import Any
 
@@ -239,8 +243,69 @@ def build_server(
             timeout_keep_alive=settings.keep_alive_timeout,  # type: ignore[arg-type]
             proxy_headers=forwarded is not None,
             forwarded_allow_ips=forwarded or "",
+            root_path=settings.root_path,
             **config,
         )
     )
     server.connection_guard = guard  # type: ignore[attr-defined]  # for tests and debugging
     return server
+
+
+def _worker(settings: Settings, sock: socket.socket, config: dict[str, Any]) -> None:
+    """One server process of ``serve_workers``: its own app (index, model, limits) on the
+    shared listening socket."""
+    from service.app import create_app
+
+    server = build_server(create_app(settings), settings, **config)
+    server.run(sockets=[sock])
+    if not server.started:
+        raise SystemExit(3)
+
+
+def serve_workers(settings: Settings, host: str | None, port: int | None, **config: Any) -> int:
+    """Run ``settings.workers`` server processes on one port (each with the connection limits
+    of ``build_server``); restart one that dies, stop all on SIGINT or SIGTERM. uvicorn's own
+    ``workers`` cannot carry the limits: its processes build a plain server from a pickled
+    config. Each process holds its own index, model, rate limits and in-flight counts, so those
+    limits apply per process. Returns the exit status."""
+    sock = socket.socket(socket.AF_INET6 if ":" in (host or settings.host) else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host or settings.host, port if port is not None else settings.port))
+    except OSError as exc:
+        log.error("cannot listen on %s:%s: %s", host or settings.host, port or settings.port, exc)
+        return 3
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    context = multiprocessing.get_context("spawn")  # a process running torch must not fork
+    stop = threading.Event()
+
+    def start() -> multiprocessing.process.BaseProcess:
+        process = context.Process(target=_worker, args=(settings, sock, config), daemon=False)
+        process.start()
+        return process
+
+    def on_signal(signum: int, _: object) -> None:
+        stop.set()
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, on_signal)
+    processes = [start() for _ in range(settings.workers)]
+    log.info("serving with %d worker processes", settings.workers)
+    while not stop.wait(0.5):
+        for i, process in enumerate(processes):
+            if not process.is_alive():
+                if process.exitcode == 3:  # the app could not start: restarting will not help
+                    stop.set()
+                    break
+                log.warning(
+                    "worker %s exited with %s; starting another", process.pid, process.exitcode
+                )
+                processes[i] = start()
+    for process in processes:
+        if process.is_alive():
+            process.terminate()
+    for process in processes:
+        process.join(timeout=30)
+    sock.close()
+    return 3 if any(p.exitcode == 3 for p in processes) else 0

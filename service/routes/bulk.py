@@ -21,8 +21,8 @@ from indexer.sources import article_from_record
 from newsqa.errors import ArticleNotFoundError, JobNotFoundError
 from service import schemas
 from service.deps import ComponentsDep, LiveDep
-from service.jobs import KEEP, Item, Job, JobRunner
-from service.routes.writes import WRITE_ERRORS, require_admin, write_result
+from service.jobs import JOBS_DIR, KEEP, Item, JobRunner
+from service.routes.writes import WRITE_ERRORS, require_admin
 
 MAX_RECORDS = 100_000
 NDJSON = "application/x-ndjson"
@@ -114,30 +114,6 @@ def _parse(
     return articles, rejected, order
 
 
-def job_out(job: Job) -> schemas.JobOut:
-    embedded = job.progress.get("chunks embedded", {})
-    finished = job.state in ("done", "failed")
-    result = None
-    if job.report is not None and job.report.manifest is not None:
-        result = write_result(job.report)
-    return schemas.JobOut(
-        id=job.id,
-        state=job.state,
-        created_at=job.created_at,
-        started_at=job.started_at,
-        finished_at=job.finished_at,
-        records=len(job.order),
-        articles_read=len(job.order) - len(job.rejected),
-        rejected=len(job.rejected),
-        progress=schemas.JobProgress(
-            chunks_total=embedded.get("total"), chunks_embedded=embedded.get("completed") or 0
-        ),
-        result=result,
-        error=job.error,
-        items=[schemas.JobItem(**item.__dict__) for item in job.items()] if finished else None,
-    )
-
-
 @router.post(
     "/articles/bulk",
     response_model=schemas.JobOut,
@@ -163,7 +139,7 @@ async def bulk_articles(request: Request, jobs: JobsDep, response: Response) -> 
     articles, rejected, order = _parse(_records(body, request.headers.get("content-type", "")))
     job = jobs.submit(articles, rejected, order)
     response.headers["Location"] = f"/jobs/{job.id}"
-    return job_out(job)
+    return job
 
 
 @router.get(
@@ -174,10 +150,10 @@ def get_job(job_id: str, jobs: JobsDep) -> schemas.JobOut:
     job = jobs.get(job_id)
     if job is None:
         raise JobNotFoundError(
-            f"no job {job_id!r}: jobs are kept in memory, the last {KEEP} of them, until the "
-            "server restarts"
+            f"no job {job_id!r}: the last {KEEP} jobs are kept (in the index directory's "
+            f"{JOBS_DIR}/)"
         )
-    return job_out(job)
+    return job
 
 
 @router.post("/articles/delete", response_model=schemas.DeleteResult)

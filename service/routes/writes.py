@@ -15,7 +15,6 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import Field
 
 from indexer.documents import Article
-from indexer.pipeline import IndexReport
 from indexer.sources import article_from_record
 from service import auth, schemas
 from service.deps import ComponentsDep, LiveDep
@@ -60,21 +59,7 @@ def _parse(records: list[schemas.ArticleIn], origin: str, batch: bool) -> list[A
 
 
 def _upsert(live: LiveIndex, articles: list[Article]) -> schemas.WriteResult:
-    return write_result(live.write(upsert=articles))
-
-
-def write_result(report: IndexReport) -> schemas.WriteResult:
-    assert report.manifest is not None
-    return schemas.WriteResult(
-        generation=report.manifest.generation,
-        articles=report.manifest.articles,
-        added=report.added,
-        updated=report.updated,
-        unchanged=report.unchanged,
-        removed=report.removed,
-        duplicates=report.duplicates,
-        chunks=report.chunks,
-    )
+    return schemas.WriteResult.of(live.write(upsert=articles))
 
 
 Batch = Annotated[list[schemas.ArticleIn], Field(min_length=1, max_length=1000)]
@@ -115,4 +100,4 @@ def put_article(
 )
 def delete_article(article_id: schemas.ArticleIdPath, live: LiveDep) -> schemas.WriteResult:
     """Remove an article (or a duplicate's id) from the index."""
-    return write_result(live.write(delete=[article_id]))
+    return schemas.WriteResult.of(live.write(delete=[article_id]))
