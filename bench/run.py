@@ -17,6 +17,7 @@ Sections (each its own module, each runnable alone with ``--sections``):
 7. ``writes``: /search p50/p99 while the server writes 2,000 chunks, against idle.
 8. ``answers``: /ask with the reader against /ask with the sentence builder at 10k chunks.
 9. ``news``: story signatures and event extraction per article, against embedding it.
+10. ``batch``: 64 questions in one POST /ask/batch against 64 POST /ask requests.
 
 Absolute times on a shared machine are noisy: each section measures its sides alternately in
 the same run and reports ratios. Results go to ``OUT/latest.md`` and ``OUT/latest.json`` (each
@@ -47,6 +48,7 @@ SECTIONS = (
     "writes",
     "answers",
     "news",
+    "batch",
 )
 DEFAULT_OUT = REPO / "bench" / "results"
 
@@ -91,6 +93,7 @@ class Options:
 def _section_runners(o: Options) -> dict[str, Callable[[], dict]]:
     from bench import (
         answers,
+        batch,
         embedding,
         faiss_types,
         incremental,
@@ -129,6 +132,7 @@ def _section_runners(o: Options) -> dict[str, Callable[[], dict]]:
         "writes": lambda: write_isolation.run(chunks=o.write_chunks),
         "answers": lambda: answers.run(requests=o.requests),
         "news": news.run,
+        "batch": batch.run,
     }
 
 
@@ -383,6 +387,17 @@ def summary_rows(result: dict) -> list[tuple[str, str, str, str, str]]:
                 "—",
             )
         )
+    if not failed("batch", "10 batch"):
+        r = s["batch"]
+        rows.append(
+            (
+                "10 batch",
+                f"{r['questions']} × POST /ask ÷ 1 POST /ask/batch (time); same answers",
+                f"{r['single_over_batch']:.2f}; {r['same_answers']}/{r['questions']}",
+                "> 1; all",
+                _yes(r["single_over_batch"] > 1 and r["same_answers"] == r["questions"]),
+            )
+        )
     return rows
 
 
@@ -471,6 +486,7 @@ def render(result: dict) -> str:
         ]
     from bench import (
         answers,
+        batch,
         embedding,
         faiss_types,
         indexing,
@@ -490,6 +506,7 @@ def render(result: dict) -> str:
         "writes": ("7. Queries during a write", write_isolation.table),
         "answers": ("8. Answers: the reader against the sentence builder", answers.table),
         "news": ("9. Stories and event times at index time", news.table),
+        "batch": ("10. A batch of questions against single requests", batch.table),
     }
     for name, (title, table) in details.items():
         section = result["sections"].get(name)

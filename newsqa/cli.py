@@ -1,13 +1,22 @@
-"""The `newsqa` command: build the model, index a corpus, serve it, ask it, evaluate it."""
+"""The `newsqa` command: build the model, index a corpus, serve it, ask it, search it, write
+to it, export it, evaluate it."""
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from datetime import date, datetime
+from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any, TextIO
 
+import click
 import typer
-from rich.console import Console
+from rich.console import Console, ConsoleDimensions
 from rich.markup import escape
 from rich.progress import (
     BarColumn,
@@ -19,23 +28,81 @@ from rich.progress import (
 )
 from rich.table import Table
 from rich.text import Text
+from typer.core import TyperGroup
 
 from newsqa.errors import NewsqaError
 from newsqa.settings import Settings, get_settings
 
 if TYPE_CHECKING:
+    from indexer.documents import Article
+    from indexer.pipeline import IndexReport
+    from indexer.store import IndexStore
     from newsqa.api import Index
+    from service.retrieval import ArticleHit, Filters
+
+_log = logging.getLogger(__name__)
+
+
+class _CleanErrors(TyperGroup):
+    """Every command's expected failures (an index error, a file that cannot be read, a value
+    that does not parse) end as one line on stderr and exit 1: a traceback is for bugs, and
+    ``-v`` still logs it."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:
+            _quiet_stdout()  # `newsqa export | head`: the reader has what it wanted
+            raise typer.Exit(code=1) from None
+        except (NewsqaError, OSError, ValueError) as exc:
+            _log.debug("%s failed", ctx.invoked_subcommand, exc_info=True)
+            raise _fail(exc) from exc
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null so that the interpreter's final flush of a closed pipe does
+    not print a second error."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # no real file descriptor (CliRunner)
+        pass
+
+
+class _StdoutConsole(Console):
+    """The terminal's width on a terminal. Piped or redirected, rich would assume 80 columns
+    and squeeze or wrap every table; a wide console keeps each row on one line for grep, cut
+    and diffs (COLUMNS, when set, still wins)."""
+
+    PIPED_WIDTH = 10_000
+
+    @property  # type: ignore[override]
+    def size(self) -> ConsoleDimensions:
+        size = Console.size.fget(self)  # type: ignore[attr-defined]
+        if self.is_terminal or "COLUMNS" in os.environ:
+            return size
+        return ConsoleDimensions(self.PIPED_WIDTH, size.height)
+
+    @size.setter
+    def size(self, new_size: tuple[int, int]) -> None:
+        Console.size.fset(self, new_size)  # type: ignore[attr-defined]
+
 
 app = typer.Typer(
-    help="Semantic search and cited answers over news articles.", no_args_is_help=True
+    cls=_CleanErrors,
+    help="Semantic search and cited answers over news articles.",
+    no_args_is_help=True,
 )
 model_app = typer.Typer(help="The bundled embedding model.", no_args_is_help=True)
 app.add_typer(model_app, name="model")
-console = Console()
+console = _StdoutConsole()
 err = Console(stderr=True)
 
 IndexDir = Annotated[
     Path | None, typer.Option("--index-dir", help="Index directory (default: NEWSQA_INDEX_DIR).")
+]
+JsonOutput = Annotated[
+    bool, typer.Option("--json", help="Print JSON on stdout (what the HTTP API returns).")
 ]
 
 
@@ -50,6 +117,11 @@ def _fail(exc: Exception) -> typer.Exit:
     # One unwrapped line, never read as Rich markup: messages carry paths and brackets.
     err.print(Text.assemble(("error: ", "bold red"), str(exc)), soft_wrap=True)
     return typer.Exit(code=1)
+
+
+def _print_json(text: str) -> None:
+    """JSON goes around rich: no wrapping, no highlighting, so `| jq` reads it whole."""
+    typer.echo(text)
 
 
 def progress_bar() -> Progress:
@@ -121,6 +193,9 @@ def index(
     wait: WaitOption = 0.0,
     workers: WorkersOption = 1,
     engine: EngineOption = "local",
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the summary as JSON on stdout.")
+    ] = False,
 ) -> None:
     """Index articles into an index directory; on an existing index only what changed."""
     from service.index_open import open_embedder
@@ -135,19 +210,23 @@ def index(
     settings = _settings(index_dir)
     try:
         embedder = open_embedder(settings)
-        _index_once(paths, settings, embedder, prune, wait, workers, engine)
+        report = _index_once(paths, settings, embedder, prune, wait, workers, engine)
     except NewsqaError as exc:
         raise _fail(exc) from exc
+    if as_json:
+        _print_json(json.dumps(_report_record(report), ensure_ascii=False))
+    else:
+        _print_report(report, settings.index_dir)
 
 
 def _index_once(  # type: ignore[no-untyped-def]
     paths, settings, embedder, prune: bool, wait: float, workers: int = 1, engine: str = "local"
-) -> None:
+) -> IndexReport:
     from indexer.pipeline import build_index
     from service.index_open import dense_config
 
     with progress_bar() as progress:
-        report = build_index(
+        return build_index(
             paths,
             settings.index_dir,
             embedder,
@@ -158,7 +237,27 @@ def _index_once(  # type: ignore[no-untyped-def]
             dense=dense_config(settings),
             engine=engine,  # type: ignore[arg-type]
         )
-    table = Table(title=f"index {settings.index_dir}")
+
+
+def _report_record(report: IndexReport) -> dict[str, Any]:
+    """The summary as data, for scripts: duplicates as ``{duplicate id: kept id}`` and each
+    skipped record with its reason, where the table only counts them."""
+    return {
+        "articles": report.articles,
+        "added": report.added,
+        "updated": report.updated,
+        "unchanged": report.unchanged,
+        "removed": report.removed,
+        "duplicates": report.duplicates,
+        "skipped": [{"file": r.path, "line": r.line, "reason": r.reason} for r in report.skipped],
+        "chunks": report.chunks,
+        "seconds": round(report.seconds, 3),
+        "generation": report.manifest.generation if report.manifest else None,
+    }
+
+
+def _print_report(report: IndexReport, index_dir: Path) -> None:
+    table = Table(title=Text(f"index {index_dir}"))
     columns = {
         "articles": report.articles,
         "added": report.added,
@@ -178,8 +277,8 @@ def _index_once(  # type: ignore[no-untyped-def]
         skipped = Table(title="skipped records")
         for column in ("file", "line", "reason"):
             skipped.add_column(column)
-        for record in report.skipped:
-            skipped.add_row(record.path, str(record.line or ""), record.reason)
+        for record in report.skipped:  # Text: a reason quotes the record ("[", "[/b]")
+            skipped.add_row(Text(record.path), str(record.line or ""), Text(record.reason))
         console.print(skipped)
 
 
@@ -211,7 +310,8 @@ def watch(
         if not started:
             started = True
             try:
-                _index_once([folder], settings, embedder, False, wait)
+                report = _index_once([folder], settings, embedder, False, wait)
+                _print_report(report, settings.index_dir)
             except NewsqaError as exc:
                 console.print(f"[yellow]{exc}[/yellow]")
             console.print(f"watching {folder} (Ctrl-C to stop)")
@@ -228,7 +328,8 @@ def watch(
         if not files:
             continue
         try:
-            _index_once(files, settings, embedder, False, wait)
+            report = _index_once(files, settings, embedder, False, wait)
+            _print_report(report, settings.index_dir)
         except NewsqaError as exc:  # one bad batch must not stop the watcher
             console.print(f"[red]{exc}[/red]")
 
@@ -281,8 +382,98 @@ ArticlesK = Annotated[
 ]
 
 
+def _iso_bound(end: bool) -> Callable[[str], datetime]:
+    """A parser of ``--from`` (``end`` False) or ``--to``: a day alone means its first or its
+    last moment, so ``--to 2023-02-06`` keeps that day's articles. No offset: Jakarta time,
+    as for the corpus."""
+
+    def parse(value: str) -> datetime:
+        try:
+            day = date.fromisoformat(value)
+        except ValueError:
+            try:
+                return datetime.fromisoformat(value)
+            except ValueError:
+                raise typer.BadParameter(f"not an ISO date or date-time: {value!r}") from None
+        return datetime.combine(day, datetime.max.time() if end else datetime.min.time())
+
+    return parse
+
+
+def _iso_day(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"not an ISO date (YYYY-MM-DD): {value!r}") from None
+
+
+PublishedFrom = Annotated[
+    datetime | None,
+    typer.Option(
+        "--from", parser=_iso_bound(end=False), metavar="DATE", help="Published on or after (ISO)."
+    ),
+]
+PublishedTo = Annotated[
+    datetime | None,
+    typer.Option(
+        "--to", parser=_iso_bound(end=True), metavar="DATE", help="Published on or before (ISO)."
+    ),
+]
+CategoryOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--category",
+        metavar="CATEGORY",
+        help="Section, case-insensitive; repeat it for several (any).",
+    ),
+]
+SourceOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--source", metavar="SOURCE", help="Outlet, case-insensitive; repeat it for several (any)."
+    ),
+]
+EventFrom = Annotated[
+    date | None,
+    typer.Option(
+        "--event-from",
+        parser=_iso_day,
+        metavar="DAY",
+        help="Articles naming a time that ends on or after DAY.",
+    ),
+]
+EventTo = Annotated[
+    date | None,
+    typer.Option(
+        "--event-to", parser=_iso_day, metavar="DAY", help="... and starts on or before DAY."
+    ),
+]
+
+
+def _filters(
+    published_from: datetime | None,
+    published_to: datetime | None,
+    category: Sequence[str] | None,
+    source: Sequence[str] | None,
+    event_from: date | None,
+    event_to: date | None,
+) -> Filters:
+    """The options as the filters GET /search takes: several values of one field match any."""
+    from service.retrieval import Filters
+
+    return Filters(
+        published_from=published_from,
+        published_to=published_to,
+        source=list(source) if source else None,
+        category=list(category) if category else None,
+        event_from=event_from,
+        event_to=event_to,
+    )
+
+
 def _open_index(index_dir: Path | None) -> tuple[Index, int]:
-    """The index ``newsqa ask`` / ``timeline`` read, and the default k; a clear exit if none."""
+    """The index ``newsqa ask`` / ``search`` / ``timeline`` read, and the default k; a clear
+    exit if none."""
     from newsqa.api import Index
 
     settings = _settings(index_dir)
@@ -292,15 +483,39 @@ def _open_index(index_dir: Path | None) -> tuple[Index, int]:
         raise _fail(exc) from exc
 
 
+def _query(text: str) -> str:
+    """The check POST /ask and GET /search make: blank or invisible text asks nothing."""
+    from service.input_text import trim_invisible
+
+    try:
+        return trim_invisible(text)
+    except ValueError as exc:
+        raise typer.BadParameter(f"the query {exc}") from None
+
+
 @app.command()
 def ask(
     question: Annotated[str, typer.Argument(help="The question, in English or Indonesian.")],
     index_dir: IndexDir = None,
     k: ArticlesK = None,
+    published_from: PublishedFrom = None,
+    published_to: PublishedTo = None,
+    category: CategoryOption = None,
+    source: SourceOption = None,
+    event_from: EventFrom = None,
+    event_to: EventTo = None,
+    as_json: JsonOutput = False,
 ) -> None:
     """Answer one question from the command line, with its citations."""
+    question = _query(question)
+    filters = _filters(published_from, published_to, category, source, event_from, event_to)
     index, default_k = _open_index(index_dir)
-    answer = index.ask(question, k or default_k)
+    answer = index.ask(question, k or default_k, filters)
+    if as_json:
+        from service.routes.responses import ask_response
+
+        _print_json(ask_response(index.store, answer).model_dump_json())
+        return
     if answer.abstained:
         console.print("[yellow]No answer found in the articles.[/] Nearest passages:")
         for hit in answer.hits[:3]:
@@ -310,9 +525,72 @@ def ask(
     # markup=False: article text is printed as it is ("[1]" or "[/b]" in a quote is text)
     console.print(answer.answer, markup=False)
     for c in answer.citations:
-        date = c.published.date().isoformat() if c.published else "undated"
-        console.print(f"[{c.n}] {c.title or c.article_id} ({date}) {c.url or ''}", markup=False)
+        day = c.published.date().isoformat() if c.published else "undated"
+        console.print(f"[{c.n}] {c.title or c.article_id} ({day}) {c.url or ''}", markup=False)
         console.print(f'    "{c.quote}" [{c.char_start}:{c.char_end}]', markup=False)
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="What to look for, in English or Indonesian.")],
+    index_dir: IndexDir = None,
+    k: ArticlesK = None,
+    published_from: PublishedFrom = None,
+    published_to: PublishedTo = None,
+    category: CategoryOption = None,
+    source: SourceOption = None,
+    event_from: EventFrom = None,
+    event_to: EventTo = None,
+    as_json: JsonOutput = False,
+) -> None:
+    """Ranked articles and their passages for a query, without an answer (GET /search)."""
+    query = _query(query)
+    filters = _filters(published_from, published_to, category, source, event_from, event_to)
+    index, default_k = _open_index(index_dir)
+    started = time.perf_counter()
+    hits = index.search(query, k or default_k, filters)
+    if as_json:
+        from service import schemas
+        from service.routes.responses import passages_out
+
+        elapsed = round((time.perf_counter() - started) * 1000, 1)
+        body = schemas.SearchResponse(
+            query=query,
+            passages=passages_out(index.store, hits, query),
+            timings_ms={"total": elapsed},
+        )
+        _print_json(body.model_dump_json())
+    elif hits:
+        console.print(_hits_table(query, hits))
+    else:
+        err.print("[yellow]No articles found.[/]")
+
+
+_SNIPPET_CHARS = 300
+
+
+def _hits_table(query: str, hits: list[ArticleHit]) -> Table:
+    """One row per article with its best passage; ``--json`` has every passage."""
+    table = Table(title=Text(f"search {query!r}"))
+    for column in ("#", "score", "article", "published", "source", "category", "title"):
+        table.add_column(column, justify="right" if column in ("#", "score") else "left")
+    table.add_column("passage", ratio=1)
+    for rank, hit in enumerate(hits, 1):
+        chunk = hit.passages[0].chunk
+        snippet = " ".join(chunk.text.split())  # one line per row, paragraphs run on
+        if len(snippet) > _SNIPPET_CHARS:
+            snippet = snippet[:_SNIPPET_CHARS] + "..."
+        table.add_row(
+            str(rank),
+            f"{hit.score:.3f}",
+            Text(hit.article_id),
+            chunk.published.date().isoformat() if chunk.published else "",
+            Text(chunk.source or ""),
+            Text(chunk.category or ""),
+            Text(chunk.title),
+            Text(snippet),  # Text: article text is not Rich markup
+        )
+    return table
 
 
 @app.command()
@@ -320,10 +598,18 @@ def timeline(
     query: Annotated[str, typer.Argument(help="What the story is about.")],
     index_dir: IndexDir = None,
     k: ArticlesK = None,
+    published_from: PublishedFrom = None,
+    published_to: PublishedTo = None,
+    category: CategoryOption = None,
+    source: SourceOption = None,
+    event_from: EventFrom = None,
+    event_to: EventTo = None,
 ) -> None:
     """The dated sentences of the articles a query finds, earliest first, each cited."""
+    query = _query(query)
+    filters = _filters(published_from, published_to, category, source, event_from, event_to)
     index, default_k = _open_index(index_dir)
-    entries = index.timeline(query, k or default_k)
+    entries = index.timeline(query, k or default_k, filters)
     if not entries:
         console.print("[yellow]No dated sentences in the articles found.[/]")
     for e in entries:
@@ -333,6 +619,101 @@ def timeline(
         console.print(f"[bold]{when}[/] ({escape(e.expression)}) {title}", soft_wrap=True)
         quote = f'    "{e.quote}" [{e.article_id} {e.char_start}:{e.char_end}]'
         console.print(quote, markup=False, soft_wrap=True)
+
+
+@app.command()
+def delete(
+    article_ids: Annotated[list[str], typer.Argument(metavar="ID...", help="Article ids.")],
+    index_dir: IndexDir = None,
+    wait: WaitOption = 0.0,
+) -> None:
+    """Remove articles by id, all in one new generation; a missing id removes nothing."""
+    from indexer.pipeline import write_articles
+    from newsqa.errors import ArticleNotFoundError
+    from service.index_open import dense_config, open_embedder
+
+    settings = _settings(index_dir)
+    try:
+        report = write_articles(
+            settings.index_dir,
+            open_embedder(settings),  # the writer checks the index was built with this model
+            delete=article_ids,
+            lock_timeout=wait,
+            dense=dense_config(settings),
+        )
+    except ArticleNotFoundError as exc:
+        raise _fail(
+            ArticleNotFoundError(f"{exc} in {settings.index_dir}; nothing deleted")
+        ) from exc
+    generation = report.manifest.generation if report.manifest else "?"
+    console.print(
+        f"deleted {report.removed} article(s); {report.articles} left (generation {generation})",
+        markup=False,
+    )
+
+
+class ExportFormat(StrEnum):
+    """One format so far; scripts that name it keep working when another arrives."""
+
+    jsonl = "jsonl"
+
+
+@app.command()
+def export(
+    index_dir: IndexDir = None,
+    format_: Annotated[
+        ExportFormat,
+        typer.Option("--format", help="jsonl: the corpus format `newsqa index` reads."),
+    ] = ExportFormat.jsonl,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write to this file (default: stdout).")
+    ] = None,
+) -> None:
+    """Every live article as one JSON record per line: a backup, or the corpus to index into
+    a new directory (another model, another vector store)."""
+    from service.index_open import open_store
+
+    # check_model=False: exporting an index built with another model is how it moves to this one
+    store = open_store(_settings(index_dir), check_model=False, eager=False)
+    try:
+        lines = (json.dumps(_article_record(a), ensure_ascii=False) for a in _articles(store))
+        if out is None:
+            count = _write_lines(lines, sys.stdout)
+        else:
+            with out.open("w", encoding="utf-8") as file:
+                count = _write_lines(lines, file)
+    finally:
+        store.close()
+    err.print(f"exported {count} article(s)" + (f" to {out}" if out else ""), markup=False)
+
+
+def _articles(store: IndexStore) -> Iterator[Article]:
+    """The live articles in id order, so that two exports of one index diff cleanly."""
+    for article_id in sorted(store.article_ids()):
+        article = store.article(article_id)
+        if article is not None:
+            yield article
+
+
+def _article_record(article: Article) -> dict[str, str | None]:
+    """An article in the record format ``indexer.sources.article_from_record`` reads."""
+    return {
+        "id": article.id,
+        "title": article.title,
+        "url": article.url,
+        "published": article.published.isoformat() if article.published else None,
+        "category": article.category,
+        "source": article.source,
+        "text": article.text,
+    }
+
+
+def _write_lines(lines: Iterator[str], file: TextIO) -> int:
+    count = 0
+    for line in lines:
+        file.write(line + "\n")
+        count += 1
+    return count
 
 
 @app.command("eval")

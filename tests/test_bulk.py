@@ -238,3 +238,84 @@ def test_ask_batch_gives_the_answers_of_single_requests(server):
         ]
     too_many = httpx.post(f"{url}/ask/batch", json={"questions": ["apa"] * 65}, timeout=30)
     assert too_many.status_code == 422
+
+
+def detik_shaped(shared_dir, count: int) -> list[dict]:
+    """``count`` articles with detik's fields and sentences (read from ../shared, not copied
+    here): each takes three consecutive paragraphs-worth of sentences of one real article, no
+    two share a sentence, and each keeps its article's title, category, source and date."""
+    from indexer.sentences import split_sentences
+
+    out: list[dict] = []
+    with open(shared_dir / "data" / "news" / "detik-2025.jsonl", encoding="utf-8") as f:
+        for record in map(json.loads, f):
+            text = record["text"]
+            sentences = [text[a:b].strip() for a, b in split_sentences(text)]
+            sentences = [s for s in sentences if len(s) > 40]
+            for part, start in enumerate(range(0, len(sentences) - 2, 3)):
+                out.append(
+                    {
+                        **record,
+                        "id": f"{record['id']}-p{part}",
+                        "title": f"{record['title']} (bagian {part + 1})",
+                        "url": f"{record.get('url') or 'https://detik.example/'}#p{part}",
+                        "text": " ".join(sentences[start : start + 3]),
+                    }
+                )
+                if len(out) == count:
+                    return out
+    raise AssertionError(f"detik-2025 gives fewer than {count} articles")
+
+
+@pytest.mark.slow
+def test_five_thousand_articles_in_one_ndjson_request(tmp_path, corpus_index, settings, shared_dir):
+    """The acceptance case: 5,000 detik-shaped articles in one NDJSON request are one job that
+    reaches done with a result per record and one generation; then 1,000 ids go in one call."""
+    index_dir = tmp_path / "index"
+    shutil.copytree(corpus_index, index_dir)
+    records = detik_shaped(shared_dir, 5000)
+    body = "".join(json.dumps(r) + "\n" for r in records)
+    with running_server(
+        index_dir,
+        settings.cache_dir,
+        NEWSQA_ADMIN_TOKEN=TOKEN,
+        NEWSQA_RATE_LIMIT_PER_MINUTE="0",
+        NEWSQA_WRITE_THREADS="2",
+    ) as url:
+        before = generation(url)
+        articles = httpx.get(f"{url}/stats", timeout=60).json()["articles"]
+        started = time.monotonic()
+        response = httpx.post(
+            f"{url}/articles/bulk",
+            content=body.encode("utf-8"),
+            headers={**AUTH, "Content-Type": "application/x-ndjson"},
+            timeout=120,
+        )
+        accepted_s = time.monotonic() - started
+        assert response.status_code == 202, response.text
+        job = wait_for_job(url, response.json()["id"], seconds=1800)
+        print(
+            f"\n[bulk] {len(body) / 2**20:.1f} MiB NDJSON accepted in {accepted_s:.1f} s; job "
+            f"done in {time.monotonic() - started:.0f} s, {job['progress']['chunks_embedded']} "
+            "chunks embedded"
+        )
+        assert job["state"] == "done", job
+        assert len(job["items"]) == 5000
+        results = {item["result"] for item in job["items"]}
+        assert results <= {"added", "duplicate"}, results
+        assert [item["id"] for item in job["items"]] == [r["id"] for r in records]
+        assert generation(url) == before + 1 == job["result"]["generation"]
+        stats = httpx.get(f"{url}/stats", timeout=60).json()
+        added = sum(item["result"] == "added" for item in job["items"])
+        assert stats["articles"] == articles + added
+
+        gone = [r["id"] for r in records[:1000]]
+        deleted = httpx.post(
+            f"{url}/articles/delete", json={"ids": gone}, headers=AUTH, timeout=600
+        )
+        assert deleted.status_code == 200, deleted.text
+        assert deleted.json()["generation"] == before + 2 == generation(url)
+        assert set(deleted.json()["deleted"]) == set(gone)
+        assert httpx.get(f"{url}/articles/{gone[500]}", timeout=30).status_code == 404
+        listed = httpx.get(f"{url}/articles", params={"limit": 1000}, timeout=60).json()
+        assert not set(gone) & {a["id"] for a in listed["articles"]}

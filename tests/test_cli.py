@@ -1,4 +1,5 @@
-"""The `newsqa` command: index report, clear errors, eval report and quality gate."""
+"""The `newsqa` command: index report, clear errors, eval report and quality gate, JSON output
+for scripts, filters, search, delete and export."""
 
 from __future__ import annotations
 
@@ -7,11 +8,15 @@ import os
 import shutil
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
+from indexer.store import IndexStore
 from newsqa.cli import app
+from service.schemas import AskResponse
 
 REPO = Path(__file__).resolve().parents[1]
 runner = CliRunner()
@@ -131,3 +136,184 @@ def test_eval_names_missing_files(tmp_path):
     )
     assert result.exit_code == 1
     assert "no such file or folder" in result.output
+
+
+# ask / search / delete / export / index --json: the commands scripts use, run as `newsqa` is
+# (CliRunner keeps stdout and stderr apart: stdout must be nothing but the JSON or the table).
+
+
+def _invoke(args: list[str]):  # type: ignore[no-untyped-def]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def _json(args: list[str]) -> dict:
+    return json.loads(_invoke([*args, "--json"]).stdout)
+
+
+def _overlaps(store, article_id: str, first: date, last: date) -> bool:  # type: ignore[no-untyped-def]
+    text = store.article(article_id).text
+    return any(e.start <= last and e.end >= first for e in store.events_in(article_id, text))
+
+
+def test_ask_json_is_the_post_ask_body_with_exact_quotes(corpus_index, store):
+    body = _json(
+        ["ask", "which Palembang programs won 2020 awards", "--index-dir", str(corpus_index)]
+    )
+    assert set(body) == set(AskResponse.model_fields)
+    assert not body["abstained"] and body["citations"]
+    first = body["citations"][0]
+    text = store.article(first["article_id"]).text
+    assert first["quote"] == text[first["char_start"] : first["char_end"]]
+    assert "Poltabes" in body["answer"]
+
+
+def test_ask_filters_keep_other_sources_out(corpus_index):
+    # nq-003 (Kabar Nusantara) is the chili-price article; from Harian Pagi only, it cannot be
+    # cited, and every passage and citation is that outlet's (the filter is case-insensitive).
+    args = ["ask", "harga cabai rawit di Palembang", "--index-dir", str(corpus_index)]
+    body = _json([*args, "--source", "harian pagi", "--k", "3"])
+    assert body["passages"] and len({p["article_id"] for p in body["passages"]}) <= 3
+    assert {p["source"] for p in body["passages"]} == {"Harian Pagi"}
+    assert "nq-003" not in {c["article_id"] for c in body["citations"]}
+
+
+def test_search_json_and_its_filters(corpus_index, store):
+    base = ["search", "harga", "--index-dir", str(corpus_index), "--k", "10"]
+    body = _json(base)
+    assert set(body) == {"query", "passages", "timings_ms"} and body["query"] == "harga"
+    everything = {p["article_id"] for p in body["passages"]}
+    assert {p["category"] for p in body["passages"]} - {"Ekonomi", "Olahraga"}  # others too
+    assert all(p["highlights"] is not None and p["text"] for p in body["passages"])
+    # two categories (any matches), and a year of publication
+    narrowed = _json(
+        [*base, "--category", "ekonomi", "--category", "Olahraga", "--from", "2023-01-01",
+         "--to", "2023-12-31"]
+    )  # fmt: skip
+    assert narrowed["passages"]
+    for p in narrowed["passages"]:
+        assert p["category"] in ("Ekonomi", "Olahraga") and p["published"].startswith("2023-")
+    # an event window: every article found names a time inside February 2023
+    events = _json([*base, "--event-from", "2023-02-01", "--event-to", "2023-02-28"])
+    found = {p["article_id"] for p in events["passages"]}
+    assert "nq-003" in found and found != everything
+    assert all(_overlaps(store, a, date(2023, 2, 1), date(2023, 2, 28)) for a in found)
+
+
+def test_search_table_one_day_and_full_width(corpus_index):
+    # --to with a day alone keeps that whole day: nq-003 was published 2023-02-06 11:45 WIB
+    args = ["search", "harga cabai", "--index-dir", str(corpus_index)]
+    result = _invoke([*args, "--from", "2023-02-06", "--to", "2023-02-06"])
+    rows = [line for line in result.stdout.splitlines() if "nq-0" in line]
+    assert len(rows) == 1 and "nq-003" in rows[0]
+    # not a terminal: one row on one line, title and passage beside each other
+    assert "Harga Cabai Rawit di Pasar Palembang" in rows[0] and "Pasar 16 Ilir" in rows[0]
+    assert len(rows[0]) > 80
+
+
+def test_delete_export_and_index_piped_shows_the_whole_table(corpus_index, tmp_path, settings):
+    index_dir = tmp_path / "index"
+    shutil.copytree(corpus_index, index_dir)
+    where = ["--index-dir", str(index_dir)]
+    deleted = _invoke(["delete", "nq-001", "nq-002", *where])
+    assert "deleted 2 article(s)" in deleted.stdout
+    ids = [json.loads(line)["id"] for line in _invoke(["export", *where]).stdout.splitlines()]
+    assert "nq-003" in ids and not {"nq-001", "nq-002"} & set(ids)
+    # a missing id: named, exit 1, no traceback, and nothing deleted (nq-003 stays)
+    before = (index_dir / "CURRENT").read_text()
+    missing = runner.invoke(app, ["delete", "nq-003", "no-such-id", *where])
+    assert missing.exit_code == 1 and "Traceback" not in missing.output
+    assert "no-such-id" in missing.stderr and missing.stdout == ""
+    assert (index_dir / "CURRENT").read_text() == before
+    # `newsqa index ... | cat`: the summary is one table row per line, not squeezed to 80 columns
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "newsqa", "index", str(REPO / "corpus"), *where],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**env, "NEWSQA_CACHE_DIR": str(settings.cache_dir)},
+    )
+    assert proc.returncode == 0, proc.stderr
+    header = next(line for line in proc.stdout.splitlines() if "articles" in line)
+    assert "chunks embedded" in header and "seconds" in header and len(header) > 80
+    assert "nq-001" in _invoke(["export", *where]).stdout
+
+
+def test_export_then_index_json_gives_the_same_articles(corpus_index, store, tmp_path):
+    exported = tmp_path / "export.jsonl"
+    result = _invoke(
+        ["export", "--format", "jsonl", "--out", str(exported), "--index-dir", str(corpus_index)]
+    )
+    assert result.stdout == "" and "exported" in result.stderr
+    records = [json.loads(line) for line in exported.read_text(encoding="utf-8").splitlines()]
+    assert {r["id"] for r in records} == set(store.article_ids())
+    assert set(records[0]) == {"id", "title", "url", "published", "category", "source", "text"}
+    copy = tmp_path / "copy"
+    report = _json(["index", str(exported), "--index-dir", str(copy)])
+    assert report["added"] == report["articles"] == len(records)
+    assert report["skipped"] == [] and report["duplicates"] == {} and report["removed"] == 0
+    assert report["generation"] >= 1 and report["chunks"] > 0 and report["seconds"] > 0
+    again = IndexStore.open(copy, eager=False)
+    try:
+        for article_id in store.article_ids():
+            assert _fields(again.article(article_id)) == _fields(store.article(article_id))
+    finally:
+        again.close()
+
+
+def _fields(article) -> tuple:  # type: ignore[no-untyped-def]
+    return (
+        article.text,
+        article.title,
+        article.url,
+        article.published,
+        article.category,
+        article.source,
+    )
+
+
+def test_index_json_lists_skipped_records_with_reasons(tmp_path):
+    corpus = tmp_path / "bad.jsonl"
+    corpus.write_text('{broken\n{"id": "x-1", "title": "Judul", "text": "Harga beras naik."}\n')
+    report = _json(["index", str(corpus), "--index-dir", str(tmp_path / "index")])
+    assert report["added"] == 1
+    assert report["skipped"] == [
+        {"file": str(corpus), "line": 1, "reason": report["skipped"][0]["reason"]}
+    ]
+    assert "invalid JSON" in report["skipped"][0]["reason"]
+
+
+def test_model_build_reports_the_cached_model():
+    result = _invoke(["model", "build"])
+    assert "model ready" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["ask", "x", "--index-dir", "{missing}"], 1, "no index in"),
+        (["search", "x", "--index-dir", "{missing}"], 1, "no index in"),
+        (["export", "--index-dir", "{missing}"], 1, "no index in"),
+        (["delete", "nq-001", "--index-dir", "{missing}"], 1, "no committed index"),
+        (["search", "x", "--from", "yesterday"], 2, "not an ISO date"),
+        (["ask", "x", "--event-to", "2023-02-30"], 2, "not an ISO date"),
+        (["search", " \u200b "], 2, "empty"),
+        (["export", "--format", "csv"], 2, "csv"),
+        (["watch", "{missing}"], 1, "is not a folder"),
+        (["reader", "evaluate", "--questions", "{missing}"], 1, "no such file"),
+        (
+            ["reader", "train", "--passages", "{missing}", "--questions", "{missing}"],
+            1,
+            "no such file",
+        ),
+        (["bench", "--sections", "nope", "--out", "{missing}"], 2, "unknown sections"),
+    ],
+)
+def test_errors_are_one_message_on_stderr(args, code, message, tmp_path):
+    missing = str(tmp_path / "missing")
+    result = runner.invoke(app, [a.replace("{missing}", missing) for a in args])
+    assert result.exit_code == code, result.output
+    assert message in result.stderr and "Traceback" not in result.output
+    assert result.stdout == ""
