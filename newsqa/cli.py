@@ -347,22 +347,47 @@ def serve(
             "proxy headers are not trusted."
         ),
     ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=64,
+            help="Server processes sharing the port, each with the index and the model "
+            "(default NEWSQA_WORKERS, 1).",
+        ),
+    ] = None,
+    root_path: Annotated[
+        str | None,
+        typer.Option(
+            help="Path prefix a reverse proxy serves the API under, e.g. /newsqa "
+            "(default NEWSQA_ROOT_PATH)."
+        ),
+    ] = None,
 ) -> None:
     """Serve the HTTP API over an index directory."""
     from service.app import create_app
     from service.index_open import open_store
     from service.logging_setup import uvicorn_logging
-    from service.server import build_server
+    from service.server import build_server, serve_workers
 
     settings = _settings(index_dir)
+    update: dict[str, object] = {}
     if forwarded_allow_ips is not None:
-        settings = settings.model_copy(
-            update={"forwarded_allow_ips": forwarded_allow_ips.strip() or None}
-        )
+        update["forwarded_allow_ips"] = forwarded_allow_ips.strip() or None
+    if workers is not None:
+        update["workers"] = workers
+    if root_path is not None:
+        update["root_path"] = root_path.rstrip("/")
+    settings = settings.model_copy(update=update)
     try:  # fail fast, with the reason, before the server starts
         open_store(settings).close()
     except NewsqaError as exc:
         raise _fail(exc) from exc
+    if settings.workers > 1:
+        code = serve_workers(settings, host, port, log_level="info", **uvicorn_logging())
+        if code:
+            raise typer.Exit(code=code)
+        return
     # uvicorn with header/keep-alive timeouts and a connection limit (service/server.py)
     server = build_server(
         create_app(settings),

@@ -1,0 +1,114 @@
+"""`newsqa serve` options for deployment, against the real server: several worker processes
+on one port (every one answers for every bulk job), CORS for a CMS on another origin, and a
+root path behind a reverse proxy."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from conftest import running_server
+
+TOKEN = "serving-admin-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+CMS = "https://cms.example"
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(c) for c in (task / "children").read_text().split()]
+    return found
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, corpus_index, settings):
+    index_dir = tmp_path_factory.mktemp("serving") / "index"
+    shutil.copytree(corpus_index, index_dir)
+    with running_server(
+        index_dir,
+        settings.cache_dir,
+        NEWSQA_WORKERS="2",
+        NEWSQA_CORS_ORIGINS=f"{CMS}, https://other.example",
+        NEWSQA_ROOT_PATH="/newsqa",
+        NEWSQA_ADMIN_TOKEN=TOKEN,
+        NEWSQA_RATE_LIMIT_PER_MINUTE="0",
+    ) as url:
+        yield url, index_dir
+
+
+def test_workers_share_the_port_and_every_one_answers_for_every_job(server):
+    url, index_dir = server
+    record = {
+        "id": "serving-001",
+        "title": "Lomba perahu bidar di Sungai Musi diikuti 40 tim",
+        "text": "Sebanyak 40 tim perahu bidar dari 17 kecamatan ikut lomba tahunan di Sungai "
+        "Musi. Tim dari Seberang Ulu juara setelah mengungguli tim Ilir Timur di final.",
+    }
+    accepted = httpx.post(f"{url}/articles/bulk", json=[record], headers=AUTH, timeout=60)
+    assert accepted.status_code == 202, accepted.text
+    job_id = accepted.json()["id"]
+    deadline = time.monotonic() + 300
+    states = set()
+    while time.monotonic() < deadline:
+        # a new connection each time: the kernel hands them to either process
+        job = httpx.get(f"{url}/jobs/{job_id}", headers=AUTH, timeout=30)
+        assert job.status_code == 200, job.text
+        states.add(job.json()["state"])
+        if job.json()["state"] == "done":
+            break
+        time.sleep(0.3)
+    assert job.json()["items"] == [
+        {"id": "serving-001", "result": "added", "reason": None, "duplicate_of": None}
+    ]
+    assert (index_dir / ".jobs" / f"{job_id}.json").is_file()
+    for _ in range(10):  # both processes swap to the new generation and answer for the job
+        assert httpx.get(f"{url}/jobs/{job_id}", headers=AUTH, timeout=30).status_code == 200
+        assert httpx.get(f"{url}/articles/serving-001", timeout=30).status_code == 200
+
+
+def test_two_worker_processes_run_under_the_server(server):
+    url, _ = server
+    port = url.rsplit(":", 1)[1]
+    listed = subprocess.run(["ps", "-ww", "-eo", "pid=,args="], capture_output=True, text=True)
+    [parent] = [
+        int(line.split(None, 1)[0])
+        for line in listed.stdout.splitlines()
+        if "newsqa serve" in line and f"--port {port}" in line
+    ]
+    assert len(children(parent)) >= 2
+
+
+def test_cors_lets_the_named_origins_call_the_api(server):
+    url, _ = server
+    preflight = httpx.options(
+        f"{url}/ask",
+        headers={
+            "Origin": CMS,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type",
+        },
+        timeout=30,
+    )
+    assert preflight.status_code == 200
+    assert preflight.headers["access-control-allow-origin"] == CMS
+    asked = httpx.post(
+        f"{url}/search", json={"q": "harga cabai"}, headers={"Origin": CMS}, timeout=60
+    )
+    assert asked.status_code == 200 and asked.headers["access-control-allow-origin"] == CMS
+    other = httpx.get(
+        f"{url}/search", params={"q": "cabai"}, headers={"Origin": "https://evil.example"}
+    )
+    assert "access-control-allow-origin" not in other.headers
+
+
+def test_root_path_is_in_the_openapi_document(server):
+    url, _ = server
+    document = httpx.get(f"{url}/openapi.json", timeout=30).json()
+    assert {"url": "/newsqa"} in document.get("servers", [])
+    assert json.dumps(document).count("/articles/bulk") >= 1
