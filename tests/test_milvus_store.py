@@ -87,9 +87,11 @@ class Corpus:
         if published_to is not None:
             allowed &= published <= published_to
         if source is not None:
-            allowed &= np.array([s.casefold() == source.casefold() for s in self.sources])
+            wanted = {v.casefold() for v in ([source] if isinstance(source, str) else source)}
+            allowed &= np.array([s.casefold() in wanted for s in self.sources])
         if category is not None:
-            allowed &= np.array([c.casefold() == category.casefold() for c in self.categories])
+            wanted = {v.casefold() for v in ([category] if isinstance(category, str) else category)}
+            allowed &= np.array([c.casefold() in wanted for c in self.categories])
         return allowed
 
     def faiss_search(self, k: int, allowed: np.ndarray | None = None):
@@ -176,6 +178,7 @@ FILTERS = [
     {"category": "Ekonomi", "published_from": TS("2019-01-01T00:00:00+00:00").timestamp()},
     {"source": "Harian Pagi", "category": "Olahraga"},
     {"source": "no such outlet"},
+    {"category": ("Ekonomi", "olahraga", "no such section")},  # any of several values
 ]
 
 
@@ -210,6 +213,7 @@ def test_filter_expression_quotes_values():
     # event filters arrive as the ids of the articles that pass them (IndexStore.pushdown)
     expr = filter_expression(category="Hukum", article_ids=["nq-1", 'a"b'])
     assert expr == '(category == "hukum") and (article_id in ["nq-1", "a\\"b"])'
+    assert filter_expression(source=["A", "b"]) == '(source in ["a", "b"])'
 
 
 def test_delete_by_article_id(scratch, corpus):

@@ -89,16 +89,21 @@ def date_expression(published_from: float | None, published_to: float | None) ->
 def filter_expression(
     published_from: float | None = None,
     published_to: float | None = None,
-    source: Sequence[str] | None = None,
-    category: Sequence[str] | None = None,
+    source: str | Sequence[str] | None = None,
+    category: str | Sequence[str] | None = None,
     article_ids: Sequence[str] | None = None,
 ) -> str:
     """The boolean expression of the filters ("" when there are none); ``source`` and
     ``category`` match any of their values."""
     clauses = date_expression(published_from, published_to)
     for field, values in (("source", source), ("category", category)):
-        if values is not None:
-            clauses.append(f"{field} in [{', '.join(quote(v.casefold()) for v in values)}]")
+        if values is None:
+            continue
+        folded = [quote(v.casefold()) for v in ([values] if isinstance(values, str) else values)]
+        if len(folded) == 1:
+            clauses.append(f"{field} == {folded[0]}")
+        else:
+            clauses.append(f"{field} in [{', '.join(folded)}]")
     if article_ids is not None:
         clauses.append(f"article_id in [{', '.join(quote(a) for a in article_ids)}]")
     return " and ".join(f"({c})" for c in clauses)
@@ -249,8 +254,8 @@ class MilvusVectorStore:
         k: int,
         published_from: float | None = None,
         published_to: float | None = None,
-        source: Sequence[str] | None = None,
-        category: Sequence[str] | None = None,
+        source: str | Sequence[str] | None = None,
+        category: str | Sequence[str] | None = None,
         article_ids: Sequence[str] | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Top-``k`` chunks per query by inner product, filters applied inside Milvus.
