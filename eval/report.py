@@ -1,16 +1,22 @@
-"""Eval reports: a table by mode (Rich and Markdown), then the same by question language, JSON,
-a PNG chart, per-question failures."""
+"""Eval reports: a table by mode (Rich and Markdown), then the same by question language, JSON
+with the run's metadata, a PNG chart, per-question failures and results, TREC run and qrels
+files, and paired significance tests between modes."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from dataclasses import asdict
 from pathlib import Path
 
 from rich.console import Group, RenderableType
 from rich.table import Table
 
 from eval import metrics
+from eval.exports import write_exports, write_lines
+from eval.provenance import EvalResults, code_metadata
 from eval.runner import ModeReport
+from eval.significance import Comparison, compare_modes, markdown_comparisons
 
 COLUMNS = [
     "success@1",
@@ -132,11 +138,46 @@ def failures(report: ModeReport, limit: int = 200) -> list[dict]:
     return out[:limit]
 
 
-def write_report(out_dir: Path, sets: dict[str, list[ModeReport]]) -> list[Path]:
-    """Write report.md, report.json, failures-<set>-<mode>.jsonl and metrics.png."""
+RESERVED = ("meta", "significance")
+"""Top-level keys of report.json beside the question sets' names."""
+
+
+def _markdown_meta(meta: Mapping[str, object]) -> str:
+    """One line under the title: enough to tell two reports apart at a glance."""
+    git = meta.get("git") or {}
+    commit = git.get("commit") if isinstance(git, dict) else None
+    parts = [f"newsqa {meta.get('newsqa_version')}", f"{meta.get('timestamp')}"]
+    if commit:
+        parts.append(f"commit {str(commit)[:12]}" + (" (dirty)" if git.get("dirty") else ""))
+    if "model" in meta:
+        parts.append(f"model {meta['model']}, answer mode {meta.get('answer_mode')}")
+    index = meta.get("index")
+    if isinstance(index, dict):
+        parts.append(f"index {str(index.get('source_hash'))[:12]} gen {index.get('generation')}")
+    return "Run: " + "; ".join(parts) + " (report.json `meta`)\n"
+
+
+def _comparison_json(c: Comparison) -> dict[str, object]:
+    return {**asdict(c), "difference": c.difference}
+
+
+def write_report(out_dir: Path, sets: Mapping[str, list[ModeReport]]) -> list[Path]:
+    """Write report.md, report.json, metrics.png and, per set and mode, failures-, results- and
+    run- files, with qrels-<set>.trec per set (``eval.exports``).
+
+    report.json's ``meta`` is the run's metadata (``eval.provenance``) when ``sets`` came from
+    ``run_eval``, else what the code can say of itself. With two or more modes, report.md and
+    report.json's ``significance`` hold paired randomization tests of MRR@10 between them.
+    """
+    clash = [name for name in sets if name in RESERVED]
+    if clash:
+        raise ValueError(f"question set names {clash} clash with report.json's own keys")
     out_dir.mkdir(parents=True, exist_ok=True)
-    markdown = ["# newsqa eval report", ""]
-    payload: dict[str, dict] = {}
+    meta = sets.meta if isinstance(sets, EvalResults) else code_metadata()
+    markdown = ["# newsqa eval report", "", _markdown_meta(meta)]
+    payload: dict[str, object] = {"meta": meta}
+    significance: dict[str, list[Comparison]] = {}
+    paths = []
     for name, reports in sets.items():
         markdown.append(markdown_table(name, reports))
         payload[name] = {
@@ -149,17 +190,25 @@ def write_report(out_dir: Path, sets: dict[str, list[ModeReport]]) -> list[Path]
             for r in reports
         }
         for r in reports:
-            with (out_dir / f"failures-{name}-{r.name}.jsonl").open("w", encoding="utf-8") as fh:
-                for row in failures(r):
-                    fh.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
+            rows = (json.dumps(row, ensure_ascii=False, default=str) + "\n" for row in failures(r))
+            write_lines(out_dir / f"failures-{name}-{r.name}.jsonl", rows)
+        paths += write_exports(out_dir, name, reports)
+        if len(reports) > 1:
+            significance[name] = compare_modes(reports)
+    if significance:
+        markdown += ["## Significance", ""]
+        markdown += [markdown_comparisons(name, found) for name, found in significance.items()]
+        payload["significance"] = {
+            name: [_comparison_json(c) for c in found] for name, found in significance.items()
+        }
     (out_dir / "report.md").write_text("\n".join(markdown), encoding="utf-8")
     (out_dir / "report.json").write_text(json.dumps(payload, indent=2), encoding="utf-8")
-    paths = [out_dir / "report.md", out_dir / "report.json"]
+    paths[:0] = [out_dir / "report.md", out_dir / "report.json"]
     paths.append(_chart(out_dir / "metrics.png", sets))
     return paths
 
 
-def _chart(path: Path, sets: dict[str, list[ModeReport]]) -> Path:
+def _chart(path: Path, sets: Mapping[str, list[ModeReport]]) -> Path:
     import matplotlib
 
     matplotlib.use("Agg")

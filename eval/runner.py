@@ -165,41 +165,64 @@ def run_questions(
     return results
 
 
-def _figures(results: Sequence[QuestionResult]) -> tuple[dict[str, float], dict[str, list[float]]]:
-    """Mean figures and the per-question values behind them; retrieval metrics over questions
-    with relevant ids, answer metrics over answerable ones with reference answers, abstention
-    over all."""
-    with_relevant = [r for r in results if r.relevant]
-    with_answers = [r for r in results if r.question.answers and r.question.answerable]
-    lists = [r for r in with_answers if r.question.asks_for_all]
+PER_QUESTION = (
+    "success@1",
+    "success@5",
+    "success@10",
+    "recall@5",
+    "recall@10",
+    "mrr@10",
+    "ndcg@10",
+    "containment",
+    "token_f1",
+    "exact_match",
+    "short_f1",
+    "answered",
+    "list_recall",
+)
+"""The figures that are means of per-question values (``question_scores``), in report order."""
 
-    def first_short(r: QuestionResult) -> str | None:
+
+def question_scores(r: QuestionResult) -> dict[str, float]:
+    """The per-question values behind the mean figures, only those that apply to ``r``.
+
+    One function for both the means (``_figures``) and the per-question export
+    (``eval.exports``), so that the mean of an exported column is the reported figure.
+    Retrieval metrics apply to questions with relevant ids, answer metrics to answerable ones
+    with reference answers, list recall to those asking for every answer, the answer rate
+    (answered, right or wrong) to every answerable one.
+    """
+    q = r.question
+    scores: dict[str, float] = {}
+    if r.relevant:
+        scores["success@1"] = metrics.success_at(r.ranked, r.relevant, 1)
+        scores["success@5"] = metrics.success_at(r.ranked, r.relevant, 5)
+        scores["success@10"] = metrics.success_at(r.ranked, r.relevant, 10)
+        scores["recall@5"] = metrics.recall_at(r.ranked, r.relevant, 5)
+        scores["recall@10"] = metrics.recall_at(r.ranked, r.relevant, 10)
+        scores["mrr@10"] = metrics.mrr_at(r.ranked, r.relevant, 10)
+        scores["ndcg@10"] = metrics.ndcg_at(r.ranked, r.relevant, 10)
+    if q.answerable and q.answers:
         # An abstention scores 0 even if a server sent a short answer with it.
-        return None if r.abstained or not r.short_answers else r.short_answers[0]
+        short = None if r.abstained or not r.short_answers else r.short_answers[0]
+        scores["containment"] = metrics.contains_answer(r.answer, q.answers)
+        scores["token_f1"] = metrics.token_f1(r.answer, q.answers)
+        scores["exact_match"] = metrics.exact_match(short, q.answers)
+        scores["short_f1"] = metrics.short_f1(short, q.answers)
+        if q.asks_for_all:
+            found = [] if r.abstained else r.short_answers
+            scores["list_recall"] = metrics.list_recall(found, q.answers)
+    if q.answerable:
+        scores["answered"] = float(not r.abstained)
+    return scores
 
-    per_q: dict[str, list[float]] = {
-        "success@1": [metrics.success_at(r.ranked, r.relevant, 1) for r in with_relevant],
-        "success@5": [metrics.success_at(r.ranked, r.relevant, 5) for r in with_relevant],
-        "success@10": [metrics.success_at(r.ranked, r.relevant, 10) for r in with_relevant],
-        "recall@5": [metrics.recall_at(r.ranked, r.relevant, 5) for r in with_relevant],
-        "recall@10": [metrics.recall_at(r.ranked, r.relevant, 10) for r in with_relevant],
-        "mrr@10": [metrics.mrr_at(r.ranked, r.relevant, 10) for r in with_relevant],
-        "ndcg@10": [metrics.ndcg_at(r.ranked, r.relevant, 10) for r in with_relevant],
-        "containment": [
-            metrics.contains_answer(r.answer, r.question.answers) for r in with_answers
-        ],
-        "token_f1": [metrics.token_f1(r.answer, r.question.answers) for r in with_answers],
-        "exact_match": [
-            metrics.exact_match(first_short(r), r.question.answers) for r in with_answers
-        ],
-        "short_f1": [metrics.short_f1(first_short(r), r.question.answers) for r in with_answers],
-        # the answer rate: answerable questions answered, not abstained on (right or wrong)
-        "answered": [float(not r.abstained) for r in results if r.question.answerable],
-        "list_recall": [
-            metrics.list_recall([] if r.abstained else r.short_answers, r.question.answers)
-            for r in lists
-        ],
-    }
+
+def _figures(results: Sequence[QuestionResult]) -> tuple[dict[str, float], dict[str, list[float]]]:
+    """Mean figures and the per-question values behind them (``question_scores``);
+    abstention and citation figures are over all questions."""
+    with_relevant = [r for r in results if r.relevant]
+    scored = [question_scores(r) for r in results]
+    per_q = {name_: [s[name_] for s in scored if name_ in s] for name_ in PER_QUESTION}
     values = {name_: sum(v) / len(v) for name_, v in per_q.items() if v}
     precision, recall = metrics.abstention_scores(
         [r.abstained for r in results], [r.question.answerable for r in results]

@@ -6,6 +6,7 @@ import tomllib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from eval.provenance import EvalResults, run_metadata
 from eval.questions import load_questions
 from eval.runner import (
     ModeReport,
@@ -70,14 +71,19 @@ def run_eval(
     index_dir: Path | None = None,
     url: str | None = None,
     progress=None,  # type: ignore[no-untyped-def]
-) -> dict[str, list[ModeReport]]:
-    """Scores per question set and mode. With ``url``, questions go to that server's /ask
-    (its own index and mode); the local index is still used to check citations."""
-    embedder = open_embedder(settings)
+    embedder: Embedder | None = None,
+) -> EvalResults:
+    """Scores per question set and mode, with the run's metadata (``eval.provenance``). With
+    ``url``, questions go to that server's /ask (its own index and mode); the local index is
+    still used to check citations. ``embedder``: one already loaded for ``settings`` (tests
+    share one), else the model is loaded here."""
+    embedder = embedder if embedder is not None else open_embedder(settings)
     store = ensure_index(corpus, index_dir, settings, embedder, progress)
     if settings.llm_base_url and len(modes) == len(MODES):
         modes = [*modes, "llm"]  # --mode all compares the generative mode too
-    results: dict[str, list[ModeReport]] = {}
+    results = EvalResults(
+        run_metadata(settings, store, HybridRetriever(store, embedder), modes, k, url)
+    )
     for path in question_files:
         questions = load_questions(path)
         reports = []
