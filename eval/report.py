@@ -15,23 +15,11 @@ from rich.table import Table
 from eval import metrics
 from eval.exports import write_exports, write_lines
 from eval.provenance import EvalResults, code_metadata
-from eval.runner import ModeReport
+from eval.runner import PER_QUESTION, ModeReport
 from eval.significance import Comparison, compare_modes, markdown_comparisons
 
 COLUMNS = [
-    "success@1",
-    "success@5",
-    "success@10",
-    "recall@5",
-    "recall@10",
-    "mrr@10",
-    "ndcg@10",
-    "containment",
-    "token_f1",
-    "exact_match",
-    "short_f1",
-    "list_recall",
-    "answered",
+    *PER_QUESTION,  # the means of per-question scores, then the set-level figures
     "abstention_precision",
     "abstention_recall",
     "abstention_on_negatives",

@@ -177,8 +177,8 @@ PER_QUESTION = (
     "token_f1",
     "exact_match",
     "short_f1",
-    "answered",
     "list_recall",
+    "answered",
 )
 """The figures that are means of per-question values (``question_scores``), in report order."""
 

@@ -50,8 +50,8 @@ class Filters:
             (
                 self.published_from,
                 self.published_to,
-                self.source,
-                self.category,
+                _values(self.source),
+                _values(self.category),
                 self.event_from,
                 self.event_to,
             )
@@ -78,10 +78,10 @@ class Filters:
 
 
 def _values(value: str | Sequence[str] | None) -> tuple[str, ...] | None:
-    """One value or several as a tuple; None (or no values) when unconstrained."""
+    """One value or several as a tuple, blank ones left out; None when unconstrained."""
     if value is None:
         return None
-    values = (value,) if isinstance(value, str) else tuple(value)
+    values = tuple(v for v in ((value,) if isinstance(value, str) else value) if v.strip())
     return values or None
 
 

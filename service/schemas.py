@@ -34,9 +34,10 @@ ArticleIdPath = Annotated[
 """The ``/articles/{article_id}`` path parameter: an id outside the pattern gets 422."""
 
 
-FilterValue = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+FilterValue = Annotated[str, StringConstraints(max_length=200)]
 FilterValues = FilterValue | Annotated[list[FilterValue], Field(min_length=1, max_length=50)]
-"""One value, or several of which any matches (``"Hukum"`` or ``["Hukum", "Politik"]``)."""
+"""One value, or several of which any matches (``"Hukum"`` or ``["Hukum", "Politik"]``); a
+blank value constrains nothing (``?category=`` as a form leaves it)."""
 
 
 class Filters(BaseModel):

@@ -60,8 +60,8 @@ def _matcher(
     since: datetime | None, source: list[str] | None, category: list[str] | None
 ) -> Callable[[CatalogEntry], bool]:
     after = _utc(since).isoformat(timespec="seconds") if since is not None else None
-    sources = {v.casefold() for v in source} if source else None
-    categories = {v.casefold() for v in category} if category else None
+    sources = {v.casefold() for v in source or () if v.strip()} or None  # blank: any
+    categories = {v.casefold() for v in category or () if v.strip()} or None
 
     def wanted(e: CatalogEntry) -> bool:
         return (
