@@ -54,6 +54,9 @@ def bench(
     write_chunks: Annotated[
         int | None, typer.Option(help="Section 7: chunks written during queries (default 2000).")
     ] = None,
+    real_questions: Annotated[
+        int | None, typer.Option(help="Section 11: first N questions of each set (default 100).")
+    ] = None,
 ) -> None:
     """Run the benchmarks side by side and write OUT/latest.md and OUT/latest.json."""
     from bench.run import SECTIONS, Options, run_bench
@@ -71,6 +74,7 @@ def bench(
         "embed_passages": embed_passages,
         "peer_questions": peer_questions,
         "write_chunks": write_chunks,
+        "real_questions": real_questions,
     }
     options = Options(**{k: v for k, v in given.items() if v is not None})
     try:

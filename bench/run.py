@@ -18,6 +18,8 @@ Sections (each its own module, each runnable alone with ``--sections``):
 8. ``answers``: /ask with the reader against /ask with the sentence builder at 10k chunks.
 9. ``news``: story signatures and event extraction per article, against embedding it.
 10. ``batch``: 64 questions in one POST /ask/batch against 64 POST /ask requests.
+11. ``real``: /search and /ask on facqa-valid and detik-summary-dev questions, quiet and beside
+    a CPU hog at nice 10; the stages of /ask; query embedding against its FLOP bound.
 
 Absolute times on a shared machine are noisy: each section measures its sides alternately in
 the same run and reports ratios. Results go to ``OUT/latest.md`` and ``OUT/latest.json`` (each
@@ -49,6 +51,7 @@ SECTIONS = (
     "answers",
     "news",
     "batch",
+    "real",
 )
 DEFAULT_OUT = REPO / "bench" / "results"
 
@@ -68,6 +71,7 @@ class Options:
     embed_passages: int = 48
     peer_questions: int | None = None
     write_chunks: int = 2000
+    real_questions: int = 100
     extra: dict = field(default_factory=dict)
 
     def resolved(self) -> Options:
@@ -84,6 +88,7 @@ class Options:
             o.embed_passages = min(o.embed_passages, 16)
             o.peer_questions = o.peer_questions or 40
             o.write_chunks = min(o.write_chunks, 200)
+            o.real_questions = min(o.real_questions, 20)
         if o.large:
             o.latency_sizes = tuple(sorted({*o.latency_sizes, 1_000_000}))
             o.faiss_sizes = tuple(sorted({*o.faiss_sizes, 1_000_000}))
@@ -101,6 +106,7 @@ def _section_runners(o: Options) -> dict[str, Callable[[], dict]]:
         latency,
         news,
         peer,
+        real,
         write_isolation,
     )
     from indexer.openmp import on_openmp_thread
@@ -133,6 +139,7 @@ def _section_runners(o: Options) -> dict[str, Callable[[], dict]]:
         "answers": lambda: answers.run(requests=o.requests),
         "news": news.run,
         "batch": batch.run,
+        "real": lambda: real.run(questions=o.real_questions),
     }
 
 
@@ -398,6 +405,39 @@ def summary_rows(result: dict) -> list[tuple[str, str, str, str, str]]:
                 _yes(r["single_over_batch"] > 1 and r["same_answers"] == r["questions"]),
             )
         )
+    if not failed("real", "11 real"):
+        from bench.real import BUSY_GOAL
+
+        r = s["real"]
+        for name, x in r["sets"].items():
+            rows += [
+                (
+                    "11 real",
+                    f"/ask p50 on {name} (quiet)",
+                    f"{x['quiet ask']['p50_ms']} ms",
+                    f"<= {x['ask_goal_ms']:.0f} ms",
+                    _yes(x["quiet ask"]["p50_ms"] <= x["ask_goal_ms"]),
+                ),
+                (
+                    "11 real",
+                    f"/search p50 beside a nice-10 CPU hog ÷ quiet ({name})",
+                    f"{x['busy_over_quiet_search']:.2f}",
+                    f"<= {BUSY_GOAL}",
+                    _yes(x["busy_over_quiet_search"] <= BUSY_GOAL),
+                ),
+            ]
+        q = r.get("query_embedding")
+        if q:
+            rows.append(
+                (
+                    "11 real",
+                    "query embedding at batch 1 ÷ its FLOP-bound time",
+                    f"{q['over_bound_p50']:.2f} ({q['time_p50_ms']} ms, "
+                    f"{q['gflop_at_p50_tokens']} GFLOP)",
+                    f"<= {q['goal']}",
+                    _yes(q["met"]),
+                )
+            )
     return rows
 
 
@@ -493,6 +533,7 @@ def render(result: dict) -> str:
         latency,
         news,
         peer,
+        real,
         write_isolation,
     )
 
@@ -507,6 +548,7 @@ def render(result: dict) -> str:
         "answers": ("8. Answers: the reader against the sentence builder", answers.table),
         "news": ("9. Stories and event times at index time", news.table),
         "batch": ("10. A batch of questions against single requests", batch.table),
+        "real": ("11. Real questions: quiet, busy, stages", real.table),
     }
     for name, (title, table) in details.items():
         section = result["sections"].get(name)

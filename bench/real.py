@@ -1,0 +1,286 @@
+"""/search and /ask on real question sets: quiet, beside a CPU hog, and where the time goes.
+
+    python -m bench --sections real [--real-questions 100]
+
+The synthetic latency section (3) asks short questions of the project's own set; users ask
+longer ones. Here the real server answers the first ``questions`` questions of facqa-valid
+(over facqa-passages) and of detik-summary-dev (one summary sentence each, over detik-2025),
+one request at a time on loopback:
+
+* **quiet:** GET /search (k=10) and POST /ask p50/p99;
+* **busy:** the same requests while CPU-bound processes at nice 10, one per core, run beside
+  the server (a batch job, a second service, the write worker on a shared machine). Quiet and
+  busy alternate in two rounds, so drift on the machine hits both sides. The goal (issue 20)
+  is busy /search p50 at most 2x quiet;
+* **stages:** the same questions in this process, with the retriever's and the reader's calls
+  wrapped with timers (median ms per question);
+* **query embedding against its FLOP bound:** ``embed_queries([q])`` per question, next to
+  2 x (parameters outside the word embeddings) x tokens + the attention products, divided by
+  the CPU's fp32 peak (cores x clock x 32 FLOP per cycle: two 256-bit FMA pipes per core on
+  AVX2 and on Zen 4's AVX-512). Goal: at most 3x the bound.
+
+The indexes are built once into ``var/bench-index/`` and reused while the corpus, the model
+and the code's index format are the same (``eval.suite.ensure_index``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+
+from bench.common import (
+    DETIK,
+    FACQA,
+    FACQA_VALID,
+    REPO,
+    SHARED,
+    accumulating,
+    log,
+    percentile,
+    running_server,
+)
+
+DETIK_DEV = SHARED / "eval" / "detik-summary-dev.jsonl"
+SETS = {
+    "facqa-valid": (FACQA, FACQA_VALID),
+    "detik-summary-dev": (DETIK, DETIK_DEV),
+}
+ASK_GOAL_MS = {"facqa-valid": 150.0, "detik-summary-dev": 200.0}
+BUSY_GOAL = 2.0
+FLOP_GOAL = 3.0
+FLOPS_PER_CYCLE = 32  # fp32: two 256-bit FMA pipes (8 lanes x 2 FLOP each) per core
+_HOG = "import os\nos.nice(10)\nwhile True:\n    pass\n"
+
+
+def _questions(path: Path, n: int) -> list[str]:
+    with path.open(encoding="utf-8") as fh:
+        return [json.loads(line)["question"] for line in fh][:n]
+
+
+def cpu_peak_gflops(cores: int) -> tuple[float, float]:
+    """(GHz, fp32 peak GFLOP/s): the clock /proc/cpuinfo reports (a VM's nominal clock)."""
+    mhz = 0.0
+    with open("/proc/cpuinfo", encoding="utf-8") as fh:
+        for line in fh:
+            if line.startswith("cpu MHz"):
+                mhz = max(mhz, float(line.split(":")[1]))
+    ghz = mhz / 1000
+    return ghz, cores * ghz * FLOPS_PER_CYCLE
+
+
+def encoder_flops(config, tokens: int) -> float:  # type: ignore[no-untyped-def]
+    """FLOPs of one forward pass over ``tokens`` tokens: every weight matrix once per token
+    (2 FLOPs a multiply-add), plus the attention scores and their weighted sum."""
+    d, ff, layers = config.hidden_size, config.intermediate_size, config.num_hidden_layers
+    per_token_layer = 4 * d * d + 2 * d * ff  # Q, K, V, output projections; the two FFN matrices
+    attention = 2 * tokens * d  # q.k for every key, and the weighted sum of values
+    return 2.0 * layers * tokens * (per_token_layer + attention)
+
+
+class Hog:
+    """CPU-bound processes at nice 10, one per core, until closed."""
+
+    def __init__(self, processes: int) -> None:
+        self.processes = processes
+        self.procs: list[subprocess.Popen] = []
+
+    def __enter__(self) -> Hog:
+        self.procs = [subprocess.Popen([sys.executable, "-c", _HOG]) for _ in range(self.processes)]
+        time.sleep(0.5)  # let the scheduler see them
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for p in self.procs:
+            p.kill()
+            p.wait()
+
+
+def _timed_requests(call: Callable[[str], None], qs: list[str]) -> list[float]:
+    times = []
+    for q in qs:
+        t0 = time.perf_counter()
+        call(q)
+        times.append((time.perf_counter() - t0) * 1000)
+    return times
+
+
+def _p(values: list[float]) -> dict[str, float]:
+    return {"p50_ms": round(percentile(values, 50), 1), "p99_ms": round(percentile(values, 99), 1)}
+
+
+def serve_and_time(index_dir: Path, qs: list[str], cores: int) -> dict:
+    """Quiet and busy /search and /ask over HTTP, alternating in two rounds."""
+    import httpx
+
+    with running_server(index_dir) as (url, _pid):
+        client = httpx.Client(base_url=url, timeout=300)
+
+        def search(q: str) -> None:
+            client.get("/search", params={"q": q, "k": 10}).raise_for_status()
+
+        def ask(q: str) -> None:
+            client.post("/ask", json={"question": q}).raise_for_status()
+
+        for q in qs[:5]:  # warm-up
+            search(q)
+            ask(q)
+        times: dict[str, list[float]] = defaultdict(list)
+        halves = [qs[: len(qs) // 2], qs[len(qs) // 2 :]]
+        for part in halves:
+            for state in ("quiet", "busy"):
+                if state == "busy":
+                    with Hog(cores):
+                        times["busy search"] += _timed_requests(search, part)
+                        times["busy ask"] += _timed_requests(ask, part)
+                else:
+                    times["quiet search"] += _timed_requests(search, part)
+                    times["quiet ask"] += _timed_requests(ask, part)
+        client.close()
+    return {name: _p(values) for name, values in times.items()}
+
+
+def stages(components, qs: list[str]) -> dict[str, float]:  # type: ignore[no-untyped-def]
+    """Median ms per question of each stage of /ask, in this process (timers wrapped around
+    the retriever's and the reader's calls, then removed)."""
+    from service.qa import answer_question
+
+    c = components
+    spent: dict[str, float] = defaultdict(float)
+    wrapped = [
+        (c.embedder, "embed_queries", "embed question"),
+        (c.store.backend, "search", "dense search"),
+        (c.store.bm25, "top", "BM25 candidates"),
+        (c.retriever, "_rank", "fusion of the candidates"),
+    ]
+    reader = getattr(c.answerer, "reader", None)
+    if reader is not None:
+        wrapped += [
+            (reader, "read", "reader forward (best passages)"),
+            (reader, "read_pairs", "reader forward (list items)"),
+        ]
+    for obj, name, label in wrapped:
+        setattr(obj, name, accumulating(getattr(obj, name), spent, label))
+    per: dict[str, list[float]] = defaultdict(list)
+    try:
+        for q in qs:
+            spent.clear()
+            t0 = time.perf_counter()
+            answer_question(c, q, k=5, filters=None)
+            total = time.perf_counter() - t0
+            for _, _, label in wrapped:
+                per[label].append(spent.get(label, 0.0))
+            per["rest (spans, types, composition)"].append(total - sum(spent.values()))
+            per["total"].append(total)
+    finally:
+        for obj, name, _ in wrapped:
+            delattr(obj, name)
+    return {k: round(percentile(v, 50) * 1000, 2) for k, v in per.items()}
+
+
+def query_embedding(embedder, qs: list[str], cores: int) -> dict:  # type: ignore[no-untyped-def]
+    """Batch-1 query embedding time against the FLOP-bound time of the same tokens."""
+    from transformers import AutoConfig
+
+    config = AutoConfig.from_pretrained(embedder.path)
+    tokenizer = embedder.model.tokenizer
+    prefix = embedder.model.prompts.get("query", "")
+    ghz, peak = cpu_peak_gflops(cores)
+    ratios, times, tokens = [], [], []
+    for q in qs:
+        n = len(tokenizer(prefix + q)["input_ids"])
+        t0 = time.perf_counter()
+        embedder.embed_queries([q])
+        seconds = time.perf_counter() - t0
+        bound = encoder_flops(config, n) / (peak * 1e9)
+        times.append(seconds * 1000)
+        tokens.append(n)
+        ratios.append(seconds / bound)
+    median_tokens = int(percentile(tokens, 50))
+    return {
+        "backend": "ONNX Runtime" if embedder.onnx is not None else "torch",
+        "tokens_p50": median_tokens,
+        "gflop_at_p50_tokens": round(encoder_flops(config, median_tokens) / 1e9, 3),
+        "cpu_ghz": round(ghz, 2),
+        "peak_gflops_fp32": round(peak, 1),
+        "time_p50_ms": round(percentile(times, 50), 2),
+        "over_bound_p50": round(percentile(ratios, 50), 2),
+        "goal": FLOP_GOAL,
+        "met": percentile(ratios, 50) <= FLOP_GOAL,
+    }
+
+
+def run(questions: int = 100) -> dict:
+    from eval.suite import ensure_index
+    from newsqa.settings import Settings
+    from service.index_open import open_embedder
+    from service.qa import build_components
+
+    cores = os.cpu_count() or 1
+    settings = Settings(embed_cache_size=0)  # the same questions are asked several times
+    embedder = open_embedder(settings)
+    out: dict = {"questions_per_set": questions, "hog_processes": cores, "sets": {}}
+    for name, (corpus, question_file) in SETS.items():
+        index_dir = REPO / "var" / "bench-index" / corpus.stem
+        log(f"real: index of {corpus.name} in {index_dir}")
+        ensure_index([corpus], index_dir, settings, embedder).close()
+        qs = _questions(question_file, questions)
+        log(f"real: {name}: {len(qs)} questions, quiet and busy over HTTP")
+        r = serve_and_time(index_dir, qs, cores)
+        r["busy_over_quiet_search"] = round(
+            r["busy search"]["p50_ms"] / r["quiet search"]["p50_ms"], 2
+        )
+        r["busy_over_quiet_ask"] = round(r["busy ask"]["p50_ms"] / r["quiet ask"]["p50_ms"], 2)
+        r["ask_goal_ms"] = ASK_GOAL_MS[name]
+        log(f"real: {name}: stages in process")
+        c = build_components(settings.model_copy(update={"index_dir": index_dir}), embedder)
+        r["stages_ms"] = stages(c, qs)
+        if name == "detik-summary-dev":
+            out["query_embedding"] = query_embedding(embedder, qs, cores)
+        c.store.close()
+        out["sets"][name] = r
+    return out
+
+
+def table(r: dict) -> str:
+    lines = [
+        f"First {r['questions_per_set']} questions of each set, one request at a time; busy: "
+        f"{r['hog_processes']} CPU-bound processes at nice 10 beside the server.",
+        "",
+        "| set | /search p50 / p99 quiet | busy | /ask p50 / p99 quiet | busy | "
+        "busy ÷ quiet (/search, /ask) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, s in r["sets"].items():
+        cells = [
+            f"{s[k]['p50_ms']} / {s[k]['p99_ms']} ms"
+            for k in ("quiet search", "busy search", "quiet ask", "busy ask")
+        ]
+        lines.append(
+            f"| {name} | {' | '.join(cells)} | "
+            f"{s['busy_over_quiet_search']}, {s['busy_over_quiet_ask']} |"
+        )
+    lines += ["", "Stages of /ask in process (median ms per question):", ""]
+    names = list(r["sets"])
+    lines += [f"| stage | {' | '.join(names)} |", "|---|" + "---|" * len(names)]
+    for stage in r["sets"][names[0]]["stages_ms"]:
+        lines.append(
+            f"| {stage} | "
+            + " | ".join(str(r["sets"][n]["stages_ms"].get(stage, "")) for n in names)
+            + " |"
+        )
+    q = r.get("query_embedding")
+    if q:
+        lines += [
+            "",
+            f"Query embedding at batch 1 ({q['backend']}): p50 {q['time_p50_ms']} ms for "
+            f"{q['tokens_p50']} tokens ({q['gflop_at_p50_tokens']} GFLOP); fp32 peak "
+            f"{q['peak_gflops_fp32']} GFLOP/s ({q['cpu_ghz']} GHz x 32 FLOP/cycle x cores): "
+            f"**{q['over_bound_p50']}x** the FLOP-bound time (goal <= {q['goal']}).",
+        ]
+    return "\n".join(lines)
