@@ -36,7 +36,7 @@ import logging
 import math
 import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -222,9 +222,7 @@ class ReaderAnswerBuilder:
         names = question_names(question)
         found = self.read(question, hits)
         chunks = {id(r.chunk): r.chunk for r in found}
-        on_topic = {  # per passage: does it (or its headline) name what the question names?
-            key: mentions_any(names, f"{c.title}\n{c.text}") for key, c in chunks.items()
-        }
+        on_topic = _articles_naming(names, hits, chunks.values())
         outlets = (
             {}
             if asks_for_source(question)
@@ -234,7 +232,7 @@ class ReaderAnswerBuilder:
             r
             for r in found
             if span_fits(asked.kind, r.span.text, asked.unit)
-            and on_topic[id(r.chunk)]
+            and r.chunk.article_id in on_topic
             and not _overlaps_any(r.span, outlets.get(id(r.chunk), []))
         ]
 
@@ -358,6 +356,19 @@ def _list_of_names(fitting: list[_Read], margin: float) -> _Read | None:
         and _LIST_OF_NAMES.fullmatch(r.span.text)
     ]
     return max(lists, key=lambda r: r.excess, default=None)
+
+
+def _articles_naming(
+    names: set[str], hits: list[ArticleHit], read: Iterable[ChunkRecord]
+) -> set[str]:
+    """The articles whose headline or passages (those read and those retrieved) name at least
+    one of ``names``. Per article, not per passage: a news article names its subject ("Herman
+    Deru") in the lead, and the chunk that answers, further down, may only say "Sumsel"."""
+    texts: dict[str, list[str]] = {}
+    chunks = [p.chunk for hit in hits for p in hit.passages] + list(read)
+    for chunk in chunks:
+        texts.setdefault(chunk.article_id, []).extend([chunk.title, chunk.text])
+    return {article for article, parts in texts.items() if mentions_any(names, "\n".join(parts))}
 
 
 def _overlaps_any(span: Span, ranges: list[tuple[int, int]]) -> bool:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 from pydantic import SecretStr
 
@@ -268,3 +269,57 @@ def test_concurrent_reads_share_the_tokenizer_safely(builder):
     for t in threads:
         t.join()
     assert not uneven, uneven[:3]
+
+
+# Written for this test (invented names): the subject is named in the lead only; the program's
+# name sits in the second chunk, which says "Pemprov" and "provinsi ini" instead.
+VILLAGE_ROADS = (
+    "Ternate - Gubernur Maluku Utara Rendra Wiratama meresmikan rencana pembangunan jalan desa "
+    "di seluruh kabupaten pada Senin pagi. Dalam sambutannya, ia menyebut jalan yang rusak "
+    "membuat hasil panen pala dan cengkih petani sulit dibawa ke pelabuhan, sehingga harga di "
+    "tingkat petani jatuh setiap musim hujan. " + "Menurut data dinas, ruas jalan desa yang "
+    "rusak berat masih panjang dan sebagian besar berada di pulau-pulau kecil yang hanya bisa "
+    "dicapai dengan perahu motor. Warga di sejumlah desa mengaku harus memikul hasil kebun "
+    "berjam-jam sebelum sampai ke dermaga terdekat, dan biaya angkut sering lebih mahal dari "
+    "keuntungan yang mereka dapat. "
+    * 4
+    + "\n\nSCROLL TO CONTINUE WITH CONTENT\n\n"
+    + "Anggaran pembangunan akan dibagi dalam tiga tahap hingga akhir masa jabatan. Pemprov "
+    "menamai program ini Jalan Desa Tuntas (Jadetu), dengan target setiap desa terhubung "
+    "ke pusat kecamatan oleh jalan beraspal. Kepala Dinas Pekerjaan Umum provinsi ini "
+    "mengatakan tahap pertama dimulai di desa-desa pesisir yang paling sering terisolasi saat "
+    "gelombang tinggi. Ia menambahkan pengawasan akan melibatkan kepala desa dan warga, agar "
+    "kualitas aspal tidak dikurangi oleh kontraktor. " * 2
+)
+
+
+def test_a_fact_below_the_lead_answers_a_question_naming_the_lead(
+    corpus_index, settings, builder, tmp_path
+):
+    """The question names the governor; the chunk that states the program does not (news
+    names its subject once, in the lead). The check that the evidence names what the question
+    names is per article: the second chunk's spans stay candidates (before, they were all
+    dropped, and the answer could only come from the lead). After a delete, none are left."""
+    import shutil
+
+    from newsqa.api import Index
+
+    index_dir = tmp_path / "index"
+    shutil.copytree(corpus_index, index_dir)
+    question = "What is the name of the village road program of Rendra Wiratama?"
+    record = {"id": "malut-roads", "title": "Pemprov bangun jalan desa", "text": VILLAGE_ROADS}
+    with Index.open(index_dir, settings) as idx:
+        idx.add([record])
+        store = idx.store
+        chunks = store.chunks(np.flatnonzero(store.row_article == "malut-roads").tolist())
+        assert len(chunks) >= 2 and "Rendra" not in chunks[-1].text
+        hits = [h for h in idx.search(question, k=5) if h.article_id == "malut-roads"]
+        assert hits, "the article is retrieved"
+        below_lead = [
+            r.span.text
+            for r in builder.candidates(question, hits)
+            if r.chunk.char_start == chunks[-1].char_start
+        ]
+        assert any("Jalan Desa Tuntas" in text for text in below_lead), below_lead
+        idx.delete(["malut-roads"])
+        assert all(s.article_id != "malut-roads" for s in idx.ask(question).short_answers)
