@@ -23,6 +23,13 @@ QUESTIONS = Path(__file__).resolve().parents[1] / "eval" / "questions" / "corpus
 pytestmark = pytest.mark.skipif(not WEIGHTS_PATH.is_file(), reason="no shipped reader weights")
 
 
+def copy_of(index_dir: Path, tmp_path: Path) -> Path:
+    """A copy of the shared corpus index that a test may write to."""
+    import shutil
+
+    return Path(shutil.copytree(index_dir, tmp_path / "index"))
+
+
 @pytest.fixture(scope="module")
 def builder(settings) -> ReaderAnswerBuilder:
     return load_reader_answerer(settings)
@@ -107,12 +114,9 @@ def test_a_list_spread_over_sentences_is_named_whole_after_writes(corpus_index, 
     ...", "Ketiga, ...", with other sentences between): an English list question gets every
     item, each cited by its own sentence, none from the dateline; after a rewrite the new
     items; after a delete none from it."""
-    import shutil
-
     from newsqa.api import Index
 
-    index_dir = tmp_path / "index"
-    shutil.copytree(corpus_index, index_dir)
+    index_dir = copy_of(corpus_index, tmp_path)
     question = "which Surabaya programs received awards from the Home Affairs ministry"
     record = {"id": "sby-awards", "title": "Surabaya raih tiga penghargaan", "text": SURABAYA}
     with Index.open(index_dir, settings) as idx:
@@ -179,14 +183,11 @@ def test_no_passages_abstains(builder):
 def test_short_answers_follow_a_rewritten_article(corpus_index, settings, tmp_path):
     """Day two: after PUT rewrites an article, /ask reads the new text (spans and offsets into
     it), and after DELETE the old facts are no longer answered from it."""
-    import shutil
-
     from fastapi.testclient import TestClient
 
     from service.app import create_app
 
-    index_dir = tmp_path / "index"
-    shutil.copytree(corpus_index, index_dir)
+    index_dir = copy_of(corpus_index, tmp_path)
     app_settings = settings.model_copy(
         update={
             "index_dir": index_dir,
@@ -300,12 +301,9 @@ def test_a_fact_below_the_lead_answers_a_question_naming_the_lead(
     names its subject once, in the lead). The check that the evidence names what the question
     names is per article: the second chunk's spans stay candidates (before, they were all
     dropped, and the answer could only come from the lead). After a delete, none are left."""
-    import shutil
-
     from newsqa.api import Index
 
-    index_dir = tmp_path / "index"
-    shutil.copytree(corpus_index, index_dir)
+    index_dir = copy_of(corpus_index, tmp_path)
     question = "What is the name of the village road program of Rendra Wiratama?"
     record = {"id": "malut-roads", "title": "Pemprov bangun jalan desa", "text": VILLAGE_ROADS}
     with Index.open(index_dir, settings) as idx:
