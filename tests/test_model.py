@@ -115,6 +115,29 @@ def test_questions_run_in_onnx_runtime_with_the_vectors_of_torch(embedder):
     assert np.min(np.sum(passages * reference.embed_passages(questions[:3]), axis=1)) >= 0.9999
 
 
+def test_openvino_backend_embeds_questions_within_the_cosine_rule(embedder):
+    """``NEWSQA_EMBED_BACKEND=openvino``: questions through OpenVINO (bf16 where the CPU has
+    it), within cosine 0.999 of torch fp32 (issue 20's rule for a faster backend), alone and
+    in a batch; passages stay with torch."""
+    pytest.importorskip("openvino")
+    from indexer.embedder import Embedder
+    from indexer.encoder_onnx import OpenVinoEncoder
+
+    reference = Embedder(embedder.path, precision="fp32", cache_size=0, backend="torch")
+    questions = FIDELITY_TEXTS[:8]
+    expected = reference.embed_queries(questions)
+    fresh = Embedder(embedder.path, cache_size=0, backend="openvino")
+    assert isinstance(fresh.onnx, OpenVinoEncoder)
+    assert fresh.onnx.precision == ("bf16" if fresh.bf16 else "f32")
+    batch = fresh.embed_queries(questions)
+    alone = np.stack([fresh.embed_queries([q])[0] for q in questions])
+    for got in (batch, alone):
+        assert got.dtype == np.float32
+        assert np.min(np.sum(got * expected, axis=1)) >= 0.999
+    passages = fresh.embed_passages(questions[:3])
+    assert np.allclose(passages, embedder.embed_passages(questions[:3]), atol=1e-6)
+
+
 def test_english_question_prefers_the_indonesian_award_passage(embedder):
     question = embedder.embed_queries(["which Palembang programs won 2020 awards"])[0]
     passages = embedder.embed_passages(
