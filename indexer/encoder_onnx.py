@@ -19,6 +19,7 @@ import json
 import logging
 import os
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -166,6 +167,10 @@ class OpenVinoEncoder(OnnxEncoder):
         )
         self.tokenizer = tokenizer
         self.max_tokens = max_tokens
+        # Calling a compiled model reuses one infer request, which is not thread-safe (ONNX
+        # Runtime's session.run is); the service embeds questions from several threads.
+        self._lock = threading.Lock()
 
     def _run(self, feed: dict[str, np.ndarray]) -> np.ndarray:
-        return np.asarray(self.compiled(feed)[0])
+        with self._lock:
+            return np.array(self.compiled(feed)[0])  # a copy: the request's buffer is reused
