@@ -236,7 +236,7 @@ def query_embedding(embedder, qs: list[str], cores: int) -> dict:  # type: ignor
         ratios.append(seconds / bound)
     median_tokens = int(percentile(tokens, 50))
     return {
-        "backend": "ONNX Runtime" if embedder.onnx is not None else "torch",
+        "backend": _runner(embedder),
         "tokens_p50": median_tokens,
         "gflop_at_p50_tokens": round(encoder_flops(config, median_tokens) / 1e9, 3),
         "cpu_ghz": round(ghz, 2),
@@ -246,6 +246,16 @@ def query_embedding(embedder, qs: list[str], cores: int) -> dict:  # type: ignor
         "goal": FLOP_GOAL,
         "met": percentile(ratios, 50) <= FLOP_GOAL,
     }
+
+
+def _runner(embedder) -> str:  # type: ignore[no-untyped-def]
+    from indexer.encoder_onnx import OpenVinoEncoder
+
+    if embedder.onnx is None:
+        return "torch"
+    if isinstance(embedder.onnx, OpenVinoEncoder):
+        return f"OpenVINO {embedder.onnx.precision}"
+    return "ONNX Runtime"
 
 
 def run(questions: int = 100) -> dict:

@@ -99,9 +99,10 @@ class Embedder:
         backend: Backend = "auto",
     ) -> None:
         """``backend``: who runs the encoder (``indexer.encoder_onnx``): ``auto`` runs
-        questions with ONNX Runtime where the model folder can be exported and passages with
-        torch, ``onnx`` runs both with ONNX Runtime, ``openvino`` questions with OpenVINO
-        (bf16 where the CPU has it) and passages with torch, ``torch`` both with torch."""
+        questions from the model folder's ONNX export (OpenVINO in bf16 where the CPU has
+        bf16 instructions and bf16 is not turned off, ONNX Runtime elsewhere) and passages
+        with torch; ``onnx`` runs both with ONNX Runtime; ``openvino`` questions with OpenVINO
+        and passages with torch; ``torch`` both with torch."""
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         from sentence_transformers import SentenceTransformer
@@ -135,8 +136,9 @@ class Embedder:
 
             export(folder)
             threads = torch.get_num_threads()
-            if backend == "openvino":
-                bf16 = self.bf16 and cpu_supports_bf16()
+            bf16 = self.bf16 and cpu_supports_bf16()
+            # OpenVINO's gain is its bf16 kernels; in f32 it is no faster than ONNX Runtime.
+            if backend == "openvino" or (backend == "auto" and bf16):
                 return OpenVinoEncoder(folder, self.model.tokenizer, self.max_tokens, threads, bf16)
             return OnnxEncoder(folder, self.model.tokenizer, self.max_tokens, threads)
         except Exception as exc:

@@ -118,12 +118,13 @@ def test_questions_run_in_onnx_runtime_with_the_vectors_of_torch(embedder):
 def test_openvino_backend_embeds_questions_within_the_cosine_rule(embedder):
     """``NEWSQA_EMBED_BACKEND=openvino``: questions through OpenVINO (bf16 where the CPU has
     it), within cosine 0.999 of torch fp32 (issue 20's rule for a faster backend), alone and
-    in a batch; passages stay with torch."""
-    pytest.importorskip("openvino")
+    in a batch; passages stay with torch. ``auto`` picks it exactly where bf16 is there."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from indexer.embedder import Embedder
+    from indexer.embedder import Embedder, cpu_supports_bf16
     from indexer.encoder_onnx import OpenVinoEncoder
+
+    assert isinstance(embedder.onnx, OpenVinoEncoder) == (embedder.bf16 and cpu_supports_bf16())
 
     reference = Embedder(embedder.path, precision="fp32", cache_size=0, backend="torch")
     questions = FIDELITY_TEXTS[:8]
@@ -134,7 +135,8 @@ def test_openvino_backend_embeds_questions_within_the_cosine_rule(embedder):
     batch = fresh.embed_queries(questions)
     with ThreadPoolExecutor(4) as pool:  # the server embeds from several threads
         alone = np.stack(list(pool.map(lambda q: fresh.embed_queries([q])[0], questions)))
-    for got in (batch, alone):
+    by_default = embedder.embed_queries(questions)
+    for got in (batch, alone, by_default):
         assert got.dtype == np.float32
         assert np.min(np.sum(got * expected, axis=1)) >= 0.999
     passages = fresh.embed_passages(questions[:3])
