@@ -36,7 +36,7 @@ import logging
 import math
 import re
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -222,7 +222,7 @@ class ReaderAnswerBuilder:
         names = question_names(question)
         found = self.read(question, hits)
         chunks = {id(r.chunk): r.chunk for r in found}
-        on_topic = _articles_naming(names, hits, chunks.values())
+        on_topic = _articles_naming(names, hits)
         outlets = (
             {}
             if asks_for_source(question)
@@ -358,16 +358,15 @@ def _list_of_names(fitting: list[_Read], margin: float) -> _Read | None:
     return max(lists, key=lambda r: r.excess, default=None)
 
 
-def _articles_naming(
-    names: set[str], hits: list[ArticleHit], read: Iterable[ChunkRecord]
-) -> set[str]:
-    """The articles whose headline or passages (those read and those retrieved) name at least
-    one of ``names``. Per article, not per passage: a news article names its subject ("Herman
-    Deru") in the lead, and the chunk that answers, further down, may only say "Sumsel"."""
+def _articles_naming(names: set[str], hits: list[ArticleHit]) -> set[str]:
+    """The articles whose headline or retrieved passages (the read ones among them) name at
+    least one of ``names``. Per article, not per passage: a news article names its subject
+    ("Herman Deru") in the lead, and the chunk that answers, further down, may only say
+    "Sumsel"."""
     texts: dict[str, list[str]] = {}
-    chunks = [p.chunk for hit in hits for p in hit.passages] + list(read)
-    for chunk in chunks:
-        texts.setdefault(chunk.article_id, []).extend([chunk.title, chunk.text])
+    for hit in hits:
+        for p in hit.passages:
+            texts.setdefault(p.chunk.article_id, []).extend([p.chunk.title, p.chunk.text])
     return {article for article, parts in texts.items() if mentions_any(names, "\n".join(parts))}
 
 
