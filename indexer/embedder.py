@@ -15,6 +15,7 @@ from typing import Literal
 import numpy as np
 
 from indexer.encoder_onnx import (
+    GraphEncoder,
     OnnxEncoder,
     OpenVinoEncoder,
     can_export,
@@ -123,7 +124,7 @@ class Embedder:
         self.backend = backend
         self.onnx = self._open_onnx(backend)
 
-    def _open_onnx(self, backend: Backend) -> OnnxEncoder | None:
+    def _open_onnx(self, backend: Backend) -> GraphEncoder | None:
         if backend == "torch":
             return None
         folder = Path(self.path)

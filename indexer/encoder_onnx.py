@@ -104,21 +104,11 @@ def can_export(model_dir: Path) -> bool:
     )
 
 
-class OnnxEncoder:
-    """Texts to L2-normalized vectors with ONNX Runtime, the model's tokenizer and prompts."""
+class GraphEncoder:
+    """Texts to L2-normalized vectors through the exported graph (``export``), with the
+    model's tokenizer; a subclass runs the graph."""
 
-    def __init__(self, model_dir: Path, tokenizer: Any, max_tokens: int, threads: int) -> None:
-        import onnxruntime as ort
-
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        # No busy-waiting between calls: a server shares its cores with writes and other
-        # processes, and spinning threads are what collapses under oversubscription.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self.session = ort.InferenceSession(
-            str(exported_path(model_dir)), options, providers=["CPUExecutionProvider"]
-        )
+    def __init__(self, tokenizer: Any, max_tokens: int) -> None:
         self.tokenizer = tokenizer
         self.max_tokens = max_tokens
 
@@ -140,10 +130,31 @@ class OnnxEncoder:
         return np.concatenate(parts).astype(np.float32, copy=False)
 
     def _run(self, feed: dict[str, np.ndarray]) -> np.ndarray:
+        raise NotImplementedError
+
+
+class OnnxEncoder(GraphEncoder):
+    """The graph in ONNX Runtime."""
+
+    def __init__(self, model_dir: Path, tokenizer: Any, max_tokens: int, threads: int) -> None:
+        import onnxruntime as ort
+
+        super().__init__(tokenizer, max_tokens)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        # No busy-waiting between calls: a server shares its cores with writes and other
+        # processes, and spinning threads are what collapses under oversubscription.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        self.session = ort.InferenceSession(
+            str(exported_path(model_dir)), options, providers=["CPUExecutionProvider"]
+        )
+
+    def _run(self, feed: dict[str, np.ndarray]) -> np.ndarray:
         return self.session.run(None, feed)[0]
 
 
-class OpenVinoEncoder(OnnxEncoder):
+class OpenVinoEncoder(GraphEncoder):
     """The same exported graph run by OpenVINO, in bf16 where the CPU has bf16 instructions
     (OpenVINO keeps the precision-sensitive parts, such as softmax and normalization, in f32).
     Measured here on 100 detik-summary-dev questions at batch 1: 0.72x the time of ONNX
@@ -155,6 +166,7 @@ class OpenVinoEncoder(OnnxEncoder):
     ) -> None:
         import openvino as ov
 
+        super().__init__(tokenizer, max_tokens)
         core = ov.Core()
         self.precision = "bf16" if bf16 else "f32"
         self.compiled = core.compile_model(
@@ -166,8 +178,6 @@ class OpenVinoEncoder(OnnxEncoder):
                 "INFERENCE_NUM_THREADS": threads,
             },
         )
-        self.tokenizer = tokenizer
-        self.max_tokens = max_tokens
         # Calling a compiled model reuses one infer request, which is not thread-safe (ONNX
         # Runtime's session.run is); the service embeds questions from several threads.
         self._lock = threading.Lock()
