@@ -12,8 +12,9 @@ one request at a time on loopback:
   the server (a batch job, a second service, the write worker on a shared machine). Quiet and
   busy alternate in two rounds, so drift on the machine hits both sides. The goal (issue 20)
   is busy /search p50 at most 2x quiet;
-* **bf16 reader:** /ask with ``NEWSQA_READER_RUNTIME=torch-bf16`` against the default fp32
-  reader, two servers, each question to both (on a CPU with bf16 instructions only);
+* **reader runtimes:** /ask with each ``NEWSQA_READER_RUNTIME`` worth comparing: torch fp32
+  (as trained), the default ``openvino`` (f32), and on a CPU with bf16 instructions
+  ``openvino-bf16`` and ``torch-bf16``; one server each over one index, each question to all;
 * **stages:** the same questions in this process, with the retriever's and the reader's calls
   wrapped with timers (median ms per question);
 * **query embedding against its FLOP bound:** ``embed_queries([q])`` per question, next to
@@ -28,6 +29,7 @@ and the code's index format are the same (``eval.suite.ensure_index``).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -151,30 +153,26 @@ def serve_and_time(index_dir: Path, qs: list[str], cores: int) -> dict:
     return {name: _p(values) for name, values in times.items()}
 
 
-def bf16_reader_side_by_side(index_dir: Path, qs: list[str]) -> dict:
-    """POST /ask p50 of the default reader (fp32) and of ``NEWSQA_READER_RUNTIME=torch-bf16``,
-    two servers over one index, each question to one then the other."""
+def reader_runtimes_side_by_side(index_dir: Path, qs: list[str], runtimes: list[str]) -> dict:
+    """POST /ask p50 with each reader runtime, one server each over one index, each question
+    to one after the other; each runtime's p50 over torch fp32's."""
     import httpx
 
-    times: dict[str, list[float]] = {"fp32": [], "bf16": []}
-    with (
-        running_server(index_dir) as (fp32_url, _),
-        running_server(index_dir, NEWSQA_READER_RUNTIME="torch-bf16") as (bf16_url, _),
-    ):
-        clients = {
-            "fp32": httpx.Client(base_url=fp32_url, timeout=300),
-            "bf16": httpx.Client(base_url=bf16_url, timeout=300),
-        }
+    times: dict[str, list[float]] = {runtime: [] for runtime in runtimes}
+    with contextlib.ExitStack() as stack:
+        clients = {}
+        for runtime in runtimes:
+            url, _ = stack.enter_context(running_server(index_dir, NEWSQA_READER_RUNTIME=runtime))
+            clients[runtime] = stack.enter_context(httpx.Client(base_url=url, timeout=300))
         for i, q in enumerate(qs[:5] + qs):
-            for name, client in clients.items():
+            for runtime, client in clients.items():
                 t0 = time.perf_counter()
                 client.post("/ask", json={"question": q}).raise_for_status()
                 if i >= 5:  # the first five warm up
-                    times[name].append((time.perf_counter() - t0) * 1000)
-        for client in clients.values():
-            client.close()
-    out = {name: _p(values) for name, values in times.items()}
-    out["bf16_over_fp32"] = round(out["bf16"]["p50_ms"] / out["fp32"]["p50_ms"], 2)
+                    times[runtime].append((time.perf_counter() - t0) * 1000)
+    out = {runtime: _p(values) for runtime, values in times.items()}
+    for runtime in runtimes:
+        out[runtime]["over_torch"] = round(out[runtime]["p50_ms"] / out["torch"]["p50_ms"], 2)
     return out
 
 
@@ -288,9 +286,11 @@ def run(questions: int = 100) -> dict:
         )
         r["busy_over_quiet_ask"] = round(r["busy ask"]["p50_ms"] / r["quiet ask"]["p50_ms"], 2)
         r["ask_goal_ms"] = ASK_GOAL_MS[name]
+        runtimes = ["torch", "openvino"]
         if cpu_supports_bf16():
-            log(f"real: {name}: /ask with the reader in fp32 and in bf16, side by side")
-            r["reader_bf16"] = bf16_reader_side_by_side(index_dir, qs)
+            runtimes += ["openvino-bf16", "torch-bf16"]
+        log(f"real: {name}: /ask with the reader runtimes {runtimes}, side by side")
+        r["reader_runtimes"] = reader_runtimes_side_by_side(index_dir, qs, runtimes)
         log(f"real: {name}: stages in process")
         c = build_components(settings.model_copy(update={"index_dir": index_dir}), embedder)
         r["stages_ms"] = stages(c, qs)
@@ -319,23 +319,24 @@ def table(r: dict) -> str:
             f"| {name} | {' | '.join(cells)} | "
             f"{s['busy_over_quiet_search']}, {s['busy_over_quiet_ask']} |"
         )
-    bf16 = {n: s["reader_bf16"] for n, s in r["sets"].items() if "reader_bf16" in s}
-    if bf16:
+    names = list(r["sets"])
+    runtimes = list(r["sets"][names[0]].get("reader_runtimes", {}))
+    if runtimes:
         lines += [
             "",
-            "/ask with the reader in bf16 (`NEWSQA_READER_RUNTIME=torch-bf16`) against the "
-            "default fp32, two servers, each question to both:",
+            "/ask by reader runtime (`NEWSQA_READER_RUNTIME`; the default is `openvino`), one "
+            "server each, each question to all: p50 / p99, and p50 ÷ torch fp32's:",
             "",
-            "| set | fp32 p50 / p99 | bf16 p50 / p99 | bf16 ÷ fp32 (p50) |",
-            "|---|---|---|---|",
+            f"| runtime | {' | '.join(names)} |",
+            "|---|" + "---|" * len(names),
         ]
-        for n, b in bf16.items():
-            lines.append(
-                f"| {n} | {b['fp32']['p50_ms']} / {b['fp32']['p99_ms']} ms | "
-                f"{b['bf16']['p50_ms']} / {b['bf16']['p99_ms']} ms | {b['bf16_over_fp32']} |"
-            )
+        for runtime in runtimes:
+            cells = []
+            for n in names:
+                t = r["sets"][n]["reader_runtimes"][runtime]
+                cells.append(f"{t['p50_ms']} / {t['p99_ms']} ms ({t['over_torch']})")
+            lines.append(f"| {runtime} | {' | '.join(cells)} |")
     lines += ["", "Stages of /ask in process (median ms per question):", ""]
-    names = list(r["sets"])
     lines += [f"| stage | {' | '.join(names)} |", "|---|" + "---|" * len(names)]
     for stage in r["sets"][names[0]]["stages_ms"]:
         lines.append(

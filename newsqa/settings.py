@@ -17,6 +17,10 @@ def _default_cache_dir() -> Path:
     return Path.home() / ".cache" / "newsqa"
 
 
+ReaderRuntime = Literal["openvino", "openvino-bf16", "torch", "torch-bf16", "onnx-int8"]
+"""``indexer.reader.runtime.Runtime``, spelt out here: settings import nothing of the indexer."""
+
+
 class Settings(BaseSettings):
     """Settings for the indexer, the service and the eval suite.
 
@@ -84,12 +88,14 @@ class Settings(BaseSettings):
         description="Reader weights (safetensors, with manifest.json and thresholds.json "
         "beside them); unset: the shipped indexer/reader/weights/reader.safetensors.",
     )
-    reader_runtime: Literal["torch", "torch-bf16", "onnx-int8"] = Field(
-        "torch",
-        description="How the reader runs: torch (fp32, as trained); torch-bf16 (bf16 matrix "
-        "products where the CPU has AVX512-BF16 or AMX, fp32 elsewhere; the forward pass 0.6x "
-        "the time); or onnx-int8 (ONNX Runtime, int8 weights exported into the cache once; /ask "
-        "0.63x the time, end-to-end F1 0.004-0.007 lower; recalibrate thresholds for it).",
+    reader_runtime: ReaderRuntime = Field(
+        "openvino",
+        description="How the reader runs: openvino (f32, torch's logits in half its time; the "
+        "graph is exported into the cache once); openvino-bf16 (bf16 matrix products where the "
+        "CPU has AVX512-BF16 or AMX, f32 elsewhere: half of openvino's time, logits within 0.2); "
+        "torch (fp32, as trained); torch-bf16 (autocast, 0.6x torch's time); or onnx-int8 (ONNX "
+        "Runtime, int8 weights; end-to-end F1 0.004-0.007 lower). The bf16 and int8 runtimes "
+        "shift the no-answer margins: recalibrate the thresholds for them.",
     )
     reader_passages: int = Field(
         2, ge=1, le=20, description="Passages the reader reads per question (cost grows with it)."

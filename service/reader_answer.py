@@ -45,6 +45,7 @@ import numpy as np
 from indexer.embedder import resolve_model
 from indexer.language import question_language, text_language
 from indexer.reader import WEIGHTS_PATH
+from indexer.reader.runtime import SAME_AS_TORCH
 from indexer.reader.spans import Reader, Span
 from indexer.sentences import split_sentences
 from indexer.store import ChunkRecord
@@ -89,13 +90,14 @@ def load_reader_answerer(settings: Settings) -> ReaderAnswerBuilder:
 
 def read_thresholds(weights: Path, runtime: str) -> dict[str, float]:
     """The calibrated per-pair thresholds beside ``weights``. They hold for the runtime they
-    were calibrated with (int8 shifts the margins a little); another runtime gets a warning."""
+    were calibrated with (int8 and bf16 shift the margins a little) and for those reading the
+    same logits (``SAME_AS_TORCH``); another runtime gets a warning."""
     path = weights.with_name(THRESHOLDS_NAME)
     if not path.is_file():
         return {}
     data = json.loads(path.read_text())
     calibrated_with = data.get("runtime", "torch")
-    if calibrated_with != runtime:
+    if calibrated_with != runtime and not {calibrated_with, runtime} <= SAME_AS_TORCH:
         log.warning(
             "reader thresholds in %s were calibrated with the %s runtime, not %s: recalibrate "
             "(README, 'Reader') for exact abstention rates",

@@ -28,7 +28,7 @@ from indexer.reader.examples import (
 )
 from indexer.reader.model import WORD_EMBEDDINGS, load_reader
 from indexer.reader.provenance import sha256_file
-from indexer.reader.runtime import int8_model_path
+from indexer.reader.runtime import SAME_AS_TORCH, export_path
 from indexer.reader.scoring import token_f1
 from indexer.reader.spans import Reader, encode_pairs, trim_span
 from indexer.reader.train import train
@@ -323,20 +323,25 @@ def test_shipped_weights_answer_facqa_valid(encoder_dir, facqa):
     assert sum(declined) / len(declined) >= 0.6
 
 
-@pytest.mark.parametrize(("runtime", "tolerance"), [("onnx-int8", 1e-3), ("torch-bf16", 0.05)])
+@pytest.mark.parametrize(
+    ("runtime", "tolerance"),
+    [("openvino", 1e-3), ("openvino-bf16", 0.05), ("onnx-int8", 1e-3), ("torch-bf16", 0.05)],
+)
 def test_faster_runtimes_read_what_torch_reads(encoder_dir, facqa, settings, runtime, tolerance):
-    """The ONNX int8 export of the shipped weights, and the same weights with bf16 matrix
-    products: mostly the same best spans as torch fp32, and as good, on facqa-valid questions
-    inside long contexts (several windows, padded batches); and a pair read alone scores as it
-    does beside longer pairs (bf16 rounds differently by batch shape: within 0.05)."""
+    """The shipped weights exported to ONNX (OpenVINO f32 or bf16, ONNX Runtime int8), and
+    torch with bf16 matrix products: mostly the same best spans as torch fp32, and as good, on
+    facqa-valid questions inside long contexts (several windows, padded batches); and a pair
+    read alone scores as it does beside longer pairs (bf16 rounds differently by batch shape:
+    within 0.05). OpenVINO f32 reads exactly what torch reads: its thresholds are torch's."""
     if not WEIGHTS_PATH.is_file():
         pytest.skip("no shipped reader weights")
     torch_reader = Reader.from_files(encoder_dir, WEIGHTS_PATH, runtime="torch")
     fast_reader = Reader.from_files(
         encoder_dir, WEIGHTS_PATH, runtime=runtime, cache_dir=settings.cache_dir
     )
-    if runtime == "onnx-int8":
-        assert int8_model_path(settings.cache_dir, encoder_dir, WEIGHTS_PATH).is_file()
+    if not runtime.startswith("torch"):
+        kind = "int8" if runtime == "onnx-int8" else "fp32"
+        assert export_path(settings.cache_dir, encoder_dir, WEIGHTS_PATH, kind).is_file()
     passages = load_passages(facqa["passages"])
     examples, _ = prepare_examples(read_jsonl(facqa["valid"])[:20], passages)
     rng = random.Random(5)
@@ -348,6 +353,10 @@ def test_faster_runtimes_read_what_torch_reads(encoder_dir, facqa, settings, run
     by_fast = fast_reader.read_pairs(questions, texts, top_k=1)
     same = [a[0].text == b[0].text for a, b in zip(by_torch, by_fast)]
     assert sum(same) >= 0.75 * len(same), same  # the others: near ties (margins within 0.2)
+    if runtime in SAME_AS_TORCH:
+        assert all(same), same
+        for a, b in zip(by_torch, by_fast):
+            assert b[0].margin == pytest.approx(a[0].margin, abs=tolerance)
 
     def f1(found):
         return sum(max(token_f1(s[0].text, a) for a in e.answers) for e, s in zip(examples, found))

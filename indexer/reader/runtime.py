@@ -1,9 +1,15 @@
-"""How the reader's forward pass runs: torch in fp32, or ONNX Runtime with int8 weights.
+"""How the reader's forward pass runs: OpenVINO or torch in fp32, OpenVINO or torch in bf16,
+or ONNX Runtime with int8 weights.
 
 On these 2-core machines the forward pass is most of an /ask, and it is compute-bound: ONNX
-Runtime in fp32 is no faster than torch. Int8 weights are faster: /ask takes 0.63x the time
-of fp32 (``bench`` section 8, on a machine with AVX512-VNNI). They come from ONNX Runtime's
-dynamic quantization: weights per output channel, activations per call.
+Runtime in fp32 is no faster than torch. OpenVINO in f32 is: the same logits (to 1e-3) in
+about half torch's time (3 windows of 384 tokens: 204 vs 388 ms; 30 windows of mixed shapes:
+2.4 vs 4.7 s), so it is the default. In bf16 it halves that again, where the CPU has bf16
+instructions; the logits move by up to 0.2, so bf16 is opt-in, as torch's autocast is.
+
+Int8 weights: /ask takes 0.63x the time of torch fp32 (``bench`` section 8, on a machine with
+AVX512-VNNI). They come from ONNX Runtime's dynamic quantization: weights per output channel,
+activations per call.
 Measured on the held-out facqa-train slice (268 questions, as many negatives) against torch
 fp32: gold-passage F1 0.764 vs 0.762; F1 inside 200-250-word contexts 0.664 vs 0.659;
 pseudo-English F1 0.729 vs 0.722; the whole scoring pass 48 s vs 136 s. End to end on 400
@@ -12,9 +18,9 @@ int8, per channel too, lost 0.03 to 0.11 F1, so it is not offered. Int8 shifts t
 margins a little: the per-pair thresholds are calibrated with the runtime that serves
 (``thresholds.json`` names it).
 
-The int8 model is derived from the shipped weights, not shipped. It is exported once into the
-model cache (``newsqa model build``, or the first load), under a name taken from the weights'
-and encoder's hashes, so other weights get another file.
+The ONNX graphs are derived from the shipped weights, not shipped. They are exported once into
+the model cache (``newsqa model build``, or the first load), under a name taken from the
+weights' and encoder's hashes, so other weights get another file.
 """
 
 from __future__ import annotations
@@ -23,19 +29,23 @@ import hashlib
 import logging
 import os
 import tempfile
+import threading
 import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Literal, get_args
 
+import numpy as np
 import torch
 
 from indexer.embedder import cpu_supports_bf16
 from indexer.reader.model import ExtractiveReader
 from indexer.reader.provenance import sha256_file
 
-Runtime = Literal["onnx-int8", "torch", "torch-bf16"]
+Runtime = Literal["openvino", "openvino-bf16", "onnx-int8", "torch", "torch-bf16"]
 RUNTIMES: tuple[Runtime, ...] = get_args(Runtime)
+SAME_AS_TORCH: frozenset[Runtime] = frozenset({"torch", "openvino"})
+"""Runtimes whose logits are torch fp32's: no-answer thresholds calibrated with one hold for all."""
 Forward = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
 """(input ids, attention mask) -> (start logits, end logits), each [windows, tokens]."""
 
@@ -100,47 +110,85 @@ class OnnxForward:
         return start, end
 
 
-def int8_model_path(cache_dir: Path, encoder_dir: Path, weights_path: Path) -> Path:
-    """Where the int8 export of these weights over this encoder lives in the cache."""
+class OpenVinoForward:
+    """The exported fp32 graph compiled by OpenVINO, in f32 or (``bf16``) with its matrix
+    products in bf16; OpenVINO keeps softmax and normalization in f32. The whole batch goes
+    through at once: padding is masked out of attention, so a window's logits do not depend on
+    what it is read beside (unlike int8's per-call activation scales)."""
+
+    def __init__(self, path: Path, bf16: bool, threads: int | None = None) -> None:
+        import openvino as ov
+
+        core = ov.Core()
+        self.compiled = core.compile_model(
+            core.read_model(str(path)),
+            "CPU",
+            {
+                "INFERENCE_PRECISION_HINT": "bf16" if bf16 else "f32",
+                "PERFORMANCE_HINT": "LATENCY",
+                "INFERENCE_NUM_THREADS": threads or torch.get_num_threads(),
+            },
+        )
+        self._lock = threading.Lock()  # the compiled model's one infer request is not thread-safe
+
+    def __call__(self, ids: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        feed = {"input_ids": ids.numpy(), "attention_mask": mask.numpy()}
+        with self._lock:
+            outputs = self.compiled(feed)
+            # copies: the request's buffers are reused by the next call
+            return torch.from_numpy(np.array(outputs[0])), torch.from_numpy(np.array(outputs[1]))
+
+
+def export_path(cache_dir: Path, encoder_dir: Path, weights_path: Path, kind: str) -> Path:
+    """Where the ``kind`` (fp32 or int8) export of these weights over this encoder lives in the
+    cache."""
     key = f"{Path(encoder_dir).name}:{sha256_file(weights_path)}"
     digest = hashlib.sha256(key.encode()).hexdigest()[:16]
-    return Path(cache_dir) / "models" / f"reader-int8-{digest}.onnx"
+    return Path(cache_dir) / "models" / f"reader-{kind}-{digest}.onnx"
 
 
-def export_int8(model: ExtractiveReader, target: Path) -> Path:
-    """Export ``model`` to ONNX and quantize it to int8 at ``target`` (about 30 s here). Written
-    beside the target and renamed into place: a killed export leaves no file that loads."""
+def _export_fp32(model: ExtractiveReader, target: Path) -> None:
+    # One padded row: the trace must keep the attention mask (an all-ones example lets
+    # transformers drop it, and the exported graph would then ignore padding).
+    ids = torch.full((2, 12), 5, dtype=torch.long)
+    ids[:, 0] = 0
+    mask = torch.ones_like(ids)
+    mask[1, 7:] = 0
+    axes = {name: {0: "windows", 1: "tokens"} for name in _INPUTS + _OUTPUTS}
+    with warnings.catch_warnings(), torch.inference_mode():
+        warnings.simplefilter("ignore")  # tracer notes on shape arithmetic in the mask code
+        torch.onnx.export(
+            model.eval(),
+            (ids, mask),
+            str(target),
+            input_names=list(_INPUTS),
+            output_names=list(_OUTPUTS),
+            dynamic_axes=axes,
+            opset_version=_OPSET,
+            dynamo=False,
+        )
+
+
+def export(model: ExtractiveReader, target: Path, int8: bool) -> Path:
+    """Export ``model`` to ONNX at ``target``, quantized to int8 if asked (about 30 s here).
+    Written beside the target and renamed into place: a killed export leaves no file that
+    loads."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".reader-onnx.", dir=target.parent) as tmp:
-        fp32, int8 = Path(tmp) / "reader.onnx", Path(tmp) / "reader-int8.onnx"
-        # One padded row: the trace must keep the attention mask (an all-ones example lets
-        # transformers drop it, and the exported graph would then ignore padding).
-        ids = torch.full((2, 12), 5, dtype=torch.long)
-        ids[:, 0] = 0
-        mask = torch.ones_like(ids)
-        mask[1, 7:] = 0
-        axes = {name: {0: "windows", 1: "tokens"} for name in _INPUTS + _OUTPUTS}
-        with warnings.catch_warnings(), torch.inference_mode():
-            warnings.simplefilter("ignore")  # tracer notes on shape arithmetic in the mask code
-            torch.onnx.export(
-                model.eval(),
-                (ids, mask),
-                str(fp32),
-                input_names=list(_INPUTS),
-                output_names=list(_OUTPUTS),
-                dynamic_axes=axes,
-                opset_version=_OPSET,
-                dynamo=False,
-            )
+        fp32, int8_path = Path(tmp) / "reader.onnx", Path(tmp) / "reader-int8.onnx"
+        _export_fp32(model, fp32)
+        if not int8:
+            os.replace(fp32, target)
+            return target
         root = logging.getLogger()
         root.addFilter(_no_preprocess_hint)  # the quantizer's advice to run its preprocessor
         try:
-            quantize_dynamic(fp32, int8, per_channel=True, weight_type=QuantType.QInt8)
+            quantize_dynamic(fp32, int8_path, per_channel=True, weight_type=QuantType.QInt8)
         finally:
             root.removeFilter(_no_preprocess_hint)
-        os.replace(int8, target)
+        os.replace(int8_path, target)
     return target
 
 
@@ -155,18 +203,19 @@ def load_forward(
     cache_dir: Path,
     load_model: Callable[[], ExtractiveReader],
 ) -> Forward:
-    """The forward pass of ``runtime``; for int8, exported first when the cache lacks it (the
-    torch model is then loaded only for the export)."""
-    if runtime == "torch":
-        return TorchForward(load_model())
-    if runtime == "torch-bf16":
-        if cpu_supports_bf16():
-            return Bf16Forward(load_model())
-        log.warning("reader runtime torch-bf16: this CPU has no bf16 instructions; fp32 instead")
-        return TorchForward(load_model())
-    if runtime != "onnx-int8":
+    """The forward pass of ``runtime``; for the ONNX runtimes, exported first when the cache
+    lacks the graph (the torch model is then loaded only for the export). The bf16 runtimes
+    fall back to fp32 on a CPU without bf16 instructions, where bf16 is about 10x slower."""
+    if runtime not in RUNTIMES:
         raise ValueError(f"unknown reader runtime {runtime!r}; expected one of {RUNTIMES}")
-    path = int8_model_path(cache_dir, encoder_dir, weights_path)
+    bf16 = runtime.endswith("-bf16")
+    if bf16 and not cpu_supports_bf16():
+        log.warning("reader runtime %s: this CPU has no bf16 instructions; fp32 instead", runtime)
+        bf16 = False
+    if runtime.startswith("torch"):
+        return (Bf16Forward if bf16 else TorchForward)(load_model())
+    int8 = runtime == "onnx-int8"
+    path = export_path(cache_dir, encoder_dir, weights_path, "int8" if int8 else "fp32")
     if not path.is_file():
-        export_int8(load_model(), path)
-    return OnnxForward(path)
+        export(load_model(), path, int8=int8)
+    return OnnxForward(path) if int8 else OpenVinoForward(path, bf16)

