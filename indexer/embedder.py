@@ -99,11 +99,11 @@ class Embedder:
         cache_size: int = 20_000,
         backend: Backend = "auto",
     ) -> None:
-        """``backend``: who runs the encoder (``indexer.encoder_onnx``): ``auto`` runs
-        questions from the model folder's ONNX export (OpenVINO in bf16 where the CPU has
-        bf16 instructions and bf16 is not turned off, ONNX Runtime elsewhere) and passages
-        with torch; ``onnx`` runs both with ONNX Runtime; ``openvino`` questions with OpenVINO
-        and passages with torch; ``torch`` both with torch."""
+        """``backend``: who runs the encoder (``indexer.encoder_onnx``): ``auto`` runs the
+        model folder's ONNX export with OpenVINO in bf16, questions and passages, where the
+        CPU has bf16 instructions and bf16 is not turned off; elsewhere questions with ONNX
+        Runtime and passages with torch (bf16 autocast, or fp32); ``onnx`` runs both with ONNX
+        Runtime; ``openvino`` both with OpenVINO; ``torch`` both with torch."""
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         from sentence_transformers import SentenceTransformer
@@ -123,6 +123,9 @@ class Embedder:
         self._cache_lock = threading.Lock()
         self.backend = backend
         self.onnx = self._open_onnx(backend)
+        # Passages through the graph too where it is as exact and faster than torch: ONNX
+        # Runtime when asked, OpenVINO always (``OpenVinoEncoder``).
+        self.graph_passages = backend == "onnx" or isinstance(self.onnx, OpenVinoEncoder)
 
     def _open_onnx(self, backend: Backend) -> GraphEncoder | None:
         if backend == "torch":
@@ -218,7 +221,7 @@ class Embedder:
             return np.zeros((0, self.dimension), dtype=np.float32)
         prompt = prompt_name if prompt_name in self.model.prompts else None
         started = time.perf_counter()
-        if self.onnx is not None and (prompt_name == "query" or self.backend == "onnx"):
+        if self.onnx is not None and (prompt_name == "query" or self.graph_passages):
             prefix = self.model.prompts.get(prompt, "") if prompt else ""
             vectors = self.onnx.encode([prefix + t for t in texts], self.batch_size)
         else:
