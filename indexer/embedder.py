@@ -221,6 +221,8 @@ class Embedder:
             return np.zeros((0, self.dimension), dtype=np.float32)
         prompt = prompt_name if prompt_name in self.model.prompts else None
         started = time.perf_counter()
+        if log.isEnabledFor(logging.DEBUG):
+            on_openmp_thread(self._log_truncation, texts, prompt)
         if self.onnx is not None and (prompt_name == "query" or self.graph_passages):
             prefix = self.model.prompts.get(prompt, "") if prompt else ""
             vectors = self.onnx.encode([prefix + t for t in texts], self.batch_size)
@@ -231,10 +233,6 @@ class Embedder:
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
     def _encode(self, texts: list[str], prompt: str | None) -> np.ndarray:
-        # On the one OpenMP thread, like the encoding: the tokenizer's padding and truncation
-        # settings live on a shared object that each call sets.
-        if log.isEnabledFor(logging.DEBUG):
-            self._log_truncation(texts, prompt)
         with self._autocast():
             return self.model.encode(
                 texts,
@@ -257,7 +255,9 @@ class Embedder:
                 yield
 
     def _log_truncation(self, texts: list[str], prompt: str | None) -> None:
-        """Long inputs are the chunker's job; here they are cut at the model's limit."""
+        """Long inputs are the chunker's job; here they are cut at the model's limit. (On the
+        OpenMP thread, like torch's encoding: the tokenizer's padding and truncation settings
+        live on a shared object that each call sets.)"""
         prefix = self.model.prompts.get(prompt, "") if prompt else ""
         encoded = self.model.tokenizer([prefix + t for t in texts], add_special_tokens=True)
         for text, ids in zip(texts, encoded["input_ids"]):
