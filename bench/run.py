@@ -265,9 +265,9 @@ def summary_rows(result: dict) -> list[tuple[str, str, str, str, str]]:
             ),
             (
                 "2 peer",
-                "Recall@10 / MRR@10 on facqa-valid, newsqa vs LangChain",
-                f"{r['ours']['recall@10']:.3f} / {r['ours']['mrr@10']:.3f} vs "
-                f"{r['theirs']['recall@10']:.3f} / {r['theirs']['mrr@10']:.3f}",
+                "Success@10 / MRR@10 on facqa-valid, newsqa vs LangChain",
+                f"{r['ours']['success@10']:.3f} / {r['ours']['mrr@10']:.3f} vs "
+                f"{r['theirs']['success@10']:.3f} / {r['theirs']['mrr@10']:.3f}",
                 "ours higher",
                 _yes(r["quality_met"]),
             ),
