@@ -117,11 +117,10 @@ class GraphEncoder:
         """Vectors in the order of ``texts``; batched longest first, as sentence-transformers
         does, so that each batch pads to texts of about its own length."""
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
-        out = np.zeros((len(texts), 0), dtype=np.float32)
+        parts = []
         for start in range(0, len(texts), batch_size):
-            rows = order[start : start + batch_size]
             batch = self.tokenizer(
-                [texts[i] for i in rows],
+                [texts[i] for i in order[start : start + batch_size]],
                 padding=True,
                 truncation=True,
                 max_length=self.max_tokens,
@@ -131,10 +130,10 @@ class GraphEncoder:
                 "input_ids": batch["input_ids"].astype(np.int64),
                 "attention_mask": batch["attention_mask"].astype(np.int64),
             }
-            vectors = self._run(feed)
-            if not out.shape[1]:
-                out = np.zeros((len(texts), vectors.shape[1]), dtype=np.float32)
-            out[rows] = vectors
+            parts.append(self._run(feed))
+        vectors = np.concatenate(parts).astype(np.float32, copy=False)
+        out = np.empty_like(vectors)
+        out[order] = vectors
         return out
 
     def _run(self, feed: dict[str, np.ndarray]) -> np.ndarray:
@@ -162,6 +161,21 @@ class OnnxEncoder(GraphEncoder):
         return self.session.run(None, feed)[0]
 
 
+def compile_on_cpu(core: Any, model: Any, precision: str, threads: int) -> Any:
+    """``model`` (an ``ov.Model`` or a file) compiled by OpenVINO for this CPU, in ``precision``
+    (``f32`` or ``bf16``) and tuned for latency: one request at a time, on ``threads`` threads.
+    The encoder's questions and passages and the reader's windows all run so."""
+    return core.compile_model(
+        model,
+        "CPU",
+        {
+            "INFERENCE_PRECISION_HINT": precision,
+            "PERFORMANCE_HINT": "LATENCY",
+            "INFERENCE_NUM_THREADS": threads,
+        },
+    )
+
+
 class OpenVinoEncoder(GraphEncoder):
     """The same exported graph run by OpenVINO, in bf16 where the CPU has bf16 instructions
     (OpenVINO keeps the precision-sensitive parts, such as softmax and normalization, in f32):
@@ -186,13 +200,9 @@ class OpenVinoEncoder(GraphEncoder):
         super().__init__(tokenizer, max_tokens)
         self.core = ov.Core()
         self.precision = "bf16" if bf16 else "f32"
-        self.config = {
-            "INFERENCE_PRECISION_HINT": self.precision,
-            "PERFORMANCE_HINT": "LATENCY",
-            "INFERENCE_NUM_THREADS": threads,
-        }
+        self.threads = threads
         self.model = self.core.read_model(str(exported_path(model_dir)))
-        self.compiled = self.core.compile_model(self.model, "CPU", self.config)
+        self.compiled = compile_on_cpu(self.core, self.model, self.precision, threads)
         self._fixed: dict[int, Any] = {}
         self._pad_id = int(tokenizer.pad_token_id or 0)
         # Calling a compiled model reuses one infer request, which is not thread-safe (ONNX
@@ -212,7 +222,7 @@ class OpenVinoEncoder(GraphEncoder):
         if length not in self._fixed:
             model = self.model.clone()
             model.reshape({name: [1, length] for name in feed})
-            self._fixed[length] = self.core.compile_model(model, "CPU", self.config)
+            self._fixed[length] = compile_on_cpu(self.core, model, self.precision, self.threads)
         extra = ((0, 0), (0, length - tokens))
         padded = {
             "input_ids": np.pad(feed["input_ids"], extra, constant_values=self._pad_id),

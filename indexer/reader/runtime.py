@@ -39,6 +39,7 @@ import numpy as np
 import torch
 
 from indexer.embedder import cpu_supports_bf16
+from indexer.encoder_onnx import compile_on_cpu
 from indexer.reader.model import ExtractiveReader
 from indexer.reader.provenance import sha256_file
 
@@ -119,15 +120,8 @@ class OpenVinoForward:
     def __init__(self, path: Path, bf16: bool, threads: int | None = None) -> None:
         import openvino as ov
 
-        core = ov.Core()
-        self.compiled = core.compile_model(
-            core.read_model(str(path)),
-            "CPU",
-            {
-                "INFERENCE_PRECISION_HINT": "bf16" if bf16 else "f32",
-                "PERFORMANCE_HINT": "LATENCY",
-                "INFERENCE_NUM_THREADS": threads or torch.get_num_threads(),
-            },
+        self.compiled = compile_on_cpu(
+            ov.Core(), str(path), "bf16" if bf16 else "f32", threads or torch.get_num_threads()
         )
         self._lock = threading.Lock()  # the compiled model's one infer request is not thread-safe
 
@@ -173,8 +167,6 @@ def export(model: ExtractiveReader, target: Path, int8: bool) -> Path:
     """Export ``model`` to ONNX at ``target``, quantized to int8 if asked (about 30 s here).
     Written beside the target and renamed into place: a killed export leaves no file that
     loads."""
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".reader-onnx.", dir=target.parent) as tmp:
         fp32, int8_path = Path(tmp) / "reader.onnx", Path(tmp) / "reader-int8.onnx"
@@ -182,6 +174,8 @@ def export(model: ExtractiveReader, target: Path, int8: bool) -> Path:
         if not int8:
             os.replace(fp32, target)
             return target
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+
         root = logging.getLogger()
         root.addFilter(_no_preprocess_hint)  # the quantizer's advice to run its preprocessor
         try:
