@@ -63,13 +63,7 @@ def machine() -> dict:
     from indexer.embedder import cpu_supports_bf16
     from newsqa.settings import get_settings
 
-    cpu = platform.processor() or "unknown"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    flags = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    info = cpuinfo()
     settings = get_settings()
     commit = ""
     with contextlib.suppress(OSError, subprocess.SubprocessError):
@@ -77,10 +71,10 @@ def machine() -> dict:
             ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
         ).stdout.strip()
     return {
-        "cpu": cpu,
+        "cpu": info.get("model name") or platform.processor() or "unknown",
         "cores": os.cpu_count(),
         "bf16_instructions": cpu_supports_bf16(),
-        "amx": "amx_bf16" in flags,
+        "amx": "amx_bf16" in info.get("flags", "").split(),
         "memory_gib": round(_meminfo("MemTotal") / 2**20, 1),
         "load_average": [round(x, 2) for x in os.getloadavg()],
         "torch": torch.__version__,
@@ -91,6 +85,23 @@ def machine() -> dict:
         "embed_batch_size": settings.embed_batch_size,
         "commit": commit,
     }
+
+
+def cpuinfo() -> dict[str, str]:
+    """The first processor's fields in /proc/cpuinfo, with the highest ``cpu MHz`` any
+    processor reports (empty where there is no /proc/cpuinfo)."""
+    fields: dict[str, str] = {}
+    mhz = 0.0
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            key, value = key.strip(), value.strip()
+            if key == "cpu MHz":
+                mhz = max(mhz, float(value))
+            fields.setdefault(key, value)
+    if mhz:
+        fields["cpu MHz"] = str(mhz)
+    return fields
 
 
 def _meminfo(key: str) -> int:

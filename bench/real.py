@@ -45,6 +45,7 @@ from bench.common import (
     REPO,
     SHARED,
     accumulating,
+    cpuinfo,
     log,
     percentile,
     running_server,
@@ -66,21 +67,6 @@ def _questions(path: Path, n: int) -> list[str]:
         return [json.loads(line)["question"] for line in fh][:n]
 
 
-def _cpuinfo() -> dict[str, str]:
-    """The first processor's fields in /proc/cpuinfo, and the highest clock any reports."""
-    fields: dict[str, str] = {}
-    mhz = 0.0
-    with open("/proc/cpuinfo", encoding="utf-8") as fh:
-        for line in fh:
-            key, _, value = line.partition(":")
-            key, value = key.strip(), value.strip()
-            if key == "cpu MHz":
-                mhz = max(mhz, float(value))
-            fields.setdefault(key, value)
-    fields["cpu MHz"] = str(mhz)
-    return fields
-
-
 def flops_per_cycle(precision: str, cpu: dict[str, str]) -> int:
     """Peak FLOP per cycle per core. fp32: two FMA pipes x lanes x 2. The lanes are 16 where
     the pipes are 512 bits wide (Intel server cores with AVX-512; AMD from Zen 5, family 26,
@@ -97,8 +83,8 @@ def flops_per_cycle(precision: str, cpu: dict[str, str]) -> int:
 def cpu_peak_gflops(cores: int, precision: str = "fp32") -> tuple[float, int, float]:
     """(GHz, FLOP per cycle per core, peak GFLOP/s in ``precision``) at the clock
     /proc/cpuinfo reports (a VM's nominal clock; boost clocks would only lower the bound)."""
-    cpu = _cpuinfo()
-    ghz = float(cpu["cpu MHz"]) / 1000
+    cpu = cpuinfo()
+    ghz = float(cpu.get("cpu MHz", 0)) / 1000
     per_cycle = flops_per_cycle(precision, cpu)
     return ghz, per_cycle, cores * ghz * per_cycle
 
