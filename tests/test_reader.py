@@ -28,7 +28,7 @@ from indexer.reader.examples import (
 )
 from indexer.reader.model import WORD_EMBEDDINGS, load_reader
 from indexer.reader.provenance import sha256_file
-from indexer.reader.runtime import SAME_AS_TORCH, export_path
+from indexer.reader.runtime import RUNTIMES, SAME_AS_TORCH, export_path
 from indexer.reader.scoring import token_f1
 from indexer.reader.spans import Reader, encode_pairs, trim_span
 from indexer.reader.train import train
@@ -321,6 +321,18 @@ def test_shipped_weights_answer_facqa_valid(encoder_dir, facqa):
     ]
     assert sum(answered) / len(answered) >= 0.6
     assert sum(declined) / len(declined) >= 0.6
+
+
+def test_the_settings_offer_every_reader_runtime_and_default_to_torchs_logits():
+    """``NEWSQA_READER_RUNTIME`` spells out the runtimes (settings import nothing of the
+    indexer): the same set as ``indexer.reader.runtime``, and a default that reads what torch
+    reads, so the shipped thresholds hold for it."""
+    from typing import get_args
+
+    from newsqa.settings import ReaderRuntime, Settings
+
+    assert set(get_args(ReaderRuntime)) == set(RUNTIMES)
+    assert Settings.model_fields["reader_runtime"].default in SAME_AS_TORCH
 
 
 @pytest.mark.parametrize(
