@@ -86,6 +86,37 @@ def export(model_dir: Path) -> Path:
     return target
 
 
+def openvino_ir(onnx_path: Path) -> Path:
+    """The OpenVINO IR (``.xml`` beside a ``.bin`` of raw weights) of the graph at
+    ``onnx_path``, converted once beside it; the ONNX file itself where that folder is not
+    writable. Why: OpenVINO parses a 470 MB ONNX protobuf in 3-5 s at every start (twice per
+    server: encoder and reader), but maps an IR's weights in 0.04 s, and processes reading the
+    same ``.bin`` share its pages. The weights stay f32 (no fp16 compression): the same graph.
+    Staged in a temporary folder and renamed, ``.bin`` first: a killed conversion leaves no
+    ``.xml`` that loads, and an IR older than its ONNX (re-exported) is converted again."""
+    xml = onnx_path.with_suffix(".xml")
+    if (
+        xml.is_file()
+        and xml.with_suffix(".bin").is_file()
+        and xml.stat().st_mtime >= onnx_path.stat().st_mtime
+    ):
+        return xml
+    import openvino as ov
+
+    try:
+        with tempfile.TemporaryDirectory(prefix=".ir.", dir=onnx_path.parent) as tmp:
+            staged = Path(tmp) / xml.name
+            model = ov.Core().read_model(str(onnx_path))
+            ov.save_model(model, str(staged), compress_to_fp16=False)
+            os.replace(staged.with_suffix(".bin"), xml.with_suffix(".bin"))
+            os.replace(staged, xml)
+    except OSError as exc:
+        log.warning("could not write OpenVINO IR beside %s (%s): reading the ONNX", onnx_path, exc)
+        return onnx_path
+    log.info("converted %s to OpenVINO IR", onnx_path)
+    return xml
+
+
 def can_export(model_dir: Path) -> bool:
     """A writable local model folder of the shape ``export`` knows: mean pooling, then
     normalization (as the bundled e5)."""
@@ -201,7 +232,7 @@ class OpenVinoEncoder(GraphEncoder):
         self.core = ov.Core()
         self.precision = "bf16" if bf16 else "f32"
         self.threads = threads
-        self.model = self.core.read_model(str(exported_path(model_dir)))
+        self.model = self.core.read_model(str(openvino_ir(exported_path(model_dir))))
         self.compiled = compile_on_cpu(self.core, self.model, self.precision, threads)
         self._fixed: dict[int, Any] = {}
         self._pad_id = int(tokenizer.pad_token_id or 0)

