@@ -77,12 +77,13 @@ def serve_in_background(
                 pass
             if time.monotonic() > deadline:
                 raise RuntimeError(f"server not ready after {startup_timeout:.0f} s")
-            time.sleep(0.5)
+            time.sleep(0.2)
         yield server
     finally:
-        os.kill(proc.pid, signal.SIGTERM)
+        if proc.poll() is None:  # one that exited during start-up is reaped already
+            proc.send_signal(signal.SIGTERM)
         try:
             proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
-            os.kill(proc.pid, signal.SIGKILL)
+            proc.kill()
             proc.wait()
