@@ -226,9 +226,9 @@ def _token_stats(emb, texts: list[str]) -> dict:  # type: ignore[no-untyped-def]
     """Tokens per chunk (with the passage prompt): how near the model's 512 limit they are."""
     import numpy as np
 
-    prefix = emb.model.prompts.get("passage", "")
+    prefix = emb.prompts.get("passage", "")
     lengths = np.array(
-        [len(ids) for ids in emb.model.tokenizer([prefix + t for t in texts])["input_ids"]]
+        [len(ids) for ids in emb.tokenizer([prefix + t for t in texts])["input_ids"]]
     )
     return {
         "mean": round(float(lengths.mean()), 1),

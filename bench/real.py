@@ -230,8 +230,8 @@ def query_embedding(embedder, qs: list[str], cores: int) -> dict:  # type: ignor
     from transformers import AutoConfig
 
     config = AutoConfig.from_pretrained(embedder.path)
-    tokenizer = embedder.model.tokenizer
-    prefix = embedder.model.prompts.get("query", "")
+    tokenizer = embedder.tokenizer
+    prefix = embedder.prompts.get("query", "")
     runner = _runner(embedder)
     precision = "bf16" if runner.endswith("bf16") else "fp32"
     ghz, per_cycle, peak = cpu_peak_gflops(cores, precision)

@@ -10,17 +10,20 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
 from indexer.encoder_onnx import (
     GraphEncoder,
+    GraphInfo,
     OnnxEncoder,
     OpenVinoEncoder,
     can_export,
     export,
     exported_path,
+    read_info,
+    write_info,
 )
 from indexer.openmp import on_openmp_thread
 
@@ -106,28 +109,53 @@ class Embedder:
         Runtime; ``openvino`` both with OpenVINO; ``torch`` both with torch."""
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-        from sentence_transformers import SentenceTransformer
-
-        self.model = on_openmp_thread(SentenceTransformer, model, device="cpu")
-        self.model.eval()
         self.path = model
         self.name = name or model
         self.batch_size = batch_size
         self.bf16 = precision == "bf16" or (precision == "auto" and cpu_supports_bf16())
-        self.dimension = int(self.model.get_embedding_dimension())
-        self.max_tokens = int(self.model.max_seq_length)
+        self._model: Any = None
+        self._model_lock = threading.Lock()
+        info = read_info(Path(model)) if backend != "torch" else None
+        if info is None:
+            info = GraphInfo(
+                int(self.model.get_embedding_dimension()),
+                int(self.model.max_seq_length),
+                dict(self.model.prompts),
+            )
+            self.tokenizer = self.model.tokenizer
+        else:  # the graph's tokenizer is the model's: the folder's own
+            from transformers import AutoTokenizer
+
+            self.tokenizer = AutoTokenizer.from_pretrained(model)
+        self.dimension = info.dimension
+        self.max_tokens = info.max_tokens
+        self.prompts = info.prompts
         # Questions recur (popular questions, the eval's modes) and so do the sentences of the
         # passages they retrieve; an LRU of their vectors spares the encoder most repeats.
         self.cache_size = cache_size
         self._cache: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
         self._cache_lock = threading.Lock()
         self.backend = backend
-        self.onnx = self._open_onnx(backend)
+        self.onnx = self._open_onnx(backend, info)
         # Passages through the graph too where it is as exact and faster than torch: ONNX
         # Runtime when asked, OpenVINO always (``OpenVinoEncoder``).
         self.graph_passages = backend == "onnx" or isinstance(self.onnx, OpenVinoEncoder)
+        if not self.graph_passages:
+            self.model  # noqa: B018 - torch embeds passages: loaded now, not inside a write
 
-    def _open_onnx(self, backend: Backend) -> GraphEncoder | None:
+    @property
+    def model(self) -> Any:
+        """The sentence-transformers model, loaded on first use: a process whose graph
+        embeds questions and passages (OpenVINO, ``onnx``) never needs it."""
+        with self._model_lock:
+            if self._model is None:
+                from sentence_transformers import SentenceTransformer
+
+                self._model = on_openmp_thread(SentenceTransformer, self.path, device="cpu")
+                self._model.eval()
+            return self._model
+
+    def _open_onnx(self, backend: Backend, info: GraphInfo) -> GraphEncoder | None:
         if backend == "torch":
             return None
         folder = Path(self.path)
@@ -139,12 +167,14 @@ class Embedder:
             import torch
 
             export(folder)
+            if read_info(folder) is None:
+                write_info(folder, info)
             threads = torch.get_num_threads()
             bf16 = self.bf16 and cpu_supports_bf16()
             # OpenVINO's gain is its bf16 kernels; in f32 it is no faster than ONNX Runtime.
             if backend == "openvino" or (backend == "auto" and bf16):
-                return OpenVinoEncoder(folder, self.model.tokenizer, self.max_tokens, threads, bf16)
-            return OnnxEncoder(folder, self.model.tokenizer, self.max_tokens, threads)
+                return OpenVinoEncoder(folder, self.tokenizer, self.max_tokens, threads, bf16)
+            return OnnxEncoder(folder, self.tokenizer, self.max_tokens, threads)
         except Exception as exc:
             if backend in ("onnx", "openvino"):
                 runner = "ONNX Runtime" if backend == "onnx" else "OpenVINO"
@@ -219,12 +249,12 @@ class Embedder:
         texts = list(texts)
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        prompt = prompt_name if prompt_name in self.model.prompts else None
+        prompt = prompt_name if prompt_name in self.prompts else None
         started = time.perf_counter()
         if log.isEnabledFor(logging.DEBUG):
             on_openmp_thread(self._log_truncation, texts, prompt)
         if self.onnx is not None and (prompt_name == "query" or self.graph_passages):
-            prefix = self.model.prompts.get(prompt, "") if prompt else ""
+            prefix = self.prompts.get(prompt, "") if prompt else ""
             vectors = self.onnx.encode([prefix + t for t in texts], self.batch_size)
         else:
             vectors = on_openmp_thread(self._encode, texts, prompt)
@@ -258,8 +288,8 @@ class Embedder:
         """Long inputs are the chunker's job; here they are cut at the model's limit. (On the
         OpenMP thread, like torch's encoding: the tokenizer's padding and truncation settings
         live on a shared object that each call sets.)"""
-        prefix = self.model.prompts.get(prompt, "") if prompt else ""
-        encoded = self.model.tokenizer([prefix + t for t in texts], add_special_tokens=True)
+        prefix = self.prompts.get(prompt, "") if prompt else ""
+        encoded = self.tokenizer([prefix + t for t in texts], add_special_tokens=True)
         for text, ids in zip(texts, encoded["input_ids"]):
             if len(ids) > self.max_tokens:
                 log.debug(

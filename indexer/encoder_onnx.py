@@ -22,6 +22,7 @@ import logging
 import os
 import tempfile
 import threading
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,10 +31,43 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 EXPORT = Path("onnx") / "encoder.onnx"
+INFO = Path("onnx") / "encoder.json"
 
 
 def exported_path(model_dir: Path) -> Path:
     return model_dir / EXPORT
+
+
+@dataclass(frozen=True)
+class GraphInfo:
+    """What embedding through the graph needs of the sentence-transformers model besides the
+    graph and the tokenizer. Kept beside the export (``write_info``) so that a process whose
+    graph embeds questions and passages never loads the torch model: sentence-transformers'
+    imports and the weights cost about 4 s and 0.5 GB per server."""
+
+    dimension: int
+    max_tokens: int
+    prompts: dict[str, str]
+
+
+def read_info(model_dir: Path) -> GraphInfo | None:
+    try:
+        data = json.loads((Path(model_dir) / INFO).read_text())
+        return GraphInfo(int(data["dimension"]), int(data["max_tokens"]), dict(data["prompts"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def write_info(model_dir: Path, info: GraphInfo) -> None:
+    """Written to a temporary file and renamed (readers see all of it or nothing); skipped
+    where the folder is not writable: the torch model is then loaded, as before."""
+    target = Path(model_dir) / INFO
+    try:
+        with tempfile.NamedTemporaryFile("w", dir=target.parent, delete=False) as f:
+            json.dump(asdict(info), f)
+        os.replace(f.name, target)
+    except OSError as exc:
+        log.debug("could not write %s: %s", target, exc)
 
 
 def export(model_dir: Path) -> Path:

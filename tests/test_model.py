@@ -146,7 +146,7 @@ def test_openvino_backend_embeds_within_the_cosine_rule(embedder):
     assert np.min(np.sum(alone * batch, axis=1)) >= 0.99999  # padding is masked out
     assert fresh.onnx._fixed  # questions alone went through the fixed-length graphs
     long_question = " ".join(questions)  # more tokens than the fixed-length graphs take
-    assert len(fresh.model.tokenizer(long_question)["input_ids"]) > fresh.onnx.STATIC_TOKENS
+    assert len(fresh.tokenizer(long_question)["input_ids"]) > fresh.onnx.STATIC_TOKENS
     got = fresh.embed_queries([long_question])
     assert float(got[0] @ reference.embed_queries([long_question])[0]) >= 0.999
     texts = FIDELITY_TEXTS + [long_question]
@@ -154,6 +154,11 @@ def test_openvino_backend_embeds_within_the_cosine_rule(embedder):
     for backend in (fresh, embedder):
         got = backend.embed_passages(texts)  # batched longest first, back in order
         assert np.min(np.sum(got * passages, axis=1)) >= 0.999
+    # The graph embedded everything: the torch model was never loaded (the export's
+    # encoder.json holds what the Embedder needs of it), and it loads when asked.
+    assert fresh._model is None
+    assert fresh.model.get_embedding_dimension() == fresh.dimension
+    assert fresh.model.prompts == fresh.prompts
 
 
 def test_english_question_prefers_the_indonesian_award_passage(embedder):
