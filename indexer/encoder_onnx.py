@@ -116,6 +116,12 @@ def export(model_dir: Path) -> Path:
                 dynamo=False,
             )
         os.replace(staged, target)
+    write_info(
+        model_dir,
+        GraphInfo(
+            int(model.get_embedding_dimension()), int(model.max_seq_length), dict(model.prompts)
+        ),
+    )
     log.info("exported the encoder to %s", target)
     return target
 
