@@ -114,7 +114,6 @@ class Embedder:
         self.batch_size = batch_size
         self.bf16 = precision == "bf16" or (precision == "auto" and cpu_supports_bf16())
         self._model: Any = None
-        self._model_lock = threading.Lock()
         info = read_info(Path(model)) if backend != "torch" else None
         if info is None:
             info = GraphInfo(
@@ -147,13 +146,19 @@ class Embedder:
     def model(self) -> Any:
         """The sentence-transformers model, loaded on first use: a process whose graph
         embeds questions and passages (OpenVINO, ``onnx``) never needs it."""
-        with self._model_lock:
-            if self._model is None:
-                from sentence_transformers import SentenceTransformer
+        if self._model is None:
+            on_openmp_thread(self._load_model)
+        return self._model
 
-                self._model = on_openmp_thread(SentenceTransformer, self.path, device="cpu")
-                self._model.eval()
-            return self._model
+    def _load_model(self) -> None:
+        # On the OpenMP thread (torch's threads live there), which runs one call at a time:
+        # two first uses load once, and no thread holds a lock while it waits for that one.
+        if self._model is None:
+            from sentence_transformers import SentenceTransformer
+
+            model = SentenceTransformer(self.path, device="cpu")
+            model.eval()
+            self._model = model
 
     def _open_onnx(self, backend: Backend, info: GraphInfo) -> GraphEncoder | None:
         if backend == "torch":
