@@ -63,9 +63,10 @@ def write_info(model_dir: Path, info: GraphInfo) -> None:
     where the folder is not writable: the torch model is then loaded, as before."""
     target = Path(model_dir) / INFO
     try:
-        with tempfile.NamedTemporaryFile("w", dir=target.parent, delete=False) as f:
-            json.dump(asdict(info), f)
-        os.replace(f.name, target)
+        with tempfile.TemporaryDirectory(prefix=".info.", dir=target.parent) as tmp:
+            staged = Path(tmp) / target.name
+            staged.write_text(json.dumps(asdict(info)))
+            os.replace(staged, target)
     except OSError as exc:
         log.debug("could not write %s: %s", target, exc)
 
@@ -130,8 +131,8 @@ def openvino_ir(onnx_path: Path) -> Path:
     """The OpenVINO IR (``.xml`` beside a ``.bin`` of raw weights) of the graph at
     ``onnx_path``, converted once beside it; the ONNX file itself where that folder is not
     writable. Why: OpenVINO parses a 470 MB ONNX protobuf in 3-5 s at every start (twice per
-    server: encoder and reader), but maps an IR's weights in 0.04 s, and processes reading the
-    same ``.bin`` share its pages. The weights stay f32 (no fp16 compression): the same graph.
+    server: encoder and reader), but maps an IR's weights in 0.04 s. The weights stay f32 (no
+    fp16 compression): the same graph, bit-identical outputs.
     Staged in a temporary folder and renamed, ``.bin`` first: a killed conversion leaves no
     ``.xml`` that loads, and an IR older than its ONNX (re-exported) is converted again."""
     xml = onnx_path.with_suffix(".xml")
