@@ -116,11 +116,7 @@ class Embedder:
         self._model: Any = None
         info = read_info(Path(model)) if backend != "torch" else None
         if info is None:
-            info = GraphInfo(
-                int(self.model.get_embedding_dimension()),
-                int(self.model.max_seq_length),
-                dict(self.model.prompts),
-            )
+            info = GraphInfo.of(self.model)
             self.tokenizer = self.model.tokenizer
         else:  # the graph's tokenizer is the model's: the folder's own
             from transformers import AutoTokenizer

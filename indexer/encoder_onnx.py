@@ -49,6 +49,13 @@ class GraphInfo:
     max_tokens: int
     prompts: dict[str, str]
 
+    @classmethod
+    def of(cls, model: Any) -> GraphInfo:
+        """The info of a loaded ``SentenceTransformer``."""
+        return cls(
+            int(model.get_embedding_dimension()), int(model.max_seq_length), dict(model.prompts)
+        )
+
 
 def read_info(model_dir: Path) -> GraphInfo | None:
     try:
@@ -117,12 +124,7 @@ def export(model_dir: Path) -> Path:
                 dynamo=False,
             )
         os.replace(staged, target)
-    write_info(
-        model_dir,
-        GraphInfo(
-            int(model.get_embedding_dimension()), int(model.max_seq_length), dict(model.prompts)
-        ),
-    )
+    write_info(model_dir, GraphInfo.of(model))
     log.info("exported the encoder to %s", target)
     return target
 
