@@ -148,7 +148,11 @@ def main(
     margins: dict[str, dict[str, dict[str, list[float]]]] = {}
     weights = settings.reader_weights or WEIGHTS_PATH
     # margins hold for one set of weights read by one runtime (int8 shifts them a little)
-    key = {"runtime": settings.reader_runtime, "weights_sha256": sha256_file(weights)}
+    key = {
+        "runtime": settings.reader_runtime,
+        "weights_sha256": sha256_file(weights),
+        "window_words": settings.reader_window_words,
+    }
     saved = json.loads(margins_file.read_text()) if margins_file.is_file() else {}
     if saved.get("key") == key:
         margins = saved["margins"]

@@ -146,3 +146,26 @@ def _emit(text: str, start: int, end: int, out: list[tuple[int, int]]) -> None:
         end -= 1
     if start < end:
         out.append((start, end))
+
+
+def sentence_windows(text: str, max_words: int, overlap: bool = True) -> list[tuple[int, int]]:
+    """Character ranges of ``text`` made of whole consecutive sentences, each of at most
+    ``max_words`` words (a longer sentence is a window of its own), covering every sentence.
+    With ``overlap`` a window starts at the last sentence of the one before it (when that one
+    has two or more), so a fact split over two sentences is read in one window."""
+    if max_words < 1:
+        raise ValueError(f"max_words must be at least 1, got {max_words}")
+    spans = split_sentences(text)
+    words = [len(text[s:e].split()) for s, e in spans]
+    windows: list[tuple[int, int]] = []
+    i = 0
+    while i < len(spans):
+        j, total = i, words[i]
+        while j + 1 < len(spans) and total + words[j + 1] <= max_words:
+            j += 1
+            total += words[j]
+        windows.append((spans[i][0], spans[j][1]))
+        if j + 1 >= len(spans):
+            break
+        i = j if overlap and j > i else j + 1
+    return windows

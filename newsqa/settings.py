@@ -100,6 +100,13 @@ class Settings(BaseSettings):
     reader_passages: int = Field(
         2, ge=1, le=20, description="Passages the reader reads per question (cost grows with it)."
     )
+    reader_window_words: int = Field(
+        108,
+        ge=0,
+        le=1000,
+        description="The reader reads each passage in windows of whole sentences of at most "
+        "this many words (its training passages' longest); 0 reads a passage whole.",
+    )
     admin_token: SecretStr | None = Field(
         None,
         description="Bearer token for POST/PUT/DELETE /articles; unset: writes answer 403.",

@@ -47,7 +47,7 @@ from indexer.language import question_language, text_language
 from indexer.reader import WEIGHTS_PATH
 from indexer.reader.runtime import SAME_AS_TORCH
 from indexer.reader.spans import Reader, Span
-from indexer.sentences import split_sentences
+from indexer.sentences import sentence_windows, split_sentences
 from indexer.store import ChunkRecord
 from newsqa.errors import ReaderNotFoundError
 from newsqa.settings import BUNDLED_MODEL, Settings
@@ -83,15 +83,17 @@ def load_reader_answerer(settings: Settings) -> ReaderAnswerBuilder:
     )
     return ReaderAnswerBuilder(
         reader,
-        read_thresholds(Path(weights), settings.reader_runtime),
+        read_thresholds(Path(weights), settings.reader_runtime, settings.reader_window_words),
         passages_read=settings.reader_passages,
+        window_words=settings.reader_window_words,
     )
 
 
-def read_thresholds(weights: Path, runtime: str) -> dict[str, float]:
+def read_thresholds(weights: Path, runtime: str, window_words: int) -> dict[str, float]:
     """The calibrated per-pair thresholds beside ``weights``. They hold for the runtime they
     were calibrated with (int8 and bf16 shift the margins a little) and for those reading the
-    same logits (``SAME_AS_TORCH``); another runtime gets a warning."""
+    same logits (``SAME_AS_TORCH``), at the window length they were calibrated with (each
+    window has its own no-answer score); otherwise a warning."""
     path = weights.with_name(THRESHOLDS_NAME)
     if not path.is_file():
         return {}
@@ -104,6 +106,14 @@ def read_thresholds(weights: Path, runtime: str) -> dict[str, float]:
             path,
             calibrated_with,
             runtime,
+        )
+    if data.get("window_words", 0) != window_words:
+        log.warning(
+            "reader thresholds in %s were calibrated reading windows of %s words, not %s: "
+            "recalibrate (README, 'Reader') for exact abstention rates",
+            path,
+            data.get("window_words", 0),
+            window_words,
         )
     return {pair: float(t) for pair, t in data["thresholds"].items()}
 
@@ -155,6 +165,7 @@ class ReaderAnswerBuilder:
         spans_per_passage: int = 8,
         rank_penalty: float = 0.5,
         list_span_margin: float = 1.0,
+        window_words: int = 108,
     ) -> None:
         if passages_read < 1 or passages_per_article < 1 or max_list_items < 1:
             raise ValueError("passages_read, passages_per_article and max_list_items must be >= 1")
@@ -166,6 +177,7 @@ class ReaderAnswerBuilder:
         self.spans_per_passage = spans_per_passage
         self.rank_penalty = rank_penalty
         self.list_span_margin = list_span_margin
+        self.window_words = window_words
 
     def threshold(self, question_lang: str, passage_lang: str | None) -> float:
         """The no-answer threshold of a language pair ("en-id"); the reader's own (tuned on
@@ -184,20 +196,42 @@ class ReaderAnswerBuilder:
     ) -> list[Answer]:
         return [self._answer(q, h) for q, h in zip(questions, hits)]
 
-    def read(self, question: str, hits: list[ArticleHit]) -> list[_Read]:
+    def read(self, question: str, hits: list[ArticleHit], whole: bool = False) -> list[_Read]:
         """The reader's spans over the best passages, best excess first (all of them, also
-        those below the threshold: calibration and eval look at those too)."""
+        those below the threshold: calibration and eval look at those too).
+
+        Each passage is read in windows of whole sentences of at most ``window_words`` words
+        (0: whole), each window with its own no-answer score: the reader was trained on
+        FacQA passages of at most 108 words, and over a whole 250-word news chunk it drifts to
+        the lead ("Jakarta, Sumselupdate.com - Pemerintah Kota ...") whatever is asked.
+        ``whole`` reads each passage whole: a list question's items are spread over its
+        sentences, and the list rules compare margins across the passage."""
         passages = self.passages(hits)
         if not passages:
             return []
+        windows = [
+            (rank, chunk, lo, hi)
+            for rank, chunk in passages
+            for lo, hi in (
+                sentence_windows(chunk.text, self.window_words, overlap=False)
+                if self.window_words and not whole
+                else [(0, len(chunk.text))]
+            )
+        ]
         spans = self.reader.read(
-            question, [chunk.text for _, chunk in passages], top_k=self.spans_per_passage
+            question,
+            [chunk.text[lo:hi] for _, chunk, lo, hi in windows],
+            top_k=self.spans_per_passage,
         )
         q_lang = question_language(question)
-        found = []
-        for (rank, chunk), chunk_spans in zip(passages, spans):
-            threshold = self.threshold(q_lang, text_language([chunk.text]))
-            found += [_Read(rank, chunk, s, s.margin - threshold) for s in chunk_spans]
+        thresholds = {
+            id(chunk): self.threshold(q_lang, text_language([chunk.text])) for _, chunk in passages
+        }
+        found = [
+            _Read(rank, chunk, shifted, shifted.margin - thresholds[id(chunk)])
+            for (rank, chunk, lo, _), window_spans in zip(windows, spans)
+            for shifted in (replace(s, start=s.start + lo, end=s.end + lo) for s in window_spans)
+        ]
         found.sort(key=lambda r: -r.excess)
         return found
 
@@ -222,7 +256,7 @@ class ReaderAnswerBuilder:
         question names; best excess first, the threshold not applied yet."""
         asked = asked or question_type(question)
         names = question_names(question)
-        found = self.read(question, hits)
+        found = self.read(question, hits, whole=asked.is_list)
         chunks = {id(r.chunk): r.chunk for r in found}
         on_topic = _articles_naming(names, hits)
         outlets = (
@@ -233,7 +267,8 @@ class ReaderAnswerBuilder:
         return [
             r
             for r in found
-            if span_fits(asked.kind, r.span.text, asked.unit)
+            if "\n" not in r.span.text  # an answer never runs over a paragraph break
+            and span_fits(asked.kind, r.span.text, asked.unit)
             and r.chunk.article_id in on_topic
             and not _overlaps_any(r.span, outlets.get(id(r.chunk), []))
         ]

@@ -85,6 +85,26 @@ def test_the_users_example_names_both_programs(builder, retriever):
     ]
 
 
+def test_a_fact_deep_in_a_long_news_chunk_is_read_in_its_window(builder, retriever):
+    """Over a whole 250-word chunk of the real page the reader drifted to the lead's names
+    ("H. Harnojoyo" for the minister); read in windows of whole sentences (as long as its
+    training passages), the sentence that states the fact answers."""
+    cases = {
+        "siapa menteri yang menyerahkan penghargaan ke Pemkot Palembang": "Cahyo Kumolo",
+        "penyerahan penghargaan inovasi Palembang berlangsung di gedung apa": "Tribrata",
+        "what date did Palembang receive the Top 21 innovation awards": "25/11/2020",
+    }
+    for question, expected in cases.items():
+        hits = [
+            h for h in retriever.retrieve(question, k=5) if h.article_id == "palembang-awards-2020"
+        ]
+        assert hits, question
+        answer = builder.answer(question, hits)
+        assert not answer.abstained, question
+        assert expected in answer.short_answers[0].text, (question, answer.short_answers)
+        assert all("\n" not in s.text for s in answer.short_answers)
+
+
 def _in_enumeration(sentence: str) -> bool:
     return opens_enumeration(sentence) or any(
         continues_enumeration(sentence, i) for i in range(1, 7)

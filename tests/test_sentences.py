@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from indexer.sentences import split_sentences
+from indexer.sentences import sentence_windows, split_sentences
 
 NEWS_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "news"
 
@@ -181,3 +181,31 @@ def test_invariants_on_detik_and_palembang():
     palembang = sents(texts[-1])
     assert any(s.startswith("Walikota Palembang H. Harnojoyo mengatakan") for s in palembang)
     assert any(s.endswith("Jakarta Selatan, Rabu (25/11/2020).") for s in palembang)
+
+
+@pytest.mark.parametrize("overlap", [False, True])
+@pytest.mark.parametrize("max_words", [1, 20, 108])
+def test_sentence_windows_hold_whole_sentences_within_the_limit(max_words: int, overlap: bool):
+    text = (NEWS_DIR / "palembang-awards-2020.txt").read_text(encoding="utf-8")
+    spans = split_sentences(text)
+    windows = sentence_windows(text, max_words, overlap)
+    starts, ends = [s for s, _ in spans], [e for _, e in spans]
+    seen: set[int] = set()
+    for lo, hi in windows:
+        assert lo in starts and hi in ends  # whole sentences
+        inside = [i for i, (s, e) in enumerate(spans) if lo <= s and e <= hi]
+        assert inside == list(range(inside[0], inside[-1] + 1))
+        assert len(inside) == 1 or len(text[lo:hi].split()) <= max_words
+        seen.update(inside)
+    assert seen == set(range(len(spans)))  # every sentence read
+    pairs = list(zip(windows, windows[1:]))
+    assert all(a[0] < b[0] for a, b in pairs)
+    if not overlap:
+        assert all(a[1] < b[0] for a, b in pairs)
+    if max_words == 108:
+        assert 3 <= len(windows) < len(spans)  # a news page is read in a few windows
+
+
+def test_sentence_windows_reject_a_zero_limit():
+    with pytest.raises(ValueError, match="max_words"):
+        sentence_windows("Satu. Dua.", 0)
