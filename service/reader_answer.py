@@ -204,8 +204,11 @@ class ReaderAnswerBuilder:
         (0: whole), each window with its own no-answer score: the reader was trained on
         FacQA passages of at most 108 words, and over a whole 250-word news chunk it drifts to
         the lead ("Jakarta, Sumselupdate.com - Pemerintah Kota ...") whatever is asked.
-        ``whole`` reads each passage whole: a list question's items are spread over its
-        sentences, and the list rules compare margins across the passage."""
+        Only the best-ranked article is read in windows: a window of another article, read
+        without the rest of its passage, gets a margin the whole passage would not give (a
+        bridge's "1.117 meter" for "berapa jumlah halte"). ``whole`` reads every passage
+        whole: a list question's items are spread over its sentences, and the list rules
+        compare margins across the passage."""
         passages = self.passages(hits)
         if not passages:
             return []
@@ -214,7 +217,7 @@ class ReaderAnswerBuilder:
             for rank, chunk in passages
             for lo, hi in (
                 sentence_windows(chunk.text, self.window_words, overlap=False)
-                if self.window_words and not whole
+                if self.window_words and rank == 0 and not whole
                 else [(0, len(chunk.text))]
             )
         ]
