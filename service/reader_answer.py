@@ -1,7 +1,8 @@
 """Short answers read out of the retrieved passages, cited by the sentences that hold them.
 
 The reader (``indexer.reader``) reads the best passages of the best articles in one forward
-pass and proposes spans, each with a margin over its passage's no-answer score. The composer:
+pass (the best article's in windows of whole sentences, as long as its training passages)
+and proposes spans, each with a margin over its window's no-answer score. The composer:
 
 1. keeps the spans whose margin beats the no-answer threshold of the question's language pair
    (question language x passage language: an English question over Indonesian text gets
