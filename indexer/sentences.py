@@ -148,7 +148,7 @@ def _emit(text: str, start: int, end: int, out: list[tuple[int, int]]) -> None:
         out.append((start, end))
 
 
-def sentence_windows(text: str, max_words: int, overlap: bool = True) -> list[tuple[int, int]]:
+def sentence_windows(text: str, max_words: int, overlap: bool = False) -> list[tuple[int, int]]:
     """Character ranges of ``text`` made of whole consecutive sentences, each of at most
     ``max_words`` words (a longer sentence is a window of its own), covering every sentence.
     With ``overlap`` a window starts at the last sentence of the one before it (when that one

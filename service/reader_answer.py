@@ -217,7 +217,7 @@ class ReaderAnswerBuilder:
             (rank, chunk, lo, hi)
             for rank, chunk in passages
             for lo, hi in (
-                sentence_windows(chunk.text, self.window_words, overlap=False)
+                sentence_windows(chunk.text, self.window_words)
                 if self.window_words and rank == 0 and not whole
                 else [(0, len(chunk.text))]
             )
