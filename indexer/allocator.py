@@ -6,7 +6,8 @@ this machine's virtual CPUs that is slow twice over: each returned block makes t
 interrupt the other thread of the team to flush its TLB, and each new block faults its pages
 in again (at times 0.08 GB/s when the host is busy, 13 GB/s when not). A training step of 16
 windows of 384 tokens took 22 s; with freed memory kept in the heap, 8.1 s (one process each,
-the same minute, ``newsqa reader train`` measured in the README).
+in the same minutes; README, "Training"). ``newsqa reader train`` sets it: it is
+process-wide, so it belongs to the command, not to ``train()``, which tests call in process.
 
 Serving does not need it: OpenVINO keeps its own buffers, and the answer step measured the
 same either way.
@@ -37,6 +38,6 @@ def keep_freed_memory() -> bool:
         mallopt = libc.mallopt
     except (OSError, AttributeError):
         return False
-    # no mmap for big blocks: they come from the heap and go back to it
-    # and the heap is never trimmed back to the kernel below 2 GiB of free top
+    # big blocks come from the heap instead of their own mmap, and the heap's free top is
+    # handed back to the kernel only above 2 GiB
     return bool(mallopt(_M_MMAP_MAX, 0)) and bool(mallopt(_M_TRIM_THRESHOLD, 2**31 - 1))

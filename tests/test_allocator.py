@@ -14,11 +14,8 @@ import pytest
 PROBE = """
 import sys
 import numpy as np
+from bench.common import rss_mib
 from indexer.allocator import keep_freed_memory
-
-def rss_mib():
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * 4096 / 2**20
 
 if sys.argv[1] == "keep":
     assert keep_freed_memory()

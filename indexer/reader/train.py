@@ -24,7 +24,6 @@ from pathlib import Path
 
 import torch
 
-from indexer.allocator import keep_freed_memory
 from indexer.openmp import on_openmp_thread
 from indexer.reader.config import NOT_IN_RUN_KEY, TrainConfig
 from indexer.reader.examples import (
@@ -125,7 +124,6 @@ def _train(
     from transformers import AutoTokenizer
 
     began = time.time()
-    keep_freed_memory()
     torch.set_num_threads(config.threads)
     random.seed(config.seed)
     torch.manual_seed(config.seed)

@@ -137,6 +137,7 @@ def reader_train(
     encoder: ReaderEncoder = None,
 ) -> None:
     """Fine-tune the reader; writes reader.safetensors (bf16) and manifest.json."""
+    from indexer.allocator import keep_freed_memory
     from indexer.reader import WEIGHTS_DIR
     from indexer.reader.config import TrainConfig
     from indexer.reader.train import train
@@ -163,6 +164,7 @@ def reader_train(
     )
     if threads is not None:
         config.threads = threads
+    keep_freed_memory()  # process-wide, so set here at the edge, not inside train()
     try:
         encoder_dir = _reader_encoder(encoder)
         checkpoints = checkpoint_dir or settings_for().cache_dir / "reader-checkpoints"
