@@ -141,6 +141,9 @@ _TIME_WORDS = (
     "yesterday today tomorrow morning afternoon evening night week month year century decade "
     "ago wib wita wit"
 ).split()
+# A number that is part of a name ("Covid-19", "G-20") or that names a year ("Tahun 2020")
+# counts nothing; an ordinal ("ke-20") still counts.
+_NOT_COUNTED = re.compile(r"\b(?!ke-)[^\W\d_]+-\d+\b|\b(tahun|year) (1[89]|2[01])\d\d\b", _I)
 _QUANTITY_SPAN = re.compile(r"\d|\b(" + "|".join(_NUMBER_WORDS) + r")\b|%", _I)
 _DATE_SPAN = re.compile(r"\d|\b(" + "|".join(_MONTHS_DAYS + _TIME_WORDS) + r")\b|\bhari ini\b", _I)
 _WORDS = re.compile(r"[^\W\d_]+")
@@ -187,7 +190,8 @@ def span_fits(kind: Kind, span: str, unit: str | None = None) -> bool:
     the answer (no digit or time word for "when", no "tahun" for "how old"), it does not check
     that one is right."""
     if kind == "quantity":
-        if not _QUANTITY_SPAN.search(span) or _DATE_ONLY.match(span.strip()):
+        counted = _NOT_COUNTED.sub(" ", span)
+        if not _QUANTITY_SPAN.search(counted) or _DATE_ONLY.match(span.strip()):
             return False
         fits = next((f for name, _, f in _UNITS if name == unit), None)
         return fits is None or bool(fits.search(span))

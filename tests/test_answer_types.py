@@ -127,6 +127,19 @@ def test_a_bare_date_counts_nothing() -> None:
     assert span_fits("date", "6 Januari 2010")
 
 
+def test_a_number_in_a_name_or_a_named_year_counts_nothing() -> None:
+    # "how many innovations did Palembang submit" was answered with "Covid-19"; "berapa tahun
+    # lamanya" with "tahun 1980"
+    assert not span_fits("quantity", "Covid-19")
+    assert not span_fits("quantity", "Penghargaan Top Inovasi Tahun 2020, Penanganan Covid-19")
+    assert not span_fits("quantity", "tahun 1980", "duration")
+    assert span_fits("quantity", "2 pasien Covid-19")
+    assert span_fits("quantity", "25 tahun", "duration")
+    assert span_fits("quantity", "ulang tahun ke-20")  # an ordinal still counts
+    assert span_fits("quantity", "2000 personel")  # a count, not a year
+    assert span_fits("date", "tahun 1980")
+
+
 @pytest.mark.parametrize(
     ("question", "right", "wrong"),
     [
