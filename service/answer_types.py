@@ -143,7 +143,8 @@ _TIME_WORDS = (
 ).split()
 # A number that is part of a name ("Covid-19", "G-20") or that names a year ("Tahun 2020")
 # counts nothing; an ordinal ("ke-20") still counts.
-_NOT_COUNTED = re.compile(r"\b(?!ke-)[^\W\d_]+-\d+\b|\b(tahun|year) (1[89]|2[01])\d\d\b", _I)
+_YEAR = re.compile(r"\b(1[89]\d\d|2[01]\d\d)\b")
+_NOT_COUNTED = re.compile(rf"\b(?!ke-)[^\W\d_]+-\d+\b|\b(tahun|year) {_YEAR.pattern}", _I)
 _QUANTITY_SPAN = re.compile(r"\d|\b(" + "|".join(_NUMBER_WORDS) + r")\b|%", _I)
 _DATE_SPAN = re.compile(r"\d|\b(" + "|".join(_MONTHS_DAYS + _TIME_WORDS) + r")\b|\bhari ini\b", _I)
 _WORDS = re.compile(r"[^\W\d_]+")
@@ -212,7 +213,6 @@ _QUESTION_WORDS = frozenset(
     "an in on of for to and name apa apakah siapa siapakah berapa berapakah kapan kapankah "
     "mana manakah dimana bagaimana mengapa kenapa di ke dari yang".split()
 )
-_YEAR = re.compile(r"\b(1[89]\d\d|2[01]\d\d)\b")
 
 
 def question_names(question: str) -> set[str]:
