@@ -57,6 +57,24 @@ _KIND_PATTERNS: tuple[tuple[Kind, re.Pattern[str]], ...] = (
 _TIME_UNITS = r"tahun|bulan|hari|jam|menit|detik|minggu|pekan|dekade|abad|years?|months?|"
 _TIME_UNITS += r"days?|hours?|minutes?|seconds?|weeks?|decades?|centur(?:y|ies)"
 _MONEY_WORDS = r"uang|dana|anggaran|biaya|harga|gaji|ganti rugi|kompensasi|nilai"
+_MEASURES = (
+    r"(tons?|tonnes?|met(er|re)s?|kilomet(er|re)s?|km|kilograms?|kg|grams?|lit(er|re)s?|"
+    r"hectares?|percent|per cent|degrees?|miles?|dollars?|rupiah|megawatts?|MW|funds?|"
+    r"assets?|loss(es)?|money|budget)\b"
+)
+_COUNTED = (
+    r"\bhow many (?!([^\W\d_]+ )?" + _MEASURES + r")"
+    r"([^\W\d_]+ )?([^\W\d_]{3,}s|people|children|men|women)\b|"
+    r"\bberapa(kah)? (jumlah |banyak(nya)? )?(orang|warga|korban|penduduk|anak|siswa|"
+    r"mahasiswa|pasien|peserta|pengunjung|penonton|pemain|atlet|personel|karyawan|pekerja|"
+    r"guru|keluarga|kepala keluarga|rumah|desa|negara|kota|sekolah|unit|buah|medali|gol|"
+    r"tersangka|napi|narapidana|tahanan|kendaraan|kapal|pesawat)(kah)?\b"
+)
+# A span that measures rather than counts: no answer to "how many households".
+_MEASURE_SPAN = (
+    r"^(?!.*(\d\s*(meter|m|km|cm|mm|kilometer|kilogram|kg|gram|ton|liter|hektare|hektar|ha|"
+    r"derajat|mil|knot|kwh|mw)\b|\b(rp|rupiah|dolar|dollars?|us\$)))"
+)
 _UNITS: tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...] = tuple(
     (name, re.compile(asked, _I), re.compile(fits, _I))
     for name, asked, fits in (
@@ -92,6 +110,10 @@ _UNITS: tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...] = tuple(
         ),
         ("tons", r"\b(berapa(kah)? ton|how many tons)\b", r"\bton"),
         ("meters", r"\b(berapa(kah)? meter|how many met(er|re)s)\b", r"\bmet(er|re)"),
+        # People or things counted ("how many households", "berapa korban"): a measure
+        # ("2,5 meter", "Rp 5 juta") is no count. facqa-train: 98 such questions, no answer
+        # that is a measure. Last: "how many tons" is asked in tons.
+        ("count", _COUNTED, _MEASURE_SPAN),
     )
 )
 # "jam berapa / what time" asks for a time of day: a date alone ("25/11") is no answer.

@@ -109,6 +109,8 @@ def test_the_first_question_word_decides(question: str, kind: str) -> None:
         ("Berapa persen suara yang ia raih?", "percent", "52,3%", "1.200 suara"),
         ("How much money did the city set aside for the program?", "money", "Rp 4,5 miliar", "12"),
         ("Berapa ton beras yang diimpor?", "tons", "3.000 ton", "3.000 kilogram"),
+        ("How many households were hit by the flooding?", "count", "650 kepala keluarga", "2,5 meter"),
+        ("berapa korban tewas dalam kecelakaan itu", "count", "12 orang", "Rp 50 juta"),
     ],
 )
 def test_a_quantity_is_answered_in_the_unit_asked_for(
@@ -118,6 +120,14 @@ def test_a_quantity_is_answered_in_the_unit_asked_for(
     assert (asked.kind, asked.unit) == ("quantity", unit)
     assert span_fits("quantity", right, asked.unit)
     assert not span_fits("quantity", wrong, asked.unit)
+
+
+def test_only_a_count_asks_for_people_or_things() -> None:
+    # measures and money are asked in their own words, not as a count
+    assert question_type("How many tons of rice were imported?").unit == "tons"
+    assert question_type("How many funds were allocated for the temple?").unit is None
+    assert question_type("Berapa jumlah kayu ilegal yang disita?").unit is None
+    assert span_fits("quantity", "118 dari 122 anggota", "count")
 
 
 def test_a_bare_date_counts_nothing() -> None:
