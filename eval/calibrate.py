@@ -138,6 +138,7 @@ def main(
     ] = None,
 ) -> None:
     settings: Settings = get_settings()
+    english = english or []
     embedder = open_embedder(settings)
     builder = load_reader_answerer(settings)
     builder.thresholds = {}
@@ -153,22 +154,25 @@ def main(
         "weights_sha256": sha256_file(weights),
         "window_words": settings.reader_window_words,
     }
+    # Each question set's margins are kept under its file's hash: adding a set reads only it.
     saved = json.loads(margins_file.read_text()) if margins_file.is_file() else {}
-    if saved.get("key") == key:
-        margins = saved["margins"]
-        print(f"margins from {margins_file}")
-    else:
-        rng = random.Random(0)
-        for name, path in files.items():
+    cached = saved.get("sets", {}) if saved.get("key") == key else {}
+    for name, path in files.items():
+        tag = {"sha256": sha256_file(path), "sample": sample, "k": k, "english": name in english}
+        if name in cached and cached[name]["tag"] == tag:
+            print(f"{name}: margins from {margins_file}")
+        else:
             qs = load_questions(Path(path))
-            qs = rng.sample(qs, min(sample, len(qs)))
+            qs = random.Random(0).sample(qs, min(sample, len(qs)))
             store = open_store(settings, Path(stores[name]), check_model=False)
-            margins[name] = collect(store, embedder, builder, qs, k)
-            if name in (english or []):
-                margins[f"{name}-en"] = collect(store, embedder, builder, in_english(qs), k)
+            read = {name: collect(store, embedder, builder, qs, k)}
+            if name in english:
+                read[f"{name}-en"] = collect(store, embedder, builder, in_english(qs), k)
             store.close()
-        margins_file.parent.mkdir(parents=True, exist_ok=True)
-        margins_file.write_text(json.dumps({"key": key, "margins": margins}))
+            cached[name] = {"tag": tag, "margins": read}
+        margins.update(cached[name]["margins"])
+    margins_file.parent.mkdir(parents=True, exist_ok=True)
+    margins_file.write_text(json.dumps({"key": key, "sets": cached}))
     thresholds, report = {}, {}
     for pair in sorted({pair for sets in margins.values() for pair in sets}):
         groups = [  # a set counts for a pair only with enough questions of its own there
@@ -200,7 +204,7 @@ def main(
             "questions": {n: {"path": p, "sha256": sha256_file(p)} for n, p in files.items()},
             "sample": sample,
             "answer_weight": answer_weight,
-            "english": english or [],
+            "english": english,
             "k": k,
             "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         }

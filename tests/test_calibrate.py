@@ -1,0 +1,58 @@
+"""The reader's no-answer calibration (``eval.calibrate``): how a threshold is chosen, and that
+a question set's margins are read once and kept under its file's hash."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from eval.calibrate import choose_threshold, main
+
+CORPUS_QUESTIONS = Path(__file__).parents[1] / "eval" / "questions" / "corpus.jsonl"
+
+
+def test_a_wrong_abstention_costs_more_than_a_weak_answer() -> None:
+    # set A separates anywhere in (0, 10); set B's positive sits below its negative, so one
+    # of them is lost: the threshold keeps B's positive (it counts 2) and drops B's negative
+    separable = ([10.0] * 100, [0.0] * 100)
+    overlapping = ([4.0], [6.0])
+    threshold, answered, abstained = choose_threshold([separable, overlapping], 2.0)
+    assert 0.0 < threshold < 4.0
+    assert answered == 1.0
+    assert abstained == 100 / 101
+    # each set counts once: with B alone weighted as A, A's size does not drown it
+    assert choose_threshold([separable, overlapping], 0.5)[0] > 6.0
+
+
+@pytest.mark.usefixtures("embedder")
+def test_margins_are_read_once_per_question_set(
+    corpus_index: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lines = CORPUS_QUESTIONS.read_text().splitlines()
+    first, second = tmp_path / "first.jsonl", tmp_path / "second.jsonl"
+    first.write_text("\n".join(lines[:4]) + "\n")
+    second.write_text("\n".join(lines[4:8]) + "\n")
+    margins = tmp_path / "margins.json"
+
+    def calibrate(*names: str) -> str:
+        files = {"first": first, "second": second}
+        main(
+            index=[f"{n}={corpus_index}" for n in names],
+            questions=[f"{n}={files[n]}" for n in names],
+            sample=10,
+            min_questions=1,
+            margins_file=margins,
+        )
+        return capsys.readouterr().out
+
+    assert "margins from" not in calibrate("first")
+    out = calibrate("first", "second")
+    assert "first: margins from" in out and "second: margins from" not in out
+    saved = json.loads(margins.read_text())["sets"]
+    assert set(saved) == {"first", "second"}
+    assert saved["first"]["margins"]["first"]  # per pair: positives and negatives read
+    # a changed file is read again
+    first.write_text("\n".join(lines[:3]) + "\n")
+    assert "first: margins from" not in calibrate("first", "second")
