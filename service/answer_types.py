@@ -22,9 +22,15 @@ _DATE_Q = re.compile(
     r"when|what (date|year|day|month|time)|which (date|year|day|month)|on what day)\b",
     _I,
 )
+# What English asks an amount of money about: "what net profit", "how much ... allowance".
+_MONEY_NOUNS = (
+    r"money|budget|price|cost|compensation|salary|funds?|profit|revenue|deposit|fee|allowance|"
+    r"wage|income|subsidy|investment|loan|debt|dividend|bribe|turnover"
+)
 _QUANTITY_Q = re.compile(
     r"\b(berapa|berapakah|jumlah|how (much|many|long|large|big|far|old|tall|high|low)|"
-    r"what (percentage|share|number|amount|price|cost)|"
+    r"what (percentage|share|number|amount|price|cost)|what (\S+ ){0,2}(" + _MONEY_NOUNS + r")|"
+    r"what (\S+ )?(prison|jail) (sentence|term)|"
     r"which (percentage|number|amount))\b",
     _I,
 )
@@ -56,11 +62,13 @@ _KIND_PATTERNS: tuple[tuple[Kind, re.Pattern[str]], ...] = (
 # answer to "dalam berapa hari", nor "70 persen" to "umur ... berapa".
 _TIME_UNITS = r"tahun|bulan|hari|jam|menit|detik|minggu|pekan|dekade|abad|years?|months?|"
 _TIME_UNITS += r"days?|hours?|minutes?|seconds?|weeks?|decades?|centur(?:y|ies)"
-_MONEY_WORDS = r"uang|dana|anggaran|biaya|harga|gaji|ganti rugi|kompensasi|nilai"
+# "nilai" (value) is no money word: "berapa penurunan nilai ekspor" is asked in percent.
+_MONEY_WORDS = r"uang|dana|anggaran|biaya|harga|gaji|ganti rugi|kompensasi"
+_LENGTH_UNITS = r"met(er|re)s?|kilomet(er|re)s?|km|cm|mm|mil|miles?"
 _MEASURES = (
     r"(tons?|tonnes?|met(er|re)s?|kilomet(er|re)s?|km|kilograms?|kg|grams?|lit(er|re)s?|"
     r"hectares?|percent|per cent|degrees?|miles?|dollars?|rupiah|megawatts?|MW|funds?|"
-    r"assets?|loss(es)?|money|budget)\b"
+    r"assets?|loss(es)?|money|budget|" + _TIME_UNITS + r")\b"
 )
 _COUNTED = (
     r"\bhow many (?!([^\W\d_]+ )?" + _MEASURES + r")"
@@ -88,25 +96,38 @@ _UNITS: tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...] = tuple(
         ),
         (
             "percent",
-            r"\b(berapa(kah)? persen|persentase|what percent(age)?|how many percent)\b",
+            r"\b(berapa(kah)? persen(kah)?|persentase|what percent(age)?|how many percent)\b",
             r"%|\b(persen|percent)\b",
         ),
-        (
+        (  # "ulang tahun ke berapa" asks for an ordinal, not a duration
             "duration",
-            r"\b(berapa(kah)? (lama|"
-            + _TIME_UNITS
-            + r")|how long|how many ("
-            + _TIME_UNITS
-            + r"))\b",
+            r"(?<!ke )\bberapa(kah)? (lama|" + _TIME_UNITS + r")\b|"
+            r"\bhow many (" + _TIME_UNITS + r")\b|\bhow long\b(?! (is|was|are|were)\b)|"
+            r"\b(what|which) (\S+ )?(prison|jail) (sentence|term)\b",
             r"\b(" + _TIME_UNITS + r")\b",
         ),
-        (
+        (  # "how long is the sea wall" asks a length as often as a time; "how long does the
+            # drive take" a time
+            "length or duration",
+            r"\bhow long (is|was|are|were)\b",
+            r"\b(" + _TIME_UNITS + "|" + _LENGTH_UNITS + r")\b",
+        ),
+        (  # a bare amount with thousands separators ("90.000") is money in a price question
             "money",
-            r"\bhow much\b.*\b(money|budget|price|cost|compensation|salary|funds?|allocat\w*|"
-            r"spen[dt]|paid|pay)\b|\bberapa(kah)?( \S+){0,2} (" + _MONEY_WORDS + r")\b|"
+            r"\bhow much\b.*\b(" + _MONEY_NOUNS + r"|allocat\w*|spen[dt]|paid|pay)\b|"
+            r"\bwhat (\S+ ){0,2}(" + _MONEY_NOUNS + r")\b|"
+            r"\bberapa(kah)?( \S+){0,2} (" + _MONEY_WORDS + r")\b|"
             r"\b(" + _MONEY_WORDS + r")( \S+){0,3} berapa(kah)?\b",
             r"\b(rp|rupiah|idr|usd|us\$|dolar|dollars?|euro|juta|miliar|triliun|million|billion|"
-            r"trillion)\b|rp ?\d|\$|€",
+            r"trillion)\b|rp ?\d|\$|€|^\d{1,3}(\.\d{3})+$",
+        ),
+        (
+            "area",
+            r"\b(berapa(kah)? luas|luas( \S+){0,3} berapa(kah)?|what (is the )?(total )?area|"
+            r"how (large|big) (is |was )?(the )?(\S+ )?(area|land|plot|field|forest|estate|"
+            r"plantation|territory|site))\b",
+            r"\b(hektare?|hektar|ha|are|acres?|hectares?|m2|km2|meter persegi|kilometer persegi|"
+            r"square (met(er|re)s?|kilomet(er|re)s?))\b|m²|km²",
         ),
         ("tons", r"\b(berapa(kah)? ton|how many tons)\b", r"\bton"),
         ("meters", r"\b(berapa(kah)? meter|how many met(er|re)s)\b", r"\bmet(er|re)"),
@@ -200,7 +221,14 @@ def question_type(question: str) -> QuestionType:
     kind: Kind = first[2] if first else "other"
     unit = None
     if kind == "quantity":
-        unit = next((name for name, asked, _ in _UNITS if asked.search(question)), None)
+        # the unit asked next to the question word: the match that starts first, then the
+        # shortest ("berapa orang setelah anggaran dipangkas" counts people)
+        asked_units = [
+            (m.start(), m.end(), order, name)
+            for order, (name, asked, _) in enumerate(_UNITS)
+            if (m := asked.search(question)) is not None
+        ]
+        unit = min(asked_units)[3] if asked_units else None
     elif kind == "date" and _CLOCK_Q.search(question):
         unit = "clock"
     elif kind == "date" and _WEEKDAY_Q.search(question):

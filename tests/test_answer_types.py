@@ -111,6 +111,15 @@ def test_the_first_question_word_decides(question: str, kind: str) -> None:
         ("Berapa ton beras yang diimpor?", "tons", "3.000 ton", "3.000 kilogram"),
         ("How many households were hit by the flooding?", "count", "650 kepala keluarga", "2,5 meter"),
         ("berapa korban tewas dalam kecelakaan itu", "count", "12 orang", "Rp 50 juta"),
+        ("undang berapa orang setelah anggaran dipangkas", "count", "200 orang", "Rp 1 miliar"),
+        ("Berapa persenkah saham yang dipegang investor asing?", "percent", "40 persen", "2005"),
+        ("What net profit did the toll road operator record?", "money", "Rp 2,1 triliun", "111"),
+        ("How much did a kilogram of chilli cost?", "money", "90.000", "1 kilogram"),
+        ("What prison sentence do the suspects face?", "duration", "5 tahun penjara", "empat"),
+        ("How long does the drive to the new capital take?", "duration", "60 menit", "47 km"),
+        ("How long is the sea wall?", "length or duration", "10,6 kilometer", "2.000"),
+        ("How large is the plot of land proposed for the school?", "area", "2 hektare", "75"),
+        ("Berapa luas Danau Kerinci?", "area", "4.200 hektar", "1.000 meter"),
     ],
 )
 def test_a_quantity_is_answered_in_the_unit_asked_for(
@@ -120,6 +129,12 @@ def test_a_quantity_is_answered_in_the_unit_asked_for(
     assert (asked.kind, asked.unit) == ("quantity", unit)
     assert span_fits("quantity", right, asked.unit)
     assert not span_fits("quantity", wrong, asked.unit)
+
+
+def test_an_ordinal_or_a_value_asks_for_no_unit() -> None:
+    # "ulang tahun ke berapa" wants "60", not a duration; "penurunan nilai" a percentage
+    assert question_type("Ulang tahun Republik Indonesia ke berapakah tahun ini?").unit is None
+    assert question_type("Berapakah penurunan nilai ekspor selama kuota?").unit is None
 
 
 def test_only_a_count_asks_for_people_or_things() -> None:
