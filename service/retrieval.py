@@ -26,6 +26,8 @@ from indexer.dates import to_timestamp
 from indexer.documents import searchable_text
 from indexer.embedder import Embedder
 from indexer.event_time import publication_day, question_times
+from indexer.language import question_language
+from indexer.query_lexicon import indonesian_terms
 from indexer.store import ChunkRecord, IndexStore, MetadataFilter
 
 Mode = Literal["hybrid", "dense", "bm25"]
@@ -162,6 +164,7 @@ class HybridRetriever:
         candidates: int = 30,
         passages_per_article: int = 3,
         weights: FusionWeights | None = None,
+        translate_english: bool = True,
     ) -> None:
         if candidates < 1:
             raise ValueError(f"candidates must be at least 1, got {candidates}")
@@ -173,6 +176,9 @@ class HybridRetriever:
         self.candidates = candidates
         self.passages_per_article = passages_per_article
         self.weights = weights or FusionWeights()
+        # BM25 also looks for the Indonesian words of an English question's words
+        # (``indexer.query_lexicon``)
+        self.translate_english = translate_english
 
     def retrieve(
         self,
@@ -224,12 +230,14 @@ class HybridRetriever:
             if vectors is not None:
                 rows.update(int(r) for r in dense_rows[i] if r >= 0)
             terms = analyze(question)
+            weight = self.weights.lexical(len(set(terms)))  # by the question's own terms
+            if self.translate_english and question_language(question) == "en":
+                terms = terms + indonesian_terms(question)
             if self.mode != "dense":
                 # Only membership matters here: scores are recomputed per candidate.
                 rows.update(self.store.bm25.top(terms, pool, allowed).tolist())
             q_vec = vectors[i] if vectors is not None else None
             lexical = terms if self.mode != "dense" else None
-            weight = self.weights.lexical(len(set(terms)))
             results.append(
                 self._rank(question, q_vec, lexical, weight, sorted(rows), k, as_of, collapse)
             )
