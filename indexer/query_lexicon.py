@@ -16,6 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from indexer.analyzer import analyze
+from indexer.language import question_language
 
 LEXICON_PATH = Path(__file__).with_name("lexicon_en_id.tsv")
 ALTERNATIVES = 2
@@ -80,3 +81,12 @@ def indonesian_terms(question: str) -> list[str]:
         else:
             i += 1
     return found
+
+
+def query_terms(question: str, translate_english: bool = True) -> list[str]:
+    """A question's BM25 terms: its own, then, for an English question, the Indonesian words
+    for its words (``translate_english``)."""
+    terms = analyze(question)
+    if translate_english and question_language(question) == "en":
+        terms += indonesian_terms(question)
+    return terms

@@ -26,8 +26,7 @@ from indexer.dates import to_timestamp
 from indexer.documents import searchable_text
 from indexer.embedder import Embedder
 from indexer.event_time import publication_day, question_times
-from indexer.language import question_language
-from indexer.query_lexicon import indonesian_terms
+from indexer.query_lexicon import query_terms
 from indexer.store import ChunkRecord, IndexStore, MetadataFilter
 
 Mode = Literal["hybrid", "dense", "bm25"]
@@ -229,10 +228,9 @@ class HybridRetriever:
             rows: set[int] = set()
             if vectors is not None:
                 rows.update(int(r) for r in dense_rows[i] if r >= 0)
-            terms = analyze(question)
-            weight = self.weights.lexical(len(set(terms)))  # by the question's own terms
-            if self.translate_english and question_language(question) == "en":
-                terms = terms + indonesian_terms(question)
+            terms = query_terms(question, self.translate_english)
+            # weighted by the question's own terms, not the translations
+            weight = self.weights.lexical(len(set(analyze(question))))
             if self.mode != "dense":
                 # Only membership matters here: scores are recomputed per candidate.
                 rows.update(self.store.bm25.top(terms, pool, allowed).tolist())

@@ -9,7 +9,7 @@ one (an article, a duplicate's id or an id already gone), add an exact duplicate
 id, ``--prune`` over a chosen set, a merge forced by a small segment limit, and reopening from
 disk. The model keeps the live articles (cleaned by ``article_from_record``), their chunks
 (``Chunker``) and the duplicate ids, and answers every query by brute force: exact cosine over
-the chunk vectors, and BM25 computed here from ``analyze`` and the Lucene formula of
+the chunk vectors, and BM25 computed here from ``query_terms`` and the Lucene formula of
 ``indexer/bm25.py`` over its own live chunks. After every step:
 
 - the counts (articles, chunks, duplicates) and every article's fields equal the model's; a
@@ -82,6 +82,7 @@ from indexer.dedup import text_key
 from indexer.documents import Article, Chunk, searchable_text
 from indexer.event_time import extract_events, publication_day
 from indexer.pipeline import build_index
+from indexer.query_lexicon import query_terms
 from indexer.sources import article_from_record
 from indexer.store import IndexStore, IndexWriter, chunk_key, content_hash
 from indexer.stories import MIN_SHARED, shared_share, shingles
@@ -452,7 +453,7 @@ class Model:
         if not n:
             return {}
         avg = sum(len(d) for d in docs) / n
-        terms = list(dict.fromkeys(analyze(query)))
+        terms = list(dict.fromkeys(query_terms(query)))
         df = {t: sum(t in d for d in docs) for t in terms}
         scores = {}
         for (article, chunk), doc in zip(pairs, docs):
@@ -863,7 +864,7 @@ class IndexMachine(RuleBasedStateMachine):
 
     def check_bm25_scores(self, store: IndexStore, query: str) -> None:
         expected = self.model.bm25(query)
-        terms = analyze(query)
+        terms = query_terms(query)
         rows = np.flatnonzero(store.live)
         records = store.chunks(rows)
         every = store.bm25.scores(terms)
@@ -910,7 +911,7 @@ class IndexMachine(RuleBasedStateMachine):
                     assert abs(best_lex[hit.article_id] - ranked[i]) <= 1e-4 * top, where
                 # the chunks BM25 nominates (MaxScore over each segment, tombstones and the
                 # filter as a mask): the best K of the matching live ones
-                rows = store.bm25.top(analyze(query), K, filters.mask(store))
+                rows = store.bm25.top(query_terms(query), K, filters.mask(store))
                 found = sorted(
                     (scores[(r.article_id, r.ordinal)] for r in store.chunks(rows)), reverse=True
                 )
