@@ -1,16 +1,18 @@
-"""Which spans of a passage match the query: the same analyzer as BM25, so highlights agree
-with what the lexical retriever matched."""
+"""Which spans of a passage match the query: the terms BM25 looked for (an English question's
+Indonesian words included, ``indexer.query_lexicon``), so highlights show what the lexical
+retriever matched."""
 
 from __future__ import annotations
 
-from indexer.analyzer import analyze, term_spans_of
+from indexer.analyzer import term_spans_of
+from indexer.query_lexicon import query_terms
 
 
-def query_terms(query: str) -> frozenset[str]:
-    """The query's terms, worked out once per response rather than once per passage."""
-    return frozenset(analyze(query))
+def highlight_terms(query: str) -> frozenset[str]:
+    """The query's BM25 terms, worked out once per response rather than once per passage."""
+    return frozenset(query_terms(query))
 
 
 def highlight_spans(text: str, terms: frozenset[str]) -> list[tuple[int, int]]:
-    """Spans of ``text`` whose analyzed term is one of ``terms`` (``query_terms``)."""
+    """Spans of ``text`` whose analyzed term is one of ``terms`` (``highlight_terms``)."""
     return term_spans_of(text, terms)

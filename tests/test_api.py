@@ -67,6 +67,14 @@ def test_search_returns_ranked_passages_with_highlights(client):
     assert len({p["article_id"] for p in passages}) <= 3
 
 
+def test_an_english_search_highlights_the_indonesian_words_it_matched(client):
+    body = client.get("/search", params={"q": "price of chilli in Palembang", "k": 3}).json()
+    first = body["passages"][0]
+    marked = {first["text"][s:e].lower() for s, e in first["highlights"]}
+    assert "cabai" in marked or "harga" in marked, marked  # "chilli", "price"
+    assert "palembang" in marked
+
+
 def test_search_filters_by_category_and_date(client):
     body = client.get("/search", params={"q": "Palembang", "k": 10, "category": "olahraga"}).json()
     assert body["passages"]

@@ -9,7 +9,7 @@ from pydantic import BaseModel
 from indexer.store import IndexStore
 from service import schemas
 from service.answer import Answer
-from service.highlight import highlight_spans, query_terms
+from service.highlight import highlight_spans, highlight_terms
 from service.retrieval import ArticleHit
 
 
@@ -23,7 +23,7 @@ def events_out(
 
 def passages_out(store: IndexStore, hits: list[ArticleHit], query: str) -> list[schemas.PassageOut]:
     out = []
-    terms = query_terms(query)
+    terms = highlight_terms(query)
     for hit in hits:
         for passage in hit.passages:
             c = passage.chunk
