@@ -12,6 +12,7 @@ model runs offline, so a hand-written lexicon (``lexicon_en_id.tsv``: English wo
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from functools import lru_cache
 from pathlib import Path
 
@@ -57,12 +58,13 @@ def _base_forms(word: str) -> list[str]:
     return forms
 
 
-def indonesian_terms(question: str) -> list[str]:
+def indonesian_terms(question: str, own: Collection[str] | None = None) -> list[str]:
     """BM25 terms (``analyze``d) of the Indonesian words for the question's English words and
-    phrases, longest phrase first, each term once, none the question already has."""
+    phrases, longest phrase first, each term once, none the question already has (``own``:
+    its terms, when the caller has them)."""
     entries, longest = _lexicon()
     words = _WORD.findall(question.lower())
-    own = set(analyze(question))
+    own = set(analyze(question) if own is None else own)
     found: list[str] = []
     i = 0
     while i < len(words):
@@ -83,10 +85,10 @@ def indonesian_terms(question: str) -> list[str]:
     return found
 
 
-def query_terms(question: str, translate_english: bool = True) -> list[str]:
-    """A question's BM25 terms: its own, then, for an English question, the Indonesian words
-    for its words (``translate_english``)."""
-    terms = analyze(question)
-    if translate_english and question_language(question) == "en":
-        terms += indonesian_terms(question)
-    return terms
+def query_terms(question: str, own: list[str] | None = None) -> list[str]:
+    """A question's BM25 terms: its own (``own``, when the caller has them), then, for an
+    English question, the Indonesian words for its words."""
+    own = analyze(question) if own is None else own
+    if question_language(question) == "en":
+        return own + indonesian_terms(question, own)
+    return own

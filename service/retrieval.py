@@ -228,9 +228,10 @@ class HybridRetriever:
             rows: set[int] = set()
             if vectors is not None:
                 rows.update(int(r) for r in dense_rows[i] if r >= 0)
-            terms = query_terms(question, self.translate_english)
+            own = analyze(question)
             # weighted by the question's own terms, not the translations
-            weight = self.weights.lexical(len(set(analyze(question))))
+            weight = self.weights.lexical(len(set(own)))
+            terms = query_terms(question, own) if self.translate_english else own
             if self.mode != "dense":
                 # Only membership matters here: scores are recomputed per candidate.
                 rows.update(self.store.bm25.top(terms, pool, allowed).tolist())
