@@ -48,6 +48,9 @@ class TrainConfig:
     passages (no answer in them) to ``long_context_words``: retrieved chunks are ~200-250
     words, far longer than FacQA passages, and long ones are read in several windows."""
     long_context_words: tuple[int, int] = (120, 260)
+    news_window_words: int = 108
+    """Largest sentence window a news question's passage is cut to: the service's
+    ``NEWSQA_READER_WINDOW_WORDS`` default, so training shows what the service reads."""
     holdout_fraction: float = 0.1
     """Share of training questions held out (by passage) to pick the epoch and threshold."""
     limit_questions: int | None = None

@@ -38,9 +38,11 @@ from indexer.reader.examples import (
     split_holdout,
     topical_negatives,
 )
+from indexer.reader.news_examples import news_examples
 from indexer.reader.model import (
     ExtractiveReader,
     build_reader,
+    load_reader,
     load_state,
     save_reader,
     shipped_state,
@@ -58,6 +60,14 @@ def _stderr(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+@dataclass(frozen=True)
+class NewsData:
+    """News questions (``news_examples``) and the corpus they were written over."""
+
+    questions: Path
+    corpus: Path
+
+
 @dataclass
 class _Data:
     """The training questions as examples, split into what is trained on and what is held out."""
@@ -69,7 +79,9 @@ class _Data:
     held_negatives: list[Example]
 
 
-def _load_data(passages_path: Path, questions_path: Path, config: TrainConfig) -> _Data:
+def _load_data(
+    passages_path: Path, questions_path: Path, news: NewsData | None, config: TrainConfig
+) -> _Data:
     passages = load_passages(passages_path)
     questions = read_jsonl(questions_path)
     if config.limit_questions:
@@ -77,6 +89,13 @@ def _load_data(passages_path: Path, questions_path: Path, config: TrainConfig) -
     examples, stats = prepare_examples(questions, passages)
     if not examples:
         raise ValueError(f"no usable questions in {questions_path}")
+    if news is not None:
+        extra, news_stats = news_examples(news.questions, news.corpus, config.news_window_words)
+        if not extra:
+            raise ValueError(f"no usable questions in {news.questions} ({news_stats})")
+        examples += extra
+        passages.update({e.passage_id: e.passage for e in extra})
+        stats = {**stats, "news": news_stats}
     train_set, held_out = split_holdout(examples, config.holdout_fraction, config.seed)
     held_negatives = sample_negatives(held_out, 1.0, random.Random(config.seed + 1))
     if config.topical_negatives_ratio > 0:  # both kinds of negatives tune the threshold
@@ -93,9 +112,13 @@ def train(
     checkpoint_dir: str | Path,
     config: TrainConfig | None = None,
     log: Log = _stderr,
+    news: NewsData | None = None,
+    init_weights: str | Path | None = None,
 ) -> dict:
     """Train, pick the epoch on the held-out slice, write ``reader.safetensors`` (bf16) and
-    ``manifest.json`` to ``out_dir``; returns the manifest. Runs on the OpenMP thread."""
+    ``manifest.json`` to ``out_dir``; returns the manifest. Runs on the OpenMP thread.
+    ``news`` adds news questions to the training data; ``init_weights`` starts from trained
+    reader weights instead of the bare encoder (a second, shorter stage)."""
     return on_openmp_thread(
         _train,
         Path(encoder_dir),
@@ -106,6 +129,8 @@ def train(
         Path(checkpoint_dir),
         config or TrainConfig(),
         log,
+        news,
+        Path(init_weights) if init_weights else None,
     )
 
 
@@ -120,6 +145,8 @@ def _train(
     checkpoint_dir: Path,
     config: TrainConfig,
     log: Log,
+    news: NewsData | None,
+    init_weights: Path | None,
 ) -> dict:
     from transformers import AutoTokenizer
 
@@ -128,13 +155,20 @@ def _train(
     random.seed(config.seed)
     torch.manual_seed(config.seed)
 
-    data = _load_data(passages_path, questions_path, config)
+    data = _load_data(passages_path, questions_path, news, config)
     log(
         f"questions {data.stats}; train {len(data.train_set)}, held out {len(data.held_out)} "
         f"(+{len(data.held_negatives)} negatives)"
     )
     tokenizer = AutoTokenizer.from_pretrained(str(encoder_dir))
-    model = build_reader(encoder_dir)
+    started_from = None
+    if init_weights is not None:  # read (and hashed) before out_dir's file may be replaced
+        started_from = {"path": str(init_weights), "sha256": sha256_file(init_weights)}
+        model = load_reader(encoder_dir, init_weights)
+        model.train()
+        log(f"starting from {init_weights}")
+    else:
+        model = build_reader(encoder_dir)
     model.freeze_word_embeddings()
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     frozen = sum(p.numel() for p in model.parameters() if not p.requires_grad)
@@ -148,7 +182,9 @@ def _train(
     checkpoint_dir.mkdir(parents=True, exist_ok=True)
     run_key = {
         "settings": {k: v for k, v in asdict(config).items() if k not in NOT_IN_RUN_KEY},
-        "data": [sha256_file(passages_path), sha256_file(questions_path)],
+        "data": [sha256_file(passages_path), sha256_file(questions_path)]
+        + ([sha256_file(news.questions), sha256_file(news.corpus)] if news else [])
+        + ([started_from["sha256"]] if started_from else []),
         "encoder": encoder_dir.name,
     }
     run = Run(model, config, plan, checkpoint_dir / RESUME_NAME, run_key)
@@ -171,6 +207,8 @@ def _train(
     out_dir.mkdir(parents=True, exist_ok=True)
     weights = save_reader(model, out_dir / WEIGHTS_NAME, torch.bfloat16)
     data_paths = {"passages": passages_path, "questions": questions_path}
+    if news is not None:
+        data_paths |= {"news_questions": news.questions, "news_corpus": news.corpus}
     if valid_path is not None:
         data_paths["valid"] = valid_path
     sections = {
@@ -185,6 +223,7 @@ def _train(
         },
         "settings": {"warmup_steps": plan.warmup, "total_steps": plan.total},
         "training": {
+            "started_from": started_from or "the bare encoder",
             "steps": run.step,
             "resumed_at_step": run.resumed_at,
             "seconds_in_steps": round(run.train_seconds, 1),

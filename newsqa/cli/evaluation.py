@@ -121,6 +121,15 @@ def reader_train(
         float, typer.Option(min=0.0, max=1.0, help="Share asked in pseudo-English.")
     ] = 0.0,
     holdout: Annotated[float, typer.Option(min=0.0, max=0.5, help="Held-out share.")] = 0.1,
+    news_questions: Annotated[
+        Path | None, typer.Option(help="News questions (relevant, answers, evidence) to add.")
+    ] = None,
+    news_corpus: Annotated[
+        Path | None, typer.Option(help="The articles the news questions were written over.")
+    ] = None,
+    init_from: Annotated[
+        Path | None, typer.Option(help="Start from these reader weights (a second stage).")
+    ] = None,
     limit_questions: Annotated[int | None, typer.Option(min=1)] = None,
     limit_valid: Annotated[int | None, typer.Option(min=1)] = None,
     seed: Annotated[int, typer.Option()] = 13,
@@ -140,9 +149,12 @@ def reader_train(
     from indexer.allocator import keep_freed_memory
     from indexer.reader import WEIGHTS_DIR
     from indexer.reader.config import TrainConfig
-    from indexer.reader.train import train
+    from indexer.reader.train import NewsData, train
 
-    for path in [passages, questions, *([valid] if valid else [])]:
+    if (news_questions is None) != (news_corpus is None):
+        raise fail(ValueError("--news-questions and --news-corpus go together"))
+    optional = [p for p in (valid, news_questions, news_corpus, init_from) if p is not None]
+    for path in [passages, questions, *optional]:
         if not path.is_file():
             raise fail(FileNotFoundError(f"no such file: {path}"))
     config = TrainConfig(
@@ -168,9 +180,11 @@ def reader_train(
     try:
         encoder_dir = _reader_encoder(encoder)
         checkpoints = checkpoint_dir or settings_for().cache_dir / "reader-checkpoints"
+        news = NewsData(news_questions, news_corpus) if news_questions and news_corpus else None
         manifest = train(
-            encoder_dir, passages, questions, valid, out or WEIGHTS_DIR, checkpoints, config
-        )
+            encoder_dir, passages, questions, valid, out or WEIGHTS_DIR, checkpoints, config,
+            news=news, init_weights=init_from,
+        )  # fmt: skip
     except (NewsqaError, ValueError, OSError) as exc:
         raise fail(exc) from exc
     table = Table("set", "questions", "F1", "EM", "no-answer acc", "threshold")
