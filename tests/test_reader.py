@@ -6,12 +6,15 @@ from __future__ import annotations
 import json
 import math
 import random
+from pathlib import Path
 
 import pytest
 import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
+from indexer.cleaning import clean_text
+from indexer.language import question_language
 from indexer.model_build import build_bundled_model
 from indexer.reader import MANIFEST_PATH, WEIGHTS_PATH
 from indexer.reader.config import TrainConfig
@@ -27,11 +30,13 @@ from indexer.reader.examples import (
     without_answer,
 )
 from indexer.reader.model import WORD_EMBEDDINGS, load_reader
+from indexer.reader.news_examples import news_examples
 from indexer.reader.provenance import sha256_file
 from indexer.reader.runtime import RUNTIMES, SAME_AS_TORCH, export_path
 from indexer.reader.scoring import token_f1
 from indexer.reader.spans import Reader, encode_pairs, trim_span
-from indexer.reader.train import train
+from indexer.reader.train import NewsData, train
+from indexer.sentences import sentence_windows
 
 MAX_WEIGHTS_BYTES = 48 * 10**6
 
@@ -136,6 +141,69 @@ def test_manifest_records_data_settings_and_figures(trained, facqa):
         assert 0 <= figures["no_answer_accuracy"] <= 1
     assert math.isfinite(manifest["tuned"]["no_answer_threshold"])
     assert manifest["validation"]["bf16_long_context"]["questions"] == 4
+
+
+NEWS_QUESTIONS = Path(__file__).parents[1] / "indexer/reader/news-train.jsonl"
+
+
+def test_news_questions_become_the_sentence_windows_the_service_reads(shared_dir, tmp_path):
+    corpus = shared_dir / "data/news/detik-2025.jsonl"
+    examples, stats = news_examples(NEWS_QUESTIONS, corpus, 108)
+    assert stats["used"] == stats["questions"] == len(examples) >= 600
+    texts = {r["id"]: clean_text(r["text"]) for r in read_jsonl(corpus)}
+    english = 0
+    for e in examples:
+        article, start = e.passage_id.split("#")
+        text = texts[article]
+        window = (int(start), int(start) + len(e.passage))
+        assert window in sentence_windows(text, 108)  # the service's window, not a cut of ours
+        assert e.passage[e.answer_start : e.answer_end] == e.answers[0]
+        english += question_language(e.question) == "en"
+    assert english >= 0.6 * len(examples)
+    # none of the report sets' or calibration sets' articles is trained on
+    held = {r for f in ("detik-written", "detik-tune", "seed") for r in _relevant(f)}
+    assert held and not held & {e.passage_id.split("#")[0] for e in examples}
+    # a question whose evidence or answer its article does not hold is skipped and counted
+    bad = dict(read_jsonl(NEWS_QUESTIONS)[0])
+    wrong = [
+        {**bad, "id": "x1", "evidence": "tidak ada di artikel"},
+        {**bad, "id": "x2", "answers": ["Zzz"]},
+    ]
+    path = tmp_path / "bad.jsonl"
+    path.write_text("".join(json.dumps(q) + "\n" for q in [bad, *wrong]))
+    assert news_examples(path, corpus, 108)[1] == {
+        "questions": 3, "used": 1, "answer_not_in_article": 2,
+    }  # fmt: skip
+
+
+def _relevant(name: str) -> set[str]:
+    path = Path(__file__).parents[1] / f"eval/questions/{name}.jsonl"
+    return {r for q in read_jsonl(path) for r in q.get("relevant", [])}
+
+
+def test_a_second_stage_starts_from_trained_weights_and_adds_news(
+    trained, encoder_dir, facqa, shared_dir, tmp_path
+):
+    first = trained["out"] / "reader.safetensors"
+    news = NewsData(NEWS_QUESTIONS, shared_dir / "data/news/detik-2025.jsonl")
+    config = TrainConfig(**{**trained["config"], "max_steps": 1, "limit_valid": 2})
+    manifest = train(
+        encoder_dir, facqa["passages"], facqa["train"], facqa["valid"], tmp_path / "out",
+        tmp_path / "checkpoints", config, log=lambda m: None, news=news, init_weights=first,
+    )  # fmt: skip
+    assert manifest["training"]["started_from"] == {
+        "path": str(first),
+        "sha256": sha256_file(first),
+    }
+    assert manifest["data"]["news_questions"]["sha256"] == sha256_file(NEWS_QUESTIONS)
+    assert manifest["data_stats"]["train"]["news"]["used"] >= 600
+    # one step at a small learning rate moves the first stage's weights, not a fresh start's
+    ours = load_file(str(tmp_path / "out/reader.safetensors"))
+    start = load_file(str(first))
+    fresh = trained["manifest"]["weights"]["sha256"]
+    assert manifest["weights"]["sha256"] != fresh
+    gap = [(ours[k].float() - start[k].float()).abs().max().item() for k in ours]
+    assert 0 < max(gap) < 0.05
 
 
 def test_lengthened_contexts_keep_the_answer_offsets(facqa):

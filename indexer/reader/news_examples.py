@@ -64,8 +64,13 @@ def news_examples(
         ws, we = window
         examples.append(
             Example(
-                q["id"], q["question"], f"{article}#{ws}", text[ws:we],
-                list(q["answers"]), start - ws, end - ws,
+                q["id"],
+                q["question"],
+                f"{article}#{ws}",
+                text[ws:we],
+                list(q["answers"]),
+                start - ws,
+                end - ws,
             )  # fmt: skip
         )
     return examples, {"questions": len(questions), "used": len(examples), **skipped}

@@ -38,7 +38,6 @@ from indexer.reader.examples import (
     split_holdout,
     topical_negatives,
 )
-from indexer.reader.news_examples import news_examples
 from indexer.reader.model import (
     ExtractiveReader,
     build_reader,
@@ -47,6 +46,7 @@ from indexer.reader.model import (
     save_reader,
     shipped_state,
 )
+from indexer.reader.news_examples import news_examples
 from indexer.reader.provenance import MANIFEST_NAME, sha256_file, write_manifest
 from indexer.reader.run import Log, Run, plan_epochs
 from indexer.reader.scoring import evaluate_reader, without_samples
