@@ -109,7 +109,12 @@ def test_the_first_question_word_decides(question: str, kind: str) -> None:
         ("Berapa persen suara yang ia raih?", "percent", "52,3%", "1.200 suara"),
         ("How much money did the city set aside for the program?", "money", "Rp 4,5 miliar", "12"),
         ("Berapa ton beras yang diimpor?", "tons", "3.000 ton", "3.000 kilogram"),
-        ("How many households were hit by the flooding?", "count", "650 kepala keluarga", "2,5 meter"),
+        (
+            "How many households were hit by the flooding?",
+            "count",
+            "650 kepala keluarga",
+            "2,5 meter",
+        ),
         ("berapa korban tewas dalam kecelakaan itu", "count", "12 orang", "Rp 50 juta"),
         ("undang berapa orang setelah anggaran dipangkas", "count", "200 orang", "Rp 1 miliar"),
         ("Berapa persenkah saham yang dipegang investor asing?", "percent", "40 persen", "2005"),
