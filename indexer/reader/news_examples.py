@@ -4,8 +4,9 @@ FacQA's passages are short and its questions Indonesian; the service reads long 
 and is asked in English too. A news question names its article (``relevant``), its answer
 (``answers[0]``, a span of the cleaned article text) and the passage that states it
 (``evidence``): the example's passage is the window of whole sentences holding that answer,
-the same window the service reads (``indexer.sentences.sentence_windows``, at most
-``window_words`` words), so the reader learns what it is later shown.
+cut as the service cuts its chunks into windows (``indexer.sentences.sentence_windows``, at
+most ``window_words`` words; here over the whole article, so a window may differ from the
+service's where a chunk ends), so the reader learns from what it is later shown.
 """
 
 from __future__ import annotations
