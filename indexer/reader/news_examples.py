@@ -42,6 +42,7 @@ def news_examples(
         for row in read_jsonl(corpus_path)
         if row.get("id") in wanted
     }
+    windows = {article: sentence_windows(text, window_words) for article, text in texts.items()}
     examples: list[Example] = []
     skipped: Counter[str] = Counter()
     for q in questions:
@@ -55,10 +56,7 @@ def news_examples(
             skipped["answer_not_in_article"] += 1
             continue
         start, end = found
-        window = next(
-            ((s, e) for s, e in sentence_windows(text, window_words) if s <= start and end <= e),
-            None,
-        )
+        window = next(((s, e) for s, e in windows[article] if s <= start and end <= e), None)
         if window is None:  # the answer runs over a window's edge
             skipped["answer_across_windows"] += 1
             continue
