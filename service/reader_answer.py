@@ -58,13 +58,15 @@ from service.answer_types import (
     mentions_any,
     question_names,
     question_type,
+    restates_question,
     span_fits,
 )
 from service.news_layout import asks_for_source, dateline_outlets, enumeration_around
 from service.retrieval import ArticleHit
 
 log = logging.getLogger(__name__)
-_BRACKETED = re.compile(r"[ \t]*\([^()\n]{1,30}\)")
+# A name's short form in brackets right after it: "Penyuluhan Keliling Anak (Pangling)".
+_SHORT_NAME = re.compile(r"[ \t]*\([A-Z][\w.&'-]{1,24}\)")
 THRESHOLDS_NAME = "thresholds.json"
 """Beside the weights: no-answer thresholds per language pair (``newsqa reader calibrate``)."""
 
@@ -273,6 +275,7 @@ class ReaderAnswerBuilder:
             for r in found
             if "\n" not in r.span.text  # an answer never runs over a paragraph break
             and span_fits(asked.kind, r.span.text, asked.unit)
+            and not restates_question(question, r.span.text)
             and r.chunk.article_id in on_topic
             and not _overlaps_any(r.span, outlets.get(id(r.chunk), []))
         ]
@@ -301,10 +304,7 @@ class ReaderAnswerBuilder:
             fits = (s for s in sentence_spans if span_fits(asked.kind, s.text, asked.unit))
             fit = next(fits, None)
             if fit is not None:
-                start, end = fit.start + base, fit.end + base
-                if first.span.text.endswith(")"):  # items in parallel form: "X (Poltabes)"
-                    bracket = _BRACKETED.match(text, end)
-                    end = bracket.end() if bracket else end
+                start, end = fit.start + base, _with_short_name(text, fit.end + base)
                 span = replace(fit, text=text[start:end], start=start, end=end)
                 found.append(_Read(first.rank, first.chunk, span, span.margin - threshold))
         return found
@@ -327,7 +327,7 @@ class ReaderAnswerBuilder:
             chosen = [_list_of_names(fitting, self.list_span_margin) or fitting[0]]
         enumerated = self.enumerated(question, chosen[0], asked) if asked.is_list else []
         if enumerated:
-            chosen += enumerated
+            chosen = [_named_in_full(chosen[0]), *enumerated]
         elif asked.is_list and not _names_several(chosen[0].span.text):
             for r in fitting[1:]:
                 if len(chosen) == self.max_list_items:
@@ -409,6 +409,23 @@ def _articles_naming(names: set[str], hits: list[ArticleHit]) -> set[str]:
         for p in hit.passages:
             texts.setdefault(p.chunk.article_id, []).extend([p.chunk.title, p.chunk.text])
     return {article for article, parts in texts.items() if mentions_any(names, "\n".join(parts))}
+
+
+def _with_short_name(text: str, end: int) -> int:
+    """``end`` moved past the bracketed short name that follows it, if one does. The items
+    of an enumeration are named in full, "Inovasi Penyuluhan Keliling Anak (Pangling)": the
+    reader ends some at the long form and some after the bracket, and readers of the answer
+    know a program by its short name."""
+    bracket = _SHORT_NAME.match(text, end)
+    return bracket.end() if bracket else end
+
+
+def _named_in_full(item: _Read) -> _Read:
+    """``item`` with the bracketed short name that follows it in its passage."""
+    text = item.chunk.text
+    end = _with_short_name(text, item.span.end)
+    span = replace(item.span, text=text[item.span.start : end], end=end)
+    return replace(item, span=span)
 
 
 def _overlaps_any(span: Span, ranges: list[tuple[int, int]]) -> bool:

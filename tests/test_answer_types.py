@@ -6,7 +6,13 @@ from __future__ import annotations
 import pytest
 
 from indexer.language import question_language, text_language
-from service.answer_types import mentions_any, question_names, question_type, span_fits
+from service.answer_types import (
+    mentions_any,
+    question_names,
+    question_type,
+    restates_question,
+    span_fits,
+)
 
 
 @pytest.mark.parametrize(
@@ -204,3 +210,27 @@ def test_a_day_of_the_week_is_answered_with_a_weekday(
     assert not span_fits("date", wrong, asked.unit)
     # a named day is asked for, not a weekday
     assert question_type("Hari apa yang diperingati setiap 10 November?").unit is None
+
+
+@pytest.mark.parametrize(
+    ("question", "span", "restates"),
+    [
+        # what was won, not what won: "awards" is "penghargaan" in the lexicon
+        ("which Palembang programs won 2020 awards", "penghargaan inovasi pelayanan publik", True),
+        ("which Palembang programs won 2020 awards", "Poltabes dan Pangling", False),
+        ("program apa saja yang meraih penghargaan", "penghargaan inovasi", True),
+        # the noun asked for may head the answer, before or after the question word
+        ("program apa saja yang meraih penghargaan", "program inovasi daerah", False),
+        ("apa nama penghargaan yang diraih kota itu", "penghargaan emas", False),
+        ("what kind of programme won the award", "program pendampingan anak", False),
+        # a name or a number is never a restatement
+        ("which sub-district was proposed as the site", "Kecamatan Jenawi", False),
+        ("berapa kabupaten yang ikut pemilihan", "415 kabupaten", False),
+        ("berapa kabupaten yang ikut pemilihan", "tiga kabupaten", False),
+        ("siapa yang menerima penghargaan", "wali kota", False),
+    ],
+)
+def test_a_span_that_restates_the_question_is_no_answer(
+    question: str, span: str, restates: bool
+) -> None:
+    assert restates_question(question, span) is restates
