@@ -319,6 +319,41 @@ def restates_question(question: str, span: str) -> bool:
     return not content.isdisjoint({_stem(head), *(_stem(w) for w in english[:1])})
 
 
+# Offices a question may ask the holder of, Indonesian and English, each to one key.
+_ROLES = {
+    "menteri": "minister", "minister": "minister", "wali kota": "mayor", "walikota": "mayor",
+    "mayor": "mayor", "gubernur": "governor", "governor": "governor", "bupati": "regent",
+    "regent": "regent", "presiden": "president", "president": "president", "ketua": "chair",
+    "chairman": "chair", "chair": "chair", "direktur": "director", "director": "director",
+    "sekda": "secretary", "sekretaris": "secretary", "secretary": "secretary",
+}  # fmt: skip
+_ROLE_WORDS = "|".join(sorted(_ROLES, key=len, reverse=True))
+_ROLE = re.compile(rf"\b({_ROLE_WORDS})\b", _I)
+_ASKS_HOLDER = re.compile(
+    rf"\b(?:siapa(?:kah)?|who(?:'s| is| was)?(?: the)?|which)\s+(?:\w+\s+)?({_ROLE_WORDS})\b", _I
+)
+
+
+def asked_role(question: str) -> str | None:
+    """The office whose holder a "who" question asks for: "siapa menteri yang menyerahkan
+    penghargaan" -> "minister"; None for "siapa yang menerima penghargaan"."""
+    match = _ASKS_HOLDER.search(question)
+    if not match:
+        return None
+    compound = _ROLE.match(question, match.end(1) + 1)  # "president director": a director
+    return _ROLES[(compound or match).group(1).casefold()]
+
+
+def role_before(text: str, start: int, words: int = 12) -> str | None:
+    """The office named nearest before ``start`` in its sentence, within ``words`` words:
+    news introduces a person by title, "Walikota Palembang H. Harnojoyo", "Menteri
+    Pendayagunaan Aparatur Negara ... Cahyo Kumolo"."""
+    head = re.split(r"[.!?;]\s", text[:start])[-1]
+    near = " ".join(head.split()[-words:])
+    roles = _ROLE.findall(near)
+    return _ROLES[roles[-1].casefold()] if roles else None
+
+
 def mentions_any(names: set[str], text: str) -> bool:
     """Does ``text`` name at least one of ``names`` (no names: nothing to check)?"""
     if not names:

@@ -12,7 +12,10 @@ and proposes spans, each with a margin over its window's no-answer score. The co
    the names and years the question names ("Who won the 1994 FIFA World Cup final in
    Pasadena?" is not answered from a 2023 Liga 3 final that names neither);
    A span inside a dateline's outlet name ("Jakarta, Sumselupdate.com –") answers only a
-   question about the source (``service.news_layout``);
+   question about the source (``service.news_layout``); a common-noun span headed by what
+   the question names restates it ("penghargaan ..." for "which programs won awards"); a
+   "siapa menteri" question is not answered with a name whose title names another office
+   ("Walikota Palembang H. Harnojoyo");
 3. answers with the best span, where each article rank below the first costs 0.5 of margin
    (``rank_penalty``): margins alone picked a confident span from a worse-ranked passage too
    often. Chosen by 5-fold cross-validation on 400 facqa-train questions end to end: short-
@@ -55,10 +58,12 @@ from newsqa.settings import BUNDLED_MODEL, Settings
 from service.answer import Answer, Citation, ShortAnswer
 from service.answer_types import (
     QuestionType,
+    asked_role,
     mentions_any,
     question_names,
     question_type,
     restates_question,
+    role_before,
     span_fits,
 )
 from service.news_layout import asks_for_source, dateline_outlets, enumeration_around
@@ -167,7 +172,7 @@ class ReaderAnswerBuilder:
         max_list_items: int = 5,
         spans_per_passage: int = 8,
         rank_penalty: float = 0.5,
-        list_span_margin: float = 1.0,
+        list_span_margin: float = 2.0,
         window_words: int = 108,
     ) -> None:
         if passages_read < 1 or passages_per_article < 1 or max_list_items < 1:
@@ -262,6 +267,7 @@ class ReaderAnswerBuilder:
         question names; best excess first, the threshold not applied yet."""
         asked = asked or question_type(question)
         names = question_names(question)
+        office = asked_role(question) if asked.kind == "person" else None
         found = self.read(question, hits, whole=asked.is_list)
         chunks = {id(r.chunk): r.chunk for r in found}
         on_topic = _articles_naming(names, hits)
@@ -276,6 +282,7 @@ class ReaderAnswerBuilder:
             if "\n" not in r.span.text  # an answer never runs over a paragraph break
             and span_fits(asked.kind, r.span.text, asked.unit)
             and not restates_question(question, r.span.text)
+            and (office is None or role_before(r.chunk.text, r.span.start) in (None, office))
             and r.chunk.article_id in on_topic
             and not _overlaps_any(r.span, outlets.get(id(r.chunk), []))
         ]

@@ -7,10 +7,12 @@ import pytest
 
 from indexer.language import question_language, text_language
 from service.answer_types import (
+    asked_role,
     mentions_any,
     question_names,
     question_type,
     restates_question,
+    role_before,
     span_fits,
 )
 
@@ -234,3 +236,17 @@ def test_a_span_that_restates_the_question_is_no_answer(
     question: str, span: str, restates: bool
 ) -> None:
     assert restates_question(question, span) is restates
+
+
+def test_a_who_question_about_an_office_is_answered_by_its_holder() -> None:
+    assert asked_role("siapa menteri yang menyerahkan penghargaan") == "minister"
+    assert asked_role("Who is the acting president director of the hospital?") == "director"
+    assert asked_role("which minister presented the awards") == "minister"
+    assert asked_role("siapa yang menerima penghargaan") is None
+    text = (
+        "Penghargaan diserahkan oleh Menteri Pendayagunaan Aparatur Negara dan Reformasi "
+        "Birokrasi Tjahjo Kumolo, yang diterima Walikota Palembang H. Harnojoyo. Kata Ratu Dewa."
+    )
+    assert role_before(text, text.index("Tjahjo")) == "minister"
+    assert role_before(text, text.index("H. Harnojoyo")) == "mayor"
+    assert role_before(text, text.index("Ratu Dewa")) is None  # titles stop at the sentence
