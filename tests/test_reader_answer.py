@@ -163,7 +163,7 @@ def test_a_list_spread_over_sentences_is_named_whole_after_writes(corpus_index, 
 def test_most_answers_name_the_reference(answers):
     """Containment of the short answers, English and Indonesian questions alike: the reader,
     not the retrieval, is what this checks (the corpus set's retrieval is near perfect).
-    Measured with the shipped weights: English 0.58, Indonesian 0.71 (torch fp32, the
+    Measured with the first-stage weights: English 0.58, Indonesian 0.71 (torch fp32, the
     default; ONNX int8 gives 0.48 / 0.74: near ties flip). The floor catches a reader that
     lost its cross-lingual reading."""
     by_language: dict[bool, list[bool]] = {True: [], False: []}
