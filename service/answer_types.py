@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 from indexer.reader.code_switch import LEXICON
@@ -306,6 +307,17 @@ def restates_question(question: str, span: str) -> bool:
     words = _WORDS.findall(span)
     if not words or any(w[0].isupper() for w in words) or _QUANTITY_SPAN.search(span):
         return False
+    head = words[0].casefold()
+    english = LEXICON.get(head, "").split()
+    return not _named_not_asked(question).isdisjoint(
+        {_stem(head), *(_stem(w) for w in english[:1])}
+    )
+
+
+@lru_cache(maxsize=256)
+def _named_not_asked(question: str) -> frozenset[str]:
+    """The question's content words (stemmed) but those next to its question word. Cached:
+    the composer checks every candidate span of one question against them."""
     asked = _WORDS.findall(question.casefold())
     near: set[str] = set()
     for i, word in enumerate(asked):
@@ -313,10 +325,8 @@ def restates_question(question: str, span: str) -> bool:
             near.update(asked[i + 1 : i + 4])
         if word in _ASKING_BEFORE:
             near.update(asked[max(0, i - 2) : i])
-    content = {_stem(w) for w in asked if w not in _NOT_CONTENT} - {_stem(w) for w in near}
-    head = words[0].casefold()
-    english = LEXICON.get(head, "").split()
-    return not content.isdisjoint({_stem(head), *(_stem(w) for w in english[:1])})
+    content = {_stem(w) for w in asked if w not in _NOT_CONTENT}
+    return frozenset(content - {_stem(w) for w in near})
 
 
 # Offices a question may ask the holder of, Indonesian and English, each to one key.

@@ -311,9 +311,9 @@ class ReaderAnswerBuilder:
             fits = (s for s in sentence_spans if span_fits(asked.kind, s.text, asked.unit))
             fit = next(fits, None)
             if fit is not None:
-                start, end = fit.start + base, _with_short_name(text, fit.end + base)
-                span = replace(fit, text=text[start:end], start=start, end=end)
-                found.append(_Read(first.rank, first.chunk, span, span.margin - threshold))
+                span = replace(fit, start=fit.start + base, end=fit.end + base)
+                item = _Read(first.rank, first.chunk, span, span.margin - threshold)
+                found.append(_named_in_full(item))
         return found
 
     def _answer(self, question: str, hits: list[ArticleHit]) -> Answer:
@@ -418,19 +418,14 @@ def _articles_naming(names: set[str], hits: list[ArticleHit]) -> set[str]:
     return {article for article, parts in texts.items() if mentions_any(names, "\n".join(parts))}
 
 
-def _with_short_name(text: str, end: int) -> int:
-    """``end`` moved past the bracketed short name that follows it, if one does. The items
-    of an enumeration are named in full, "Inovasi Penyuluhan Keliling Anak (Pangling)": the
-    reader ends some at the long form and some after the bracket, and readers of the answer
-    know a program by its short name."""
-    bracket = _SHORT_NAME.match(text, end)
-    return bracket.end() if bracket else end
-
-
 def _named_in_full(item: _Read) -> _Read:
-    """``item`` with the bracketed short name that follows it in its passage."""
+    """``item`` up to the bracketed short name that follows it in its passage, if one does.
+    The items of an enumeration are named in full, "Inovasi Penyuluhan Keliling Anak
+    (Pangling)": the reader ends some at the long form and some after the bracket, and
+    readers of the answer know a program by its short name."""
     text = item.chunk.text
-    end = _with_short_name(text, item.span.end)
+    bracket = _SHORT_NAME.match(text, item.span.end)
+    end = bracket.end() if bracket else item.span.end
     span = replace(item.span, text=text[item.span.start : end], end=end)
     return replace(item, span=span)
 
