@@ -127,6 +127,7 @@ def test_the_first_question_word_decides(question: str, kind: str) -> None:
         ("undang berapa orang setelah anggaran dipangkas", "count", "200 orang", "Rp 1 miliar"),
         ("Berapa persenkah saham yang dipegang investor asing?", "percent", "40 persen", "2005"),
         ("What net profit did the toll road operator record?", "money", "Rp 2,1 triliun", "111"),
+        ("What net profit did it record?", "money", "2,1 triliun", "111 juta angkutan logistik"),
         ("How much did a kilogram of chilli cost?", "money", "90.000", "1 kilogram"),
         ("What prison sentence do the suspects face?", "duration", "5 tahun penjara", "empat"),
         ("How long does the drive to the new capital take?", "duration", "60 menit", "47 km"),

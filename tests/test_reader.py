@@ -358,6 +358,35 @@ def test_trim_span_closes_the_bracket_it_opened():
     assert text[start:end] == "Program Layanan Tidak Boleh Berhenti Sekolah (Poltabes)"
 
 
+@pytest.mark.parametrize(
+    ("span", "expected"),
+    [  # the aside the span starts in, with the name it follows
+        (
+            "program keluarga harapan) dan BPNT (bantuan pangan non tunai)",
+            "PKH (program keluarga harapan) dan BPNT (bantuan pangan non tunai)",
+        ),
+        ('program "Infrastruktur Tuntas Merata', 'program "Infrastruktur Tuntas Merata"'),
+        ('Tuntas Merata" yang', '"Infrastruktur Tuntas Merata" yang'),
+        ("(Poltabes", "Poltabes"),  # at the edge, the stray bracket goes
+    ],
+)
+def test_trim_span_balances_brackets_and_quotes_inside(span, expected):
+    text = (
+        'Bansos yang tidak tepat sasaran: PKH (program keluarga harapan) dan BPNT (bantuan '
+        'pangan non tunai), kata dia. Lalu program "Infrastruktur Tuntas Merata" yang baru. '
+        "Program Layanan Tidak Boleh Berhenti Sekolah (Poltabes)."
+    )
+    start = text.index(span)
+    start, end = trim_span(text, start, start + len(span))
+    assert text[start:end] == expected
+
+
+def test_trim_span_cuts_at_a_stray_bracket_with_none_near():
+    text = "rata-rata naik 5 persen) dan harga " + "x " * 40 + "(tahun lalu"
+    start, end = trim_span(text, text.index("persen"), text.index(" x"))
+    assert text[start:end] == "dan harga"
+
+
 def test_shipped_weights_answer_facqa_valid(encoder_dir, facqa):
     if not WEIGHTS_PATH.is_file():
         pytest.skip(
