@@ -166,8 +166,10 @@ _DATE_ONLY = re.compile(
 )
 
 # "which programs": a plural noun after which/what; words ending in -s that are not plurals
-# ("which city was", "which news site") do not count.
+# ("which city was", "which news site") do not count, nor acronyms ("which BPJS Watch
+# official", "in which US state").
 _NOT_PLURAL = r"(?!(?:was|is|has|does|this|its|his|news|bus|status|campus|focus|crisis)\b)"
+_NOT_PLURAL += r"(?!(?-i:[A-Z][A-Z0-9]*S)\b)"
 _LIST_Q = re.compile(
     r"\b((apa|siapa|mana|berapa|program|apa-apa) saja|sebutkan|"
     r"which (\w+ ){0,2}?" + _NOT_PLURAL + r"\w+s\b|"

@@ -35,6 +35,8 @@ from service.answer_types import (
         ("where was the ceremony held", "place", False),
         ("in which city was the ceremony held", "place", False),
         ("what does Poltabes stand for", "other", False),
+        ("Which BPJS Watch official argued against it?", "other", False),  # an acronym
+        ("In which US state did he admit it?", "other", False),
     ],
 )
 def test_question_type(question: str, kind: str, is_list: bool) -> None:
