@@ -50,9 +50,10 @@ from service.retrieval import HybridRetriever
 
 
 def best_margin(builder: ReaderAnswerBuilder, question: str, hits) -> tuple[float, str | None]:  # type: ignore[no-untyped-def]
-    """The margin the composer would compare with the threshold, and the passage language."""
+    """The score the composer would compare with the threshold (its margin, less the rank
+    penalty of its article: the builder here has no thresholds), and the passage language."""
     for found in builder.candidates(question, hits):
-        return found.span.margin, text_language([found.chunk.text])
+        return found.excess, text_language([found.chunk.text])
     return float("-inf"), None
 
 
@@ -78,9 +79,8 @@ def collect(
         relevant = canonical_relevant(store, q.relevant)  # as stories
         q_lang = question_language(q.question)
         if q.answerable and relevant:
-            if any(
-                story_of(store, h.article_id) in relevant for h in hits[: builder.passages_read]
-            ):
+            read = {chunk.article_id for _, chunk in builder.passages(hits)}
+            if any(story_of(store, article) in relevant for article in read):
                 margin, lang = best_margin(builder, q.question, hits)
                 out[f"{q_lang}-{lang or 'id'}"]["positive"].append(margin)
             rest = [h for h in hits if story_of(store, h.article_id) not in relevant]
@@ -148,11 +148,14 @@ def main(
     # question set -> language pair -> "positive" / "negative" -> margins
     margins: dict[str, dict[str, dict[str, list[float]]]] = {}
     weights = settings.reader_weights or WEIGHTS_PATH
-    # margins hold for one set of weights read by one runtime (int8 shifts them a little)
+    # margins hold for one set of weights read by one runtime (int8 shifts them a little),
+    # over the passages it reads (the more, the likelier a span beats the no-answer score)
     key = {
         "runtime": settings.reader_runtime,
         "weights_sha256": sha256_file(weights),
         "window_words": settings.reader_window_words,
+        "passages_read": settings.reader_passages,
+        "max_passages": settings.reader_max_passages,
     }
     # Each question set's margins are kept under its file's hash: adding a set reads only it.
     saved = json.loads(margins_file.read_text()) if margins_file.is_file() else {}

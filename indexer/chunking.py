@@ -55,9 +55,11 @@ from dataclasses import dataclass
 from indexer.documents import Article, Chunk
 from indexer.sentences import split_sentences
 
-__all__ = ["Chunker", "count_words"]
+__all__ = ["MAX_WORDS", "Chunker", "count_words"]
 
 _WORD = re.compile(r"\S+")
+MAX_WORDS = 250
+"""The longest chunk ``Chunker()`` makes: what one passage costs the reader at most."""
 
 
 def count_words(text: str) -> int:
@@ -83,7 +85,9 @@ class Chunker:
     Invalid sizes raise ``ValueError`` naming the bad value (non-integers: ``TypeError``).
     """
 
-    def __init__(self, target_words: int = 200, max_words: int = 250, overlap_words: int = 40):
+    def __init__(
+        self, target_words: int = 200, max_words: int = MAX_WORDS, overlap_words: int = 40
+    ):
         for name, value in (
             ("target_words", target_words),
             ("max_words", max_words),

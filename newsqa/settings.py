@@ -98,7 +98,17 @@ class Settings(BaseSettings):
         "shift the no-answer margins: recalibrate the thresholds for them.",
     )
     reader_passages: int = Field(
-        2, ge=1, le=20, description="Passages the reader reads per question (cost grows with it)."
+        2,
+        ge=1,
+        le=20,
+        description="The reader reads this many full chunks' words per question (its time grows "
+        "with them): two 250-word news chunks, or more passages when they are shorter.",
+    )
+    reader_max_passages: int = Field(
+        5,
+        ge=1,
+        le=20,
+        description="The most passages the reader reads per question, however short they are.",
     )
     reader_window_words: int = Field(
         108,

@@ -1,12 +1,14 @@
 """Short answers read out of the retrieved passages, cited by the sentences that hold them.
 
 The reader (``indexer.reader``) reads the best passages of the best articles in one forward
-pass (the best article's in windows of whole sentences, as long as its training passages)
-and proposes spans, each with a margin over its window's no-answer score. The composer:
+pass (the best article's in windows of whole sentences, as long as its training passages;
+as many passages as two full chunks' words allow, at most five) and proposes spans, each
+with a margin over its window's no-answer score. The composer:
 
 1. keeps the spans whose margin beats the no-answer threshold of the question's language pair
    (question language x passage language: an English question over Indonesian text gets
-   smaller margins than an Indonesian one, so one threshold would abstain on most of them);
+   smaller margins than an Indonesian one, so one threshold would abstain on most of them)
+   by the rank penalty of their article (3.);
 2. keeps only spans of the kind asked for (``service.answer_types``): a "when" question gets a
    span that names a time, or no answer; and only spans of passages that name at least one of
    the names and years the question names ("Who won the 1994 FIFA World Cup final in
@@ -19,7 +21,10 @@ and proposes spans, each with a margin over its window's no-answer score. The co
 3. answers with the best span, where each article rank below the first costs 0.5 of margin
    (``rank_penalty``): margins alone picked a confident span from a worse-ranked passage too
    often. Chosen by 5-fold cross-validation on 400 facqa-train questions end to end: short-
-   answer F1 0.652 with no penalty, 0.713 with 0.5, flat from 0.5 up. A list question ("which
+   answer F1 0.652 with no penalty, 0.713 with 0.5, flat from 0.5 up. The penalty counts
+   against the threshold too: a span from the fifth article must beat it by 2.0, so reading
+   more passages finds more answers without answering many more questions that have none
+   (README, "Composing the answer"). A list question ("which
    programs", "apa saja") whose best span sits in an enumeration spread over sentences
    ("pertama yakni, ...", "Kedua, ...") gets one item from each of its sentences, each read
    with the enumeration's sentences up to it as context; any other list question gets every
@@ -46,6 +51,7 @@ from pathlib import Path
 
 import numpy as np
 
+from indexer.chunking import MAX_WORDS, count_words
 from indexer.embedder import resolve_model
 from indexer.language import question_language, text_language
 from indexer.reader import WEIGHTS_PATH
@@ -91,22 +97,25 @@ def load_reader_answerer(settings: Settings) -> ReaderAnswerBuilder:
     )
     return ReaderAnswerBuilder(
         reader,
-        read_thresholds(Path(weights), settings.reader_runtime, settings.reader_window_words),
+        read_thresholds(Path(weights), settings),
         passages_read=settings.reader_passages,
+        max_passages=settings.reader_max_passages,
         window_words=settings.reader_window_words,
     )
 
 
-def read_thresholds(weights: Path, runtime: str, window_words: int) -> dict[str, float]:
+def read_thresholds(weights: Path, settings: Settings) -> dict[str, float]:
     """The calibrated per-pair thresholds beside ``weights``. They hold for the runtime they
     were calibrated with (int8 and bf16 shift the margins a little) and for those reading the
-    same logits (``SAME_AS_TORCH``), at the window length they were calibrated with (each
-    window has its own no-answer score); otherwise a warning."""
+    same logits (``SAME_AS_TORCH``), reading what they were calibrated reading: the same
+    window length (each window has its own no-answer score) and passages (the more read, the
+    likelier a span beats it); otherwise a warning."""
     path = weights.with_name(THRESHOLDS_NAME)
     if not path.is_file():
         return {}
     data = json.loads(path.read_text())
     calibrated_with = data.get("runtime", "torch")
+    runtime = settings.reader_runtime
     if calibrated_with != runtime and not {calibrated_with, runtime} <= SAME_AS_TORCH:
         log.warning(
             "reader thresholds in %s were calibrated with the %s runtime, not %s: recalibrate "
@@ -115,14 +124,22 @@ def read_thresholds(weights: Path, runtime: str, window_words: int) -> dict[str,
             calibrated_with,
             runtime,
         )
-    if data.get("window_words", 0) != window_words:
-        log.warning(
-            "reader thresholds in %s were calibrated reading windows of %s words, not %s: "
-            "recalibrate (README, 'Reader') for exact abstention rates",
-            path,
-            data.get("window_words", 0),
-            window_words,
-        )
+    # calibrated before these were recorded: windows unknown, two passages
+    reading = {
+        "window_words": (data.get("window_words", 0), settings.reader_window_words),
+        "passages_read": (data.get("passages_read", 2), settings.reader_passages),
+        "max_passages": (data.get("max_passages", 2), settings.reader_max_passages),
+    }
+    for name, (calibrated, now) in reading.items():
+        if calibrated != now:
+            log.warning(
+                "reader thresholds in %s were calibrated with %s=%s, not %s: recalibrate "
+                "(README, 'Reader') for exact abstention rates",
+                path,
+                name,
+                calibrated,
+                now,
+            )
     return {pair: float(t) for pair, t in data["thresholds"].items()}
 
 
@@ -133,7 +150,9 @@ class _Read:
     rank: int  # article rank in the retrieval
     chunk: ChunkRecord
     span: Span
-    excess: float  # margin over the no-answer threshold of the language pair
+    excess: float
+    """Margin over the no-answer threshold of the language pair, less ``rank_penalty`` for
+    each article rank below the first: an answer when positive, the best one first."""
 
     @property
     def start(self) -> int:
@@ -168,6 +187,7 @@ class ReaderAnswerBuilder:
         reader: Reader,
         thresholds: Mapping[str, float] | None = None,
         passages_read: int = 2,
+        max_passages: int = 5,
         passages_per_article: int = 2,
         max_list_items: int = 5,
         spans_per_passage: int = 8,
@@ -180,6 +200,7 @@ class ReaderAnswerBuilder:
         self.reader = reader
         self.thresholds = dict(thresholds or {})
         self.passages_read = passages_read
+        self.max_passages = max(max_passages, passages_read)
         self.passages_per_article = passages_per_article
         self.max_list_items = max_list_items
         self.spans_per_passage = spans_per_passage
@@ -239,7 +260,12 @@ class ReaderAnswerBuilder:
             id(chunk): self.threshold(q_lang, text_language([chunk.text])) for _, chunk in passages
         }
         found = [
-            _Read(rank, chunk, shifted, shifted.margin - thresholds[id(chunk)])
+            _Read(
+                rank,
+                chunk,
+                shifted,
+                shifted.margin - thresholds[id(chunk)] - self.rank_penalty * rank,
+            )
             for (rank, chunk, lo, _), window_spans in zip(windows, spans)
             for shifted in (replace(s, start=s.start + lo, end=s.end + lo) for s in window_spans)
         ]
@@ -247,16 +273,28 @@ class ReaderAnswerBuilder:
         return found
 
     def passages(self, hits: list[ArticleHit]) -> list[tuple[int, ChunkRecord]]:
-        """The best passages of the best articles, in retrieval order, each chunk once."""
+        """The best passages of the best articles, in retrieval order, each chunk once: as many
+        as ``passages_read`` full chunks' words allow, at most ``max_passages`` of them.
+
+        The reader's time grows with the words it reads, not with the passages: two news
+        chunks of 250 words cost what six 80-word passages cost, and a short passage ranked
+        third to sixth holds the answer often enough to be worth reading (FacQA: 39 words
+        median)."""
+        budget = self.passages_read * MAX_WORDS
         out: list[tuple[int, ChunkRecord]] = []
         seen: set[tuple[str, int]] = set()
+        words = 0
         for rank, hit in enumerate(hits):
             for passage in hit.passages[: self.passages_per_article]:
                 key = (passage.chunk.article_id, passage.chunk.char_start)
-                if key not in seen:
-                    seen.add(key)
-                    out.append((rank, passage.chunk))
-                if len(out) == self.passages_read:
+                if key in seen:
+                    continue
+                words += count_words(passage.chunk.text)
+                if len(out) >= self.passages_read and words > budget:
+                    return out
+                seen.add(key)
+                out.append((rank, passage.chunk))
+                if len(out) == self.max_passages:
                     return out
         return out
 
@@ -326,9 +364,6 @@ class ReaderAnswerBuilder:
         fitting = [r for r in fitting if r.excess > 0]
         if not fitting:
             return Answer(question, None, True, [], hits, confidence, None, timings)
-        # Among answers, the better-ranked article wins unless a later one is clearly surer:
-        # the reader's margins are not comparable enough across passages on their own.
-        fitting.sort(key=lambda r: -(r.excess - self.rank_penalty * r.rank))
         chosen = [fitting[0]]
         if asked.is_list:
             chosen = [_list_of_names(fitting, self.list_span_margin) or fitting[0]]

@@ -4,6 +4,7 @@ invariants over HTTP after an article is rewritten."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import httpx
@@ -14,9 +15,11 @@ from pydantic import SecretStr
 from eval.questions import load_questions
 from indexer.language import question_language
 from indexer.reader import WEIGHTS_PATH
+from indexer.store.segment import ChunkRecord
 from service.answer_types import question_type, span_fits
 from service.news_layout import continues_enumeration, opens_enumeration
-from service.reader_answer import ReaderAnswerBuilder, load_reader_answerer
+from service.reader_answer import ReaderAnswerBuilder, load_reader_answerer, read_thresholds
+from service.retrieval import ArticleHit, Passage
 
 QUESTIONS = Path(__file__).resolve().parents[1] / "eval" / "questions" / "corpus.jsonl"
 
@@ -200,6 +203,34 @@ def test_no_passages_abstains(builder):
     assert answer.abstained and answer.short_answers == [] and answer.confidence == 0.0
 
 
+def _hit(article_id: str, *words: int) -> ArticleHit:
+    """An article hit whose passages have these word counts."""
+    chunks = [
+        ChunkRecord(row, article_id, row, row * 1000, row * 1000 + 5 * n, " ".join(["kata"] * n),
+                    article_id, None, None, None, None)
+        for row, n in enumerate(words)
+    ]  # fmt: skip
+    return ArticleHit(article_id, 1.0, [Passage(c) for c in chunks])
+
+
+def test_the_reader_reads_short_passages_within_two_chunks_words(builder):
+    """Two full news chunks, or as many shorter passages as their words allow, in rank order,
+    never more than ``max_passages``; the first ``passages_read`` always."""
+    reading = ReaderAnswerBuilder(builder.reader, passages_read=2, max_passages=5)
+    read = lambda hits: [(rank, c.article_id, c.ordinal) for rank, c in reading.passages(hits)]  # noqa: E731
+    news = [_hit("a", 250, 240), _hit("b", 230), _hit("c", 40)]
+    assert read(news) == [(0, "a", 0), (0, "a", 1)]
+    short = [_hit(name, 60) for name in "abcdefg"]
+    assert read(short) == [(rank, name, 0) for rank, name in enumerate("abcde")]
+    mixed = [_hit("a", 300), _hit("b", 300), _hit("c", 30)]  # over budget: the first two still
+    assert read(mixed) == [(0, "a", 0), (1, "b", 0)]
+    assert read([_hit("a", 100), _hit("b", 350), _hit("c", 50)]) == [
+        (0, "a", 0), (1, "b", 0), (2, "c", 0)
+    ]  # fmt: skip
+    # b would pass the budget: reading stops there, it does not skip to a shorter c
+    assert read([_hit("a", 100, 100), _hit("b", 350), _hit("c", 50)]) == [(0, "a", 0), (0, "a", 1)]
+
+
 def test_short_answers_follow_a_rewritten_article(corpus_index, settings, tmp_path):
     """Day two: after PUT rewrites an article, /ask reads the new text (spans and offsets into
     it), and after DELETE the old facts are no longer answered from it."""
@@ -341,3 +372,17 @@ def test_a_fact_below_the_lead_answers_a_question_naming_the_lead(
         assert any("Jalan Desa Tuntas" in text for text in below_lead), below_lead
         idx.delete(["malut-roads"])
         assert all(s.article_id != "malut-roads" for s in idx.ask(question).short_answers)
+
+
+def test_thresholds_calibrated_reading_other_passages_warn(tmp_path, settings, caplog):
+    """Thresholds calibrated over two passages do not hold over five: the service says so
+    (a stale calibration would silently change how often it abstains)."""
+    record = {"thresholds": {"id-id": 8.0}, "runtime": settings.reader_runtime}
+    record |= {"window_words": settings.reader_window_words, "passages_read": 2}
+    (tmp_path / "thresholds.json").write_text(json.dumps(record | {"max_passages": 2}))
+    weights = tmp_path / "reader.safetensors"
+    with caplog.at_level("WARNING", logger="service.reader_answer"):
+        assert read_thresholds(weights, settings.model_copy(update={"reader_max_passages": 2}))
+        assert not caplog.records
+        assert read_thresholds(weights, settings.model_copy(update={"reader_max_passages": 5}))
+    assert "max_passages=2, not 5" in caplog.text
