@@ -105,7 +105,7 @@ class Settings(BaseSettings):
         "with them): two 250-word news chunks, or more passages when they are shorter.",
     )
     reader_max_passages: int = Field(
-        5,
+        4,
         ge=1,
         le=20,
         description="The most passages the reader reads per question, however short they are.",

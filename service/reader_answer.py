@@ -2,7 +2,7 @@
 
 The reader (``indexer.reader``) reads the best passages of the best articles in one forward
 pass (the best article's in windows of whole sentences, as long as its training passages;
-as many passages as two full chunks' words allow, at most five) and proposes spans, each
+as many passages as two full chunks' words allow, at most four) and proposes spans, each
 with a margin over its window's no-answer score. The composer:
 
 1. keeps the spans whose margin beats the no-answer threshold of the question's language pair
@@ -22,7 +22,7 @@ with a margin over its window's no-answer score. The composer:
    (``rank_penalty``): margins alone picked a confident span from a worse-ranked passage too
    often. Chosen by 5-fold cross-validation on 400 facqa-train questions end to end: short-
    answer F1 0.652 with no penalty, 0.713 with 0.5, flat from 0.5 up. The penalty counts
-   against the threshold too: a span from the fifth article must beat it by 2.0, so reading
+   against the threshold too: a span from the fourth article must beat it by 1.5, so reading
    more passages finds more answers without answering many more questions that have none
    (README, "Composing the answer"). A list question ("which
    programs", "apa saja") whose best span sits in an enumeration spread over sentences
@@ -187,7 +187,7 @@ class ReaderAnswerBuilder:
         reader: Reader,
         thresholds: Mapping[str, float] | None = None,
         passages_read: int = 2,
-        max_passages: int = 5,
+        max_passages: int = 4,
         passages_per_article: int = 2,
         max_list_items: int = 5,
         spans_per_passage: int = 8,
