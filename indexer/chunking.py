@@ -55,11 +55,12 @@ from dataclasses import dataclass
 from indexer.documents import Article, Chunk
 from indexer.sentences import split_sentences
 
-__all__ = ["MAX_WORDS", "Chunker", "count_words"]
+__all__ = ["TARGET_WORDS", "Chunker", "count_words"]
 
 _WORD = re.compile(r"\S+")
-MAX_WORDS = 250
-"""The longest chunk ``Chunker()`` makes: what one passage costs the reader at most."""
+TARGET_WORDS = 200
+"""The words of a usual ``Chunker()`` chunk (the last of an article may be shorter, none is
+longer than 250): what the reader's budget counts a passage in."""
 
 
 def count_words(text: str) -> int:
@@ -86,7 +87,7 @@ class Chunker:
     """
 
     def __init__(
-        self, target_words: int = 200, max_words: int = MAX_WORDS, overlap_words: int = 40
+        self, target_words: int = TARGET_WORDS, max_words: int = 250, overlap_words: int = 40
     ):
         for name, value in (
             ("target_words", target_words),

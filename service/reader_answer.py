@@ -51,7 +51,7 @@ from pathlib import Path
 
 import numpy as np
 
-from indexer.chunking import MAX_WORDS, count_words
+from indexer.chunking import TARGET_WORDS, count_words
 from indexer.embedder import resolve_model
 from indexer.language import question_language, text_language
 from indexer.reader import WEIGHTS_PATH
@@ -273,14 +273,15 @@ class ReaderAnswerBuilder:
         return found
 
     def passages(self, hits: list[ArticleHit]) -> list[tuple[int, ChunkRecord]]:
-        """The best passages of the best articles, in retrieval order, each chunk once: as many
-        as ``passages_read`` full chunks' words allow, at most ``max_passages`` of them.
+        """The best passages of the best articles, in retrieval order, each chunk once: the
+        first ``passages_read``, then more while all stay within as many chunks' usual words
+        (200 each), at most ``max_passages`` of them.
 
-        The reader's time grows with the words it reads, not with the passages: two news
-        chunks of 250 words cost what six 80-word passages cost, and a short passage ranked
-        third to sixth holds the answer often enough to be worth reading (FacQA: 39 words
-        median)."""
-        budget = self.passages_read * MAX_WORDS
+        The reader's time grows with the words it reads: two news chunks of 200 words cost
+        about what four 80-word passages cost, and a short passage ranked third or fourth
+        holds the answer often enough to be worth reading (FacQA: 39 words median). News
+        questions keep reading two chunks: a third rarely fits."""
+        budget = self.passages_read * TARGET_WORDS
         out: list[tuple[int, ChunkRecord]] = []
         seen: set[tuple[str, int]] = set()
         words = 0

@@ -214,7 +214,7 @@ def _hit(article_id: str, *words: int) -> ArticleHit:
 
 
 def test_the_reader_reads_short_passages_within_two_chunks_words(builder):
-    """Two full news chunks, or as many shorter passages as their words allow, in rank order,
+    """Two usual news chunks, or as many shorter passages as their words allow, in rank order,
     never more than ``max_passages``; the first ``passages_read`` always."""
     reading = ReaderAnswerBuilder(builder.reader, passages_read=2, max_passages=5)
     read = lambda hits: [(rank, c.article_id, c.ordinal) for rank, c in reading.passages(hits)]  # noqa: E731
@@ -224,7 +224,8 @@ def test_the_reader_reads_short_passages_within_two_chunks_words(builder):
     assert read(short) == [(rank, name, 0) for rank, name in enumerate("abcde")]
     mixed = [_hit("a", 300), _hit("b", 300), _hit("c", 30)]  # over budget: the first two still
     assert read(mixed) == [(0, "a", 0), (1, "b", 0)]
-    assert read([_hit("a", 100), _hit("b", 350), _hit("c", 50)]) == [
+    assert read([_hit("a", 100), _hit("b", 350), _hit("c", 50)]) == [(0, "a", 0), (1, "b", 0)]
+    assert read([_hit("a", 100), _hit("b", 100), _hit("c", 150), _hit("d", 100)]) == [
         (0, "a", 0), (1, "b", 0), (2, "c", 0)
     ]  # fmt: skip
     # b would pass the budget: reading stops there, it does not skip to a shorter c
