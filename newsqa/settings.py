@@ -101,8 +101,9 @@ class Settings(BaseSettings):
         2,
         ge=1,
         le=20,
-        description="The reader reads this many full chunks' words per question (its time grows "
-        "with them): two 250-word news chunks, or more passages when they are shorter.",
+        description="The reader reads this many passages per question, then more while all stay "
+        "within this many chunks' usual words (200 each; its time grows with the words): two "
+        "news chunks, or more passages when they are shorter.",
     )
     reader_max_passages: int = Field(
         4,

@@ -2,7 +2,7 @@
 
 The reader (``indexer.reader``) reads the best passages of the best articles in one forward
 pass (the best article's in windows of whole sentences, as long as its training passages;
-as many passages as two full chunks' words allow, at most four) and proposes spans, each
+as many passages as two chunks' usual words allow, at most four) and proposes spans, each
 with a margin over its window's no-answer score. The composer:
 
 1. keeps the spans whose margin beats the no-answer threshold of the question's language pair
