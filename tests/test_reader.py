@@ -368,13 +368,15 @@ def test_trim_span_closes_the_bracket_it_opened():
         ('program "Infrastruktur Tuntas Merata', 'program "Infrastruktur Tuntas Merata"'),
         ('Tuntas Merata" yang', '"Infrastruktur Tuntas Merata" yang'),
         ("(Poltabes", "Poltabes"),  # at the edge, the stray bracket goes
+        ("Ma’ruf Amin", "Ma’ruf Amin"),  # an apostrophe, not a closing quote
+        ("‘Ma’ruf", "Ma’ruf"),
     ],
 )
 def test_trim_span_balances_brackets_and_quotes_inside(span, expected):
     text = (
         'Bansos yang tidak tepat sasaran: PKH (program keluarga harapan) dan BPNT (bantuan '
         'pangan non tunai), kata dia. Lalu program "Infrastruktur Tuntas Merata" yang baru. '
-        "Program Layanan Tidak Boleh Berhenti Sekolah (Poltabes)."
+        "Program Layanan Tidak Boleh Berhenti Sekolah (Poltabes). Kata ‘Ma’ruf Amin."
     )
     start = text.index(span)
     start, end = trim_span(text, start, start + len(span))

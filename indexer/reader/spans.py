@@ -94,6 +94,10 @@ def _trim_ends(text: str, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
+# A right single quote between letters is an apostrophe ("Ma’ruf Amin", "Jum’at").
+_APOSTROPHE = re.compile(r"(?<=\w)’(?=\w)")
+
+
 def _balance(text: str, start: int, end: int, reach: int = 60) -> tuple[int, int]:
     """A span that closes a bracket or quote it did not open, or opens one it does not close,
     inside it: the tokens stop short ("Program Layanan ... (Poltabes") or start inside an
@@ -103,7 +107,7 @@ def _balance(text: str, start: int, end: int, reach: int = 60) -> tuple[int, int
     the span is cut at the stray one. No gold answer of the train-side sets (4,264) is
     unbalanced."""
     for opener, closer in _PAIRS.items():
-        span = text[start:end]
+        span = _APOSTROPHE.sub("'", text[start:end])  # "Ma’ruf": no closing quote
         depth, stray_closer = 0, None
         for i, ch in enumerate(span):
             if ch == opener:
@@ -120,13 +124,15 @@ def _balance(text: str, start: int, end: int, reach: int = 60) -> tuple[int, int
                 start = o - len(word.group()) if word else o
             else:
                 start += stray_closer + 1
-        span = text[start:end]
+        span = _APOSTROPHE.sub("'", text[start:end])
         if span.count(opener) > span.count(closer):
             c = text.find(closer, end, end + reach)
             if c >= 0 and "\n" not in text[end:c] and opener not in text[end:c]:
                 end = c + 1
+            elif (stray_opener := span.rindex(opener)) == 0:
+                start += 1
             else:
-                end = start + span.rindex(opener)
+                end = start + stray_opener
     span = text[start:end]
     if span.count('"') % 2 == 1:  # straight quotes: which one is stray by what it touches
         q = span.rindex('"')
