@@ -45,7 +45,12 @@ from indexer.reader.provenance import sha256_file
 from indexer.store import IndexStore
 from newsqa.settings import Settings, get_settings
 from service.index_open import open_embedder, open_store
-from service.reader_answer import THRESHOLDS_NAME, ReaderAnswerBuilder, load_reader_answerer
+from service.reader_answer import (
+    THRESHOLDS_NAME,
+    ReaderAnswerBuilder,
+    calibrated_reading,
+    load_reader_answerer,
+)
 from service.retrieval import HybridRetriever
 
 
@@ -153,9 +158,7 @@ def main(
     key = {
         "runtime": settings.reader_runtime,
         "weights_sha256": sha256_file(weights),
-        "window_words": settings.reader_window_words,
-        "passages_read": settings.reader_passages,
-        "max_passages": settings.reader_max_passages,
+        **calibrated_reading(settings),
     }
     # Each question set's margins are kept under its file's hash: adding a set reads only it.
     saved = json.loads(margins_file.read_text()) if margins_file.is_file() else {}

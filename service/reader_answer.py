@@ -104,6 +104,16 @@ def load_reader_answerer(settings: Settings) -> ReaderAnswerBuilder:
     )
 
 
+def calibrated_reading(settings: Settings) -> dict[str, int]:
+    """How the reader reads, as far as the no-answer margins depend on it: recorded with the
+    thresholds by ``eval.calibrate`` and checked against them at start-up."""
+    return {
+        "window_words": settings.reader_window_words,
+        "passages_read": settings.reader_passages,
+        "max_passages": settings.reader_max_passages,
+    }
+
+
 def read_thresholds(weights: Path, settings: Settings) -> dict[str, float]:
     """The calibrated per-pair thresholds beside ``weights``. They hold for the runtime they
     were calibrated with (int8 and bf16 shift the margins a little) and for those reading the
@@ -125,13 +135,9 @@ def read_thresholds(weights: Path, settings: Settings) -> dict[str, float]:
             runtime,
         )
     # calibrated before these were recorded: windows unknown, two passages
-    reading = {
-        "window_words": (data.get("window_words", 0), settings.reader_window_words),
-        "passages_read": (data.get("passages_read", 2), settings.reader_passages),
-        "max_passages": (data.get("max_passages", 2), settings.reader_max_passages),
-    }
-    for name, (calibrated, now) in reading.items():
-        if calibrated != now:
+    before = {"window_words": 0, "passages_read": 2, "max_passages": 2}
+    for name, now in calibrated_reading(settings).items():
+        if (calibrated := data.get(name, before[name])) != now:
             log.warning(
                 "reader thresholds in %s were calibrated with %s=%s, not %s: recalibrate "
                 "(README, 'Reader') for exact abstention rates",
