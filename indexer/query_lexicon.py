@@ -41,6 +41,11 @@ def _lexicon() -> tuple[dict[str, tuple[str, ...]], int]:
     return entries, max((len(k.split()) for k in entries), default=1)
 
 
+def english_lexicon() -> dict[str, tuple[str, ...]]:
+    """The lexicon's entries: English word or phrase -> its Indonesian words."""
+    return _lexicon()[0]
+
+
 def _base_forms(word: str) -> list[str]:
     """The word and what it may be an inflection of: "cities" -> "city", "sterilised" ->
     "sterilise", "freezing" -> "freeze". Tried in this order; the lexicon decides."""

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
 
+from indexer.analyzer import STOPWORDS
+from indexer.query_lexicon import english_lexicon
 from indexer.reader.code_switch import LEXICON
 
 Kind = Literal["quantity", "date", "person", "place", "other"]
@@ -269,6 +271,28 @@ def span_fits(kind: Kind, span: str, unit: str | None = None) -> bool:
     return True
 
 
+# Words that start English questions before their question word, and Indonesian question
+# words' longer forms: none of them a name.
+_STARTERS = frozenset(
+    "according after among apart approximately around as aside before besides between despite "
+    "during following into nearly over roughly since through under until within "
+    "bagaimanakah darimanakah dimanakah kemanakah lewat sebutkan".split()
+)
+
+
+def _common_word(word: str) -> bool:
+    """A word as any sentence may start with, not a name: written in lower case but for its
+    first letter, and in one of the project's word lists (stopwords, the lexicons)."""
+    folded = word.casefold()
+    return word[1:].islower() and (
+        folded in _QUESTION_WORDS
+        or folded in _STARTERS
+        or folded in STOPWORDS
+        or folded in LEXICON
+        or folded in english_lexicon()
+    )
+
+
 _QUESTION_WORDS = frozenset(
     "what who whom whose which when where why how is was are were did does do can could the a "
     "an in on of for to and name apa apakah siapa siapakah berapa berapakah kapan kapankah "
@@ -279,8 +303,16 @@ _QUESTION_WORDS = frozenset(
 def question_names(question: str) -> set[str]:
     """The names and years a question is about ("Pasadena", "FIFA", "1994"), casefolded:
     capitalised words that are not question words, wherever they stand. Names keep their
-    form across English and Indonesian, so they can be looked for in the evidence."""
-    names = {w.casefold() for w in _WORDS.findall(question) if w[0].isupper()}
+    form across English and Indonesian, so they can be looked for in the evidence.
+
+    The first word is capitalised because it starts the question: it counts unless it is a
+    common word ("Binatang apa ...", "Dimanakah ...", "According to ..."). A third of
+    facqa-train's questions start with one, and where it was their only "name" every passage
+    that did not repeat the word was ruled out; "Pangling is short for what" keeps its name."""
+    words = _WORDS.findall(question)
+    if words and _common_word(words[0]):
+        words = words[1:]
+    names = {w.casefold() for w in words if w[0].isupper()}
     names -= _QUESTION_WORDS
     return names | set(_YEAR.findall(question))
 

@@ -95,6 +95,23 @@ def test_question_names_are_looked_for_in_the_evidence() -> None:
 
 
 @pytest.mark.parametrize(
+    ("question", "names"),
+    [
+        # a common word starting the question is no name the evidence must repeat
+        ("Binatang apa yang menyebarkan penyakit demam berdarah?", set()),
+        ("Dimanakah letak Taman Nasional Sebangau?", {"taman", "nasional", "sebangau"}),
+        ("According to BPS, what was the poverty rate in 2024?", {"bps", "2024"}),
+        ("Badan apakah yang memantau topan?", set()),
+        # a name or an acronym starting it stays one
+        ("Pangling is short for what", {"pangling"}),
+        ("KPK menahan siapa?", {"kpk"}),
+    ],
+)
+def test_first_word_is_a_name_only_when_no_common_word(question: str, names: set[str]) -> None:
+    assert question_names(question) == names
+
+
+@pytest.mark.parametrize(
     ("question", "kind"),
     [
         # the question word that comes first is the ask, not one in a later clause
