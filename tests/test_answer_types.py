@@ -60,6 +60,11 @@ def test_question_type(question: str, kind: str, is_list: bool) -> None:
         ("place", "Jakarta Selatan", True),
         ("place", "di gedung itu", False),
         ("other", "anything at all", True),
+        # a span that runs on past the fact is longer than answers of its kind are
+        ("quantity", "31 puskesmas", True),
+        ("quantity", "31 puskesmas, enam rumah sakit, dan gerai vaksin di sebuah pusat", False),
+        ("place", "Jerman, melaporkan penemuan planet di luar tata surya pada hari Rabu", False),
+        ("other", "a reason may take a whole clause to give, and more words than that", True),
     ],
 )
 def test_span_fits(kind: str, span: str, fits: bool) -> None:
