@@ -5,8 +5,8 @@
 One synthetic index of 10,000 chunks (``bench.synthetic``) of 220 words, the size the chunker
 makes (200-250 words; the reader's cost grows with the text it reads, so the latency
 section's 120-word chunks would flatter it), is served four times by `newsqa serve` on
-loopback: the reader in its default runtime (OpenVINO f32), in torch fp32 (the default
-before), in ONNX int8 (``NEWSQA_READER_RUNTIME=onnx-int8``), and
+loopback: the reader in its default runtime (``auto``: OpenVINO, in bf16 where the CPU has
+it), in torch fp32 (the default before), in ONNX int8 (``NEWSQA_READER_RUNTIME=onnx-int8``), and
 ``NEWSQA_ANSWER_MODE=sentences`` (the answer path before the reader: the most similar
 sentences). One client asks the questions of eval/questions/corpus.jsonl of all four in turn,
 one request in flight, after a warm-up, so all see the same machine load; the ratios of the

@@ -13,8 +13,9 @@ one request at a time on loopback:
   busy alternate in two rounds, so drift on the machine hits both sides. The goal (issue 20)
   is busy /search p50 at most 2x quiet;
 * **reader runtimes:** /ask with each ``NEWSQA_READER_RUNTIME`` worth comparing: torch fp32
-  (as trained), the default ``openvino`` (f32), and on a CPU with bf16 instructions
-  ``openvino-bf16`` and ``torch-bf16``; one server each over one index, each question to all;
+  (as trained), ``openvino`` (f32, the default ``auto`` on a CPU without bf16 instructions),
+  and on a CPU with them ``openvino-bf16`` (what ``auto`` runs there) and ``torch-bf16``;
+  one server each over one index, each question to all;
 * **stages:** the same questions in this process, with the retriever's and the reader's calls
   wrapped with timers (median ms per question);
 * **query embedding against its FLOP bound:** ``embed_queries([q])`` per question, next to
@@ -274,6 +275,7 @@ def _runner(embedder) -> str:  # type: ignore[no-untyped-def]
 def run(questions: int = 100) -> dict:
     from eval.suite import ensure_index
     from indexer.embedder import cpu_supports_bf16
+    from indexer.reader.runtime import resolve
     from newsqa.settings import Settings
     from service.index_open import open_embedder
     from service.qa import build_components
@@ -281,7 +283,12 @@ def run(questions: int = 100) -> dict:
     cores = os.cpu_count() or 1
     settings = Settings(embed_cache_size=0)  # the same questions are asked several times
     embedder = open_embedder(settings)
-    out: dict = {"questions_per_set": questions, "hog_processes": cores, "sets": {}}
+    out: dict = {
+        "questions_per_set": questions,
+        "hog_processes": cores,
+        "reader_default": resolve("auto"),
+        "sets": {},
+    }
     for name, (corpus, question_file) in SETS.items():
         index_dir = REPO / "var" / "bench-index" / corpus.stem
         log(f"real: index of {corpus.name} in {index_dir}")
@@ -332,7 +339,8 @@ def table(r: dict) -> str:
     if runtimes:
         lines += [
             "",
-            "/ask by reader runtime (`NEWSQA_READER_RUNTIME`; the default is `openvino`), one "
+            "/ask by reader runtime (`NEWSQA_READER_RUNTIME`; the default `auto` runs "
+            f"`{r.get('reader_default', 'openvino')}` here), one "
             "server each, each question to all: p50 / p99, and p50 ÷ torch fp32's:",
             "",
             f"| runtime | {' | '.join(names)} |",

@@ -42,6 +42,7 @@ from indexer.language import question_language, text_language
 from indexer.reader import WEIGHTS_PATH
 from indexer.reader.examples import in_english
 from indexer.reader.provenance import sha256_file
+from indexer.reader.runtime import resolve
 from indexer.store import IndexStore
 from newsqa.settings import Settings, get_settings
 from service.index_open import open_embedder, open_store
@@ -156,7 +157,7 @@ def main(
     # margins hold for one set of weights read by one runtime (int8 shifts them a little),
     # over the passages it reads (the more, the likelier a span beats the no-answer score)
     key = {
-        "runtime": settings.reader_runtime,
+        "runtime": resolve(settings.reader_runtime),
         "weights_sha256": sha256_file(weights),
         **calibrated_reading(settings),
     }

@@ -17,7 +17,7 @@ def _default_cache_dir() -> Path:
     return Path.home() / ".cache" / "newsqa"
 
 
-ReaderRuntime = Literal["openvino", "openvino-bf16", "torch", "torch-bf16", "onnx-int8"]
+ReaderRuntime = Literal["auto", "openvino", "openvino-bf16", "torch", "torch-bf16", "onnx-int8"]
 """``indexer.reader.runtime.Runtime``, spelt out here: settings import nothing of the indexer."""
 
 
@@ -89,13 +89,14 @@ class Settings(BaseSettings):
         "beside them); unset: the shipped indexer/reader/weights/reader.safetensors.",
     )
     reader_runtime: ReaderRuntime = Field(
-        "openvino",
-        description="How the reader runs: openvino (f32, torch's logits in half its time; the "
-        "graph is exported into the cache once); openvino-bf16 (bf16 matrix products where the "
-        "CPU has AVX512-BF16 or AMX, f32 elsewhere: half of openvino's time, logits within 0.2); "
-        "torch (fp32, as trained); torch-bf16 (autocast, 0.6x torch's time); or onnx-int8 (ONNX "
-        "Runtime, int8 weights; end-to-end F1 0.004-0.007 lower). The bf16 and int8 runtimes "
-        "shift the no-answer margins: recalibrate the thresholds for them.",
+        "auto",
+        description="How the reader runs: auto (openvino-bf16 where the CPU has AVX512-BF16 or "
+        "AMX, openvino elsewhere); openvino (f32, torch's logits in 0.5-0.9x its time; the "
+        "graph is exported into the cache once); openvino-bf16 (bf16 matrix products: 0.65-0.69x "
+        "openvino's time, logits within cosine 0.99998 of torch's, the same thresholds); torch "
+        "(fp32, as trained); torch-bf16 (autocast); or onnx-int8 (ONNX Runtime, int8 weights; "
+        "end-to-end F1 0.004-0.007 lower). torch-bf16 and onnx-int8 shift the no-answer margins: "
+        "recalibrate the thresholds for them.",
     )
     reader_passages: int = Field(
         2,

@@ -55,7 +55,7 @@ from indexer.chunking import TARGET_WORDS, count_words
 from indexer.embedder import resolve_model
 from indexer.language import question_language, text_language
 from indexer.reader import WEIGHTS_PATH
-from indexer.reader.runtime import SAME_AS_TORCH
+from indexer.reader.runtime import SAME_THRESHOLDS, resolve
 from indexer.reader.spans import Reader, Span
 from indexer.sentences import sentence_windows, split_sentences
 from indexer.store import ChunkRecord
@@ -116,8 +116,9 @@ def calibrated_reading(settings: Settings) -> dict[str, int]:
 
 def read_thresholds(weights: Path, settings: Settings) -> dict[str, float]:
     """The calibrated per-pair thresholds beside ``weights``. They hold for the runtime they
-    were calibrated with (int8 and bf16 shift the margins a little) and for those reading the
-    same logits (``SAME_AS_TORCH``), reading what they were calibrated reading: the same
+    were calibrated with (int8 and torch's autocast shift the margins a little) and for those
+    reading nearly the same logits (``SAME_THRESHOLDS``: torch fp32, OpenVINO f32 or bf16),
+    reading what they were calibrated reading: the same
     window length (each window has its own no-answer score) and passages (the more read, the
     likelier a span beats it); otherwise a warning."""
     path = weights.with_name(THRESHOLDS_NAME)
@@ -125,8 +126,8 @@ def read_thresholds(weights: Path, settings: Settings) -> dict[str, float]:
         return {}
     data = json.loads(path.read_text())
     calibrated_with = data.get("runtime", "torch")
-    runtime = settings.reader_runtime
-    if calibrated_with != runtime and not {calibrated_with, runtime} <= SAME_AS_TORCH:
+    runtime = resolve(settings.reader_runtime)
+    if calibrated_with != runtime and not {calibrated_with, runtime} <= SAME_THRESHOLDS:
         log.warning(
             "reader thresholds in %s were calibrated with the %s runtime, not %s: recalibrate "
             "(README, 'Reader') for exact abstention rates",

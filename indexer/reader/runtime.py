@@ -4,8 +4,12 @@ or ONNX Runtime with int8 weights.
 On these 2-core machines the forward pass is most of an /ask, and it is compute-bound: ONNX
 Runtime in fp32 is no faster than torch. OpenVINO in f32 is: the same logits (to 1e-3) in
 about half torch's time (3 windows of 384 tokens: 204 vs 388 ms; 30 windows of mixed shapes:
-2.4 vs 4.7 s), so it is the default. In bf16 it halves that again, where the CPU has bf16
-instructions; the logits move by up to 0.2, so bf16 is opt-in, as torch's autocast is.
+2.4 vs 4.7 s). In bf16 it takes 0.65-0.69x that again, where the CPU has bf16 instructions
+(AVX512-BF16, AMX): the logits move by up to 0.25, per window within cosine 0.99998 of torch's,
+and the no-answer thresholds calibrated for fp32 hold (calibrated itself, bf16 came out within
+0.07 of them, answering and abstaining on the same shares within 0.013). So the default,
+``auto``, is OpenVINO in bf16 where the CPU has those instructions and in f32 elsewhere.
+Torch's own bf16 autocast stays opt-in: OpenVINO's bf16 takes 0.7-0.8x its time.
 
 Int8 weights: /ask takes 0.63x the time of torch fp32 (``bench`` section 8, on a machine with
 AVX512-VNNI). They come from ONNX Runtime's dynamic quantization: weights per output channel,
@@ -43,10 +47,13 @@ from indexer.encoder_onnx import compile_on_cpu, openvino_ir
 from indexer.reader.model import ExtractiveReader
 from indexer.reader.provenance import sha256_file
 
-Runtime = Literal["openvino", "openvino-bf16", "onnx-int8", "torch", "torch-bf16"]
+Runtime = Literal["auto", "openvino", "openvino-bf16", "onnx-int8", "torch", "torch-bf16"]
 RUNTIMES: tuple[Runtime, ...] = get_args(Runtime)
 SAME_AS_TORCH: frozenset[Runtime] = frozenset({"torch", "openvino"})
-"""Runtimes whose logits are torch fp32's: no-answer thresholds calibrated with one hold for all."""
+"""Runtimes whose logits are torch fp32's."""
+SAME_THRESHOLDS: frozenset[Runtime] = SAME_AS_TORCH | {"openvino-bf16"}
+"""Runtimes whose no-answer margins are torch fp32's to within what calibration resolves:
+thresholds calibrated with one hold for all (int8 and torch's autocast shift them more)."""
 Forward = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
 """(input ids, attention mask) -> (start logits, end logits), each [windows, tokens]."""
 
@@ -193,6 +200,14 @@ def _no_preprocess_hint(record: logging.LogRecord) -> bool:
     return "pre-processing before quantization" not in record.getMessage()
 
 
+def resolve(runtime: Runtime) -> Runtime:
+    """The runtime ``auto`` stands for on this CPU: OpenVINO, in bf16 where the CPU has bf16
+    instructions (without them bf16 is about 10x slower than f32)."""
+    if runtime != "auto":
+        return runtime
+    return "openvino-bf16" if cpu_supports_bf16() else "openvino"
+
+
 def load_forward(
     runtime: Runtime,
     encoder_dir: Path,
@@ -205,6 +220,7 @@ def load_forward(
     fall back to fp32 on a CPU without bf16 instructions, where bf16 is about 10x slower."""
     if runtime not in RUNTIMES:
         raise ValueError(f"unknown reader runtime {runtime!r}; expected one of {RUNTIMES}")
+    runtime = resolve(runtime)
     bf16 = runtime.endswith("-bf16")
     if bf16 and not cpu_supports_bf16():
         log.warning("reader runtime %s: this CPU has no bf16 instructions; fp32 instead", runtime)
