@@ -15,10 +15,16 @@ from pydantic import SecretStr
 from eval.questions import load_questions
 from indexer.language import question_language
 from indexer.reader import WEIGHTS_PATH
+from indexer.reader.runtime import resolve
 from indexer.store.segment import ChunkRecord
 from service.answer_types import question_type, span_fits
 from service.news_layout import continues_enumeration, opens_enumeration
-from service.reader_answer import ReaderAnswerBuilder, load_reader_answerer, read_thresholds
+from service.reader_answer import (
+    ReaderAnswerBuilder,
+    calibrated_reading,
+    load_reader_answerer,
+    read_thresholds,
+)
 from service.retrieval import ArticleHit, Passage
 
 QUESTIONS = Path(__file__).resolve().parents[1] / "eval" / "questions" / "corpus.jsonl"
@@ -378,7 +384,7 @@ def test_a_fact_below_the_lead_answers_a_question_naming_the_lead(
 def test_thresholds_calibrated_reading_other_passages_warn(tmp_path, settings, caplog):
     """Thresholds calibrated over two passages do not hold over five: the service says so
     (a stale calibration would silently change how often it abstains)."""
-    record = {"thresholds": {"id-id": 8.0}, "runtime": settings.reader_runtime}
+    record = {"thresholds": {"id-id": 8.0}, "runtime": resolve(settings.reader_runtime)}
     record |= {"window_words": settings.reader_window_words, "passages_read": 2}
     (tmp_path / "thresholds.json").write_text(json.dumps(record | {"max_passages": 2}))
     weights = tmp_path / "reader.safetensors"
@@ -387,3 +393,26 @@ def test_thresholds_calibrated_reading_other_passages_warn(tmp_path, settings, c
         assert not caplog.records
         assert read_thresholds(weights, settings.model_copy(update={"reader_max_passages": 5}))
     assert "max_passages=2, not 5" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("calibrated_with", "serving", "warns"),
+    [
+        ("openvino", "auto", False),  # OpenVINO bf16 or f32, whichever the CPU runs
+        ("openvino", "openvino-bf16", False),
+        ("torch", "openvino", False),
+        ("onnx-int8", "auto", True),  # int8 shifts the margins
+        ("openvino", "torch-bf16", True),
+    ],
+)
+def test_thresholds_hold_for_runtimes_with_torchs_margins(
+    tmp_path, settings, caplog, calibrated_with, serving, warns
+):
+    """Thresholds calibrated with torch fp32 or OpenVINO (f32 or bf16) serve all three; those of
+    a runtime that shifts the margins (int8, torch's autocast) do not, and the service says so."""
+    record = {"thresholds": {"id-id": 8.0}, "runtime": calibrated_with}
+    (tmp_path / "thresholds.json").write_text(json.dumps(record | calibrated_reading(settings)))
+    served = settings.model_copy(update={"reader_runtime": serving})
+    with caplog.at_level("WARNING", logger="service.reader_answer"):
+        assert read_thresholds(tmp_path / "reader.safetensors", served) == {"id-id": 8.0}
+    assert ("runtime, not" in caplog.text) is warns, caplog.text
