@@ -170,6 +170,10 @@ class AnswerBuilder:
     def answer(self, question: str, hits: list[ArticleHit]) -> Answer:
         return self.answer_batch([question], [hits])[0]
 
+    def describe(self) -> str:
+        """How answers are composed, for /ready."""
+        return "sentences"
+
     def answer_batch(
         self,
         questions: Sequence[str],

@@ -73,6 +73,11 @@ class GenerativeAnswerer:
         self.support_floor = support_floor
         self.min_shared_terms = min_shared_terms
 
+    def describe(self) -> str:
+        """How answers are composed, for /ready: the chat model, over the extractive evidence."""
+        model = getattr(self.chat_model, "model_name", None) or type(self.chat_model).__name__
+        return f"generative ({model}) over {self.extractive.describe()}"
+
     def answer_batch(
         self,
         questions: Sequence[str],

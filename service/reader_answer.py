@@ -224,6 +224,10 @@ class ReaderAnswerBuilder:
     def answer(self, question: str, hits: list[ArticleHit]) -> Answer:
         return self.answer_batch([question], [hits])[0]
 
+    def describe(self) -> str:
+        """How answers are composed, for /ready: the runtime that runs here, ``auto`` resolved."""
+        return f"reader ({self.reader.runtime})"
+
     def answer_batch(
         self,
         questions: Sequence[str],

@@ -253,6 +253,11 @@ class Ready(BaseModel):
         description="Where dense search runs: 'faiss' (the index directory) or "
         "'milvus <uri> <collection>'."
     )
+    answerer: str = Field(
+        description="How /ask composes answers: 'reader (<runtime>)', the reader runtime that "
+        "runs on this CPU (NEWSQA_READER_RUNTIME=auto resolved), 'sentences', or "
+        "'generative (<model>) over' either."
+    )
 
 
 class ErrorOut(BaseModel):

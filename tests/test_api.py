@@ -7,6 +7,8 @@ import json
 import httpx
 import pytest
 
+from indexer.reader.runtime import resolve
+
 PALEMBANG_EN = "which Palembang programs won 2020 awards"
 
 
@@ -226,6 +228,7 @@ def test_health_ready_and_docs(client):
     assert ready["status"] == "ready"
     assert ready["articles"] >= 30 and ready["chunks"] >= ready["articles"]
     assert ready["model"] == "bundled:multilingual-e5-small"
+    assert ready["answerer"] == f"reader ({resolve('auto')})"  # the runtime this CPU runs
     assert client.get("/docs").status_code == 200
     assert "/ask" in client.get("/openapi.json").json()["paths"]
 

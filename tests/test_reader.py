@@ -374,7 +374,7 @@ def test_trim_span_closes_the_bracket_it_opened():
 )
 def test_trim_span_balances_brackets_and_quotes_inside(span, expected):
     text = (
-        'Bansos yang tidak tepat sasaran: PKH (program keluarga harapan) dan BPNT (bantuan '
+        "Bansos yang tidak tepat sasaran: PKH (program keluarga harapan) dan BPNT (bantuan "
         'pangan non tunai), kata dia. Lalu program "Infrastruktur Tuntas Merata" yang baru. '
         "Program Layanan Tidak Boleh Berhenti Sekolah (Poltabes). Kata ‘Ma’ruf Amin."
     )
@@ -432,6 +432,23 @@ def test_the_settings_offer_every_reader_runtime_and_default_to_the_calibrated_m
 
     assert set(get_args(ReaderRuntime)) == set(RUNTIMES)
     assert resolve(Settings.model_fields["reader_runtime"].default) in SAME_THRESHOLDS
+
+
+@pytest.mark.parametrize("has_bf16", [True, False])
+def test_auto_runs_openvino_in_bf16_only_where_the_cpu_has_bf16(monkeypatch, has_bf16):
+    """``auto`` and the bf16 runtimes name what runs on this CPU: on one without bf16
+    instructions (AVX2 only; simulated, as this machine has them) their fp32 counterparts,
+    whose margins the shipped thresholds were calibrated on."""
+    import indexer.reader.runtime as runtime
+
+    monkeypatch.setattr(runtime, "cpu_supports_bf16", lambda: has_bf16)
+    runs = {name: runtime.resolve(name) for name in RUNTIMES}
+    if has_bf16:
+        assert runs == {name: name for name in RUNTIMES} | {"auto": "openvino-bf16"}
+    else:
+        fp32 = {"auto": "openvino", "openvino-bf16": "openvino", "torch-bf16": "torch"}
+        assert runs == {name: name for name in RUNTIMES} | fp32
+    assert runs["auto"] in SAME_THRESHOLDS
 
 
 @pytest.mark.parametrize(

@@ -160,6 +160,10 @@ def test_generative_answer_falls_back_to_extractive(retriever, builder):
     for reply in ["NO ANSWER", "Bananas are yellow [2]."]:
         answer = _generative(builder, [reply]).answer(PALEMBANG_EN, hits)
         assert answer.answer == builder.answer(PALEMBANG_EN, hits).answer
+    assert (
+        _generative(builder, ["x"]).describe()
+        == f"generative (FakeListChatModel) over {builder.describe()}"
+    )
 
 
 def test_index_built_for_another_model_is_refused(corpus_index, tmp_path):

@@ -201,11 +201,17 @@ def _no_preprocess_hint(record: logging.LogRecord) -> bool:
 
 
 def resolve(runtime: Runtime) -> Runtime:
-    """The runtime ``auto`` stands for on this CPU: OpenVINO, in bf16 where the CPU has bf16
-    instructions (without them bf16 is about 10x slower than f32)."""
-    if runtime != "auto":
-        return runtime
-    return "openvino-bf16" if cpu_supports_bf16() else "openvino"
+    """The runtime that runs on this CPU: ``auto`` is OpenVINO, in bf16 where the CPU has bf16
+    instructions; a bf16 runtime is its fp32 one where it has none (bf16 is then about 10x
+    slower than fp32)."""
+    bf16 = cpu_supports_bf16()
+    if runtime == "auto":
+        return "openvino-bf16" if bf16 else "openvino"
+    if runtime == "openvino-bf16" and not bf16:
+        return "openvino"
+    if runtime == "torch-bf16" and not bf16:
+        return "torch"
+    return runtime
 
 
 def load_forward(
@@ -220,14 +226,14 @@ def load_forward(
     fall back to fp32 on a CPU without bf16 instructions, where bf16 is about 10x slower."""
     if runtime not in RUNTIMES:
         raise ValueError(f"unknown reader runtime {runtime!r}; expected one of {RUNTIMES}")
-    runtime = resolve(runtime)
-    bf16 = runtime.endswith("-bf16")
-    if bf16 and not cpu_supports_bf16():
-        log.warning("reader runtime %s: this CPU has no bf16 instructions; fp32 instead", runtime)
-        bf16 = False
-    if runtime.startswith("torch"):
+    if (runs := resolve(runtime)) != runtime and runtime != "auto":
+        log.warning(
+            "reader runtime %s: this CPU has no bf16 instructions; %s instead", runtime, runs
+        )
+    bf16 = runs.endswith("-bf16")
+    if runs.startswith("torch"):
         return (Bf16Forward if bf16 else TorchForward)(load_model())
-    int8 = runtime == "onnx-int8"
+    int8 = runs == "onnx-int8"
     path = export_path(cache_dir, encoder_dir, weights_path, "int8" if int8 else "fp32")
     if not path.is_file():
         export(load_model(), path, int8=int8)

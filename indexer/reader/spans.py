@@ -27,7 +27,7 @@ import torch
 
 from indexer.openmp import on_openmp_thread
 from indexer.reader.model import ExtractiveReader, load_reader
-from indexer.reader.runtime import Forward, Runtime, TorchForward, load_forward
+from indexer.reader.runtime import Forward, Runtime, TorchForward, load_forward, resolve
 
 DEFAULT_MAX_LENGTH = 384
 DEFAULT_STRIDE = 128
@@ -203,9 +203,10 @@ class Reader:
         stride: int = DEFAULT_STRIDE,
         no_answer_threshold: float = 0.0,
         forward: Forward | None = None,
+        runtime: str = "torch",
     ) -> None:
         """``forward`` runs the model (``indexer.reader.runtime``); without it, ``model`` in
-        torch fp32."""
+        torch fp32. ``runtime`` names what runs it, for /ready."""
         if forward is None and model is None:
             raise ValueError("the reader needs a model or a forward pass")
         if not getattr(tokenizer, "is_fast", False):
@@ -213,6 +214,7 @@ class Reader:
         if not 0 <= stride < max_length // 2:
             raise ValueError(f"stride must be in [0, max_length / 2), got {stride}")
         self.forward: Forward = forward or TorchForward(model)  # type: ignore[arg-type]
+        self.runtime = runtime
         self.tokenizer = tokenizer
         self.max_length = max_length
         self.stride = stride
@@ -254,7 +256,7 @@ class Reader:
             lambda: load_reader(encoder_dir, weights_path),
         )
         tokenizer = AutoTokenizer.from_pretrained(str(encoder_dir))
-        return cls(None, tokenizer, forward=forward, **kwargs)
+        return cls(None, tokenizer, forward=forward, runtime=resolve(runtime), **kwargs)
 
     def is_answer(self, span: Span) -> bool:
         return span.margin > self.no_answer_threshold

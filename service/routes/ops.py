@@ -29,4 +29,5 @@ def ready(c: ComponentsDep) -> schemas.Ready:
         index_created_at=m.created_at,
         generation=m.generation,
         vector_store=c.store.backend.describe(),
+        answerer=c.answerer.describe(),
     )
