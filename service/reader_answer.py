@@ -118,9 +118,9 @@ def read_thresholds(weights: Path, settings: Settings) -> dict[str, float]:
     """The calibrated per-pair thresholds beside ``weights``. They hold for the runtime they
     were calibrated with (int8 and torch's autocast shift the margins a little) and for those
     reading nearly the same logits (``SAME_THRESHOLDS``: torch fp32, OpenVINO f32 or bf16),
-    reading what they were calibrated reading: the same
-    window length (each window has its own no-answer score) and passages (the more read, the
-    likelier a span beats it); otherwise a warning."""
+    reading what they were calibrated reading: the same window length (each window has its
+    own no-answer score) and passages (the more read, the likelier a span beats it);
+    otherwise a warning."""
     path = weights.with_name(THRESHOLDS_NAME)
     if not path.is_file():
         return {}
