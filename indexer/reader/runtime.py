@@ -37,7 +37,7 @@ import threading
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import Literal, get_args
+from typing import Literal, cast, get_args
 
 import numpy as np
 import torch
@@ -204,13 +204,10 @@ def resolve(runtime: Runtime) -> Runtime:
     """The runtime that runs on this CPU: ``auto`` is OpenVINO, in bf16 where the CPU has bf16
     instructions; a bf16 runtime is its fp32 one where it has none (bf16 is then about 10x
     slower than fp32)."""
-    bf16 = cpu_supports_bf16()
     if runtime == "auto":
-        return "openvino-bf16" if bf16 else "openvino"
-    if runtime == "openvino-bf16" and not bf16:
-        return "openvino"
-    if runtime == "torch-bf16" and not bf16:
-        return "torch"
+        runtime = "openvino-bf16"
+    if runtime.endswith("-bf16") and not cpu_supports_bf16():
+        return cast(Runtime, runtime.removesuffix("-bf16"))
     return runtime
 
 
