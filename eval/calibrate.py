@@ -63,11 +63,12 @@ def best_margin(builder: ReaderAnswerBuilder, question: str, hits) -> tuple[floa
     return float("-inf"), None
 
 
-def states_an_answer(builder: ReaderAnswerBuilder, hits, answers) -> bool:  # type: ignore[no-untyped-def]
+def states_an_answer(builder: ReaderAnswerBuilder, question: str, hits, answers) -> bool:  # type: ignore[no-untyped-def]
     """Does a passage the reader would read still hold a reference answer? Then taking the
     relevant articles out made no negative: facqa holds several passages of one story, and
     the sibling often states the same fact."""
-    return any(contains_answer(chunk.text, answers) for _, chunk in builder.passages(hits))
+    read = builder.passages(hits, question)
+    return any(contains_answer(chunk.text, answers) for _, chunk in read)
 
 
 def collect(
@@ -85,12 +86,12 @@ def collect(
         relevant = canonical_relevant(store, q.relevant)  # as stories
         q_lang = question_language(q.question)
         if q.answerable and relevant:
-            read = {chunk.article_id for _, chunk in builder.passages(hits)}
+            read = {chunk.article_id for _, chunk in builder.passages(hits, q.question)}
             if any(story_of(store, article) in relevant for article in read):
                 margin, lang = best_margin(builder, q.question, hits)
                 out[f"{q_lang}-{lang or 'id'}"]["positive"].append(margin)
             rest = [h for h in hits if story_of(store, h.article_id) not in relevant]
-            if not states_an_answer(builder, rest, q.answers):
+            if not states_an_answer(builder, q.question, rest, q.answers):
                 margin, lang = best_margin(builder, q.question, rest)
                 out[f"{q_lang}-{lang or 'id'}"]["negative"].append(margin)
         elif not q.answerable:

@@ -238,6 +238,27 @@ def test_the_reader_reads_short_passages_within_two_chunks_words(builder):
     assert read([_hit("a", 100, 100), _hit("b", 350), _hit("c", 50)]) == [(0, "a", 0), (0, "a", 1)]
 
 
+def test_the_articles_naming_what_the_question_names_are_read_at_their_rank(builder):
+    """A name only the third article carries: its passage is read, at rank 2, though the
+    first article's two news chunks would have filled the budget, and the answer comes from
+    it; a name no article carries reads nothing; a question without names reads the best."""
+    text = (
+        "Dinas Kesehatan Kota Lubuklinggau kembali menjalankan program Sarling tahun ini. "
+        "Sarling adalah singkatan dari Sapa Lansia Keliling, layanan pemeriksaan kesehatan "
+        "gratis yang mendatangi warga lanjut usia di rumah mereka setiap pekan."
+    )
+    chunk = ChunkRecord(7, "c", 0, 0, len(text), text, "Layanan lansia", None, None, None, None)
+    hits = [_hit("a", 250, 240), _hit("b", 230), ArticleHit("c", 0.5, [Passage(chunk)])]
+    question = "Sarling singkatan dari apa"
+    assert [(rank, c.article_id) for rank, c in builder.passages(hits, question)] == [(2, "c")]
+    assert builder.passages(hits, "Siapa Budi Santoso?") == []
+    assert [c.article_id for _, c in builder.passages(hits, "siapa yang menang?")] == ["a", "a"]
+    answer = builder.answer(question, hits)
+    assert not answer.abstained, answer
+    assert "Sapa Lansia Keliling" in answer.short_answers[0].text
+    assert answer.citations[0].article_id == "c"
+
+
 def test_short_answers_follow_a_rewritten_article(corpus_index, settings, tmp_path):
     """Day two: after PUT rewrites an article, /ask reads the new text (spans and offsets into
     it), and after DELETE the old facts are no longer answered from it."""
