@@ -40,9 +40,11 @@ _QUANTITY_Q = re.compile(
     _I,
 )
 _PERSON_Q = re.compile(
-    r"\b(siapa|siapakah|who|whom|whose|(which|what) (minister|mayor|governor|president|official|"
-    r"officer|person|man|woman|player|coach|leader|chairman|head|secretary|regent|minister's|"
-    r"judge|lawyer|prosecutor|director|manager|singer|actor|rapper|lawmaker))\b",
+    r"\b(siapa|siapakah|who|whom|whose|(which|what) ((two|three|four|five|both) )?(minister|"
+    r"mayor|governor|president|official|officer|person|people|man|men|woman|women|player|coach|"
+    r"leader|chairman|head|regional head|village head|secretary|regent|minister's|judge|lawyer|"
+    r"prosecutor|director|manager|singer|actor|rapper|lawmaker|suspect|scholar|author|writer|"
+    r"columnist|victim|witness|candidate|athlete|expert|politician|spokesperson|founder)s?)\b",
     _I,
 )
 _PLACE_Q = re.compile(

@@ -26,6 +26,11 @@ from service.answer_types import (
         ("siapa wali kota Palembang", "person", False),
         ("who handed over the award", "person", False),
         ("which minister presented the awards", "person", False),
+        # a count or a plural between the question word and the person it asks for
+        ("which two suspects were arrested", "person", True),
+        ("Which authors are cited in the column?", "person", True),
+        ("which regional heads met the minister", "person", True),
+        ("which menu did the school serve", "other", False),
         ("kapan penghargaan diserahkan", "date", False),
         ("tahun berapa Ampera dibangun", "date", False),  # a year, not a quantity
         ("what year was the bridge built", "date", False),
