@@ -44,7 +44,8 @@ _PERSON_Q = re.compile(
     r"mayor|governor|president|official|officer|person|people|man|men|woman|women|player|coach|"
     r"leader|chairman|head|regional head|village head|secretary|regent|minister's|judge|lawyer|"
     r"prosecutor|director|manager|singer|actor|rapper|lawmaker|suspect|scholar|author|writer|"
-    r"columnist|victim|witness|candidate|athlete|expert|politician|spokesperson|founder)s?)\b",
+    r"columnist|victim|witness|candidate|athlete|expert|politician|spokesperson|founder|teacher|"
+    r"doctor)s?)\b",
     _I,
 )
 _PLACE_Q = re.compile(

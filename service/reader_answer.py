@@ -401,6 +401,8 @@ class ReaderAnswerBuilder:
                     break
                 if not any(r.overlaps(c) or _same_text(r.span.text, c.span.text) for c in chosen):
                     chosen.append(r)
+        if asked.is_list and asked.kind == "person":
+            chosen = [item for r in chosen for item in _people_of(r)]
         chosen.sort(key=lambda r: (r.rank, r.start))  # reading order: "pertama", "kedua"
         answer = self._compose(question, chosen, hits, confidence)
         answer.timings_ms = timings
@@ -448,6 +450,8 @@ def _names_several(span: str) -> bool:
 
 _NAME = r"[A-Z0-9][\w.&'-]*(?: [A-Z0-9][\w.&'-]*){0,5}"
 _LIST_OF_NAMES = re.compile(rf"{_NAME}(?:, {_NAME})*,? (?:dan|serta|maupun|and|&) {_NAME}")
+_NAME_RE = re.compile(_NAME)
+_JOINED_NAMES = re.compile(rf"(?:, {_NAME})*,? (?:dan|serta|maupun|and|&) {_NAME}")
 
 
 def _list_of_names(fitting: list[_Read], margin: float) -> _Read | None:
@@ -464,6 +468,26 @@ def _list_of_names(fitting: list[_Read], margin: float) -> _Read | None:
         and _LIST_OF_NAMES.fullmatch(r.span.text)
     ]
     return max(lists, key=lambda r: r.excess, default=None)
+
+
+def _people_of(item: _Read) -> list[_Read]:
+    """The people a span lists ("Richard S Katz dan Peter Mair") or that its passage joins to
+    it ("Andi Wijaya" in "kepada Andi Wijaya dan Siti Rahmawati"), each a span of its own, for
+    a question asking for several people: each is an answer, cited by the same sentence. The
+    reader, trained on one answer per question, often marks the first name alone. People
+    only: "Departemen Luar Negeri dan Perdagangan" is one name with a "dan" in it."""
+    text, span = item.chunk.text, item.span
+    if _LIST_OF_NAMES.fullmatch(span.text):
+        end = span.end
+    elif joined := _JOINED_NAMES.match(text, span.end):
+        end = joined.end()
+    else:
+        return [item]
+    names = [m for m in _NAME_RE.finditer(text, span.start, end) if span_fits("person", m.group())]
+    return [
+        replace(item, span=replace(span, text=m.group(), start=m.start(), end=m.end()))
+        for m in names
+    ] or [item]
 
 
 def _articles_naming(names: set[str], hits: list[ArticleHit]) -> set[str]:

@@ -259,6 +259,30 @@ def test_the_articles_naming_what_the_question_names_are_read_at_their_rank(buil
     assert answer.citations[0].article_id == "c"
 
 
+def test_a_question_for_several_people_gets_each_of_them(builder):
+    """A "siapa saja" question over "kepada Andi Wijaya dan Siti Rahmawati": each person is a
+    short answer of its own, a span of the article, both cited by their one sentence."""
+    text = (
+        "Dua guru honorer dari Kabupaten Musi Rawas menerima penghargaan Guru Inspiratif 2025. "
+        "Penghargaan itu diserahkan kepada Andi Wijaya dan Siti Rahmawati di Palembang, Senin "
+        "(3/11/2025). Keduanya mengajar di sekolah dasar terpencil selama lebih dari sepuluh "
+        "tahun."
+    )
+    chunk = ChunkRecord(1, "g", 0, 0, len(text), text, "Guru inspiratif", None, None, None, None)
+    hits = [ArticleHit("g", 1.0, [Passage(chunk)])]
+    for question in (
+        "siapa saja guru yang menerima penghargaan Guru Inspiratif",
+        "which two teachers received the award",
+    ):
+        answer = builder.answer(question, hits)
+        assert [s.text for s in answer.short_answers] == ["Andi Wijaya", "Siti Rahmawati"]
+        assert all(text[s.char_start : s.char_end] == s.text for s in answer.short_answers)
+        assert [c.quote for c in answer.citations] == [
+            "Penghargaan itu diserahkan kepada Andi Wijaya dan Siti Rahmawati di Palembang, "
+            "Senin (3/11/2025)."
+        ]
+
+
 def test_short_answers_follow_a_rewritten_article(corpus_index, settings, tmp_path):
     """Day two: after PUT rewrites an article, /ask reads the new text (spans and offsets into
     it), and after DELETE the old facts are no longer answered from it."""
