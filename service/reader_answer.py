@@ -29,7 +29,10 @@ with a margin over its window's no-answer score. The composer:
    ("pertama yakni, ...", "Kedua, ...") gets one item from each of its sentences, each read
    with the enumeration's sentences up to it as context; any other list question gets every
    distinct span left, in reading order, unless its best span is a list itself ("Poltabes
-   dan Pangling");
+   dan Pangling"); a question for several people gets each person on their own. A question
+   for an abbreviation's long form ("Pangling singkatan dari apa") is answered by the best
+   span that its passage spells out in brackets, whatever its margin
+   (``service.abbreviations``);
 4. cites, for each short answer, the sentence that holds it (one citation per sentence, so the
    second item of a list, "Kedua, ...", is cited by its own sentence), and writes the answer
    as those sentences with their markers ``[n]``.
@@ -61,6 +64,7 @@ from indexer.sentences import sentence_windows, split_sentences
 from indexer.store import ChunkRecord
 from newsqa.errors import ReaderNotFoundError
 from newsqa.settings import BUNDLED_MODEL, Settings
+from service.abbreviations import asked_abbreviation, long_form
 from service.answer import Answer, Citation, ShortAnswer
 from service.answer_types import (
     QuestionType,
@@ -386,7 +390,12 @@ class ReaderAnswerBuilder:
         timings = {"read": round((time.perf_counter() - started) * 1000, 1)}
         # how sure: the best span of the right kind against the threshold, 0.5 at the threshold
         confidence = _sigmoid(fitting[0].excess) if fitting else 0.0
-        fitting = [r for r in fitting if r.excess > 0]
+        abbreviation = asked_abbreviation(question)
+        spelled = _spelled_out(fitting, abbreviation) if abbreviation else None
+        if spelled:  # the bracket vouches for it, whatever its margin
+            fitting, confidence = [spelled], max(confidence, 0.5)
+        else:
+            fitting = [r for r in fitting if r.excess > 0]
         if not fitting:
             return Answer(question, None, True, [], hits, confidence, None, timings)
         chosen = [fitting[0]]
@@ -468,6 +477,18 @@ def _list_of_names(fitting: list[_Read], margin: float) -> _Read | None:
         and _LIST_OF_NAMES.fullmatch(r.span.text)
     ]
     return max(lists, key=lambda r: r.excess, default=None)
+
+
+def _spelled_out(found: list[_Read], abbreviation: str) -> _Read | None:
+    """The best span that is the long form of ``abbreviation`` its passage spells out
+    (``service.abbreviations``), cut to the long form."""
+    for r in found:
+        spelled = long_form(r.chunk.text, r.span.start, r.span.end, abbreviation)
+        if spelled:
+            start, end = spelled
+            text = r.chunk.text[start:end]
+            return replace(r, span=replace(r.span, text=text, start=start, end=end))
+    return None
 
 
 def _people_of(item: _Read) -> list[_Read]:
