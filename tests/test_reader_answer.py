@@ -318,9 +318,16 @@ def test_short_answers_follow_a_rewritten_article(corpus_index, settings, tmp_pa
         article = client.get(f"/articles/{top['article_id']}").json()
         assert article["text"][top["char_start"] : top["char_end"]] == top["text"]
         assert "Budi Santoso" in top["text"]
+        # the long form the new text spells out in brackets answers for the abbreviation
+        spelled = _ask(client, "Sesumu singkatan dari apa")["short_answers"]
+        assert [(s["article_id"], s["text"]) for s in spelled] == [
+            ("nq-001", "Sekolah Sungai Musi")
+        ]
+        assert text[spelled[0]["char_start"] : spelled[0]["char_end"]] == "Sekolah Sungai Musi"
         assert client.delete("/articles/nq-001", headers=auth).status_code == 200
-        body = _ask(client, question)
-        assert all(s["article_id"] != "nq-001" for s in body["short_answers"])
+        for asked in (question, "Sesumu singkatan dari apa"):
+            body = _ask(client, asked)
+            assert all(s["article_id"] != "nq-001" for s in body["short_answers"])
 
 
 def _ask(client, question: str) -> dict:  # type: ignore[no-untyped-def]
