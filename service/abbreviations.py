@@ -1,13 +1,16 @@
 """Questions that ask what an abbreviation stands for, and the long forms news spells out.
 
 News writes an abbreviation's long form once, next to it in brackets: "Inovasi Penyuluhan
-Keliling Anak (Pangling)", or "KPU (Komisi Pemilihan Umum)". For "Pangling singkatan dari
-apa" or "what does KPU stand for", a span of the reader's that is that long form is the
-answer, whatever its margin: the bracket vouches for it, as an enumeration's ordinals vouch
-for its items (``service.reader_answer``). The reader, trained on one answer per question,
-often gives such a span a margin just under the threshold, or runs it on into the bracket
-("Badan Rehabilitasi dan Rekonstruksi (BRR) Aceh") or back into the clause before it
-("Pemerintah RI dan Gerakan Aceh Merdeka").
+Keliling Anak (Pangling)", or "KPU (Komisi Pemilihan Umum)"; or says it: "Pangling adalah
+kependekan dari Penyuluhan Keliling Anak". For "Pangling singkatan dari apa" or "what does
+KPU stand for", a span of the reader's that is that long form is the answer, whatever its
+margin: the text vouches for it, as an enumeration's ordinals vouch for its items
+(``service.reader_answer``). The reader, trained on one answer per question, often gives
+such a span a margin just under the threshold, ranks another abbreviation's long form above
+it when that one's sentence shares the question's words ("Poltabes merupakan singkatan dari
+..." for "Pangling singkatan dari apa"), or runs it on into the bracket ("Badan Rehabilitasi
+dan Rekonstruksi (BRR) Aceh") or back into the clause before it ("Pemerintah RI dan Gerakan
+Aceh Merdeka").
 """
 
 from __future__ import annotations
@@ -29,6 +32,12 @@ _ASKS = [
         rf"\bwhat (?:is|was) (?:the )?{_ABBREVIATION} short for",
     )
 ]
+# "Pangling adalah kependekan dari ...", "Poltabes stands for ...": the span after it
+_DEFINED = (
+    r",? (?:(?:adalah|merupakan|ialah|yaitu|yakni|itu) )?(?:singkatan|kependekan|kepanjangan|"
+    r"akronim) (?:dari )?"
+    r"|,? (?:stands for|is short for|is an? (?:abbreviation|acronym) (?:of|for)) "
+)
 # Words an abbreviation skips: "Badan Rehabilitasi dan Rekonstruksi" is BRR.
 _SKIPPED = frozenset("dan dari di untuk ke yang and of for the in on".split())
 
@@ -49,7 +58,8 @@ def long_form(text: str, start: int, end: int, abbreviation: str) -> tuple[int, 
     None when it spells out none.
 
     The span is the long form when it runs up to " (ABBR)" (cut there if it runs on into the
-    bracket) or sits inside the bracket after "ABBR (". Its start moves forward to the words
+    bracket), sits inside the bracket after "ABBR (", or follows "ABBR adalah singkatan dari"
+    ("stands for"). Its start moves forward to the words
     whose initials spell the abbreviation, when some do ("Gerakan Aceh Merdeka" for GAM out of
     "Pemerintah RI dan Gerakan Aceh Merdeka"); Indonesian abbreviations made of syllables
     ("Pangling") keep the reader's start."""
@@ -58,9 +68,11 @@ def long_form(text: str, start: int, end: int, abbreviation: str) -> tuple[int, 
         cut = bracket.start()
         if "(" not in text[start:cut]:  # not across another abbreviation's bracket
             return _spelled_start(text, start, cut, abbreviation), cut
-    before = text[max(0, start - len(abbreviation) - 3) : start]
+    before = text[max(0, start - len(abbreviation) - 40) : start]
     opened = re.search(rf"\b{re.escape(abbreviation)} \($", before, re.IGNORECASE)
     if opened and text[end : end + 1] == ")":
+        return start, end
+    if re.search(rf"\b{re.escape(abbreviation)}{_DEFINED}$", before, re.IGNORECASE):
         return start, end
     return None
 

@@ -46,6 +46,13 @@ def test_asked_abbreviation(question: str, abbreviation: str | None) -> None:
         # the long form inside the bracket after the abbreviation
         ("Ketua KPU (Komisi Pemilihan Umum) Jawa Barat", "Komisi Pemilihan Umum", "KPU",
          "Komisi Pemilihan Umum"),
+        # said in words
+        ("Adapun Pangling adalah kependekan dari Penyuluhan Keliling Anak.",
+         "Penyuluhan Keliling Anak", "Pangling", "Penyuluhan Keliling Anak"),
+        ("The council said Sesumu stands for Sekolah Sungai Musi.", "Sekolah Sungai Musi",
+         "Sesumu", "Sekolah Sungai Musi"),
+        ("Poltabes merupakan singkatan dari Program Layanan Tidak Boleh Berhenti Sekolah.",
+         "Program Layanan Tidak Boleh Berhenti Sekolah", "Pangling", None),
         # spelling out nothing: no bracket with the abbreviation next to the span
         ("Inovasi Penyuluhan Keliling Anak diluncurkan di Palembang", "Inovasi Penyuluhan",
          "Pangling", None),

@@ -259,6 +259,19 @@ def test_the_articles_naming_what_the_question_names_are_read_at_their_rank(buil
     assert answer.citations[0].article_id == "c"
 
 
+def test_an_abbreviation_said_in_words_answers_for_it(builder, retriever):
+    """corpus/ says "Poltabes merupakan singkatan dari ..." and "Pangling adalah kependekan
+    dari ...": each question gets its own abbreviation's long form, not the other's, whose
+    sentence shares the Indonesian question's words."""
+    for question, expected in (
+        ("Pangling singkatan dari apa", "Penyuluhan Keliling Anak"),
+        ("What does the acronym Pangling stand for?", "Penyuluhan Keliling Anak"),
+        ("Poltabes singkatan dari apa", "Program Layanan Tidak Boleh Berhenti Sekolah"),
+    ):
+        answer = builder.answer(question, retriever.retrieve(question, k=5))
+        assert [s.text for s in answer.short_answers] == [expected], question
+
+
 def test_a_question_for_several_people_gets_each_of_them(builder):
     """A "siapa saja" question over "kepada Andi Wijaya dan Siti Rahmawati": each person is a
     short answer of its own, a span of the article, both cited by their one sentence."""
