@@ -34,9 +34,9 @@ _ASKS = [
 ]
 # "Pangling adalah kependekan dari ...", "Poltabes stands for ...": the span after it
 _DEFINED = (
-    r",? (?:(?:adalah|merupakan|ialah|yaitu|yakni|itu) )?(?:singkatan|kependekan|kepanjangan|"
-    r"akronim) (?:dari )?"
-    r"|,? (?:stands for|is short for|is an? (?:abbreviation|acronym) (?:of|for)) "
+    r"(?:,? (?:(?:adalah|merupakan|ialah|yaitu|yakni|itu) )?(?:singkatan|kependekan|kepanjangan"
+    r"|akronim) (?:dari )?"
+    r"|,? (?:stands for|is short for|is an? (?:abbreviation|acronym) (?:of|for)) )"
 )
 # Words an abbreviation skips: "Badan Rehabilitasi dan Rekonstruksi" is BRR.
 _SKIPPED = frozenset("dan dari di untuk ke yang and of for the in on".split())
@@ -59,10 +59,10 @@ def long_form(text: str, start: int, end: int, abbreviation: str) -> tuple[int, 
 
     The span is the long form when it runs up to " (ABBR)" (cut there if it runs on into the
     bracket), sits inside the bracket after "ABBR (", or follows "ABBR adalah singkatan dari"
-    ("stands for"). Its start moves forward to the words
-    whose initials spell the abbreviation, when some do ("Gerakan Aceh Merdeka" for GAM out of
-    "Pemerintah RI dan Gerakan Aceh Merdeka"); Indonesian abbreviations made of syllables
-    ("Pangling") keep the reader's start."""
+    ("stands for"). Its start moves forward to the words whose initials spell the
+    abbreviation, when some do ("Gerakan Aceh Merdeka" for GAM out of "Pemerintah RI dan
+    Gerakan Aceh Merdeka"); Indonesian abbreviations made of syllables ("Pangling") keep the
+    reader's start."""
     bracket = re.compile(rf"\s*\({re.escape(abbreviation)}\)", re.IGNORECASE).search(text, start)
     if bracket and start < bracket.start() <= end:
         cut = bracket.start()

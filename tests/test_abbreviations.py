@@ -53,6 +53,10 @@ def test_asked_abbreviation(question: str, abbreviation: str | None) -> None:
          "Sesumu", "Sekolah Sungai Musi"),
         ("Poltabes merupakan singkatan dari Program Layanan Tidak Boleh Berhenti Sekolah.",
          "Program Layanan Tidak Boleh Berhenti Sekolah", "Pangling", None),
+        ("Poltabes stands for Program Layanan Tidak Boleh Berhenti Sekolah.",
+         "Program Layanan Tidak Boleh Berhenti Sekolah", "Pangling", None),
+        ("Pangling adalah kependekan dari Penyuluhan Keliling Anak. Program itu menyasar anak.",
+         "menyasar anak", "Pangling", None),
         # spelling out nothing: no bracket with the abbreviation next to the span
         ("Inovasi Penyuluhan Keliling Anak diluncurkan di Palembang", "Inovasi Penyuluhan",
          "Pangling", None),
