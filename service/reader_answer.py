@@ -31,7 +31,7 @@ with a margin over its window's no-answer score. The composer:
    distinct span left, in reading order, unless its best span is a list itself ("Poltabes
    dan Pangling"); a question for several people gets each person on their own. A question
    for an abbreviation's long form ("Pangling singkatan dari apa") is answered by the best
-   span that its passage spells out in brackets, whatever its margin
+   span that its passage spells out, in brackets or in words, whatever its margin
    (``service.abbreviations``);
 4. cites, for each short answer, the sentence that holds it (one citation per sentence, so the
    second item of a list, "Kedua, ...", is cited by its own sentence), and writes the answer
@@ -392,7 +392,7 @@ class ReaderAnswerBuilder:
         confidence = _sigmoid(fitting[0].excess) if fitting else 0.0
         abbreviation = asked_abbreviation(question)
         spelled = _spelled_out(fitting, abbreviation) if abbreviation else None
-        if spelled:  # the bracket vouches for it, whatever its margin
+        if spelled:  # the text vouches for it, whatever its margin
             fitting, confidence = [spelled], max(confidence, 0.5)
         else:
             fitting = [r for r in fitting if r.excess > 0]
@@ -458,9 +458,11 @@ def _names_several(span: str) -> bool:
 
 
 _NAME = r"[A-Z0-9][\w.&'-]*(?: [A-Z0-9][\w.&'-]*){0,5}"
-_LIST_OF_NAMES = re.compile(rf"{_NAME}(?:, {_NAME})*,? (?:dan|serta|maupun|and|&) {_NAME}")
+# the names after the first of a list: ", Gasibar and Dagizi"
+_MORE_NAMES = rf"(?:, {_NAME})*,? (?:dan|serta|maupun|and|&) {_NAME}"
+_LIST_OF_NAMES = re.compile(_NAME + _MORE_NAMES)
 _NAME_RE = re.compile(_NAME)
-_JOINED_NAMES = re.compile(rf"(?:, {_NAME})*,? (?:dan|serta|maupun|and|&) {_NAME}")
+_JOINED_NAMES = re.compile(_MORE_NAMES)
 
 
 def _list_of_names(fitting: list[_Read], margin: float) -> _Read | None:
@@ -485,9 +487,7 @@ def _spelled_out(found: list[_Read], abbreviation: str) -> _Read | None:
     for r in found:
         spelled = long_form(r.chunk.text, r.span.start, r.span.end, abbreviation)
         if spelled:
-            start, end = spelled
-            text = r.chunk.text[start:end]
-            return replace(r, span=replace(r.span, text=text, start=start, end=end))
+            return _respan(r, *spelled)
     return None
 
 
@@ -504,11 +504,9 @@ def _people_of(item: _Read) -> list[_Read]:
         end = joined.end()
     else:
         return [item]
-    names = [m for m in _NAME_RE.finditer(text, span.start, end) if span_fits("person", m.group())]
-    return [
-        replace(item, span=replace(span, text=m.group(), start=m.start(), end=m.end()))
-        for m in names
-    ] or [item]
+    names = _NAME_RE.finditer(text, span.start, end)
+    people = [_respan(item, m.start(), m.end()) for m in names if span_fits("person", m.group())]
+    return people or [item]
 
 
 def _articles_naming(names: set[str], hits: list[ArticleHit]) -> set[str]:
@@ -527,11 +525,14 @@ def _named_in_full(item: _Read) -> _Read:
     The items of an enumeration are named in full, "Inovasi Penyuluhan Keliling Anak
     (Pangling)": the reader ends some at the long form and some after the bracket, and
     readers of the answer know a program by its short name."""
-    text = item.chunk.text
-    bracket = _SHORT_NAME.match(text, item.span.end)
-    end = bracket.end() if bracket else item.span.end
-    span = replace(item.span, text=text[item.span.start : end], end=end)
-    return replace(item, span=span)
+    bracket = _SHORT_NAME.match(item.chunk.text, item.span.end)
+    return _respan(item, item.span.start, bracket.end() if bracket else item.span.end)
+
+
+def _respan(item: _Read, start: int, end: int) -> _Read:
+    """``item`` with its span moved to ``start:end`` of its passage, margin kept."""
+    text = item.chunk.text[start:end]
+    return replace(item, span=replace(item.span, text=text, start=start, end=end))
 
 
 def _overlaps_any(span: Span, ranges: list[tuple[int, int]]) -> bool:
