@@ -86,10 +86,11 @@ _COUNTED = (
     r"guru|keluarga|kepala keluarga|rumah|desa|negara|kota|sekolah|unit|buah|medali|gol|"
     r"tersangka|napi|narapidana|tahanan|kendaraan|kapal|pesawat)(kah)?\b"
 )
-# A span that measures rather than counts: no answer to "how many households".
+# A span that measures rather than counts, or gives a share: no answer to "how many
+# households". None of the 175 train-side count questions has a percentage for its answer.
 _MEASURE_SPAN = (
     r"^(?!.*(\d\s*(meter|m|km|cm|mm|kilometer|kilogram|kg|gram|ton|liter|hektare|hektar|ha|"
-    r"derajat|mil|knot|kwh|mw)\b|\b(rp|rupiah|dolar|dollars?|us\$)))"
+    r"derajat|mil|knot|kwh|mw)\b|\b(rp|rupiah|dolar|dollars?|us\$|persen|percent)\b|%))"
 )
 # "111 juta" is money unless a noun counted in millions follows: "111 juta angkutan logistik"
 # is no net profit. None of the 84 train-side gold answers to a money question is ruled out.
@@ -144,6 +145,12 @@ _UNITS: tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...] = tuple(
             r"square (met(er|re)s?|kilomet(er|re)s?))\b|m²|km²",
         ),
         ("tons", r"\b(berapa(kah)? ton|how many tons)\b", r"\bton"),
+        # "berapa kali setahun" asks how often: "dua kali", not the dates it happens on
+        (
+            "times",
+            r"\b(berapa(kah)? kali|how many times)\b",
+            r"\b(kali|times)\b",
+        ),
         ("meters", r"\b(berapa(kah)? meter|how many met(er|re)s)\b", r"\bmet(er|re)"),
         # People or things counted ("how many households", "berapa korban"): a measure
         # ("2,5 meter", "Rp 5 juta") is no count. facqa-train: 98 such questions, no answer
@@ -165,6 +172,10 @@ _WEEKDAY_Q = re.compile(r"\b(hari apa(kah)?(?!\s+yang)|(what|which) day of the w
 _WEEKDAYS = "senin selasa rabu kamis jumat jum'at sabtu minggu ahad".split()
 _WEEKDAYS += "monday tuesday wednesday thursday friday saturday sunday".split()
 _WEEKDAY_SPAN = re.compile(r"\b(" + "|".join(_WEEKDAYS) + r")\b", _I)
+# "tahun berapa / what year" asks for a year: "18/8" is no answer. 125 of the 126 train-side
+# questions asking so have a four-digit year in their answer, the other "809".
+_YEAR_Q = re.compile(r"\b(tahun (berapa|apa|kapan)(kah)?|(what|which) year)\b", _I)
+_YEAR_SPAN = re.compile(r"\b\d{3,4}\b")
 # A bare calendar date ("17/10/2025", "6 Januari 2010") counts nothing.
 _DATE_ONLY = re.compile(
     r"^\(?\s*(\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}|\d{1,2} [^\W\d_]+ \d{4})\s*\)?$", _I
@@ -200,13 +211,47 @@ _TIME_WORDS = (
     "yesterday today tomorrow morning afternoon evening night week month year century decade "
     "ago wib wita wit"
 ).split()
-# A number that is part of a name ("Covid-19", "G-20") or that names a year ("Tahun 2020")
-# counts nothing; an ordinal ("ke-20") still counts.
+# A number that is part of a name ("Covid-19", "G-20", a year ending a name of two words or
+# more: "Penghargaan Achmad Bakrie 2005") or that names a year ("Tahun 2020") counts
+# nothing; an ordinal ("ke-20"), an amount ("Rp 2000") or "Sekitar 2000 warga" still counts.
 _YEAR = re.compile(r"\b(1[89]\d\d|2[01]\d\d)\b")
-_NOT_COUNTED = re.compile(rf"\b(?!ke-)[^\W\d_]+-\d+\b|\b(tahun|year) {_YEAR.pattern}", _I)
+_NOT_COUNTED = re.compile(
+    rf"\b(?!ke-)[^\W\d_]+-\d+\b|\b(tahun|year) {_YEAR.pattern}|"
+    rf"(?<=\w )(?!(?:rp|us|usd|idr)\b)(?-i:[A-Z])[\w-]* {_YEAR.pattern}",
+    _I,
+)
 _QUANTITY_SPAN = re.compile(r"\d|\b(" + "|".join(_NUMBER_WORDS) + r")\b|%", _I)
 _DATE_SPAN = re.compile(r"\d|\b(" + "|".join(_MONTHS_DAYS + _TIME_WORDS) + r")\b|\bhari ini\b", _I)
 _WORDS = re.compile(r"[^\W\d_]+")
+# The administrative level a question asks for ("di provinsi manakah", "which village",
+# "apakah ibukota"), and the level word a span starts with: "Kabupaten Tabanan" answers no
+# "which province". Of the 192 train-side questions naming a level, none has an answer that
+# starts with another level's word. ("district" is left out: English writes it for both kabupaten
+# and kecamatan.)
+_LEVELS = {
+    "provinsi": "province", "province": "province", "kabupaten": "regency",
+    "regency": "regency", "kecamatan": "sub-district", "sub-district": "sub-district",
+    "desa": "village", "kelurahan": "village", "village": "village", "kota": "city",
+    "city": "city", "negara": "country", "country": "country", "propinsi": "province",
+    "ibukota": "city", "ibu kota": "city", "capital": "city",
+}  # fmt: skip
+_LEVEL_WORDS = "|".join(sorted(_LEVELS, key=len, reverse=True))
+_LEVEL_Q = re.compile(
+    rf"\b(?:({_LEVEL_WORDS})\s+(?:mana|apa)(?:kah)?|(?:which|what(?: is| was)?(?: the)?|"
+    rf"nama|apa(?:kah)?)\s+({_LEVEL_WORDS}))\b",
+    _I,
+)
+_LEVEL_SPAN = re.compile(rf"^\W*({_LEVEL_WORDS})\b", _I)
+# A bare duration ("30 tahun") dates nothing: none of the 528 train-side date questions has one
+# for its answer.
+_DURATION_ONLY = re.compile(
+    r"^\W*((sekitar|lebih dari|hampir|about|over|nearly) )?(\d+([.,]\d+)?|"
+    + "|".join(_NUMBER_WORDS)
+    + r")( \w+)? ("
+    + _TIME_UNITS
+    + r")\W*$",
+    _I,
+)
 # Capitalised words that name institutions and offices, not people: "Pemerintah Kota" is no
 # answer to "who handed over the award".
 _NOT_A_PERSON = frozenset(
@@ -223,7 +268,9 @@ class QuestionType:
     """Asks for several items ("which programs", "apa saja"): every distinct span counts."""
     unit: str | None = None
     """For a quantity: the unit asked for ("age", "percent", "duration", "money", ...); for a
-    date, "clock" when a time of day is asked for, "weekday" when a day of the week is."""
+    date, "clock" when a time of day is asked for, "weekday" when a day of the week is, "year"
+    when a year is; for a place, the administrative level asked for ("province", "village"),
+    also where the question word is "apa" ("Apakah ibukota dari Kabupaten Merangin?")."""
 
 
 def question_type(question: str) -> QuestionType:
@@ -249,6 +296,10 @@ def question_type(question: str) -> QuestionType:
         unit = "clock"
     elif kind == "date" and _WEEKDAY_Q.search(question):
         unit = "weekday"
+    elif kind == "date" and _YEAR_Q.search(question):
+        unit = "year"
+    elif kind in ("place", "other") and (level := _LEVEL_Q.search(question)):
+        unit = _LEVELS[(level.group(1) or level.group(2)).casefold()]
     return QuestionType(kind, bool(_LIST_Q.search(question)), unit)
 
 
@@ -273,11 +324,16 @@ def span_fits(kind: Kind, span: str, unit: str | None = None) -> bool:
         fits = next((f for name, _, f in _UNITS if name == unit), None)
         return fits is None or bool(fits.search(span))
     if kind == "date":
-        pattern = {"clock": _CLOCK_SPAN, "weekday": _WEEKDAY_SPAN}.get(unit or "", _DATE_SPAN)
-        return bool(pattern.search(span))
+        pattern = {"clock": _CLOCK_SPAN, "weekday": _WEEKDAY_SPAN, "year": _YEAR_SPAN}.get(
+            unit or "", _DATE_SPAN
+        )
+        return bool(pattern.search(span)) and not _DURATION_ONLY.match(span)
     names = [w for w in _WORDS.findall(span) if w[0].isupper()]
     if kind == "person":  # a name that is not only an institution's
         return any(w.casefold() not in _NOT_A_PERSON for w in names)
+    level = _LEVEL_SPAN.match(span)
+    if level and unit not in (None, _LEVELS[level[1].casefold()]):
+        return False
     if kind == "place":
         # a name: a word with a capital letter (Indonesian news capitalises names and places)
         return bool(names)

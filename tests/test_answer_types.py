@@ -153,6 +153,9 @@ def test_the_first_question_word_decides(question: str, kind: str) -> None:
             "2,5 meter",
         ),
         ("berapa korban tewas dalam kecelakaan itu", "count", "12 orang", "Rp 50 juta"),
+        ("How many students are enrolled in the class?", "count", "36 siswa", "48 persen"),
+        ("Berapa kali dalam setahun kulminasi terjadi?", "times", "dua kali", "21-23 Maret"),
+        ("How many times a week did he ask for it?", "times", "dua kali seminggu", "3.000 warga"),
         ("undang berapa orang setelah anggaran dipangkas", "count", "200 orang", "Rp 1 miliar"),
         ("Berapa persenkah saham yang dipegang investor asing?", "percent", "40 persen", "2005"),
         ("What net profit did the toll road operator record?", "money", "Rp 2,1 triliun", "111"),
@@ -206,42 +209,69 @@ def test_a_number_in_a_name_or_a_named_year_counts_nothing() -> None:
     assert span_fits("quantity", "ulang tahun ke-20")  # an ordinal still counts
     assert span_fits("quantity", "2000 personel")  # a count, not a year
     assert span_fits("date", "tahun 1980")
+    # a year that ends a name: "berapa besar hadiah" is not "Penghargaan Achmad Bakrie 2005"
+    assert not span_fits("quantity", "Penghargaan Achmad Bakrie 2005")
+    assert span_fits("quantity", "Sekitar 2000 warga")
+    assert span_fits("quantity", "hadiah Rp 2000", "money")
 
 
 @pytest.mark.parametrize(
-    ("question", "right", "wrong"),
+    ("question", "unit", "right", "wrong"),
     [
-        ("Jam berapa rapat paripurna DPRD dimulai?", "pukul 09.30 WIB", "25/11"),
-        ("At what time did the train leave Kertapati?", "14:15", "Rabu (25/11/2020)"),
-        ("pukul berapa banjir mulai surut", "dini hari", "2 pekan"),
-        ("Jam berapa saja perbaikan jembatan dikerjakan?", "jam 22.00 hingga 04.00", "dua jam"),
+        ("Jam berapa rapat paripurna DPRD dimulai?", "clock", "pukul 09.30 WIB", "25/11"),
+        ("At what time did the train leave Kertapati?", "clock", "14:15", "Rabu (25/11/2020)"),
+        ("pukul berapa banjir mulai surut", "clock", "dini hari", "2 pekan"),
+        ("Jam berapa saja perbaikan dikerjakan?", "clock", "jam 22.00 hingga 04.00", "dua jam"),
+        ("Pada hari apa sidang putusan kasus itu digelar?", "weekday", "Kamis", "12/3/2024"),
+        ("What day of the week did the flood reach Kemang?", "weekday", "Senin pagi", "3 Maret"),
+        ("Sidang berikutnya dijadwalkan hari apakah?", "weekday", "Jumat (14/3)", "pekan depan"),
+        ("Tahun berapakah buku itu diterbitkan?", "year", "1998", "18/8"),
+        ("In what year was the temple built?", "year", "sekitar tahun 809", "Mei"),
+        ("Pada pertemuan tahun berapa ia melaporkan penemuannya?", "year", "APRIM 2005", "28/7"),
     ],
 )
-def test_a_time_of_day_is_answered_with_a_time(question: str, right: str, wrong: str) -> None:
-    asked = question_type(question)
-    assert (asked.kind, asked.unit) == ("date", "clock")
-    assert span_fits("date", right, asked.unit)
-    assert not span_fits("date", wrong, asked.unit)
-    assert question_type("Kapan rapat paripurna DPRD digelar?").unit is None
-
-
-@pytest.mark.parametrize(
-    ("question", "right", "wrong"),
-    [
-        ("Pada hari apa sidang putusan kasus itu digelar?", "Kamis", "12/3/2024"),
-        ("What day of the week did the flood reach Kemang?", "Senin pagi", "3 Maret"),
-        ("Sidang berikutnya dijadwalkan hari apakah?", "Jumat (14/3)", "pekan depan"),
-    ],
-)
-def test_a_day_of_the_week_is_answered_with_a_weekday(
-    question: str, right: str, wrong: str
+def test_a_date_is_answered_in_the_unit_asked_for(
+    question: str, unit: str, right: str, wrong: str
 ) -> None:
     asked = question_type(question)
-    assert (asked.kind, asked.unit) == ("date", "weekday")
+    assert (asked.kind, asked.unit) == ("date", unit)
     assert span_fits("date", right, asked.unit)
     assert not span_fits("date", wrong, asked.unit)
+
+
+def test_a_plain_when_or_a_named_day_asks_for_any_date() -> None:
+    assert question_type("Kapan rapat paripurna DPRD digelar?").unit is None
     # a named day is asked for, not a weekday
     assert question_type("Hari apa yang diperingati setiap 10 November?").unit is None
+
+
+def test_a_duration_dates_nothing() -> None:
+    assert not span_fits("date", "30 tahun")
+    assert not span_fits("date", "sekitar dua puluh tahun")
+    assert span_fits("date", "dua tahun lalu")
+    assert span_fits("date", "15 Agustus 2005")
+
+
+@pytest.mark.parametrize(
+    ("question", "level", "right", "wrong"),
+    [
+        ("Di provinsi manakah lokasi Danau Tamblingan?", "province", "Bali", "Kabupaten Tabanan"),
+        ("Desa apakah yang harus tergusur?", "village", "Desa Sidodadi", "Kabupaten Deli Serdang"),
+        ("In which regency is the temple?", "regency", "Kabupaten Magelang", "Kota Yogyakarta"),
+        ("which city hosted the games", "city", "Kota Palembang", "Provinsi Sumatera Selatan"),
+        ("Apakah ibukota dari Kabupaten Merangin?", "city", "Bangko", "Provinsi Jambi"),
+        ("Berada di propinsi mana Kota Makassar itu?", "province", "Sulawesi Selatan", "Kota X"),
+    ],
+)
+def test_a_place_is_answered_at_the_level_asked_for(
+    question: str, level: str, right: str, wrong: str
+) -> None:
+    asked = question_type(question)
+    assert asked.unit == level
+    assert span_fits(asked.kind, right, asked.unit)
+    assert not span_fits(asked.kind, wrong, asked.unit)
+    # a question that names no level takes any
+    assert span_fits("place", wrong, question_type("Di mana danau itu terletak?").unit)
 
 
 @pytest.mark.parametrize(
