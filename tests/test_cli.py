@@ -201,7 +201,8 @@ def test_search_json_and_its_filters(corpus_index, store):
     assert all(_overlaps(store, a, date(2023, 2, 1), date(2023, 2, 28)) for a in found)
 
 
-def test_search_table_one_day_and_full_width(corpus_index):
+def test_search_table_one_day_and_full_width(corpus_index, monkeypatch):
+    monkeypatch.delenv("COLUMNS", raising=False)  # pytest-xdist's workers set 80
     # --to with a day alone keeps that whole day: nq-003 was published 2023-02-06 11:45 WIB
     args = ["search", "harga cabai", "--index-dir", str(corpus_index)]
     result = _invoke([*args, "--from", "2023-02-06", "--to", "2023-02-06"])
