@@ -176,6 +176,8 @@ _WEEKDAY_SPAN = re.compile(r"\b(" + "|".join(_WEEKDAYS) + r")\b", _I)
 # questions asking so have a four-digit year in their answer, the other "809".
 _YEAR_Q = re.compile(r"\b(tahun (berapa|apa|kapan)(kah)?|(what|which) year)\b", _I)
 _YEAR_SPAN = re.compile(r"\b\d{3,4}\b")
+# What a date question's unit asks a span to hold; without a unit, any date word (_DATE_SPAN).
+_DATE_UNIT_SPANS = {"clock": _CLOCK_SPAN, "weekday": _WEEKDAY_SPAN, "year": _YEAR_SPAN}
 # A bare calendar date ("17/10/2025", "6 Januari 2010") counts nothing.
 _DATE_ONLY = re.compile(
     r"^\(?\s*(\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}|\d{1,2} [^\W\d_]+ \d{4})\s*\)?$", _I
@@ -324,9 +326,7 @@ def span_fits(kind: Kind, span: str, unit: str | None = None) -> bool:
         fits = next((f for name, _, f in _UNITS if name == unit), None)
         return fits is None or bool(fits.search(span))
     if kind == "date":
-        pattern = {"clock": _CLOCK_SPAN, "weekday": _WEEKDAY_SPAN, "year": _YEAR_SPAN}.get(
-            unit or "", _DATE_SPAN
-        )
+        pattern = _DATE_UNIT_SPANS.get(unit or "", _DATE_SPAN)
         return bool(pattern.search(span)) and not _DURATION_ONLY.match(span)
     names = [w for w in _WORDS.findall(span) if w[0].isupper()]
     if kind == "person":  # a name that is not only an institution's

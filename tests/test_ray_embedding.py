@@ -72,26 +72,26 @@ def local_ray():
             if attempt == 2 or "timed out during startup" not in str(exc):
                 raise
             ray.shutdown()
-            _stop(set(ray_processes()) - set(before))
+            for pid in set(ray_processes()) - set(before):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGTERM)
+            _ray_left_after(before)
     try:
         yield ray
     finally:
         ray.shutdown()
-        deadline = time.monotonic() + 30
-        while (left := set(ray_processes()) - set(before)) and time.monotonic() < deadline:
-            time.sleep(0.2)
+        left = _ray_left_after(before)
         shutil.rmtree(temp_dir, ignore_errors=True)
     assert not left, {pid: ray_processes().get(pid) for pid in left}
 
 
-def _stop(pids: set[int]) -> None:
-    """SIGTERM the given processes (a failed start's, never another user's), then wait for them."""
-    for pid in pids:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + 30
-    while pids & set(ray_processes()) and time.monotonic() < deadline:
+def _ray_left_after(before: dict[int, str], seconds: float = 30.0) -> set[int]:
+    """The Ray processes that ``before`` did not have and that are still alive after waiting up
+    to ``seconds`` for them to exit."""
+    deadline = time.monotonic() + seconds
+    while (left := set(ray_processes()) - set(before)) and time.monotonic() < deadline:
         time.sleep(0.2)
+    return left
 
 
 def test_ray_stays_on_loopback(local_ray):
