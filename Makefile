@@ -48,12 +48,13 @@ test-stress: model
 	$(BIN)/python -m pytest -m stress -s
 
 # Scale-out (issue 9): the Milvus and Ray extras, then the store, mirror and Ray tests and the
-# retrieval, answer and write tests again with every dense search going through Milvus.
+# retrieval, answer and write tests again with every dense search going through Milvus. In two
+# workers, each with its own Milvus server on free ports: 6.0 min instead of 8.8 in one process.
 SCALE_TESTS := tests/test_milvus_store.py tests/test_milvus_index.py tests/test_ray_embedding.py \
 	tests/test_retrieval.py tests/test_api.py tests/test_reindex.py tests/test_index_model.py
 test-scale: model
 	$(BIN)/pip install --quiet -e '.[dev,milvus,ray]'
-	NEWSQA_VECTOR_STORE=milvus $(BIN)/python -m pytest \
+	NEWSQA_VECTOR_STORE=milvus $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile \
 		-m "not slow and not full and not stress" $(SCALE_TESTS)
 
 # The wheel as a user installs it (no extras, fresh venv, torch first): every module imports,
