@@ -177,6 +177,18 @@ def test_news_questions_become_the_sentence_windows_the_service_reads(shared_dir
     }  # fmt: skip
 
 
+def test_the_unshipped_news_questions_are_usable_and_held_apart(shared_dir):
+    """news-train-more.jsonl (README, "More news questions"): every question found in its
+    article, none over another news question's article or a report or calibration set's."""
+    more = NEWS_QUESTIONS.with_name("news-train-more.jsonl")
+    examples, stats = news_examples(more, shared_dir / "data/news/detik-2025.jsonl", 108)
+    assert stats["used"] == stats["questions"] == len(examples) >= 500
+    articles = {e.passage_id.split("#")[0] for e in examples}
+    shipped = {r for q in read_jsonl(NEWS_QUESTIONS) for r in q["relevant"]}
+    held = {r for f in ("detik-written", "detik-tune", "seed") for r in _relevant(f)}
+    assert not articles & (held | shipped)
+
+
 def _relevant(name: str) -> set[str]:
     path = Path(__file__).parents[1] / f"eval/questions/{name}.jsonl"
     return {r for q in read_jsonl(path) for r in q.get("relevant", [])}
