@@ -390,7 +390,7 @@ def test_trim_span_closes_the_bracket_it_opened():
 )
 def test_trim_span_balances_brackets_and_quotes_inside(span, expected):
     text = (
-        'Bansos yang tidak tepat sasaran: PKH (program keluarga harapan) dan BPNT (bantuan '
+        "Bansos yang tidak tepat sasaran: PKH (program keluarga harapan) dan BPNT (bantuan "
         'pangan non tunai), kata dia. Lalu program "Infrastruktur Tuntas Merata" yang baru. '
         "Program Layanan Tidak Boleh Berhenti Sekolah (Poltabes). Kata ‘Ma’ruf Amin."
     )
