@@ -178,8 +178,9 @@ def test_news_questions_become_the_sentence_windows_the_service_reads(shared_dir
 
 
 def test_the_unshipped_news_questions_are_usable_and_held_apart(shared_dir):
-    """news-train-more.jsonl (README, "More news questions"): every question found in its
-    article, none over another news question's article or a report or calibration set's."""
+    """news-train-more.jsonl (docs/reader-experiments.md, "More news questions"): every
+    question found in its article, none over another news question's article or a report or
+    calibration set's."""
     more = NEWS_QUESTIONS.with_name("news-train-more.jsonl")
     examples, stats = news_examples(more, shared_dir / "data/news/detik-2025.jsonl", 108)
     assert stats["used"] == stats["questions"] == len(examples) >= 500
