@@ -162,9 +162,18 @@ class JobRunner:
         return out
 
     def _prune(self) -> None:
-        """Keep the files of the last ``KEEP`` jobs."""
-        files = sorted(self._dir.glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
-        for path in [p for p in files if p.name.count(".") == 1][KEEP:]:
+        """Keep the files of the last ``KEEP`` jobs. A file listed may be gone by the time it
+        is looked at (the job thread removes a finished job's progress file, another server
+        process prunes too): that is no error of the request that prunes."""
+        dated: list[tuple[float, Path]] = []
+        for path in self._dir.glob("*.json"):
+            if path.name.count(".") != 1:  # "<id>.progress.json": the job thread's own
+                continue
+            try:
+                dated.append((path.stat().st_mtime, path))
+            except FileNotFoundError:
+                continue
+        for _, path in sorted(dated, reverse=True)[KEEP:]:
             path.unlink(missing_ok=True)
 
     def _run(self) -> None:

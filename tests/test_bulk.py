@@ -13,17 +13,24 @@ import httpx
 import pytest
 from conftest import CORPUS_DIR, running_server
 
+from service.jobs import JOBS_DIR
+
 TOKEN = "bulk-admin-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 RECORDS = [json.loads(line) for line in (CORPUS_DIR / "articles.jsonl").open()]
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory, corpus_index, settings):
+def bulk_index(tmp_path_factory, corpus_index):
     index_dir = tmp_path_factory.mktemp("bulk") / "index"
     shutil.copytree(corpus_index, index_dir)
+    return index_dir
+
+
+@pytest.fixture(scope="module")
+def server(bulk_index, settings):
     with running_server(
-        index_dir,
+        bulk_index,
         settings.cache_dir,
         NEWSQA_ADMIN_TOKEN=TOKEN,
         NEWSQA_RATE_LIMIT_PER_MINUTE="0",
@@ -149,6 +156,22 @@ def test_bulk_refusals_name_the_problem(server):
         httpx.post(f"{url}/articles/delete", json=too_many, headers=AUTH, timeout=30).status_code
         == 422
     )
+
+
+def test_a_job_file_gone_while_jobs_are_pruned_is_no_server_error(server, bulk_index):
+    """The job thread removes a finished job's progress file while a new request lists the
+    jobs folder to prune it (schemathesis hit this as a 500). A dangling link is a file that is
+    listed and then cannot be read, as one removed in between."""
+    jobs = bulk_index / JOBS_DIR
+    jobs.mkdir(exist_ok=True)
+    (jobs / "0gone.json").symlink_to(jobs / "removed-meanwhile.json")
+    (jobs / "1gone.progress.json").symlink_to(jobs / "removed-meanwhile.json")
+    url = server
+    record = {"id": "no-text"}  # rejected: the job writes nothing, the index stays as it is
+    response = httpx.post(f"{url}/articles/bulk", json=[record], headers=AUTH, timeout=30)
+    assert response.status_code == 202, response.text
+    job = wait_for_job(url, response.json()["id"])
+    assert job["state"] == "done" and job["items"][0]["result"] == "rejected", job
 
 
 def test_listing_pages_through_every_article_and_stats_count_them(server):
