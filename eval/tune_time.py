@@ -16,15 +16,13 @@ Training questions only: the sets reported on (facqa-valid, detik-summary-dev) a
 from __future__ import annotations
 
 import json
-import random
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from eval.metrics import mrr_at
 from eval.questions import load_questions
-from eval.runner import canonical_relevant, story_of
+from eval.tune_fusion import cross_validate, mrr_per_question
 from indexer.event_time import question_times
 from newsqa.settings import get_settings
 from service.index_open import open_embedder, open_store
@@ -43,22 +41,6 @@ GRID = [
 GRID_KEYS = [f"event={e},published={p}" for e, p in GRID]
 
 
-def cross_validate(scores: dict[str, list[float]], folds: int, seed: int) -> dict:
-    """Per fold, the setting best on the other folds and its MRR on this fold."""
-    n = len(next(iter(scores.values())))
-    order = list(range(n))
-    random.Random(seed).shuffle(order)
-    parts = [order[i::folds] for i in range(folds)]
-    held, picked = [], []
-    for part in parts:
-        inside = set(part)
-        train = [i for i in range(n) if i not in inside]
-        best = max(scores, key=lambda s: (sum(scores[s][i] for i in train), -GRID_KEYS.index(s)))
-        picked.append(best)
-        held += [scores[best][i] for i in part]
-    return {"cv_mrr@10": sum(held) / n, "picked": picked}
-
-
 def main(
     index: Annotated[Path, typer.Option(help="Index of the questions' corpus.")],
     questions: Annotated[Path, typer.Option(help="Training questions (JSONL).")],
@@ -71,20 +53,13 @@ def main(
     embedder = open_embedder(settings)
     as_of = store.newest_day
     dated = [q for q in load_questions(questions) if question_times(q.question, as_of)]
+    vectors = embedder.embed_queries([q.question for q in dated])
     scores: dict[str, list[float]] = {}
     for key, (event, published) in zip(GRID_KEYS, GRID):
         retriever = HybridRetriever(
             store, embedder, weights=FusionWeights(event=event, published=published)
         )
-        hits = retriever.retrieve_batch([q.question for q in dated], k=10)
-        scores[key] = [
-            mrr_at(
-                [story_of(store, h.article_id) for h in found],
-                canonical_relevant(store, q.relevant),
-                10,
-            )
-            for q, found in zip(dated, hits)
-        ]
+        scores[key] = mrr_per_question(retriever, dated, vectors)
     report = {
         "questions": str(questions),
         "dated_questions": len(dated),

@@ -1,0 +1,135 @@
+"""Choose fusion weights (``FusionWeights`` fields) by k-fold cross-validation on training
+questions, for all questions or those of one language.
+
+Why a tool: a weight is kept only when cross-validation on training questions says so, and the
+README's "measured and not shipped" figures must be reproducible. Every point of the grid ranks
+every question once (the questions are embedded once); each fold picks the point with the best
+MRR@10 on the other folds (ties: the point listed first, so list the shipped value first) and is
+scored with it.
+
+    python -m eval.tune_fusion --index ../ds-idx --language en \
+        --questions indexer/reader/news-train.jsonl \
+        --questions indexer/reader/news-train-more.jsonl \
+        --grid headline=0.5,0.2,0 --grid feedback_dense=0.5,0.1 --out var/tune-fusion-en.json
+
+Training questions only: the sets reported on (facqa-valid, detik-written, the seed set) are
+not tuned on.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import random
+from dataclasses import fields, replace
+from pathlib import Path
+from typing import Annotated, Literal
+
+import numpy as np
+import typer
+
+from eval.metrics import mrr_at
+from eval.questions import ReferenceQuestion, load_questions
+from eval.runner import canonical_relevant, story_of
+from indexer.language import question_language
+from newsqa.settings import get_settings
+from service.index_open import open_embedder, open_store
+from service.retrieval import FusionWeights, HybridRetriever
+
+_WEIGHTS = {f.name for f in fields(FusionWeights)}
+
+
+def parse_grid(specs: list[str]) -> dict[str, list[float]]:
+    """``["headline=0.5,0.2"]`` -> ``{"headline": [0.5, 0.2]}``; an unknown weight or a value
+    that is not a number is an error naming it."""
+    grid: dict[str, list[float]] = {}
+    for spec in specs:
+        name, _, values = spec.partition("=")
+        if name not in _WEIGHTS:
+            raise typer.BadParameter(f"{name!r} is no fusion weight; one of {sorted(_WEIGHTS)}")
+        try:
+            grid[name] = [float(v) for v in values.split(",")]
+        except ValueError:
+            raise typer.BadParameter(f"{spec!r}: values must be numbers, comma-separated") from None
+    return grid
+
+
+def cross_validate(scores: dict[str, list[float]], folds: int, seed: int) -> dict:
+    """Per fold, the setting best on the other folds (ties: the one listed first) and its
+    scores on this fold: the cross-validated mean, and the setting each fold picked."""
+    n = len(next(iter(scores.values())))
+    order = list(range(n))
+    random.Random(seed).shuffle(order)
+    parts = [order[i::folds] for i in range(folds)]
+    keys = list(scores)
+    held, picked = [], []
+    for part in parts:
+        inside = set(part)
+        train = [i for i in range(n) if i not in inside]
+        best = max(keys, key=lambda s: (sum(scores[s][i] for i in train), -keys.index(s)))
+        picked.append(best)
+        held += [scores[best][i] for i in part]
+    return {"cv_mrr@10": sum(held) / n, "picked": picked}
+
+
+def mrr_per_question(
+    retriever: HybridRetriever,
+    questions: list[ReferenceQuestion],
+    vectors: np.ndarray | None = None,
+) -> list[float]:
+    """MRR@10 of each question, its relevant articles counted as stories."""
+    store = retriever.store
+    hits = retriever.retrieve_batch([q.question for q in questions], k=10, query_vectors=vectors)
+    return [
+        mrr_at(
+            [story_of(store, h.article_id) for h in found],
+            canonical_relevant(store, q.relevant),
+            10,
+        )
+        for q, found in zip(questions, hits)
+    ]
+
+
+def main(
+    index: Annotated[Path, typer.Option(help="Index of the questions' corpus.")],
+    questions: Annotated[list[Path], typer.Option(help="Training questions (JSONL), repeatable.")],
+    grid: Annotated[list[str], typer.Option(help="WEIGHT=V1,V2,...; repeatable.")],
+    out: Annotated[Path, typer.Option(help="Where the report goes (JSON).")],
+    language: Literal["all", "en", "id"] = "all",
+    folds: int = 5,
+    seed: int = 13,
+) -> None:
+    axes = parse_grid(grid)
+    settings = get_settings().model_copy(update={"index_dir": index})
+    store = open_store(settings)
+    embedder = open_embedder(settings)
+    asked = [
+        q
+        for path in questions
+        for q in load_questions(path)
+        if q.answerable and q.relevant and language in ("all", question_language(q.question))
+    ]
+    if not asked:
+        raise typer.BadParameter(f"no answerable questions ({language}) with relevant articles")
+    vectors = embedder.embed_queries([q.question for q in asked])
+    scores: dict[str, list[float]] = {}
+    for point in itertools.product(*axes.values()):
+        values = dict(zip(axes, point))
+        weights = replace(FusionWeights(), **values)
+        key = ",".join(f"{name}={value:g}" for name, value in values.items())
+        retriever = HybridRetriever(store, embedder, weights=weights)
+        scores[key] = mrr_per_question(retriever, asked, vectors)
+    report = {
+        "questions": [str(p) for p in questions],
+        "language": language,
+        "count": len(asked),
+        "mrr@10": {key: round(sum(v) / len(v), 4) for key, v in scores.items()},
+        **cross_validate(scores, folds, seed),
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2))
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    typer.run(main)

@@ -1,0 +1,76 @@
+"""Choosing fusion weights by cross-validation (``eval.tune_fusion``): the fold logic, the grid's
+errors, and that a grid point ranks exactly as the product's retriever does."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import typer
+
+from eval.questions import load_questions
+from eval.tune_fusion import cross_validate, main, mrr_per_question, parse_grid
+from indexer.language import question_language
+from service.retrieval import FusionWeights, HybridRetriever
+
+CORPUS_QUESTIONS = Path(__file__).parents[1] / "eval" / "questions" / "corpus.jsonl"
+
+
+def test_each_fold_picks_the_setting_best_on_the_other_folds() -> None:
+    scores = {"shipped": [0.5] * 10, "better": [1.0] * 10, "worse": [0.0] * 10}
+    report = cross_validate(scores, folds=5, seed=13)
+    assert report["picked"] == ["better"] * 5
+    assert report["cv_mrr@10"] == 1.0
+    # a tie goes to the setting listed first: the shipped value is listed first
+    tied = cross_validate({"shipped": [0.5] * 10, "other": [0.5] * 10}, folds=5, seed=13)
+    assert tied["picked"] == ["shipped"] * 5
+
+
+def test_a_grid_names_real_weights_and_numbers() -> None:
+    assert parse_grid(["headline=0.5,0.2", "feedback_dense=0.1"]) == {
+        "headline": [0.5, 0.2],
+        "feedback_dense": [0.1],
+    }
+    with pytest.raises(typer.BadParameter, match="'headlines' is no fusion weight"):
+        parse_grid(["headlines=0.5"])
+    with pytest.raises(typer.BadParameter, match="must be numbers"):
+        parse_grid(["headline=0.5,high"])
+
+
+def test_grid_points_rank_as_the_retriever_does_and_folds_pick_the_sound_one(
+    corpus_index: Path, store, embedder, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "tune.json"
+    # a negative dense weight ranks the least similar chunks first: every fold must reject it
+    main(
+        index=corpus_index,
+        questions=[CORPUS_QUESTIONS],
+        grid=["dense=1,-1", "headline=0.5"],
+        out=out,
+        language="en",
+    )
+    report = json.loads(out.read_text())
+    assert json.loads(capsys.readouterr().out) == report
+    english = [
+        q
+        for q in load_questions(CORPUS_QUESTIONS)
+        if q.answerable and q.relevant and question_language(q.question) == "en"
+    ]
+    assert report["count"] == len(english) > 10
+    shipped = mrr_per_question(HybridRetriever(store, embedder, weights=FusionWeights()), english)
+    assert report["mrr@10"]["dense=1,headline=0.5"] == round(sum(shipped) / len(shipped), 4)
+    assert report["mrr@10"]["dense=-1,headline=0.5"] < report["mrr@10"]["dense=1,headline=0.5"]
+    assert report["picked"] == ["dense=1,headline=0.5"] * 5
+
+
+def test_no_question_left_is_an_error(corpus_index: Path, tmp_path: Path) -> None:
+    unanswerable = tmp_path / "none.jsonl"
+    unanswerable.write_text(json.dumps({"id": "u1", "question": "apa?", "answerable": False}))
+    with pytest.raises(typer.BadParameter, match=r"no answerable questions \(all\)"):
+        main(
+            index=corpus_index,
+            questions=[unanswerable],
+            grid=["headline=0.5"],
+            out=tmp_path / "out.json",
+        )
