@@ -54,16 +54,28 @@ def parse_grid(specs: list[str]) -> dict[str, list[float]]:
     return grid
 
 
-def cross_validate(scores: dict[str, list[float]], folds: int, seed: int) -> dict:
+def fold_parts(n: int, folds: int, seed: int, groups: list[str] | None = None) -> list[list[int]]:
+    """Question indices per fold, seeded; with ``groups`` (one per question: its article),
+    a group's questions all in one fold. Several questions over one article would otherwise
+    let a fold be scored on articles it was tuned on: a query-side map fitted that way gained
+    0.03 MRR@10 on news-train's English questions, and lost 0.005 to 0.05 once the folds held
+    out whole articles."""
+    members = groups or [str(i) for i in range(n)]
+    names = list(dict.fromkeys(members))
+    random.Random(seed).shuffle(names)
+    fold_of = {name: i % folds for i, name in enumerate(names)}
+    return [[i for i in range(n) if fold_of[members[i]] == f] for f in range(folds)]
+
+
+def cross_validate(
+    scores: dict[str, list[float]], folds: int, seed: int, groups: list[str] | None = None
+) -> dict:
     """Per fold, the setting best on the other folds (ties: the one listed first) and its
     scores on this fold: the cross-validated mean, and the setting each fold picked."""
     n = len(next(iter(scores.values())))
-    order = list(range(n))
-    random.Random(seed).shuffle(order)
-    parts = [order[i::folds] for i in range(folds)]
     keys = list(scores)
     held, picked = [], []
-    for part in parts:
+    for part in fold_parts(n, folds, seed, groups):
         inside = set(part)
         train = [i for i in range(n) if i not in inside]
         best = max(keys, key=lambda s: (sum(scores[s][i] for i in train), -keys.index(s)))
@@ -124,7 +136,7 @@ def main(
         "language": language,
         "count": len(asked),
         "mrr@10": {key: round(sum(v) / len(v), 4) for key, v in scores.items()},
-        **cross_validate(scores, folds, seed),
+        **cross_validate(scores, folds, seed, [min(q.relevant) for q in asked]),
     }
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2))

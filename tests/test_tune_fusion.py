@@ -10,7 +10,7 @@ import pytest
 import typer
 
 from eval.questions import load_questions
-from eval.tune_fusion import cross_validate, main, mrr_per_question, parse_grid
+from eval.tune_fusion import cross_validate, fold_parts, main, mrr_per_question, parse_grid
 from indexer.language import question_language
 from service.retrieval import FusionWeights, HybridRetriever
 
@@ -25,6 +25,17 @@ def test_each_fold_picks_the_setting_best_on_the_other_folds() -> None:
     # a tie goes to the setting listed first: the shipped value is listed first
     tied = cross_validate({"shipped": [0.5] * 10, "other": [0.5] * 10}, folds=5, seed=13)
     assert tied["picked"] == ["shipped"] * 5
+
+
+def test_an_articles_questions_stay_in_one_fold() -> None:
+    groups = [f"article-{i % 7}" for i in range(40)]
+    parts = fold_parts(40, 5, 13, groups)
+    assert sorted(i for part in parts for i in part) == list(range(40))
+    for article in set(groups):
+        holding = [f for f, part in enumerate(parts) if any(groups[i] == article for i in part)]
+        assert len(holding) == 1, article
+    # without groups every question is its own: the folds are as even as they can be
+    assert sorted(len(part) for part in fold_parts(40, 5, 13)) == [8] * 5
 
 
 def test_a_grid_names_real_weights_and_numbers() -> None:
