@@ -6,7 +6,7 @@ this machine's virtual CPUs that is slow twice over: each returned block makes t
 interrupt the other thread of the team to flush its TLB, and each new block faults its pages
 in again (at times 0.08 GB/s when the host is busy, 13 GB/s when not). A training step of 16
 windows of 384 tokens took 22 s; with freed memory kept in the heap, 8.1 s (one process each,
-in the same minutes; README, "Training"). ``newsqa reader train`` sets it: it is
+in the same minutes; README, "Training, first stage"). ``newsqa reader train`` sets it: it is
 process-wide, so it belongs to the command, not to ``train()``, which tests call in process.
 
 Serving does not need it: OpenVINO keeps its own buffers, and the answer step measured the

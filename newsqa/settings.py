@@ -75,8 +75,8 @@ class Settings(BaseSettings):
     )
     abstain_threshold: float = Field(
         0.82,
-        description="Abstain when the best evidence sentence's cosine with the question is "
-        "below this; calibrated with eval/calibrate.py (README, 'Abstention threshold').",
+        description="Sentences mode only: abstain when the best evidence sentence's cosine "
+        "with the question is below this (README, 'Abstention in sentences mode').",
     )
     answer_mode: Literal["reader", "sentences"] = Field(
         "reader",

@@ -93,7 +93,8 @@ def load_reader_answerer(settings: Settings) -> ReaderAnswerBuilder:
     if not Path(weights).is_file():
         raise ReaderNotFoundError(
             f"no reader weights at {weights}: train them (`newsqa reader train`, README "
-            "'Reader'), point NEWSQA_READER_WEIGHTS at them, or set NEWSQA_ANSWER_MODE=sentences"
+            "'Answers: the reader'), point NEWSQA_READER_WEIGHTS at them, or set "
+            "NEWSQA_ANSWER_MODE=sentences"
         )
     encoder = resolve_model(BUNDLED_MODEL, settings.cache_dir)
     reader = Reader.from_files(
@@ -134,7 +135,7 @@ def read_thresholds(weights: Path, settings: Settings) -> dict[str, float]:
     if calibrated_with != runtime and not {calibrated_with, runtime} <= SAME_THRESHOLDS:
         log.warning(
             "reader thresholds in %s were calibrated with the %s runtime, not %s: recalibrate "
-            "(README, 'Reader') for exact abstention rates",
+            "(README, 'Abstention per language pair') for exact abstention rates",
             path,
             calibrated_with,
             runtime,
@@ -145,7 +146,7 @@ def read_thresholds(weights: Path, settings: Settings) -> dict[str, float]:
         if (calibrated := data.get(name, before[name])) != now:
             log.warning(
                 "reader thresholds in %s were calibrated with %s=%s, not %s: recalibrate "
-                "(README, 'Reader') for exact abstention rates",
+                "(README, 'Abstention per language pair') for exact abstention rates",
                 path,
                 name,
                 calibrated,
