@@ -85,6 +85,16 @@ def test_ask_prints_answer_and_citations(corpus_index):
     )
     assert result.exit_code == 0, result.output
     assert "Poltabes" in result.output and "[1]" in result.output
+    # the short answers come first, each with its citation, as POST /ask gives them
+    as_json = runner.invoke(
+        app,
+        ["ask", "which Palembang programs won 2020 awards", "--index-dir", str(corpus_index)]
+        + ["--json"],
+    )
+    short = json.loads(as_json.output)["short_answers"]
+    assert short
+    first_line = result.output.splitlines()[0]
+    assert first_line == "; ".join(f"{a['text']} [{a['n']}]" for a in short)
 
 
 def test_timeline_prints_dated_sentences_earliest_first(corpus_index, tmp_path):

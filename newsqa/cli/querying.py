@@ -176,6 +176,11 @@ def ask(
             chunk = hit.passages[0].chunk
             console.print(f"- {chunk.title or hit.article_id}: {chunk.text[:200]}...", markup=False)
         return
+    # The answer itself first, as the web page shows it in bold above the quotes: each short
+    # answer with the citation that holds it. Text, not markup: "[1]" in a span is text.
+    if answer.short_answers:
+        spans = "; ".join(f"{a.text} [{a.n}]" for a in answer.short_answers)
+        console.print(Text(spans, style="bold"))
     # markup=False: article text is printed as it is ("[1]" or "[/b]" in a quote is text)
     console.print(answer.answer, markup=False)
     for c in answer.citations:
