@@ -102,6 +102,19 @@ def mrr_per_question(
     ]
 
 
+def write_report(out: Path, about: dict, scores: dict[str, list[float]], cv: dict) -> None:
+    """``about`` the run, each setting's MRR@10 over all questions, then the cross-validation;
+    to ``out`` (JSON) and stdout."""
+    report = {
+        **about,
+        "mrr@10": {key: round(sum(v) / len(v), 4) for key, v in scores.items()},
+        **cv,
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2))
+    print(json.dumps(report, indent=2))
+
+
 def main(
     index: Annotated[Path, typer.Option(help="Index of the questions' corpus.")],
     questions: Annotated[list[Path], typer.Option(help="Training questions (JSONL), repeatable.")],
@@ -131,16 +144,9 @@ def main(
         key = ",".join(f"{name}={value:g}" for name, value in values.items())
         retriever = HybridRetriever(store, embedder, weights=weights)
         scores[key] = mrr_per_question(retriever, asked, vectors)
-    report = {
-        "questions": [str(p) for p in questions],
-        "language": language,
-        "count": len(asked),
-        "mrr@10": {key: round(sum(v) / len(v), 4) for key, v in scores.items()},
-        **cross_validate(scores, folds, seed, [min(q.relevant) for q in asked]),
-    }
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2))
-    print(json.dumps(report, indent=2))
+    about = {"questions": [str(p) for p in questions], "language": language, "count": len(asked)}
+    cv = cross_validate(scores, folds, seed, [min(q.relevant) for q in asked])
+    write_report(out, about, scores, cv)
 
 
 if __name__ == "__main__":

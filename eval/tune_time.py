@@ -15,14 +15,13 @@ Training questions only: the sets reported on (facqa-valid, detik-summary-dev) a
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from eval.questions import load_questions
-from eval.tune_fusion import cross_validate, mrr_per_question
+from eval.tune_fusion import cross_validate, mrr_per_question, write_report
 from indexer.event_time import question_times
 from newsqa.settings import get_settings
 from service.index_open import open_embedder, open_store
@@ -60,15 +59,8 @@ def main(
             store, embedder, weights=FusionWeights(event=event, published=published)
         )
         scores[key] = mrr_per_question(retriever, dated, vectors)
-    report = {
-        "questions": str(questions),
-        "dated_questions": len(dated),
-        "mrr@10": {key: round(sum(v) / len(v), 4) for key, v in scores.items()},
-        **cross_validate(scores, folds, seed),
-    }
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2))
-    print(json.dumps(report, indent=2))
+    about = {"questions": str(questions), "dated_questions": len(dated)}
+    write_report(out, about, scores, cross_validate(scores, folds, seed))
 
 
 if __name__ == "__main__":
