@@ -36,21 +36,25 @@ from newsqa.settings import get_settings
 from service.index_open import open_embedder, open_store
 from service.retrieval import FusionWeights, HybridRetriever
 
-_WEIGHTS = {f.name for f in fields(FusionWeights)}
+# each weight's type: a count (``feedback_terms``) must stay an int, it slices a term list
+_WEIGHTS = {f.name: int if f.type in ("int", int) else float for f in fields(FusionWeights)}
 
 
 def parse_grid(specs: list[str]) -> dict[str, list[float]]:
     """``["headline=0.5,0.2"]`` -> ``{"headline": [0.5, 0.2]}``; an unknown weight or a value
-    that is not a number is an error naming it."""
+    that is not a number of the weight's type is an error naming it."""
     grid: dict[str, list[float]] = {}
     for spec in specs:
         name, _, values = spec.partition("=")
         if name not in _WEIGHTS:
             raise typer.BadParameter(f"{name!r} is no fusion weight; one of {sorted(_WEIGHTS)}")
+        kind = _WEIGHTS[name]
         try:
-            grid[name] = [float(v) for v in values.split(",")]
+            grid[name] = [kind(v) for v in values.split(",")]
         except ValueError:
-            raise typer.BadParameter(f"{spec!r}: values must be numbers, comma-separated") from None
+            raise typer.BadParameter(
+                f"{spec!r}: values must be {kind.__name__} numbers, comma-separated"
+            ) from None
     return grid
 
 

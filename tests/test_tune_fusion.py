@@ -45,8 +45,13 @@ def test_a_grid_names_real_weights_and_numbers() -> None:
     }
     with pytest.raises(typer.BadParameter, match="'headlines' is no fusion weight"):
         parse_grid(["headlines=0.5"])
-    with pytest.raises(typer.BadParameter, match="must be numbers"):
+    with pytest.raises(typer.BadParameter, match="must be float numbers"):
         parse_grid(["headline=0.5,high"])
+    # a count stays a count: it slices the feedback's term list
+    terms = parse_grid(["feedback_terms=10,20"])["feedback_terms"]
+    assert terms == [10, 20] and all(type(t) is int for t in terms)
+    with pytest.raises(typer.BadParameter, match="must be int numbers"):
+        parse_grid(["feedback_terms=10.5"])
 
 
 def test_grid_points_rank_as_the_retriever_does_and_folds_pick_the_sound_one(
