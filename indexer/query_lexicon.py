@@ -16,7 +16,8 @@ from collections.abc import Collection
 from functools import lru_cache
 from pathlib import Path
 
-from indexer.analyzer import analyze
+from indexer.analyzer import STOPWORDS, analyze
+from indexer.cognates import loanword_spellings
 from indexer.language import question_language
 
 LEXICON_PATH = Path(__file__).with_name("lexicon_en_id.tsv")
@@ -65,8 +66,9 @@ def _base_forms(word: str) -> list[str]:
 
 def indonesian_terms(question: str, own: Collection[str] | None = None) -> list[str]:
     """BM25 terms (``analyze``d) of the Indonesian words for the question's English words and
-    phrases, longest phrase first, each term once, none the question already has (``own``:
-    its terms, when the caller has them)."""
+    phrases, longest phrase first, and of the loanword spellings of the words the lexicon
+    lacks (``indexer.cognates``); each term once, none the question already has (``own``: its
+    terms, when the caller has them)."""
     entries, longest = _lexicon()
     words = _WORD.findall(question.lower())
     own = set(analyze(question) if own is None else own)
@@ -80,14 +82,25 @@ def indonesian_terms(question: str, own: Collection[str] | None = None) -> list[
                 None,
             )
             if hit is not None:
-                for term in analyze(" ".join(hit)):
-                    if term not in own and term not in found:
-                        found.append(term)
+                _add_new(analyze(" ".join(hit)), own, found)
                 i += n
                 break
         else:
+            # a word the lexicon lacks: its spelling as a loanword ("catalyst" -> "katalis")
+            if words[i] not in STOPWORDS:
+                _add_new(
+                    analyze(" ".join(loanword_spellings(words[i], _base_forms(words[i])))),
+                    own,
+                    found,
+                )
             i += 1
     return found
+
+
+def _add_new(terms: list[str], own: set[str], found: list[str]) -> None:
+    for term in terms:
+        if term not in own and term not in found:
+            found.append(term)
 
 
 def query_terms(question: str, own: list[str] | None = None) -> list[str]:

@@ -9,6 +9,7 @@ import pytest
 
 from eval.questions import load_questions
 from indexer.analyzer import analyze
+from indexer.cognates import loanword_spellings
 from indexer.language import question_language
 from indexer.query_lexicon import indonesian_terms
 from service.retrieval import HybridRetriever
@@ -31,6 +32,44 @@ def test_a_phrase_is_translated_as_a_whole_and_terms_come_once() -> None:
     # a name or an Indonesian word already in the question adds nothing
     assert indonesian_terms("Jasa Marga") == []
     assert not set(indonesian_terms("kucing cats")) & set(analyze("kucing"))
+
+
+def test_a_word_the_lexicon_lacks_is_looked_up_as_a_loanword() -> None:
+    spelled = {
+        w: loanword_spellings(w, [w, w[:-1]])
+        for w in ("catalyst", "investigations", "technology", "vitamins", "caffeine", "percent")
+    }
+    assert spelled == {
+        "catalyst": ["katalis"],
+        "investigations": ["investigasi"],
+        "technology": ["teknologi"],
+        "vitamins": ["vitamin"],
+        "caffeine": ["kafein"],
+        "percent": ["persen"],
+    }
+    # short words are left alone: their spellings are other Indonesian words
+    assert loanword_spellings("baby", ["baby"]) == loanword_spellings("city", ["city"]) == []
+    assert set(analyze("katalis")) <= set(indonesian_terms("who supplied the catalyst"))
+    # the lexicon's word wins where it has one: "policy" is "kebijakan", not "polisi"
+    policy = indonesian_terms("which policy")
+    assert set(analyze("kebijakan")) <= set(policy) and not set(analyze("polisi")) & set(policy)
+
+
+@pytest.mark.usefixtures("corpus_index")
+def test_bm25_finds_an_article_by_a_loanword_the_lexicon_lacks(store, embedder) -> None:
+    """Each English word is missing from the lexicon; the corpus article spells it the
+    Indonesian way, and BM25 alone ranks that article first only through that spelling."""
+    asked = {
+        "when is the culmination": "nq-012",
+        "what does the revitalisation cover": "nq-020",
+        "what caused the sedimentation": "nq-005",
+        "what was the prevalence": "nq-018",
+    }
+    on = HybridRetriever(store, embedder, mode="bm25")
+    off = HybridRetriever(store, embedder, mode="bm25", translate_english=False)
+    for question, article in asked.items():
+        assert [h.article_id for h in on.retrieve(question, k=1)] == [article], question
+        assert article not in {h.article_id for h in off.retrieve(question, k=3)}, question
 
 
 def _without_names(question: str) -> str:
