@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import replace
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
@@ -25,6 +25,7 @@ from service.live_index import LiveIndex
 from service.qa import Components, build_components
 from service.retrieval import HybridRetriever
 from service.routes import articles, ask, bulk, ops, search, stats, timeline, web, writes
+from service.routes.params import known_query_only
 
 __all__ = ["create_app"]
 
@@ -64,16 +65,21 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
     for error in ERROR_STATUS:
         app.add_exception_handler(error, _domain_error)
 
+    # API routes refuse query parameters they do not take (the write routes check after
+    # authentication); the web page and probes take any
+    api = [Depends(known_query_only)]
     # In this order the paths appear in the OpenAPI document, as before the routes moved out.
-    app.include_router(writes.router)  # POST/PUT/DELETE /articles (service/routes/writes.py)
-    app.include_router(bulk.router)  # POST /articles/bulk, /articles/delete; GET /jobs/{id}
+    # POST/PUT/DELETE /articles (service/routes/writes.py)
+    app.include_router(writes.router)
+    # POST /articles/bulk, /articles/delete; GET /jobs/{id}
+    app.include_router(bulk.router)
     app.include_router(web.router)  # GET / and /read/{id}: the web page (service/routes/web.py)
     app.mount("/static", web.static_files(), name="static")
-    app.include_router(ask.router)  # POST /ask
-    app.include_router(search.router)  # GET /search
-    app.include_router(timeline.router)  # GET /timeline
-    app.include_router(articles.router)  # GET /articles, /articles/{id}
-    app.include_router(stats.router)  # GET /stats
+    app.include_router(ask.router, dependencies=api)  # POST /ask
+    app.include_router(search.router, dependencies=api)  # GET /search
+    app.include_router(timeline.router, dependencies=api)  # GET /timeline
+    app.include_router(articles.router, dependencies=api)  # GET /articles, /articles/{id}
+    app.include_router(stats.router, dependencies=api)  # GET /stats
     app.include_router(ops.router)  # GET /health, /ready (GET /metrics: metrics.install)
     return app
 

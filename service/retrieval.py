@@ -32,6 +32,14 @@ from indexer.store import ChunkRecord, IndexStore, MetadataFilter
 Mode = Literal["hybrid", "dense", "bm25"]
 
 
+class ReversedRangeError(ValueError):
+    """A filter range that ends before it starts; ``field`` names where it starts."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
 @dataclass(frozen=True)
 class Filters:
     """Hard filters on article metadata; ``None`` means no constraint. ``source`` and
@@ -45,6 +53,23 @@ class Filters:
     """Articles that name a time ("Senin (20/10)", "tahun lalu") overlapping [event_from,
     event_to] (``indexer.event_time``, stored per segment)."""
     event_to: date | None = None
+
+    def __post_init__(self) -> None:
+        # A range that ends before it starts matches nothing; a user who swapped the bounds
+        # should hear so, not get an empty result that looks like "no such news".
+        published = [
+            to_timestamp(d) if d else None for d in (self.published_from, self.published_to)
+        ]
+        for (low, high), (low_name, high_name) in (
+            (published, ("published_from", "published_to")),
+            ((self.event_from, self.event_to), ("event_from", "event_to")),
+        ):
+            if low is not None and high is not None and low > high:
+                raise ReversedRangeError(
+                    low_name,
+                    f"{low_name} ({getattr(self, low_name).isoformat()}) is after "
+                    f"{high_name} ({getattr(self, high_name).isoformat()}): nothing can match",
+                )
 
     def is_empty(self) -> bool:
         return not any(

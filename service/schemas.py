@@ -6,7 +6,7 @@ from datetime import date, datetime
 from typing import Annotated
 
 from fastapi import Path
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from indexer.ids import ARTICLE_ID_MAX_LENGTH, ARTICLE_ID_PATTERN, ARTICLE_ID_RULE
 from indexer.pipeline import IndexReport
@@ -57,6 +57,11 @@ class Filters(BaseModel):
     event_to: date | None = Field(
         None, description="Articles naming a time that starts on or before this day."
     )
+
+    @model_validator(mode="after")
+    def _ranges_in_order(self) -> Filters:
+        self.to_retrieval()  # ValueError on a reversed range: a 422 naming both bounds
+        return self
 
     def to_retrieval(self) -> RetrievalFilters:
         return RetrievalFilters(**self.model_dump())

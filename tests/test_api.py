@@ -137,6 +137,13 @@ def test_duplicate_id_resolves_to_kept_article(client):
         ({}, "question"),
         ({"question": "ok", "filters": {"published_from": "yesterday-ish"}}, "published_from"),
         ({"question": "ok", "colour": "blue"}, "colour"),
+        (
+            {
+                "question": "ok",
+                "filters": {"published_from": "2020-12-01", "published_to": "2020-11-01"},
+            },
+            "published_to",
+        ),
     ],
 )
 def test_invalid_requests_get_422_naming_the_field(client, payload, field):
@@ -196,6 +203,37 @@ def test_search_validation(client, path):
     assert invisible.status_code == 422
     assert invisible.json()["detail"][0]["loc"] == ["query", "q"]
     assert "invisible" in invisible.json()["detail"][0]["msg"]
+    # a misspelt filter would have answered unfiltered; it is named, with what the route takes
+    typo = client.get(path, params={"q": "Palembang", "catgory": "Daerah"})
+    assert typo.status_code == 422
+    [error] = typo.json()["detail"]
+    assert error["loc"] == ["query", "catgory"] and "category" in error["msg"]
+    # a range that ends before it starts is named where it starts
+    for low, high in (("published_from", "published_to"), ("event_from", "event_to")):
+        swapped = client.get(path, params={"q": "Palembang", low: "2020-12-01", high: "2020-11-01"})
+        assert swapped.status_code == 422
+        assert swapped.json()["detail"][0]["loc"] == ["query", low], swapped.text
+        assert high in swapped.json()["detail"][0]["msg"]
+    # one day as both bounds is a range, not an error
+    same_day = {"published_from": "2020-11-26", "published_to": "2020-11-26"}
+    assert client.get(path, params={"q": "Palembang", **same_day}).status_code == 200
+
+
+def test_every_api_route_refuses_query_parameters_it_does_not_take(client):
+    """The web page and the probes take any; the API routes name the stranger."""
+    for method, path in (
+        ("GET", "/articles"),
+        ("GET", "/articles/nq-001"),
+        ("GET", "/stats"),
+        ("POST", "/ask"),
+        ("POST", "/search"),
+    ):
+        body = {"question": "Palembang"} if path == "/ask" else {"q": "Palembang"}
+        response = client.request(method, path, params={"debug": "1"}, json=body)
+        assert response.status_code == 422, (path, response.text)
+        assert response.json()["detail"][0]["loc"] == ["query", "debug"]
+    for path in ("/", "/health", "/ready"):
+        assert client.get(path, params={"utm_source": "x"}).status_code == 200, path
 
 
 def test_timeline_sorts_dated_sentences_and_cites_them(client):

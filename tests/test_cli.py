@@ -221,6 +221,9 @@ def test_search_table_one_day_and_full_width(corpus_index, monkeypatch):
     # not a terminal: one row on one line, title and passage beside each other
     assert "Harga Cabai Rawit di Pasar Palembang" in rows[0] and "Pasar 16 Ilir" in rows[0]
     assert len(rows[0]) > 80
+    # bounds the wrong way round: a usage error naming the option, not an empty table
+    swapped = runner.invoke(app, [*args, "--from", "2023-02-07", "--to", "2023-02-06"])
+    assert swapped.exit_code == 2 and "--from" in swapped.output and "after" in swapped.output
 
 
 def test_delete_export_and_index_piped_shows_the_whole_table(corpus_index, tmp_path, settings):

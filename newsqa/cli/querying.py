@@ -113,16 +113,20 @@ def _filters(
     event_to: date | None,
 ) -> Filters:
     """The options as the filters GET /search takes: several values of one field match any."""
-    from service.retrieval import Filters
+    from service.retrieval import Filters, ReversedRangeError
 
-    return Filters(
-        published_from=published_from,
-        published_to=published_to,
-        source=list(source) if source else None,
-        category=list(category) if category else None,
-        event_from=event_from,
-        event_to=event_to,
-    )
+    try:
+        return Filters(
+            published_from=published_from,
+            published_to=published_to,
+            source=list(source) if source else None,
+            category=list(category) if category else None,
+            event_from=event_from,
+            event_to=event_to,
+        )
+    except ReversedRangeError as exc:
+        option = {"published_from": "--from", "event_from": "--event-from"}[exc.field]
+        raise typer.BadParameter(str(exc), param_hint=option) from exc
 
 
 def _open_index(index_dir: Path | None) -> tuple[Index, int]:

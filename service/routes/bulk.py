@@ -23,12 +23,17 @@ from newsqa.errors import ArticleNotFoundError, JobNotFoundError
 from service import schemas
 from service.deps import ComponentsDep, LiveDep
 from service.jobs import JOBS_DIR, KEEP, Item, JobRunner
+from service.routes.params import known_query_only
 from service.routes.writes import WRITE_ERRORS, require_admin
 
 MAX_RECORDS = 100_000
 NDJSON = "application/x-ndjson"
 
-router = APIRouter(tags=["articles"], dependencies=[Depends(require_admin)], responses=WRITE_ERRORS)
+router = APIRouter(
+    tags=["articles"],
+    dependencies=[Depends(require_admin), Depends(known_query_only)],
+    responses=WRITE_ERRORS,
+)
 
 
 async def get_jobs(request: Request) -> JobRunner:

@@ -1,15 +1,18 @@
-"""Query parameters that GET /search and GET /timeline share: the query, k and the filters."""
+"""Query parameters that GET /search and GET /timeline share: the query, k and the filters;
+and the check every API route makes that it knows each query parameter it is sent."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 from typing import Annotated
 
-from fastapi import Depends, Query
+from fastapi import Depends, Query, Request
+from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 
 from service.input_text import trim_invisible
-from service.retrieval import Filters
+from service.retrieval import Filters, ReversedRangeError
 from service.schemas import FilterValue
 
 
@@ -47,7 +50,12 @@ def query_filters(
         date | None, Query(description="... and starts on or before this day.")
     ] = None,
 ) -> Filters:
-    return Filters(published_from, published_to, source, category, event_from, event_to)
+    try:
+        return Filters(published_from, published_to, source, category, event_from, event_to)
+    except ReversedRangeError as exc:
+        raise RequestValidationError(
+            [{"type": "value_error", "loc": ("query", exc.field), "msg": f"Value error, {exc}"}]
+        ) from exc
 
 
 AsOf = Annotated[
@@ -66,3 +74,32 @@ QueryFilters = Annotated[Filters, Depends(query_filters)]
 K = Annotated[
     int | None, Query(ge=1, le=50, description="Articles (1-50); omitted: NEWSQA_DEFAULT_K.")
 ]
+
+
+def _query_aliases(dependant: Dependant) -> set[str]:
+    names = {field.alias for field in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _query_aliases(sub)
+    return names
+
+
+async def known_query_only(request: Request) -> None:
+    """A 422 naming each query parameter the route does not take. FastAPI ignores them, so
+    a misspelt filter (``published_since=``, ``catgory=``) would answer unfiltered, looking
+    like a filtered answer; JSON bodies already refuse unknown fields the same way."""
+    route: APIRoute = request.scope["route"]
+    known = _query_aliases(route.dependant)  # a few dozen objects: not worth a cache
+    unknown = sorted(set(request.query_params) - known)
+    if unknown:
+        takes = ", ".join(sorted(known)) or "none"
+        raise RequestValidationError(
+            [
+                {
+                    "type": "extra_forbidden",
+                    "loc": ("query", name),
+                    "msg": f"Unknown query parameter; this endpoint takes: {takes}",
+                    "input": request.query_params[name],
+                }
+                for name in unknown
+            ]
+        )

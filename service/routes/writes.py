@@ -19,6 +19,7 @@ from indexer.sources import article_from_record
 from service import auth, schemas
 from service.deps import ComponentsDep, LiveDep
 from service.live_index import LiveIndex
+from service.routes.params import known_query_only
 
 
 def require_admin(c: ComponentsDep, authorization: Annotated[str | None, Header()] = None) -> None:
@@ -34,7 +35,11 @@ WRITE_ERRORS = {
     403: {"model": schemas.ErrorOut, "description": "Writes disabled (no admin token set)."},
     409: {"model": schemas.ErrorOut, "description": "Another writer holds the index lock."},
 }
-router = APIRouter(tags=["articles"], dependencies=[Depends(require_admin)], responses=WRITE_ERRORS)
+router = APIRouter(
+    tags=["articles"],
+    dependencies=[Depends(require_admin), Depends(known_query_only)],
+    responses=WRITE_ERRORS,
+)
 
 
 def _invalid(loc: tuple[str | int, ...], message: str) -> RequestValidationError:
