@@ -69,10 +69,8 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
     # authentication); the web page and probes take any
     api = [Depends(known_query_only)]
     # In this order the paths appear in the OpenAPI document, as before the routes moved out.
-    # POST/PUT/DELETE /articles (service/routes/writes.py)
-    app.include_router(writes.router)
-    # POST /articles/bulk, /articles/delete; GET /jobs/{id}
-    app.include_router(bulk.router)
+    app.include_router(writes.router)  # POST/PUT/DELETE /articles (service/routes/writes.py)
+    app.include_router(bulk.router)  # POST /articles/bulk, /articles/delete; GET /jobs/{id}
     app.include_router(web.router)  # GET / and /read/{id}: the web page (service/routes/web.py)
     app.mount("/static", web.static_files(), name="static")
     app.include_router(ask.router, dependencies=api)  # POST /ask
