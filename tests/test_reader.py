@@ -344,6 +344,9 @@ def test_long_passage_is_read_in_overlapping_windows_in_one_pass(reader, facqa):
         assert spans
         for span in spans:
             assert text[span.start : span.end] == span.text
+            # whole words: no span starts or ends inside one
+            assert not (span.start > 0 and text[span.start - 1 : span.start + 1].isalnum())
+            assert not (span.end < len(text) and text[span.end - 1 : span.end + 1].isalnum())
     # candidates come from every window of the long passage, not only the first
     assert max(s.end for s in results[0]) > covered[0][1]
     assert min(s.start for s in results[0]) < covered[1][0]
@@ -366,6 +369,24 @@ def test_long_passage_is_read_in_overlapping_windows_in_one_pass(reader, facqa):
 )
 def test_trim_span(text, expected):
     start, end = trim_span(text, 0, len(text))
+    assert text[start:end] == expected
+
+
+@pytest.mark.parametrize(
+    ("cut", "expected"),
+    [
+        ("seven underground station", "seven underground stations"),  # ends inside a word
+        ("ew stretch", "new stretch"),  # starts inside one
+        ("Menteri Perindustria", "Menteri Perindustrian"),
+        ("Rp 26", "Rp 26,5"),  # a number's decimal comma belongs to it
+        ("5 triliun", "26,5 triliun"),
+        ("triliun", "triliun"),  # a comma after a word is no part of it
+    ],
+)
+def test_trim_span_widens_to_whole_words(cut: str, expected: str) -> None:
+    text = "The new stretch has seven underground stations, Rp 26,5 triliun, Menteri Perindustrian."
+    start = text.index(cut)
+    start, end = trim_span(text, start, start + len(cut))
     assert text[start:end] == expected
 
 

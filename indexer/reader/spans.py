@@ -63,11 +63,38 @@ class Span:
 
 
 def trim_span(text: str, start: int, end: int) -> tuple[int, int]:
-    """Narrow ``text[start:end]`` until its ends carry no whitespace or stray punctuation,
-    then balance its brackets and quotes (``_balance``)."""
-    start, end = _trim_ends(text, start, end)
+    """Widen ``text[start:end]`` to whole words (``_whole_words``), narrow it until its ends
+    carry no whitespace or stray punctuation, then balance its brackets and quotes
+    (``_balance``)."""
+    start, end = _trim_ends(text, *_whole_words(text, start, end))
     balanced = _balance(text, start, end)
     return _trim_ends(text, *balanced) if balanced != (start, end) else balanced
+
+
+def _joins(text: str, i: int) -> bool:
+    """Whether ``text[i - 1]`` and ``text[i]`` belong to one word or number ("stations",
+    "2,5")."""
+    if i <= 0 or i >= len(text):
+        return False
+    before, after = text[i - 1], text[i]
+    if before.isalnum() and after.isalnum():
+        return True
+    # a number's "." or "," with a digit on each side belongs to the number
+    if after in ".," and before.isdigit():
+        return i + 1 < len(text) and text[i + 1].isdigit()
+    return before in ".," and after.isdigit() and i >= 2 and text[i - 2].isdigit()
+
+
+def _whole_words(text: str, start: int, end: int) -> tuple[int, int]:
+    """The span's ends moved out to the ends of the words they cut. A span ends where a
+    subword token ends, and a reader trained on whole-word answers still ends some inside a
+    word: "seven underground station" of "stations", "Menteri Perindustria" of
+    "Perindustrian"."""
+    while _joins(text, start):
+        start -= 1
+    while _joins(text, end):
+        end += 1
+    return start, end
 
 
 def _trim_ends(text: str, start: int, end: int) -> tuple[int, int]:
