@@ -6,7 +6,7 @@ INDEX_DIR ?= var/index
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install install-scale model index serve test test-slow test-full test-stress test-scale test-wheel eval lint clean
+.PHONY: install model index serve test test-slow test-full test-stress test-scale test-wheel eval lint clean
 
 # torch first, pinned to the CPU build: a bare torch requirement would pull a multi-GB CUDA build.
 $(VENV)/.installed: pyproject.toml
@@ -52,13 +52,8 @@ test-stress: model
 # workers, each with its own Milvus server on free ports: 6.0 min instead of 8.8 in one process.
 SCALE_TESTS := tests/test_milvus_store.py tests/test_milvus_index.py tests/test_ray_embedding.py \
 	tests/test_retrieval.py tests/test_api.py tests/test_reindex.py tests/test_index_model.py
-$(VENV)/.installed-scale: $(VENV)/.installed pyproject.toml
+test-scale: model
 	$(BIN)/pip install --quiet -e '.[dev,milvus,ray]'
-	touch $@
-
-install-scale: $(VENV)/.installed-scale
-
-test-scale: model install-scale
 	NEWSQA_VECTOR_STORE=milvus $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile \
 		-m "not slow and not full and not stress" $(SCALE_TESTS)
 
