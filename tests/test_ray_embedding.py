@@ -41,12 +41,16 @@ def ray_processes() -> dict[int, str]:
         if not entry.isdigit():
             continue
         try:
-            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            argv = Path(f"/proc/{entry}/cmdline").read_bytes().decode().split("\0")
             state = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[0]
         except (OSError, UnicodeDecodeError):
             continue
-        if state != "Z" and ("site-packages/ray/" in cmdline or cmdline.startswith("ray::")):
-            found[int(entry)] = cmdline[:120]
+        # a Ray binary or script is an argument that is a path into the package; a
+        # multiprocessing forkserver started by another test only names Ray's folder inside
+        # its "-c" code (its sys.path), and is no Ray process
+        ray_path = any(a.startswith("/") and "site-packages/ray/" in a for a in argv)
+        if state != "Z" and (ray_path or argv[0].startswith("ray::")):
+            found[int(entry)] = " ".join(argv)[:120]
     return found
 
 
