@@ -192,7 +192,7 @@ _LIST_Q = re.compile(
     r"\b((apa|siapa|mana|berapa|program|apa-apa) saja|sebutkan|"
     r"which (\w+ ){0,2}?" + _NOT_PLURAL + r"\w+s\b|"
     r"what (\w+ ){0,2}?" + _NOT_PLURAL + r"\w+s (are|were|did|do|won|have|has)\b|"
-    r"what are the|what were the|name (the|all)|list (the|all))",
+    r"(what|who) (are|were) the|name (the|all)|list (the|all))",
     _I,
 )
 

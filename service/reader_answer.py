@@ -29,7 +29,8 @@ with a margin over its window's no-answer score. The composer:
    ("pertama yakni, ...", "Kedua, ...") gets one item from each of its sentences, each read
    with the enumeration's sentences up to it as context; any other list question gets every
    distinct span left, in reading order, unless its best span is a list itself ("Poltabes
-   dan Pangling"); a question for several people gets each person on their own. A question
+   dan Pangling") or, asked for people, its passage lists them with it; a question for
+   several people gets each person on their own. A question
    for an abbreviation's long form ("Pangling singkatan dari apa") is answered by the best
    span that its passage spells out, in brackets or in words, whatever its margin
    (``service.abbreviations``);
@@ -401,11 +402,11 @@ class ReaderAnswerBuilder:
             return Answer(question, None, True, [], hits, confidence, None, timings)
         chosen = [fitting[0]]
         if asked.is_list:
-            chosen = [_list_of_names(fitting, self.list_span_margin) or fitting[0]]
+            chosen = [_list_of_names(fitting, self.list_span_margin, asked) or fitting[0]]
         enumerated = self.enumerated(question, chosen[0], asked) if asked.is_list else []
         if enumerated:
             chosen = [_named_in_full(chosen[0]), *enumerated]
-        elif asked.is_list and not _names_several(chosen[0].span.text):
+        elif asked.is_list and not _names_several(chosen[0], asked):
             for r in fitting[1:]:
                 if len(chosen) == self.max_list_items:
                     break
@@ -452,10 +453,14 @@ class ReaderAnswerBuilder:
 _CONJUNCTION = re.compile(r",\s|\s(dan|serta|maupun|and|or|atau)\s", re.IGNORECASE)
 
 
-def _names_several(span: str) -> bool:
-    """A span that is a list itself ("Poltabes dan Pangling"): the reader found the whole
-    list, and the next spans above the threshold are other facts of the passage, not items."""
-    return _CONJUNCTION.search(span) is not None
+def _names_several(item: _Read, asked: QuestionType) -> bool:
+    """A span that is a list itself ("Poltabes dan Pangling"), or, asked for people, the first
+    of the people its passage lists ("kelima terdakwa yakni A, B, ... dan E"): that list is
+    the answer, and the next spans above the threshold are other facts of the passage (the
+    defendants' lawyer), not items."""
+    if _CONJUNCTION.search(item.span.text):
+        return True
+    return asked.kind == "person" and len(_people_of(item)) > 1
 
 
 _NAME = r"[A-Z0-9][\w.&'-]*(?: [A-Z0-9][\w.&'-]*){0,5}"
@@ -466,18 +471,23 @@ _NAME_RE = re.compile(_NAME)
 _JOINED_NAMES = re.compile(_MORE_NAMES)
 
 
-def _list_of_names(fitting: list[_Read], margin: float) -> _Read | None:
+def _list_of_names(fitting: list[_Read], margin: float, asked: QuestionType) -> _Read | None:
     """For a list question: a span that is a list of names ("Poltabes dan Pangling", "Lacewa,
-    Gasibar and Dagizi") within ``margin`` of the best answer, from the best passage. The
-    reader, trained on one answer per question, often puts one item's long form just above the
-    list that names them all; the list is the answer to a list question."""
+    Gasibar and Dagizi"), or asked for people, the first of those its passage lists ("yakni
+    A, B, ... dan E"), within ``margin`` of the best answer, from the best passage. The
+    reader, trained on one answer per question, often puts one item's long form, or a person
+    named near the list ("Pengacara terdakwa, Tuti Wijaya" for "siapa saja terdakwa"), just
+    above the list that names them all; the list is the answer to a list question."""
     best = fitting[0]
     lists = [
         r
         for r in fitting
         if r.chunk is best.chunk
         and r.excess >= best.excess - margin
-        and _LIST_OF_NAMES.fullmatch(r.span.text)
+        and (
+            _LIST_OF_NAMES.fullmatch(r.span.text)
+            or (asked.kind == "person" and len(_people_of(r)) > 1)
+        )
     ]
     return max(lists, key=lambda r: r.excess, default=None)
 
@@ -501,13 +511,23 @@ def _people_of(item: _Read) -> list[_Read]:
     text, span = item.chunk.text, item.span
     if _LIST_OF_NAMES.fullmatch(span.text):
         end = span.end
-    elif joined := _JOINED_NAMES.match(text, span.end):
+    elif joined := _JOINED_NAMES.match(text, span.end, _sentence_end(text, span.start)):
         end = joined.end()
     else:
         return [item]
     names = _NAME_RE.finditer(text, span.start, end)
     people = [_respan(item, m.start(), m.end()) for m in names if span_fits("person", m.group())]
     return people or [item]
+
+
+def _sentence_end(text: str, at: int) -> int:
+    """Where the sentence holding ``at`` ends, before its closing punctuation: the names joined
+    to a span stop there ("... dan Mohamad Jovan Rizaldi. Tiga di antaranya ..." ends the list
+    at "Rizaldi", where a name's word may otherwise end in a dot, "H. Harnojoyo")."""
+    for start, end in split_sentences(text):
+        if start <= at < end:
+            return start + len(text[start:end].rstrip(".?!…\"'”’»"))
+    return len(text)
 
 
 def _articles_naming(names: set[str], hits: list[ArticleHit]) -> set[str]:

@@ -30,6 +30,8 @@ from service.answer_types import (
         ("which two suspects were arrested", "person", True),
         ("Which authors are cited in the column?", "person", True),
         ("which regional heads met the minister", "person", True),
+        ("Who are the five students on trial?", "person", True),  # a plural verb
+        ("who was the judge", "person", False),
         ("which menu did the school serve", "other", False),
         ("kapan penghargaan diserahkan", "date", False),
         ("tahun berapa Ampera dibangun", "date", False),  # a year, not a quantity

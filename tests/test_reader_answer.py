@@ -296,6 +296,32 @@ def test_a_question_for_several_people_gets_each_of_them(builder):
         ]
 
 
+def test_the_people_a_passage_lists_are_the_answer_not_one_named_near_them(builder):
+    """The defendants listed in one sentence, the next opening with a capital ("Dua di
+    antaranya"), their lawyer named further down ("Kuasa hukum terdakwa, ..."), whom the reader
+    scores above the list: each defendant is an answer, the last without the next sentence's
+    first word, and the lawyer is none."""
+    text = (
+        "Pembacaan putusan bagi empat pemuda yang didakwa membakar pos polisi di Kota Jambi "
+        "kembali ditunda. Ruang sidang Pengadilan Negeri Jambi dipadati keluarga dan rekan para "
+        "terdakwa sejak pagi. Mereka datang untuk mendukung keempat terdakwa yakni Rahmat "
+        "Hidayat, Doni Saputra, Fikri Alamsyah, dan Yoga Pratama Putra. Dua di antaranya masih "
+        "duduk di bangku SMA. Ketua majelis hakim menyebut putusan belum rampung "
+        "dimusyawarahkan. Kuasa hukum terdakwa, Sri Mulyani Hasibuan menyampaikan "
+        "kekecewaannya atas penundaan tersebut."
+    )
+    chunk = ChunkRecord(1, "j", 0, 0, len(text), text, "Putusan ditunda", None, None, None, None)
+    hits = [ArticleHit("j", 1.0, [Passage(chunk)])]
+    answer = builder.answer("siapa saja terdakwa kasus pembakaran pos polisi di Jambi", hits)
+    assert [s.text for s in answer.short_answers] == [
+        "Rahmat Hidayat",
+        "Doni Saputra",
+        "Fikri Alamsyah",
+        "Yoga Pratama Putra",
+    ]
+    assert all(text[s.char_start : s.char_end] == s.text for s in answer.short_answers)
+
+
 def test_short_answers_follow_a_rewritten_article(corpus_index, settings, tmp_path):
     """Day two: after PUT rewrites an article, /ask reads the new text (spans and offsets into
     it), and after DELETE the old facts are no longer answered from it."""
