@@ -57,6 +57,12 @@ class DedupResult:
             if d.reason is not DuplicateReason.ID_CONFLICT and d.article.id != d.kept_id
         }
 
+    @property
+    def conflicts(self) -> list[Duplicate]:
+        """Records dropped because an earlier record has their id and other text: unlike a
+        copy, their content is in the index under no id, so the run reports them as skipped."""
+        return [d for d in self.dropped if d.reason is DuplicateReason.ID_CONFLICT]
+
 
 def normalize_url(url: str) -> str:
     """The form under which two URLs of one page compare equal.

@@ -13,7 +13,7 @@ import numpy as np
 
 from indexer.analyzer import analyze
 from indexer.chunking import Chunker
-from indexer.dedup import dedupe
+from indexer.dedup import DedupResult, dedupe
 from indexer.documents import Article, SkippedRecord, searchable_text
 from indexer.embedder import Embedder
 from indexer.sources import read_articles
@@ -225,6 +225,24 @@ def _read_corpus(
     return articles
 
 
+def _id_conflicts(deduped: DedupResult) -> list[SkippedRecord]:
+    """The records left out because an earlier one has their id and other text, each where it
+    was read (``path:line`` for JSONL): a second article under a reused id must not vanish
+    without a word."""
+    skipped = []
+    for conflict in deduped.conflicts:
+        origin = conflict.article.origin
+        path, _, line = origin.rpartition(":")
+        if not (path and line.isdigit()):
+            path, line = origin, ""
+        reason = (
+            f"id {conflict.article.id!r} was read before with other text: ids must be unique, "
+            "the first record is kept"
+        )
+        skipped.append(SkippedRecord(path, int(line) if line else None, reason))
+    return skipped
+
+
 # Over 50 lines on purpose: read, dedupe, prune, stage, commit under one writer lock; the lock's
 # scope is the function.
 def build_index(
@@ -255,6 +273,7 @@ def build_index(
     articles = _read_corpus(paths, report, progress)
     deduped = dedupe(articles)
     report.duplicates = dict(deduped.duplicates)
+    report.skipped += _id_conflicts(deduped)
     if not deduped.kept:
         raise NothingIndexedError(
             f"nothing to index in {', '.join(map(str, paths))}: "

@@ -299,6 +299,27 @@ def test_index_json_lists_skipped_records_with_reasons(tmp_path):
     assert "invalid JSON" in report["skipped"][0]["reason"]
 
 
+def test_index_lists_a_record_that_reuses_an_id_as_skipped(tmp_path):
+    """Two records under one id with different text: the first is indexed, the second is a
+    skipped record with its line, not silently lost; a repeat of the same record is neither."""
+    first = {"id": "x-1", "title": "Banjir", "text": "Banjir merendam Kecamatan Ilir Barat."}
+    other = {"id": "x-1", "title": "Gempa", "text": "Gempa mengguncang Kota Padang pagi ini."}
+    corpus = tmp_path / "ids.jsonl"
+    corpus.write_text("\n".join(json.dumps(r) for r in (first, first, other)) + "\n")
+    index_dir = tmp_path / "index"
+    report = _json(["index", str(corpus), "--index-dir", str(index_dir)])
+    assert (report["added"], report["duplicates"]) == (1, {})
+    assert report["skipped"] == [
+        {
+            "file": str(corpus),
+            "line": 3,
+            "reason": "id 'x-1' was read before with other text: ids must be unique, the "
+            "first record is kept",
+        }
+    ]
+    assert IndexStore.open(index_dir).article("x-1").text == first["text"]
+
+
 def test_model_build_reports_the_cached_model():
     result = _invoke(["model", "build"])
     assert "model ready" in result.stdout
