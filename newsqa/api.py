@@ -105,12 +105,17 @@ class Index:
 
     def add(self, articles: Iterable[Article | Mapping[str, Any]]) -> IndexReport:
         """Add or replace articles (``Article`` objects or corpus-format dicts, cleaned as a
-        corpus line is) in one commit. ``ValueError`` names a bad record; then nothing is
+        corpus line is) in one commit. ``ValueError`` names a bad record, or one whose id an
+        earlier one has (which of the two is meant?), as the HTTP batch does; then nothing is
         written."""
         parsed = [
             a if isinstance(a, Article) else article_from_record(dict(a), origin=f"add[{i}]")
             for i, a in enumerate(articles)
         ]
+        first: dict[str, int] = {}
+        for i, article in enumerate(parsed):
+            if (earlier := first.setdefault(article.id, i)) != i:
+                raise ValueError(f"add[{i}]: id {article.id!r} repeats add[{earlier}]")
         return self._write(upsert=parsed)
 
     def delete(self, article_ids: Iterable[str]) -> IndexReport:

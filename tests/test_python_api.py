@@ -100,3 +100,6 @@ def test_a_bad_record_names_its_field_and_writes_nothing(index: Index) -> None:
         index.add([{**HALTE, "id": "bad-one", "text": ""}])
     assert index.article("bad-one") is None
     assert [h.article_id for h in index.search(QUESTION, k=1)] == [h.article_id for h in before]
+    with pytest.raises(ValueError, match=r"add\[1\]: id 'twice' repeats add\[0\]"):
+        index.add([{**HALTE, "id": "twice"}, {**HALTE, "id": "twice", "title": "Other"}])
+    assert index.article("twice") is None
