@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 import tomllib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from eval.provenance import EvalResults, run_metadata
-from eval.questions import load_questions
+from eval.questions import ReferenceQuestion, load_questions
 from eval.runner import (
     ModeReport,
     add_negatives,
+    canonical_relevant,
     http_asker,
     in_process_asker,
     negative_results,
@@ -26,6 +28,8 @@ from newsqa.settings import Settings
 from service.index_open import dense_config, open_embedder, open_store
 from service.qa import Components, make_answerer
 from service.retrieval import HybridRetriever
+
+log = logging.getLogger(__name__)
 
 MODES = ("bm25", "dense", "hybrid")
 
@@ -86,6 +90,7 @@ def run_eval(
     )
     for path in question_files:
         questions = load_questions(path)
+        _warn_unknown_relevant(path, questions, store)
         reports = []
         for mode in ["server"] if url else modes:
             task = None
@@ -117,6 +122,28 @@ def run_eval(
                 add_negatives(reports[-1], negative_results(components, questions, k))
         results[path.stem] = reports
     return results
+
+
+def _warn_unknown_relevant(
+    path: Path, questions: Sequence[ReferenceQuestion], store: IndexStore
+) -> None:
+    """Relevant ids the index has no article for cannot be found, and a question left with
+    none drops out of the retrieval figures (``canonical_relevant``): said once per file, since
+    it mostly means the index was built from another corpus than the questions'."""
+    unknown = sorted({i for q in questions for i in q.relevant if store.article(i) is None})
+    if not unknown:
+        return
+    left_out = sum(1 for q in questions if q.relevant and not canonical_relevant(store, q.relevant))
+    shown = ", ".join(map(repr, unknown[:3])) + (", ..." if len(unknown) > 3 else "")
+    log.warning(
+        "%s: %d relevant id(s) are in no article of the index (%s); %d question(s) with no "
+        "other relevant id are left out of the retrieval figures. Is the index built from the "
+        "questions' corpus?",
+        path,
+        len(unknown),
+        shown,
+        left_out,
+    )
 
 
 def check_gate(results: dict[str, list[ModeReport]], thresholds_file: Path, mode: str) -> list[str]:

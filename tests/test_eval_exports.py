@@ -191,3 +191,24 @@ def test_randomization_test_agrees_with_ranx_compare(shift):
     ).comparisons[frozenset(["a", "b"])]["mrr@10"]["p_value"]
     print(f"\n[significance] shift {shift}: ours p={ours:.4f}, ranx fisher p={theirs:.4f}")
     assert ours == pytest.approx(theirs, abs=0.03)
+
+
+def test_relevant_ids_the_index_lacks_are_named_once(store, tmp_path, caplog):
+    """An id no article has cannot be found: the run says so, naming it and how many
+    questions drop out of the retrieval figures, instead of scoring them as if all were well."""
+    from eval.questions import ReferenceQuestion
+    from eval.suite import _warn_unknown_relevant
+
+    questions = [
+        ReferenceQuestion("a", "Siapa?", frozenset({"nq-001", "nq-998"})),
+        ReferenceQuestion("b", "Apa?", frozenset({"nq-999"})),
+        ReferenceQuestion("c", "Kapan?", frozenset({"nq-002"})),
+    ]
+    with caplog.at_level("WARNING", logger="eval.suite"):
+        _warn_unknown_relevant(tmp_path / "q.jsonl", questions, store)
+        _warn_unknown_relevant(tmp_path / "q.jsonl", questions[2:], store)
+    [record] = caplog.records
+    assert "2 relevant id(s) are in no article of the index ('nq-998', 'nq-999')" in (
+        record.getMessage()
+    )
+    assert "1 question(s) with no other relevant id" in record.getMessage()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import random
+import re
 from types import SimpleNamespace
 
 import pytest
@@ -330,3 +331,23 @@ def test_alternatives_are_not_a_list(tmp_path):
         for q in questions
     ]
     assert score("hybrid", results).values["list_recall"] == pytest.approx((0.5 + 0.0) / 2)
+
+
+@pytest.mark.parametrize(
+    ("second", "message"),
+    [
+        ({"id": "a", "question": "Lagi?"}, "q.jsonl:3: question id 'a' repeats line 1"),
+        ({"id": "b", "question": "Apa?", "relevant": "nq-001"}, "'relevant' must be a list"),
+        ({"id": "b", "question": "Apa?", "answers": [7]}, "'answers' must be a list of strings"),
+    ],
+)
+def test_a_question_file_that_would_be_misread_is_an_error(tmp_path, second, message):
+    """A repeated id would merge two questions in the TREC run and the per-question results;
+    a bare string for ``relevant`` would be read as its letters. Both name file and line."""
+    from eval.questions import load_questions
+
+    path = tmp_path / "q.jsonl"
+    first = {"id": "a", "question": "Siapa wali kota?", "relevant": ["nq-001"]}
+    path.write_text(f"{json.dumps(first)}\n\n{json.dumps(second)}\n")
+    with pytest.raises(ValueError, match=re.escape(message)):
+        load_questions(path)
