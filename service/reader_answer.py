@@ -29,8 +29,9 @@ with a margin over its window's no-answer score. The composer:
    ("pertama yakni, ...", "Kedua, ...") gets one item from each of its sentences, each read
    with the enumeration's sentences up to it as context; any other list question gets every
    distinct span left, in reading order, unless its best span is a list itself ("Poltabes
-   dan Pangling") or, asked for people, its passage lists them with it; a question for
-   several people gets each person on their own. A question
+   dan Pangling") or, asked for people, its passage lists them with it; a list the reader
+   ended one item short ("jati, ..., indigofera" before ", dan sorgum.") gets its last item;
+   a question for several people gets each person on their own. A question
    for an abbreviation's long form ("Pangling singkatan dari apa") is answered by the best
    span that its passage spells out, in brackets or in words, whatever its margin
    (``service.abbreviations``);
@@ -402,7 +403,8 @@ class ReaderAnswerBuilder:
             return Answer(question, None, True, [], hits, confidence, None, timings)
         chosen = [fitting[0]]
         if asked.is_list:
-            chosen = [_list_of_names(fitting, self.list_span_margin, asked) or fitting[0]]
+            first = _list_of_names(fitting, self.list_span_margin, asked) or fitting[0]
+            chosen = [_with_last_item(first, asked)]
         enumerated = self.enumerated(question, chosen[0], asked) if asked.is_list else []
         if enumerated:
             chosen = [_named_in_full(chosen[0]), *enumerated]
@@ -469,6 +471,36 @@ _MORE_NAMES = rf"(?:, {_NAME})*,? (?:dan|serta|maupun|and|&) {_NAME}"
 _LIST_OF_NAMES = re.compile(_NAME + _MORE_NAMES)
 _NAME_RE = re.compile(_NAME)
 _JOINED_NAMES = re.compile(_MORE_NAMES)
+
+
+# The item after an enumeration's last comma, up to the next punctuation: a noun phrase of at
+# most eight words, not "dan lain-lain" (etc.), not one that a relative clause ("yang ...")
+# runs on from, and not a clause that goes on about the list ("dan diyakini akan ...", "dan
+# dilaksanakan ...": Indonesian verbs in di-, me-, ber-, ter-).
+_LAST_ITEM = re.compile(
+    r",? (?:dan|serta|and|&) "
+    r"(?!(?:lain-lain|lainnya|sebagainya|seterusnya|others|so on)\b)"
+    r"(?!(?:di|me|ber|ter)[a-z]{4,}\b)"
+    r"[^\s,.;:!?\"“”()]+(?: (?!yang\b)[^\s,.;:!?\"“”()]+){0,7}"
+    r"(?=[,.;:!?\"”]|$)"
+)
+_HAS_CONJUNCTION = re.compile(r"\s(dan|serta|maupun|and|or|atau|&)\s", re.IGNORECASE)
+
+
+def _with_last_item(item: _Read, asked: QuestionType) -> _Read:
+    """For a list question: ``item`` with the last item of its enumeration, when the reader
+    ended it one item short ("jati, kepuh, ..., indigofera" before ", dan sorgum."). Only a
+    span that lists with commas and no "dan" of its own, only within its sentence, and only if
+    the whole still fits the kind asked for. Other questions keep the reader's span: "Kota Tua,
+    Museum Adityawarman" for "nama museum tertua" is no list cut short."""
+    text, span = item.chunk.text, item.span
+    if not asked.is_list or ", " not in span.text or _HAS_CONJUNCTION.search(span.text):
+        return item
+    last = _LAST_ITEM.match(text, span.end, _sentence_end(text, span.start))
+    if last is None:
+        return item
+    whole = _respan(item, span.start, last.end())
+    return whole if span_fits(asked.kind, whole.span.text, asked.unit) else item
 
 
 def _list_of_names(fitting: list[_Read], margin: float, asked: QuestionType) -> _Read | None:

@@ -322,6 +322,33 @@ def test_the_people_a_passage_lists_are_the_answer_not_one_named_near_them(build
     assert all(text[s.char_start : s.char_end] == s.text for s in answer.short_answers)
 
 
+@pytest.mark.parametrize(
+    ("question", "after", "expected"),
+    [
+        ("tanaman apa saja yang ditanam", ", dan vetiver.", "jati, mahoni, sengon, dan vetiver"),
+        ("tanaman apa saja yang ditanam", ", dan lain-lain.", "jati, mahoni, sengon"),
+        ("tanaman apa saja yang ditanam", ", dan diyakini tumbuh cepat.", "jati, mahoni, sengon"),
+        ("tanaman apa saja yang ditanam", ", dan kopi yang dibagikan.", "jati, mahoni, sengon"),
+        ("apa nama tanaman tertua", ", dan vetiver.", "jati, mahoni, sengon"),
+    ],
+)
+def test_a_list_cut_one_item_short_gets_its_last_item(question, after, expected):
+    """Over news-train's list questions the reader ended 13 of 100 comma lists before their
+    last item (", dan sorgum."). A list question's span gets that item back when it is a noun
+    phrase up to the next punctuation; not "dan lain-lain", not a clause about the list, not
+    an item a relative clause runs on from, and not for a question that asks for one thing."""
+    from indexer.reader.spans import Span
+    from service.answer_types import question_type
+    from service.reader_answer import _Read, _with_last_item
+
+    text = f"Relawan menanam jati, mahoni, sengon{after} Penanaman selesai sore hari."
+    chunk = ChunkRecord(1, "t", 0, 0, len(text), text, "Tanam", None, None, None, None)
+    start, end = text.index("jati"), text.index("sengon") + len("sengon")
+    span = Span(text[start:end], start, end, 9.0, 1.0)
+    found = _with_last_item(_Read(0, chunk, span, 1.0), question_type(question))
+    assert found.span.text == expected == text[found.span.start : found.span.end]
+
+
 def test_short_answers_follow_a_rewritten_article(corpus_index, settings, tmp_path):
     """Day two: after PUT rewrites an article, /ask reads the new text (spans and offsets into
     it), and after DELETE the old facts are no longer answered from it."""
