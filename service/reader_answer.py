@@ -452,7 +452,8 @@ class ReaderAnswerBuilder:
         return answer
 
 
-_CONJUNCTION = re.compile(r",\s|\s(dan|serta|maupun|and|or|atau)\s", re.IGNORECASE)
+_CONJUNCTION_WORD = r"\s(dan|serta|maupun|and|or|atau)\s"
+_CONJUNCTION = re.compile(r",\s|" + _CONJUNCTION_WORD, re.IGNORECASE)
 
 
 def _names_several(item: _Read, asked: QuestionType) -> bool:
@@ -484,7 +485,7 @@ _LAST_ITEM = re.compile(
     r"[^\s,.;:!?\"“”()]+(?: (?!yang\b)[^\s,.;:!?\"“”()]+){0,7}"
     r"(?=[,.;:!?\"”]|$)"
 )
-_HAS_CONJUNCTION = re.compile(r"\s(dan|serta|maupun|and|or|atau|&)\s", re.IGNORECASE)
+_HAS_CONJUNCTION = re.compile(_CONJUNCTION_WORD, re.IGNORECASE)
 
 
 def _with_last_item(item: _Read, asked: QuestionType) -> _Read:
