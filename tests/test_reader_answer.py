@@ -272,6 +272,11 @@ def test_an_abbreviation_said_in_words_answers_for_it(builder, retriever):
         assert [s.text for s in answer.short_answers] == [expected], question
 
 
+def _chunk(article_id: str, text: str) -> ChunkRecord:
+    """A whole short article as its one chunk."""
+    return ChunkRecord(1, article_id, 0, 0, len(text), text, "", None, None, None, None)
+
+
 def test_a_question_for_several_people_gets_each_of_them(builder):
     """A "siapa saja" question over "kepada Andi Wijaya dan Siti Rahmawati": each person is a
     short answer of its own, a span of the article, both cited by their one sentence."""
@@ -281,8 +286,7 @@ def test_a_question_for_several_people_gets_each_of_them(builder):
         "(3/11/2025). Keduanya mengajar di sekolah dasar terpencil selama lebih dari sepuluh "
         "tahun."
     )
-    chunk = ChunkRecord(1, "g", 0, 0, len(text), text, "Guru inspiratif", None, None, None, None)
-    hits = [ArticleHit("g", 1.0, [Passage(chunk)])]
+    hits = [ArticleHit("g", 1.0, [Passage(_chunk("g", text))])]
     for question in (
         "siapa saja guru yang menerima penghargaan Guru Inspiratif",
         "which two teachers received the award",
@@ -310,8 +314,7 @@ def test_the_people_a_passage_lists_are_the_answer_not_one_named_near_them(build
         "dimusyawarahkan. Kuasa hukum terdakwa, Sri Mulyani Hasibuan menyampaikan "
         "kekecewaannya atas penundaan tersebut."
     )
-    chunk = ChunkRecord(1, "j", 0, 0, len(text), text, "Putusan ditunda", None, None, None, None)
-    hits = [ArticleHit("j", 1.0, [Passage(chunk)])]
+    hits = [ArticleHit("j", 1.0, [Passage(_chunk("j", text))])]
     answer = builder.answer("siapa saja terdakwa kasus pembakaran pos polisi di Jambi", hits)
     assert [s.text for s in answer.short_answers] == [
         "Rahmat Hidayat",
@@ -342,7 +345,7 @@ def test_a_list_cut_one_item_short_gets_its_last_item(question, after, expected)
     from service.reader_answer import _Read, _with_last_item
 
     text = f"Relawan menanam jati, mahoni, sengon{after} Penanaman selesai sore hari."
-    chunk = ChunkRecord(1, "t", 0, 0, len(text), text, "Tanam", None, None, None, None)
+    chunk = _chunk("t", text)
     start, end = text.index("jati"), text.index("sengon") + len("sengon")
     span = Span(text[start:end], start, end, 9.0, 1.0)
     found = _with_last_item(_Read(0, chunk, span, 1.0), question_type(question))
