@@ -336,8 +336,8 @@ def test_the_people_a_passage_lists_are_the_answer_not_one_named_near_them(build
     ],
 )
 def test_a_list_cut_one_item_short_gets_its_last_item(question, after, expected):
-    """Over news-train's list questions the reader ended 13 of 100 comma lists before their
-    last item (", dan sorgum."). A list question's span gets that item back when it is a noun
+    """Over news-train's list questions the reader ended some comma lists before their last
+    item (", dan sorgum."). A list question's span gets that item back when it is a noun
     phrase up to the next punctuation; not "dan lain-lain", not a clause about the list, not
     an item a relative clause runs on from, and not for a question that asks for one thing."""
     from indexer.reader.spans import Span
