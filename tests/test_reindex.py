@@ -156,6 +156,48 @@ def test_watch_indexes_files_as_they_arrive(tmp_path, settings):
     assert "watching" in output
 
 
+def test_watch_prune_removes_what_leaves_the_folder(tmp_path, settings):
+    """A newsroom retracts an article by deleting its file, or a line of a JSONL file: with
+    --prune the watcher removes it from the index; an emptied folder removes nothing."""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    write_jsonl(inbox / "first.jsonl", RECORDS[:2])
+    write_jsonl(inbox / "second.jsonl", RECORDS[2:5])
+    index_dir = tmp_path / "index"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "newsqa", "watch", str(inbox), "--index-dir", str(index_dir)]
+        + ["--prune"],
+        env={**os.environ, "NEWSQA_CACHE_DIR": str(settings.cache_dir)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    try:
+        _wait_for(lambda: _ids(index_dir) == {r["id"] for r in RECORDS[:5]}, 120, "the index")
+        (inbox / "second.jsonl").unlink()
+        _wait_for(lambda: _ids(index_dir) == {r["id"] for r in RECORDS[:2]}, 60, "the delete")
+        write_jsonl(inbox / "first.jsonl", RECORDS[1:2])  # one line taken out of a file
+        _wait_for(lambda: _ids(index_dir) == {RECORDS[1]["id"]}, 60, "the removed line")
+        generation = IndexStore.open(index_dir, eager=False).manifest.generation
+        (inbox / "first.jsonl").unlink()
+        time.sleep(3)  # debounce, then a run that finds nothing to index
+    finally:
+        proc.send_signal(signal.SIGINT)
+        output = proc.communicate(timeout=30)[0]
+    store = IndexStore.open(index_dir, eager=False)
+    assert _ids(index_dir) == {RECORDS[1]["id"]}, output
+    assert store.manifest.generation == generation
+    assert "nothing to index" in output
+
+
+def _ids(index_dir: Path) -> set[str]:
+    try:
+        return set(IndexStore.open(index_dir, eager=False).article_ids())
+    except Exception:
+        return set()
+
+
 def _articles(index_dir: Path) -> int:
     try:
         return IndexStore.open(index_dir, eager=False).manifest.articles

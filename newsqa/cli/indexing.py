@@ -182,8 +182,21 @@ def watch(
     wait: Annotated[
         float, typer.Option("--wait", help="Seconds to wait for another writer's lock.")
     ] = 30.0,
+    prune: Annotated[
+        bool,
+        typer.Option(
+            "--prune",
+            help="Keep the index to FOLDER's articles: those of a deleted file, or removed "
+            "from a file, are removed from the index (and any article not in FOLDER).",
+        ),
+    ] = False,
 ) -> None:
-    """Index FOLDER, then index each new or changed file in it as it arrives (Ctrl-C stops)."""
+    """Index FOLDER, then index each new or changed file in it as it arrives (Ctrl-C stops).
+
+    With --prune every change re-reads the whole folder (unchanged articles are skipped by
+    their content hash, so only what changed is embedded): a retracted article whose file
+    is deleted stops being cited. A folder left with no readable article removes nothing,
+    so an unmounted or emptied folder never empties the index."""
     from watchfiles import Change
     from watchfiles import watch as watch_changes
 
@@ -203,25 +216,20 @@ def watch(
         if not started:
             started = True
             try:
-                report = _index_once([folder], settings, embedder, False, wait)
+                report = _index_once([folder], settings, embedder, prune, wait)
                 _print_report(report, settings.index_dir)
             except NewsqaError as exc:
                 console.print(f"[yellow]{exc}[/yellow]")
             console.print(f"watching {folder} (Ctrl-C to stop)")
             continue
-        files = sorted(
-            {
-                Path(path)
-                for change, path in changes
-                if change != Change.deleted
-                and Path(path).suffix.lower() in SUFFIXES
-                and Path(path).is_file()
-            }
-        )
+        touched = [(c, Path(p)) for c, p in changes if Path(p).suffix.lower() in SUFFIXES]
+        files = sorted({p for c, p in touched if c != Change.deleted and p.is_file()})
+        if prune and touched:
+            files = [folder]  # a deleted file or record is noticed only against the whole folder
         if not files:
             continue
         try:
-            report = _index_once(files, settings, embedder, False, wait)
+            report = _index_once(files, settings, embedder, prune, wait)
             _print_report(report, settings.index_dir)
         except NewsqaError as exc:  # one bad batch must not stop the watcher
             console.print(f"[red]{exc}[/red]")
