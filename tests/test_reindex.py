@@ -274,6 +274,7 @@ def test_http_add_update_delete_are_served_at_once(writable_server):
     assert event_days(httpx.get(f"{url}/articles/{NEW['id']}").json()) == [
         ("Minggu", "2024-07-14", "2024-07-14")  # "pada Minggu pagi", a Sunday article
     ]
+    assert kite_timeline(url) == [("Minggu", "2024-07-14")]
 
     text = NEW["text"].replace("120 meter", "150 meter").replace("pada Minggu", "sejak kemarin")
     changed = {**NEW, "text": text}
@@ -286,13 +287,29 @@ def test_http_add_update_delete_are_served_at_once(writable_server):
     assert "150 meter" in answer["answer"] and "120 meter" not in answer["answer"]
     kite = [p for p in answer["passages"] if p["article_id"] == NEW["id"]]
     assert kite and all(event_days(p) == event_days(article) for p in kite)
+    assert kite_timeline(url) == [("kemarin", "2024-07-13")]  # the new text's, cited in it
 
     assert httpx.delete(f"{url}/articles/{NEW['id']}", headers=AUTH).status_code == 200
     assert httpx.get(f"{url}/articles/{NEW['id']}").status_code == 404
     answer = httpx.post(f"{url}/ask", json=question, timeout=60).json()
     assert all(c["article_id"] != NEW["id"] for c in answer["citations"])
     assert all(p["article_id"] != NEW["id"] for p in answer["passages"])
+    assert kite_timeline(url) == []
     assert httpx.delete(f"{url}/articles/{NEW['id']}", headers=AUTH).status_code == 404
+
+
+def kite_timeline(url: str) -> list[tuple[str, str]]:
+    """The kite article's timeline entries (expression, first day), each checked to quote
+    the article's current text at its offsets."""
+    events = httpx.get(f"{url}/timeline", params={"q": "layang-layang Parangtritis"}).json()
+    found = []
+    for e in events["events"]:
+        if e["article_id"] == NEW["id"]:
+            text = httpx.get(f"{url}/articles/{NEW['id']}").json()["text"]
+            assert text[e["char_start"] : e["char_end"]] == e["quote"]
+            assert text[e["expression_start"] : e["expression_end"]] == e["expression"]
+            found.append((e["expression"], e["start"]))
+    return found
 
 
 def test_http_write_errors_name_the_problem(writable_server):
