@@ -275,6 +275,7 @@ def test_http_add_update_delete_are_served_at_once(writable_server):
         ("Minggu", "2024-07-14", "2024-07-14")  # "pada Minggu pagi", a Sunday article
     ]
     assert kite_timeline(url) == [("Minggu", "2024-07-14")]
+    assert httpx.get(f"{url}/read/{NEW['id']}").status_code == 200  # the citation link
 
     text = NEW["text"].replace("120 meter", "150 meter").replace("pada Minggu", "sejak kemarin")
     changed = {**NEW, "text": text}
@@ -295,6 +296,7 @@ def test_http_add_update_delete_are_served_at_once(writable_server):
     assert all(c["article_id"] != NEW["id"] for c in answer["citations"])
     assert all(p["article_id"] != NEW["id"] for p in answer["passages"])
     assert kite_timeline(url) == []
+    assert httpx.get(f"{url}/read/{NEW['id']}").status_code == 404
     assert httpx.delete(f"{url}/articles/{NEW['id']}", headers=AUTH).status_code == 404
 
 
