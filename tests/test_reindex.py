@@ -10,6 +10,8 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
 
@@ -136,24 +138,11 @@ def test_watch_indexes_files_as_they_arrive(tmp_path, settings):
     inbox.mkdir()
     write_jsonl(inbox / "first.jsonl", RECORDS[:2])
     index_dir = tmp_path / "index"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "newsqa", "watch", str(inbox), "--index-dir", str(index_dir)],
-        env={**os.environ, "NEWSQA_CACHE_DIR": str(settings.cache_dir)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        # SIGINT stops it, as Ctrl-C would, even when this test runs in a background job
-        # (which ignores SIGINT, and passes that on): see tests/milvus_server.py.
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-    )
-    try:
+    with _watching(inbox, index_dir, settings) as output:
         _wait_for(lambda: _articles(index_dir) == 2, 120, "initial index")
         write_jsonl(inbox / "second.jsonl", RECORDS[2:5])
         _wait_for(lambda: _articles(index_dir) == 5, 60, "the new file")
-    finally:
-        proc.send_signal(signal.SIGINT)
-        output = proc.communicate(timeout=30)[0]
-    assert "watching" in output
+    assert "watching" in output[0]
 
 
 def test_watch_prune_removes_what_leaves_the_folder(tmp_path, settings):
@@ -164,16 +153,7 @@ def test_watch_prune_removes_what_leaves_the_folder(tmp_path, settings):
     write_jsonl(inbox / "first.jsonl", RECORDS[:2])
     write_jsonl(inbox / "second.jsonl", RECORDS[2:5])
     index_dir = tmp_path / "index"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "newsqa", "watch", str(inbox), "--index-dir", str(index_dir)]
-        + ["--prune"],
-        env={**os.environ, "NEWSQA_CACHE_DIR": str(settings.cache_dir)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-    )
-    try:
+    with _watching(inbox, index_dir, settings, "--prune") as output:
         _wait_for(lambda: _ids(index_dir) == {r["id"] for r in RECORDS[:5]}, 120, "the index")
         (inbox / "second.jsonl").unlink()
         _wait_for(lambda: _ids(index_dir) == {r["id"] for r in RECORDS[:2]}, 60, "the delete")
@@ -181,14 +161,32 @@ def test_watch_prune_removes_what_leaves_the_folder(tmp_path, settings):
         _wait_for(lambda: _ids(index_dir) == {RECORDS[1]["id"]}, 60, "the removed line")
         generation = IndexStore.open(index_dir, eager=False).manifest.generation
         (inbox / "first.jsonl").unlink()
-        time.sleep(3)  # debounce, then a run that finds nothing to index
+        time.sleep(5)  # debounce, then a run that finds nothing to index
+    assert _ids(index_dir) == {RECORDS[1]["id"]}, output[0]
+    assert IndexStore.open(index_dir, eager=False).manifest.generation == generation
+    assert "nothing to index" in output[0]
+
+
+@contextmanager
+def _watching(inbox: Path, index_dir: Path, settings, *options: str) -> Iterator[list[str]]:  # type: ignore[no-untyped-def]
+    """`newsqa watch` over ``inbox`` while the block runs; then its output, in the list."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "newsqa", "watch", str(inbox), "--index-dir", str(index_dir)]
+        + list(options),
+        env={**os.environ, "NEWSQA_CACHE_DIR": str(settings.cache_dir)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        # SIGINT stops it, as Ctrl-C would, even when this test runs in a background job
+        # (which ignores SIGINT, and passes that on): see tests/milvus_server.py.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    output: list[str] = []
+    try:
+        yield output
     finally:
         proc.send_signal(signal.SIGINT)
-        output = proc.communicate(timeout=30)[0]
-    store = IndexStore.open(index_dir, eager=False)
-    assert _ids(index_dir) == {RECORDS[1]["id"]}, output
-    assert store.manifest.generation == generation
-    assert "nothing to index" in output
+        output.append(proc.communicate(timeout=30)[0])
 
 
 def _ids(index_dir: Path) -> set[str]:
