@@ -31,6 +31,9 @@ class SkippedRecord:
     path: str
     line: int | None
     reason: str
+    article_id: str | None = None
+    """The id the record names, when it names a valid one: a prune keeps that article's
+    indexed version rather than lose it to a bad copy."""
 
 
 @dataclass(frozen=True)

@@ -239,7 +239,9 @@ def _id_conflicts(deduped: DedupResult) -> list[SkippedRecord]:
             f"id {conflict.article.id!r} was read before with other text: ids must be unique, "
             "the first record is kept"
         )
-        skipped.append(SkippedRecord(path, int(line) if line else None, reason))
+        skipped.append(
+            SkippedRecord(path, int(line) if line else None, reason, conflict.article.id)
+        )
     return skipped
 
 
@@ -288,8 +290,11 @@ def build_index(
         max_segments=max_segments,
     ) as writer:
         if prune and writer.base is not None:
-            # Before staging: a new article that copies one leaving now is no duplicate.
+            # Before staging: a new article that copies one leaving now is no duplicate. A
+            # record that names its id but cannot be read (a half-written file, a bad field)
+            # is still in the sources: its indexed version stays.
             present = {a.id for a in articles}
+            present |= {s.article_id for s in report.skipped if s.article_id}
             gone = [a for a in writer.base.article_ids() if a not in present]
             gone += [a for a in writer.base.aliases if a not in present]
             report.removed = len(writer.delete(gone))

@@ -10,6 +10,7 @@ import json
 import logging
 import os
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -96,7 +97,15 @@ def _parse_jsonl_line(path: Path, number: int, raw: bytes) -> Record:
     try:
         return article_from_record(record, f"{path}:{number}")
     except ValueError as error:
-        return skipped(str(error))
+        named = record.get("id") if isinstance(record, dict) else None
+        return replace(skipped(str(error)), article_id=_valid_id(named))
+
+
+def _valid_id(value: Any) -> str | None:
+    try:
+        return validate_article_id(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
 
 
 def article_from_record(record: Any, origin: str) -> Article:
@@ -165,11 +174,11 @@ def _read_txt(path: Path) -> Iterator[Record]:
         return
     content = _read_text_file(path)
     if isinstance(content, SkippedRecord):
-        yield content
+        yield replace(content, article_id=article_id)
         return
     lines = [line for line in content.splitlines() if line.strip()]
     if not lines:
-        yield SkippedRecord(str(path), None, "empty file")
+        yield SkippedRecord(str(path), None, "empty file", article_id)
         return
     title, rest = normalize_inline(lines[0]), lines[1:]
     published = parse_date_line(rest[0]) if rest else None
@@ -177,7 +186,8 @@ def _read_txt(path: Path) -> Iterator[Record]:
         rest = rest[1:]
     text = clean_text("\n".join(rest))
     if not text:
-        yield SkippedRecord(str(path), None, "no body text after the title and date lines")
+        reason = "no body text after the title and date lines"
+        yield SkippedRecord(str(path), None, reason, article_id)
         return
     yield Article(id=article_id, text=text, title=title, published=published, origin=str(path))
 
@@ -191,7 +201,7 @@ def _read_html(path: Path) -> Iterator[Record]:
     try:
         page = path.read_bytes()
     except OSError as error:
-        yield SkippedRecord(str(path), None, _os_error_reason(error))
+        yield SkippedRecord(str(path), None, _os_error_reason(error), article_id)
         return
     document = trafilatura.bare_extraction(
         page,
@@ -201,7 +211,7 @@ def _read_html(path: Path) -> Iterator[Record]:
     )
     text = clean_text(document.text or "") if document is not None else ""
     if not text:
-        yield SkippedRecord(str(path), None, "no article text found in the page")
+        yield SkippedRecord(str(path), None, "no article text found in the page", article_id)
         return
     yield Article(
         id=article_id,

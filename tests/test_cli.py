@@ -290,11 +290,15 @@ def _fields(article) -> tuple:  # type: ignore[no-untyped-def]
 
 def test_index_json_lists_skipped_records_with_reasons(tmp_path):
     corpus = tmp_path / "bad.jsonl"
-    corpus.write_text('{broken\n{"id": "x-1", "title": "Judul", "text": "Harga beras naik."}\n')
+    corpus.write_text(
+        '{broken\n{"id": "x-1", "title": "Judul", "text": "Harga beras naik."}\n'
+        '{"id": "x-2", "text": ""}\n'
+    )
     report = _json(["index", str(corpus), "--index-dir", str(tmp_path / "index")])
     assert report["added"] == 1
     assert report["skipped"] == [
-        {"file": str(corpus), "line": 1, "reason": report["skipped"][0]["reason"]}
+        {"file": str(corpus), "line": 1, "id": None, "reason": report["skipped"][0]["reason"]},
+        {"file": str(corpus), "line": 3, "id": "x-2", "reason": "missing or empty 'text'"},
     ]
     assert "invalid JSON" in report["skipped"][0]["reason"]
 
@@ -313,6 +317,7 @@ def test_index_lists_a_record_that_reuses_an_id_as_skipped(tmp_path):
         {
             "file": str(corpus),
             "line": 3,
+            "id": "x-1",
             "reason": "id 'x-1' was read before with other text: ids must be unique, the "
             "first record is kept",
         }

@@ -71,6 +71,38 @@ def test_reindex_embeds_only_what_changed_and_prunes(tmp_path, embedder, dense):
     )
 
 
+def test_prune_keeps_an_article_whose_new_record_cannot_be_read(tmp_path, embedder, dense):
+    """A source that still names an article but cannot give its text (a field broken by the
+    export, a page saved empty) is reported as skipped; the article stays as indexed, where
+    a prune used to delete it."""
+    index_dir = tmp_path / "index"
+    pages = tmp_path / "pages"
+    pages.mkdir()
+    (pages / "page-1.txt").write_text("Judul\nRabu, 25 November 2020\nIsi berita banjir.\n")
+    first = write_jsonl(tmp_path / "a.jsonl", RECORDS[:3])
+    build_index([first, pages], index_dir, embedder, dense=dense)
+    broken = [RECORDS[0], {**RECORDS[1], "text": "   "}, {"id": RECORDS[2]["id"], "text": 7}]
+    (pages / "page-1.txt").write_text("")  # saved empty, as by a half-finished copy
+    source = write_jsonl(tmp_path / "b.jsonl", broken)
+    report = build_index([source, pages], index_dir, embedder, prune=True, dense=dense)
+    assert report.removed == 0 and report.articles == 4
+    assert [(s.line, s.article_id) for s in report.skipped] == [
+        (2, RECORDS[1]["id"]),
+        (3, RECORDS[2]["id"]),
+        (None, "page-1"),
+    ]
+    store = IndexStore.open(index_dir, dense=dense)
+    assert store.article(RECORDS[1]["id"]).text == RECORDS[1]["text"]  # as it was indexed
+    assert "banjir" in store.article("page-1").text
+    store.close()
+    # a record whose id is no valid one names no article: the others go
+    nameless = [RECORDS[0], {"id": "no spaces, please", "text": ""}]
+    source = write_jsonl(tmp_path / "c.jsonl", nameless)
+    report = build_index([source], index_dir, embedder, prune=True, dense=dense)
+    assert [s.article_id for s in report.skipped] == [None]
+    assert report.removed == 3 and report.articles == 1
+
+
 def test_many_small_updates_rank_exactly_like_one_full_build(tmp_path, embedder, dense):
     """Segments, tombstones and merges are invisible: BM25 statistics are corpus-wide."""
     full_dir, step_dir = tmp_path / "full", tmp_path / "steps"

@@ -142,7 +142,10 @@ def _report_record(report: IndexReport) -> dict[str, Any]:
         "unchanged": report.unchanged,
         "removed": report.removed,
         "duplicates": report.duplicates,
-        "skipped": [{"file": r.path, "line": r.line, "reason": r.reason} for r in report.skipped],
+        "skipped": [
+            {"file": r.path, "line": r.line, "id": r.article_id, "reason": r.reason}
+            for r in report.skipped
+        ],
         "chunks": report.chunks,
         "seconds": round(report.seconds, 3),
         "generation": report.manifest.generation if report.manifest else None,
