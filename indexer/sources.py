@@ -20,7 +20,7 @@ import trafilatura
 from indexer.cleaning import clean_text, normalize_inline
 from indexer.dates import parse_date, parse_date_line
 from indexer.documents import Article, SkippedRecord
-from indexer.ids import validate_article_id
+from indexer.ids import is_article_id, validate_article_id
 
 _log = logging.getLogger(__name__)
 
@@ -98,14 +98,7 @@ def _parse_jsonl_line(path: Path, number: int, raw: bytes) -> Record:
         return article_from_record(record, f"{path}:{number}")
     except ValueError as error:
         named = record.get("id") if isinstance(record, dict) else None
-        return replace(skipped(str(error)), article_id=_valid_id(named))
-
-
-def _valid_id(value: Any) -> str | None:
-    try:
-        return validate_article_id(value) if isinstance(value, str) else None
-    except ValueError:
-        return None
+        return replace(skipped(str(error)), article_id=named if is_article_id(named) else None)
 
 
 def article_from_record(record: Any, origin: str) -> Article:

@@ -226,9 +226,10 @@ def watch(
             console.print(f"watching {folder} (Ctrl-C to stop)")
             continue
         touched = [(c, Path(p)) for c, p in changes if Path(p).suffix.lower() in SUFFIXES]
-        files = sorted({p for c, p in touched if c != Change.deleted and p.is_file()})
-        if prune and touched:
-            files = [folder]  # a deleted file or record is noticed only against the whole folder
+        if prune:  # a deleted file or record is noticed only against the whole folder
+            files = [folder] if touched else []
+        else:
+            files = sorted({p for c, p in touched if c != Change.deleted and p.is_file()})
         if not files:
             continue
         try:
