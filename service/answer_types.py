@@ -244,6 +244,31 @@ _LEVEL_Q = re.compile(
     _I,
 )
 _LEVEL_SPAN = re.compile(rf"^\W*({_LEVEL_WORDS})\b", _I)
+# Institutions whose names carry what they are: a ministry is a "Kementerian ..." ("Kemenkes",
+# "Ministry of ..."), a university a "Universitas ..." or an acronym ("UGM", "UIN Jakarta",
+# "ITB"). "which ministry gave the award" is not answered by the minister, the city government
+# or the cabinet ("Kabinet Merah Putih"), "which university" by a legal aid office ("LBH
+# Pekanbaru"). All 34 train-side gold answers to a question asking for one fit (facqa-train,
+# news-train, detik-tune).
+_INSTITUTIONS = {
+    "kementerian": "ministry", "ministry": "ministry", "ministries": "ministry",
+    "universitas": "university", "university": "university", "universities": "university",
+}  # fmt: skip
+_INSTITUTION_WORDS = "|".join(_INSTITUTIONS)
+_INSTITUTION_Q = re.compile(
+    rf"\b(?:({_INSTITUTION_WORDS})(?:\s+\w+)?\s+(?:mana|apa)(?:kah)?|"
+    rf"(?:which|what)\s+(?:(?!(?:is|was|are|were|do|does|did|has|had|the|a|an|of|to)\b)"
+    rf"\w+(?<!s)\s+){{0,2}}?({_INSTITUTION_WORDS}))\b",
+    _I,
+)
+_INSTITUTION_SPANS = {
+    "ministry": re.compile(r"\b(kemen\w*|ministry|ministries|departemen|department)\b", _I),
+    "university": re.compile(
+        r"\b(universi\w*|institut\w*|politeknik|polytechnic|college)\b|"
+        r"\b(?-i:U[A-Z]+|I[A-Z]{1,3})\b",
+        _I,
+    ),
+}
 # A bare duration ("30 tahun") dates nothing: none of the 528 train-side date questions has one
 # for its answer.
 _DURATION_ONLY = re.compile(
@@ -272,7 +297,8 @@ class QuestionType:
     """For a quantity: the unit asked for ("age", "percent", "duration", "money", ...); for a
     date, "clock" when a time of day is asked for, "weekday" when a day of the week is, "year"
     when a year is; for a place, the administrative level asked for ("province", "village"),
-    also where the question word is "apa" ("Apakah ibukota dari Kabupaten Merangin?")."""
+    also where the question word is "apa" ("Apakah ibukota dari Kabupaten Merangin?"); for
+    a question naming a ministry or a university, "ministry" or "university"."""
 
 
 def question_type(question: str) -> QuestionType:
@@ -302,6 +328,8 @@ def question_type(question: str) -> QuestionType:
         unit = "year"
     elif kind in ("place", "other") and (level := _LEVEL_Q.search(question)):
         unit = _LEVELS[(level.group(1) or level.group(2)).casefold()]
+    elif kind in ("place", "other") and (body := _INSTITUTION_Q.search(question)):
+        unit = _INSTITUTIONS[(body.group(1) or body.group(2)).casefold()]
     return QuestionType(kind, bool(_LIST_Q.search(question)), unit)
 
 
@@ -331,6 +359,8 @@ def span_fits(kind: Kind, span: str, unit: str | None = None) -> bool:
     names = [w for w in _WORDS.findall(span) if w[0].isupper()]
     if kind == "person":  # a name that is not only an institution's
         return any(w.casefold() not in _NOT_A_PERSON for w in names)
+    if unit in _INSTITUTION_SPANS:
+        return bool(_INSTITUTION_SPANS[unit].search(span))
     level = _LEVEL_SPAN.match(span)
     if level and unit not in (None, _LEVELS[level[1].casefold()]):
         return False

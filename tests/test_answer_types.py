@@ -277,6 +277,31 @@ def test_a_place_is_answered_at_the_level_asked_for(
 
 
 @pytest.mark.parametrize(
+    ("question", "unit", "right", "wrong"),
+    [
+        ("which ministry gave Palembang the awards", "ministry", "Kementerian PANRB", "Ratu Dewa"),
+        ("Which new coordinating ministry was set up?", "ministry", "Kemenko PM", "Kabinet Baru"),
+        ("penghargaan itu diberikan kementerian apa", "ministry", "Ministry of Health", "Menteri"),
+        ("Which university is the student at?", "university", "Universitas Riau", "LBH Pekanbaru"),
+        ("dosen itu mengajar di universitas mana", "university", "UGM", "Fakultas Hukum"),
+        ("Universitas manakah yang dia pimpin?", "university", "Universite de Lyon", "Lyon"),
+    ],
+)
+def test_a_ministry_or_university_is_answered_by_one(
+    question: str, unit: str, right: str, wrong: str
+) -> None:
+    asked = question_type(question)
+    assert asked.unit == unit
+    assert span_fits(asked.kind, right, asked.unit)
+    assert not span_fits(asked.kind, wrong, asked.unit)
+
+
+def test_an_institution_word_that_is_not_asked_for_sets_no_unit() -> None:
+    assert question_type("Which regulation requires universities to act?").unit is None
+    assert question_type("What is the ministry doing about it?").unit is None
+
+
+@pytest.mark.parametrize(
     ("question", "span", "restates"),
     [
         # what was won, not what won: "awards" is "penghargaan" in the lexicon
