@@ -29,6 +29,25 @@ from indexer.openmp import on_openmp_thread
 
 log = logging.getLogger(__name__)
 
+
+@contextlib.contextmanager
+def quiet_transformers() -> Iterator[None]:
+    """No progress bar and no load report (unused pooler weights) while a model loads: a
+    command's stderr is for its own messages, and `newsqa ask --json 2>&1` stays parseable."""
+    from transformers.utils import logging as hf_logging
+
+    verbosity = hf_logging.get_verbosity()
+    bars = hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if bars:
+            hf_logging.enable_progress_bar()
+
+
 Precision = Literal["auto", "fp32", "bf16"]
 Backend = Literal["auto", "torch", "onnx", "openvino"]
 
@@ -160,7 +179,8 @@ class Embedder:
         if self._model is None:
             from sentence_transformers import SentenceTransformer
 
-            model = SentenceTransformer(self.path, device="cpu")
+            with quiet_transformers():
+                model = SentenceTransformer(self.path, device="cpu")
             model.eval()
             self._model = model
 

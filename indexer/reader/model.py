@@ -18,15 +18,16 @@ one and is taken from it at load time. Inference runs in fp32.
 
 from __future__ import annotations
 
-import contextlib
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
+
+from indexer.embedder import quiet_transformers
 
 WORD_EMBEDDINGS = "encoder.embeddings.word_embeddings.weight"
 """The reader's state-dict key of the (frozen, not shipped) word-embedding matrix."""
@@ -66,30 +67,13 @@ def build_reader(encoder_dir: str | Path) -> ExtractiveReader:
     """A reader over the encoder folder's pretrained weights, with a fresh span head (fp32)."""
     from transformers import AutoModel
 
-    with _quiet_transformers():
+    with quiet_transformers():
         # The folder also holds the sentence-embedding pooler, which the reader does not use.
         encoder = AutoModel.from_pretrained(
             str(encoder_dir), add_pooling_layer=False, dtype=torch.float32
         )
     reader = ExtractiveReader(encoder)
     return reader.float()
-
-
-@contextlib.contextmanager
-def _quiet_transformers() -> Iterator[None]:
-    """No progress bar, and no load report about the unused pooler weights."""
-    from transformers.utils import logging as hf_logging
-
-    verbosity = hf_logging.get_verbosity()
-    bars = hf_logging.is_progress_bar_enabled()
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        hf_logging.set_verbosity(verbosity)
-        if bars:
-            hf_logging.enable_progress_bar()
 
 
 def shipped_state(model: ExtractiveReader, dtype: torch.dtype = torch.bfloat16) -> dict:
