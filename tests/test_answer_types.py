@@ -263,22 +263,7 @@ def test_a_duration_dates_nothing() -> None:
         ("which city hosted the games", "city", "Kota Palembang", "Provinsi Sumatera Selatan"),
         ("Apakah ibukota dari Kabupaten Merangin?", "city", "Bangko", "Provinsi Jambi"),
         ("Berada di propinsi mana Kota Makassar itu?", "province", "Sulawesi Selatan", "Kota X"),
-    ],
-)
-def test_a_place_is_answered_at_the_level_asked_for(
-    question: str, level: str, right: str, wrong: str
-) -> None:
-    asked = question_type(question)
-    assert asked.unit == level
-    assert span_fits(asked.kind, right, asked.unit)
-    assert not span_fits(asked.kind, wrong, asked.unit)
-    # a question that names no level takes any
-    assert span_fits("place", wrong, question_type("Di mana danau itu terletak?").unit)
-
-
-@pytest.mark.parametrize(
-    ("question", "unit", "right", "wrong"),
-    [
+        # an institution whose name says what it is
         ("which ministry gave Palembang the awards", "ministry", "Kementerian PANRB", "Ratu Dewa"),
         ("Which new coordinating ministry was set up?", "ministry", "Kemenko PM", "Kabinet Baru"),
         ("penghargaan itu diberikan kementerian apa", "ministry", "Ministry of Health", "Menteri"),
@@ -287,13 +272,15 @@ def test_a_place_is_answered_at_the_level_asked_for(
         ("Universitas manakah yang dia pimpin?", "university", "Universite de Lyon", "Lyon"),
     ],
 )
-def test_a_ministry_or_university_is_answered_by_one(
-    question: str, unit: str, right: str, wrong: str
+def test_a_place_or_institution_is_answered_at_the_level_asked_for(
+    question: str, level: str, right: str, wrong: str
 ) -> None:
     asked = question_type(question)
-    assert asked.unit == unit
+    assert asked.unit == level
     assert span_fits(asked.kind, right, asked.unit)
     assert not span_fits(asked.kind, wrong, asked.unit)
+    # a question that names no level takes any
+    assert span_fits("place", wrong, question_type("Di mana danau itu terletak?").unit)
 
 
 def test_an_institution_word_that_is_not_asked_for_sets_no_unit() -> None:
