@@ -154,3 +154,43 @@ def test_cleaning_is_idempotent() -> None:
 
 def test_normalize_inline_collapses_a_title_to_one_line() -> None:
     assert normalize_inline("  Banjir\n Rendam   Palembang ") == "Banjir Rendam Palembang"
+
+
+def test_a_numbered_list_scraped_onto_one_line_gets_one_item_per_paragraph() -> None:
+    # detik's lists often lose their line breaks, each number glued to the item before it:
+    # the numbers must come apart where the next item's number begins ("3,355." is 3,35).
+    scraped = (
+        "Peringkat kota:\n"
+        "1. Kota Lahat skor 3,41 dari 52. Kabupaten Muara Enim Rp 1,5 triliun3. "
+        "Kota Prabumulih tahun 20194. Kabupaten Ogan Ilir skor 3,355. "
+        "(Kota Pagar Alam) sejak 2006,6. Kabupaten Empat Lawang\nSumber: survei."
+    )
+    assert clean_text(scraped).split("\n\n") == [
+        "Peringkat kota:",
+        "1. Kota Lahat skor 3,41 dari 5",
+        "2. Kabupaten Muara Enim Rp 1,5 triliun",
+        "3. Kota Prabumulih tahun 2019",
+        "4. Kabupaten Ogan Ilir skor 3,35",
+        "5. (Kota Pagar Alam) sejak 2006,",
+        "6. Kabupaten Empat Lawang",
+        "Sumber: survei.",
+    ]
+
+
+def test_ten_and_more_items_are_cut_at_their_two_digit_numbers() -> None:
+    items = [f"Desa Suka{chr(97 + i)} tahun 201{i % 10}" for i in range(12)]
+    glued = "".join(f"{n}. {item}" for n, item in enumerate(items, start=1))
+    assert clean_text(glued).split("\n\n") == [f"{n}. {x}" for n, x in enumerate(items, 1)]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "1. Pada tahun 2022. Kemudian harga naik lagi.",  # one "2." is a year before a sentence
+        "1. Kendaraan roda empat 7 unit senilai Rp 3,5 miliar",
+        "Tahun 2021. Tahun 2022. Tahun 2023. Harga naik.",  # no list opens the line
+        "1. Harga naik 3. Lalu turun 2. Lalu naik.",  # numbers out of order
+    ],
+)
+def test_a_line_that_is_no_glued_list_is_kept_whole(line: str) -> None:
+    assert clean_text(line) == line
