@@ -9,8 +9,9 @@ Two habits of news writing mislead a reader that sees only the question and the 
 - **Enumerations spread over sentences** ("Dua penghargaan ..., pertama yakni, Program ...
   (Poltabes) ..." and then "Kedua, Inovasi ... (Pangling)."). A reader trained on one answer per
   question scores the second item far below the first, so a list question would get one item,
-  or junk beside it. The sentences that continue the enumeration are found here; the composer
-  reads each of them for its item.
+  or junk beside it. Numbered paragraphs ("1. Ferlan Juliansyah (FJ) selaku ...", "2. ...") are
+  the same. The sentences that continue the enumeration are found here; the composer reads each
+  of them for its item.
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ _ORDINALS = (
     ("keenam", "sixth"),
     ("ketujuh", "seventh"),
 )
+# A numbered item at the start of its paragraph: "1. Kecamatan Gambir", "2) Menteng".
+_NUMBERED = re.compile(r"^\s*(\d{1,2})[.)]\s")
 _LEAD_IN = r"^\W*(?:(?:dan|lalu|kemudian|sedangkan|serta|selanjutnya|and|then)\W+)?(?:yang\W+)?"
 
 
@@ -64,14 +67,21 @@ def asks_for_source(question: str) -> bool:
     return _ASKS_SOURCE.search(question) is not None
 
 
+def _item_number(sentence: str) -> int | None:
+    found = _NUMBERED.match(sentence)
+    return int(found.group(1)) if found else None
+
+
 def opens_enumeration(sentence: str) -> bool:
-    """Does the sentence name the first item of a list ("pertama yakni", "first,")?"""
-    return _FIRST.search(sentence) is not None
+    """Does the sentence name the first item of a list ("pertama yakni", "first,", "1. ")?"""
+    return _FIRST.search(sentence) is not None or _item_number(sentence) == 1
 
 
 def continues_enumeration(sentence: str, position: int) -> bool:
     """Does the sentence open with the ordinal of the list item at ``position`` (1 = the
-    second item: "Kedua, ...", "Yang ketiga ...", "Second, ...")?"""
+    second item: "Kedua, ...", "Yang ketiga ...", "Second, ...", "2. ...")?"""
+    if position >= 1 and _item_number(sentence) == position + 1:
+        return True
     if not 1 <= position <= len(_ORDINALS):
         return False
     words = "|".join(_ORDINALS[position - 1])

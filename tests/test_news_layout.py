@@ -60,3 +60,17 @@ def test_first_time_is_no_enumeration():
     assert continues_enumeration("Second, the Pangling outreach.", 1)
     assert not continues_enumeration("Kedua, Inovasi Pangling.", 2)
     assert not continues_enumeration("Keduanya menerima hadiah.", 1)
+
+
+def test_a_numbered_list_is_an_enumeration_item_by_item():
+    text = (
+        "Ada empat tersangka.\n\n1. Andi Saputra (AS) selaku kepala dinas\n\n"
+        "2. Budi Hartono (BH) selaku kontraktor. Ia ditahan sejak Maret.\n\n"
+        "3. Citra Lestari (CL) selaku bendahara\n\n5. Dedi (D) selaku swasta"
+    )
+    bounds = split_sentences(text)
+    assert [text[s:e][:2] for s, e in bounds] == ["Ad", "1.", "2.", "Ia", "3.", "5."]
+    assert enumeration_around(text, bounds, 2) == [1, 2, 4]  # "5." is not the fourth item
+    assert enumeration_around(text, bounds, 3) == []
+    assert not opens_enumeration("Tahun 1. Januari dimulai.")
+    assert not continues_enumeration("2025. Harga naik.", 1)
