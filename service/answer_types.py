@@ -468,18 +468,36 @@ def _named_not_asked(question: str) -> frozenset[str]:
     return frozenset(content - {_stem(w) for w in near})
 
 
-# Offices a question may ask the holder of, Indonesian and English, each to one key.
+# Offices a question may ask the holder of, Indonesian and English, each to one key. A deputy
+# holds another office than the one he deputises for: "Wakil Wali Kota Bogor, Jenal Mutaqin"
+# answers "who is Bogor's deputy mayor", not "who is the mayor of Bogor".
 _ROLES = {
     "menteri": "minister", "minister": "minister", "wali kota": "mayor", "walikota": "mayor",
     "mayor": "mayor", "gubernur": "governor", "governor": "governor", "bupati": "regent",
     "regent": "regent", "presiden": "president", "president": "president", "ketua": "chair",
     "chairman": "chair", "chair": "chair", "direktur": "director", "director": "director",
     "sekda": "secretary", "sekretaris": "secretary", "secretary": "secretary",
+    "wakil menteri": "deputy minister", "wamen": "deputy minister",
+    "deputy minister": "deputy minister", "vice minister": "deputy minister",
+    "wakil wali kota": "deputy mayor", "wakil walikota": "deputy mayor", "wawali": "deputy mayor",
+    "deputy mayor": "deputy mayor", "vice mayor": "deputy mayor",
+    "wakil gubernur": "deputy governor", "wagub": "deputy governor",
+    "deputy governor": "deputy governor", "vice governor": "deputy governor",
+    "wakil bupati": "deputy regent", "wabup": "deputy regent", "deputy regent": "deputy regent",
+    "wakil presiden": "vice president", "wapres": "vice president",
+    "vice president": "vice president", "wakil ketua": "deputy chair",
+    "deputy chair": "deputy chair", "deputy chairman": "deputy chair",
+    "vice chair": "deputy chair", "vice chairman": "deputy chair",
 }  # fmt: skip
 _ROLE_WORDS = "|".join(sorted(_ROLES, key=len, reverse=True))
 _ROLE = re.compile(rf"\b({_ROLE_WORDS})\b", _I)
+# One word may stand between the question word and the office ("siapa Menteri ...", "which
+# Palembang official"), a possessive too ("who is Bogor's deputy mayor"), but not a deputy's
+# own word: "siapa wakil wali kota" asks for the deputy, not for the mayor.
 _ASKS_HOLDER = re.compile(
-    rf"\b(?:siapa(?:kah)?|who(?:'s| is| was)?(?: the)?|which)\s+(?:\w+\s+)?({_ROLE_WORDS})\b", _I
+    r"\b(?:siapa(?:kah)?|who(?:'s| is| was)?(?: the)?|which)\s+"
+    rf"(?:(?!wakil\b|deputy\b|vice\b)\w+(?:'s)?\s+)?({_ROLE_WORDS})\b",
+    _I,
 )
 
 

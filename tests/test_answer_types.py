@@ -324,3 +324,18 @@ def test_a_who_question_about_an_office_is_answered_by_its_holder() -> None:
     assert role_before(text, text.index("Tjahjo")) == "minister"
     assert role_before(text, text.index("H. Harnojoyo")) == "mayor"
     assert role_before(text, text.index("Ratu Dewa")) is None  # titles stop at the sentence
+
+
+def test_a_deputy_is_another_office_than_the_one_he_deputises_for() -> None:
+    assert asked_role("siapa wakil wali kota Lubuklinggau") == "deputy mayor"
+    assert asked_role("Who is Lubuklinggau's deputy mayor?") == "deputy mayor"
+    assert asked_role("Siapa Wamen PU yang hadir?") == "deputy minister"
+    assert asked_role("who is Indonesia's Minister of Tourism") == "minister"
+    assert asked_role("siapa wali kota Lubuklinggau") == "mayor"
+    text = (
+        "Acara dibuka Wakil Wali Kota Lubuklinggau, Rustam Effendi, bersama Wali Kota "
+        "Lubuklinggau Yoppy Karim. Hadir pula Wamen PU Diana Kusumastuti."
+    )
+    assert role_before(text, text.index("Rustam")) == "deputy mayor"
+    assert role_before(text, text.index("Yoppy")) == "mayor"
+    assert role_before(text, text.index("Diana")) == "deputy minister"
