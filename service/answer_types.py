@@ -477,6 +477,7 @@ _ROLES = {
     "regent": "regent", "presiden": "president", "president": "president", "ketua": "chair",
     "chairman": "chair", "chair": "chair", "direktur": "director", "director": "director",
     "sekda": "secretary", "sekretaris": "secretary", "secretary": "secretary",
+    "kepala": "head", "head": "head",
     "wakil menteri": "deputy minister", "wamen": "deputy minister",
     "deputy minister": "deputy minister", "vice minister": "deputy minister",
     "wakil wali kota": "deputy mayor", "wakil walikota": "deputy mayor", "wawali": "deputy mayor",

@@ -339,3 +339,10 @@ def test_a_deputy_is_another_office_than_the_one_he_deputises_for() -> None:
     assert role_before(text, text.index("Rustam")) == "deputy mayor"
     assert role_before(text, text.index("Yoppy")) == "mayor"
     assert role_before(text, text.index("Diana")) == "deputy minister"
+
+
+def test_a_head_of_office_is_an_office_too() -> None:
+    assert asked_role("Who is the head of the Lubuklinggau statistics bureau?") == "head"
+    text = "Kata Kepala Dinas PUPR Sumsel Rudi Hartono, Menteri PU Dody Hanggodo meninjau jalan."
+    assert role_before(text, text.index("Rudi")) == "head"  # no answer to "who is the minister"
+    assert role_before(text, text.index("Dody")) == "minister"
