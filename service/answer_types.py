@@ -500,14 +500,18 @@ _ASKS_HOLDER = re.compile(
     rf"(?:(?!wakil\b|deputy\b|vice\b)\w+(?:'s)?\s+)?({_ROLE_WORDS})\b",
     _I,
 )
+# "Who chairs the NasDem party", "who headed the team": the office as a verb.
+_ASKS_BY_VERB = re.compile(r"\bwho\s+(chair|head)(?:s|ed)\b", _I)
 
 
 def asked_role(question: str) -> str | None:
     """The office whose holder a "who" question asks for: "siapa menteri yang menyerahkan
-    penghargaan" -> "minister"; None for "siapa yang menerima penghargaan"."""
+    penghargaan" -> "minister", "who chairs the council" -> "chair"; None for "siapa yang
+    menerima penghargaan"."""
     match = _ASKS_HOLDER.search(question)
     if not match:
-        return None
+        by_verb = _ASKS_BY_VERB.search(question)
+        return _ROLES[by_verb.group(1).casefold()] if by_verb else None
     compound = _ROLE.match(question, match.end(1) + 1)  # "president director": a director
     return _ROLES[(compound or match).group(1).casefold()]
 

@@ -343,6 +343,9 @@ def test_a_deputy_is_another_office_than_the_one_he_deputises_for() -> None:
 
 def test_a_head_of_office_is_an_office_too() -> None:
     assert asked_role("Who is the head of the Lubuklinggau statistics bureau?") == "head"
+    assert asked_role("Who chairs the Lubuklinggau regional council?") == "chair"
+    assert asked_role("who headed the search team") == "head"
+    assert asked_role("who leads the search team") is None  # "leads": a chair, a head, ...
     text = "Kata Kepala Dinas PUPR Sumsel Rudi Hartono, Menteri PU Dody Hanggodo meninjau jalan."
     assert role_before(text, text.index("Rudi")) == "head"  # no answer to "who is the minister"
     assert role_before(text, text.index("Dody")) == "minister"
