@@ -35,6 +35,7 @@ _MONEY_NOUNS = (
 _QUANTITY_Q = re.compile(
     r"\b(berapa|berapakah|jumlah|how (much|many|long|large|big|far|old|tall|high|low)|"
     r"what (percentage|share|number|amount|price|cost)|what (\S+ ){0,2}(" + _MONEY_NOUNS + r")|"
+    r"what (\S+ ){0,7}ratio|"
     r"what (\S+ )?(prison|jail) (sentence|term)|"
     r"which (percentage|number|amount))\b",
     _I,
@@ -114,6 +115,14 @@ _UNITS: tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...] = tuple(
             r"\b(berapa(kah)? persen(kah)?|persentase|what percent(age)?|how many percent)\b",
             r"%|\b(persen|percent)\b",
         ),
+        (  # all 17 train-side "what share of" and "what ... ratio" questions have a
+            # percentage for their answer; a fraction or "1:20" would fit as well
+            "share",
+            r"\b(what|which) (share|proportion|portion)\b|\bwhat (\S+ ){0,7}ratio\b|"
+            r"\bberapa(kah)? (rasio|proporsi)\b|\b(rasio|proporsi)( \S+){0,4} berapa(kah)?\b",
+            r"%|\b(persen|percent|per cent|kali|times|banding|setengah|separuh|sepertiga|"
+            r"seperempat|half|third|quarter)\b|\d\s*:\s*\d",
+        ),
         (  # "ulang tahun ke berapa" asks for an ordinal, not a duration
             "duration",
             r"(?<!ke )\bberapa(kah)? (lama|" + _TIME_UNITS + r")\b|"
@@ -130,7 +139,7 @@ _UNITS: tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...] = tuple(
         (  # a bare amount with thousands separators ("90.000") is money in a price question
             "money",
             r"\bhow much\b.*\b(" + _MONEY_NOUNS + r"|allocat\w*|spen[dt]|paid|pay)\b|"
-            r"\bwhat (\S+ ){0,2}(" + _MONEY_NOUNS + r")\b|"
+            r"\bwhat (?![^?]*\bratio\b)(\S+ ){0,2}(" + _MONEY_NOUNS + r")\b|"
             r"\bberapa(kah)?( \S+){0,2} (" + _MONEY_WORDS + r")\b|"
             r"\b(" + _MONEY_WORDS + r")( \S+){0,3} berapa(kah)?\b",
             r"\b(rp|rupiah|idr|usd|us\$|dolar|dollars?|euro)\b|rp ?\d|\$|€|^\d{1,3}(\.\d{3})+$|"
