@@ -18,6 +18,7 @@ from typing import Literal
 from indexer.analyzer import STOPWORDS
 from indexer.query_lexicon import english_lexicon
 from indexer.reader.code_switch import LEXICON
+from service.place_names import indonesian_place_names
 
 Kind = Literal["quantity", "date", "person", "place", "other"]
 
@@ -422,7 +423,7 @@ def question_names(question: str) -> set[str]:
         words = words[1:]
     names = {w.casefold() for w in words if w[0].isupper()}
     names -= _QUESTION_WORDS
-    return names | set(_YEAR.findall(question))
+    return names | set(_YEAR.findall(question)) | indonesian_place_names(question)
 
 
 # The words around a question word that name what is asked for ("which Palembang programs",

@@ -107,6 +107,37 @@ def test_question_names_are_looked_for_in_the_evidence() -> None:
 
 
 @pytest.mark.parametrize(
+    ("question", "article"),
+    [
+        # places and peoples change their names between English and Indonesian
+        ("How many suspects are there in the East Java grant case?", "hibah Pemprov Jawa Timur"),
+        ("Who is the French environment minister?", "Menteri Lingkungan Prancis"),
+        ("How many Russians were questioned?", "dua warga negara Rusia"),
+        ("How many delegates met in Switzerland?", "delegasi di Jenewa, Swiss"),
+        ("Which navy ship sailed to Sumatra?", "KRI Radjiman ke Sumatera Barat"),
+        ("What did the UN say?", "kata juru bicara PBB"),
+        ("In which US state was it?", "di negara bagian Kentucky, AS"),
+    ],
+)
+def test_english_place_names_are_found_in_indonesian(question: str, article: str) -> None:
+    names = question_names(question)
+    assert mentions_any(names, article)
+    assert not mentions_any(names, "Kejadian di Sulawesi Selatan, menurut wali kota.")
+
+
+def test_only_names_are_translated() -> None:
+    # "us" is a pronoun, "Gas" no plural of the Ga language, "Jawa Timur" is already Indonesian
+    assert question_names("what did they tell us") == set()
+    assert question_names("Kapan PT Perusahaan Gas Negara menaikkan harga?") == {
+        "pt",
+        "perusahaan",
+        "gas",
+        "negara",
+    }
+    assert question_names("Siapa Gubernur Jawa Timur?") == {"gubernur", "jawa", "timur"}
+
+
+@pytest.mark.parametrize(
     ("question", "names"),
     [
         # a common word starting the question is no name the evidence must repeat
