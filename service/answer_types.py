@@ -137,6 +137,13 @@ _UNITS: tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...] = tuple(
             r"\bhow long (is|was|are|were)\b",
             r"\b(" + _TIME_UNITS + "|" + _LENGTH_UNITS + r")\b",
         ),
+        (  # a height or a length: "88 lantai" is no answer to "how tall are the towers".
+            # All 20 train-side questions asking so have a length for their answer; "how high"
+            # is left out ("how high could loan interest go": "1% per hari").
+            "length",
+            r"\b(how tall|berapa(kah)? (tinggi|ketinggian|panjang)|ketinggian berapa(kah)?)\b",
+            r"\b(" + _LENGTH_UNITS + r"|dpl|mdpl|kaki|feet|ft)\b|\d\s*m\b",
+        ),
         (  # a bare amount with thousands separators ("90.000") is money in a price question
             "money",
             r"\bhow much\b.*\b(" + _MONEY_NOUNS + r"|allocat\w*|spen[dt]|paid|pay)\b|"

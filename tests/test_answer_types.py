@@ -199,6 +199,8 @@ def test_the_first_question_word_decides(question: str, kind: str) -> None:
         ("How long is the sea wall?", "length or duration", "10,6 kilometer", "2.000"),
         ("How large is the plot of land proposed for the school?", "area", "2 hektare", "75"),
         ("Berapa luas Danau Kerinci?", "area", "4.200 hektar", "1.000 meter"),
+        ("How tall is the new tower?", "length", "451,9 meter", "88 lantai"),
+        ("Berapa ketinggian gunung itu?", "length", "2.469 mdpl", "2.469"),
         # a share or a ratio, even after a money word ("deposit ratio")
         ("What share of the budget goes to schools?", "share", "20 persen", "Rp 3 triliun"),
         ("What loan to deposit ratio did the bank report?", "share", "91,2%", "Rp 8,9 triliun"),
