@@ -88,11 +88,12 @@ _COUNTED = (
     r"guru|keluarga|kepala keluarga|rumah|desa|negara|kota|sekolah|unit|buah|medali|gol|"
     r"tersangka|napi|narapidana|tahanan|kendaraan|kapal|pesawat)(kah)?\b"
 )
-# A span that measures rather than counts, or gives a share: no answer to "how many
-# households". None of the 175 train-side count questions has a percentage for its answer.
+# A span that measures rather than counts, gives a share or a time of day ("2 pagi"): no
+# answer to "how many households". None of the 175 train-side count questions has a percentage for its answer.
 _MEASURE_SPAN = (
     r"^(?!.*(\d\s*(meter|m|km|cm|mm|kilometer|kilogram|kg|gram|ton|liter|hektare|hektar|ha|"
-    r"derajat|mil|knot|kwh|mw)\b|\b(rp|rupiah|dolar|dollars?|us\$|persen|percent)\b|%))"
+    r"derajat|mil|knot|kwh|mw|pagi|siang|sore|malam|wib|wita|wit)\b|"
+    r"\b(rp|rupiah|dolar|dollars?|us\$|persen|percent)\b|%|\b(pukul|jam) \d))"
 )
 # "111 juta" is money unless a noun counted in millions follows: "111 juta angkutan logistik"
 # is no net profit. None of the 84 train-side gold answers to a money question is ruled out.

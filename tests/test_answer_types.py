@@ -187,6 +187,7 @@ def test_the_first_question_word_decides(question: str, kind: str) -> None:
         ),
         ("berapa korban tewas dalam kecelakaan itu", "count", "12 orang", "Rp 50 juta"),
         ("How many students are enrolled in the class?", "count", "36 siswa", "48 persen"),
+        ("How many kitchens were shut down?", "count", "112 dapur", "2 pagi"),
         ("Berapa kali dalam setahun kulminasi terjadi?", "times", "dua kali", "21-23 Maret"),
         ("How many times a week did he ask for it?", "times", "dua kali seminggu", "3.000 warga"),
         ("undang berapa orang setelah anggaran dipangkas", "count", "200 orang", "Rp 1 miliar"),
