@@ -217,6 +217,13 @@ def test_a_quantity_is_answered_in_the_unit_asked_for(
     assert not span_fits("quantity", wrong, asked.unit)
 
 
+def test_chat_spellings_of_question_words_are_read() -> None:
+    # "brp" is "berapa", "tgl" "tanggal"; "anggaran berapa persen" asks a percentage
+    assert question_type("brp rumah yg kerendam di kampung itu").unit == "count"
+    assert question_type("rapat paripurna digelar tgl brp?").kind == "date"
+    assert question_type("kpk udah nyerap anggaran brp persen").unit == "percent"
+
+
 def test_an_ordinal_or_a_value_asks_for_no_unit() -> None:
     # "ulang tahun ke berapa" wants "60", not a duration; "penurunan nilai" a percentage
     assert question_type("Ulang tahun Republik Indonesia ke berapakah tahun ini?").unit is None
