@@ -89,7 +89,8 @@ _COUNTED = (
     r"tersangka|napi|narapidana|tahanan|kendaraan|kapal|pesawat)(kah)?\b"
 )
 # A span that measures rather than counts, gives a share or a time of day ("2 pagi"): no
-# answer to "how many households". None of the 175 train-side count questions has a percentage for its answer.
+# answer to "how many households". None of the 175 train-side count questions has a
+# percentage for its answer.
 _MEASURE_SPAN = (
     r"^(?!.*(\d\s*(meter|m|km|cm|mm|kilometer|kilogram|kg|gram|ton|liter|hektare|hektar|ha|"
     r"derajat|mil|knot|kwh|mw|pagi|siang|sore|malam|wib|wita|wit)\b|"

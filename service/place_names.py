@@ -39,6 +39,13 @@ _EXTRA = {
     "African": "Afrika",
     "Asian": "Asia",
     "Turkey": "Turki",
+    "Swiss": "Swiss",
+    "Filipino": "Filipina",
+    "Philippine": "Filipina",
+    "Palestine": "Palestina",
+    "Palestinian": "Palestina",
+    "Afghan": "Afghanistan",
+    "Saudi": "Saudi",
     "Turkish": "Turki",
     "Middle East": "Timur Tengah",
     "UN": "PBB",
@@ -54,7 +61,7 @@ _GENERIC = frozenset(
 
 @lru_cache(maxsize=1)
 def _names() -> dict[str, frozenset[str]]:
-    """English name -> the casefolded words of its Indonesian name, longest names first."""
+    """English name -> the casefolded words of its Indonesian name."""
     english, indonesian = Locale("en"), Locale("id")
     pairs: dict[str, str] = {}
     for table in ("territories", "languages"):
@@ -63,14 +70,28 @@ def _names() -> dict[str, frozenset[str]]:
             # two- and three-letter names ("Ga", "Ewe") are words of other texts
             if local and code.isalpha() and len(name) > 3:
                 pairs.setdefault(name, local)
-                # the people of a country: "Australian", "Colombian", "Indian"
-                if table == "territories" and name[-1] in "aeiou" and " " not in name:
-                    pairs.setdefault(name + "n", local)
+                if table == "territories" and " " not in name:
+                    for people in _demonyms(name):
+                        pairs.setdefault(people, local)
     pairs.update(_EXTRA)
     # "Indonesians", "Russians"
     pairs.update({name + "s": local for name, local in list(pairs.items()) if name[-1] == "n"})
-    words = {name: _distinctive(local) for name, local in pairs.items()}
-    return dict(sorted(words.items(), key=lambda item: -len(item[0])))
+    return {name: _distinctive(local) for name, local in pairs.items()}
+
+
+def _demonyms(country: str) -> set[str]:
+    """The forms English names a country's people by ("Australian", "Canadian", "Italian",
+    "Egyptian", "Mexican", "Chilean", "Israeli"); those that are no word match nothing.
+    Irregular ones ("French", "Dutch", "Swiss") come as languages or from ``_EXTRA``."""
+    stem = country[:-1] if country[-1] in "aeiouy" else country
+    return {
+        country + "n",
+        country + "an",
+        country + "ian",
+        stem + "ian",
+        stem + "an",
+        country + "i",
+    }
 
 
 def _distinctive(name: str) -> frozenset[str]:
@@ -78,17 +99,21 @@ def _distinctive(name: str) -> frozenset[str]:
     return frozenset(w for w in words if w not in _GENERIC) or frozenset(words)
 
 
-@lru_cache(maxsize=1)
-def _pattern() -> re.Pattern[str]:
-    names = "|".join(re.escape(name) for name in _names())
-    return re.compile(r"\b(" + names + r")\b")
+_WORD = re.compile(r"[^\W\d_][\w-]*")
+_LONGEST = 3  # words in the longest English name looked up ("United Arab Emirates")
 
 
 def indonesian_place_names(question: str) -> set[str]:
     """The words of the Indonesian names of the places, countries and peoples ``question``
     names in English ("West Java" -> "jawa", "Indonesians" -> "indonesia"), casefolded.
     Case-sensitive: "US" is a country, "us" a pronoun."""
+    names = _names()
+    words = _WORD.findall(question)
     found: set[str] = set()
-    for match in _pattern().finditer(question):
-        found |= _names()[match.group(1)]
+    for i in range(len(words)):
+        for n in range(min(_LONGEST, len(words) - i), 0, -1):
+            local = names.get(" ".join(words[i : i + n]))
+            if local:
+                found |= local
+                break
     return found

@@ -113,6 +113,7 @@ def test_question_names_are_looked_for_in_the_evidence() -> None:
         ("How many suspects are there in the East Java grant case?", "hibah Pemprov Jawa Timur"),
         ("Who is the French environment minister?", "Menteri Lingkungan Prancis"),
         ("How many Russians were questioned?", "dua warga negara Rusia"),
+        ("How long could the Canadian tourist be jailed?", "turis Kanada itu"),
         ("How many delegates met in Switzerland?", "delegasi di Jenewa, Swiss"),
         ("Which navy ship sailed to Sumatra?", "KRI Radjiman ke Sumatera Barat"),
         ("What did the UN say?", "kata juru bicara PBB"),
