@@ -118,7 +118,7 @@ _UNITS: tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...] = tuple(
             r"\b(berapa(kah)? persen(kah)?|persentase|what percent(age)?|how many percent)\b",
             r"%|\b(persen|percent)\b",
         ),
-        (  # all 17 train-side "what share of" and "what ... ratio" questions have a
+        (  # all 16 train-side "what share of" and "what ... ratio" questions have a
             # percentage for their answer; a fraction or "1:20" would fit as well
             "share",
             r"\b(what|which) (share|proportion|portion)\b|\bwhat (\S+ ){0,7}ratio\b|"
@@ -320,8 +320,8 @@ class QuestionType:
     a question naming a ministry or a university, "ministry" or "university"."""
 
 
-# Chat spellings of the question words ("brp kabupaten yg ...", "apa aja"): 80 of the
-# train-side questions use one.
+# Chat spellings of question words ("brp kabupaten yg ...", "tgl brp"): 45 of the train-side
+# questions use one. "apa aja" stays no list question: as one it lost list recall on them.
 _INFORMAL = {"brp": "berapa", "tgl": "tanggal", "thn": "tahun", "knp": "kenapa"}
 _INFORMAL_WORD = re.compile(r"\b(" + "|".join(_INFORMAL) + r")\b", _I)
 
