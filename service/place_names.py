@@ -39,13 +39,11 @@ _EXTRA = {
     "African": "Afrika",
     "Asian": "Asia",
     "Turkey": "Turki",
-    "Swiss": "Swiss",
     "Filipino": "Filipina",
     "Philippine": "Filipina",
     "Palestine": "Palestina",
     "Palestinian": "Palestina",
     "Afghan": "Afghanistan",
-    "Saudi": "Saudi",
     "Turkish": "Turki",
     "Middle East": "Timur Tengah",
     "UN": "PBB",
@@ -82,7 +80,8 @@ def _names() -> dict[str, frozenset[str]]:
 def _demonyms(country: str) -> set[str]:
     """The forms English names a country's people by ("Australian", "Canadian", "Italian",
     "Egyptian", "Mexican", "Chilean", "Israeli"); those that are no word match nothing.
-    Irregular ones ("French", "Dutch", "Swiss") come as languages or from ``_EXTRA``."""
+    Irregular ones come as languages ("French", "Dutch") or from ``_EXTRA``; those spelled the
+    same in Indonesian ("Swiss", "Saudi") are already names of the question."""
     stem = country[:-1] if country[-1] in "aeiouy" else country
     return {
         country + "n",
