@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
 
-from indexer.analyzer import STOPWORDS
-from indexer.query_lexicon import english_lexicon
+from indexer.analyzer import STOPWORDS, analyze
+from indexer.query_lexicon import english_lexicon, query_terms
 from indexer.reader.code_switch import LEXICON
 from service.place_names import indonesian_place_names
 
@@ -550,6 +550,49 @@ def role_before(text: str, start: int, words: int = 12) -> str | None:
     near = " ".join(head.split()[-words:])
     roles = _ROLE.findall(near)
     return _ROLES[roles[-1].casefold()] if roles else None
+
+
+# The thing a count names right after its number ("361 kabupaten", "tujuh kamar tidur"); a
+# multiplier ("35,04 juta", "tiga puluh") is part of the number, so a bare amount names nothing.
+_COUNT_NUMBERS = (
+    r"\d[\d.,]*|satu|dua|tiga|empat|lima|enam|tujuh|delapan|sembilan|sepuluh|sebelas|seratus|"
+    r"seribu|seorang|puluhan|ratusan|ribuan|belasan"
+)
+_COUNT_WORDS = _COUNT_NUMBERS + r"|juta|ribu|miliar|ratus|puluh|belas|lebih"
+_COUNT_NOUN = re.compile(
+    rf"(?:^|\s)(?:{_COUNT_NUMBERS})(?:\s+(?:{_COUNT_WORDS}))*"
+    rf"\s+(?!(?:{_COUNT_WORDS})\b)([^\W\d_]+)",
+    _I,
+)
+# Words for people: "152 penumpang" counts the "orang" of "berapa orang yang tewas", "35 orang"
+# the "anak balita" of the question.
+_PEOPLE = frozenset(
+    analyze(w)[0]
+    for w in "orang jiwa warga penduduk korban penumpang masyarakat rakyat anak balita".split()
+)
+
+
+@lru_cache(maxsize=256)
+def _question_terms(question: str) -> frozenset[str]:
+    return frozenset(query_terms(question))
+
+
+def counted_thing(question: str, span: str) -> Literal["asked", "people", "other"] | None:
+    """What the count ``span`` counts, against what the question counts: "asked" when the
+    thing named after its number is one of the question's words or their Indonesian words,
+    stemmed as BM25 has them ("31 provinsi" for "how many provinces"); "people" when both name
+    people in other words ("152 penumpang" for "berapa orang yang tewas"); "other" when it
+    counts something else ("361 kabupaten"); None when it names no thing ("35,04 juta")."""
+    match = _COUNT_NOUN.search(span)
+    noun = analyze(match.group(1)) if match else []
+    if not noun:
+        return None
+    terms = _question_terms(question)
+    if noun[0] in terms:
+        return "asked"
+    if noun[0] in _PEOPLE and not terms.isdisjoint(_PEOPLE):
+        return "people"
+    return "other"
 
 
 def mentions_any(names: set[str], text: str) -> bool:

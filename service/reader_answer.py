@@ -71,6 +71,7 @@ from service.answer import Answer, Citation, ShortAnswer
 from service.answer_types import (
     QuestionType,
     asked_role,
+    counted_thing,
     mentions_any,
     question_names,
     question_type,
@@ -207,6 +208,7 @@ class ReaderAnswerBuilder:
         spans_per_passage: int = 8,
         rank_penalty: float = 0.5,
         list_span_margin: float = 2.0,
+        count_noun_margin: float = 2.0,
         window_words: int = 108,
     ) -> None:
         if passages_read < 1 or passages_per_article < 1 or max_list_items < 1:
@@ -220,6 +222,7 @@ class ReaderAnswerBuilder:
         self.spans_per_passage = spans_per_passage
         self.rank_penalty = rank_penalty
         self.list_span_margin = list_span_margin
+        self.count_noun_margin = count_noun_margin
         self.window_words = window_words
 
     def threshold(self, question_lang: str, passage_lang: str | None) -> float:
@@ -401,6 +404,8 @@ class ReaderAnswerBuilder:
             fitting = [r for r in fitting if r.excess > 0]
         if not fitting:
             return Answer(question, None, True, [], hits, confidence, None, timings)
+        if asked.unit == "count" and not asked.is_list:
+            fitting = _counting_what_is_asked(question, fitting, self.count_noun_margin)
         chosen = [fitting[0]]
         if asked.is_list:
             first = _list_of_names(fitting, self.list_span_margin, asked) or fitting[0]
@@ -454,6 +459,24 @@ class ReaderAnswerBuilder:
 
 _CONJUNCTION_WORD = r"\s(dan|serta|maupun|and|or|atau)\s"
 _CONJUNCTION = re.compile(r",\s|" + _CONJUNCTION_WORD, re.IGNORECASE)
+
+
+def _counting_what_is_asked(question: str, fitting: list[_Read], margin: float) -> list[_Read]:
+    """``fitting`` with a span that counts what the question counts first, when the best one
+    counts something else and that span is within ``margin`` of it: "how many provinces" is
+    answered "31 provinsi", not the reader's first pick "361 kabupaten" of the sentence before.
+    Train-side count questions (news-train, news-train-more, detik-tune, facqa-train: 200):
+    short-answer F1 0.563 -> 0.575, 4 answers better, none worse, the same from a margin of 2
+    to 5 (1: 3 better)."""
+    best = fitting[0]
+    if counted_thing(question, best.span.text) != "other":
+        return fitting
+    for r in fitting[1:]:
+        if r.excess < best.excess - margin:
+            break
+        if counted_thing(question, r.span.text) == "asked":
+            return [r, *(other for other in fitting if other is not r)]
+    return fitting
 
 
 def _names_several(item: _Read, asked: QuestionType) -> bool:

@@ -8,6 +8,7 @@ import pytest
 from indexer.language import question_language, text_language
 from service.answer_types import (
     asked_role,
+    counted_thing,
     mentions_any,
     question_names,
     question_type,
@@ -395,3 +396,21 @@ def test_a_head_of_office_is_an_office_too() -> None:
     text = "Kata Kepala Dinas PUPR Sumsel Rudi Hartono, Menteri PU Dody Hanggodo meninjau jalan."
     assert role_before(text, text.index("Rudi")) == "head"  # no answer to "who is the minister"
     assert role_before(text, text.index("Dody")) == "minister"
+
+
+@pytest.mark.parametrize(
+    ("question", "span", "thing"),
+    [
+        ("How many provinces reached the target this year?", "31 provinsi", "asked"),
+        ("How many provinces reached the target this year?", "361 kabupaten", "other"),
+        ("Berapa provinsi yang mencapai target?", "tiga puluh satu provinsi", "asked"),
+        ("How many bedrooms does the new house have?", "tujuh kamar tidur", "asked"),
+        ("How many bedrooms does the new house have?", "tiga gazebo", "other"),
+        ("Berapa orang yang tewas dalam kecelakaan bus itu?", "12 penumpang", "people"),
+        ("Berapa anak balita yang dirawat?", "35 orang", "people"),
+        ("How many families will receive the aid?", "35,04 juta", None),  # names nothing
+        ("How many families will receive the aid?", "sekitar 400 ribu", None),
+    ],
+)
+def test_a_count_counts_the_thing_asked_or_another(question, span, thing) -> None:
+    assert counted_thing(question, span) == thing

@@ -353,6 +353,30 @@ def test_a_list_cut_one_item_short_gets_its_last_item(question, after, expected)
     assert found.span.text == expected == text[found.span.start : found.span.end]
 
 
+def test_a_count_of_the_thing_asked_comes_before_a_count_of_another():
+    """The reader's best span for "how many provinces" counted regencies ("361 kabupaten")
+    where the next sentence gave the provinces: within the margin, the count of what is asked
+    comes first; beyond it, or when the best span names no thing, the reader's order stays."""
+    from indexer.reader.spans import Span
+    from service.reader_answer import _counting_what_is_asked, _Read
+
+    text = (
+        "Partisipasi tinggi tercatat di 361 kabupaten. Di pilgub, 31 provinsi masuk kategori itu."
+    )
+    chunk = _chunk("t", text)
+
+    def read(words: str, excess: float) -> _Read:
+        start = text.index(words)
+        return _Read(0, chunk, Span(words, start, start + len(words), 9.0, 1.0), excess)
+
+    question = "In the governor elections, how many provinces were in that category?"
+    regencies, provinces = read("361 kabupaten", 3.0), read("31 provinsi", 1.5)
+    assert _counting_what_is_asked(question, [regencies, provinces], 2.0)[0] is provinces
+    assert _counting_what_is_asked(question, [regencies, provinces], 1.0)[0] is regencies
+    bare = read("361", 3.0)
+    assert _counting_what_is_asked(question, [bare, provinces], 2.0)[0] is bare
+
+
 def test_short_answers_follow_a_rewritten_article(corpus_index, settings, tmp_path):
     """Day two: after PUT rewrites an article, /ask reads the new text (spans and offsets into
     it), and after DELETE the old facts are no longer answered from it."""
