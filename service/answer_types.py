@@ -16,7 +16,7 @@ from functools import lru_cache
 from typing import Literal
 
 from indexer.analyzer import STOPWORDS, analyze
-from indexer.query_lexicon import english_lexicon, query_terms
+from indexer.query_lexicon import english_lexicon, indonesian_terms, query_terms
 from indexer.reader.code_switch import LEXICON
 from service.place_names import indonesian_place_names
 
@@ -593,6 +593,66 @@ def counted_thing(question: str, span: str) -> Literal["asked", "people", "other
     if noun[0] in _PEOPLE and not terms.isdisjoint(_PEOPLE):
         return "people"
     return "other"
+
+
+# The thing a "which X" / "X apa" question names ("which bus terminal", "di masjid mana",
+# "Departemen apakah"): the one or two lower-case words after "which"/"what" (not a verb, a
+# number or a name), or the word before "apa"/"mana".
+_WHICH_THING = re.compile(
+    r"\b(?:which|what)\s+(?!(?:is|was|are|were|do|does|did|has|have|had|will|would|can|could)"
+    r"\b)(.*)",
+    _I,
+)
+_THING_ENDS = frozenset(
+    "is was are were do does did has have had will would can could should may might in at on "
+    "for of to from by that with as the a an this these those its their his her".split()
+)
+_NOT_THING = frozenset("kind type sort one two three".split())
+_THING_BEFORE = re.compile(r"\b([^\W\d_]+)\s+(?:apa|mana)(?:kah)?\b", _I)
+_NO_THING_BEFORE = frozenset(
+    "yang untuk dengan dari di ke oleh dalam pada kepada bagaimana alasan hal sebab".split()
+)
+
+
+@lru_cache(maxsize=256)
+def asked_thing(question: str) -> frozenset[str]:
+    """The stemmed words, with their Indonesian words, of the thing a "which X" question asks
+    for: "which bus terminal" -> "bus", "terminal" and their lexicon words; "Di masjid mana"
+    -> "masjid". Empty when the question names none ("what did ...", "untuk apa")."""
+    if asked_role(question):
+        return frozenset()  # "which coordinating minister" asks for the minister, not the office
+    which = _WHICH_THING.search(question)
+    if which:
+        words: list[str] = []
+        for word in re.findall(r"[\w'-]+", which.group(1)):
+            if word.casefold() in _THING_ENDS:
+                break
+            if word[0].isupper() or word[0].isdigit() or word.casefold() in _NOT_THING:
+                continue
+            words.append(word.casefold())
+            if len(words) == 2:
+                break
+        return frozenset(t for w in words for t in [*analyze(w), *indonesian_terms(w)])
+    before = _THING_BEFORE.search(question)
+    if before and before.group(1).casefold() not in _NO_THING_BEFORE:
+        return frozenset(analyze(before.group(1)))
+    return frozenset()
+
+
+def mentions_thing(thing: frozenset[str], span: str) -> bool:
+    """Does ``span`` name the thing anywhere ("terminal bus di Bandung")?"""
+    return not thing.isdisjoint(analyze(span))
+
+
+def named_as_thing(thing: frozenset[str], span: str) -> bool:
+    """Is ``span`` a name that starts with the thing, as Indonesian names do ("Terminal
+    Leuwipanjang", "Masjid Istiqomah", "Departemen Kesehatan")? Both first words capitalised:
+    "Penghargaan ilmu pengetahuan ..." restates the question's "penghargaan apakah"."""
+    words = span.split()
+    if len(words) < 2 or not (words[0].isalpha() and words[0][0].isupper()):
+        return False
+    first = analyze(words[0])
+    return bool(first) and first[0] in thing and words[1][:1].isupper()
 
 
 def mentions_any(names: set[str], text: str) -> bool:

@@ -8,8 +8,11 @@ import pytest
 from indexer.language import question_language, text_language
 from service.answer_types import (
     asked_role,
+    asked_thing,
     counted_thing,
     mentions_any,
+    mentions_thing,
+    named_as_thing,
     question_names,
     question_type,
     restates_question,
@@ -414,3 +417,29 @@ def test_a_head_of_office_is_an_office_too() -> None:
 )
 def test_a_count_counts_the_thing_asked_or_another(question, span, thing) -> None:
     assert counted_thing(question, span) == thing
+
+
+@pytest.mark.parametrize(
+    ("question", "span", "named"),
+    [
+        ("Di masjid mana pasar murah digelar?", "Masjid Istiqomah", True),
+        ("Di masjid mana pasar murah digelar?", "Jalan KH Ahmad Dahlan", False),
+        ("Departemen apakah yang dipimpin Andung?", "Departemen Perindustrian", True),
+        ("Which faculty does the activist study at?", "Fakultas Pertanian", True),
+        ("Which faculty does the activist study at?", "Universitas Riau", False),
+        ("Penghargaan apakah yang diterima peneliti itu?", "Penghargaan ilmu pengetahuan", False),
+        ("Penghargaan apakah yang diterima peneliti itu?", "penghargaan Habibie", False),
+        ("Which party's faction does he lead?", "Fraksi, Mamat menegaskan", False),
+    ],
+)
+def test_a_which_question_names_the_thing_its_answer_is(question, span, named) -> None:
+    assert named_as_thing(asked_thing(question), span) is named
+
+
+def test_questions_that_name_no_thing() -> None:
+    assert asked_thing("What did the minister say about the budget?") == frozenset()
+    assert asked_thing("Hutan mangrove penting untuk apa?") == frozenset()
+    # names are skipped: the thing is the official, whatever town
+    assert asked_thing("Which Bandung official opened it?") == asked_thing("which official opened")
+    assert asked_thing("Which coordinating minister witnessed the signing?") == frozenset()
+    assert mentions_thing(asked_thing("which bus terminal"), "terminal bus di Bandung")

@@ -353,28 +353,62 @@ def test_a_list_cut_one_item_short_gets_its_last_item(question, after, expected)
     assert found.span.text == expected == text[found.span.start : found.span.end]
 
 
+def _reads(text: str, *spans: tuple[str, float]) -> list:
+    """Reader spans of one short article, with their excess over the threshold."""
+    from indexer.reader.spans import Span
+    from service.reader_answer import _Read
+
+    chunk = _chunk("t", text)
+    found = []
+    for words, excess in spans:
+        start = text.index(words)
+        found.append(_Read(0, chunk, Span(words, start, start + len(words), 9.0, 1.0), excess))
+    return found
+
+
 def test_a_count_of_the_thing_asked_comes_before_a_count_of_another():
     """The reader's best span for "how many provinces" counted regencies ("361 kabupaten")
     where the next sentence gave the provinces: within the margin, the count of what is asked
     comes first; beyond it, or when the best span names no thing, the reader's order stays."""
-    from indexer.reader.spans import Span
-    from service.reader_answer import _counting_what_is_asked, _Read
+    from service.answer_types import question_type
+    from service.reader_answer import _the_thing_asked_first
 
     text = (
         "Partisipasi tinggi tercatat di 361 kabupaten. Di pilgub, 31 provinsi masuk kategori itu."
     )
-    chunk = _chunk("t", text)
-
-    def read(words: str, excess: float) -> _Read:
-        start = text.index(words)
-        return _Read(0, chunk, Span(words, start, start + len(words), 9.0, 1.0), excess)
-
     question = "In the governor elections, how many provinces were in that category?"
-    regencies, provinces = read("361 kabupaten", 3.0), read("31 provinsi", 1.5)
-    assert _counting_what_is_asked(question, [regencies, provinces], 2.0)[0] is provinces
-    assert _counting_what_is_asked(question, [regencies, provinces], 1.0)[0] is regencies
-    bare = read("361", 3.0)
-    assert _counting_what_is_asked(question, [bare, provinces], 2.0)[0] is bare
+    asked = question_type(question)
+    regencies, provinces, bare = _reads(
+        text, ("361 kabupaten", 3.0), ("31 provinsi", 1.5), ("361", 3.0)
+    )
+    assert _the_thing_asked_first(question, asked, [regencies, provinces], 2.0)[0] is provinces
+    assert _the_thing_asked_first(question, asked, [regencies, provinces], 1.0)[0] is regencies
+    assert _the_thing_asked_first(question, asked, [bare, provinces], 2.0)[0] is bare
+
+
+def test_a_which_question_is_answered_by_a_name_of_the_thing_it_asks_for():
+    """ "Which bus terminal": the station the reader liked best gives way to "Terminal
+    Leuwipanjang" within the margin; a span that already names a terminal, a span that only
+    restates the thing in lower case, and a question that names no thing keep the order."""
+    from service.answer_types import question_type
+    from service.reader_answer import _the_thing_asked_first
+
+    text = (
+        "Turun di Stasiun Bandung, lanjutkan ke Terminal Leuwipanjang dengan angkot. "
+        "Dari terminal bus itu bus berangkat tiap jam."
+    )
+    question = "After arriving in Bandung by train, which bus terminal should travellers go to?"
+    asked = question_type(question)
+    station, terminal, lower = _reads(
+        text, ("Stasiun Bandung", 2.5), ("Terminal Leuwipanjang", 1.0), ("terminal bus itu", 2.0)
+    )
+    assert _the_thing_asked_first(question, asked, [station, terminal], 2.0)[0] is terminal
+    assert _the_thing_asked_first(question, asked, [station, lower], 2.0)[0] is station
+    assert _the_thing_asked_first(question, asked, [lower, terminal], 2.0)[0] is lower
+    other = "After arriving in Bandung by train, where should travellers go?"
+    assert (
+        _the_thing_asked_first(other, question_type(other), [station, terminal], 2.0)[0] is station
+    )
 
 
 def test_short_answers_follow_a_rewritten_article(corpus_index, settings, tmp_path):
