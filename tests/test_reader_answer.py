@@ -17,11 +17,14 @@ from indexer.embedder import cpu_supports_bf16
 from indexer.language import question_language
 from indexer.reader import WEIGHTS_PATH
 from indexer.reader.runtime import resolve
+from indexer.reader.spans import Span
 from indexer.store.segment import ChunkRecord
 from service.answer_types import question_type, span_fits
 from service.news_layout import continues_enumeration, opens_enumeration
 from service.reader_answer import (
     ReaderAnswerBuilder,
+    _Read,
+    _the_thing_asked_first,
     calibrated_reading,
     load_reader_answerer,
     read_thresholds,
@@ -353,11 +356,8 @@ def test_a_list_cut_one_item_short_gets_its_last_item(question, after, expected)
     assert found.span.text == expected == text[found.span.start : found.span.end]
 
 
-def _reads(text: str, *spans: tuple[str, float]) -> list:
+def _reads(text: str, *spans: tuple[str, float]) -> list[_Read]:
     """Reader spans of one short article, with their excess over the threshold."""
-    from indexer.reader.spans import Span
-    from service.reader_answer import _Read
-
     chunk = _chunk("t", text)
     found = []
     for words, excess in spans:
@@ -370,9 +370,6 @@ def test_a_count_of_the_thing_asked_comes_before_a_count_of_another():
     """The reader's best span for "how many provinces" counted regencies ("361 kabupaten")
     where the next sentence gave the provinces: within the margin, the count of what is asked
     comes first; beyond it, or when the best span names no thing, the reader's order stays."""
-    from service.answer_types import question_type
-    from service.reader_answer import _the_thing_asked_first
-
     text = (
         "Partisipasi tinggi tercatat di 361 kabupaten. Di pilgub, 31 provinsi masuk kategori itu."
     )
@@ -390,9 +387,6 @@ def test_a_which_question_is_answered_by_a_name_of_the_thing_it_asks_for():
     """ "Which bus terminal": the station the reader liked best gives way to "Terminal
     Leuwipanjang" within the margin; a span that already names a terminal, a span that only
     restates the thing in lower case, and a question that names no thing keep the order."""
-    from service.answer_types import question_type
-    from service.reader_answer import _the_thing_asked_first
-
     text = (
         "Turun di Stasiun Bandung, lanjutkan ke Terminal Leuwipanjang dengan angkot. "
         "Dari terminal bus itu bus berangkat tiap jam."
