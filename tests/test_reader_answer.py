@@ -344,9 +344,7 @@ def test_a_list_cut_one_item_short_gets_its_last_item(question, after, expected)
     item (", dan sorgum."). A list question's span gets that item back when it is a noun
     phrase up to the next punctuation; not "dan lain-lain", not a clause about the list, not
     an item a relative clause runs on from, and not for a question that asks for one thing."""
-    from indexer.reader.spans import Span
-    from service.answer_types import question_type
-    from service.reader_answer import _Read, _with_last_item
+    from service.reader_answer import _with_last_item
 
     text = f"Relawan menanam jati, mahoni, sengon{after} Penanaman selesai sore hari."
     chunk = _chunk("t", text)
