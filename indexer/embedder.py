@@ -95,7 +95,7 @@ class EmbedderConfig:
     cache_size: int = 20_000
     backend: Backend = "auto"
 
-    def load(self) -> Embedder:
+    def load(self, passage_model_now: bool = True) -> Embedder:
         return Embedder(
             self.path,
             batch_size=self.batch_size,
@@ -103,6 +103,7 @@ class EmbedderConfig:
             name=self.name,
             cache_size=self.cache_size,
             backend=self.backend,
+            passage_model_now=passage_model_now,
         )
 
 
@@ -128,12 +129,18 @@ class Embedder:
         name: str | None = None,
         cache_size: int = 20_000,
         backend: Backend = "auto",
+        passage_model_now: bool = True,
     ) -> None:
         """``backend``: who runs the encoder (``indexer.encoder_onnx``): ``auto`` runs the
         model folder's ONNX export with OpenVINO in bf16, questions and passages, where the
         CPU has bf16 instructions and bf16 is not turned off; elsewhere questions with ONNX
         Runtime and passages with torch (bf16 autocast, or fp32); ``onnx`` runs both with ONNX
-        Runtime; ``openvino`` both with OpenVINO; ``torch`` both with torch."""
+        Runtime; ``openvino`` both with OpenVINO; ``torch`` both with torch.
+
+        Where torch embeds passages, its model loads now (a write should not wait for it),
+        unless ``passage_model_now`` is False: then on the first passage embedded. A server
+        that answers with the reader embeds no passage (its writes run in the write worker),
+        and on a CPU without bf16 the torch model took 6 of its 19 s to start."""
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         self.path = model
@@ -162,7 +169,7 @@ class Embedder:
         # Passages through the graph too where it is as exact and faster than torch: ONNX
         # Runtime when asked, OpenVINO always (``OpenVinoEncoder``).
         self.graph_passages = backend == "onnx" or isinstance(self.onnx, OpenVinoEncoder)
-        if not self.graph_passages:
+        if not self.graph_passages and passage_model_now:
             self.model  # noqa: B018 - torch embeds passages: loaded now, not inside a write
 
     @property

@@ -36,9 +36,10 @@ def embedder_config(settings: Settings) -> EmbedderConfig:
     )
 
 
-def open_embedder(settings: Settings) -> Embedder:
-    """The embedding model the settings name (what ``Embedder.from_settings`` was)."""
-    return embedder_config(settings).load()
+def open_embedder(settings: Settings, passage_model_now: bool = True) -> Embedder:
+    """The embedding model the settings name (what ``Embedder.from_settings`` was);
+    ``passage_model_now``: see ``Embedder``."""
+    return embedder_config(settings).load(passage_model_now)
 
 
 def open_store(

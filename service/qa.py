@@ -40,7 +40,7 @@ class Components:
 def build_components(settings: Settings, embedder: Embedder | None = None) -> Components:
     """Load the index (refusing one built for another model) and wire the pipeline."""
     store = open_store(settings)
-    embedder = embedder or open_embedder(settings)
+    embedder = embedder or open_embedder(settings, passage_model_now=embeds_passages(settings))
     return Components(
         settings=settings,
         embedder=embedder,
@@ -48,6 +48,12 @@ def build_components(settings: Settings, embedder: Embedder | None = None) -> Co
         retriever=HybridRetriever(store, embedder),
         answerer=make_answerer(settings, embedder),
     )
+
+
+def embeds_passages(settings: Settings) -> bool:
+    """Whether answering embeds passages: the sentence builder ranks sentences by their
+    vectors and the generative answerer checks claims with them; the reader reads tokens."""
+    return settings.answer_mode != "reader" or settings.llm_base_url is not None
 
 
 def make_answerer(
