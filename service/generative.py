@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-from langchain_core.language_models.chat_models import BaseChatModel
-from langchain_core.messages import HumanMessage, SystemMessage
 
 from indexer.analyzer import analyze
 from indexer.embedder import Embedder
@@ -24,6 +23,9 @@ from newsqa.settings import Settings
 from service.answer import Answer, AnswerBuilder, Citation
 from service.reader_answer import ReaderAnswerBuilder
 from service.retrieval import ArticleHit, Passage
+
+if TYPE_CHECKING:  # LangChain's chat models take 0.8 s to import; only a configured LLM needs them
+    from langchain_core.language_models.chat_models import BaseChatModel
 
 _MARKER = re.compile(r"\[(\d+)\]")
 _SPACE_BEFORE_PUNCT = re.compile(r"\s+([.,;:!?])")
@@ -96,6 +98,8 @@ class GenerativeAnswerer:
         passages = [p for hit in hits for p in hit.passages[:1]][: self.max_passages]
         if fallback.abstained or not passages:
             return fallback
+        from langchain_core.messages import HumanMessage, SystemMessage
+
         context = "\n\n".join(f"[{i}] {p.chunk.text}" for i, p in enumerate(passages, start=1))
         reply = self.chat_model.invoke(
             [SystemMessage(_SYSTEM), HumanMessage(f"Passages:\n{context}\n\nQuestion: {question}")]
