@@ -140,7 +140,7 @@ class Embedder:
         Where torch embeds passages, its model loads now (a write should not wait for it),
         unless ``passage_model_now`` is False: then on the first passage embedded. A server
         that answers with the reader embeds no passage (its writes run in the write worker),
-        and on a CPU without bf16 the torch model took 6 of its 19 s to start."""
+        and on a CPU without bf16 loading the torch model made its start 16.5 s instead of 11.3."""
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         self.path = model
