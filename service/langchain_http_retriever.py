@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import ssl
 from collections.abc import Iterator
 from datetime import date, datetime
@@ -50,6 +51,11 @@ def _shared_client() -> httpx.Client:
     of CPU where the server's /search takes about 20, and opened a new connection. Module
     level, not a field: a retriever stays copyable (a client is not)."""
     return httpx.Client(verify=_ssl_context())
+
+
+# A forked child (a prefork worker pool) must not share the parent's kept-alive sockets: it
+# builds its own client.
+os.register_at_fork(after_in_child=_shared_client.cache_clear)
 
 
 @functools.cache

@@ -215,3 +215,27 @@ def test_http_retriever_keeps_its_connection_and_replaces_one_the_server_closed(
     assert len(kept) == 1, kept  # the connection stays open after the call
     assert [d.id for d in retriever.invoke(CHILI)] == expected
     assert _open_connections_to(live_server) - before == kept  # and the next call reuses it
+
+
+def test_http_retriever_in_a_forked_child_uses_a_client_of_its_own(live_server):
+    """A child forked after calls (a prefork worker pool) must not write into the parent's
+    kept-alive connection: it gets a new client, and the same Documents."""
+    import multiprocessing
+
+    from service.langchain_http_retriever import _shared_client
+
+    retriever = NewsqaHTTPRetriever(url=live_server, k=3)
+    expected = [d.id for d in retriever.invoke(CHILI)]
+    parent_client = _shared_client()  # held, so no new client can take its address
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        child_client, got = pool.apply(_ask_in_child, (live_server,))
+    assert child_client != id(parent_client)
+    assert got == expected
+    assert [d.id for d in retriever.invoke(CHILI)] == expected  # the parent's still works
+
+
+def _ask_in_child(url: str) -> tuple[int, list[str | None]]:
+    from service.langchain_http_retriever import _shared_client
+
+    got = [d.id for d in NewsqaHTTPRetriever(url=url, k=3).invoke(CHILI)]
+    return id(_shared_client()), got
