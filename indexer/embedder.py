@@ -95,7 +95,7 @@ class EmbedderConfig:
     cache_size: int = 20_000
     backend: Backend = "auto"
 
-    def load(self, passage_model_now: bool = True) -> Embedder:
+    def load(self, passage_model_now: bool = True, embeds_questions: bool = True) -> Embedder:
         return Embedder(
             self.path,
             batch_size=self.batch_size,
@@ -104,6 +104,7 @@ class EmbedderConfig:
             cache_size=self.cache_size,
             backend=self.backend,
             passage_model_now=passage_model_now,
+            embeds_questions=embeds_questions,
         )
 
 
@@ -130,6 +131,7 @@ class Embedder:
         cache_size: int = 20_000,
         backend: Backend = "auto",
         passage_model_now: bool = True,
+        embeds_questions: bool = True,
     ) -> None:
         """``backend``: who runs the encoder (``indexer.encoder_onnx``): ``auto`` runs the
         model folder's ONNX export with OpenVINO in bf16, questions and passages, where the
@@ -140,7 +142,12 @@ class Embedder:
         Where torch embeds passages, its model loads now (a write should not wait for it),
         unless ``passage_model_now`` is False: then on the first passage embedded. A server
         that answers with the reader embeds no passage (its writes run in the write worker),
-        and on a CPU without bf16 loading the torch model made its start 16.5 s instead of 11.3."""
+        and on a CPU without bf16 loading the torch model made its start 16.5 s instead of 11.3.
+
+        ``embeds_questions`` False, for a process that embeds passages only (the write
+        worker, ``newsqa index``, embedding workers): where ONNX Runtime would run only the
+        questions, it is not opened (on a CPU without bf16 it took 4 s and 810 MiB of such
+        a process); a question asked all the same goes through torch."""
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         self.path = model
@@ -165,7 +172,7 @@ class Embedder:
         self._cache: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
         self._cache_lock = threading.Lock()
         self.backend = backend
-        self.onnx = self._open_onnx(backend, info)
+        self.onnx = self._open_onnx(backend, info, embeds_questions)
         # Passages through the graph too where it is as exact and faster than torch: ONNX
         # Runtime when asked, OpenVINO always (``OpenVinoEncoder``).
         self.graph_passages = backend == "onnx" or isinstance(self.onnx, OpenVinoEncoder)
@@ -191,9 +198,14 @@ class Embedder:
             model.eval()
             self._model = model
 
-    def _open_onnx(self, backend: Backend, info: GraphInfo) -> GraphEncoder | None:
+    def _open_onnx(
+        self, backend: Backend, info: GraphInfo, embeds_questions: bool
+    ) -> GraphEncoder | None:
         if backend == "torch":
             return None
+        if backend == "auto" and not embeds_questions:
+            if not runs_in_openvino(backend, self.precision):
+                return None  # ONNX Runtime would run the questions only
         folder = Path(self.path)
         if backend == "auto" and not (
             exported_path(folder).is_file() or (folder.is_dir() and can_export(folder))

@@ -53,7 +53,7 @@ def _init_worker(config: EmbedderConfig, threads: int) -> None:
 
     global _worker_embedder
     on_openmp_thread(torch.set_num_threads, threads)
-    _worker_embedder = replace(config, cache_size=0).load()
+    _worker_embedder = replace(config, cache_size=0).load(embeds_questions=False)
 
 
 def _embed_batch(texts: list[str]) -> np.ndarray:

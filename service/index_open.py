@@ -36,10 +36,12 @@ def embedder_config(settings: Settings) -> EmbedderConfig:
     )
 
 
-def open_embedder(settings: Settings, passage_model_now: bool = True) -> Embedder:
+def open_embedder(
+    settings: Settings, passage_model_now: bool = True, embeds_questions: bool = True
+) -> Embedder:
     """The embedding model the settings name (what ``Embedder.from_settings`` was);
-    ``passage_model_now``: see ``Embedder``."""
-    return embedder_config(settings).load(passage_model_now)
+    ``passage_model_now`` and ``embeds_questions``: see ``Embedder``."""
+    return embedder_config(settings).load(passage_model_now, embeds_questions)
 
 
 def open_store(

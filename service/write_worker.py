@@ -56,7 +56,9 @@ def _init(settings: Settings) -> None:
     on_openmp_thread(torch.set_num_threads, threads)
     on_openmp_thread(faiss.omp_set_num_threads, threads)
     _settings = settings
-    _embedder = open_embedder(settings.model_copy(update={"embed_cache_size": 0}))
+    _embedder = open_embedder(
+        settings.model_copy(update={"embed_cache_size": 0}), embeds_questions=False
+    )
 
 
 class ProgressFile:

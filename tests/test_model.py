@@ -182,6 +182,23 @@ def test_a_reader_server_loads_the_passage_model_only_when_a_passage_is_embedded
     assert (served._model is None) == served.graph_passages
 
 
+def test_a_passage_only_process_opens_no_question_graph(embedder):
+    """The write worker, `newsqa index` and embedding workers embed passages only: where
+    ONNX Runtime would run the questions alone it is not opened (4 s and 810 MiB of such a
+    process on a CPU without bf16); where OpenVINO runs passages too it still is. A question
+    asked all the same gets the vector the default embedder gives."""
+    from indexer.embedder import Embedder, runs_in_openvino
+
+    writer = Embedder(embedder.path, cache_size=0, embeds_questions=False)
+    assert (writer.onnx is None) == (not runs_in_openvino("auto", writer.precision))
+    texts = FIDELITY_TEXTS[:4]
+    for got, expected in (
+        (writer.embed_passages(texts), embedder.embed_passages(texts)),
+        (writer.embed_queries(texts), embedder.embed_queries(texts)),
+    ):
+        assert np.min(np.sum(got * expected, axis=1)) >= 0.999
+
+
 def test_english_question_prefers_the_indonesian_award_passage(embedder):
     question = embedder.embed_queries(["which Palembang programs won 2020 awards"])[0]
     passages = embedder.embed_passages(

@@ -42,7 +42,8 @@ def delete(
     try:
         report = write_articles(
             settings.index_dir,
-            open_embedder(settings),  # the writer checks the index was built with this model
+            # the writer checks the index was built with this model; a delete embeds nothing
+            open_embedder(settings, passage_model_now=False, embeds_questions=False),
             delete=article_ids,
             lock_timeout=wait,
             dense=dense_config(settings),

@@ -102,7 +102,7 @@ def index(
             raise fail(NewsqaError("--engine ray needs Ray: pip install -e '.[ray]'"))
     settings = settings_for(index_dir)
     try:
-        embedder = open_embedder(settings)
+        embedder = open_embedder(settings, embeds_questions=False)
         report = _index_once(paths, settings, embedder, prune, wait, workers, engine)
     except NewsqaError as exc:
         raise fail(exc) from exc
@@ -209,7 +209,7 @@ def watch(
     if not folder.is_dir():
         raise fail(NewsqaError(f"{folder} is not a folder"))
     settings = settings_for(index_dir)
-    embedder = open_embedder(settings)
+    embedder = open_embedder(settings, embeds_questions=False)
     started = False
     # The folder is indexed once the watcher runs (its first, empty, yield), so that a file
     # arriving during that first run is not missed: it comes back as a change.
