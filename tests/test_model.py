@@ -184,8 +184,8 @@ def test_a_reader_server_loads_the_passage_model_only_when_a_passage_is_embedded
 
 def test_a_passage_only_process_opens_no_question_graph(embedder):
     """The write worker, `newsqa index` and embedding workers embed passages only: where
-    ONNX Runtime would run the questions alone it is not opened (4 s and 810 MiB of such a
-    process on a CPU without bf16); where OpenVINO runs passages too it still is. A question
+    ONNX Runtime would run the questions alone it is not opened (the write worker 519 MiB
+    smaller on a CPU without bf16); where OpenVINO runs passages too it still is. A question
     asked all the same gets the vector the default embedder gives."""
     from indexer.embedder import Embedder, runs_in_openvino
 
