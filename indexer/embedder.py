@@ -203,9 +203,12 @@ class Embedder:
     ) -> GraphEncoder | None:
         if backend == "torch":
             return None
-        if backend == "auto" and not embeds_questions:
-            if not runs_in_openvino(backend, self.precision):
-                return None  # ONNX Runtime would run the questions only
+        if (
+            backend == "auto"
+            and not embeds_questions
+            and not runs_in_openvino(backend, self.precision)
+        ):
+            return None  # ONNX Runtime would run the questions only
         folder = Path(self.path)
         if backend == "auto" and not (
             exported_path(folder).is_file() or (folder.is_dir() and can_export(folder))
