@@ -225,6 +225,17 @@ def _read_corpus(
     return articles
 
 
+def _first_reasons(skipped: Sequence[SkippedRecord], shown: int = 3) -> str:
+    """The first reasons, for the error that ends the run: `newsqa index` prints no table of
+    skipped records then, and "1 record(s) skipped" alone does not say that a path was
+    mistyped."""
+    if not skipped:
+        return ""
+    where = [f"{r.path}{f' line {r.line}' if r.line else ''}: {r.reason}" for r in skipped[:shown]]
+    more = f"; and {len(skipped) - shown} more" if len(skipped) > shown else ""
+    return " (" + "; ".join(where) + more + ")"
+
+
 def _id_conflicts(deduped: DedupResult) -> list[SkippedRecord]:
     """The records left out because an earlier one has their id and other text, each where it
     was read (``path:line`` for JSONL): a second article under a reused id must not vanish
@@ -279,7 +290,7 @@ def build_index(
     if not deduped.kept:
         raise NothingIndexedError(
             f"nothing to index in {', '.join(map(str, paths))}: "
-            f"{len(report.skipped)} record(s) skipped"
+            f"{len(report.skipped)} record(s) skipped{_first_reasons(report.skipped)}"
         )
     with IndexWriter(
         index_dir,

@@ -46,6 +46,8 @@ def read_articles(paths: Sequence[Path]) -> Iterator[Record]:
     for path in paths:
         if path.is_dir():
             yield from _read_folder(path)
+        elif not path.exists():  # a mistyped folder is no "unsupported file type"
+            yield SkippedRecord(str(path), None, "cannot read: no such file or folder")
         elif path.suffix.lower() in _READERS:
             yield from _READERS[path.suffix.lower()](path)
         else:

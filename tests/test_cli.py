@@ -64,6 +64,13 @@ def test_nothing_indexed_exits_non_zero_and_keeps_previous_index(tmp_path, corpu
     result = runner.invoke(app, ["index", str(bad), "--index-dir", str(index_dir)])
     assert result.exit_code == 1
     assert "nothing to index" in result.output
+    assert "line 1: invalid JSON" in result.output  # the reason, not only a count
+    assert (index_dir / "CURRENT").read_text() == before
+    mistyped = runner.invoke(
+        app, ["index", str(tmp_path / "korpus"), "--index-dir", str(index_dir)]
+    )
+    assert mistyped.exit_code == 1
+    assert "korpus: cannot read: no such file or folder" in mistyped.output
     assert (index_dir / "CURRENT").read_text() == before
 
 

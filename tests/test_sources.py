@@ -171,6 +171,14 @@ def test_missing_file_is_skipped_and_the_next_path_still_read(tmp_path: Path) ->
     assert [a.id for a in _articles(records)] == ["ada"]
 
 
+def test_missing_folder_is_skipped_as_missing_not_as_a_file_type(tmp_path: Path) -> None:
+    (tmp_path / "corpus").mkdir()
+    mistyped = tmp_path / "corpsu"
+    [record] = list(read_articles([mistyped]))
+    assert isinstance(record, SkippedRecord) and record.path == str(mistyped)
+    assert record.reason == "cannot read: no such file or folder"
+
+
 def test_broken_link_in_a_folder_is_skipped(tmp_path: Path) -> None:
     (tmp_path / "rusak.txt").symlink_to(tmp_path / "tidak-ada.txt")
     (tmp_path / "baik.txt").write_text("Judul\nIsi.\n", encoding="utf-8")
