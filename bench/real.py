@@ -16,6 +16,8 @@ one request at a time on loopback:
   (as trained), ``openvino`` (f32, the default ``auto`` on a CPU without bf16 instructions),
   and on a CPU with them ``openvino-bf16`` (what ``auto`` runs there) and ``torch-bf16``;
   one server each over one index, each question to all;
+* **length groups:** the reader's answer step with its windows in groups of about one length
+  (the default) and in one pass padded to the longest (before), in this process;
 * **stages:** the same questions in this process, with the retriever's and the reader's calls
   wrapped with timers (median ms per question);
 * **query embedding against its FLOP bound:** ``embed_queries([q])`` per question, next to
@@ -226,6 +228,38 @@ def stages(components, qs: list[str]) -> dict[str, float]:  # type: ignore[no-un
     return {k: round(percentile(v, 50) * 1000, 2) for k, v in per.items()}
 
 
+def length_groups_side_by_side(components, qs: list[str]) -> dict:  # type: ignore[no-untyped-def]
+    """The reader's answer step with its windows read in length groups (the default,
+    ``indexer.reader.runtime.forward_by_length``) against one pass padded to the longest
+    window (``length_fill = 0``, before): the same retrieved articles, both in turn for each
+    question, which one first alternating. The short answers must not move."""
+    reader = components.answerer.reader
+    fills = {"length groups": reader.length_fill, "one padded pass": 0.0}
+    times: dict[str, list[float]] = {name: [] for name in fills}
+    same = 0
+    try:
+        for i, q in enumerate(qs):
+            hits = components.retriever.retrieve(q, k=5, filters=None)
+            found = {}
+            for name in list(fills)[:: 1 if i % 2 else -1]:
+                reader.length_fill = fills[name]
+                t0 = time.perf_counter()
+                answer = components.answerer.answer(q, hits)
+                times[name].append(time.perf_counter() - t0)
+                found[name] = [(s.text, s.char_start) for s in answer.short_answers]
+            same += len({tuple(v) for v in found.values()}) == 1
+    finally:
+        reader.length_fill = fills["length groups"]
+    p50 = {name: percentile(v, 50) * 1000 for name, v in times.items()}
+    return {
+        "grouped_p50_ms": round(p50["length groups"], 1),
+        "one_pass_p50_ms": round(p50["one padded pass"], 1),
+        "ratio": round(p50["length groups"] / p50["one padded pass"], 2),
+        "same_answers": same,
+        "questions": len(qs),
+    }
+
+
 def query_embedding(embedder, qs: list[str], cores: int) -> dict:  # type: ignore[no-untyped-def]
     """Batch-1 query embedding time against the FLOP-bound time of the same tokens."""
     from transformers import AutoConfig
@@ -309,6 +343,9 @@ def run(questions: int = 100) -> dict:
         log(f"real: {name}: stages in process")
         c = build_components(settings.model_copy(update={"index_dir": index_dir}), embedder)
         r["stages_ms"] = stages(c, qs)
+        if getattr(c.answerer, "reader", None) is not None:
+            log(f"real: {name}: the reader's windows in length groups and in one pass")
+            r["length_groups"] = length_groups_side_by_side(c, qs)
         if name == "detik-summary-dev":
             out["query_embedding"] = query_embedding(embedder, qs, cores)
         c.store.close()
@@ -352,6 +389,21 @@ def table(r: dict) -> str:
                 t = r["sets"][n]["reader_runtimes"][runtime]
                 cells.append(f"{t['p50_ms']} / {t['p99_ms']} ms ({t['over_torch']})")
             lines.append(f"| {runtime} | {' | '.join(cells)} |")
+    grouped = {n: s["length_groups"] for n, s in r["sets"].items() if "length_groups" in s}
+    if grouped:
+        lines += [
+            "",
+            "The reader's answer step in process, its windows in length groups (the default) "
+            "and in one pass padded to the longest (before), each question both ways in turn:",
+            "",
+            "| set | length groups p50 | one padded pass p50 | ratio | same short answers |",
+            "|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {n} | {g['grouped_p50_ms']} ms | {g['one_pass_p50_ms']} ms | {g['ratio']} | "
+            f"{g['same_answers']} of {g['questions']} |"
+            for n, g in grouped.items()
+        ]
     lines += ["", "Stages of /ask in process (median ms per question):", ""]
     lines += [f"| stage | {' | '.join(names)} |", "|---|" + "---|" * len(names)]
     for stage in r["sets"][names[0]]["stages_ms"]:

@@ -64,6 +64,48 @@ _OPSET = 17
 _PADDING_LOGIT = -1e4
 
 
+def forward_by_length(
+    forward: Forward, ids: torch.Tensor, mask: torch.Tensor, fill: float = 0.9
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``forward`` over groups of windows of about one length, each group cut to its longest
+    window. A batch is padded to its longest window, and an /ask reads the best article in
+    windows of whole sentences (about 200 tokens) beside passages read whole (up to 384), so a
+    single pass spent much of its time on padding. A window joins the group of the longer ones
+    when it has at least ``fill`` of their longest's tokens, else it starts a new group.
+
+    Padding is masked out of attention, so a window's logits do not depend on its group. Bench
+    section 11 (AVX2 only, OpenVINO f32, 60 questions of each set, both ways in turn): the
+    answer step 0.90x the time of one padded pass on facqa-valid and 0.82x on
+    detik-summary-dev, with the same short answers for all 120. Positions past a window's
+    group keep a low logit, as padding does; neither is ever context (``context_mask``)."""
+    lengths = mask.sum(dim=1).tolist()
+    order = sorted(range(len(lengths)), key=lambda w: -lengths[w])
+    groups: list[list[int]] = []
+    for w in order:
+        if groups and lengths[w] >= fill * lengths[groups[-1][0]]:
+            groups[-1].append(w)
+        else:
+            groups.append([w])
+    if len(groups) == 1:
+        return forward(ids, mask)
+    return _in_groups(forward, ids, mask, groups)
+
+
+def _in_groups(
+    forward: Forward, ids: torch.Tensor, mask: torch.Tensor, groups: list[list[int]]
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``forward`` once per group of window rows, each cut to its group's longest window;
+    positions past it keep a low logit, as padding does (never context: ``context_mask``)."""
+    lengths = mask.sum(dim=1).tolist()
+    start = torch.full(ids.shape, _PADDING_LOGIT)
+    end = torch.full(ids.shape, _PADDING_LOGIT)
+    for group in groups:
+        rows, n = torch.tensor(group), max(lengths[w] for w in group)
+        s, e = forward(ids[rows, :n], mask[rows, :n])
+        start[rows, :n], end[rows, :n] = s.float(), e.float()
+    return start, end
+
+
 class TorchForward:
     """The fp32 model as trained."""
 
@@ -105,17 +147,12 @@ class OnnxForward:
         self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
     def __call__(self, ids: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        # padding positions are never context (``context_mask``); they keep a low logit
-        start = torch.full(ids.shape, _PADDING_LOGIT)
-        end = torch.full(ids.shape, _PADDING_LOGIT)
-        for w, n in enumerate(mask.sum(dim=1).tolist()):
-            feed = {
-                "input_ids": ids[w : w + 1, :n].numpy(),
-                "attention_mask": mask[w : w + 1, :n].numpy(),
-            }
-            s, e = self.session.run(list(_OUTPUTS), feed)
-            start[w, :n], end[w, :n] = torch.from_numpy(s[0]), torch.from_numpy(e[0])
-        return start, end
+        return _in_groups(self._run, ids, mask, [[w] for w in range(len(ids))])
+
+    def _run(self, ids: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        feed = {"input_ids": ids.numpy(), "attention_mask": mask.numpy()}
+        s, e = self.session.run(list(_OUTPUTS), feed)
+        return torch.from_numpy(s), torch.from_numpy(e)
 
 
 class OpenVinoForward:

@@ -27,7 +27,14 @@ import torch
 
 from indexer.openmp import on_openmp_thread
 from indexer.reader.model import ExtractiveReader, load_reader
-from indexer.reader.runtime import Forward, Runtime, TorchForward, load_forward, resolve
+from indexer.reader.runtime import (
+    Forward,
+    Runtime,
+    TorchForward,
+    forward_by_length,
+    load_forward,
+    resolve,
+)
 
 DEFAULT_MAX_LENGTH = 384
 DEFAULT_STRIDE = 128
@@ -246,6 +253,9 @@ class Reader:
         self.max_length = max_length
         self.stride = stride
         self.no_answer_threshold = no_answer_threshold
+        self.length_fill = 0.9
+        """How alike in length the windows of one forward pass are (``forward_by_length``;
+        0: every window in one pass, padded to the longest, as before: the bench's baseline)."""
         self.last_timings_ms: dict[str, float] = {}
         self._tokenizer_lock = threading.Lock()
 
@@ -296,12 +306,13 @@ class Reader:
         top_k: int = 3,
     ) -> list[list[Span]]:
         """Per passage, its ``top_k`` best spans, best first (empty for an empty passage).
-        All windows of all passages go through the model in one forward pass."""
+        All windows of all passages go through the model together, in one forward pass per
+        group of about one length (``forward_by_length``)."""
         return self.read_pairs(
             [question] * len(passages), passages, max_answer_tokens=max_answer_tokens, top_k=top_k
         )
 
-    # Over 50 lines on purpose: one forward pass over every window of every pair, then the spans
+    # Over 50 lines on purpose: every window of every pair through the model once, then the spans
     # mapped back; kept together so no window is read twice.
     def read_pairs(
         self,
@@ -311,7 +322,7 @@ class Reader:
         top_k: int = 3,
         within: Sequence[tuple[int, int] | None] | None = None,
     ) -> list[list[Span]]:
-        """``read`` for (question, passage) pairs: one forward pass over all their windows.
+        """``read`` for (question, passage) pairs: all their windows read together.
 
         ``within`` gives, per pair, a character range of the passage that the spans must lie
         in (``None``: anywhere): the passage around it is read as context. The second item of
@@ -331,7 +342,9 @@ class Reader:
         if within is not None:
             _restrict(ctx, enc, within)
         tokenized = time.perf_counter()
-        start_logits, end_logits = on_openmp_thread(self.forward, ids, mask)
+        start_logits, end_logits = on_openmp_thread(
+            forward_by_length, self.forward, ids, mask, self.length_fill
+        )
         forwarded = time.perf_counter()
         null = (start_logits[:, 0] + end_logits[:, 0]).tolist()
         top_scores, top_index = _best_spans(start_logits, end_logits, ctx, max_answer_tokens)
