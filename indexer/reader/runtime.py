@@ -74,10 +74,11 @@ def forward_by_length(
     when it has at least ``fill`` of their longest's tokens, else it starts a new group.
 
     Padding is masked out of attention, so a window's logits do not depend on its group. Bench
-    section 11 (AVX2 only, OpenVINO f32, 60 questions of each set, both ways in turn): the
-    answer step 0.90x the time of one padded pass on facqa-valid and 0.82x on
-    detik-summary-dev, with the same short answers for all 120. Positions past a window's
-    group keep a low logit, as padding does; neither is ever context (``context_mask``)."""
+    section 11 (60 questions of each set, both ways in turn): the answer step 0.90x the time of
+    one padded pass on facqa-valid and 0.82x on detik-summary-dev with OpenVINO f32 on an
+    AVX2-only CPU, 0.89x and 0.88x with OpenVINO bf16 on a Zen 5, the same short answers for
+    all 120 both times. Positions past a window's group keep a low logit, as padding does;
+    neither is ever context (``context_mask``)."""
     lengths = mask.sum(dim=1).tolist()
     order = sorted(range(len(lengths)), key=lambda w: -lengths[w])
     groups: list[list[int]] = []
