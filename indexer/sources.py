@@ -89,7 +89,9 @@ def _parse_jsonl_line(path: Path, number: int, raw: bytes) -> Record:
         return SkippedRecord(str(path), number, reason)
 
     try:
-        line = raw.decode("utf-8")
+        # without its line break, a line cut short fails at its end, not "at column 1" of
+        # the next line
+        line = raw.decode("utf-8").rstrip("\r\n")
     except UnicodeDecodeError as error:
         return skipped(f"invalid UTF-8 at byte {error.start}")
     try:

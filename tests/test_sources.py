@@ -81,9 +81,11 @@ def test_detik_corpus_reads_every_row_cleaned(shared_dir: Path) -> None:
 
 def test_bad_jsonl_lines_are_skipped_and_good_lines_still_read(tmp_path: Path) -> None:
     path = tmp_path / "mixed.jsonl"
+    cut_short = '{"id": "a2", "text": "tanpa penutup"'
     path.write_bytes(
         _jsonl_line(id="a1", title="Judul", text="Isi pertama.\nADVERTISEMENT\nIsi kedua.")  # 1
-        + b'{"id": "a2", "text": "tanpa penutup"\n'  # 2: invalid JSON
+        + cut_short.encode()
+        + b"\r\n"  # 2: invalid JSON, a CRLF line
         + _jsonl_line(id="a3", title="Tanpa isi")  # 3: missing text
         + b"\n"  # 4: blank, ignored
         + b'{"id": "a5", "text": "Harga \xff\xfe naik."}\n'  # 5: invalid UTF-8
@@ -106,7 +108,10 @@ def test_bad_jsonl_lines_are_skipped_and_good_lines_still_read(tmp_path: Path) -
     skipped = {r.line: r for r in _skipped(records)}
     assert set(skipped) == {2, 3, 5, 6, 7, 8, 9, 10}
     assert all(r.path == str(path) for r in skipped.values())
-    assert "invalid JSON" in skipped[2].reason
+    # where the line ends, not "column 1" of the line break after it
+    assert (
+        skipped[2].reason == f"invalid JSON: Expecting ',' delimiter at column {len(cut_short) + 1}"
+    )
     assert "'text'" in skipped[3].reason
     assert "invalid UTF-8" in skipped[5].reason
     assert "not a JSON object" in skipped[6].reason
