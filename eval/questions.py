@@ -34,7 +34,7 @@ def load_questions(path: Path) -> list[ReferenceQuestion]:
             if not line.strip():
                 continue
             try:
-                row = json.loads(line)
+                row = json.loads(line.rstrip("\r\n"))  # a cut line fails where it ends
                 question = ReferenceQuestion(
                     id=str(row["id"]),
                     question=str(row["question"]),

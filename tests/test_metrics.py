@@ -339,6 +339,10 @@ def test_alternatives_are_not_a_list(tmp_path):
         ({"id": "a", "question": "Lagi?"}, "q.jsonl:3: question id 'a' repeats line 1"),
         ({"id": "b", "question": "Apa?", "relevant": "nq-001"}, "'relevant' must be a list"),
         ({"id": "b", "question": "Apa?", "answers": [7]}, "'answers' must be a list of strings"),
+        (  # a line cut short: where it ends, not at "line 2 column 1" of its line break
+            '{"id": "b", "question": "Apa?"',
+            "q.jsonl:3: not a reference question (Expecting ',' delimiter: line 1 column 31",
+        ),
     ],
 )
 def test_a_question_file_that_would_be_misread_is_an_error(tmp_path, second, message):
@@ -348,6 +352,7 @@ def test_a_question_file_that_would_be_misread_is_an_error(tmp_path, second, mes
 
     path = tmp_path / "q.jsonl"
     first = {"id": "a", "question": "Siapa wali kota?", "relevant": ["nq-001"]}
-    path.write_text(f"{json.dumps(first)}\n\n{json.dumps(second)}\n")
+    line = second if isinstance(second, str) else json.dumps(second)
+    path.write_text(f"{json.dumps(first)}\n\n{line}\n")
     with pytest.raises(ValueError, match=re.escape(message)):
         load_questions(path)
