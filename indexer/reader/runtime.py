@@ -89,15 +89,19 @@ def forward_by_length(
             groups.append([w])
     if len(groups) == 1:
         return forward(ids, mask)
-    return _in_groups(forward, ids, mask, groups)
+    return _in_groups(forward, ids, mask, groups, lengths)
 
 
 def _in_groups(
-    forward: Forward, ids: torch.Tensor, mask: torch.Tensor, groups: list[list[int]]
+    forward: Forward,
+    ids: torch.Tensor,
+    mask: torch.Tensor,
+    groups: list[list[int]],
+    lengths: list[int],
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """``forward`` once per group of window rows, each cut to its group's longest window;
-    positions past it keep a low logit, as padding does (never context: ``context_mask``)."""
-    lengths = mask.sum(dim=1).tolist()
+    """``forward`` once per group of window rows, each cut to its group's longest window
+    (``lengths``: each window's tokens); positions past it keep a low logit, as padding does
+    (never context: ``context_mask``)."""
     start = torch.full(ids.shape, _PADDING_LOGIT)
     end = torch.full(ids.shape, _PADDING_LOGIT)
     for group in groups:
@@ -148,7 +152,8 @@ class OnnxForward:
         self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
     def __call__(self, ids: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return _in_groups(self._run, ids, mask, [[w] for w in range(len(ids))])
+        lengths = mask.sum(dim=1).tolist()
+        return _in_groups(self._run, ids, mask, [[w] for w in range(len(ids))], lengths)
 
     def _run(self, ids: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         feed = {"input_ids": ids.numpy(), "attention_mask": mask.numpy()}
