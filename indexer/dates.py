@@ -6,7 +6,7 @@ gives no offset is taken to be in Asia/Jakarta (WIB, +07:00), where the corpora 
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 
 import dateparser
 
@@ -35,6 +35,18 @@ def to_timestamp(value: datetime) -> float:
     if value.tzinfo is None:
         value = value.replace(tzinfo=JAKARTA)
     return value.timestamp()
+
+
+def day_bound(value: str, end: bool) -> datetime | None:
+    """A day alone ("2022-09-20") as a bound of a publication range: its first moment, or its
+    last where it ends the range, so that ``published_to=2022-09-20`` keeps that day's
+    articles instead of stopping at its midnight. ``None`` for anything but a bare day. Naive:
+    Jakarta time, as a source's dates without an offset."""
+    try:
+        day = date.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    return datetime.combine(day, time.max if end else time.min)
 
 
 def parse_date(value: str | None) -> datetime | None:

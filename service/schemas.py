@@ -6,8 +6,16 @@ from datetime import date, datetime
 from typing import Annotated
 
 from fastapi import Path
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
+from indexer.dates import day_bound
 from indexer.ids import ARTICLE_ID_MAX_LENGTH, ARTICLE_ID_PATTERN, ARTICLE_ID_RULE
 from indexer.pipeline import IndexReport
 from service.input_text import visible
@@ -34,6 +42,13 @@ ArticleIdPath = Annotated[
 """The ``/articles/{article_id}`` path parameter: an id outside the pattern gets 422."""
 
 
+PublishedTo = Annotated[
+    datetime,
+    BeforeValidator(lambda v: (isinstance(v, str) and day_bound(v, end=True)) or v),
+]
+"""The end of a publication range; a day alone is the whole day ("2022-09-20" keeps that day's
+articles), as the CLI's ``--to`` and the web page's date field have it."""
+
 FilterValue = Annotated[str, StringConstraints(max_length=200)]
 FilterValues = FilterValue | Annotated[list[FilterValue], Field(min_length=1, max_length=50)]
 """One value, or several of which any matches (``"Hukum"`` or ``["Hukum", "Politik"]``); a
@@ -44,7 +59,9 @@ class Filters(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     published_from: datetime | None = Field(None, description="Earliest publication time.")
-    published_to: datetime | None = Field(None, description="Latest publication time.")
+    published_to: PublishedTo | None = Field(
+        None, description="Latest publication time; a day alone is the whole day."
+    )
     source: FilterValues | None = Field(
         None, description="Outlet, or a list of outlets (any matches); case-insensitive."
     )

@@ -217,6 +217,28 @@ def test_search_validation(client, path):
     # one day as both bounds is a range, not an error
     same_day = {"published_from": "2020-11-26", "published_to": "2020-11-26"}
     assert client.get(path, params={"q": "Palembang", **same_day}).status_code == 200
+    # a time later that day is not after a day alone that ends the range
+    late = {"published_from": "2020-11-25T15:00:00", "published_to": "2020-11-25"}
+    assert client.get(path, params={"q": "Palembang", **late}).status_code == 200
+
+
+def test_a_day_alone_ending_a_range_keeps_that_days_articles(client):
+    """``published_to=2020-11-25`` is the whole day, as the CLI's ``--to`` and the web page
+    have it: nq-001 (published 15:20 that day) used to fall out, the day ending at midnight."""
+    day = {"published_from": "2020-11-25", "published_to": "2020-11-25"}
+    searched = client.get("/search", params={"q": "Palembang", **day}).json()
+    posted = client.post("/search", json={"q": "Palembang", "filters": day}).json()
+    asked = client.post("/ask", json={"question": PALEMBANG_EN, "filters": day}).json()
+    for body in (searched, posted, asked):
+        assert "nq-001" in {p["article_id"] for p in body["passages"]}, body
+        assert all(p["published"].startswith("2020-11-25") for p in body["passages"]), body
+    assert asked["citations"] and not asked["abstained"]
+    dated = client.get("/timeline", params={"q": "penghargaan inovasi Palembang", **day}).json()
+    assert "nq-001" in {e["article_id"] for e in dated["events"]}
+    # the day before ends before it
+    before = {"published_to": "2020-11-24"}
+    body = client.get("/search", params={"q": "Poltabes Pangling", "k": 50, **before}).json()
+    assert "nq-001" not in {p["article_id"] for p in body["passages"]}
 
 
 def test_every_api_route_refuses_query_parameters_it_does_not_take(client):

@@ -42,14 +42,12 @@ def _iso_bound(end: bool) -> Callable[[str], datetime]:
     as for the corpus."""
 
     def parse(value: str) -> datetime:
+        from indexer.dates import day_bound
+
         try:
-            day = date.fromisoformat(value)
+            return day_bound(value, end) or datetime.fromisoformat(value)
         except ValueError:
-            try:
-                return datetime.fromisoformat(value)
-            except ValueError:
-                raise typer.BadParameter(f"not an ISO date or date-time: {value!r}") from None
-        return datetime.combine(day, datetime.max.time() if end else datetime.min.time())
+            raise typer.BadParameter(f"not an ISO date or date-time: {value!r}") from None
 
     return parse
 

@@ -13,7 +13,7 @@ from fastapi.routing import APIRoute
 
 from service.input_text import trim_invisible
 from service.retrieval import Filters, ReversedRangeError
-from service.schemas import FilterValue
+from service.schemas import FilterValue, PublishedTo
 
 
 def query_text(
@@ -34,7 +34,10 @@ def query_text(
 
 def query_filters(
     published_from: datetime | None = None,
-    published_to: datetime | None = None,
+    published_to: Annotated[
+        PublishedTo | None,
+        Query(description="Latest publication time; a day alone is the whole day."),
+    ] = None,
     source: Annotated[
         list[FilterValue] | None,
         Query(max_length=50, description="Outlet; repeat it for several (any matches)."),
