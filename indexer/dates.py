@@ -6,7 +6,7 @@ gives no offset is taken to be in Asia/Jakarta (WIB, +07:00), where the corpora 
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta, timezone
 
 import dateparser
 
@@ -67,7 +67,11 @@ def parse_date(value: str | None) -> datetime | None:
     if parsed is None:
         return None
     if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=JAKARTA)
+        parsed = parsed.replace(tzinfo=JAKARTA)
+    try:  # "0001-01-01T00:00:00+08:00" (a "no date" placeholder) is year 0 in Jakarta
+        parsed.astimezone(JAKARTA).astimezone(UTC)
+    except OverflowError:
+        return None
     return parsed
 
 

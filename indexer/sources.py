@@ -132,8 +132,9 @@ def article_from_record(record: Any, origin: str) -> Article:
         title=normalize_inline(record.get("title") or ""),
         url=record.get("url") or None,
         published=_published(record.get("published"), origin),
-        category=record.get("category") or None,
-        source=record.get("source") or None,
+        # "  budaya " and "Warta  Sumsel" are the section and outlet filters and /stats name
+        category=" ".join((record.get("category") or "").split()) or None,
+        source=" ".join((record.get("source") or "").split()) or None,
         origin=origin,
     )
 

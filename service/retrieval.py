@@ -104,11 +104,12 @@ class Filters:
 
 
 def _values(value: str | Sequence[str] | None) -> tuple[str, ...] | None:
-    """One value or several as a tuple, blank ones left out; None when unconstrained."""
+    """One value or several as a tuple, blank ones left out and runs of whitespace made one
+    space (as an article's own are on write); None when unconstrained."""
     if value is None:
         return None
-    values = tuple(v for v in ((value,) if isinstance(value, str) else value) if v.strip())
-    return values or None
+    values = (" ".join(v.split()) for v in ((value,) if isinstance(value, str) else value))
+    return tuple(v for v in values if v) or None
 
 
 @dataclass

@@ -159,6 +159,36 @@ def test_bulk_refusals_name_the_problem(server):
     )
 
 
+def test_a_record_with_a_date_out_of_range_is_rejected_on_its_own(server):
+    """A "no date" placeholder that is year 0 in Jakarta failed the whole job (an
+    OverflowError) and wrote nothing; now it is that record's reason, and the rest is written."""
+    url = server
+    records = [
+        {**festival(90), "published": "0001-01-01T00:00:00+08:00"},
+        {**festival(91), "titel": "ejaan salah"},
+        festival(92),
+    ]
+    body = "\n".join(json.dumps(r) for r in records)
+    response = httpx.post(
+        f"{url}/articles/bulk",
+        content=body,
+        headers={**AUTH, "Content-Type": "application/x-ndjson"},
+        timeout=60,
+    )
+    assert response.status_code == 202, response.text
+    job = wait_for_job(url, response.json()["id"])
+    assert job["state"] == "done", job
+    assert [(i["id"], i["result"]) for i in job["items"]] == [
+        ("bulk-090", "rejected"),
+        ("bulk-091", "rejected"),
+        ("bulk-092", "added"),
+    ]
+    assert "published" in job["items"][0]["reason"] and "not a date" in job["items"][0]["reason"]
+    assert "titel" in job["items"][1]["reason"]
+    deleted = httpx.post(f"{url}/articles/delete", json={"ids": ["bulk-092"]}, headers=AUTH)
+    assert deleted.status_code == 200 and not deleted.json()["missing"]
+
+
 def test_a_job_file_gone_while_jobs_are_pruned_is_no_server_error(server, bulk_index):
     """The job thread removes a finished job's progress file while a new request lists the
     jobs folder to prune it (schemathesis hit this as a 500). A dangling link is a file that is

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from indexer.dates import parse_date, parse_date_line
+from indexer.dates import day_bound, parse_date, parse_date_line
 
 WIB = timezone(timedelta(hours=7))
 
@@ -48,6 +48,9 @@ def test_iso_offset_is_kept_not_converted() -> None:
         "kemarin",
         "3 hari lalu",
         "31/02/2020",
+        # outside what Jakarta's clock can show: year 0 and year 10000 there
+        "0001-01-01T00:00:00+08:00",
+        "9999-12-31T23:59:59-12:00",
     ],
 )
 def test_missing_partial_relative_or_invalid_dates_give_none(value: str | None) -> None:
@@ -62,3 +65,9 @@ def test_body_sentence_with_a_date_is_not_a_date_line() -> None:
     sentence = "Penghargaan diserahkan di Jakarta pada Rabu, 25 November 2020."
     assert parse_date_line(sentence) is None
     assert parse_date_line("Pemkot Palembang, meraih dua penghargaan") is None
+
+
+def test_a_day_alone_bounds_a_range_from_its_first_to_its_last_moment() -> None:
+    assert day_bound("2022-09-20", end=False) == datetime(2022, 9, 20)
+    assert day_bound("2022-09-20", end=True) == datetime(2022, 9, 20, 23, 59, 59, 999999)
+    assert day_bound("2022-09-20T10:00", end=True) is None  # a time is its own bound

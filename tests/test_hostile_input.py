@@ -324,3 +324,56 @@ def test_every_id_that_can_be_written_can_be_read_updated_and_deleted(ids_client
     # "a/b" is refused on the way in (above), so no id exists that the paths cannot reach
     slash = ids_client.post("/articles", json={"id": "a/b", "text": ID_TEXT}, headers=ID_AUTH)
     assert slash.status_code == 422
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "words"),
+    [
+        ("titel", "Pasar malam", "Extra inputs are not permitted"),  # a misspelt field
+        ("published", "bukan tanggal", "not a date"),
+        ("published", "2024-02-30", "not a date"),
+        # a "no date" placeholder from a +08:00 system: year 0 in Jakarta, a 500 before
+        ("published", "0001-01-01T00:00:00+08:00", "not a date"),
+        ("published", "9999-12-31T23:59:59-12:00", "not a date"),
+    ],
+)
+def test_article_fields_that_would_be_lost_get_422_naming_them(ids_client, field, value, words):
+    body = {
+        "id": "pasar-1",
+        "title": "Pasar malam",
+        "text": "Pasar malam dibuka lagi.",
+        field: value,
+    }
+    for response in (
+        ids_client.post("/articles", json=body, headers=ID_AUTH),
+        ids_client.post("/articles", json=[body], headers=ID_AUTH),
+        ids_client.put("/articles/pasar-1", json=body, headers=ID_AUTH),
+    ):
+        assert response.status_code == 422, response.text[:300]
+        detail = response.json()["detail"]
+        assert any(e["loc"][-1] == field and words in e["msg"] for e in detail), detail
+    assert ids_client.get("/articles/pasar-1").json()["text"] == ID_TEXT  # nothing written
+
+
+def test_section_and_outlet_match_whatever_their_spacing(ids_client):
+    body = {
+        "id": "spasi-1",
+        "title": "Perahu hias",
+        "text": "Festival perahu hias digelar di tepian sungai.",
+        "published": "Senin, 20 Oktober 2025",
+        "category": "  budaya ",
+        "source": "Warta  Sumsel",
+    }
+    assert ids_client.put("/articles/spasi-1", json=body, headers=ID_AUTH).status_code == 201
+    stored = ids_client.get("/articles/spasi-1").json()
+    assert (stored["category"], stored["source"]) == ("budaya", "Warta Sumsel")
+    assert stored["published"].startswith("2025-10-20")
+    for params in (
+        {"category": "Budaya"},
+        {"source": "warta sumsel"},
+        {"source": " Warta  Sumsel"},
+    ):
+        found = ids_client.get("/search", params={"q": "perahu hias", **params}).json()
+        assert [p["article_id"] for p in found["passages"]] == ["spasi-1"], params
+    assert ids_client.get("/stats").json()["by_category"].get("budaya") == 1
+    assert ids_client.delete("/articles/spasi-1", headers=ID_AUTH).status_code == 200
