@@ -100,20 +100,43 @@ def text_key(text: str) -> str:
     return hashlib.sha256(" ".join(words).encode("utf-8")).hexdigest()
 
 
+# The share of word trigrams two texts under one URL must share to be one page.
+SAME_PAGE_SHARE = 0.8
+
+
+def _trigrams(text: str) -> set[tuple[str, ...]]:
+    words = _WORDS.findall(text.casefold())
+    return {tuple(words[i : i + 3]) for i in range(max(1, len(words) - 2))}
+
+
+def same_page(text: str, other: str) -> bool:
+    """Whether two texts under one URL are one page: most of their word trigrams shared
+    (Jaccard >= ``SAME_PAGE_SHARE``), as when a page is scraped twice with a line of
+    boilerplate more or a typo mended. A text rewritten under the URL (a correction sent
+    under a new id, a live page that moved on) is an article of its own: folding it into the
+    first as a copy would lose its words, and its id would cite the other text."""
+    mine, theirs = _trigrams(text), _trigrams(other)
+    return len(mine & theirs) >= SAME_PAGE_SHARE * len(mine | theirs)
+
+
 def dedupe(articles: Iterable[Article]) -> DedupResult:
     """Keep the first article of every story, in input order, and record what was dropped.
 
     A dropped copy's URL and text are remembered under the kept id too, so a third copy that
-    matches only the second one still resolves to the first.
+    matches only the second one still resolves to the first. A URL is a copy's mark only with
+    the same page's text (``same_page``).
     """
     result = DedupResult()
     by_id: dict[str, tuple[str, str]] = {}  # id -> (text key of its first record, kept id)
-    by_url: dict[str, str] = {}
+    by_url: dict[str, tuple[str, str]] = {}  # URL key -> (kept id, the first text under it)
     by_text: dict[str, str] = {}
     for article in articles:
         key = text_key(article.text)
         url = normalize_url(article.url) if article.url else None
-        duplicate = _find_duplicate(article.id, key, url, by_id, by_url, by_text)
+        same_url = by_url.get(url) if url else None
+        if same_url is not None and not same_page(article.text, same_url[1]):
+            same_url = None
+        duplicate = _find_duplicate(article.id, key, same_url and same_url[0], by_id, by_text)
         if duplicate is not None:
             kept_id, reason = duplicate
             result.dropped.append(Duplicate(article, kept_id, reason))
@@ -125,16 +148,15 @@ def dedupe(articles: Iterable[Article]) -> DedupResult:
         by_id.setdefault(article.id, (key, kept_id))
         by_text.setdefault(key, kept_id)
         if url:
-            by_url.setdefault(url, kept_id)
+            by_url.setdefault(url, (kept_id, article.text))
     return result
 
 
 def _find_duplicate(
     article_id: str,
     key: str,
-    url: str | None,
+    same_url: str | None,
     by_id: dict[str, tuple[str, str]],
-    by_url: dict[str, str],
     by_text: dict[str, str],
 ) -> tuple[str, DuplicateReason] | None:
     if article_id in by_id:
@@ -142,8 +164,8 @@ def _find_duplicate(
         if key == first_key:
             return kept_id, DuplicateReason.REPEATED_ID
         return kept_id, DuplicateReason.ID_CONFLICT
-    if url and url in by_url:
-        return by_url[url], DuplicateReason.SAME_URL
+    if same_url is not None:
+        return same_url, DuplicateReason.SAME_URL
     if key in by_text:
         return by_text[key], DuplicateReason.SAME_TEXT
     return None

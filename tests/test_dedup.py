@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from indexer.dedup import DuplicateReason, dedupe, normalize_url, text_key
+from indexer.dedup import DuplicateReason, dedupe, normalize_url, same_page, text_key
 from indexer.documents import Article
 from indexer.sources import read_articles
 
@@ -83,12 +83,26 @@ def test_text_key_ignores_case_and_spacing_only() -> None:
     assert text_key("Harga beras naik.") != text_key("Harga beras turun.")
 
 
+PAGE = (
+    "Banjir merendam tiga kelurahan di Kecamatan Seberang Ulu I sejak Senin pagi. Air setinggi "
+    "lutut orang dewasa masuk ke rumah warga setelah hujan deras turun selama enam jam. Badan "
+    "Penanggulangan Bencana Daerah mengerahkan dua perahu karet untuk mengevakuasi warga lanjut "
+    "usia dan anak-anak ke masjid terdekat. Dinas Sosial membuka dapur umum di halaman kantor "
+    "kelurahan dan membagikan nasi bungkus kepada para pengungsi hingga malam hari."
+)
+
+
 def test_same_url_and_same_text_duplicates_map_to_the_first_article() -> None:
     result = dedupe(
         [
-            _article("a", "Berita satu.", "https://contoh.example/1"),
+            _article("a", PAGE, "https://contoh.example/1"),
             _article("b", "Berita dua.", "https://contoh.example/2"),
-            _article("a-copy", "Berita satu, versi diperbarui.", "https://CONTOH.example/1/"),
+            # the page scraped again: a typo mended and a line of boilerplate more
+            _article(
+                "a-copy",
+                PAGE.replace("nasi bungkus", "nasi kotak") + " Baca juga: harga cabai naik.",
+                "https://CONTOH.example/1/",
+            ),
             _article("b-copy", "BERITA   dua.", "https://lain.example/b"),
         ]
     )
@@ -101,15 +115,38 @@ def test_same_url_and_same_text_duplicates_map_to_the_first_article() -> None:
 
 
 def test_a_copy_of_a_copy_resolves_to_the_kept_article() -> None:
+    second = PAGE + " Baca juga: harga cabai naik."
     result = dedupe(
         [
-            _article("a", "Versi pertama.", "https://contoh.example/1"),
-            _article("b", "Versi kedua.", "https://contoh.example/1"),  # same URL as a
-            _article("c", "Versi kedua.", "https://sindikasi.example/9"),  # same text as b
+            _article("a", PAGE, "https://contoh.example/1"),
+            _article("b", second, "https://contoh.example/1"),  # same URL as a, same page
+            _article("c", second, "https://sindikasi.example/9"),  # same text as b
         ]
     )
     assert [a.id for a in result.kept] == ["a"]
     assert result.duplicates == {"b": "a", "c": "a"}
+
+
+def test_another_text_under_the_same_url_is_an_article_of_its_own() -> None:
+    """A correction sent under a new id, or a live page that moved on: folding it into the
+    first as a copy lost its words, and its id cited the other text."""
+    rewritten = (
+        "Kebakaran melanda deretan kios di Pasar 16 Ilir pada Selasa dini hari. Api diduga "
+        "berasal dari korsleting listrik di salah satu kios pakaian dan merambat ke kios lain."
+    )
+    result = dedupe(
+        [
+            _article("a", PAGE, "https://contoh.example/1"),
+            _article("a-2", rewritten, "https://contoh.example/1?utm_source=x"),
+            _article(
+                "a-3", PAGE.replace("tiga kelurahan", "empat kelurahan"), "https://contoh.example/1"
+            ),
+        ]
+    )
+    assert [a.id for a in result.kept] == ["a", "a-2"]
+    assert result.duplicates == {"a-3": "a"}
+    assert same_page(PAGE, PAGE.replace("enam jam", "tujuh jam"))
+    assert not same_page(PAGE, rewritten)
 
 
 def test_repeated_id_with_same_text_is_a_plain_duplicate() -> None:

@@ -21,7 +21,10 @@ import pytest
 from conftest import CORPUS_DIR, running_server, write_jsonl
 
 from indexer.analyzer import analyze
+from indexer.dedup import dedupe
+from indexer.documents import Article
 from indexer.pipeline import build_index
+from indexer.sources import read_articles
 from indexer.store import MAX_SEGMENTS, IndexStore, IndexWriter
 from newsqa.errors import IndexBusyError
 from service.retrieval import HybridRetriever
@@ -650,6 +653,60 @@ def test_http_copies_are_one_story_through_writes(writable_server):
         for article_id in ("copy-kabar", "copy-warta"):
             httpx.delete(f"{url}/articles/{article_id}", headers=AUTH)
         httpx.post(f"{url}/articles", json=original, headers=AUTH, timeout=120)
+
+
+def test_http_another_text_under_a_known_url_is_kept_and_cited_as_its_own(
+    writable_server, tmp_path
+):
+    """An article under an indexed URL but with other words (a correction sent under a new
+    id) was folded into the first as its copy: its text was lost, its id served the other
+    text, and an export read back into a new index lost an article that an update had put
+    under the same URL. Only the same page's text under the URL is a copy now."""
+    url, index_dir = writable_server
+    rewritten = {
+        **NEW,
+        "id": "kite-correction",
+        "url": NEW["url"].replace("contoh-berita", "Contoh-Berita") + "/?utm_source=wa",
+        "text": "Festival layang-layang di Pantai Parangtritis diundur ke bulan Agustus karena "
+        "angin kencang. Panitia meminta 40 kelompok peserta menyimpan layang-layang mereka.",
+    }
+    rescraped = {
+        **NEW,
+        "id": "kite-rescraped",
+        "text": NEW["text"] + " Baca juga: jadwal festival layang-layang berikutnya.",
+    }
+    try:
+        assert httpx.put(f"{url}/articles/{NEW['id']}", json=NEW, headers=AUTH).status_code in (
+            200,
+            201,
+        )
+        response = httpx.post(
+            f"{url}/articles", json=[rewritten, rescraped], headers=AUTH, timeout=120
+        )
+        assert response.status_code == 201, response.text
+        assert response.json()["duplicates"] == {"kite-rescraped": NEW["id"]}
+        assert response.json()["added"] == 1
+        assert httpx.get(f"{url}/articles/kite-correction").json()["text"] == rewritten["text"]
+        answer = httpx.post(
+            f"{url}/ask",
+            json={"question": "festival layang-layang Parangtritis diundur ke bulan apa?"},
+            timeout=60,
+        ).json()
+        assert "kite-correction" in {c["article_id"] for c in answer["citations"]}, answer
+        # an export read back into a new index keeps both articles of the URL
+        exported = tmp_path / "export.jsonl"
+        subprocess.run(
+            [sys.executable, "-m", "newsqa", "export", "--index-dir", str(index_dir)],
+            check=True,
+            stdout=exported.open("w"),
+            stderr=subprocess.DEVNULL,
+        )
+        again = dedupe(a for a in read_articles([exported]) if isinstance(a, Article))
+        assert {NEW["id"], "kite-correction"} <= {a.id for a in again.kept}
+        assert again.dropped == []
+    finally:
+        for article_id in (NEW["id"], "kite-correction", "kite-rescraped"):
+            httpx.delete(f"{url}/articles/{article_id}", headers=AUTH)
 
 
 def test_http_copies_of_a_real_article_are_one_story(writable_server, shared_dir):

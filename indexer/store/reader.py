@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from indexer.dates import JAKARTA
-from indexer.dedup import normalize_url, text_key
+from indexer.dedup import normalize_url, same_page, text_key
 from indexer.dense.base import DenseBackend, MetadataFilter, locate
 from indexer.dense.factory import DenseConfig, open_backend
 from indexer.documents import Article
@@ -382,16 +382,21 @@ class IndexStore:
         return None if seg is None else seg.content_hash(article_id)
 
     def find_copy(self, article: Article, exclude: Collection[str] = ()) -> str | None:
-        """A live article (other than ``article.id`` and ``exclude``) with the same URL or the
-        same words."""
+        """A live article (other than ``article.id`` and ``exclude``) with the same words, or
+        with the same URL and the same page's text (``indexer.dedup.same_page``)."""
         url = normalize_url(article.url) if article.url else None
         key = text_key(article.text)
         for seg in reversed(self.segments):
-            for found in seg.ids_with(url, key):
+            for found, same_words in seg.ids_with(url, key):
                 if (
                     found != article.id
                     and found not in exclude
                     and self.article_segment.get(found) is seg
+                    and (same_words or _same_page(article, seg.article(found)))
                 ):
                     return found
         return None
+
+
+def _same_page(article: Article, found: Article | None) -> bool:
+    return found is not None and same_page(article.text, found.text)

@@ -330,12 +330,13 @@ class Segment:
         ).fetchone()
         return None if row is None else row[0]
 
-    def ids_with(self, url_key: str | None, text_key: str) -> list[str]:
-        """Articles of this segment (deleted ones too) with this URL key or this text key."""
+    def ids_with(self, url_key: str | None, text_key: str) -> list[tuple[str, bool]]:
+        """Articles of this segment (deleted ones too) with this URL key or this text key,
+        each with whether its text key is this one."""
         return [
-            found
-            for (found,) in self.db.execute(
-                "SELECT id FROM articles WHERE (url_key = ? AND url_key IS NOT NULL) "
+            (found, found_key == text_key)
+            for found, found_key in self.db.execute(
+                "SELECT id, text_key FROM articles WHERE (url_key = ? AND url_key IS NOT NULL) "
                 "OR text_key = ?",
                 (url_key, text_key),
             )
