@@ -52,6 +52,51 @@ def test_each_mode_finds_the_award_article(store, embedder, mode):
     assert len({h.article_id for h in hits}) == len(hits)
 
 
+UNTITLED = [
+    {
+        "id": "tanpa-judul-1",
+        "text": "Kapal motor pengangkut semen karam di perairan Pulau Bangka. Tim SAR gabungan "
+        "menyelamatkan sembilan anak buah kapal.",
+    },
+    {
+        "id": "tanpa-judul-2",
+        "text": "Harga beras medium di pasar tradisional Kota Jambi naik menjadi Rp 14.000 per "
+        "kilogram. Pedagang menyebut pasokan dari Sumatera Barat berkurang.",
+    },
+]
+
+
+def test_an_article_without_a_headline_is_found_for_its_own_words(
+    corpus_index, embedder, dense, tmp_path
+):
+    """Among titled articles, an untitled one (wire copy, a CMS record without a title) had
+    no headline score where every other candidate had one, and did not reach the top 10 for
+    its own words, in Indonesian or English."""
+    from indexer.pipeline import build_index
+
+    index_dir = tmp_path / "index"
+    shutil.copytree(corpus_index, index_dir)
+    source = tmp_path / "untitled.jsonl"
+    source.write_text("".join(json.dumps(r) + "\n" for r in UNTITLED), encoding="utf-8")
+    build_index([source], index_dir, embedder, dense=dense)
+    store = IndexStore.open(index_dir, dense=dense)
+    try:
+        retriever = HybridRetriever(store, embedder)
+        for query, wanted in (
+            ("kapal semen karam di Pulau Bangka", "tanpa-judul-1"),
+            ("ship carrying cement sank off Bangka island", "tanpa-judul-1"),
+            ("harga beras medium di Jambi naik", "tanpa-judul-2"),
+            ("rice prices in Jambi markets", "tanpa-judul-2"),
+        ):
+            ranked = [h.article_id for h in retriever.retrieve(query, k=10)]
+            assert ranked[0] == wanted, (query, ranked)
+        # titled articles keep their order among themselves
+        ranked = [h.article_id for h in retriever.retrieve(PALEMBANG_EN, k=3)]
+        assert ranked[0] in {"nq-001", "palembang-awards-2020"}, ranked
+    finally:
+        store.close()
+
+
 def test_retriever_validates_arguments(store, embedder):
     with pytest.raises(ValueError, match="mode must be"):
         HybridRetriever(store, embedder, mode="fuzzy")  # type: ignore[arg-type]
