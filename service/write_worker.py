@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import threading
 import time
 from collections.abc import Sequence
@@ -44,13 +45,14 @@ _embedder: Embedder | None = None
 _settings: Settings | None = None
 
 
-def _init(settings: Settings) -> None:
+def _init(settings: Settings, server_pid: int) -> None:
     import faiss
     import torch
 
     from indexer.openmp import on_openmp_thread
 
     global _embedder, _settings
+    _end_with(server_pid)
     os.nice(WRITE_NICE)
     threads = settings.write_threads
     on_openmp_thread(torch.set_num_threads, threads)
@@ -59,6 +61,24 @@ def _init(settings: Settings) -> None:
     _embedder = open_embedder(
         settings.model_copy(update={"embed_cache_size": 0}), embeds_questions=False
     )
+
+
+def _end_with(server_pid: int) -> None:
+    """End this worker when the server ends, however it ends. A server killed with SIGKILL (an
+    out-of-memory kill, a supervisor that kills the main process only) runs no shutdown, and
+    its worker, a forkserver's child, went on holding its model (about 2 GB) for good. A
+    write cut short so is not committed, which the writer survives (the next writer clears
+    what it left)."""
+    try:
+        server = os.pidfd_open(server_pid)  # the process itself: a reused pid cannot fool it
+    except ProcessLookupError:
+        os._exit(0)
+
+    def watch() -> None:
+        select.select([server], [], [])  # readable once the server has exited
+        os._exit(0)
+
+    threading.Thread(target=watch, name="end-with-server", daemon=True).start()
 
 
 class ProgressFile:
@@ -166,7 +186,7 @@ class WriteWorker:
                     max_workers=1,
                     mp_context=get_context(method),
                     initializer=_init,
-                    initargs=(self.settings,),
+                    initargs=(self.settings, os.getpid()),
                 )
             return self._pool
 

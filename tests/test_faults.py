@@ -125,3 +125,59 @@ def test_disk_full_fails_clearly_and_keeps_the_index(tmp_path, tiny_disk, embedd
     store.close()
     filler.unlink()
     assert build_index([more], index_dir, embedder).manifest.articles == 10
+
+
+def _descendants(pid: int) -> set[int]:
+    """The processes below ``pid``, from /proc (children's children included)."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # ended meanwhile
+        parents[int(stat.parent.name)] = int(fields[1])
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def test_a_killed_server_leaves_no_write_worker_behind(tmp_path, corpus_index, settings):
+    """SIGKILL (an out-of-memory kill, a supervisor that kills the main process only) runs no
+    shutdown: the write worker, its forkserver and the resource tracker lived on, the worker
+    holding its model (about 2 GB), for good."""
+    from newsqa.server_process import serve_in_background
+
+    index_dir = tmp_path / "index"
+    shutil.copytree(corpus_index, index_dir)
+    env = {
+        "NEWSQA_CACHE_DIR": str(settings.cache_dir),
+        "NEWSQA_ADMIN_TOKEN": "faults-token",
+        "NEWSQA_RATE_LIMIT_PER_MINUTE": "0",
+    }
+    with serve_in_background(index_dir, env) as server:
+        written = httpx.put(
+            f"{server.url}/articles/fault-1",
+            json={"text": "Pasar malam dibuka lagi di tepi Sungai Musi pada akhir pekan."},
+            headers={"Authorization": "Bearer faults-token"},
+            timeout=120,
+        )
+        assert written.status_code == 201, written.text
+        below = _descendants(server.proc.pid)
+        assert below, "the write ran in no worker process"
+        server.proc.kill()
+        server.proc.wait()
+        deadline = time.monotonic() + 30
+        while (left := {p for p in below if Path(f"/proc/{p}").exists()}) and (
+            time.monotonic() < deadline
+        ):
+            time.sleep(0.5)
+        for pid in left:  # do not leave them to the rest of the session
+            os.kill(pid, 9)
+        assert not left, f"processes left after the server was killed: {sorted(left)}"
+    store = IndexStore.open(index_dir)  # the write was committed before the kill
+    try:
+        assert store.article("fault-1") is not None
+    finally:
+        store.close()
