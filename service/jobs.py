@@ -49,8 +49,8 @@ class Item:
     """What became of one record of the batch."""
 
     id: str | None
-    result: Literal["added", "updated", "unchanged", "duplicate", "rejected"]
-    reason: str | None = None  # why it was rejected
+    result: Literal["added", "updated", "unchanged", "duplicate", "rejected", "failed"]
+    reason: str | None = None  # why it was rejected, or why the job failed
     duplicate_of: str | None = None  # the live article a duplicate resolves to
 
 
@@ -69,14 +69,16 @@ class Job:
     error: str | None = None
 
     def items(self) -> list[Item]:
-        """Every record's fate in the batch's order (once the job is done)."""
-        if self.report is None:
-            return [item for _, item in self.rejected]
+        """Every record's fate in the batch's order, once the job is done or failed (then
+        each record that was not rejected is "failed", with the job's error: nothing of the
+        batch was written)."""
         rejected = dict(self.rejected)
         out = []
         for position, article_id in enumerate(self.order):
             if position in rejected:
                 out.append(rejected[position])
+            elif self.report is None:
+                out.append(Item(article_id, "failed", reason=self.error))
             elif article_id in self.report.duplicates:
                 out.append(
                     Item(article_id, "duplicate", duplicate_of=self.report.duplicates[article_id])

@@ -367,8 +367,10 @@ class JobItem(BaseModel):
     """What became of one record of a bulk write, in the order the records were sent."""
 
     id: str | None
-    result: str = Field(description="added, updated, unchanged, duplicate or rejected.")
-    reason: str | None = Field(None, description="Why it was rejected.")
+    result: str = Field(
+        description="added, updated, unchanged, duplicate, rejected, or failed (the job failed)."
+    )
+    reason: str | None = Field(None, description="Why it was rejected, or why the job failed.")
     duplicate_of: str | None = Field(None, description="The article a duplicate resolves to.")
 
 

@@ -291,6 +291,9 @@ def test_health_ready_and_docs(client):
     assert ready["answerer"] == f"reader ({resolve('auto')})"  # the runtime this CPU runs
     assert client.get("/docs").status_code == 200
     assert "/ask" in client.get("/openapi.json").json()["paths"]
+    for probe in ("/health", "/ready"):  # load balancers often probe with HEAD
+        head = client.head(probe)
+        assert head.status_code == 200 and head.content == b"", probe
 
 
 def test_eval_over_http_scores_the_running_server(live_server, tmp_path):

@@ -189,6 +189,42 @@ def test_a_record_with_a_date_out_of_range_is_rejected_on_its_own(server):
     assert deleted.status_code == 200 and not deleted.json()["missing"]
 
 
+def test_ndjson_lines_are_read_as_newsqa_index_reads_a_file(server):
+    """A byte order mark before the first line rejected that record; one line of bytes that
+    are not UTF-8 refused the whole batch; a line separator (U+2028) inside a JSON string,
+    which JSON allows unescaped, cut that record in two."""
+    url = server
+    separated = {**festival(94), "text": festival(94)["text"] + "\u2028Panitia puas."}
+    body = (
+        b"\xef\xbb\xbf"
+        + json.dumps(festival(93)).encode()
+        + b"\n"
+        + json.dumps({**festival(95), "title": "Festival"}).encode()[:-20]
+        + b'\xff\xfe"}\n'
+        + json.dumps(separated, ensure_ascii=False).encode()
+        + b"\r\n"
+    )
+    response = httpx.post(
+        f"{url}/articles/bulk",
+        content=body,
+        headers={**AUTH, "Content-Type": "application/x-ndjson"},
+        timeout=60,
+    )
+    assert response.status_code == 202, response.text
+    job = wait_for_job(url, response.json()["id"])
+    assert [(i["id"], i["result"]) for i in job["items"]] == [
+        ("bulk-093", "added"),
+        (None, "rejected"),
+        ("bulk-094", "added"),
+    ], job
+    assert "line 2 is not UTF-8" in job["items"][1]["reason"]
+    assert "Panitia puas." in httpx.get(f"{url}/articles/bulk-094").json()["text"]
+    deleted = httpx.post(
+        f"{url}/articles/delete", json={"ids": ["bulk-093", "bulk-094"]}, headers=AUTH
+    )
+    assert deleted.status_code == 200 and not deleted.json()["missing"]
+
+
 def test_a_job_file_gone_while_jobs_are_pruned_is_no_server_error(server, bulk_index):
     """The job thread removes a finished job's progress file while a new request lists the
     jobs folder to prune it (schemathesis hit this as a 500). A dangling link is a file that is

@@ -374,6 +374,28 @@ def test_http_write_waits_for_the_cli_writer_then_409(writable_server, embedder)
     assert "being written by another process" in response.json()["detail"]
 
 
+def test_a_bulk_job_that_fails_reports_every_record(writable_server, embedder):
+    """A failed job's items were empty: each record now says it was not written, and why."""
+    url, index_dir = writable_server
+    records = [{**NEW, "id": "fails-1"}, {"id": "fails-2"}, {**NEW, "id": "fails-3", "url": None}]
+    with IndexWriter(index_dir, embedder.name, embedder.dimension):  # a CLI run holds the lock
+        response = httpx.post(f"{url}/articles/bulk", json=records, headers=AUTH, timeout=60)
+        assert response.status_code == 202, response.text
+        deadline = time.monotonic() + 60
+        while (job := httpx.get(f"{url}/jobs/{response.json()['id']}", headers=AUTH).json())[
+            "state"
+        ] not in ("done", "failed") and time.monotonic() < deadline:
+            time.sleep(0.3)
+    assert job["state"] == "failed" and "another process" in job["error"], job
+    assert [(i["id"], i["result"]) for i in job["items"]] == [
+        ("fails-1", "failed"),
+        ("fails-2", "rejected"),
+        ("fails-3", "failed"),
+    ]
+    assert job["items"][0]["reason"] == job["error"]
+    assert httpx.get(f"{url}/articles/fails-1").status_code == 404
+
+
 def test_http_write_that_changes_nothing_commits_no_generation(writable_server):
     url, _ = writable_server
     same = {**NEW, "id": "test-kite-same", "url": None, "text": NEW["text"] + " Sama."}
@@ -382,6 +404,9 @@ def test_http_write_that_changes_nothing_commits_no_generation(writable_server):
     again = httpx.put(f"{url}/articles/{same['id']}", json=same, headers=AUTH, timeout=120)
     assert again.status_code == 200, again.text
     assert again.json()["unchanged"] == 1
+    # POST answers as PUT: 201 only when it added an article
+    posted = httpx.post(f"{url}/articles", json=[same], headers=AUTH, timeout=120)
+    assert posted.status_code == 200 and posted.json()["unchanged"] == 1, posted.text
     assert again.json()["generation"] == first.json()["generation"]
     assert httpx.get(f"{url}/ready").json()["generation"] == first.json()["generation"]
 

@@ -45,20 +45,27 @@ JobsDep = Annotated[JobRunner, Depends(get_jobs)]
 
 def _records(body: bytes, content_type: str) -> Iterator[tuple[Any, str | None]]:
     """``(record, error)`` per record of a JSON array or of NDJSON (one object per line; a
-    line that is not JSON is that record's error, not the request's)."""
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise _invalid(f"the body is not UTF-8 (byte {exc.start})") from exc
+    line that is not JSON, or not UTF-8, is that record's error, not the request's).
+
+    NDJSON is split into lines as bytes: ``str.splitlines`` also breaks at U+2028 and U+0085,
+    which JSON strings may hold unescaped (``json.dumps(..., ensure_ascii=False)`` writes them
+    so), and cut such a record in two. A byte order mark before the first line is dropped, as
+    ``newsqa index`` drops it from a file."""
     if content_type.split(";")[0].strip().lower() == NDJSON:
-        for number, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
+        for number, raw in enumerate(body.removeprefix(b"\xef\xbb\xbf").splitlines(), start=1):
+            if not raw.strip():
                 continue
             try:
-                yield json.loads(line), None
+                yield json.loads(raw.decode("utf-8")), None
+            except UnicodeDecodeError as exc:
+                yield None, f"line {number} is not UTF-8 (byte {exc.start} of the line)"
             except ValueError as exc:
                 yield None, f"line {number} is not JSON: {exc}"
         return
+    try:
+        text = body.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:  # BodyLimit refuses it first where it is sent as JSON
+        raise _invalid(f"the body is not UTF-8 (byte {exc.start})") from exc
     try:
         records = json.loads(text)
     except ValueError as exc:

@@ -11,13 +11,14 @@ from service.deps import ComponentsDep
 router = APIRouter(tags=["ops"])
 
 
-@router.get("/health", response_model=schemas.Health)
+# HEAD too: probes (load balancers, uptime checks) often send it, and got 405.
+@router.api_route("/health", methods=["GET", "HEAD"], response_model=schemas.Health)
 def health() -> schemas.Health:
     """The process is up."""
     return schemas.Health(status="ok")
 
 
-@router.get("/ready", response_model=schemas.Ready)
+@router.api_route("/ready", methods=["GET", "HEAD"], response_model=schemas.Ready)
 def ready(c: ComponentsDep) -> schemas.Ready:
     """The index is loaded and answering."""
     m = c.store.manifest

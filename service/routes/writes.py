@@ -70,11 +70,22 @@ def _upsert(live: LiveIndex, articles: list[Article]) -> schemas.WriteResult:
 Batch = Annotated[list[schemas.ArticleIn], Field(min_length=1, max_length=1000)]
 
 
-@router.post("/articles", response_model=schemas.WriteResult, status_code=201)
-def add_articles(live: LiveDep, body: schemas.ArticleIn | Batch) -> schemas.WriteResult:
-    """Add one article or a batch (up to 1,000); existing ids are replaced if changed."""
+@router.post(
+    "/articles",
+    response_model=schemas.WriteResult,
+    status_code=201,
+    responses={200: {"model": schemas.WriteResult, "description": "Nothing added."}},
+)
+def add_articles(
+    live: LiveDep, body: schemas.ArticleIn | Batch, response: Response
+) -> schemas.WriteResult:
+    """Add one article or a batch (up to 1,000); existing ids are replaced if changed.
+    201 when an article was added, 200 when none was (updated, unchanged or copies), as PUT."""
     records = body if isinstance(body, list) else [body]
-    return _upsert(live, _parse(records, "POST /articles", isinstance(body, list)))
+    result = _upsert(live, _parse(records, "POST /articles", isinstance(body, list)))
+    if not result.added:
+        response.status_code = 200
+    return result
 
 
 @router.put(
