@@ -16,7 +16,7 @@ from indexer.chunking import Chunker
 from indexer.dedup import DedupResult, dedupe
 from indexer.documents import Article, SkippedRecord, searchable_text
 from indexer.embedder import Embedder
-from indexer.sources import read_articles
+from indexer.sources import has_articles_to_read, read_articles
 from indexer.store import (
     FORMAT_VERSION,
     MAX_SEGMENTS,
@@ -26,7 +26,7 @@ from indexer.store import (
     SegmentData,
     content_hash,
 )
-from newsqa.errors import ArticleNotFoundError, NothingIndexedError
+from newsqa.errors import ArticleNotFoundError, NothingIndexedError, UnreadSourceError
 
 EMBED_BATCH = 256
 """Chunks handed to the embedder per call: large enough for length bucketing, small enough to
@@ -292,6 +292,12 @@ def build_index(
             f"nothing to index in {', '.join(map(str, paths))}: "
             f"{len(report.skipped)} record(s) skipped{_first_reasons(report.skipped)}"
         )
+    if prune and (unread := _unread_sources(paths, report.skipped)):
+        raise UnreadSourceError(
+            f"--prune would remove every article of {', '.join(unread)}, which could not be "
+            "read (missing, unreadable or empty): nothing was indexed or removed. Mend the "
+            "path, or leave it out, or run without --prune"
+        )
     with IndexWriter(
         index_dir,
         embedder.name,
@@ -324,6 +330,15 @@ def build_index(
     report.articles = report.manifest.articles
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _unread_sources(paths: Sequence[Path], skipped: Sequence[SkippedRecord]) -> list[str]:
+    """The sources of a run that gave nothing to read: a file or folder that could not be
+    opened (missing, no permission) and a folder without one file of a known type (a share
+    that came unmounted). A prune would take their articles for gone."""
+    unread = [s.path for s in skipped if s.line is None and s.reason.startswith("cannot read")]
+    unread += [str(p) for p in paths if p.is_dir() and not has_articles_to_read(p)]
+    return sorted(set(unread))
 
 
 def write_articles(

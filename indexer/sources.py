@@ -55,6 +55,15 @@ def read_articles(paths: Sequence[Path]) -> Iterator[Record]:
             yield SkippedRecord(str(path), None, reason)
 
 
+def has_articles_to_read(folder: Path) -> bool:
+    """Whether ``folder`` holds a file of a type ``read_articles`` reads, at any depth."""
+    return any(
+        Path(name).suffix.lower() in _READERS
+        for _root, _dirs, files in os.walk(folder)
+        for name in files
+    )
+
+
 def _read_folder(folder: Path) -> Iterator[Record]:
     errors: list[OSError] = []
     found: list[Path] = []

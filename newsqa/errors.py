@@ -25,6 +25,11 @@ class NothingIndexedError(NewsqaError):
     """Every record of the corpus was skipped: `newsqa index` exits 1 and lists the reasons."""
 
 
+class UnreadSourceError(NewsqaError):
+    """A prune was asked for while a source could not be read (a missing path, a share that
+    came unmounted): its articles would all have been removed. Nothing is written."""
+
+
 class ArticleNotFoundError(NewsqaError):
     """No article has this id (HTTP 404)."""
 

@@ -26,7 +26,7 @@ from indexer.documents import Article
 from indexer.pipeline import build_index
 from indexer.sources import read_articles
 from indexer.store import MAX_SEGMENTS, IndexStore, IndexWriter
-from newsqa.errors import IndexBusyError
+from newsqa.errors import IndexBusyError, UnreadSourceError
 from service.retrieval import HybridRetriever
 
 RECORDS = [json.loads(line) for line in (CORPUS_DIR / "articles.jsonl").open()]
@@ -104,6 +104,31 @@ def test_prune_keeps_an_article_whose_new_record_cannot_be_read(tmp_path, embedd
     report = build_index([source], index_dir, embedder, prune=True, dense=dense)
     assert [s.article_id for s in report.skipped] == [None]
     assert report.removed == 3 and report.articles == 1
+
+
+def test_prune_refuses_while_a_source_cannot_be_read(tmp_path, embedder, dense):
+    """``newsqa index A B --prune`` with B mistyped, gone or an empty mount point removed
+    every article that came from B, and succeeded: now nothing is written, and the error
+    names B."""
+    index_dir = tmp_path / "index"
+    first = write_jsonl(tmp_path / "a.jsonl", RECORDS[:2])
+    share = tmp_path / "share"
+    share.mkdir()
+    write_jsonl(share / "b.jsonl", RECORDS[2:5])
+    build_index([first, share], index_dir, embedder, dense=dense)
+    before = (index_dir / "CURRENT").read_text()
+    (share / "b.jsonl").rename(tmp_path / "b.jsonl")  # the share came unmounted: empty
+    for sources in ([first, share], [first, tmp_path / "shaer"]):
+        with pytest.raises(UnreadSourceError, match=str(sources[1])):
+            build_index(sources, index_dir, embedder, prune=True, dense=dense)
+        assert (index_dir / "CURRENT").read_text() == before
+    # without --prune the readable sources are indexed and nothing is removed
+    report = build_index([first, share], index_dir, embedder, dense=dense)
+    assert (report.removed, report.articles) == (0, 5)
+    # once the share is back, a prune runs
+    (tmp_path / "b.jsonl").rename(share / "b.jsonl")
+    report = build_index([share], index_dir, embedder, prune=True, dense=dense)
+    assert (report.removed, report.articles) == (2, 3)
 
 
 def test_many_small_updates_rank_exactly_like_one_full_build(tmp_path, embedder, dense):
