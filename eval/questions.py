@@ -25,32 +25,64 @@ class ReferenceQuestion:
 
 def load_questions(path: Path) -> list[ReferenceQuestion]:
     """Read a question file; a malformed line is an error naming the file and line, and so is
-    an id used twice (per-question results and TREC runs are keyed by it) or a ``relevant`` or
-    ``answers`` that is not a list of strings (a bare string would be read letter by letter)."""
+    an id used twice (per-question results and TREC runs are keyed by it), an id with
+    whitespace (a TREC run's fields are split at it), a ``relevant`` or ``answers`` that is not
+    a list of strings (a bare string would be read letter by letter), a question that is not a
+    non-blank string (null was asked as "None") and an ``answerable`` or ``list`` that is not
+    a boolean (``"false"`` was read as true). A byte order mark first is dropped, as the
+    corpus reader drops it."""
     questions = []
     lines: dict[str, int] = {}
-    with path.open(encoding="utf-8") as fh:
-        for number, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
+    with path.open("rb") as fh:
+        for number, raw in enumerate(fh, start=1):
             try:
-                row = json.loads(line.rstrip("\r\n"))  # a cut line fails where it ends
+                line = raw.decode("utf-8").rstrip("\r\n")  # a cut line fails where it ends
+                if not line.strip():
+                    continue
+                row = json.loads(line.removeprefix("\ufeff") if number == 1 else line)
                 question = ReferenceQuestion(
-                    id=str(row["id"]),
-                    question=str(row["question"]),
+                    id=_id(row),
+                    question=_text(row),
                     relevant=frozenset(_strings(row, "relevant")),
                     answers=_strings(row, "answers"),
-                    answerable=bool(row.get("answerable", True)),
-                    is_list=None if row.get("list") is None else bool(row["list"]),
+                    answerable=_flag(row, "answerable", True),
+                    is_list=_flag(row, "list", None),
                 )
-            except (ValueError, KeyError, TypeError) as exc:
-                raise ValueError(f"{path}:{number}: not a reference question ({exc})") from exc
+            except (ValueError, KeyError, TypeError, RecursionError) as exc:
+                reason = "nested too deeply" if isinstance(exc, RecursionError) else exc
+                raise ValueError(f"{path}:{number}: not a reference question ({reason})") from exc
             if (first := lines.setdefault(question.id, number)) != number:
                 raise ValueError(
                     f"{path}:{number}: question id {question.id!r} repeats line {first}"
                 )
             questions.append(question)
     return questions
+
+
+def _id(row: dict) -> str:
+    value = row["id"]
+    if not isinstance(value, str | int) or isinstance(value, bool):
+        raise TypeError(f"'id' must be a string, not {json.dumps(value)[:60]}")
+    text = str(value)
+    if not text or any(c.isspace() for c in text):
+        raise ValueError(f"id {text!r} is empty or holds whitespace (TREC runs split at it)")
+    return text
+
+
+def _text(row: dict) -> str:
+    value = row["question"]
+    if not isinstance(value, str) or not value.strip():
+        raise TypeError(f"'question' must be a non-blank string, not {json.dumps(value)[:60]}")
+    return value
+
+
+def _flag(row: dict, key: str, default: bool | None) -> bool | None:
+    value = row.get(key)
+    if value is None:
+        return default
+    if not isinstance(value, bool):
+        raise TypeError(f"{key!r} must be true or false, not {json.dumps(value)[:60]}")
+    return value
 
 
 def _strings(row: dict, key: str) -> tuple[str, ...]:

@@ -70,8 +70,13 @@ _FTFY = ftfy.TextFixerConfig(
     explain=False,
 )
 
-# Invisible characters that split words for a tokenizer without showing on the page.
-_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u2060\ufeff\u00ad"))
+# Invisible characters that split words for a tokenizer without showing on the page, dropped;
+# and control characters that are no line break, made spaces: a NUL from a broken export cut
+# the stored passage short where it stood (its text no longer the article's slice).
+_INVISIBLE = {
+    **dict.fromkeys(map(ord, "\u200b\u2060\ufeff\u00ad")),
+    **dict.fromkeys([*range(0x00, 0x09), *range(0x0E, 0x1C), 0x7F], " "),
+}
 
 
 def _repair(text: str) -> str:

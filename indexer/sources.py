@@ -102,16 +102,41 @@ def _parse_jsonl_line(path: Path, number: int, raw: bytes) -> Record:
         # the next line
         line = raw.decode("utf-8").rstrip("\r\n")
     except UnicodeDecodeError as error:
-        return skipped(f"invalid UTF-8 at byte {error.start}")
-    try:
-        record: Any = json.loads(line.removeprefix("\ufeff") if number == 1 else line)
-    except json.JSONDecodeError as error:
-        return skipped(f"invalid JSON: {error.msg} at column {error.colno}")
+        # the id it names, if it can be read, so that a prune keeps the indexed version
+        named = json_record(raw.decode("utf-8", "replace").rstrip("\r\n"))
+        named = named.get("id") if isinstance(named, dict) else None
+        return SkippedRecord(
+            str(path),
+            number,
+            f"invalid UTF-8 at byte {error.start}",
+            named if is_article_id(named) else None,
+        )
+    record = json_record(line.removeprefix("\ufeff") if number == 1 else line)
+    if isinstance(record, Unreadable):
+        return skipped(record)
     try:
         return article_from_record(record, f"{path}:{number}")
     except ValueError as error:
         named = record.get("id") if isinstance(record, dict) else None
         return replace(skipped(str(error)), article_id=named if is_article_id(named) else None)
+
+
+class Unreadable(str):
+    """Why a line is no JSON value."""
+
+
+def json_record(line: str) -> Any:
+    """The JSON value of one line, or an ``Unreadable`` reason: one line must cost one
+    record, also when it nests deeper than the parser recurses or holds a number longer than
+    Python converts (4,300 digits); both used to end the whole run with a traceback."""
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError as error:
+        return Unreadable(f"invalid JSON: {error.msg} at column {error.colno}")
+    except RecursionError:
+        return Unreadable("invalid JSON: nested too deeply")
+    except ValueError as error:  # int('9' * 5000): "Exceeds the limit (4300 digits) ..."
+        return Unreadable(f"invalid JSON: {str(error).split(':')[0]}")
 
 
 def article_from_record(record: Any, origin: str) -> Article:

@@ -201,6 +201,10 @@ def test_ndjson_lines_are_read_as_newsqa_index_reads_a_file(server):
         + b"\n"
         + json.dumps({**festival(95), "title": "Festival"}).encode()[:-20]
         + b'\xff\xfe"}\n'
+        + b'{"id": "bulk-096", "meta": '
+        + b"[" * 3000
+        + b"]" * 3000
+        + b"}\n"
         + json.dumps(separated, ensure_ascii=False).encode()
         + b"\r\n"
     )
@@ -215,9 +219,11 @@ def test_ndjson_lines_are_read_as_newsqa_index_reads_a_file(server):
     assert [(i["id"], i["result"]) for i in job["items"]] == [
         ("bulk-093", "added"),
         (None, "rejected"),
+        (None, "rejected"),
         ("bulk-094", "added"),
     ], job
     assert "line 2 is not UTF-8" in job["items"][1]["reason"]
+    assert "line 3 is not JSON: invalid JSON: nested too deeply" in job["items"][2]["reason"]
     assert "Panitia puas." in httpx.get(f"{url}/articles/bulk-094").json()["text"]
     deleted = httpx.post(
         f"{url}/articles/delete", json={"ids": ["bulk-093", "bulk-094"]}, headers=AUTH

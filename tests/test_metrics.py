@@ -333,6 +333,19 @@ def test_alternatives_are_not_a_list(tmp_path):
     assert score("hybrid", results).values["list_recall"] == pytest.approx((0.5 + 0.0) / 2)
 
 
+def test_a_question_file_with_a_byte_order_mark_is_read_and_bad_bytes_are_named(tmp_path):
+    from eval.questions import load_questions
+
+    path = tmp_path / "q.jsonl"
+    first = json.dumps({"id": "a", "question": "Siapa wali kota?", "answerable": False})
+    path.write_bytes(b"\xef\xbb\xbf" + first.encode() + b"\n")
+    [question] = load_questions(path)
+    assert (question.id, question.answerable) == ("a", False)
+    path.write_bytes(first.encode() + b'\n{"id": "b", "question": "Apa \xe9?"}\n')
+    with pytest.raises(ValueError, match=r"q\.jsonl:2: not a reference question \('utf-8'"):
+        load_questions(path)
+
+
 @pytest.mark.parametrize(
     ("second", "message"),
     [
@@ -343,6 +356,13 @@ def test_alternatives_are_not_a_list(tmp_path):
             '{"id": "b", "question": "Apa?"',
             "q.jsonl:3: not a reference question (Expecting ',' delimiter: line 1 column 31",
         ),
+        # each of these was read as something else, or failed only after the whole run
+        ({"id": "b", "question": "Apa?", "answerable": "false"}, "'answerable' must be true"),
+        ({"id": "b", "question": "Apa?", "list": "no"}, "'list' must be true or false"),
+        ({"id": "b", "question": None}, "'question' must be a non-blank string"),
+        ({"id": "b", "question": "  "}, "'question' must be a non-blank string"),
+        ({"id": "q 1", "question": "Apa?"}, "q.jsonl:3: not a reference question (id 'q 1'"),
+        ('{"id": "b", "question": ' + "[" * 3000, "q.jsonl:3: not a reference question (nested"),
     ],
 )
 def test_a_question_file_that_would_be_misread_is_an_error(tmp_path, second, message):

@@ -114,6 +114,7 @@ def test_bad_jsonl_lines_are_skipped_and_good_lines_still_read(tmp_path: Path) -
     )
     assert "'text'" in skipped[3].reason
     assert "invalid UTF-8" in skipped[5].reason
+    assert skipped[5].article_id == "a5"  # named: a prune keeps its indexed version
     assert "not a JSON object" in skipped[6].reason
     assert "'id'" in skipped[7].reason and "string" in skipped[7].reason
     assert "'url'" in skipped[8].reason
@@ -125,6 +126,30 @@ def test_bad_jsonl_lines_are_skipped_and_good_lines_still_read(tmp_path: Path) -
         2,
         3,
     ]
+
+
+def test_a_line_beyond_the_parsers_limits_costs_that_line_only(tmp_path: Path) -> None:
+    """Nesting deeper than the parser recurses, or a number longer than Python converts
+    (4,300 digits), ended the whole run with a traceback; a NUL in the text cut the stored
+    passage short where it stood."""
+    path = tmp_path / "limits.jsonl"
+    path.write_bytes(
+        b'{"id": "d1", "text": "x", "meta": '
+        + b"[" * 3000
+        + b"]" * 3000
+        + b"}\n"
+        + b'{"id": "d2", "text": "y", "n": '
+        + b"7" * 5000
+        + b"}\n"
+        + _jsonl_line(id="d3", text="Kebakaran malam. \x00Sebanyak 120 kios\x07 terbakar.")
+    )
+    records = list(read_articles([path]))
+    assert [(r.line, r.reason) for r in _skipped(records)] == [
+        (1, "invalid JSON: nested too deeply"),
+        (2, "invalid JSON: Exceeds the limit (4300 digits) for integer string conversion"),
+    ]
+    [article] = _articles(records)
+    assert article.text == "Kebakaran malam. Sebanyak 120 kios terbakar."
 
 
 def test_unparseable_published_date_keeps_the_article(tmp_path: Path) -> None:

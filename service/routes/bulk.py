@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from indexer.documents import Article
-from indexer.sources import article_from_record
+from indexer.sources import Unreadable, article_from_record, json_record
 from newsqa.errors import ArticleNotFoundError, JobNotFoundError
 from service import schemas
 from service.deps import ComponentsDep, LiveDep
@@ -56,11 +56,14 @@ def _records(body: bytes, content_type: str) -> Iterator[tuple[Any, str | None]]
             if not raw.strip():
                 continue
             try:
-                yield json.loads(raw.decode("utf-8")), None
+                record = json_record(raw.decode("utf-8"))
             except UnicodeDecodeError as exc:
                 yield None, f"line {number} is not UTF-8 (byte {exc.start} of the line)"
-            except ValueError as exc:
-                yield None, f"line {number} is not JSON: {exc}"
+                continue
+            if isinstance(record, Unreadable):
+                yield None, f"line {number} is not JSON: {record}"
+            else:
+                yield record, None
         return
     try:
         text = body.decode("utf-8-sig")
