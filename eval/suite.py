@@ -23,7 +23,7 @@ from indexer.embedder import Embedder
 from indexer.pipeline import build_index, source_hash
 from indexer.store import IndexStore
 from newsqa.api import Index
-from newsqa.errors import NewsqaError
+from newsqa.errors import ForeignIndexError, NewsqaError
 from newsqa.settings import Settings
 from service.index_open import dense_config, open_embedder, open_store
 from service.qa import Components, make_answerer
@@ -41,22 +41,37 @@ def ensure_index(
     embedder: Embedder,
     progress=None,  # type: ignore[no-untyped-def]
 ) -> IndexStore:
-    """Open an index of ``corpus``, building it only if none with the same content hash exists."""
+    """Open an index of ``corpus``, building it only if none with the same content hash exists.
+
+    An index an eval built of other files is brought to equal ``corpus`` (what changed is
+    embedded, what is not in it pruned). One that no eval built (``newsqa index``, HTTP writes:
+    no content hash) is refused: eval used to add its corpus to it, scoring over both and
+    changing a served index."""
     digest = source_hash(corpus, settings.embed_model)
     index_dir = index_dir or Path("var") / "eval-index" / digest[:16]
     try:
         store = open_store(settings, index_dir)
-        if store.manifest.source_hash == digest:
-            return store
-        store.close()
     except NewsqaError:
-        pass
+        store = None
+    if store is not None:
+        built_for = store.manifest.source_hash
+        if built_for == digest:
+            return store
+        articles = store.manifest.articles
+        store.close()
+        if not built_for:
+            raise ForeignIndexError(
+                f"{index_dir} holds an index that newsqa eval did not build ({articles} "
+                "articles, from newsqa index or HTTP writes); eval would add its corpus to it. "
+                "Give an --index-dir of its own, or none (var/eval-index/)"
+            )
     build_index(
         corpus,
         index_dir,
         embedder,
         progress=progress,
         source_hash=digest,
+        prune=store is not None,
         dense=dense_config(settings),
     )
     return open_store(settings, index_dir)
@@ -81,6 +96,7 @@ def run_eval(
     ``url``, questions go to that server's /ask (its own index and mode); the local index is
     still used to check citations. ``embedder``: one already loaded for ``settings`` (tests
     share one), else the model is loaded here."""
+    question_sets = load_question_sets(question_files)  # a bad file fails before any work
     embedder = embedder if embedder is not None else open_embedder(settings)
     store = ensure_index(corpus, index_dir, settings, embedder, progress)
     if settings.llm_base_url and len(modes) == len(MODES):
@@ -88,8 +104,7 @@ def run_eval(
     results = EvalResults(
         run_metadata(settings, store, HybridRetriever(store, embedder), modes, k, url)
     )
-    for path in question_files:
-        questions = load_questions(path)
+    for path, questions in question_sets.items():
         _warn_unknown_relevant(path, questions, store)
         reports = []
         for mode in ["server"] if url else modes:
@@ -124,6 +139,20 @@ def run_eval(
     return results
 
 
+def load_question_sets(paths: Sequence[Path]) -> dict[Path, list[ReferenceQuestion]]:
+    """Each file's questions, read before the run. A set is named by its file's stem (report,
+    gate, TREC file names): two files of one stem would have shared a name, and the first's
+    results were dropped without a word."""
+    stems: dict[str, Path] = {}
+    for path in paths:
+        if (first := stems.setdefault(path.stem, path)) != path:
+            raise ValueError(
+                f"question files {first} and {path} would both be reported as {path.stem!r}: "
+                "rename one"
+            )
+    return {path: load_questions(path) for path in paths}
+
+
 def _warn_unknown_relevant(
     path: Path, questions: Sequence[ReferenceQuestion], store: IndexStore
 ) -> None:
@@ -146,15 +175,40 @@ def _warn_unknown_relevant(
     )
 
 
+def load_gate(path: Path) -> dict[str, dict[str, float]]:
+    """A thresholds file, ``[question-set] metric = number``; ``ValueError`` naming the file
+    and what is wrong, so that ``newsqa eval --gate`` can check it before the run."""
+    try:
+        with path.open("rb") as fh:
+            thresholds = tomllib.load(fh)
+    except OSError as exc:
+        raise ValueError(f"gate file {path}: {exc.strerror or exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"gate file {path}: not TOML ({exc})") from exc
+    for set_name, limits in thresholds.items():
+        if not isinstance(limits, dict):
+            raise ValueError(f"gate file {path}: {set_name!r} must be a [section] of metrics")
+        for metric, limit in limits.items():
+            if isinstance(limit, bool) or not isinstance(limit, int | float):
+                raise ValueError(
+                    f"gate file {path}: [{set_name}] {metric} must be a number, not {limit!r}"
+                )
+    return thresholds
+
+
 def check_gate(results: dict[str, list[ModeReport]], thresholds_file: Path, mode: str) -> list[str]:
     """Failures of ``mode``'s report against ``[question-set] metric = minimum`` (empty: pass).
 
     The gate judges the mode being shipped, so forcing a weaker one (bm25) fails it. Latency
     entries (``*_ms``) are maxima instead of minima.
     """
-    with thresholds_file.open("rb") as fh:
-        thresholds = tomllib.load(fh)
+    thresholds = load_gate(thresholds_file)
     failures = []
+    if not set(thresholds) & set(results):
+        failures.append(
+            f"{thresholds_file} has no section for any question set of this run "
+            f"({', '.join(sorted(results))}): nothing was checked"
+        )
     for set_name, limits in thresholds.items():
         report = next((r for r in results.get(set_name, []) if r.name == mode), None)
         if report is None:

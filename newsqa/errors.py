@@ -30,6 +30,10 @@ class UnreadSourceError(NewsqaError):
     came unmounted): its articles would all have been removed. Nothing is written."""
 
 
+class ForeignIndexError(NewsqaError):
+    """`newsqa eval --index-dir` names an index it did not build: it would write into it."""
+
+
 class ArticleNotFoundError(NewsqaError):
     """No article has this id (HTTP 404)."""
 

@@ -145,6 +145,53 @@ def test_eval_writes_report_passes_the_gate_and_fails_a_raised_one(tmp_path):
     failed = runner.invoke(app, [*args, "--mode", "bm25", "--gate", str(gate)])
     assert failed.exit_code == 1
     assert "mrr@10" in failed.output
+    # a gate with no section for this run's sets checked nothing, and passed
+    gate.write_text('[detik]\n"mrr@10" = 0.5\n')
+    unchecked = runner.invoke(app, [*args, "--mode", "bm25", "--gate", str(gate)])
+    assert unchecked.exit_code == 1 and "nothing was checked" in unchecked.output
+    # a server that does not answer is one error line, not a traceback
+    refused = runner.invoke(app, [*args, "--url", "http://127.0.0.1:9"])
+    assert refused.exit_code == 1 and "http://127.0.0.1:9" in refused.stderr, refused.output
+    assert "Traceback" not in refused.output
+
+
+def test_eval_refuses_to_write_into_an_index_it_did_not_build(tmp_path, corpus_index):
+    """Pointed at an index of other articles (``newsqa index``, a served one), eval added its
+    corpus to it and scored over both."""
+    index_dir = tmp_path / "index"
+    shutil.copytree(corpus_index, index_dir)
+    before = (index_dir / "CURRENT").read_text()
+    questions = REPO / "eval/questions/corpus.jsonl"
+    result = runner.invoke(
+        app,
+        ["eval", "--corpus", str(REPO / "corpus"), "--questions", str(questions)]
+        + ["--index-dir", str(index_dir), "--mode", "bm25"],
+    )
+    assert result.exit_code == 1
+    assert "newsqa eval did not build" in result.stderr, result.output
+    assert (index_dir / "CURRENT").read_text() == before
+
+
+@pytest.mark.parametrize(
+    ("extra", "code", "message"),
+    [
+        (["--mode", "fast"], 2, "bm25, dense, hybrid or all"),
+        (["--gate", "{tmp}/none.toml"], 1, "none.toml"),
+        (["--gate", "{tmp}/words.toml"], 1, "must be a number"),
+        (["--out", "{tmp}/words.toml"], 1, "is a file"),
+        (["--questions", "{tmp}/corpus.jsonl"], 1, "would both be reported as 'corpus'"),
+    ],
+)
+def test_eval_refuses_bad_options_before_the_run(tmp_path, extra, code, message):
+    (tmp_path / "words.toml").write_text('[corpus]\n"mrr@10" = "high"\n')
+    shutil.copy(REPO / "eval/questions/corpus.jsonl", tmp_path / "corpus.jsonl")
+    args = ["eval", "--corpus", str(REPO / "corpus")]
+    args += ["--questions", str(REPO / "eval/questions/corpus.jsonl")]
+    args += ["--index-dir", str(tmp_path / "index")]
+    result = runner.invoke(app, args + [a.replace("{tmp}", str(tmp_path)) for a in extra])
+    assert result.exit_code == code, result.output
+    assert message in result.stderr and "Traceback" not in result.output
+    assert not (tmp_path / "index").exists()  # refused before any work
 
 
 def test_eval_names_missing_files(tmp_path):
@@ -348,6 +395,7 @@ def test_model_build_reports_the_cached_model():
         (["ask", "x", "--event-to", "2023-02-30"], 2, "not an ISO date"),
         (["search", " \u200b "], 2, "empty"),
         (["export", "--format", "csv"], 2, "csv"),
+        (["index", "corpus", "--engine", "spark"], 2, "local or ray"),
         (["watch", "{missing}"], 1, "is not a folder"),
         (["reader", "evaluate", "--questions", "{missing}"], 1, "no such file"),
         (

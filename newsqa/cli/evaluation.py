@@ -38,21 +38,29 @@ def eval_(
     gate: Annotated[Path | None, typer.Option(help="Thresholds file; exit 1 below them.")] = None,
 ) -> None:
     """Run reference questions through the answer path and score retrieval, answers, citations."""
+    import httpx
+
     from eval.report import rich_table, write_report
-    from eval.suite import MODES, check_gate, run_eval
+    from eval.suite import MODES, check_gate, load_gate, run_eval
 
     modes = list(MODES) if mode == "all" else [mode]
-    if any(m not in MODES for m in modes):
-        raise fail(ValueError(f"--mode must be bm25, dense, hybrid or all, got {mode!r}"))
+    if any(m not in MODES for m in modes):  # a usage error: exit 2, as for other options
+        raise typer.BadParameter(f"bm25, dense, hybrid or all, not {mode!r}", param_hint="--mode")
     for path in [*corpus, *questions]:
         if not path.exists():
             raise fail(FileNotFoundError(f"no such file or folder: {path}"))
+    if out is not None and out.exists() and not out.is_dir():
+        raise fail(FileExistsError(f"--out {out} is a file, not a folder"))
     settings = settings_for()
     try:
+        if gate is not None:
+            load_gate(gate)  # a gate that cannot be read fails now, not after the run
         with progress_bar() as progress:
             results = run_eval(corpus, questions, settings, modes, k, index_dir, url, progress)
     except (NewsqaError, ValueError) as exc:
         raise fail(exc) from exc
+    except httpx.HTTPError as exc:
+        raise fail(ValueError(f"{url}: {exc or type(exc).__name__}")) from exc
     for name, reports in results.items():
         console.print(rich_table(name, reports))
     if out is not None:

@@ -94,7 +94,7 @@ def index(
     from service.index_open import open_embedder
 
     if engine not in ("local", "ray"):
-        raise fail(ValueError(f"--engine must be local or ray, got {engine!r}"))
+        raise typer.BadParameter(f"local or ray, not {engine!r}", param_hint="--engine")
     if engine == "ray":
         import importlib.util
 
