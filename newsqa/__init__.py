@@ -10,15 +10,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from newsqa.api import Index
+    from newsqa.api import Filters, Index
 
 __version__ = "0.1.0"
-__all__ = ["Index", "__version__"]
+__all__ = ["Filters", "Index", "__version__"]
 
 
 def __getattr__(name: str) -> Any:
-    if name == "Index":
-        from newsqa.api import Index
+    if name in ("Index", "Filters"):
+        from newsqa import api
 
-        return Index
+        return getattr(api, name)
     raise AttributeError(f"module 'newsqa' has no attribute {name!r}")

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from indexer.documents import Article
+from indexer.ids import validate_article_id
 from indexer.pipeline import IndexReport, build_index, write_articles
 from indexer.sources import article_from_record
 from indexer.store import IndexStore
@@ -46,14 +47,20 @@ class Index:
 
     @classmethod
     def build(
-        cls, paths: Sequence[str | Path], index_dir: str | Path, settings: Settings | None = None
+        cls,
+        paths: str | Path | Sequence[str | Path],
+        index_dir: str | Path,
+        settings: Settings | None = None,
     ) -> Index:
-        """Index ``paths`` (JSONL, .txt, .html files or folders) into ``index_dir``, as
-        ``newsqa index`` does (only what changed on an existing index), then open it."""
+        """Index ``paths`` (JSONL, .txt, .html files or folders; one path or several) into
+        ``index_dir``, as ``newsqa index`` does (only what changed on an existing index), then
+        open it. One path given as a string is that path: read as a sequence of its letters,
+        ``"/data/berita"`` had ``/`` walk the whole file system."""
         settings = (settings or get_settings()).model_copy(update={"index_dir": Path(index_dir)})
         embedder = open_embedder(settings)
+        sources = [paths] if isinstance(paths, str | Path) else list(paths)
         build_index(
-            [Path(p) for p in paths], Path(index_dir), embedder, dense=dense_config(settings)
+            [Path(p) for p in sources], Path(index_dir), embedder, dense=dense_config(settings)
         )
         return cls(build_components(settings, embedder))
 
@@ -107,21 +114,33 @@ class Index:
         """Add or replace articles (``Article`` objects or corpus-format dicts, cleaned as a
         corpus line is) in one commit. ``ValueError`` names a bad record, or one whose id an
         earlier one has (which of the two is meant?), as the HTTP batch does; then nothing is
-        written."""
-        parsed = [
-            a if isinstance(a, Article) else article_from_record(dict(a), origin=f"add[{i}]")
-            for i, a in enumerate(articles)
-        ]
+        written. An ``Article``'s id is checked as a dict's is: one the other paths refuse
+        ("bad id!") could be written here, then not be read back from an export."""
+        if isinstance(articles, Article | Mapping):
+            articles = [articles]
+        parsed = []
+        for i, a in enumerate(articles):
+            if isinstance(a, Article):
+                try:
+                    validate_article_id(a.id)
+                except ValueError as exc:
+                    raise ValueError(f"add[{i}]: {exc}") from exc
+                parsed.append(a)
+            else:
+                parsed.append(article_from_record(dict(a), origin=f"add[{i}]"))
         first: dict[str, int] = {}
         for i, article in enumerate(parsed):
             if (earlier := first.setdefault(article.id, i)) != i:
                 raise ValueError(f"add[{i}]: id {article.id!r} repeats add[{earlier}]")
         return self._write(upsert=parsed)
 
-    def delete(self, article_ids: Iterable[str]) -> IndexReport:
-        """Remove articles by id in one commit; ``ArticleNotFoundError`` names an id that is
-        not there, and then nothing is removed."""
-        return self._write(delete=list(article_ids))
+    def delete(self, article_ids: str | Iterable[str]) -> IndexReport:
+        """Remove articles by id (one id or several) in one commit; ``ArticleNotFoundError``
+        names an id that is not there, and then nothing is removed. One id is one id, not its
+        letters ("no article with id 'n'" for "nq-001")."""
+        return self._write(
+            delete=[article_ids] if isinstance(article_ids, str) else list(article_ids)
+        )
 
     def reload(self) -> None:
         """Read the newest committed generation (another process may have written)."""

@@ -103,3 +103,21 @@ def test_a_bad_record_names_its_field_and_writes_nothing(index: Index) -> None:
     with pytest.raises(ValueError, match=r"add\[1\]: id 'twice' repeats add\[0\]"):
         index.add([{**HALTE, "id": "twice"}, {**HALTE, "id": "twice", "title": "Other"}])
     assert index.article("twice") is None
+
+
+def test_one_path_one_id_and_article_objects_are_taken_as_such(index: Index, settings) -> None:
+    """``Index.build("/data/berita", ...)`` walked "/" (a string read as its letters),
+    ``delete("nq-001")`` named id 'n', and an ``Article`` skipped the id check every other
+    way in makes (then an export could not be read back)."""
+    from indexer.documents import Article
+    from newsqa import Filters
+
+    assert index.settings.index_dir.is_dir()
+    with Index.build(str(CORPUS), index.settings.index_dir, settings) as whole:
+        assert whole.article("nq-004") is not None  # the one file, indexed
+        with pytest.raises(ValueError, match="add\\[0\\]: invalid id 'bad id!'"):
+            whole.add([Article(id="bad id!", text="Isi berita.")])
+        assert whole.delete("nq-004").removed == 1
+        assert whole.article("nq-004") is None
+        hits = whole.search("Palembang", k=3, filters=Filters(category="Pemerintahan"))
+        assert hits and all(h.passages[0].chunk.category == "Pemerintahan" for h in hits)
