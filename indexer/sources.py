@@ -57,18 +57,27 @@ def read_articles(paths: Sequence[Path]) -> Iterator[Record]:
 
 def has_articles_to_read(folder: Path) -> bool:
     """Whether ``folder`` holds a file of a type ``read_articles`` reads, at any depth."""
-    return any(
-        Path(name).suffix.lower() in _READERS
-        for _root, _dirs, files in os.walk(folder)
-        for name in files
-    )
+    return any(True for _ in _article_files(folder, []))
+
+
+def _article_files(folder: Path, errors: list[OSError]) -> Iterator[Path]:
+    """The files of known types below ``folder``. Linked folders are followed, as linked files
+    are (a subfolder replaced by a link to where the files now live was skipped without a
+    word, and a prune took its articles for gone); each real folder once, so a link to a
+    folder above it ends."""
+    seen: set[str] = set()
+    for root, dirs, files in os.walk(folder, onerror=errors.append, followlinks=True):
+        real = os.path.realpath(root)
+        if real in seen:
+            dirs.clear()
+            continue
+        seen.add(real)
+        yield from (Path(root, n) for n in files if Path(n).suffix.lower() in _READERS)
 
 
 def _read_folder(folder: Path) -> Iterator[Record]:
     errors: list[OSError] = []
-    found: list[Path] = []
-    for root, _dirs, files in os.walk(folder, onerror=errors.append):
-        found.extend(Path(root, name) for name in files if Path(name).suffix.lower() in _READERS)
+    found = list(_article_files(folder, errors))
     for error in sorted(errors, key=lambda error: str(error.filename)):
         yield SkippedRecord(str(error.filename), None, _os_error_reason(error))
     for path in sorted(found):

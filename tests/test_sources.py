@@ -187,6 +187,21 @@ def test_folder_is_read_recursively_in_sorted_order_ignoring_other_files(tmp_pat
     assert _skipped(records) == []
 
 
+def test_linked_folders_are_read_once_each(tmp_path: Path) -> None:
+    """A subfolder that is a link (the files moved to another disk) was skipped without a
+    word, and a prune removed its articles; a link back up ends."""
+    main, other = tmp_path / "main", tmp_path / "other"
+    main.mkdir()
+    other.mkdir()
+    (main / "a.jsonl").write_bytes(_jsonl_line(id="a", text="Isi a."))
+    (other / "b.jsonl").write_bytes(_jsonl_line(id="b", text="Isi b."))
+    (main / "linked").symlink_to(other, target_is_directory=True)
+    (other / "up").symlink_to(main, target_is_directory=True)  # a cycle
+    records = list(read_articles([main]))
+    assert sorted(r.id for r in _articles(records)) == ["a", "b"]
+    assert _skipped(records) == []
+
+
 def test_explicit_file_of_unknown_type_is_skipped(tmp_path: Path) -> None:
     path = tmp_path / "corpus.csv"
     path.write_text("id,text\n", encoding="utf-8")
