@@ -251,13 +251,19 @@ def _read_html(path: Path) -> Iterator[Record]:
         date_extraction_params=_HTML_DATE_PARAMS,
     )
     text = clean_text(document.text or "") if document is not None else ""
+    title = normalize_inline(document.title or "") if document is not None else ""
+    # the page's <h1> is its headline, not the body's first paragraph: read as one, it answered
+    # "berapa rumah terendam" with the headline's "Ratusan Rumah" instead of "350 rumah"
+    head, _, rest = text.partition("\n\n")
+    if title and rest and head.casefold() == title.casefold():
+        text = rest
     if not text:
         yield SkippedRecord(str(path), None, "no article text found in the page", article_id)
         return
     yield Article(
         id=article_id,
         text=text,
-        title=normalize_inline(document.title or ""),
+        title=title,
         url=document.url or None,
         published=_published(document.date, str(path)),
         source=document.sitename or None,

@@ -327,6 +327,22 @@ def test_html_page_main_text_and_metadata(tmp_path: Path) -> None:
         assert boilerplate not in article.text
 
 
+def test_html_headline_inside_the_article_is_not_its_first_paragraph(tmp_path: Path) -> None:
+    """Read as the body's first paragraph, the <h1> answered "berapa rumah" with the
+    headline's "Ratusan Rumah" instead of the body's "350 kepala keluarga"."""
+    path = tmp_path / "banjir-palembang.html"
+    headline = "<h1>Banjir Rendam Ratusan Rumah di Palembang</h1>"
+    path.write_text(
+        HTML_PAGE.replace(f"<header>{headline}</header>", "").replace(
+            "<article>", f"<article>{headline}"
+        ),
+        encoding="utf-8",
+    )
+    [article] = list(read_articles([path]))
+    assert article.title == "Banjir Rendam Ratusan Rumah di Palembang"
+    assert article.text.startswith("Hujan deras yang mengguyur Kota Palembang")
+
+
 def test_html_page_without_article_text_is_skipped(tmp_path: Path) -> None:
     path = tmp_path / "kosong.htm"
     path.write_text(
