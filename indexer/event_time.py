@@ -80,13 +80,16 @@ RELATIVE = {
     "esok hari": ("day", 1),
     "tomorrow": ("day", 1),
     "lusa": ("day", 2),
-    **dict.fromkeys(["pekan lalu", "minggu lalu", "last week"], ("week", -1)),
+    # "pekan kemarin" (colloquial for "pekan lalu") is last week, not yesterday
+    **dict.fromkeys(
+        ["pekan lalu", "minggu lalu", "pekan kemarin", "minggu kemarin", "last week"], ("week", -1)
+    ),
     **dict.fromkeys(["pekan ini", "minggu ini", "this week"], ("week", 0)),
     **dict.fromkeys(["pekan depan", "minggu depan", "next week"], ("week", 1)),
-    **dict.fromkeys(["bulan lalu", "last month"], ("month", -1)),
+    **dict.fromkeys(["bulan lalu", "bulan kemarin", "last month"], ("month", -1)),
     **dict.fromkeys(["bulan ini", "this month"], ("month", 0)),
     **dict.fromkeys(["bulan depan", "next month"], ("month", 1)),
-    **dict.fromkeys(["tahun lalu", "last year"], ("year", -1)),
+    **dict.fromkeys(["tahun lalu", "tahun kemarin", "last year"], ("year", -1)),
     **dict.fromkeys(["tahun ini", "this year"], ("year", 0)),
     **dict.fromkeys(["tahun depan", "next year"], ("year", 1)),
 }

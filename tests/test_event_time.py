@@ -155,6 +155,16 @@ FORMS = [
     ("2025-10-22", "Hasilnya diumumkan besok.", "besok", "2025-10-23", "2025-10-23"),
     ("2025-10-22", "Pelantikan dijadwalkan lusa.", "lusa", "2025-10-24", "2025-10-24"),
     ("2025-10-22", "Ia kembali pekan lalu.", "pekan lalu", "2025-10-13", "2025-10-19"),
+    # colloquial "kemarin" after a unit is "lalu", not yesterday (detik-0249: "pekan kemarin")
+    (
+        "2025-10-22",
+        "Gelar perkara pada pekan kemarin.",
+        "pekan kemarin",
+        "2025-10-13",
+        "2025-10-19",
+    ),
+    ("2025-10-22", "Data bulan kemarin naik.", "bulan kemarin", "2025-09-01", "2025-09-30"),
+    ("2025-10-22", "Sejak tahun kemarin harga naik.", "tahun kemarin", "2024-01-01", "2024-12-31"),
     ("2025-10-22", "Harga turun bulan lalu.", "bulan lalu", "2025-09-01", "2025-09-30"),
     ("2025-10-22", "Tarif naik tahun depan.", "tahun depan", "2026-01-01", "2026-12-31"),
     ("2025-10-22", "Ia pensiun tiga tahun lalu.", "tiga tahun lalu", "2022-01-01", "2022-12-31"),
