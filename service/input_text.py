@@ -35,3 +35,17 @@ def trim_invisible(text: str) -> str:
 
 visible = AfterValidator(trim_invisible)
 """For ``Annotated[str, ..., visible]`` fields of request models."""
+
+
+def unshouted(text: str) -> str:
+    """A question typed in capitals, in lower case: the encoder and the reader read cased
+    text and learned from questions in sentence case. "BERAPA HARGA CABAI RAWIT DI PALEMBANG"
+    abstained (confidence 0.001) where the same words in lower case answered "Rp 60.000 per
+    kilogram". Shouted: at least two words, and no lower-case letter at all ("apa itu KPU"
+    keeps its acronym)."""
+    letters = [c for c in text if c.isalpha()]
+    if len(text.split()) < 2 or not letters or any(c.islower() for c in letters):
+        return text
+    if not any(c.isupper() for c in letters):  # a script without case
+        return text
+    return text.lower()

@@ -21,6 +21,7 @@ from newsqa.settings import Settings
 from service.answer import Answer, AnswerBuilder
 from service.generative import GenerativeAnswerer, chat_model_from_settings
 from service.index_open import open_embedder, open_store
+from service.input_text import unshouted
 from service.reader_answer import ReaderAnswerBuilder, load_reader_answerer
 from service.retrieval import ArticleHit, Filters, HybridRetriever
 from service.timeline import TimelineEntry, build_timeline
@@ -101,18 +102,20 @@ def answer_questions(
     batch, one retrieval batch and one reader batch, which is what makes a batch cheaper than
     as many requests. Each answer's ``timings_ms`` are the batch's."""
     started = time.perf_counter()
+    asked = [unshouted(q) for q in questions]
 
     def retrieve() -> tuple[np.ndarray, list[list[ArticleHit]]]:
-        vectors = c.embedder.embed_queries(questions)  # shared by retrieval and answer scoring
-        found = c.retriever.retrieve_batch(questions, k, filters, vectors, as_of, collapse)
+        vectors = c.embedder.embed_queries(asked)  # shared by retrieval and answer scoring
+        found = c.retriever.retrieve_batch(asked, k, filters, vectors, as_of, collapse)
         return vectors, found
 
     # Not the answer step: a generative answerer waits seconds for its model server.
     vectors, hits = on_openmp_thread(retrieve)
     retrieved = time.perf_counter()
-    answers = c.answerer.answer_batch(questions, hits, question_vectors=vectors)
+    answers = c.answerer.answer_batch(asked, hits, question_vectors=vectors)
     done = time.perf_counter()
-    for answer in answers:
+    for answer, question in zip(answers, questions):
+        answer.question = question  # as the user typed it
         answer.timings_ms = {  # the answerer's own stages (the reader's), then the request's
             **answer.timings_ms,
             "retrieve": round((retrieved - started) * 1000, 1),
@@ -134,7 +137,7 @@ def search(
     # on the OpenMP thread, where the question is embedded: handing it the embedding alone
     # and taking the vector back cost about 2 ms per request (``indexer.openmp``)
     return on_openmp_thread(
-        c.retriever.retrieve, query, k=k, filters=filters, as_of=as_of, collapse=collapse
+        c.retriever.retrieve, unshouted(query), k=k, filters=filters, as_of=as_of, collapse=collapse
     )
 
 

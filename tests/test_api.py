@@ -48,6 +48,25 @@ def test_indonesian_question_gets_cited_answer(client):
     assert_citations_valid(client, body)
 
 
+def test_a_question_in_capitals_is_answered_as_in_lower_case(client):
+    """ "BERAPA HARGA CABAI RAWIT DI PALEMBANG" abstained (confidence 0.001) where the same
+    words in lower case answered; the response still echoes what was typed."""
+    for question in ("berapa harga cabai rawit di palembang", "siapa wali kota palembang"):
+        quiet = client.post("/ask", json={"question": question}).json()
+        shouted = client.post("/ask", json={"question": question.upper()}).json()
+        assert not quiet["abstained"], quiet
+        assert shouted["question"] == question.upper()
+        assert [s["text"] for s in shouted["short_answers"]] == [
+            s["text"] for s in quiet["short_answers"]
+        ]
+        assert_citations_valid(client, shouted)
+    found = client.get("/search", params={"q": "HARGA CABAI RAWIT", "k": 3}).json()
+    again = client.get("/search", params={"q": "harga cabai rawit", "k": 3}).json()
+    assert [p["article_id"] for p in found["passages"]] == [
+        p["article_id"] for p in again["passages"]
+    ]
+
+
 def test_unrelated_question_abstains_but_lists_passages(client):
     body = client.post(
         "/ask", json={"question": "Who won the 1994 FIFA World Cup final in Pasadena?"}
