@@ -28,15 +28,6 @@ const results = document.getElementById("results");
 const knownCategories = new Set();
 let requestSeq = 0;
 
-/** "+07:00" for the reader's zone on that day, so date filters mean the reader's calendar. */
-function zoneOffset(day) {
-  const minutes = -new Date(`${day}T12:00:00`).getTimezoneOffset();
-  const sign = minutes >= 0 ? "+" : "-";
-  const abs = Math.abs(minutes);
-  const pad = (x) => String(x).padStart(2, "0");
-  return `${sign}${pad(Math.floor(abs / 60))}:${pad(abs % 60)}`;
-}
-
 function paramsFromForm() {
   const params = new URLSearchParams();
   params.set("q", question.value.trim());
@@ -46,7 +37,7 @@ function paramsFromForm() {
   return params;
 }
 
-/** The filters as GET /timeline's query parameters (the reader's calendar, as for /ask). */
+/** The filters as GET /timeline's query parameters (the same bare days as for /ask). */
 function timelineQuery(params) {
   const query = new URLSearchParams({ q: params.get("q") });
   const body = requestBody(params);
@@ -66,8 +57,11 @@ function requestBody(params) {
   const filters = {};
   const from = params.get("from");
   const to = params.get("to");
-  if (from) filters.published_from = `${from}T00:00:00${zoneOffset(from)}`;
-  if (to) filters.published_to = `${to}T23:59:59.999${zoneOffset(to)}`;
+  // Bare days: the API reads them as whole days of the publishers' calendar (Jakarta time),
+  // the calendar the dates on the page are shown in. The reader's own time zone made a filter
+  // for 21 Oct keep an article shown as 22 Oct and drop one shown as 21 Oct.
+  if (from) filters.published_from = from;
+  if (to) filters.published_to = to;
   if (params.get("category")) filters.category = params.get("category");
   if (Object.keys(filters).length) body.filters = filters;
   return body;
