@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import httpx
 import pytest
@@ -310,6 +311,13 @@ def test_health_ready_and_docs(client):
     assert ready["answerer"] == f"reader ({resolve('auto')})"  # the runtime this CPU runs
     assert client.get("/docs").status_code == 200
     assert "/ask" in client.get("/openapi.json").json()["paths"]
+    # the docs pages load their scripts from the server, not a CDN (blank offline before)
+    for page in ("/docs", "/redoc"):
+        html = client.get(page).text
+        scripts = re.findall(r'<script[^>]+src="([^"]+)"', html)
+        assert scripts and all(src.startswith("/") for src in scripts), (page, scripts)
+        for src in scripts:
+            assert client.get(src).status_code == 200, src
     for probe in ("/health", "/ready"):  # load balancers often probe with HEAD
         head = client.head(probe)
         assert head.status_code == 200 and head.content == b"", probe
