@@ -326,6 +326,30 @@ def test_article_markup_is_shown_as_text_never_parsed(open_page, live_server):
     assert page.errors == []
 
 
+def test_a_bracketed_number_in_a_quote_is_no_citation_marker(open_page):
+    """An article's own "[2]" (a footnote, a list number) was linked as citation 2."""
+    page = open_page()
+
+    def two_citations(route):
+        body = route.fetch().json()
+        first = body["citations"][0]
+        first["quote"] = "Juara lomba adalah tim Bahari Jaya [2] dari Banyuasin."
+        second = {**first, "n": 2, "quote": "Tim itu mencatat waktu 2 menit 14 detik."}
+        body["citations"] = [first, second]
+        body["answer"] = f"{first['quote']} [1] {second['quote']} [2]"
+        route.fulfill(status=200, content_type="application/json", body=json.dumps(body))
+
+    page.route("**/ask", two_citations)
+    page.goto("/")
+    page.locator("#question").fill(PALEMBANG_EN)
+    page.locator("#question").press("Enter")
+    expect(page.locator("#answer-text")).to_contain_text("Bahari Jaya [2] dari")
+    refs = page.locator("#answer-text a.cite-ref")
+    expect(refs).to_have_count(2)
+    assert [refs.nth(i).get_attribute("data-n") for i in range(2)] == ["1", "2"]
+    assert page.errors == []
+
+
 def test_unknown_article_page_is_404_and_says_so(open_page):
     page = open_page()
     response = page.goto("/read/no-such-article?char_start=0&char_end=5")

@@ -150,7 +150,9 @@ function answerParagraph(data, citationsByN) {
   let pos = 0;
   for (const match of data.answer.matchAll(marker)) {
     const citation = citationsByN.get(Number(match[1]));
-    if (!citation) continue;
+    // A marker follows its citation's quote and a space ("quote [n]"): a "[2]" that an
+    // article's own text holds is text, not a link to citation 2.
+    if (!citation || !data.answer.slice(0, match.index).endsWith(`${citation.quote} `)) continue;
     if (match.index > pos) p.append(data.answer.slice(pos, match.index));
     p.append(citeRef(citation));
     pos = match.index + match[0].length;
