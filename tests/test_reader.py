@@ -422,6 +422,24 @@ def test_trim_span_widens_to_whole_words(cut: str, expected: str) -> None:
     assert text[start:end] == expected
 
 
+@pytest.mark.parametrize(
+    ("cut", "expected"),
+    [
+        ("-1 MP I", "ke-1 MP I"),  # the reader's span, cut out of "ke-1"
+        ("ke", "ke-1"),
+        ("19 dan", "Covid-19 dan"),
+        ("anak pada", "anak-anak pada"),
+        ("2020", "2020"),  # a range's hyphen joins no word
+        ("2021", "2021"),
+    ],
+)
+def test_trim_span_keeps_hyphenated_words_whole(cut: str, expected: str) -> None:
+    text = "Rapat Paripurna ke-1 MP I membahas Covid-19 dan anak-anak pada 2020-2021."
+    start = text.index(cut)
+    start, end = trim_span(text, start, start + len(cut))
+    assert text[start:end] == expected
+
+
 def test_trim_span_closes_the_bracket_it_opened():
     text = "Program Layanan Tidak Boleh Berhenti Sekolah (Poltabes) melalui sekolah"
     start, end = trim_span(text, 0, text.index(")"))

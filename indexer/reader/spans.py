@@ -86,6 +86,12 @@ def _joins(text: str, i: int) -> bool:
     before, after = text[i - 1], text[i]
     if before.isalnum() and after.isalnum():
         return True
+    # a hyphen after a letter joins a word ("ke-1", "Covid-19", "anak-anak": a span "-1 MP I"
+    # was cut out of "ke-1 MP I"); between digits it is a range ("2020-2021") and stays out
+    if after == "-" and before.isalpha():
+        return i + 1 < len(text) and text[i + 1].isalnum()
+    if before == "-" and after.isalnum():
+        return i >= 2 and text[i - 2].isalpha()
     # a number's "." or "," with a digit on each side belongs to the number
     if after in ".," and before.isdigit():
         return i + 1 < len(text) and text[i + 1].isdigit()
