@@ -214,7 +214,11 @@ class Settings(BaseSettings):
             return None
         return value
 
-    @field_validator("forwarded_allow_ips", "cors_origins", mode="before")
+    # A set-but-empty variable, as compose files write ``NEWSQA_LLM_BASE_URL=${LLM_URL:-}``, is
+    # unset: an empty LLM URL turned on the generative mode and the server did not start.
+    @field_validator(
+        "forwarded_allow_ips", "cors_origins", "llm_base_url", "reader_weights", mode="before"
+    )
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         if isinstance(value, str) and not value.strip():

@@ -185,6 +185,18 @@ def test_empty_or_blank_admin_token_means_writes_are_off(make_client, monkeypatc
         assert "NEWSQA_ADMIN_TOKEN" in response.json()["detail"]
 
 
+def test_set_but_empty_optional_settings_are_unset(monkeypatch):
+    """``NEWSQA_LLM_BASE_URL=`` (a compose file's ``${LLM_URL:-}``) turned the generative mode
+    on, and the server did not start for want of langchain-openai."""
+    from service.qa import embeds_passages
+
+    for name in ("NEWSQA_LLM_BASE_URL", "NEWSQA_READER_WEIGHTS"):
+        monkeypatch.setenv(name, " ")
+    settings = Settings(_env_file=None)
+    assert (settings.llm_base_url, settings.reader_weights) == (None, None)
+    assert not embeds_passages(settings)  # no generative answerer
+
+
 def test_write_token_is_checked_before_the_body(make_client):
     """A wrong token is refused from the headers: the (streamed) body is never read."""
     client = make_client(admin_token=SecretStr("tok-123"))
