@@ -137,7 +137,7 @@ def search(
     # on the OpenMP thread, where the question is embedded: handing it the embedding alone
     # and taking the vector back cost about 2 ms per request (``indexer.openmp``)
     return on_openmp_thread(
-        c.retriever.retrieve, unshouted(query), k=k, filters=filters, as_of=as_of, collapse=collapse
+        c.retriever.retrieve, query, k=k, filters=filters, as_of=as_of, collapse=collapse
     )
 
 

@@ -28,6 +28,7 @@ from indexer.embedder import Embedder
 from indexer.event_time import publication_day, question_times
 from indexer.query_lexicon import query_terms
 from indexer.store import ChunkRecord, IndexStore, MetadataFilter
+from service.input_text import unshouted
 
 Mode = Literal["hybrid", "dense", "bm25"]
 
@@ -244,6 +245,9 @@ class HybridRetriever:
         the hit's ``also_reported_by`` (``IndexStore.stories``)."""
         if k < 1:
             raise ValueError(f"k must be at least 1, got {k}")
+        # a question in capitals, as every caller reads it (``service.input_text.unshouted``):
+        # POST /ask, GET /search and the LangChain retrievers rank alike
+        questions = [unshouted(q) for q in questions]
         filters = filters or Filters()
         allowed = filters.mask(self.store)
         if self.store.manifest.chunks == 0 or (allowed is not None and not allowed.any()):

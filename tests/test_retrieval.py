@@ -172,6 +172,12 @@ def test_langchain_retriever_returns_documents_with_citation_metadata(retriever,
     article = store.article(meta["article_id"])
     assert article.text[meta["char_start"] : meta["char_end"]] == docs[0].page_content
     assert {"title", "url", "published", "rank", "score"} <= set(meta)
+    # a question in capitals ranks as in lower case, as over HTTP (it did not in process)
+    shouted = NewsqaRetriever(retriever=retriever, k=5).invoke("SIAPA WALI KOTA PALEMBANG")
+    quiet = NewsqaRetriever(retriever=retriever, k=5).invoke("siapa wali kota palembang")
+    assert [(d.id, d.metadata["score"]) for d in shouted] == [
+        (d.id, d.metadata["score"]) for d in quiet
+    ]
 
 
 def _generative(builder, responses):
