@@ -87,6 +87,20 @@ class NewsqaHTTPRetriever(BaseRetriever):
     timeout: float = Field(30.0, gt=0, description="Seconds per request.")
     headers: dict[str, str] = Field(default_factory=dict)
 
+    @field_validator("filters", mode="before")
+    @classmethod
+    def _filter_types(cls, filters: object) -> object:
+        """A number is no filter value: pydantic would read ``2020`` as a time 2020 seconds
+        after 1970, sent as ``published_from=1970-01-01T00:33:40``, matching everything."""
+        for name, value in filters.items() if isinstance(filters, dict) else ():
+            values = value if isinstance(value, list) else [value]
+            if not all(isinstance(v, str | date) for v in values):  # datetime is a date
+                raise ValueError(
+                    f"filter {name!r} must be text, a date or a date-time (or a list of "
+                    f"texts), not {value!r}"
+                )
+        return filters
+
     @field_validator("filters")
     @classmethod
     def _known_filters(cls, filters: QueryFilters | None) -> QueryFilters | None:

@@ -171,6 +171,10 @@ def test_filters_apply(hybrid, live_server):
     assert len({d.metadata["category"] for d in either}) == 2
     with pytest.raises(ValidationError, match="unknown filters"):
         NewsqaHTTPRetriever(url=live_server, filters={"categroy": "Ekonomi"})
+    # a number was read as seconds after 1970 and sent as a date, matching everything
+    for bad in ({"published_from": 2020}, {"category": 2023}, {"category": ["Ekonomi", 7]}):
+        with pytest.raises(ValidationError, match="must be text, a date or a date-time"):
+            NewsqaHTTPRetriever(url=live_server, filters=bad)
 
 
 def test_http_retriever_names_a_dead_server():
