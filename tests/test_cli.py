@@ -412,3 +412,26 @@ def test_errors_are_one_message_on_stderr(args, code, message, tmp_path):
     assert result.exit_code == code, result.output
     assert message in result.stderr and "Traceback" not in result.output
     assert result.stdout == ""
+
+
+def test_reader_evaluate_names_what_is_wrong(tmp_path):
+    """A traceback each: weights that are no weights file, and questions none of whose
+    passages are given (KeyError after a table of NaN); bad JSON named no file or line."""
+    passages = tmp_path / "passages.jsonl"
+    passages.write_text(json.dumps({"id": "p-1", "text": "Harga cabai naik."}) + "\n")
+    questions = tmp_path / "questions.jsonl"
+    question = {"id": "q-1", "question": "Apa yang naik?", "relevant": ["p-9"], "answers": ["x"]}
+    questions.write_text(json.dumps(question) + "\n")
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps(question) + "\n{not json\n")
+    weights = tmp_path / "reader.safetensors"
+    weights.write_bytes(b"not weights")
+    base = ["reader", "evaluate", "--passages", str(passages)]
+    for args, message in (
+        (["--questions", str(questions)], "no question of"),
+        (["--questions", str(bad)], "bad.jsonl:2: not JSON"),
+        (["--questions", str(questions), "--weights", str(weights)], "cannot read reader weights"),
+    ):
+        result = runner.invoke(app, base + args)
+        assert result.exit_code == 1, result.output
+        assert message in result.stderr and "Traceback" not in result.output

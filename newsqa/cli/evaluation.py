@@ -249,14 +249,24 @@ def reader_evaluate(
     for path in (questions, passages):
         if not path.is_file():
             raise fail(FileNotFoundError(f"no such file: {path}"))
+    weights = weights or WEIGHTS_PATH
     try:
-        reader = Reader.from_files(_reader_encoder(encoder), weights or WEIGHTS_PATH)
+        reader = Reader.from_files(_reader_encoder(encoder), weights)
+    except (NewsqaError, OSError) as exc:
+        raise fail(exc) from exc
+    except Exception as exc:  # safetensors' own error for a file that is no weights file
+        raise fail(ValueError(f"cannot read reader weights {weights}: {exc}")) from exc
+    try:
         report = evaluate_files(
             reader, passages, questions, seed=seed, limit=limit, negatives=negatives,
             english=english,
         )  # fmt: skip
     except (NewsqaError, ValueError, OSError) as exc:
         raise fail(exc) from exc
+    if not report["questions"]:
+        raise fail(
+            ValueError(f"no question of {questions} has its passage (relevant) in {passages}")
+        )
     table = Table("questions", "language", "F1", "EM")
     table.add_row(str(report["questions"]), "all", f"{report['f1']:.3f}", f"{report['em']:.3f}")
     for lang, r in report["by_language"].items():
