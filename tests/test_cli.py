@@ -404,6 +404,10 @@ def test_model_build_reports_the_cached_model():
             "no such file",
         ),
         (["bench", "--sections", "nope", "--out", "{missing}"], 2, "unknown sections"),
+        # sizes that failed a section minutes in, or ran the whole job
+        (["bench", "--sections", "faiss", "--faiss-sizes", "0"], 2, "positive whole numbers"),
+        (["bench", "--incremental-sizes", "1000"], 2, "2 positive whole numbers"),
+        (["bench", "--index-articles", "-3"], 2, "--index-articles"),
     ],
 )
 def test_errors_are_one_message_on_stderr(args, code, message, tmp_path):
