@@ -144,6 +144,18 @@ class JobRunner:
         return out
 
     def close(self) -> None:
+        """A server stopping starts no queued job: each fails, saying so. The stop marker used
+        to wait behind them, so a SIGTERM ran the whole queue first (minutes, while serving
+        nothing) or was cut short by the supervisor's SIGKILL."""
+        while True:
+            try:
+                job = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if job is not None:
+                job.error, job.state = NOT_STARTED, "failed"
+                job.articles, job.finished_at = [], datetime.now(UTC)
+                self._save(job)
         self._queue.put(None)
         self._thread.join(timeout=5)
 
@@ -177,6 +189,10 @@ class JobRunner:
                 continue
         for _, path in sorted(dated, reverse=True)[KEEP:]:
             path.unlink(missing_ok=True)
+        # the progress file of a job whose process was killed outlives it: it goes with its job
+        for path in self._dir.glob("*.progress.json"):
+            if not self._path(path.name.split(".")[0]).exists():
+                path.unlink(missing_ok=True)
 
     def _run(self) -> None:
         while (job := self._queue.get()) is not None:
@@ -202,6 +218,7 @@ class JobRunner:
                 self._save(job)
 
 
+NOT_STARTED = "the server stopped before this job started; nothing of it was written: send it again"
 STOPPED = (
     "the server process running this job stopped before it finished; the batch was committed "
     "whole or not at all: look its ids up (GET /articles/{id}) or send it again"

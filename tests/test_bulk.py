@@ -49,6 +49,18 @@ def wait_for_job(url: str, job_id: str, seconds: float = 300) -> dict:
     raise AssertionError(f"job {job_id} not done in {seconds} s")
 
 
+def bulk_job(url: str, ndjson: str | bytes) -> dict:
+    """``ndjson`` sent to POST /articles/bulk; the job once it has finished."""
+    response = httpx.post(
+        f"{url}/articles/bulk",
+        content=ndjson,
+        headers={**AUTH, "Content-Type": "application/x-ndjson"},
+        timeout=60,
+    )
+    assert response.status_code == 202, response.text
+    return wait_for_job(url, response.json()["id"])
+
+
 def generation(url: str) -> int:
     return httpx.get(f"{url}/ready", timeout=30).json()["generation"]
 
@@ -169,14 +181,7 @@ def test_a_record_with_a_date_out_of_range_is_rejected_on_its_own(server):
         festival(92),
     ]
     body = "\n".join(json.dumps(r) for r in records)
-    response = httpx.post(
-        f"{url}/articles/bulk",
-        content=body,
-        headers={**AUTH, "Content-Type": "application/x-ndjson"},
-        timeout=60,
-    )
-    assert response.status_code == 202, response.text
-    job = wait_for_job(url, response.json()["id"])
+    job = bulk_job(url, body)
     assert job["state"] == "done", job
     assert [(i["id"], i["result"]) for i in job["items"]] == [
         ("bulk-090", "rejected"),
@@ -208,14 +213,7 @@ def test_ndjson_lines_are_read_as_newsqa_index_reads_a_file(server):
         + json.dumps(separated, ensure_ascii=False).encode()
         + b"\r\n"
     )
-    response = httpx.post(
-        f"{url}/articles/bulk",
-        content=body,
-        headers={**AUTH, "Content-Type": "application/x-ndjson"},
-        timeout=60,
-    )
-    assert response.status_code == 202, response.text
-    job = wait_for_job(url, response.json()["id"])
+    job = bulk_job(url, body)
     assert [(i["id"], i["result"]) for i in job["items"]] == [
         ("bulk-093", "added"),
         (None, "rejected"),
@@ -229,6 +227,49 @@ def test_ndjson_lines_are_read_as_newsqa_index_reads_a_file(server):
         f"{url}/articles/delete", json={"ids": ["bulk-093", "bulk-094"]}, headers=AUTH
     )
     assert deleted.status_code == 200 and not deleted.json()["missing"]
+
+
+def test_a_stopping_server_starts_no_queued_job(tmp_path, corpus_index, settings):
+    """SIGTERM ran every queued bulk job before the server exited (minutes, serving nothing):
+    now a queued job fails at once, saying it was not started, and nothing of it is written."""
+    from newsqa.server_process import serve_in_background
+
+    index_dir = tmp_path / "index"
+    shutil.copytree(corpus_index, index_dir)
+    env = {
+        "NEWSQA_CACHE_DIR": str(settings.cache_dir),
+        "NEWSQA_ADMIN_TOKEN": TOKEN,
+        "NEWSQA_RATE_LIMIT_PER_MINUTE": "0",
+    }
+    with serve_in_background(index_dir, env) as running:
+        first = httpx.post(
+            f"{running.url}/articles/bulk",
+            json=[festival(i) for i in range(100, 140)],
+            headers=AUTH,
+            timeout=60,
+        ).json()
+        queued = httpx.post(
+            f"{running.url}/articles/bulk",
+            json=[festival(i) for i in range(140, 142)],
+            headers=AUTH,
+            timeout=60,
+        ).json()
+        assert queued["state"] == "queued", queued
+        running.proc.terminate()
+        running.proc.wait(
+            timeout=120
+        )  # the running job ends (or is cut), the queued one never starts
+    with running_server(
+        index_dir, settings.cache_dir, **{k: v for k, v in env.items() if k != "NEWSQA_CACHE_DIR"}
+    ) as url:
+        job = httpx.get(f"{url}/jobs/{queued['id']}", headers=AUTH, timeout=30).json()
+        assert job["state"] == "failed" and "before this job started" in job["error"], job
+        assert {i["result"] for i in job["items"]} == {"failed"}
+        assert httpx.get(f"{url}/articles/bulk-140", timeout=30).status_code == 404
+        assert httpx.get(f"{url}/jobs/{first['id']}", headers=AUTH).json()["state"] in (
+            "done",
+            "failed",
+        )
 
 
 def test_a_job_file_gone_while_jobs_are_pruned_is_no_server_error(server, bulk_index):
