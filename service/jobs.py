@@ -201,7 +201,9 @@ class JobRunner:
             path = self._path(job.id, "progress")
             try:
                 if job.articles:
-                    job.report = self.live.write(upsert=job.articles, progress_path=path)
+                    job.report = self.live.write(
+                        upsert=job.articles, progress_path=path, queued=True
+                    )
                 else:
                     job.report = IndexReport()
                 job.state = "done"

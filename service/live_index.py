@@ -88,11 +88,15 @@ class LiveIndex:
         upsert: Sequence[Article] = (),
         delete: Sequence[str] = (),
         progress_path: Path | None = None,
+        queued: bool = False,
     ) -> IndexReport:
         """Add or replace ``upsert`` and remove ``delete`` in one generation, in the write
         worker process (``service.write_worker``), then serve the result at once (a written
-        article is answerable, a deleted one gone, when this returns)."""
-        report = self._worker.write(self.store.path, upsert, delete, progress_path)
+        article is answerable, a deleted one gone, when this returns). Behind another write
+        of this server it waits ``NEWSQA_WRITE_LOCK_TIMEOUT``, as for another process's;
+        ``queued`` (a bulk job, whose client is not waiting) waits its turn."""
+        wait = None if queued else self._worker.settings.write_lock_timeout
+        report = self._worker.write(self.store.path, upsert, delete, progress_path, wait)
         self.reload()
         return report
 

@@ -35,7 +35,7 @@ from pathlib import Path
 from indexer.documents import Article
 from indexer.embedder import Embedder
 from indexer.pipeline import IndexReport, write_articles
-from newsqa.errors import IndexWriteError
+from newsqa.errors import IndexBusyError, IndexWriteError
 from newsqa.settings import Settings
 from service.index_open import dense_config, open_embedder
 
@@ -154,6 +154,7 @@ class WriteWorker:
         self.settings = settings
         self._pool: ProcessPoolExecutor | None = None
         self._lock = threading.Lock()
+        self._turn = threading.Lock()  # one write at a time, in the one worker
 
     def write(
         self,
@@ -161,9 +162,32 @@ class WriteWorker:
         upsert: Sequence[Article] = (),
         delete: Sequence[str] = (),
         progress_path: Path | None = None,
+        wait: float | None = None,
     ) -> IndexReport:
         """Run one write in the worker; its report, or the error it raised. With
-        ``progress_path``, the worker keeps its progress in that file (``ProgressFile``)."""
+        ``progress_path``, the worker keeps its progress in that file (``ProgressFile``).
+
+        ``wait``: seconds to wait for a write of this server still running (a bulk job), then
+        ``IndexBusyError``; None waits as long as it takes. A write queued in the pool waited
+        out the whole job (minutes), past ``NEWSQA_WRITE_LOCK_TIMEOUT``, which only bounded the
+        wait for other processes' writes."""
+        if not self._turn.acquire(timeout=-1 if wait is None else wait):
+            raise IndexBusyError(
+                f"another write of this server is still running (a bulk job?); waited {wait:g} "
+                "s (NEWSQA_WRITE_LOCK_TIMEOUT): retry later"
+            )
+        try:
+            return self._write(index_dir, upsert, delete, progress_path)
+        finally:
+            self._turn.release()
+
+    def _write(
+        self,
+        index_dir: Path,
+        upsert: Sequence[Article],
+        delete: Sequence[str],
+        progress_path: Path | None,
+    ) -> IndexReport:
         pool = self._start()
         try:
             future = pool.submit(_write, index_dir, list(upsert), list(delete), progress_path)

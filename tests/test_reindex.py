@@ -399,6 +399,37 @@ def test_http_write_waits_for_the_cli_writer_then_409(writable_server, embedder)
     assert "being written by another process" in response.json()["detail"]
 
 
+def test_http_write_behind_a_bulk_job_gets_409_after_the_lock_timeout(writable_server):
+    """A write sent while this server's bulk job ran queued behind the whole job (30 s and
+    more), past NEWSQA_WRITE_LOCK_TIMEOUT (1 s here); the job itself is written whole."""
+    url, _ = writable_server
+    batch = [
+        {**NEW, "id": f"behind-{i}", "url": None, "text": f"{NEW['text']} Peserta ke-{i} pulang."}
+        for i in range(150)
+    ]
+    job = httpx.post(f"{url}/articles/bulk", json=batch, headers=AUTH, timeout=60).json()
+    deadline = time.monotonic() + 60
+    while (state := httpx.get(f"{url}/jobs/{job['id']}", headers=AUTH).json()["state"]) in (
+        "queued",
+    ) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert state == "running", state
+    started = time.monotonic()
+    response = httpx.put(
+        f"{url}/articles/behind-x", json={**NEW, "id": "behind-x"}, headers=AUTH, timeout=120
+    )
+    waited = time.monotonic() - started
+    assert response.status_code == 409, response.text
+    assert "NEWSQA_WRITE_LOCK_TIMEOUT" in response.json()["detail"]
+    assert waited < 10, waited
+    while httpx.get(f"{url}/jobs/{job['id']}", headers=AUTH).json()["state"] == "running":
+        time.sleep(0.3)
+    assert httpx.get(f"{url}/jobs/{job['id']}", headers=AUTH).json()["result"]["added"] == 150
+    httpx.post(
+        f"{url}/articles/delete", json={"ids": [r["id"] for r in batch]}, headers=AUTH, timeout=120
+    )
+
+
 def test_a_bulk_job_that_fails_reports_every_record(writable_server, embedder):
     """A failed job's items were empty: each record now says it was not written, and why."""
     url, index_dir = writable_server
