@@ -283,15 +283,23 @@ BAD_IDS = ["a/b", "a b", "-a1", ".hidden", "berita\n", "berita-\u00e4", "x" * 20
 @pytest.mark.parametrize("bad_id", BAD_IDS)
 def test_bodies_with_an_invalid_article_id_get_422_naming_the_pattern(ids_client, bad_id):
     body = {"id": bad_id, "title": "Judul", "text": ID_TEXT}
+    for detail in _refusals_of_every_write(ids_client, body):
+        assert any(e["loc"][-1] == "id" and _names_the_rule(e["msg"]) for e in detail), detail
+
+
+def _refusals_of_every_write(client, body: dict) -> list[list[dict]]:  # type: ignore[no-untyped-def]
+    """``body`` sent as POST /articles (alone and in a batch) and as PUT /articles/pasar-1:
+    each must be a 422 that writes nothing; the details of the three."""
+    details = []
     for response in (
-        ids_client.post("/articles", json=body, headers=ID_AUTH),
-        ids_client.post("/articles", json=[body], headers=ID_AUTH),
-        ids_client.put("/articles/pasar-1", json=body, headers=ID_AUTH),
+        client.post("/articles", json=body, headers=ID_AUTH),
+        client.post("/articles", json=[body], headers=ID_AUTH),
+        client.put("/articles/pasar-1", json=body, headers=ID_AUTH),
     ):
         assert response.status_code == 422, response.text[:300]
-        detail = response.json()["detail"]
-        assert any(e["loc"][-1] == "id" and _names_the_rule(e["msg"]) for e in detail), detail
-    assert ids_client.get("/articles/pasar-1").json()["text"] == ID_TEXT  # nothing written
+        details.append(response.json()["detail"])
+    assert client.get("/articles/pasar-1").json()["text"] == ID_TEXT  # nothing written
+    return details
 
 
 @pytest.mark.parametrize("bad_path", ["a%20b", "-a1", ".hidden", "berita%0A", "x" * 201])
@@ -344,15 +352,8 @@ def test_article_fields_that_would_be_lost_get_422_naming_them(ids_client, field
         "text": "Pasar malam dibuka lagi.",
         field: value,
     }
-    for response in (
-        ids_client.post("/articles", json=body, headers=ID_AUTH),
-        ids_client.post("/articles", json=[body], headers=ID_AUTH),
-        ids_client.put("/articles/pasar-1", json=body, headers=ID_AUTH),
-    ):
-        assert response.status_code == 422, response.text[:300]
-        detail = response.json()["detail"]
+    for detail in _refusals_of_every_write(ids_client, body):
         assert any(e["loc"][-1] == field and words in e["msg"] for e in detail), detail
-    assert ids_client.get("/articles/pasar-1").json()["text"] == ID_TEXT  # nothing written
 
 
 def test_section_and_outlet_match_whatever_their_spacing(ids_client):
