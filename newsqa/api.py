@@ -143,11 +143,14 @@ class Index:
         )
 
     def reload(self) -> None:
-        """Read the newest committed generation (another process may have written)."""
-        store = open_store(self._c.settings)
+        """Read the newest committed generation (another process may have written), reusing
+        the segments already open. The old generation is not closed: another thread may be
+        reading it (closing it failed their searches with "Cannot operate on a closed
+        database"); it goes when nothing refers to it, as the service's does
+        (``service.live_index``)."""
         old = self._c.store
+        store = open_store(self._c.settings, reuse=old.segment_map())
         self._c = replace(self._c, store=store, retriever=HybridRetriever(store, self._c.embedder))
-        old.close()
 
     def close(self) -> None:
         self._c.store.close()

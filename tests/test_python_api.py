@@ -121,3 +121,34 @@ def test_one_path_one_id_and_article_objects_are_taken_as_such(index: Index, set
         assert whole.article("nq-004") is None
         hits = whole.search("Palembang", k=3, filters=Filters(category="Pemerintahan"))
         assert hits and all(h.passages[0].chunk.category == "Pemerintahan" for h in hits)
+
+
+def test_reads_in_another_thread_go_on_while_one_writes(index: Index) -> None:
+    """Each write reopened the index and closed the generation other threads were reading:
+    their searches failed with "Cannot operate on a closed database"."""
+    import threading
+
+    errors: list[str] = []
+    reads = 0
+    stop = threading.Event()
+
+    def read() -> None:
+        nonlocal reads
+        while not stop.is_set():
+            try:
+                index.search(QUESTION, k=3)
+                index.timeline("halte bus", k=3)
+                reads += 1
+            except Exception as exc:  # the failure under test, whatever its type
+                errors.append(repr(exc))
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        for i in range(4):
+            index.add([{**HALTE, "id": f"thread-{i}", "text": HALTE["text"] + f" Hari ke-{i}."}])
+    finally:
+        stop.set()
+        reader.join()
+    assert errors == [] and reads > 0
+    assert index.delete([f"thread-{i}" for i in range(4)]).removed == 4
