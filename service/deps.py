@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
 
 from service.live_index import LiveIndex
 from service.qa import Components
@@ -16,7 +17,12 @@ from service.qa import Components
 
 async def get_components(request: Request) -> Components:
     # async: a dependency this small is not worth a hop to the thread pool
-    return request.app.state.components
+    state = request.app.state
+    if state.live.settings.workers > 1 and state.live.behind():
+        # Another worker process committed a write, and answered 2xx: its client must read
+        # it here too, not after the next poll (a deleted article came back for 0.5 s).
+        await run_in_threadpool(state.live.reload)
+    return state.components
 
 
 async def get_live(request: Request) -> LiveIndex:

@@ -54,6 +54,14 @@ class LiveIndex:
         self._thread: threading.Thread | None = None
         on_swap(self.components)
 
+    def behind(self) -> bool:
+        """Whether ``CURRENT`` names another generation than the one served: a read of one
+        small file, cheap enough to make before a request."""
+        try:
+            return current_generation(self.store.path) != self._generation
+        except NewsqaError:
+            return False  # reload says why, on its next poll
+
     def reload(self) -> bool:
         """Swap to the committed generation if it is new; False when unchanged or refused."""
         with self._reload_lock:

@@ -38,6 +38,8 @@ def server(tmp_path_factory, corpus_index, settings):
         NEWSQA_ROOT_PATH="/newsqa",
         NEWSQA_ADMIN_TOKEN=TOKEN,
         NEWSQA_RATE_LIMIT_PER_MINUTE="0",
+        # a poll too slow to explain what the tests see: a request checks CURRENT itself
+        NEWSQA_RELOAD_INTERVAL="60",
     ) as url:
         yield url, index_dir
 
@@ -76,6 +78,25 @@ def test_workers_share_the_port_and_every_one_answers_for_every_job(server):
         served = served + 1 if found else 0
         time.sleep(0 if found else 0.5)
     assert served == 10, "both processes serve the written article"
+
+
+def test_every_worker_process_serves_a_write_once_it_answered(server):
+    """A 2xx write is what the next request sees, whichever process takes it: the other
+    process served the old generation until its next poll (a deleted article came back)."""
+    url, _ = server
+    record = {
+        "id": "serving-002",
+        "title": "Pasar terapung Lok Baintan ramai pembeli",
+        "text": "Pedagang pasar terapung Lok Baintan menjual sayur dan buah dari perahu sejak "
+        "subuh. Pembeli datang dari Banjarmasin dan Martapura.",
+    }
+    written = httpx.put(f"{url}/articles/serving-002", json=record, headers=AUTH, timeout=120)
+    assert written.status_code == 201, written.text
+    # a new connection each time: the kernel hands them to either process
+    assert {httpx.get(f"{url}/articles/serving-002").status_code for _ in range(12)} == {200}
+    deleted = httpx.delete(f"{url}/articles/serving-002", headers=AUTH, timeout=120)
+    assert deleted.status_code == 200, deleted.text
+    assert {httpx.get(f"{url}/articles/serving-002").status_code for _ in range(12)} == {404}
 
 
 def test_two_worker_processes_run_under_the_server(server):
