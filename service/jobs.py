@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import os
 import queue
+import socket
 import tempfile
 import threading
 import uuid
@@ -137,7 +138,7 @@ class JobRunner:
             return None
         out = saved.job
         if out.state in ("queued", "running"):
-            if not _alive(saved.pid):
+            if not _alive(saved):
                 return out.model_copy(update={"state": "failed", "error": STOPPED})
             progress = ProgressFile.read(self._path(job_id, "progress"))
             return out.model_copy(update={"progress": _progress(progress)})
@@ -169,7 +170,9 @@ class JobRunner:
         path = self._path(job.id)
         tmp = path.with_suffix(".tmp")
         try:
-            tmp.write_text(_Saved(pid=os.getpid(), job=out).model_dump_json())
+            pid = os.getpid()
+            saved = _Saved(pid=pid, host=socket.gethostname(), started=_started(pid), job=out)
+            tmp.write_text(saved.model_dump_json())
             os.replace(tmp, path)
         except OSError as exc:  # the job runs all the same; only other processes lose sight
             log.warning("cannot save bulk job %s: %s", job.id, exc)
@@ -229,17 +232,35 @@ STOPPED = (
 
 class _Saved(BaseModel):
     pid: int
+    host: str = ""
+    started: str = ""  # the process's start time (``_started``): a pid alone is reused
     job: schemas.JobOut
 
 
-def _alive(pid: int) -> bool:
+def _started(pid: int) -> str:
+    """When process ``pid`` started (clock ticks after boot, /proc/PID/stat field 22); ""
+    where that cannot be read."""
     try:
-        os.kill(pid, 0)
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return ""
+
+
+def _alive(saved: _Saved) -> bool:
+    """Whether the process that saved a queued or running job still runs it. In a container
+    the server is PID 1 after every restart, so the pid alone said a job cut short by a
+    restart was running for good: the process must also have started when the saving one
+    did. A job saved on another host (a replica sharing the volume) cannot be checked from
+    here: it keeps its state."""
+    if saved.host and saved.host != socket.gethostname():
+        return True
+    try:
+        os.kill(saved.pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
-    return True
+        pass
+    return not saved.started or _started(saved.pid) in ("", saved.started)
 
 
 def _progress(progress: dict[str, dict[str, float | None]]) -> schemas.JobProgress:

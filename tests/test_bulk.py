@@ -288,6 +288,27 @@ def test_a_job_file_gone_while_jobs_are_pruned_is_no_server_error(server, bulk_i
     assert job["state"] == "done" and job["items"][0]["result"] == "rejected", job
 
 
+def test_a_job_whose_pid_now_names_another_process_reads_failed(server, bulk_index):
+    """In a container the server is PID 1 after every restart: a job cut short by a restart
+    read "running" for good, its pid being alive. The saved start time tells them apart."""
+    url = server
+    response = httpx.post(f"{url}/articles/bulk", json=[{"id": "no-text"}], headers=AUTH)
+    job = wait_for_job(url, response.json()["id"])
+    saved = json.loads((bulk_index / JOBS_DIR / f"{job['id']}.json").read_text())
+    assert saved["pid"] > 0 and saved["started"], saved
+    other = "0" * 32  # a job this server never ran: read from its file
+    path = bulk_index / JOBS_DIR / f"{other}.json"
+    running = {**saved["job"], "id": other, "state": "running"}
+    # saved by a PID 1 that started at another time: a restarted container's server
+    path.write_text(json.dumps({**saved, "pid": 1, "started": "1", "job": running}))
+    stopped = httpx.get(f"{url}/jobs/{other}", headers=AUTH).json()
+    assert stopped["state"] == "failed" and "stopped before it finished" in stopped["error"]
+    # an older job file, without the start time: the pid alone decides, as before
+    path.write_text(json.dumps({**saved, "pid": 1, "started": "", "job": running}))
+    assert httpx.get(f"{url}/jobs/{other}", headers=AUTH).json()["state"] == "running"
+    path.unlink()
+
+
 def test_listing_pages_through_every_article_and_stats_count_them(server):
     url = server
     seen, cursor = [], None
