@@ -27,7 +27,10 @@ class Settings(BaseSettings):
     Read from the environment (``NEWSQA_INDEX_DIR=...``) and from a ``.env`` file if present.
     """
 
-    model_config = SettingsConfigDict(env_prefix="NEWSQA_", env_file=".env", extra="ignore")
+    # nan and inf are no thresholds or timeouts ("NEWSQA_ABSTAIN_THRESHOLD=nan" was taken)
+    model_config = SettingsConfigDict(
+        env_prefix="NEWSQA_", env_file=".env", extra="ignore", allow_inf_nan=False
+    )
 
     index_dir: Path = Field(Path("var/index"), description="Index directory the service reads.")
     cache_dir: Path = Field(

@@ -439,3 +439,23 @@ def test_reader_evaluate_names_what_is_wrong(tmp_path):
         result = runner.invoke(app, base + args)
         assert result.exit_code == 1, result.output
         assert message in result.stderr and "Traceback" not in result.output
+
+
+def test_a_bad_setting_names_its_variable(monkeypatch):
+    """The error named the pydantic field ("reload_interval") and linked pydantic's site; nan
+    was taken as a threshold."""
+    from newsqa.settings import get_settings
+
+    for name, value, words in (
+        ("NEWSQA_RELOAD_INTERVAL", "abc", "NEWSQA_RELOAD_INTERVAL='abc': Input should be"),
+        ("NEWSQA_ABSTAIN_THRESHOLD", "nan", "NEWSQA_ABSTAIN_THRESHOLD='nan'"),
+    ):
+        monkeypatch.setenv(name, value)
+        get_settings.cache_clear()
+        try:
+            result = runner.invoke(app, ["search", "banjir"])
+        finally:
+            monkeypatch.delenv(name)
+            get_settings.cache_clear()
+        assert result.exit_code == 1, result.output
+        assert words in result.stderr and "pydantic.dev" not in result.stderr, result.stderr

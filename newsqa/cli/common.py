@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import click
 import typer
+from pydantic import ValidationError
 from rich.console import Console, ConsoleDimensions
 from rich.progress import (
     BarColumn,
@@ -44,9 +45,22 @@ class _CleanErrors(TyperGroup):
         except BrokenPipeError:
             quiet_stdout()  # `newsqa export | head`: the reader has what it wanted
             raise typer.Exit(code=1) from None
+        except ValidationError as exc:
+            if exc.title != Settings.__name__:
+                raise fail(exc) from exc
+            # the variable the operator set, not the field behind it, nor pydantic's URL
+            raise fail(ValueError(settings_problems(exc))) from exc
         except (NewsqaError, OSError, ValueError) as exc:
             _log.debug("%s failed", ctx.invoked_subcommand, exc_info=True)
             raise fail(exc) from exc
+
+
+def settings_problems(exc: ValidationError) -> str:
+    """``NEWSQA_RELOAD_INTERVAL='abc': Input should be a valid number, ...``, one per error."""
+    return "; ".join(
+        f"NEWSQA_{'_'.join(map(str, e['loc'])).upper()}={e.get('input')!r}: {e['msg']}"
+        for e in exc.errors()
+    )
 
 
 def quiet_stdout() -> None:
