@@ -31,7 +31,9 @@ def eval_(
     corpus: Annotated[list[Path], typer.Option("--corpus", help="Corpus files or folders.")],
     questions: Annotated[list[Path], typer.Option("--questions", help="Question files (JSONL).")],
     index_dir: IndexDir = None,
-    mode: Annotated[str, typer.Option(help="bm25, dense, hybrid or all.")] = "hybrid",
+    mode: Annotated[
+        str | None, typer.Option(help="bm25, dense, hybrid (default) or all; not with --url.")
+    ] = None,
     k: Annotated[int, typer.Option(min=1, max=50)] = 10,
     out: Annotated[Path | None, typer.Option(help="Write the report here.")] = None,
     url: Annotated[str | None, typer.Option(help="Ask a running server instead.")] = None,
@@ -43,6 +45,9 @@ def eval_(
     from eval.report import rich_table, write_report
     from eval.suite import MODES, check_gate, load_gate, run_eval
 
+    if mode is not None and url is not None:  # it was ignored: the server has its own mode
+        raise typer.BadParameter("the server at --url answers in its own mode", param_hint="--mode")
+    mode = mode or "hybrid"
     modes = list(MODES) if mode == "all" else [mode]
     if any(m not in MODES for m in modes):  # a usage error: exit 2, as for other options
         raise typer.BadParameter(f"bm25, dense, hybrid or all, not {mode!r}", param_hint="--mode")
