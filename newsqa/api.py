@@ -26,6 +26,7 @@ from indexer.store import IndexStore
 from newsqa.settings import Settings, get_settings
 from service.answer import Answer
 from service.index_open import dense_config, open_embedder, open_store
+from service.input_text import trim_invisible
 from service.qa import Components, answer_question, build_components, search, timeline
 from service.retrieval import ArticleHit, Filters, HybridRetriever
 from service.timeline import TimelineEntry
@@ -78,7 +79,7 @@ class Index:
         self,
         question: str,
         k: int = 5,
-        filters: Filters | None = None,
+        filters: Filters | Mapping[str, Any] | None = None,
         as_of: date | None = None,
         collapse: bool = True,
     ) -> Answer:
@@ -86,25 +87,29 @@ class Index:
         ``as_of``: the day "tahun lalu" in the question counts from (default: the newest
         publication day in the index); ``collapse``: each story once, its copies in the
         hit's ``also_reported_by``."""
-        return answer_question(self._c, question, k, filters, as_of, collapse)
+        return answer_question(self._c, _text(question), _k(k), _filters(filters), as_of, collapse)
 
     def search(
         self,
         query: str,
         k: int = 10,
-        filters: Filters | None = None,
+        filters: Filters | Mapping[str, Any] | None = None,
         as_of: date | None = None,
         collapse: bool = True,
     ) -> list[ArticleHit]:
         """Ranked articles with their best passages: what GET /search says."""
-        return search(self._c, query, k, filters or Filters(), as_of, collapse)
+        return search(self._c, _text(query), _k(k), _filters(filters), as_of, collapse)
 
     def timeline(
-        self, query: str, k: int = 10, filters: Filters | None = None, as_of: date | None = None
+        self,
+        query: str,
+        k: int = 10,
+        filters: Filters | Mapping[str, Any] | None = None,
+        as_of: date | None = None,
     ) -> list[TimelineEntry]:
         """The dated sentences of the articles ``search`` finds, earliest first: what GET
         /timeline says."""
-        return timeline(self._c, query, k, filters or Filters(), as_of)
+        return timeline(self._c, _text(query), _k(k), _filters(filters), as_of)
 
     def article(self, article_id: str) -> Article | None:
         """The stored article (a duplicate's id gives the article it duplicates)."""
@@ -173,6 +178,28 @@ class Index:
         )
         self.reload()
         return report
+
+
+def _text(question: str) -> str:
+    """What POST /ask and GET /search check: an empty question was answered from nothing."""
+    if not isinstance(question, str):
+        raise TypeError(f"a question is text, not {type(question).__name__}")
+    return trim_invisible(question)  # ValueError when nothing is left
+
+
+def _k(k: int) -> int:
+    """Articles to retrieve, 1 or more: ``k=2.5`` returned 29 hits and ``k=True`` one."""
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise ValueError(f"k must be a whole number of articles, 1 or more, not {k!r}")
+    return k
+
+
+def _filters(filters: Filters | Mapping[str, Any] | None) -> Filters:
+    """``Filters`` or its fields as a dict ({"category": "Ekonomi"}), as the LangChain
+    retriever takes them; a dict failed with "'dict' object has no attribute 'mask'"."""
+    if filters is None:
+        return Filters()
+    return filters if isinstance(filters, Filters) else Filters(**filters)
 
 
 __all__ = ["Index", "Filters"]

@@ -152,3 +152,16 @@ def test_reads_in_another_thread_go_on_while_one_writes(index: Index) -> None:
         reader.join()
     assert errors == [] and reads > 0
     assert index.delete([f"thread-{i}" for i in range(4)]).removed == 4
+
+
+def test_arguments_are_checked_as_the_http_api_checks_them(index: Index) -> None:
+    """A dict of filters failed deep inside ("'dict' object has no attribute 'mask'"),
+    ``k=2.5`` returned 29 hits, and an empty question was answered from nothing."""
+    by_dict = index.search(QUESTION, k=3, filters={"source": "Warta Sumsel"})
+    assert by_dict and {h.passages[0].chunk.source for h in by_dict} == {"Warta Sumsel"}
+    for bad_k in (2.5, True, 0):
+        with pytest.raises(ValueError, match="k must be a whole number"):
+            index.search(QUESTION, k=bad_k)  # type: ignore[arg-type]
+    for blank in ("", " \u200b "):
+        with pytest.raises(ValueError, match="empty"):
+            index.ask(blank)
