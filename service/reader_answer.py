@@ -92,16 +92,24 @@ THRESHOLDS_NAME = "thresholds.json"
 """Beside the weights: no-answer thresholds per language pair (``newsqa reader calibrate``)."""
 
 
-def load_reader_answerer(settings: Settings) -> ReaderAnswerBuilder:
-    """The reader over the bundled e5 encoder (its word embeddings are the reader's), with the
-    per-pair thresholds calibrated for these weights."""
-    weights = settings.reader_weights or WEIGHTS_PATH
-    if not Path(weights).is_file():
+def reader_weights(settings: Settings) -> Path:
+    """The weights file the reader loads; ``ReaderNotFoundError`` saying how to get it.
+    `newsqa serve` asks before it starts: from the app's start-up it was a traceback in the
+    log and exit code 3."""
+    weights = Path(settings.reader_weights or WEIGHTS_PATH)
+    if not weights.is_file():
         raise ReaderNotFoundError(
             f"no reader weights at {weights}: train them (`newsqa reader train`, README "
             "'Answers: the reader'), point NEWSQA_READER_WEIGHTS at them, or set "
             "NEWSQA_ANSWER_MODE=sentences"
         )
+    return weights
+
+
+def load_reader_answerer(settings: Settings) -> ReaderAnswerBuilder:
+    """The reader over the bundled e5 encoder (its word embeddings are the reader's), with the
+    per-pair thresholds calibrated for these weights."""
+    weights = reader_weights(settings)
     encoder = resolve_model(BUNDLED_MODEL, settings.cache_dir)
     reader = Reader.from_files(
         encoder, weights, runtime=settings.reader_runtime, cache_dir=settings.cache_dir

@@ -47,6 +47,22 @@ def test_serve_refuses_a_missing_or_corrupt_index(tmp_path, corpus_index, settin
     assert result.returncode == 1
     assert "cannot be read" in result.stdout + result.stderr
 
+    # reader weights that are not there: one line before the start, not a traceback (exit 3)
+    no_weights = subprocess.run(
+        [sys.executable, "-m", "newsqa", "serve", "--index-dir", str(corpus_index), "--port", "1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={
+            **os.environ,
+            "NEWSQA_CACHE_DIR": str(settings.cache_dir),
+            "NEWSQA_READER_WEIGHTS": str(tmp_path / "none.safetensors"),
+        },
+    )
+    assert no_weights.returncode == 1, no_weights.stderr
+    assert "no reader weights at" in no_weights.stderr
+    assert "Traceback" not in no_weights.stderr
+
 
 def test_corrupt_generation_while_serving_is_refused(tmp_path, corpus_index, settings):
     index_dir = tmp_path / "index"

@@ -273,6 +273,7 @@ def serve(
     from service.app import create_app
     from service.index_open import open_store
     from service.logging_setup import uvicorn_logging
+    from service.reader_answer import reader_weights
     from service.server import build_server, serve_workers
 
     settings = settings_for(index_dir)
@@ -286,6 +287,8 @@ def serve(
     settings = settings.model_copy(update=update)
     try:  # fail fast, with the reason, before the server starts
         open_store(settings).close()
+        if settings.answer_mode == "reader":
+            reader_weights(settings)
     except NewsqaError as exc:
         raise fail(exc) from exc
     if settings.workers > 1:
