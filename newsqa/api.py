@@ -37,7 +37,15 @@ class Index:
     a new generation and then read it (what a reader of this object sees is always committed)."""
 
     def __init__(self, components: Components) -> None:
-        self._c = components
+        self._live: Components | None = components
+
+    @property
+    def _c(self) -> Components:
+        """The open generation; after ``close()`` every call says so (reads failed with
+        SQLite's "closed database", and a write reopened the index it closed)."""
+        if self._live is None:
+            raise RuntimeError("this Index is closed: open it again (Index.open)")
+        return self._live
 
     @classmethod
     def open(cls, index_dir: str | Path, settings: Settings | None = None) -> Index:
@@ -155,10 +163,14 @@ class Index:
         (``service.live_index``)."""
         old = self._c.store
         store = open_store(self._c.settings, reuse=old.segment_map())
-        self._c = replace(self._c, store=store, retriever=HybridRetriever(store, self._c.embedder))
+        self._live = replace(
+            self._c, store=store, retriever=HybridRetriever(store, self._c.embedder)
+        )
 
     def close(self) -> None:
-        self._c.store.close()
+        if self._live is not None:
+            self._live.store.close()
+            self._live = None
 
     def __enter__(self) -> Index:
         return self

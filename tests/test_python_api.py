@@ -165,3 +165,14 @@ def test_arguments_are_checked_as_the_http_api_checks_them(index: Index) -> None
     for blank in ("", " \u200b "):
         with pytest.raises(ValueError, match="empty"):
             index.ask(blank)
+
+
+def test_a_closed_index_says_so(index: Index, settings) -> None:
+    """After close(), reads failed with SQLite's "closed database" and a write reopened it."""
+    with Index.open(index.settings.index_dir, settings) as other:
+        assert other.search(QUESTION, k=1)
+    for call in (lambda: other.search("banjir"), lambda: other.add([HALTE]), other.reload):
+        with pytest.raises(RuntimeError, match="this Index is closed"):
+            call()
+    other.close()  # twice is fine
+    assert index.search(QUESTION, k=1)  # the other Index of the directory is not touched
