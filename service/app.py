@@ -14,7 +14,6 @@ from dataclasses import replace
 from fastapi import Depends, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
-from fastapi_offline import FastAPIOffline
 
 from indexer.embedder import Embedder
 from indexer.store import IndexStore
@@ -25,7 +24,18 @@ from service.jobs import JobRunner
 from service.live_index import LiveIndex
 from service.qa import Components, build_components
 from service.retrieval import HybridRetriever
-from service.routes import articles, ask, bulk, ops, search, stats, timeline, web, writes
+from service.routes import (
+    articles,
+    ask,
+    bulk,
+    docs,
+    ops,
+    search,
+    stats,
+    timeline,
+    web,
+    writes,
+)
 from service.routes.params import known_query_only
 
 __all__ = ["create_app"]
@@ -42,11 +52,13 @@ ERROR_STATUS: dict[type[NewsqaError], int] = {
 
 def create_app(settings: Settings | None = None, embedder: Embedder | None = None) -> FastAPI:
     settings = settings or get_settings()
-    app = FastAPIOffline(  # FastAPI, with /docs and /redoc that load nothing from a CDN
+    app = FastAPI(
         title="newsqa",
         version="0.1.0",
         description="Semantic search and cited answers over news articles.",
         lifespan=_lifespan(settings, embedder),
+        docs_url=None,  # service/routes/docs.py: the same pages, loading nothing from a CDN
+        redoc_url=None,
     )
     # Limits, metrics and request logs; the last installed runs first (README, "Limits,
     # metrics and logs"): request id + access log, metrics, rate limit, body size, in flight.
@@ -80,6 +92,8 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
     app.include_router(articles.router, dependencies=api)  # GET /articles, /articles/{id}
     app.include_router(stats.router, dependencies=api)  # GET /stats
     app.include_router(ops.router)  # GET /health, /ready (GET /metrics: metrics.install)
+    app.include_router(docs.router)  # GET /docs, /redoc (service/routes/docs.py)
+    app.mount(docs.ASSETS, docs.assets(), name="docs-assets")
     return app
 
 

@@ -103,7 +103,7 @@ class LiveIndex:
         article is answerable, a deleted one gone, when this returns). Behind another write
         of this server it waits ``NEWSQA_WRITE_LOCK_TIMEOUT``, as for another process's;
         ``queued`` (a bulk job, whose client is not waiting) waits its turn."""
-        wait = None if queued else self._worker.settings.write_lock_timeout
+        wait = None if queued else self.settings.write_lock_timeout
         report = self._worker.write(self.store.path, upsert, delete, progress_path, wait)
         self.reload()
         return report
