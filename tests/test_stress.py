@@ -252,7 +252,7 @@ class Fuzzer:
         self.statuses[label][response.status_code] += 1
         if response.status_code in (200, 201) and method == "PUT":
             self.written.append(case.path_parameters["article_id"])
-        elif response.status_code in (200, 201) and method == "POST":
+        elif response.status_code in (200, 201) and label == "POST /articles":
             records = case.body if isinstance(case.body, list) else [case.body]
             self.written += [r["id"] for r in records if isinstance(r, dict)]
         case.validate_response(
