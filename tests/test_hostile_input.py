@@ -378,3 +378,15 @@ def test_section_and_outlet_match_whatever_their_spacing(ids_client):
         assert [p["article_id"] for p in found["passages"]] == ["spasi-1"], params
     assert ids_client.get("/stats").json()["by_category"].get("budaya") == 1
     assert ids_client.delete("/articles/spasi-1", headers=ID_AUTH).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("since", "listed"),
+    [("9999-12-31T23:59:59-23:59", False), ("0001-01-01T00:00:00+23:59", True)],
+)
+def test_article_listing_since_a_time_at_the_calendars_edge(client, since, listed):
+    """A ``since`` whose UTC falls outside the years 1-9999 was a 500 (OverflowError); it
+    lists nothing after the last moment, and everything after the first."""
+    response = client.get("/articles", params={"since": since})
+    assert response.status_code == 200, response.text[:300]
+    assert bool(response.json()["articles"]) is listed

@@ -74,8 +74,17 @@ def _matcher(
 
 
 def _utc(moment: datetime) -> datetime:
-    """A naive time is UTC (``indexed_at`` is stored in UTC)."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    """A naive time is UTC (``indexed_at`` is stored in UTC). A time whose UTC falls outside
+    the years 1-9999 (``9999-12-31T23:59:59-05:00``) is the range's edge: every stored
+    ``indexed_at`` lies inside it, so it compares the same; ``astimezone`` raised
+    OverflowError, a 500."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        edge = datetime.max if moment.year == datetime.max.year else datetime.min
+        return edge.replace(tzinfo=UTC)
 
 
 @router.get(
