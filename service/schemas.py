@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from typing import Annotated
 
@@ -43,9 +44,30 @@ ArticleIdPath = Annotated[
 """The ``/articles/{article_id}`` path parameter: an id outside the pattern gets 422."""
 
 
+_NUMBER = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)\s*")
+
+
+def _not_a_number(value: object) -> object:
+    """pydantic reads a number, or text that is one, as seconds since 1970: ``published_from=
+    2025`` meant 1970-01-01T00:33:45 and matched every article, ``published_to=2020`` none.
+    Dates here are ISO, as the CLI's ``--from`` and the README have them."""
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if number or (isinstance(value, str) and _NUMBER.fullmatch(value)):
+        raise ValueError(
+            f"{value!r} is a number, not an ISO date or date-time (2025-01-31, "
+            "2025-01-31T08:00:00+07:00)"
+        )
+    return value
+
+
+IsoNotNumber = BeforeValidator(_not_a_number)
+"""For the date and date-time fields of requests, body and query alike."""
+Moment = Annotated[datetime, IsoNotNumber]
+Day = Annotated[date, IsoNotNumber]
 PublishedTo = Annotated[
     datetime,
     BeforeValidator(lambda v: (isinstance(v, str) and day_bound(v, end=True)) or v),
+    IsoNotNumber,
 ]
 """The end of a publication range; a day alone is the whole day ("2022-09-20" keeps that day's
 articles), as the CLI's ``--to`` and the web page's date field have it."""
@@ -59,7 +81,7 @@ blank value constrains nothing (``?category=`` as a form leaves it)."""
 class Filters(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    published_from: datetime | None = Field(None, description="Earliest publication time.")
+    published_from: Moment | None = Field(None, description="Earliest publication time.")
     published_to: PublishedTo | None = Field(
         None, description="Latest publication time; a day alone is the whole day."
     )
@@ -69,10 +91,10 @@ class Filters(BaseModel):
     category: FilterValues | None = Field(
         None, description="Section, or a list of sections (any matches); case-insensitive."
     )
-    event_from: date | None = Field(
+    event_from: Day | None = Field(
         None, description="Articles naming a time (an event) that ends on or after this day."
     )
-    event_to: date | None = Field(
+    event_to: Day | None = Field(
         None, description="Articles naming a time that starts on or before this day."
     )
 
@@ -94,7 +116,7 @@ class QueryOptions(BaseModel):
         None, description="Articles to retrieve (1-50); omitted: the server's NEWSQA_DEFAULT_K."
     )
     filters: Filters | None = None
-    as_of: date | None = Field(
+    as_of: Day | None = Field(
         None,
         description="The day relative times in the question count from ('tahun lalu', "
         "'kemarin'); omitted: the newest publication day in the index.",

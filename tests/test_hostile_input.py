@@ -390,3 +390,35 @@ def test_article_listing_since_a_time_at_the_calendars_edge(client, since, liste
     response = client.get("/articles", params={"since": since})
     assert response.status_code == 200, response.text[:300]
     assert bool(response.json()["articles"]) is listed
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "name", "value"),
+    [
+        ("GET", "/search", "published_from", "2025"),
+        ("GET", "/search", "published_to", "2020"),
+        ("GET", "/search", "published_from", "1700000000.5"),
+        ("GET", "/search", "event_from", "0"),
+        ("GET", "/search", "as_of", "86400"),
+        ("GET", "/timeline", "published_from", "-1"),
+        ("GET", "/articles", "since", "2025"),
+        ("POST", "/search", "published_from", 2025),
+        ("POST", "/search", "published_to", "2020"),
+        ("POST", "/ask", "event_to", 86400),
+    ],
+)
+def test_a_number_is_no_date(client, method, path, name, value):
+    """pydantic reads a number as seconds since 1970: ``published_from=2025`` (a year, as a
+    user types it) matched every article, and ``published_to=2020`` none, with a 200."""
+    if method == "GET":
+        response = client.get(path, params={"q": "harga cabai", name: value})
+        if path == "/articles":
+            response = client.get(path, params={name: value})
+    else:
+        query = {"question" if path == "/ask" else "q": "harga cabai"}
+        field = {name: value}
+        body = {**query, **field} if name == "as_of" else {**query, "filters": field}
+        response = client.post(path, json=body)
+    assert response.status_code == 422, response.text[:300]
+    detail = _detail(response)
+    assert name in detail and "ISO date" in detail, detail

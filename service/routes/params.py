@@ -3,7 +3,6 @@ and the check every API route makes that it knows each query parameter it is sen
 
 from __future__ import annotations
 
-from datetime import date, datetime
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
@@ -13,7 +12,7 @@ from fastapi.routing import APIRoute
 
 from service.input_text import trim_invisible
 from service.retrieval import Filters, ReversedRangeError
-from service.schemas import FilterValue, PublishedTo
+from service.schemas import Day, FilterValue, Moment, PublishedTo
 
 
 def query_text(
@@ -33,7 +32,7 @@ def query_text(
 
 
 def query_filters(
-    published_from: datetime | None = None,
+    published_from: Moment | None = None,
     published_to: Annotated[
         PublishedTo | None,
         Query(description="Latest publication time; a day alone is the whole day."),
@@ -47,10 +46,10 @@ def query_filters(
         Query(max_length=50, description="Section; repeat it for several (any matches)."),
     ] = None,
     event_from: Annotated[
-        date | None, Query(description="Articles naming a time that ends on or after this day.")
+        Day | None, Query(description="Articles naming a time that ends on or after this day.")
     ] = None,
     event_to: Annotated[
-        date | None, Query(description="... and starts on or before this day.")
+        Day | None, Query(description="... and starts on or before this day.")
     ] = None,
 ) -> Filters:
     try:
@@ -62,7 +61,7 @@ def query_filters(
 
 
 AsOf = Annotated[
-    date | None,
+    Day | None,
     Query(
         description="The day relative times in q count from ('tahun lalu'); omitted: the "
         "newest publication day in the index."
