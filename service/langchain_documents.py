@@ -40,10 +40,13 @@ def passage_id(article_id: str, char_start: int, char_end: int) -> str:
     return f"{article_id}:{char_start}-{char_end}"
 
 
-def check_k(k: int) -> int:
-    """``k`` from ``invoke(q, k=...)`` bypasses the field's validation: check it the same way."""
+def check_k(k: int, most: int | None = None, why: str = "") -> int:
+    """``k`` from ``invoke(q, k=...)`` bypasses the field's validation: check it the same way
+    (``most``: the retriever's largest, ``why`` says where that comes from)."""
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise ValueError(f"k (passages to return) must be an integer of at least 1, got {k!r}")
+    if most is not None and k > most:
+        raise ValueError(f"k (passages to return) must be at most {most}{why}, got {k}")
     return k
 
 

@@ -37,7 +37,11 @@ FILTER_NAMES = (
 )
 """GET /search's filter parameters (``service/routes/params.py``)."""
 SERVER_MAX_K = 50
-"""The largest ``k`` (articles) GET /search accepts."""
+"""The largest ``k`` (articles) GET /search accepts, and so the largest ``k`` (passages) of the
+retriever: 50 articles may bring only 50 passages. A larger ``k`` was sent as 50 and returned
+fewer Documents than asked for (79 of 150), and, past the 50th article, not those the
+in-process retriever returns, which asks for ``k`` articles."""
+_K_LIMIT = " over HTTP (GET /search returns at most 50 articles, each one passage or more)"
 
 FilterValue = str | list[str] | date | datetime
 """A list (``source``, ``category``): several values, any of which matches."""
@@ -73,16 +77,16 @@ class NewsqaHTTPError(NewsqaError):
 class NewsqaHTTPRetriever(BaseRetriever):
     """The ``k`` best passages from a newsqa server's GET /search as ``Document``s.
 
-    ``k`` counts passages, as ``NewsqaRetriever``'s does; ``invoke(q, k=2)`` overrides it for one
-    call. ``filters`` takes GET /search's filter parameters (``FILTER_NAMES``); ``headers`` go
-    with every request (a gateway's credentials).
+    ``k`` counts passages, as ``NewsqaRetriever``'s does, at most 50 (``SERVER_MAX_K``);
+    ``invoke(q, k=2)`` overrides it for one call. ``filters`` takes GET /search's filter
+    parameters (``FILTER_NAMES``); ``headers`` go with every request (a gateway's credentials).
 
     >>> retriever = NewsqaHTTPRetriever(url="http://127.0.0.1:8000", k=5)
     >>> docs = retriever.invoke("which Palembang programs won 2020 awards")
     """
 
     url: str = Field(description="The server's base URL; requests go to {url}/search.")
-    k: int = Field(5, ge=1, description="Passages (Documents) to return.")
+    k: int = Field(5, ge=1, le=SERVER_MAX_K, description="Passages (Documents) to return.")
     filters: QueryFilters | None = None
     timeout: float = Field(30.0, gt=0, description="Seconds per request.")
     headers: dict[str, str] = Field(default_factory=dict)
@@ -118,7 +122,7 @@ class NewsqaHTTPRetriever(BaseRetriever):
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun, k: int | None = None
     ) -> list[Document]:
-        wanted = check_k(self.k if k is None else k)
+        wanted = check_k(self.k if k is None else k, SERVER_MAX_K, _K_LIMIT)
         params = self._params(query, wanted)
         with self._transport_errors():
             try:
@@ -141,7 +145,7 @@ class NewsqaHTTPRetriever(BaseRetriever):
         run_manager: AsyncCallbackManagerForRetrieverRun,
         k: int | None = None,
     ) -> list[Document]:
-        wanted = check_k(self.k if k is None else k)
+        wanted = check_k(self.k if k is None else k, SERVER_MAX_K, _K_LIMIT)
         with self._transport_errors():
             async with httpx.AsyncClient(
                 headers=self.headers, timeout=self.timeout, verify=_ssl_context()
@@ -152,7 +156,7 @@ class NewsqaHTTPRetriever(BaseRetriever):
     def _params(self, query: str, wanted: int) -> dict[str, str | int | list[str]]:
         """The server's ``k`` counts articles of one or more passages each: ``wanted`` articles
         fill ``wanted`` passages whenever the index has that many."""
-        params: dict[str, str | int | list[str]] = {"q": query, "k": min(wanted, SERVER_MAX_K)}
+        params: dict[str, str | int | list[str]] = {"q": query, "k": wanted}
         for name, value in (self.filters or {}).items():
             # a list goes as the parameter repeated (httpx)
             params[name] = value if isinstance(value, str | list) else value.isoformat()

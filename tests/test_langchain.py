@@ -120,6 +120,22 @@ def test_invoke_k_overrides_k_for_one_call(hybrid, live_server):
             retriever.invoke(CHILI, k=0)
 
 
+def test_http_retriever_refuses_a_k_the_server_cannot_fill(hybrid, live_server):
+    """GET /search returns at most 50 articles: a larger k was sent as 50 and returned fewer
+    Documents than asked for, where the in-process retriever returned them all."""
+    with pytest.raises(ValidationError, match="less than or equal to 50"):
+        NewsqaHTTPRetriever(url=live_server, k=51)
+    retriever = NewsqaHTTPRetriever(url=live_server)
+    for k in (51, 200):
+        with pytest.raises(ValueError, match="at most 50 over HTTP"):
+            retriever.invoke(CHILI, k=k)
+        with pytest.raises(ValueError, match="at most 50 over HTTP"):
+            asyncio.run(retriever.ainvoke(CHILI, k=k))
+    local = NewsqaRetriever(retriever=hybrid, k=50).invoke(CHILI)
+    remote = retriever.invoke(CHILI, k=50)
+    assert [d.id for d in remote] == [d.id for d in local]
+
+
 def test_ids_are_stable_spans_and_both_retrievers_agree(hybrid, live_server):
     local = NewsqaRetriever(retriever=hybrid, k=8).invoke(PALEMBANG_EN)
     for d in local:
