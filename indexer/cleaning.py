@@ -73,10 +73,18 @@ _FTFY = ftfy.TextFixerConfig(
 # Invisible characters that split words for a tokenizer without showing on the page, dropped;
 # and control characters that are no line break, made spaces: a NUL from a broken export cut
 # the stored passage short where it stood (its text no longer the article's slice).
+_WORD_SPLITTERS = dict.fromkeys(map(ord, "\u200b\u2060\ufeff\u00ad"))
 _INVISIBLE = {
-    **dict.fromkeys(map(ord, "\u200b\u2060\ufeff\u00ad")),
+    **_WORD_SPLITTERS,
     **dict.fromkeys([*range(0x00, 0x09), *range(0x0E, 0x1C), 0x7F], " "),
 }
+
+
+def drop_word_splitters(text: str) -> str:
+    """``text`` without the invisible characters an article loses when it is cleaned (zero-width
+    space, word joiner, BOM, soft hyphen), for a query to meet the article's words: "ba\u00adnjir"
+    (a soft hyphen copied from a web page) was the terms "ba" and "njir"."""
+    return text.translate(_WORD_SPLITTERS)
 
 
 def _repair(text: str) -> str:

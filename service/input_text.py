@@ -12,6 +12,8 @@ import unicodedata
 
 from pydantic import AfterValidator
 
+from indexer.cleaning import drop_word_splitters
+
 # Unicode "format" (zero-width, bidi controls, BOM) and "control" characters.
 _INVISIBLE_CATEGORIES = frozenset({"Cf", "Cc"})
 
@@ -49,3 +51,11 @@ def unshouted(text: str) -> str:
     if not any(c.isupper() for c in letters):  # a script without case
         return text
     return text.lower()
+
+
+def as_read(text: str) -> str:
+    """A question as retrieval and the reader read it (the response still echoes it as typed):
+    not shouted (``unshouted``), and without the invisible characters cleaning drops from
+    articles (``drop_word_splitters``): a soft hyphen or a zero-width space inside a word cut
+    it in two, so "ba\u00adnjir" matched no article's "banjir" and changed the answer."""
+    return unshouted(drop_word_splitters(text))

@@ -21,7 +21,7 @@ from newsqa.settings import Settings
 from service.answer import Answer, AnswerBuilder
 from service.generative import GenerativeAnswerer, chat_model_from_settings
 from service.index_open import open_embedder, open_store
-from service.input_text import unshouted
+from service.input_text import as_read
 from service.reader_answer import ReaderAnswerBuilder, load_reader_answerer
 from service.retrieval import ArticleHit, Filters, HybridRetriever
 from service.timeline import TimelineEntry, build_timeline
@@ -102,7 +102,7 @@ def answer_questions(
     batch, one retrieval batch and one reader batch, which is what makes a batch cheaper than
     as many requests. Each answer's ``timings_ms`` are the batch's."""
     started = time.perf_counter()
-    asked = [unshouted(q) for q in questions]
+    asked = [as_read(q) for q in questions]
 
     def retrieve() -> tuple[np.ndarray, list[list[ArticleHit]]]:
         vectors = c.embedder.embed_queries(asked)  # shared by retrieval and answer scoring

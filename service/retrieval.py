@@ -28,7 +28,7 @@ from indexer.embedder import Embedder
 from indexer.event_time import publication_day, question_times
 from indexer.query_lexicon import query_terms
 from indexer.store import ChunkRecord, IndexStore, MetadataFilter
-from service.input_text import unshouted
+from service.input_text import as_read
 
 Mode = Literal["hybrid", "dense", "bm25"]
 
@@ -247,7 +247,8 @@ class HybridRetriever:
             raise ValueError(f"k must be at least 1, got {k}")
         # a question in capitals, as every caller reads it (``service.input_text.unshouted``):
         # POST /ask, GET /search and the LangChain retrievers rank alike
-        questions = [unshouted(q) for q in questions]
+        # and without the invisible characters cleaning drops from articles (``as_read``)
+        questions = [as_read(q) for q in questions]
         filters = filters or Filters()
         allowed = filters.mask(self.store)
         if self.store.manifest.chunks == 0 or (allowed is not None and not allowed.any()):

@@ -422,3 +422,19 @@ def test_a_number_is_no_date(client, method, path, name, value):
     assert response.status_code == 422, response.text[:300]
     detail = _detail(response)
     assert name in detail and "ISO date" in detail, detail
+
+
+def test_invisible_characters_inside_words_do_not_split_them(client):
+    """Cleaning drops soft hyphens, zero-width spaces, word joiners and BOMs from articles; a
+    query that held one inside a word ("har\\u00adga", copied from a web page) searched for
+    "har" and "ga", found other articles and highlighted nothing."""
+    plain, hidden = "harga cabai Palembang", "har\u00adga ca\u200bbai Pa\u2060lem\ufeffbang"
+    expected = client.get("/search", params={"q": plain}).json()
+    got = client.get("/search", params={"q": hidden}).json()
+    assert got["query"] == hidden  # echoed as typed
+    assert expected["passages"] and got["passages"] == expected["passages"]
+    assert any(p["highlights"] for p in got["passages"])
+    asked = client.post("/ask", json={"question": hidden}).json()
+    assert asked["question"] == hidden
+    answer = client.post("/ask", json={"question": plain}).json()
+    assert (asked["answer"], asked["short_answers"]) == (answer["answer"], answer["short_answers"])
