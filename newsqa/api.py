@@ -86,7 +86,7 @@ class Index:
     def ask(
         self,
         question: str,
-        k: int = 5,
+        k: int | None = None,
         filters: Filters | Mapping[str, Any] | None = None,
         as_of: date | None = None,
         collapse: bool = True,
@@ -94,30 +94,39 @@ class Index:
         """A cited answer, short answers and passages, or an abstention: what POST /ask says.
         ``as_of``: the day "tahun lalu" in the question counts from (default: the newest
         publication day in the index); ``collapse``: each story once, its copies in the
-        hit's ``also_reported_by``."""
-        return answer_question(self._c, _text(question), _k(k), _filters(filters), as_of, collapse)
+        hit's ``also_reported_by``. ``k`` omitted: ``NEWSQA_DEFAULT_K``, as over HTTP."""
+        return answer_question(
+            self._c, _text(question), self._k(k), _filters(filters), as_of, collapse
+        )
 
     def search(
         self,
         query: str,
-        k: int = 10,
+        k: int | None = None,
         filters: Filters | Mapping[str, Any] | None = None,
         as_of: date | None = None,
         collapse: bool = True,
     ) -> list[ArticleHit]:
-        """Ranked articles with their best passages: what GET /search says."""
-        return search(self._c, _text(query), _k(k), _filters(filters), as_of, collapse)
+        """Ranked articles with their best passages: what GET /search says (``k`` omitted:
+        ``NEWSQA_DEFAULT_K`` articles, as there)."""
+        return search(self._c, _text(query), self._k(k), _filters(filters), as_of, collapse)
 
     def timeline(
         self,
         query: str,
-        k: int = 10,
+        k: int | None = None,
         filters: Filters | Mapping[str, Any] | None = None,
         as_of: date | None = None,
     ) -> list[TimelineEntry]:
         """The dated sentences of the articles ``search`` finds, earliest first: what GET
         /timeline says."""
-        return timeline(self._c, _text(query), _k(k), _filters(filters), as_of)
+        return timeline(self._c, _text(query), self._k(k), _filters(filters), as_of)
+
+    def _k(self, k: int | None) -> int:
+        """``k``, or the settings' ``default_k`` (``NEWSQA_DEFAULT_K``) that the server and the
+        CLI use when none is given: ``search`` returned 10 articles where GET /search returned
+        5, and ``ask`` read 5 whatever ``NEWSQA_DEFAULT_K`` said."""
+        return _k(self._c.settings.default_k if k is None else k)
 
     def article(self, article_id: str) -> Article | None:
         """The stored article (a duplicate's id gives the article it duplicates)."""

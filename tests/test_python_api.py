@@ -176,3 +176,15 @@ def test_a_closed_index_says_so(index: Index, settings) -> None:
             call()
     other.close()  # twice is fine
     assert index.search(QUESTION, k=1)  # the other Index of the directory is not touched
+
+
+def test_k_omitted_is_the_settings_default_k_as_over_http(index: Index, settings) -> None:
+    """GET /search, POST /ask and the CLI take ``NEWSQA_DEFAULT_K`` articles when no k is
+    given; ``search`` and ``timeline`` took 10 and ``ask`` 5, whatever the settings said."""
+    two = settings.model_copy(update={"default_k": 2})
+    with Index.open(index.settings.index_dir, two) as other:
+        assert len(other.search("Palembang")) == 2
+        assert len(other.ask(QUESTION).hits) == 2
+        found = {h.article_id for h in other.search("halte bus Palembang")}
+        assert {e.article_id for e in other.timeline("halte bus Palembang")} <= found
+        assert len(other.search("Palembang", k=3)) == 3
