@@ -438,3 +438,29 @@ def test_invisible_characters_inside_words_do_not_split_them(client):
     assert asked["question"] == hidden
     answer = client.post("/ask", json={"question": plain}).json()
     assert (asked["answer"], asked["short_answers"]) == (answer["answer"], answer["short_answers"])
+
+
+@pytest.mark.parametrize(
+    ("url", "name"),
+    [
+        ("/search?q=banjir&q=harga+cabai", "q"),
+        ("/search?q=harga+cabai&k=1&k=2", "k"),
+        ("/search?q=harga&published_from=2025-01-01&published_from=2020-01-01", "published_from"),
+        ("/search?q=harga&collapse=true&collapse=false", "collapse"),
+        ("/timeline?q=banjir&q=harga+cabai", "q"),
+        ("/articles?limit=1&limit=2", "limit"),
+    ],
+)
+def test_a_parameter_that_takes_one_value_given_twice_gets_422(client, url, name):
+    """FastAPI kept the last value: ``q=banjir&q=harga`` answered for "harga" alone and two
+    ``published_from`` filtered by one, each looking like the answer asked for."""
+    response = client.get(url)
+    assert response.status_code == 422, response.text[:300]
+    [error] = response.json()["detail"]
+    assert error["loc"] == ["query", name] and "more than once" in error["msg"]
+
+
+def test_filters_that_take_several_values_still_take_them_repeated(client):
+    url = "/search?q=harga+cabai&k=10&category=Ekonomi&category=Pemerintahan&source=x&source=y"
+    assert client.get(url).status_code == 200
+    assert client.get("/articles?category=Ekonomi&category=Pemerintahan").status_code == 200

@@ -3,7 +3,8 @@ and the check every API route makes that it knows each query parameter it is sen
 
 from __future__ import annotations
 
-from typing import Annotated
+from types import UnionType
+from typing import Annotated, Union, get_args, get_origin
 
 from fastapi import Depends, Query, Request
 from fastapi.dependencies.models import Dependant
@@ -78,20 +79,34 @@ K = Annotated[
 ]
 
 
-def _query_aliases(dependant: Dependant) -> set[str]:
-    names = {field.alias for field in dependant.query_params}
+def _query_aliases(dependant: Dependant) -> dict[str, bool]:
+    """Each query parameter's name, and whether it takes several values (a list)."""
+    names = {field.alias: _is_list(field.field_info.annotation) for field in dependant.query_params}
     for sub in dependant.dependencies:
         names |= _query_aliases(sub)
     return names
 
 
+def _is_list(annotation: object) -> bool:
+    """``list[str] | None`` is; ``int | None`` and ``Annotated[date, ...] | None`` are not."""
+    origin = get_origin(annotation)
+    if origin in (Union, UnionType):
+        return any(_is_list(arg) for arg in get_args(annotation))
+    if origin is Annotated:
+        return _is_list(get_args(annotation)[0])
+    return origin in (list, tuple, set, frozenset)
+
+
 async def known_query_only(request: Request) -> None:
-    """A 422 naming each query parameter the route does not take. FastAPI ignores them, so
-    a misspelt filter (``published_since=``, ``catgory=``) would answer unfiltered, looking
-    like a filtered answer; JSON bodies already refuse unknown fields the same way."""
+    """A 422 naming each query parameter the route does not take, and each that takes one
+    value but was given several. FastAPI ignores both, the first entirely and the second but
+    for its last value, so a misspelt filter (``published_since=``, ``catgory=``) would
+    answer unfiltered, and ``q=banjir&q=harga`` or ``published_from=`` twice answer for one
+    of them, each looking like the answer asked for; JSON bodies already refuse unknown
+    fields and a list where one value goes."""
     route: APIRoute = request.scope["route"]
     known = _query_aliases(route.dependant)  # a few dozen objects: not worth a cache
-    unknown = sorted(set(request.query_params) - known)
+    unknown = sorted(set(request.query_params) - set(known))
     if unknown:
         takes = ", ".join(sorted(known)) or "none"
         raise RequestValidationError(
@@ -103,5 +118,22 @@ async def known_query_only(request: Request) -> None:
                     "input": request.query_params[name],
                 }
                 for name in unknown
+            ]
+        )
+    repeated = sorted(
+        name
+        for name, several in known.items()
+        if not several and len(request.query_params.getlist(name)) > 1
+    )
+    if repeated:
+        raise RequestValidationError(
+            [
+                {
+                    "type": "too_long",
+                    "loc": ("query", name),
+                    "msg": "Query parameter given more than once; it takes one value",
+                    "input": request.query_params.getlist(name),
+                }
+                for name in repeated
             ]
         )
