@@ -24,6 +24,7 @@ from indexer.pipeline import IndexReport, build_index, write_articles
 from indexer.sources import article_from_record
 from indexer.store import IndexStore
 from newsqa.settings import Settings, get_settings
+from service import schemas
 from service.answer import Answer
 from service.index_open import dense_config, open_embedder, open_store
 from service.input_text import trim_invisible
@@ -217,10 +218,16 @@ def _k(k: int) -> int:
 
 def _filters(filters: Filters | Mapping[str, Any] | None) -> Filters:
     """``Filters`` or its fields as a dict ({"category": "Ekonomi"}), as the LangChain
-    retriever takes them; a dict failed with "'dict' object has no attribute 'mask'"."""
+    retriever takes them; a dict failed with "'dict' object has no attribute 'mask'". A dict
+    is read as POST /search reads its ``filters`` (``schemas.Filters``): ISO text or dates
+    ("2025-08-18", a day alone as ``published_to`` the whole day), a ``ValueError`` naming a
+    bad one; strings and dates failed deep inside with "'str' object has no attribute
+    'tzinfo'"."""
     if filters is None:
         return Filters()
-    return filters if isinstance(filters, Filters) else Filters(**filters)
+    if isinstance(filters, Filters):
+        return filters
+    return schemas.Filters.model_validate(dict(filters)).to_retrieval()
 
 
 __all__ = ["Index", "Filters"]

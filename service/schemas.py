@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import Annotated
 
 from fastapi import Path
@@ -64,11 +64,16 @@ IsoNotNumber = BeforeValidator(_not_a_number)
 """For the date and date-time fields of requests, body and query alike."""
 Moment = Annotated[datetime, IsoNotNumber]
 Day = Annotated[date, IsoNotNumber]
-PublishedTo = Annotated[
-    datetime,
-    BeforeValidator(lambda v: (isinstance(v, str) and day_bound(v, end=True)) or v),
-    IsoNotNumber,
-]
+
+
+def _whole_day(value: object) -> object:
+    """A day alone, as text or a ``date`` (the Python API's filters), is its last moment."""
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return datetime.combine(value, time.max)
+    return (isinstance(value, str) and day_bound(value, end=True)) or value
+
+
+PublishedTo = Annotated[datetime, BeforeValidator(_whole_day), IsoNotNumber]
 """The end of a publication range; a day alone is the whole day ("2022-09-20" keeps that day's
 articles), as the CLI's ``--to`` and the web page's date field have it."""
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
 
-from newsqa import Index
+from newsqa import Filters, Index
 from newsqa.errors import ArticleNotFoundError
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus" / "articles.jsonl"
@@ -188,3 +189,20 @@ def test_k_omitted_is_the_settings_default_k_as_over_http(index: Index, settings
         found = {h.article_id for h in other.search("halte bus Palembang")}
         assert {e.article_id for e in other.timeline("halte bus Palembang")} <= found
         assert len(other.search("Palembang", k=3)) == 3
+
+
+def test_filters_as_a_dict_are_read_as_post_search_reads_them(index: Index) -> None:
+    """A dict's dates, as text or ``date`` (as the HTTP LangChain retriever takes them), failed
+    with "'str' object has no attribute 'tzinfo'"; a day alone as ``published_to`` is the
+    whole day, as over HTTP (nq-003 was published 2023-02-06 at 11:45)."""
+    query = "harga cabai Palembang"
+    for day in ("2023-02-06", date(2023, 2, 6)):
+        hits = index.search(query, k=5, filters={"published_from": day, "published_to": day})
+        assert [h.article_id for h in hits] == ["nq-003"]
+    as_filters = index.search(query, k=5, filters=Filters(published_to=datetime(2021, 1, 1)))
+    as_text = index.search(query, k=5, filters={"published_to": "2021-01-01T00:00:00"})
+    assert [h.article_id for h in as_text] == [h.article_id for h in as_filters]
+    with pytest.raises(ValueError, match="published_from"):
+        index.search(query, filters={"published_from": 2023})
+    with pytest.raises(ValueError, match="categroy"):
+        index.search(query, filters={"categroy": "Ekonomi"})
