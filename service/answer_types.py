@@ -383,8 +383,10 @@ def span_fits(kind: Kind, span: str, unit: str | None = None) -> bool:
         pattern = _DATE_UNIT_SPANS.get(unit or "", _DATE_SPAN)
         return bool(pattern.search(span)) and not _DURATION_ONLY.match(span)
     names = [w for w in _WORDS.findall(span) if w[0].isupper()]
-    if kind == "person":  # a name that is not only an institution's
-        return any(w.casefold() not in _NOT_A_PERSON for w in names)
+    if kind == "person":  # a name that is not only an institution's, and counts nobody
+        return any(w.casefold() not in _NOT_A_PERSON for w in names) and not (
+            _COUNTS_SOMETHING.search(span)
+        )
     if unit in _INSTITUTION_SPANS:
         return bool(_INSTITUTION_SPANS[unit].search(span))
     level = _LEVEL_SPAN.match(span)
@@ -564,6 +566,21 @@ _COUNT_NOUN = re.compile(
     rf"\s+(?!(?:{_COUNT_WORDS})\b)([^\W\d_]+)",
     _I,
 )
+# A count and nothing else: a number and the one common noun it counts ("dua penghargaan",
+# "empat pelaku", "4 orang"). It says how many, not which: no item of a list question ("apa
+# saja", "which programs"), nor a name for a "who" question ("... menangkap empat pelaku").
+_COUNT_PHRASE = re.compile(
+    rf"(?i:(?:sekitar|lebih dari|hampir|about|over|nearly)\s+)?"
+    rf"(?i:{_COUNT_NUMBERS})(?:\s+(?i:{_COUNT_WORDS}))*\s+(?!(?i:{_COUNT_WORDS})\b)[a-z][\w-]*"
+)
+_COUNTS_SOMETHING = re.compile(rf"(?:^|\s){_COUNT_PHRASE.pattern}\b")
+
+
+def is_count_phrase(span: str) -> bool:
+    """Is ``span`` a count alone, a number and the common noun it counts ("dua penghargaan")?"""
+    return _COUNT_PHRASE.fullmatch(span.strip()) is not None
+
+
 # Words for people: "152 penumpang" counts the "orang" of "berapa orang yang tewas", "35 orang"
 # the "anak balita" of the question.
 _PEOPLE = frozenset(

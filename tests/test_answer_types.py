@@ -68,6 +68,9 @@ def test_question_type(question: str, kind: str, is_list: bool) -> None:
         ("person", "H. Harnojoyo", True),
         ("person", "menteri", False),
         ("person", "Pemerintah Kota", False),  # an institution, not a person
+        # a clause that counts people names none of them
+        ("person", "Ditressiber Polda Sumut menangkap empat pelaku", False),
+        ("person", "Muhammad Syaripuddin Lubis (25)", True),
         ("place", "Jakarta Selatan", True),
         ("place", "di gedung itu", False),
         ("other", "anything at all", True),
