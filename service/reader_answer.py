@@ -73,6 +73,7 @@ from service.answer_types import (
     asked_role,
     asked_thing,
     counted_thing,
+    is_count_phrase,
     mentions_any,
     mentions_thing,
     named_as_thing,
@@ -417,6 +418,10 @@ class ReaderAnswerBuilder:
             return Answer(question, None, True, [], hits, confidence, None, timings)
         if not asked.is_list:
             fitting = _the_thing_asked_first(question, asked, fitting, self.thing_margin)
+        elif asked.kind != "quantity":
+            fitting = [item for r in fitting for item in _items_of_count(r)]
+            if not fitting:
+                return Answer(question, None, True, [], hits, confidence, None, timings)
         chosen = [fitting[0]]
         if asked.is_list:
             first = _list_of_names(fitting, self.list_span_margin, asked) or fitting[0]
@@ -509,6 +514,22 @@ def _the_thing_asked_first(
         if names_it(r.span.text):
             return [r, *(other for other in fitting if other is not r)]
     return fitting
+
+
+# What may stand between a count and the names of what it counts: "empat pelaku, yakni A, B".
+_NAMING = re.compile(r"[ \t]*(?:,?[ \t]*(?:yakni|yaitu|antara lain|namely)\b,?|:)?[ \t]*", re.I)
+
+
+def _items_of_count(item: _Read) -> list[_Read]:
+    """For a list question not asking how many: ``item``, unless it is a count alone ("dua
+    penghargaan", "4 orang"), which says how many and not which. Then the names it is followed
+    by, if a list of them follows ("dua penghargaan Top 21 Inovasi Pelayanan Publik dan
+    Pelayanan Publik ..."), as one span (the list rules split people); else nothing."""
+    if not is_count_phrase(item.span.text):
+        return [item]
+    text, end = item.chunk.text, item.span.end
+    names = _LIST_OF_NAMES.match(text, _NAMING.match(text, end).end(), _sentence_end(text, end))
+    return [_named_in_full(_respan(item, names.start(), names.end()))] if names else []
 
 
 def _names_several(item: _Read, asked: QuestionType) -> bool:

@@ -329,6 +329,29 @@ def test_the_people_a_passage_lists_are_the_answer_not_one_named_near_them(build
     assert all(text[s.char_start : s.char_end] == s.text for s in answer.short_answers)
 
 
+def test_a_count_is_no_item_of_a_list(builder):
+    """ "Penghargaan apa saja" over "meraih tiga penghargaan Adipura Kencana, Kalpataru dan
+    Swasti Saba Wistara": the reader's best span "tiga penghargaan" says how many, not which;
+    the answer is the names the count is followed by. A count followed by no names is no item
+    at all ("4 orang" for "apa saja program")."""
+    text = (
+        "Pemerintah Kabupaten Lahat meraih tiga penghargaan Adipura Kencana, Kalpataru dan "
+        "Swasti Saba Wistara dari pemerintah pusat tahun ini. Penghargaan diserahkan di "
+        "Jakarta, Jumat (7/11/2025)."
+    )
+    hits = [ArticleHit("l", 1.0, [Passage(_chunk("l", text))])]
+    answer = builder.answer("penghargaan apa saja yang diraih Kabupaten Lahat", hits)
+    assert [s.text for s in answer.short_answers] == [
+        "Adipura Kencana, Kalpataru dan Swasti Saba Wistara"
+    ]
+    assert all(text[s.char_start : s.char_end] == s.text for s in answer.short_answers)
+    from service.reader_answer import _items_of_count
+
+    members = "Rata-rata setiap keluarga anggotanya 4 orang, kata dia."
+    (count,) = _reads(members, ("4 orang", 1.0))
+    assert _items_of_count(count) == []
+
+
 @pytest.mark.parametrize(
     ("question", "after", "expected"),
     [
