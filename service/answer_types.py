@@ -96,11 +96,20 @@ _MEASURE_SPAN = (
     r"derajat|mil|knot|kwh|mw|pagi|siang|sore|malam|wib|wita|wit)\b|"
     r"\b(rp|rupiah|dolar|dollars?|us\$|persen|percent)\b|%|\b(pukul|jam) \d))"
 )
+# What may follow a number as its unit: a percent sign or the next word.
+_UNIT_AFTER = re.compile(r"[ \t]*%|[ \t]+[^\W\d_]+")
+_ENDS_IN_AMOUNT = re.compile(
+    r"(\d|\b(juta|ribu|miliar|triliun|ratus|puluh|million|billion|trillion|thousand))$", _I
+)
+_CURRENCY = re.compile(r"\b(rp|rupiah|idr|usd|us\$|dolar|dollars?|euro)\b|rp ?\d|\$|€", _I)
 # "111 juta" is money unless a noun counted in millions follows: "111 juta angkutan logistik"
 # is no net profit. None of the 84 train-side gold answers to a money question is ruled out.
 _NOT_COUNTING = (
     r"(?!\s+(?!(rupiah|dolar|dollars?|euro|per|setiap|tiap|a|each|dari|of|in|untuk|for|yang|"
     r"pada|atau|hingga|sampai|to)\b)[^\W\d_])"
+)
+_COUNTING_AMOUNT = re.compile(
+    r"\b(juta|miliar|triliun|million|billion|trillion)\b(?!" + _NOT_COUNTING + ")", _I
 )
 _UNITS: tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...] = tuple(
     (name, re.compile(asked, _I), re.compile(fits, _I))
@@ -367,10 +376,14 @@ def question_type(question: str) -> QuestionType:
 _MAX_WORDS: dict[Kind, int] = {"quantity": 8, "date": 6, "person": 8, "place": 10}
 
 
-def span_fits(kind: Kind, span: str, unit: str | None = None) -> bool:
+def span_fits(kind: Kind, span: str, unit: str | None = None, after: str = "") -> bool:
     """Is ``span`` of the kind asked for? Lenient by design: it rules out spans that cannot be
     the answer (no digit or time word for "when", no "tahun" for "how old"), it does not check
-    that one is right. Nor is a span longer than answers of its kind are (``_MAX_WORDS``)."""
+    that one is right. Nor is a span longer than answers of its kind are (``_MAX_WORDS``).
+
+    ``after``: the passage's text right after the span. A number's unit follows it, and the
+    reader's span may stop before it: "5,44" of "5,44% penduduk" is a share, no count of
+    people; "111 juta" of "111 juta angkutan logistik" counts vehicles, no amount of money."""
     if kind in _MAX_WORDS and len(span.split()) > _MAX_WORDS[kind]:
         return False
     if kind == "quantity":
@@ -378,7 +391,15 @@ def span_fits(kind: Kind, span: str, unit: str | None = None) -> bool:
         if not _QUANTITY_SPAN.search(counted) or _DATE_ONLY.match(span.strip()):
             return False
         fits = next((f for name, _, f in _UNITS if name == unit), None)
-        return fits is None or bool(fits.search(span))
+        if fits is None:
+            return True
+        tail = _UNIT_AFTER.match(after)
+        measured = span + tail.group() if tail and _ENDS_IN_AMOUNT.search(span) else span
+        if unit == "count" and measured != span:
+            return bool(fits.search(measured))  # a share or a measure right after the number
+        if unit == "money" and not _CURRENCY.search(span) and _COUNTING_AMOUNT.search(measured):
+            return False
+        return bool(fits.search(span))
     if kind == "date":
         pattern = _DATE_UNIT_SPANS.get(unit or "", _DATE_SPAN)
         return bool(pattern.search(span)) and not _DURATION_ONLY.match(span)

@@ -366,7 +366,7 @@ class ReaderAnswerBuilder:
             r
             for r in found
             if "\n" not in r.span.text  # an answer never runs over a paragraph break
-            and span_fits(asked.kind, r.span.text, asked.unit)
+            and span_fits(asked.kind, r.span.text, asked.unit, r.chunk.text[r.span.end :])
             and not restates_question(question, r.span.text)
             and (office is None or role_before(r.chunk.text, r.span.start) in (None, office))
             and not _overlaps_any(r.span, outlets.get(id(r.chunk), []))

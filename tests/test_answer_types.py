@@ -446,3 +446,18 @@ def test_questions_that_name_no_thing() -> None:
     assert asked_thing("Which Bandung official opened it?") == asked_thing("which official opened")
     assert asked_thing("Which coordinating minister witnessed the signing?") == frozenset()
     assert mentions_thing(asked_thing("which bus terminal"), "terminal bus di Bandung")
+
+
+def test_the_unit_right_after_a_span_is_part_of_its_quantity() -> None:
+    """The reader's span may stop before the number's unit: "5,44" of "5,44% penduduk" is a
+    share, no answer to "how many people"; "111 juta" of "111 juta angkutan logistik" counts
+    vehicles, no amount of money. A count's own noun, a currency or a word that does not count
+    ("untuk", "per") after it keeps the span."""
+    assert not span_fits("quantity", "5,44", "count", "% penduduk Indonesia")
+    assert not span_fits("quantity", "1.117", "count", " meter panjangnya")
+    assert span_fits("quantity", "75", "count", " siswa dan")
+    assert span_fits("quantity", "23,85 juta orang", "count", " per Maret")
+    assert not span_fits("quantity", "lebih dari 111 juta", "money", " angkutan logistik")
+    assert span_fits("quantity", "Rp 1,3 miliar", "money", " untuk dapur")
+    assert span_fits("quantity", "1,3 miliar", "money", " untuk dapur")
+    assert span_fits("quantity", "90.000", "money", " per orang")
