@@ -1,20 +1,61 @@
 """Which spans of a passage match the query: the terms BM25 looked for (an English question's
 Indonesian words included, ``indexer.query_lexicon``), so highlights show what the lexical
-retriever matched."""
+retriever matched; and the query's codes ("2A", "27B", "GA193") wherever the passage has them
+as they are."""
 
 from __future__ import annotations
+
+import re
+from dataclasses import dataclass
 
 from indexer.analyzer import term_spans_of
 from indexer.cleaning import drop_word_splitters
 from indexer.query_lexicon import query_terms
 
-
-def highlight_terms(query: str) -> frozenset[str]:
-    """The query's BM25 terms, worked out once per response rather than once per passage; read
-    as retrieval reads the query (a soft hyphen inside a word does not split it)."""
-    return frozenset(query_terms(drop_word_splitters(query)))
+# A word that mixes digits and letters: the analyzer splits it into its runs ("2", "a") and
+# drops those that are stopwords, so its terms alone would mark "2" of "Pasal 2A".
+_WORD = re.compile(r"[^\W_]+")
 
 
-def highlight_spans(text: str, terms: frozenset[str]) -> list[tuple[int, int]]:
-    """Spans of ``text`` whose analyzed term is one of ``terms`` (``highlight_terms``)."""
-    return term_spans_of(text, terms)
+@dataclass(frozen=True)
+class HighlightTerms:
+    """What to highlight for one query, worked out once per response."""
+
+    terms: frozenset[str]
+    """The query's BM25 terms."""
+    codes: re.Pattern[str] | None
+    """The query's words that mix digits and letters, each matched as a whole word."""
+
+
+def highlight_terms(query: str) -> HighlightTerms:
+    """The query's BM25 terms and codes, worked out once per response rather than once per
+    passage; read as retrieval reads the query (a soft hyphen inside a word does not split it)."""
+    query = drop_word_splitters(query)
+    codes = sorted(
+        {
+            w.casefold()
+            for w in _WORD.findall(query)
+            if any(ch.isdigit() for ch in w) and not w.isdigit()
+        },
+        key=len,
+        reverse=True,
+    )
+    pattern = (
+        re.compile(r"(?<![^\W_])(?:" + "|".join(map(re.escape, codes)) + r")(?![^\W_])", re.I)
+        if codes
+        else None
+    )
+    return HighlightTerms(frozenset(query_terms(query)), pattern)
+
+
+def highlight_spans(text: str, terms: HighlightTerms) -> list[tuple[int, int]]:
+    """Spans of ``text`` whose analyzed term is one of the query's terms, and its codes whole
+    ("2A", not its "2"), in order, none inside another."""
+    spans = term_spans_of(text, terms.terms)
+    if terms.codes is None:
+        return spans
+    whole = [m.span() for m in terms.codes.finditer(text)]
+    if not whole:
+        return spans
+    inside = [s for s in spans if not any(a <= s[0] and s[1] <= b for a, b in whole)]
+    return sorted(inside + whole)
