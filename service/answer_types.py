@@ -326,8 +326,15 @@ class QuestionType:
     date, "clock" when a time of day is asked for, "weekday" when a day of the week is, "year"
     when a year is; for a place, the administrative level asked for ("province", "village"),
     also where the question word is "apa" ("Apakah ibukota dari Kabupaten Merangin?"); for
-    a question naming a ministry or a university, "ministry" or "university"."""
+    a question naming a ministry or a university, "ministry" or "university"; for one that
+    opens asking why, "reason"."""
 
+
+# A question that opens by asking why: the answer is a cause, a phrase or a clause ("tak
+# memenuhi kewajiban jaminan reklamasi"), never a name alone ("Mail Syahputra" for "mengapa
+# Nikita Mirzani menangis") nor a bare number. Of the 30 train-side questions opening so, one
+# gold answer is a name alone ("Jamrek", beside its "jaminan reklamasi").
+_REASON_Q = re.compile(r"\W*(mengapa|kenapa|knp|why|apa (sebab|alasan)(nya)?|alasan apa)\b", _I)
 
 # Chat spellings of question words ("brp kabupaten yg ...", "tgl brp"): 45 of the train-side
 # questions use one. "apa aja" stays no list question: as one it lost list recall on them.
@@ -361,6 +368,8 @@ def question_type(question: str) -> QuestionType:
         unit = "weekday"
     elif kind == "date" and _YEAR_Q.search(question):
         unit = "year"
+    elif kind == "other" and _REASON_Q.match(question):
+        unit = "reason"
     elif kind in ("place", "other") and (level := _LEVEL_Q.search(question)):
         unit = _LEVELS[(level.group(1) or level.group(2)).casefold()]
     elif kind in ("place", "other") and (body := _INSTITUTION_Q.search(question)):
@@ -408,6 +417,8 @@ def span_fits(kind: Kind, span: str, unit: str | None = None, after: str = "") -
         return any(w.casefold() not in _NOT_A_PERSON for w in names) and not (
             _COUNTS_SOMETHING.search(span)
         )
+    if unit == "reason":  # a cause is said in words, not with a name alone
+        return any(w[0].islower() for w in _WORDS.findall(span))
     if unit in _INSTITUTION_SPANS:
         return bool(_INSTITUTION_SPANS[unit].search(span))
     level = _LEVEL_SPAN.match(span)

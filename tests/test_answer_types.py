@@ -461,3 +461,17 @@ def test_the_unit_right_after_a_span_is_part_of_its_quantity() -> None:
     assert span_fits("quantity", "Rp 1,3 miliar", "money", " untuk dapur")
     assert span_fits("quantity", "1,3 miliar", "money", " untuk dapur")
     assert span_fits("quantity", "90.000", "money", " per orang")
+
+
+def test_a_why_question_is_not_answered_with_a_name_alone() -> None:
+    """ "mengapa Nikita Mirzani menangis" was answered "Mail Syahputra": a cause is said in
+    words; a name or a number alone is no reason."""
+    for question in ("mengapa Nikita Mirzani menangis", "Why did she cry in court?"):
+        asked = question_type(question)
+        assert (asked.kind, asked.unit) == ("other", "reason")
+        assert not span_fits(asked.kind, "Mail Syahputra", asked.unit)
+        assert not span_fits(asked.kind, "(25)", asked.unit)
+        assert span_fits(asked.kind, "tak memenuhi kewajiban jaminan reklamasi", asked.unit)
+        assert span_fits(asked.kind, "belum memiliki rekening", asked.unit)
+    # asked inside a title or after another question word, "why" asks for nothing
+    assert question_type('Siapakah penulis buku "50 Alasan Mengapa Anwar ..."').unit is None
