@@ -608,9 +608,20 @@ _COUNT_PHRASE = re.compile(
 _COUNTS_SOMETHING = re.compile(rf"(?:^|\s){_COUNT_PHRASE.pattern}\b")
 
 
+# An amount in thousands or millions with nothing after it ("lebih dari 111 juta"): a count
+# or a sum, no item either.
+_BARE_AMOUNT = re.compile(
+    r"(?:(?:sekitar|lebih dari|hampir|about|over|nearly)\s+)?\d[\d.,]*"
+    r"\s+(?:ribu|juta|miliar|triliun|thousand|million|billion|trillion)",
+    _I,
+)
+
+
 def is_count_phrase(span: str) -> bool:
-    """Is ``span`` a count alone, a number and the common noun it counts ("dua penghargaan")?"""
-    return _COUNT_PHRASE.fullmatch(span.strip()) is not None
+    """Is ``span`` a count alone, a number and the common noun it counts ("dua penghargaan"),
+    or an amount in thousands or millions ("lebih dari 111 juta")?"""
+    span = span.strip()
+    return _COUNT_PHRASE.fullmatch(span) is not None or _BARE_AMOUNT.fullmatch(span) is not None
 
 
 # Words for people: "152 penumpang" counts the "orang" of "berapa orang yang tewas", "35 orang"

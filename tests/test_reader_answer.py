@@ -350,6 +350,11 @@ def test_a_count_is_no_item_of_a_list(builder):
     members = "Rata-rata setiap keluarga anggotanya 4 orang, kata dia."
     (count,) = _reads(members, ("4 orang", 1.0))
     assert _items_of_count(count) == []
+    served = "Jasa Marga melayani lebih dari 111 juta angkutan logistik."
+    (amount,) = _reads(served, ("lebih dari 111 juta", 1.0))
+    assert _items_of_count(amount) == []
+    (name,) = _reads(served, ("Jasa Marga", 1.0))
+    assert _items_of_count(name) == [name]
 
 
 @pytest.mark.parametrize(
