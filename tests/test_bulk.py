@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
+from datetime import UTC, datetime, timedelta, timezone
 
 import httpx
 import pytest
@@ -348,6 +349,40 @@ def test_listing_pages_through_every_article_and_stats_count_them(server):
         assert all(a["indexed_at"] >= moment for a in fresh)
     finally:
         httpx.delete(f"{url}/articles/bulk-listed", headers=AUTH, timeout=60)
+
+
+def test_stats_date_range_compares_moments_not_offsets(server):
+    """Articles dated with other offsets than Jakarta's: the range is the earliest and the
+    latest moment, not the first and last ISO text (which sorted by the local clock)."""
+    url = server
+    stats = httpx.get(f"{url}/stats", timeout=30).json()
+    first, last = (datetime.fromisoformat(stats[k]) for k in ("published_from", "published_to"))
+    base = {"title": "Jadwal bus malam", "category": "Uji", "source": "Zona Waktu"}
+    later = last + timedelta(minutes=30)  # written in UTC: its text sorts before ``last``'s
+    earlier_text = (first + timedelta(hours=-1)).astimezone(timezone(timedelta(hours=9)))
+    not_first = (first + timedelta(hours=5)).astimezone(timezone(timedelta(hours=-5)))
+    articles = {
+        "tz-late": later.astimezone(UTC),
+        "tz-early-text": not_first,  # its text sorts before ``first``'s, its moment after
+        "tz-earliest": earlier_text,
+    }
+    try:
+        for n, (article_id, published) in enumerate(articles.items()):
+            article = {
+                **base,
+                "id": article_id,
+                "published": published.isoformat(),
+                "text": f"Layanan bus malam rute {n} dimulai pekan depan di kota ini.",
+            }
+            put = httpx.put(f"{url}/articles/{article_id}", json=article, headers=AUTH, timeout=120)
+            assert put.status_code in (200, 201), put.text
+        stats = httpx.get(f"{url}/stats", timeout=30).json()
+        assert datetime.fromisoformat(stats["published_to"]) == later
+        assert datetime.fromisoformat(stats["published_from"]) == earlier_text
+    finally:
+        httpx.post(
+            f"{url}/articles/delete", json={"ids": list(articles)}, headers=AUTH, timeout=120
+        )
 
 
 def test_post_search_and_filters_with_several_values(server):
