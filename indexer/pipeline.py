@@ -76,6 +76,8 @@ class IndexReport:
     manifest: Manifest | None = None
     outcomes: dict[str, str] = field(default_factory=dict)
     """Each staged article's fate: added, updated or unchanged (duplicates: ``duplicates``)."""
+    missing: list[str] = field(default_factory=list)
+    """Ids asked to be deleted that the index did not hold (``write_articles``' ``missing_ok``)."""
 
 
 def embed_headlines(embedder: Embedder, titles: Sequence[str]) -> np.ndarray:
@@ -349,11 +351,15 @@ def write_articles(
     lock_timeout: float = 0.0,
     dense: DenseConfig | None = None,
     progress: ProgressSink | None = None,
+    missing_ok: bool = False,
 ) -> IndexReport:
     """Add or replace ``upsert`` and remove ``delete`` (ids) in one generation of the index
     in ``index_dir``, which must already exist (an HTTP write: see ``IndexWriter``'s
     ``create``). ``ArticleNotFoundError`` names a deleted id that is not in the index, and
-    then nothing is written. A write that changes nothing commits no generation."""
+    then nothing is written; with ``missing_ok`` such ids are listed in the report's
+    ``missing`` instead, as found once the writer holds the lock (so a delete sent after a
+    write that adds the id, and waiting behind it, deletes it). A write that changes nothing
+    commits no generation."""
     started = time.perf_counter()
     report = IndexReport()
     with IndexWriter(
@@ -365,9 +371,10 @@ def write_articles(
         create=False,
     ) as writer:
         missing = [a for a in dict.fromkeys(delete) if not writer.delete([a])]
-        if missing:
+        if missing and not missing_ok:
             raise ArticleNotFoundError(f"no article with id {missing[0]!r}")
-        report.removed = len(set(delete))
+        report.missing = missing
+        report.removed = len(set(delete)) - len(missing)
         deduped = dedupe(list(upsert))
         report.duplicates = dict(deduped.duplicates)
         stage_articles(

@@ -97,14 +97,19 @@ class LiveIndex:
         delete: Sequence[str] = (),
         progress_path: Path | None = None,
         queued: bool = False,
+        missing_ok: bool = False,
     ) -> IndexReport:
         """Add or replace ``upsert`` and remove ``delete`` in one generation, in the write
         worker process (``service.write_worker``), then serve the result at once (a written
         article is answerable, a deleted one gone, when this returns). Behind another write
         of this server it waits ``NEWSQA_WRITE_LOCK_TIMEOUT``, as for another process's;
-        ``queued`` (a bulk job, whose client is not waiting) waits its turn."""
+        ``queued`` (a bulk job, whose client is not waiting) waits its turn; ``missing_ok``
+        lists ids to delete that are not there in the report instead of failing
+        (``indexer.pipeline.write_articles``)."""
         wait = None if queued else self.settings.write_lock_timeout
-        report = self._worker.write(self.store.path, upsert, delete, progress_path, wait)
+        report = self._worker.write(
+            self.store.path, upsert, delete, progress_path, wait, missing_ok
+        )
         self.reload()
         return report
 

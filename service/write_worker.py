@@ -130,6 +130,7 @@ def _write(
     upsert: Sequence[Article],
     delete: Sequence[str],
     progress_path: Path | None = None,
+    missing_ok: bool = False,
 ) -> IndexReport:
     assert _embedder is not None and _settings is not None, "write worker not initialized"
     progress = ProgressFile(progress_path) if progress_path is not None else None
@@ -141,6 +142,7 @@ def _write(
         lock_timeout=_settings.write_lock_timeout,
         dense=dense_config(_settings),
         progress=progress,
+        missing_ok=missing_ok,
     )
     if progress is not None:
         progress.flush()
@@ -163,9 +165,11 @@ class WriteWorker:
         delete: Sequence[str] = (),
         progress_path: Path | None = None,
         wait: float | None = None,
+        missing_ok: bool = False,
     ) -> IndexReport:
         """Run one write in the worker; its report, or the error it raised. With
-        ``progress_path``, the worker keeps its progress in that file (``ProgressFile``).
+        ``progress_path``, the worker keeps its progress in that file (``ProgressFile``);
+        ``missing_ok`` as ``write_articles``'.
 
         ``wait``: seconds to wait for a write of this server still running (a bulk job), then
         ``IndexBusyError``; None waits as long as it takes. A write queued in the pool waited
@@ -177,7 +181,7 @@ class WriteWorker:
                 "s (NEWSQA_WRITE_LOCK_TIMEOUT): retry later"
             )
         try:
-            return self._write(index_dir, upsert, delete, progress_path)
+            return self._write(index_dir, upsert, delete, progress_path, missing_ok)
         finally:
             self._turn.release()
 
@@ -187,10 +191,13 @@ class WriteWorker:
         upsert: Sequence[Article],
         delete: Sequence[str],
         progress_path: Path | None,
+        missing_ok: bool = False,
     ) -> IndexReport:
         pool = self._start()
         try:
-            future = pool.submit(_write, index_dir, list(upsert), list(delete), progress_path)
+            future = pool.submit(
+                _write, index_dir, list(upsert), list(delete), progress_path, missing_ok
+            )
             return future.result()
         except BrokenProcessPool as exc:
             with self._lock:

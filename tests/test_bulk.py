@@ -146,6 +146,36 @@ def test_bulk_ndjson_is_a_job_with_a_result_per_record_and_one_generation(server
     assert httpx.get(f"{url}/articles/bulk-copy", timeout=30).status_code == 404
 
 
+def test_a_batch_delete_sent_during_a_bulk_job_deletes_what_the_job_adds(server):
+    """POST /articles/delete waits behind a running job as DELETE /articles/{id} does, and
+    then finds what the job wrote: it used to answer the job's ids missing at once, from the
+    generation served before the job, and they stayed once the job was done."""
+    url = server
+    records = [{**festival(i), "id": f"later-{i:03d}"} for i in range(300, 460)]
+    posted = httpx.post(f"{url}/articles/bulk", json=records, headers=AUTH, timeout=60)
+    assert posted.status_code == 202, posted.text
+    job_id = posted.json()["id"]
+    deadline = time.monotonic() + 300
+    while True:  # the job's write holds the lock once it knows its chunks
+        job = httpx.get(f"{url}/jobs/{job_id}", headers=AUTH, timeout=30).json()
+        if job["progress"]["chunks_total"] is not None:
+            break
+        assert job["state"] in ("queued", "running") and time.monotonic() < deadline, job
+        time.sleep(0.02)
+    ids = ["later-300", "later-459", "never-there"]
+    deleted = httpx.post(f"{url}/articles/delete", json={"ids": ids}, headers=AUTH, timeout=120)
+    assert deleted.status_code == 200, deleted.text
+    assert wait_for_job(url, job_id)["state"] == "done"
+    assert deleted.json()["deleted"] == ["later-300", "later-459"]
+    assert deleted.json()["missing"] == ["never-there"]
+    for article_id in ids:
+        assert httpx.get(f"{url}/articles/{article_id}", timeout=30).status_code == 404
+    assert httpx.get(f"{url}/articles/later-301", timeout=30).status_code == 200
+    rest = [r["id"] for r in records[1:-1]]
+    cleanup = httpx.post(f"{url}/articles/delete", json={"ids": rest}, headers=AUTH, timeout=120)
+    assert cleanup.json()["missing"] == []
+
+
 def test_bulk_refusals_name_the_problem(server):
     url = server
     assert httpx.post(f"{url}/articles/bulk", json=[], timeout=30).status_code == 401

@@ -19,9 +19,9 @@ from starlette.concurrency import run_in_threadpool
 
 from indexer.documents import Article
 from indexer.sources import Unreadable, article_from_record, json_record
-from newsqa.errors import ArticleNotFoundError, JobNotFoundError
+from newsqa.errors import JobNotFoundError
 from service import schemas
-from service.deps import ComponentsDep, LiveDep
+from service.deps import LiveDep
 from service.jobs import JOBS_DIR, KEEP, Item, JobRunner
 from service.routes.params import known_query_only
 from service.routes.writes import WRITE_ERRORS, require_admin
@@ -177,26 +177,21 @@ def get_job(job_id: str, jobs: JobsDep) -> schemas.JobOut:
 
 
 @router.post("/articles/delete", response_model=schemas.DeleteResult)
-def delete_articles(
-    body: schemas.DeleteRequest, c: ComponentsDep, live: LiveDep
-) -> schemas.DeleteResult:
+def delete_articles(body: schemas.DeleteRequest, live: LiveDep) -> schemas.DeleteResult:
     """Remove many articles (or duplicates' ids) in one generation; ids not in the index are
-    listed as missing, not an error, so a sync can send the same delete twice."""
+    listed as missing, not an error, so a sync can send the same delete twice.
+
+    Which ids are there is decided by the writer once it holds the lock, as for DELETE
+    /articles/{id}: looked up in the served generation first, the ids a running bulk job was
+    adding were answered missing at once and stayed, though the delete came after it."""
     ids = list(dict.fromkeys(body.ids))
-    present = [a for a in ids if c.store.resolve(a) is not None]
-    missing = [a for a in ids if a not in set(present)]
-    if present:
-        try:
-            report = live.write(delete=present)
-        except ArticleNotFoundError:  # deleted by another writer meanwhile: look again
-            store = live.store
-            present = [a for a in present if store.resolve(a) is not None]
-            missing = [a for a in ids if a not in set(present)]
-            report = live.write(delete=present) if present else None
-        manifest = report.manifest if report is not None else live.store.manifest
-    else:
-        manifest = c.store.manifest
+    report = live.write(delete=ids, missing_ok=True)
+    manifest = report.manifest
     assert manifest is not None
+    missing = set(report.missing)
     return schemas.DeleteResult(
-        generation=manifest.generation, articles=manifest.articles, deleted=present, missing=missing
+        generation=manifest.generation,
+        articles=manifest.articles,
+        deleted=[a for a in ids if a not in missing],
+        missing=report.missing,
     )
