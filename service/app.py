@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import replace
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
@@ -105,15 +104,26 @@ def _lifespan(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         first = build_components(settings, embedder)
+        # What every generation shares, without the first one's store: holding ``first``
+        # here (or in this frame) kept the startup generation, its vectors in memory and its
+        # segment files open after a merge deleted them, for as long as the server ran.
+        model, answerer = first.embedder, first.answerer
 
         def build(store: IndexStore) -> Components:
-            return replace(first, store=store, retriever=HybridRetriever(store, first.embedder))
+            return Components(
+                settings=settings,
+                embedder=model,
+                store=store,
+                retriever=HybridRetriever(store, model),
+                answerer=answerer,
+            )
 
         def swap(components: Components) -> None:
             app.state.components = components  # one assignment: requests see old or new
             metrics.record_index_loaded(app)
 
         live = LiveIndex(first.store, build, swap, settings=settings)
+        del first
         app.state.live = live
         app.state.jobs = JobRunner(live)
         live.start(settings.reload_interval)

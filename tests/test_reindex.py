@@ -833,3 +833,37 @@ def test_http_copies_of_a_real_article_are_one_story(writable_server, shared_dir
     finally:
         for record in written:
             httpx.delete(f"{url}/articles/{record['id']}", headers=AUTH)
+
+
+def test_the_app_lets_go_of_the_generation_it_started_with(tmp_path, embedder, settings, dense):
+    """After writes, nothing of the app holds the generation it started with (its vectors in
+    memory, its segment files open after a merge deleted them): the app kept its first
+    components to build the next ones from, and with them that generation for as long as the
+    server ran (a server showed its startup segments "(deleted)" in /proc/PID/fd forty
+    generations later)."""
+    import gc
+    import weakref
+
+    from fastapi.testclient import TestClient
+    from pydantic import SecretStr
+
+    from service.app import create_app
+
+    index_dir = tmp_path / "index"
+    build_index([write_jsonl(tmp_path / "a.jsonl", RECORDS[:2])], index_dir, embedder, dense=dense)
+    writable = settings.model_copy(
+        update={
+            "index_dir": index_dir,
+            "admin_token": SecretStr(TOKEN),
+            "rate_limit_per_minute": 0,
+        }
+    )
+    with TestClient(create_app(writable, embedder)) as client:
+        startup = weakref.ref(client.app.state.components.store)
+        for n in range(2):
+            record = {**RECORDS[n], "text": f"{RECORDS[n]['text']} Ralat nomor {n}."}
+            put = client.put(f"/articles/{record['id']}", json=record, headers=AUTH)
+            assert put.status_code == 200, put.text
+        assert client.app.state.components.store is not startup()
+        gc.collect()
+        assert startup() is None, gc.get_referrers(startup())
