@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 import numpy as np
+from filelock import FileLock
 
 from indexer.analyzer import analyze
 from indexer.chunking import Chunker
@@ -352,6 +353,7 @@ def write_articles(
     dense: DenseConfig | None = None,
     progress: ProgressSink | None = None,
     missing_ok: bool = False,
+    lock: FileLock | None = None,
 ) -> IndexReport:
     """Add or replace ``upsert`` and remove ``delete`` (ids) in one generation of the index
     in ``index_dir``, which must already exist (an HTTP write: see ``IndexWriter``'s
@@ -359,7 +361,8 @@ def write_articles(
     then nothing is written; with ``missing_ok`` such ids are listed in the report's
     ``missing`` instead, as found once the writer holds the lock (so a delete sent after a
     write that adds the id, and waiting behind it, deletes it). A write that changes nothing
-    commits no generation."""
+    commits no generation. ``lock``: the directory's lock, held by the caller already
+    (``lock_index``)."""
     started = time.perf_counter()
     report = IndexReport()
     with IndexWriter(
@@ -369,6 +372,7 @@ def write_articles(
         lock_timeout,
         dense=dense,
         create=False,
+        lock=lock,
     ) as writer:
         missing = [a for a in dict.fromkeys(delete) if not writer.delete([a])]
         if missing and not missing_ok:

@@ -11,7 +11,8 @@ the segment files, merges, Milvus upserts) runs in one long-lived worker process
   at 19 gets about 1% of a core (150 chunks took 11 minutes here while tests ran beside it);
 * has its own thread budget (``NEWSQA_WRITE_THREADS`` torch and FAISS threads, default 1), so
   that its OpenMP team never competes with the server's for both cores;
-* loads its own copy of the model on the first write (seconds), and keeps it for later ones.
+* loads its own copy of the model on the first write (seconds), once it holds the index
+  lock, and keeps it for later ones.
 
 The server waits for the worker's report, then swaps the new generation in before it answers,
 as before. The worker holds the index directory's writer lock, like any other writer; if it
@@ -35,6 +36,7 @@ from pathlib import Path
 from indexer.documents import Article
 from indexer.embedder import Embedder
 from indexer.pipeline import IndexReport, write_articles
+from indexer.store import lock_index
 from newsqa.errors import IndexBusyError, IndexWriteError
 from newsqa.settings import Settings
 from service.index_open import dense_config, open_embedder
@@ -46,21 +48,29 @@ _settings: Settings | None = None
 
 
 def _init(settings: Settings, server_pid: int) -> None:
-    import faiss
-    import torch
-
-    from indexer.openmp import on_openmp_thread
-
-    global _embedder, _settings
+    global _settings
     _end_with(server_pid)
     os.nice(WRITE_NICE)
-    threads = settings.write_threads
-    on_openmp_thread(torch.set_num_threads, threads)
-    on_openmp_thread(faiss.omp_set_num_threads, threads)
-    _settings = settings
-    _embedder = open_embedder(
-        settings.model_copy(update={"embed_cache_size": 0}), embeds_questions=False
-    )
+    _settings = settings  # the model: loaded by the first write, under the index lock
+
+
+def _loaded_embedder() -> Embedder:
+    """The worker's model, loaded (seconds: torch, FAISS, the weights) on the first call."""
+    global _embedder
+    assert _settings is not None, "write worker not initialized"
+    if _embedder is None:
+        import faiss
+        import torch
+
+        from indexer.openmp import on_openmp_thread
+
+        threads = _settings.write_threads
+        on_openmp_thread(torch.set_num_threads, threads)
+        on_openmp_thread(faiss.omp_set_num_threads, threads)
+        _embedder = open_embedder(
+            _settings.model_copy(update={"embed_cache_size": 0}), embeds_questions=False
+        )
+    return _embedder
 
 
 def _end_with(server_pid: int) -> None:
@@ -132,18 +142,26 @@ def _write(
     progress_path: Path | None = None,
     missing_ok: bool = False,
 ) -> IndexReport:
-    assert _embedder is not None and _settings is not None, "write worker not initialized"
+    assert _settings is not None, "write worker not initialized"
     progress = ProgressFile(progress_path) if progress_path is not None else None
-    report = write_articles(
-        index_dir,
-        _embedder,
-        upsert,
-        delete,
-        lock_timeout=_settings.write_lock_timeout,
-        dense=dense_config(_settings),
-        progress=progress,
-        missing_ok=missing_ok,
-    )
+    # The lock first, the model under it: a first write loaded the model (about 10 s) before
+    # it asked for the lock, so behind another writer it answered 409 that much later than
+    # NEWSQA_WRITE_LOCK_TIMEOUT (12 s for a timeout of 2).
+    lock = lock_index(index_dir, _settings.write_lock_timeout)
+    try:
+        report = write_articles(
+            index_dir,
+            _loaded_embedder(),
+            upsert,
+            delete,
+            lock_timeout=_settings.write_lock_timeout,
+            dense=dense_config(_settings),
+            progress=progress,
+            lock=lock,
+            missing_ok=missing_ok,
+        )
+    finally:
+        lock.release()
     if progress is not None:
         progress.flush()
     return report

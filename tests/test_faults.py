@@ -197,3 +197,50 @@ def test_a_killed_server_leaves_no_write_worker_behind(tmp_path, corpus_index, s
         assert store.article("fault-1") is not None
     finally:
         store.close()
+
+
+def test_a_first_write_behind_another_writer_waits_the_lock_timeout_only(
+    tmp_path, corpus_index, settings
+):
+    """The write worker loaded its model (seconds) before it asked for the index lock, so the
+    server's first write, behind another process's writer, answered 409 after the model load
+    plus NEWSQA_WRITE_LOCK_TIMEOUT (12 s for a timeout of 2). The lock comes first now, and
+    the model loads under it: the refusal comes before the model is loaded, which the write
+    that follows (the lock free) then pays."""
+    from filelock import FileLock
+
+    from indexer.store import LOCK
+    from newsqa.server_process import serve_in_background
+
+    index_dir = tmp_path / "index"
+    shutil.copytree(corpus_index, index_dir)
+    env = {
+        "NEWSQA_CACHE_DIR": str(settings.cache_dir),
+        "NEWSQA_ADMIN_TOKEN": "faults-token",
+        "NEWSQA_RATE_LIMIT_PER_MINUTE": "0",
+        "NEWSQA_WRITE_LOCK_TIMEOUT": "1",
+    }
+    article = {"text": "Dermaga baru di tepi Sungai Musi dibuka untuk perahu wisata."}
+    headers = {"Authorization": "Bearer faults-token"}
+    with serve_in_background(index_dir, env) as server:
+        other_writer = FileLock(str(index_dir / LOCK))
+        other_writer.acquire(timeout=0)
+        try:
+            started = time.monotonic()
+            refused = httpx.put(
+                f"{server.url}/articles/lock-1", json=article, headers=headers, timeout=300
+            )
+            refused_after = time.monotonic() - started
+        finally:
+            other_writer.release()
+        assert refused.status_code == 409, refused.text
+        assert "being written by another process" in refused.json()["detail"]
+        started = time.monotonic()
+        written = httpx.put(
+            f"{server.url}/articles/lock-1", json=article, headers=headers, timeout=300
+        )
+        written_after = time.monotonic() - started
+        assert written.status_code == 201, written.text
+    # The refusal did not wait for the model (the write after it did): relative, so that a
+    # busy machine, which slows both, does not decide it.
+    assert refused_after < written_after, (refused_after, written_after)

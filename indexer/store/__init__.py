@@ -22,7 +22,7 @@ from indexer.store.manifest import Manifest, current_generation, read_manifest
 from indexer.store.reader import CatalogEntry, IndexStore
 from indexer.store.segment import ChunkRecord, Segment
 from indexer.store.segment_writer import SegmentData
-from indexer.store.writer import IndexWriter
+from indexer.store.writer import IndexWriter, lock_index
 
 __all__ = [
     "FORMAT_VERSION",
@@ -40,5 +40,6 @@ __all__ = [
     "chunk_key",
     "content_hash",
     "current_generation",
+    "lock_index",
     "read_manifest",
 ]

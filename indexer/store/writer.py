@@ -70,11 +70,15 @@ class IndexWriter:
         *,
         create: bool = True,
         max_segments: int = MAX_SEGMENTS,
+        lock: FileLock | None = None,
     ) -> None:
         """``create=False`` refuses a directory with no committed index instead of starting a
         new one there: a service writing into the index it serves must not replace an index
         that vanished under it with one holding only the written articles. ``dense`` with
-        Milvus mirrors every commit to its collection (the base is always read from FAISS)."""
+        Milvus mirrors every commit to its collection (the base is always read from FAISS).
+        ``lock``: the directory's lock, already held by the caller (``lock_index``); taken
+        again at once (a FileLock is reentrant for its holder) and released once by ``close``,
+        so the caller's own hold outlasts the writer."""
         self.index_dir = index_dir
         self.segments_dir = index_dir / SEGMENTS
         self.max_segments = max_segments
@@ -84,7 +88,7 @@ class IndexWriter:
             self.segments_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise IndexWriteError(f"cannot create index directory {index_dir}: {exc}") from exc
-        self._lock = _acquire(index_dir, lock_timeout)
+        self._lock = _acquire(index_dir, lock_timeout, lock)
         self._reuse = dict(reuse or {})
         self._opened: list[Segment] = []  # closed with the writer; reused ones are not ours
         self.mirror: MilvusMirror | None = None
@@ -397,8 +401,19 @@ class IndexWriter:
             log.warning("generation committed, Milvus not fully updated: %s", exc)
 
 
-def _acquire(index_dir: Path, timeout: float) -> FileLock:
-    lock = FileLock(str(index_dir / LOCK))
+def lock_index(index_dir: Path, timeout: float = 0.0) -> FileLock:
+    """The writer lock of the committed index in ``index_dir``, held (release it when done):
+    for a writer that has work to do under the lock before its ``IndexWriter`` can exist (the
+    service's write worker loads its model). Waits ``timeout`` seconds for another writer,
+    then ``IndexBusyError``; a directory with no committed index is refused as
+    ``IndexWriter(create=False)`` refuses it (taking the lock would make the folder again)."""
+    if not (index_dir / CURRENT).is_file():
+        raise IndexWriteError(_vanished(index_dir))
+    return _acquire(index_dir, timeout)
+
+
+def _acquire(index_dir: Path, timeout: float, lock: FileLock | None = None) -> FileLock:
+    lock = lock or FileLock(str(index_dir / LOCK))
     try:
         lock.acquire(timeout=timeout)
     except Timeout:
