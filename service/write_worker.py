@@ -23,6 +23,7 @@ starts a new worker.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import select
 import threading
@@ -42,6 +43,8 @@ from newsqa.settings import Settings
 from service.index_open import dense_config, open_embedder
 
 WRITE_NICE = 10
+
+log = logging.getLogger(__name__)
 
 _embedder: Embedder | None = None
 _settings: Settings | None = None
@@ -101,6 +104,7 @@ class ProgressFile:
         self.interval = interval
         self.tasks: dict[str, dict[str, float | None]] = {}
         self._written = 0.0
+        self._failed = False
 
     def add_task(self, description: str, total: float | None = None) -> str:
         self.tasks[description] = {"completed": 0, "total": total}
@@ -124,8 +128,17 @@ class ProgressFile:
             return
         self._written = now
         tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.tasks))
-        os.replace(tmp, self.path)  # a reader never sees half a file
+        try:
+            tmp.write_text(json.dumps(self.tasks))
+            os.replace(tmp, self.path)  # a reader never sees half a file
+        except OSError as exc:
+            # Progress is for pollers only: on a full disk it failed the write itself, as
+            # "internal error: OSError", and left its .tmp file in .jobs for good. The write
+            # goes on, and fails (or not) with the writer's own message.
+            tmp.unlink(missing_ok=True)
+            if not self._failed:
+                self._failed = True
+                log.warning("cannot save indexing progress to %s: %s", self.path, exc)
 
     @staticmethod
     def read(path: Path) -> dict[str, dict[str, float | None]]:

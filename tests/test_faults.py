@@ -15,6 +15,7 @@ import pytest
 from conftest import CORPUS_DIR, running_server
 
 from indexer.pipeline import build_index
+from indexer.sources import article_from_record
 from indexer.store import IndexStore
 from newsqa.errors import IndexWriteError
 
@@ -244,3 +245,30 @@ def test_a_first_write_behind_another_writer_waits_the_lock_timeout_only(
     # The refusal did not wait for the model (the write after it did): relative, so that a
     # busy machine, which slows both, does not decide it.
     assert refused_after < written_after, (refused_after, written_after)
+
+
+def test_a_bulk_write_on_a_full_disk_fails_with_the_writers_message(tmp_path, tiny_disk, embedder):
+    """A bulk job's progress file could not be written on a full disk either: its OSError
+    failed the write as "internal error: OSError: [Errno 28] ..." and left
+    ``<job>.progress.tmp`` in ``.jobs``, which no cleanup removes. Progress is best-effort;
+    the write fails as any write on a full disk does, saying the index is unchanged."""
+    from indexer.pipeline import write_articles
+    from service.write_worker import ProgressFile
+
+    records = [json.loads(line) for line in (CORPUS_DIR / "articles.jsonl").open()]
+    first = tmp_path / "first.jsonl"
+    first.write_text("".join(json.dumps(r) + "\n" for r in records[:3]))
+    index_dir = tiny_disk / "index"
+    build_index([first], index_dir, embedder)
+    jobs = index_dir / ".jobs"
+    jobs.mkdir()
+    filler = fill(tiny_disk)
+    more = [article_from_record(r, "test") for r in records[3:10]]
+    progress = ProgressFile(jobs / "job.progress.json")
+
+    with pytest.raises(IndexWriteError, match="No space left on device.*index is unchanged"):
+        write_articles(index_dir, embedder, more, progress=progress)
+    assert list(jobs.iterdir()) == []
+    filler.unlink()
+    assert write_articles(index_dir, embedder, more, progress=progress).articles == 10
+    assert ProgressFile.read(jobs / "job.progress.json")
