@@ -272,3 +272,35 @@ def test_a_bulk_write_on_a_full_disk_fails_with_the_writers_message(tmp_path, ti
     filler.unlink()
     assert write_articles(index_dir, embedder, more, progress=progress).articles == 10
     assert ProgressFile.read(jobs / "job.progress.json")
+
+
+@pytest.fixture
+def read_only_copy(tmp_path, corpus_index):
+    """A copy of the corpus index behind a read-only bind mount (root ignores file modes)."""
+    copy, mount = tmp_path / "index", tmp_path / "ro"
+    shutil.copytree(corpus_index, copy)
+    mount.mkdir()
+    if subprocess.run(["mount", "--bind", str(copy), str(mount)]).returncode != 0:
+        pytest.skip("cannot bind-mount here (needs root)")
+    try:
+        if subprocess.run(["mount", "-o", "remount,bind,ro", str(mount)]).returncode != 0:
+            pytest.skip("cannot remount read-only here")
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_a_write_into_a_read_only_index_says_so(read_only_copy, embedder):
+    """The lock file of a read-only index directory cannot be opened: its OSError reached the
+    client as a bare 500 Internal Server Error (a bulk job: "internal error: OSError"). Now a
+    write fails as a write that cannot be made (503 over HTTP), naming the directory."""
+    from indexer.pipeline import write_articles
+
+    article = article_from_record({"id": "ro-1", "text": "Jembatan Ampera ditutup."}, "test")
+    with pytest.raises(IndexWriteError, match="Read-only file system.*index is unchanged"):
+        write_articles(read_only_copy, embedder, [article])
+    store = IndexStore.open(read_only_copy)  # still served as it was
+    try:
+        assert store.article("ro-1") is None
+    finally:
+        store.close()

@@ -421,6 +421,11 @@ def _acquire(index_dir: Path, timeout: float, lock: FileLock | None = None) -> F
             f"index {index_dir} is being written by another process (lock "
             f"{index_dir / LOCK}); try again when it is done"
         ) from None
+    except OSError as exc:  # a read-only mount or folder: the lock file cannot be opened
+        # An HTTP write answered a bare 500 (and a bulk job "internal error: OSError").
+        raise IndexWriteError(
+            f"cannot write to {index_dir}: {exc}; the committed index is unchanged"
+        ) from exc
     return lock
 
 
