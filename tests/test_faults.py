@@ -304,3 +304,35 @@ def test_a_write_into_a_read_only_index_says_so(read_only_copy, embedder):
         assert store.article("ro-1") is None
     finally:
         store.close()
+
+
+def _open_files_under(directory: Path) -> list[str]:
+    found = []
+    for fd in Path("/proc/self/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue  # closed meanwhile
+        if target.startswith(str(directory)):
+            found.append(target)
+    return found
+
+
+def test_a_dropped_generation_closes_its_files_at_once(tmp_path, corpus_index):
+    """A server drops a generation when it swaps in the next; a segment that writes or merges
+    removed then still had its SQLite file open, deleted, disk space and all, until Python's
+    cyclic GC happened to run (a sqlite3 connection sits in a reference cycle): 28 such files
+    in a server after 200 writes. Dropping the store closes them now."""
+    import gc
+
+    index_dir = tmp_path / "index"
+    shutil.copytree(corpus_index, index_dir)
+    gc.collect()
+    gc.disable()  # as between two runs of the collector in a server
+    try:
+        store = IndexStore.open(index_dir)
+        assert _open_files_under(index_dir)
+        del store
+        assert _open_files_under(index_dir) == []
+    finally:
+        gc.enable()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import weakref
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -115,6 +116,11 @@ class Segment:
             self.aliases = dict(self.db.execute("SELECT alias, article_id FROM aliases"))
         except (OSError, sqlite3.Error) as exc:
             raise CorruptIndexError(f"index segment {path} cannot be read: {exc}") from exc
+        # Closed as soon as the segment is dropped: a sqlite3 connection is in a reference
+        # cycle of its own (its statement cache), so it closed only when the cyclic GC ran. A
+        # server kept every segment that writes and merges had removed open, deleted files
+        # and their disk space included, until then (dozens after a few hundred writes).
+        self._close_db = weakref.finalize(self, self.db.close)
         self._loaded: _Loaded | None = None
         self._index: Any = None
         self._load_lock = threading.Lock()
@@ -377,7 +383,7 @@ class Segment:
         )
 
     def close(self) -> None:
-        self.db.close()
+        self._close_db()
 
 
 def article_from_row(row: tuple) -> Article:
