@@ -274,6 +274,7 @@ def build_index(
     dense: DenseConfig | None = None,
     engine: Engine = "local",
     max_segments: int = MAX_SEGMENTS,
+    lock: FileLock | None = None,
 ) -> IndexReport:
     """Read, clean and deduplicate ``paths`` and bring the index in ``index_dir`` up to date.
 
@@ -282,7 +283,8 @@ def build_index(
     records are skipped and reported; the run fails only when nothing could be read, and then
     the committed index stays as it was. ``workers > 1`` embeds the chunks in that many
     processes (``engine="local"``); ``engine="ray"`` in that many Ray actors (``embed_chunks``).
-    ``dense`` with Milvus mirrors the commit to its collection (``IndexWriter``).
+    ``dense`` with Milvus mirrors the commit to its collection (``IndexWriter``). ``lock``:
+    the directory's lock, held by the caller already (``lock_index``).
     """
     started = time.perf_counter()
     report = IndexReport()
@@ -308,6 +310,7 @@ def build_index(
         lock_timeout,
         dense=dense,
         max_segments=max_segments,
+        lock=lock,
     ) as writer:
         if prune and writer.base is not None:
             # Before staging: a new article that copies one leaving now is no duplicate. A
