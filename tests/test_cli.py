@@ -398,6 +398,8 @@ def test_model_build_reports_the_cached_model():
         (["export", "--format", "csv"], 2, "csv"),
         (["index", "corpus", "--engine", "spark"], 2, "local or ray"),
         (["watch", "{missing}"], 1, "is not a folder"),
+        (["serve", "--port", "99999", "--index-dir", "{missing}"], 2, "--port"),
+        (["serve", "--port", "0", "--index-dir", "{missing}"], 2, "--port"),
         (["reader", "evaluate", "--questions", "{missing}"], 1, "no such file"),
         (
             ["reader", "train", "--passages", "{missing}", "--questions", "{missing}"],

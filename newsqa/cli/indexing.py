@@ -261,7 +261,11 @@ def watch(
 def serve(
     index_dir: IndexDir = None,
     host: Annotated[str | None, typer.Option(help="Bind address (default 127.0.0.1).")] = None,
-    port: Annotated[int | None, typer.Option(help="Port (default 8000).")] = None,
+    # bounded as NEWSQA_PORT is: uvloop took 99999 modulo 65536 and served on 34463, while
+    # the log said 99999
+    port: Annotated[
+        int | None, typer.Option(min=1, max=65535, help="Port (default NEWSQA_PORT, 8000).")
+    ] = None,
     forwarded_allow_ips: Annotated[
         str | None,
         typer.Option(
