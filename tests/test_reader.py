@@ -598,6 +598,30 @@ def test_faster_runtimes_read_what_torch_reads(encoder_dir, facqa, settings, run
     assert alone.no_answer_score == pytest.approx(beside.no_answer_score, abs=tolerance)
 
 
+def test_resume_with_nothing_to_resume_says_so(encoder_dir, facqa, tmp_path):
+    """`newsqa reader train --resume` with no resume point (a mistyped --checkpoint-dir) began
+    a new run from step 0 without a word; it still starts one (a restart loop passes --resume
+    from the first try), but names the folder it found nothing in."""
+
+    class Stopped(Exception):
+        pass
+
+    lines: list[str] = []
+
+    def log(message: str) -> None:
+        lines.append(message)
+        if message.startswith("epoch "):  # the run has begun: what it said before is enough
+            raise Stopped
+
+    settings = dict(max_steps=1, batch_size=2, max_length=64, doc_stride=16, log_every=1)
+    config = TrainConfig(**settings, limit_questions=4, holdout_fraction=0.0, resume=True)
+    args = (encoder_dir, facqa["passages"], facqa["train"], None, tmp_path / "out")
+    with pytest.raises(Stopped):
+        train(*args, tmp_path / "typo", config, log=log)
+    said = [line for line in lines if line.startswith("nothing to resume")]
+    assert said and str(tmp_path / "typo") in said[0], lines
+
+
 @pytest.mark.slow
 def test_training_is_reproducible_and_resumes_exactly(trained, encoder_dir, facqa, tmp_path):
     """The fixture's run again, killed in step 2 (after its update, before its resume point)

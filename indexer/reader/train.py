@@ -190,6 +190,12 @@ def _train(
     run = Run(model, config, plan, checkpoint_dir / RESUME_NAME, run_key)
     if run.restore():
         log(f"resumed from {run.resume_path} at step {run.step}")
+    elif config.resume:  # said, not refused: a restart loop passes --resume from its first run
+        log(
+            f"nothing to resume: no {RESUME_NAME} in {checkpoint_dir} (a mistyped "
+            "--checkpoint-dir, another NEWSQA_CACHE_DIR, or a run that finished); a new run "
+            "from step 0"
+        )
 
     def reader_over(m: ExtractiveReader) -> Reader:
         return Reader(m, tokenizer, config.max_length, config.doc_stride)

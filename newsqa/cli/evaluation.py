@@ -148,7 +148,11 @@ def reader_train(
     seed: Annotated[int, typer.Option()] = 13,
     threads: Annotated[int | None, typer.Option(min=1, help="torch threads.")] = None,
     resume: Annotated[
-        bool, typer.Option(help="Continue a killed run (same settings) from its last save.")
+        bool,
+        typer.Option(
+            help="Continue a killed run (same settings) from its last save in --checkpoint-dir; "
+            "with none there, says so and starts a new run."
+        ),
     ] = False,
     out: Annotated[
         Path | None, typer.Option(help="Where the weights go (default: indexer/reader/weights).")
