@@ -47,10 +47,10 @@ class Settings(BaseSettings):
     embed_batch_size: int = Field(16, ge=1, le=1024, description="Passages per embedding batch.")
     embed_backend: Literal["auto", "torch", "onnx", "openvino"] = Field(
         "auto",
-        description="Who runs the encoder: auto (questions from the model folder's ONNX export, "
-        "with OpenVINO in bf16 where the CPU has bf16 instructions, ONNX Runtime elsewhere; "
-        "passages with torch), torch, onnx (everything with ONNX Runtime), or openvino "
-        "(questions with OpenVINO, bf16 where the CPU has it).",
+        description="Who runs the encoder: auto (the model folder's ONNX export in OpenVINO "
+        "bf16, questions and passages, where the CPU has bf16 instructions; elsewhere questions "
+        "with ONNX Runtime and passages with torch), torch, onnx (both with ONNX Runtime), or "
+        "openvino (both with OpenVINO, bf16 where the CPU has it).",
     )
     embed_cache_size: int = Field(
         20_000,

@@ -23,13 +23,18 @@ def sections() -> list[str]:
     return [_plain(s) for s in found]
 
 
+# Files beside the code that send a reader to the README too (the Dockerfile and compose.yaml
+# named a "Docker" section that did not exist).
+OTHER_FILES = ("Dockerfile", "compose.yaml", "Makefile", ".ci/run", ".ci/wheel-smoke")
+
+
 def references() -> list[tuple[str, str]]:
     out = []
-    for package in PACKAGES:
-        for path in sorted((ROOT / package).rglob("*.py")):
-            source = JOINS.sub(" ", path.read_text(encoding="utf-8"))
-            for name in REFERENCE.findall(source):
-                out.append((str(path.relative_to(ROOT)), name))
+    paths = [p for package in PACKAGES for p in sorted((ROOT / package).rglob("*.py"))]
+    for path in paths + [ROOT / name for name in OTHER_FILES if (ROOT / name).is_file()]:
+        source = JOINS.sub(" ", path.read_text(encoding="utf-8"))
+        for name in REFERENCE.findall(source):
+            out.append((str(path.relative_to(ROOT)), name))
     return out
 
 
@@ -45,3 +50,18 @@ def test_code_names_readme_sections_that_exist() -> None:
         (path, name) for path, name in found if not any(s.startswith(_plain(name)) for s in named)
     ]
     assert not stale, stale
+
+
+def test_the_configuration_table_is_the_settings():
+    """Every NEWSQA_ setting has its row in README's "Configuration" table, and every row
+    names a setting: a variable the table lacks is one nobody finds; one the code lacks is
+    ignored without a word (extra="ignore")."""
+    from newsqa.settings import Settings
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    table = text.split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in table.splitlines() if line.startswith("| `NEWSQA_")]
+    documented = {
+        m.lower() for row in rows for m in re.findall(r"`NEWSQA_([A-Z_]+)`", row.split(" | ")[0])
+    }
+    assert documented == set(Settings.model_fields)
