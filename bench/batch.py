@@ -81,3 +81,7 @@ def table(r: dict) -> str:
             f"Same answers: {r['same_answers']} of {r['questions']}.",
         ]
     )
+
+
+if __name__ == "__main__":  # `python -m bench.batch`: this section alone, as the others
+    print(json.dumps(run(), indent=2))

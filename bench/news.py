@@ -13,6 +13,7 @@ stories, and pairs.
 
 from __future__ import annotations
 
+import json
 import time
 
 from bench.common import DETIK, best_of, embedder, log
@@ -90,3 +91,7 @@ def table(r: dict) -> str:
             f"({r['pairs']} pairs).",
         ]
     )
+
+
+if __name__ == "__main__":  # `python -m bench.news`: this section alone, as the others
+    print(json.dumps(run(), indent=2))

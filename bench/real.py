@@ -423,3 +423,7 @@ def table(r: dict) -> str:
             f"**{q['over_bound_p50']}x** the FLOP-bound time (goal <= {q['goal']}).",
         ]
     return "\n".join(lines)
+
+
+if __name__ == "__main__":  # `python -m bench.real`: this section alone, as the others
+    print(json.dumps(run(), indent=2))

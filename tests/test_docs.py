@@ -65,3 +65,18 @@ def test_the_configuration_table_is_the_settings():
         m.lower() for row in rows for m in re.findall(r"`NEWSQA_([A-Z_]+)`", row.split(" | ")[0])
     }
     assert documented == set(Settings.model_fields)
+
+
+def test_every_bench_section_runs_alone():
+    """README: `python -m bench.incremental` runs one section alone, "also bench.embedding,
+    ...": `python -m bench.news`, `bench.batch` and `bench.real` ran nothing and exited 0."""
+    modules = (
+        "indexing", "peer", "latency", "faiss_types", "incremental", "embedding",
+        "write_isolation", "answers", "news", "batch", "real",
+    )  # fmt: skip
+    silent = [
+        m
+        for m in modules
+        if 'if __name__ == "__main__":' not in (ROOT / "bench" / f"{m}.py").read_text("utf-8")
+    ]
+    assert silent == []
