@@ -293,10 +293,13 @@ def build_index(
     report.duplicates = dict(deduped.duplicates)
     report.skipped += _id_conflicts(deduped)
     if not deduped.kept:
-        raise NothingIndexedError(
-            f"nothing to index in {', '.join(map(str, paths))}: "
+        # an empty folder or file said only "0 record(s) skipped": say what was looked for
+        found = (
             f"{len(report.skipped)} record(s) skipped{_first_reasons(report.skipped)}"
+            if report.skipped
+            else "no article found (no .jsonl line, .txt or .html page)"
         )
+        raise NothingIndexedError(f"nothing to index in {', '.join(map(str, paths))}: {found}")
     if prune and (unread := _unread_sources(paths, report.skipped)):
         raise UnreadSourceError(
             f"--prune would remove every article of {', '.join(unread)}, which could not be "

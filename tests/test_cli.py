@@ -398,6 +398,7 @@ def test_model_build_reports_the_cached_model():
         (["export", "--format", "csv"], 2, "csv"),
         (["index", "corpus", "--engine", "spark"], 2, "local or ray"),
         (["watch", "{missing}"], 1, "is not a folder"),
+        (["index", "{empty}", "--index-dir", "{missing}"], 1, "no article found (no .jsonl line"),
         (["serve", "--port", "99999", "--index-dir", "{missing}"], 2, "--port"),
         (["serve", "--port", "0", "--index-dir", "{missing}"], 2, "--port"),
         (["reader", "evaluate", "--questions", "{missing}"], 1, "no such file"),
@@ -415,7 +416,11 @@ def test_model_build_reports_the_cached_model():
 )
 def test_errors_are_one_message_on_stderr(args, code, message, tmp_path):
     missing = str(tmp_path / "missing")
-    result = runner.invoke(app, [a.replace("{missing}", missing) for a in args])
+    (tmp_path / "empty").mkdir()  # a folder without one article file
+    empty = str(tmp_path / "empty")
+    result = runner.invoke(
+        app, [a.replace("{missing}", missing).replace("{empty}", empty) for a in args]
+    )
     assert result.exit_code == code, result.output
     assert message in result.stderr and "Traceback" not in result.output
     assert result.stdout == ""
