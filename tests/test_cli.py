@@ -86,6 +86,23 @@ def test_serve_refuses_missing_index_with_clear_message(tmp_path):
     assert "no index in" in proc.stderr
 
 
+def test_serve_names_a_port_in_use_before_it_starts(corpus_index):
+    """A port in use (or a host that is no address) was a JSON log line among the server's
+    and exit 3, after the model had loaded; now the one error line and exit 1."""
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        for host, reason in (("127.0.0.1", "in use"), ("256.1.1.1", "cannot listen on")):
+            args = ["serve", "--index-dir", str(corpus_index), "--host", host, "--port", str(port)]
+            result = runner.invoke(app, args)
+            assert result.exit_code == 1, result.output
+            assert f"cannot listen on {host}:{port}" in result.stderr, result.stderr
+            assert reason in result.stderr and "Traceback" not in result.output
+
+
 def test_ask_prints_answer_and_citations(corpus_index):
     result = runner.invoke(
         app, ["ask", "which Palembang programs won 2020 awards", "--index-dir", str(corpus_index)]

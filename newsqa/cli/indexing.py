@@ -257,6 +257,22 @@ def watch(
             console.print(f"[red]{exc}[/red]")
 
 
+def _check_listen(host: str, port: int) -> None:
+    """Bind ``host:port`` as uvicorn will (SO_REUSEADDR, every address the host resolves to),
+    then let go: a port in use or a host that is no address was a JSON log line and exit 3
+    after the model had loaded, not the one ``error:`` line every other failure is."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        for family, kind, proto, _, address in infos:
+            with socket.socket(family, kind, proto) as sock:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                sock.bind(address)
+    except OSError as exc:
+        raise OSError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+
+
 @app.command()
 def serve(
     index_dir: IndexDir = None,
@@ -311,7 +327,8 @@ def serve(
         open_store(settings).close()
         if settings.answer_mode == "reader":
             reader_weights(settings)
-    except NewsqaError as exc:
+        _check_listen(host or settings.host, port if port is not None else settings.port)
+    except (NewsqaError, OSError) as exc:
         raise fail(exc) from exc
     if settings.workers > 1:
         code = serve_workers(settings, host, port, log_level="info", **uvicorn_logging())
