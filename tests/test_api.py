@@ -137,6 +137,24 @@ def test_article_endpoint_and_unknown_id(client):
     assert "no-such-article" in missing.json()["detail"]
 
 
+def test_a_filtered_page_that_exactly_fills_limit_is_the_last_one(client):
+    """README: next_cursor is null on the last page. A filtered page of exactly ``limit``
+    articles gave a cursor (its last id) that led to an empty page."""
+    every = client.get("/articles", params={"category": "Ekonomi", "limit": 1000}).json()
+    ids = [a["id"] for a in every["articles"]]
+    assert len(ids) >= 2 and every["next_cursor"] is None
+    full = client.get("/articles", params={"category": "Ekonomi", "limit": len(ids)}).json()
+    assert [a["id"] for a in full["articles"]] == ids
+    assert full["next_cursor"] is None
+    # one short of all: a cursor, and the next page holds exactly the rest
+    first = client.get("/articles", params={"category": "Ekonomi", "limit": len(ids) - 1}).json()
+    assert first["next_cursor"] == ids[-2]
+    rest = client.get(
+        "/articles", params={"category": "Ekonomi", "limit": 1, "cursor": first["next_cursor"]}
+    ).json()
+    assert [a["id"] for a in rest["articles"]] == ids[-1:] and rest["next_cursor"] is None
+
+
 def test_duplicate_id_resolves_to_kept_article(client):
     # nq-033 is a syndicated copy of nq-013 in corpus/articles.jsonl
     response = client.get("/articles/nq-033")

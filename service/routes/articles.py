@@ -43,13 +43,16 @@ def list_articles(
     entries = c.store.catalog
     start = bisect_right(entries, cursor, key=lambda e: e.id) if cursor is not None else 0
     wanted = _matcher(since, source, category)
-    page = []
+    page: list[CatalogEntry] = []
+    more = False
     for entry in entries[start:]:
         if wanted(entry):
-            page.append(entry)
-            if len(page) == limit:
+            if len(page) == limit:  # one match past a full page: there is a next page
+                more = True
                 break
-    more = bool(page) and page[-1] is not entries[-1] and len(page) == limit
+            page.append(entry)
+    # Looked ahead, not "the page is full": a filtered page that exactly fills ``limit`` is
+    # the last one too, and its cursor led to an empty page where README promises null.
     return schemas.ArticleList(
         articles=[schemas.ArticleListItem(**e.__dict__) for e in page],
         next_cursor=page[-1].id if more else None,
