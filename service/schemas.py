@@ -77,6 +77,20 @@ PublishedTo = Annotated[datetime, BeforeValidator(_whole_day), IsoNotNumber]
 """The end of a publication range; a day alone is the whole day ("2022-09-20" keeps that day's
 articles), as the CLI's ``--to`` and the web page's date field have it."""
 
+
+def _blank_is_none(value: object) -> object:
+    """An empty or blank date is none given, as an empty ``category`` is no category: a form
+    whose date field is left empty sends ``?published_from=``, which got a 422 ("input is too
+    short") while the ``category=`` beside it was read as "any"."""
+    return None if isinstance(value, str) and not value.strip() else value
+
+
+BlankIsNone = BeforeValidator(_blank_is_none)
+MaybeMoment = Annotated[Moment | None, BlankIsNone]
+MaybeDay = Annotated[Day | None, BlankIsNone]
+MaybePublishedTo = Annotated[PublishedTo | None, BlankIsNone]
+"""The optional date fields of requests, body and query alike: blank is omitted."""
+
 FilterValue = Annotated[str, StringConstraints(max_length=200)]
 FilterValues = FilterValue | Annotated[list[FilterValue], Field(min_length=1, max_length=50)]
 """One value, or several of which any matches (``"Hukum"`` or ``["Hukum", "Politik"]``); a
@@ -86,8 +100,8 @@ blank value constrains nothing (``?category=`` as a form leaves it)."""
 class Filters(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    published_from: Moment | None = Field(None, description="Earliest publication time.")
-    published_to: PublishedTo | None = Field(
+    published_from: MaybeMoment = Field(None, description="Earliest publication time.")
+    published_to: MaybePublishedTo = Field(
         None, description="Latest publication time; a day alone is the whole day."
     )
     source: FilterValues | None = Field(
@@ -96,10 +110,10 @@ class Filters(BaseModel):
     category: FilterValues | None = Field(
         None, description="Section, or a list of sections (any matches); case-insensitive."
     )
-    event_from: Day | None = Field(
+    event_from: MaybeDay = Field(
         None, description="Articles naming a time (an event) that ends on or after this day."
     )
-    event_to: Day | None = Field(
+    event_to: MaybeDay = Field(
         None, description="Articles naming a time that starts on or before this day."
     )
 
@@ -121,7 +135,7 @@ class QueryOptions(BaseModel):
         None, description="Articles to retrieve (1-50); omitted: the server's NEWSQA_DEFAULT_K."
     )
     filters: Filters | None = None
-    as_of: Day | None = Field(
+    as_of: MaybeDay = Field(
         None,
         description="The day relative times in the question count from ('tahun lalu', "
         "'kemarin'); omitted: the newest publication day in the index.",

@@ -464,3 +464,37 @@ def test_filters_that_take_several_values_still_take_them_repeated(client):
     url = "/search?q=harga+cabai&k=10&category=Ekonomi&category=Pemerintahan&source=x&source=y"
     assert client.get(url).status_code == 200
     assert client.get("/articles?category=Ekonomi&category=Pemerintahan").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/search?q=harga+cabai&published_from=&published_to=%20&event_from=&event_to=&as_of=",
+        "/timeline?q=harga+cabai&published_from=&published_to=&as_of=",
+        "/articles?since=&category=&source=",
+    ],
+)
+def test_an_empty_date_is_no_filter_as_an_empty_category_is(client, url):
+    """A form with its date fields left empty sends ``published_from=``: that got a 422 ("input
+    is too short") while the empty ``category=`` beside it meant "any"."""
+    path, query = url.split("?")
+    bare = "&".join(p for p in query.split("&") if not p.endswith("=") and "=%20" not in p)
+    expected = client.get(f"{path}?{bare}")
+    got = client.get(url)
+    assert got.status_code == 200, got.text[:300]
+    assert {**got.json(), "timings_ms": None} == {**expected.json(), "timings_ms": None}
+
+
+def test_an_empty_date_in_a_body_is_no_filter(client):
+    blank = {"published_from": "", "published_to": " ", "event_from": "", "event_to": ""}
+    got = client.post("/search", json={"q": "harga cabai", "filters": blank, "as_of": ""})
+    assert got.status_code == 200, got.text[:300]
+    assert got.json()["passages"] == client.get("/search?q=harga+cabai").json()["passages"]
+    asked = client.post("/ask", json={"question": "harga cabai di Palembang", "filters": blank})
+    assert asked.status_code == 200, asked.text[:300]
+    # a date that is no date is still refused, naming the field
+    wrong = client.get("/search?q=harga&published_from=kemarin")
+    assert wrong.status_code == 422 and wrong.json()["detail"][0]["loc"] == [
+        "query",
+        "published_from",
+    ]

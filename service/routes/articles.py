@@ -31,7 +31,7 @@ def list_articles(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     since: Annotated[
-        schemas.Moment | None,
+        schemas.MaybeMoment,
         Query(description="Only articles written (added or changed) at or after this time."),
     ] = None,
     source: Annotated[list[schemas.FilterValue] | None, Query(max_length=50)] = None,

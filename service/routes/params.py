@@ -13,7 +13,7 @@ from fastapi.routing import APIRoute
 
 from service.input_text import trim_invisible
 from service.retrieval import Filters, ReversedRangeError
-from service.schemas import Day, FilterValue, Moment, PublishedTo
+from service.schemas import FilterValue, MaybeDay, MaybeMoment, MaybePublishedTo
 
 
 def query_text(
@@ -33,9 +33,9 @@ def query_text(
 
 
 def query_filters(
-    published_from: Moment | None = None,
+    published_from: MaybeMoment = None,
     published_to: Annotated[
-        PublishedTo | None,
+        MaybePublishedTo,
         Query(description="Latest publication time; a day alone is the whole day."),
     ] = None,
     source: Annotated[
@@ -47,10 +47,10 @@ def query_filters(
         Query(max_length=50, description="Section; repeat it for several (any matches)."),
     ] = None,
     event_from: Annotated[
-        Day | None, Query(description="Articles naming a time that ends on or after this day.")
+        MaybeDay, Query(description="Articles naming a time that ends on or after this day.")
     ] = None,
     event_to: Annotated[
-        Day | None, Query(description="... and starts on or before this day.")
+        MaybeDay, Query(description="... and starts on or before this day.")
     ] = None,
 ) -> Filters:
     try:
@@ -62,7 +62,7 @@ def query_filters(
 
 
 AsOf = Annotated[
-    Day | None,
+    MaybeDay,
     Query(
         description="The day relative times in q count from ('tahun lalu'); omitted: the "
         "newest publication day in the index."
