@@ -103,6 +103,39 @@ def test_serve_names_a_port_in_use_before_it_starts(corpus_index):
             assert reason in result.stderr and "Traceback" not in result.output
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["ask", "banjir", "--bogus"], "No such option: --bogus (see '"),
+        (["ask", "banjir", "--k", "abc"], "Invalid value for '--k'"),
+        (["ask"], "Missing argument 'question'"),
+        (["nosuchcmd"], "No such command 'nosuchcmd'"),
+        (["--bogus"], "No such option: --bogus"),
+        (["model", "build", "--bogus"], "newsqa model build --help')"),
+    ],
+)
+def test_a_bad_option_is_one_error_line_and_exit_2(args, message):
+    """README: every failure is one ``error:`` line on stderr, exit 2 for a bad option. Typer
+    drew a box of usage, hint and message over five lines instead."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "newsqa", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("error: ") and proc.stderr.count("\n") == 1, proc.stderr
+    assert message in proc.stderr and proc.stdout == ""
+
+
+def test_a_group_without_a_command_still_prints_its_help():
+    proc = subprocess.run(
+        [sys.executable, "-m", "newsqa", "model"], capture_output=True, text=True, timeout=120
+    )
+    assert "newsqa model [OPTIONS]" in proc.stdout + proc.stderr and "error:" not in proc.stderr
+
+
 def test_ask_prints_answer_and_citations(corpus_index):
     result = runner.invoke(
         app, ["ask", "which Palembang programs won 2020 awards", "--index-dir", str(corpus_index)]

@@ -32,6 +32,11 @@ if TYPE_CHECKING:
 
 
 _log = logging.getLogger(__name__)
+# The click exceptions typer raises: typer 0.2x vendors click as ``typer._click`` (its own
+# classes, so ``click.UsageError`` catches none of them); older typer raises click's own.
+_click_exceptions = sys.modules[typer.BadParameter.__module__]
+_UsageError: type[Exception] = _click_exceptions.UsageError
+_NoArgsIsHelpError: type[Exception] | None = getattr(_click_exceptions, "NoArgsIsHelpError", None)
 
 
 class _CleanErrors(TyperGroup):
@@ -39,9 +44,23 @@ class _CleanErrors(TyperGroup):
     that does not parse) end as one line on stderr and exit 1: a traceback is for bugs, and
     ``-v`` still logs it."""
 
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        try:  # `newsqa --bogus`: the top level's own options
+            return super().make_context(info_name, args, parent, **extra)
+        except _UsageError as exc:
+            raise usage_error(exc) from exc
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except _UsageError as exc:  # a command, its options and arguments, as parsed
+            raise usage_error(exc) from exc
         except BrokenPipeError:
             quiet_stdout()  # `newsqa export | head`: the reader has what it wanted
             raise typer.Exit(code=1) from None
@@ -121,6 +140,17 @@ def fail(exc: Exception) -> typer.Exit:
     # One unwrapped line, never read as Rich markup: messages carry paths and brackets.
     err.print(Text.assemble(("error: ", "bold red"), str(exc)), soft_wrap=True)
     return typer.Exit(code=1)
+
+
+def usage_error(exc: Any) -> Exception:
+    """A bad option, argument or command (a click ``UsageError``) as one ``error:`` line and
+    exit 2, as README has it: typer drew a box of usage, hint and message over several lines.
+    A command or group called without arguments (no_args_is_help) still prints its help."""
+    if _NoArgsIsHelpError is not None and isinstance(exc, _NoArgsIsHelpError):
+        return exc
+    hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
+    err.print(Text.assemble(("error: ", "bold red"), exc.format_message(), hint), soft_wrap=True)
+    return typer.Exit(code=exc.exit_code)
 
 
 def print_json(text: str) -> None:
