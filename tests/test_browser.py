@@ -524,3 +524,43 @@ def test_a_story_shows_once_with_the_outlets_that_also_reported_it(open_page, st
     page.wait_for_url(f"**/read/{other['id']}")
     expect(page.locator("#article-title")).to_have_text(other["title"])
     assert page.errors == []
+
+
+UNTITLED = {  # a record with no title (nor url, date, source or category)
+    "id": "tanpa-judul-1",
+    "text": "Gempa berkekuatan magnitudo 5,6 mengguncang Cianjur pada Senin siang. "
+    "Korban meninggal mencapai 300 orang menurut BNPB.",
+}
+
+
+@pytest.fixture(scope="module")
+def untitled_server(chromium_executable, tmp_path_factory, settings, embedder):
+    """The real server over an index holding one article indexed without a title."""
+    with server_over([UNTITLED], tmp_path_factory.mktemp("untitled"), settings, embedder) as url:
+        yield url
+
+
+def test_an_article_without_a_title_is_linked_by_its_id(open_page, untitled_server):
+    """Its citation card, passage card and reader page named it by an empty title: links with
+    no text, invisible and unclickable, and a reader page titled ": newsqa"."""
+    page = open_page(base_url=untitled_server)
+    page.goto("/")
+    body = ask(page, "berapa korban meninggal gempa Cianjur?")
+    assert [c["title"] for c in body["citations"]] == [""], body
+    card = page.locator("#cite-1")
+    expect(card.locator("h3 a.article-link")).to_have_text(UNTITLED["id"])
+    expect(page.locator("a.cite-ref").first).to_have_attribute(
+        "aria-label", f"Citation 1: {UNTITLED['id']}"
+    )
+    page.locator("#all-passages summary").click()
+    expect(page.locator("#all-passages a.article-link")).to_have_text([UNTITLED["id"]])
+    empty = page.locator("#results a").evaluate_all(
+        "links => links.filter(a => !a.textContent.trim()).map(a => a.outerHTML)"
+    )
+    assert empty == []
+    card.locator("h3 a.article-link").click()
+    page.wait_for_url(f"**/read/{UNTITLED['id']}*")
+    expect(page.locator("#article-title")).to_have_text(UNTITLED["id"])
+    expect(page).to_have_title(f"{UNTITLED['id']}: newsqa")
+    expect(page.locator("#quote")).to_have_text("Korban meninggal mencapai 300 orang menurut BNPB.")
+    assert page.errors == []

@@ -5,6 +5,7 @@
 // result can be linked to.
 import {
   appendExcerpt,
+  articleTitle,
   appendMarked,
   cpToUtf16,
   el,
@@ -123,7 +124,7 @@ function citeRef(citation) {
       class: "cite-ref",
       href: `#cite-${citation.n}`,
       "data-n": citation.n,
-      "aria-label": `Citation ${citation.n}: ${citation.title}`,
+      "aria-label": `Citation ${citation.n}: ${articleTitle(citation.title, citation.article_id)}`,
     },
     `[${citation.n}]`,
   );
@@ -182,6 +183,7 @@ function citationCard(citation, passages, lang) {
   const href = readerHref(citation.article_id, citation.char_start, citation.char_end, citation.n);
   const article = passages.find((p) => p.article_id === citation.article_id) || {};
   const titleId = `cite-${citation.n}-title`;
+  const title = articleTitle(citation.title, citation.article_id);
   const card = el("li", {
     class: "card citation",
     id: `cite-${citation.n}`,
@@ -194,7 +196,7 @@ function citationCard(citation, passages, lang) {
       "h3",
       { id: titleId },
       el("span", { class: "n" }, `[${citation.n}] `),
-      el("a", { class: "article-link", href }, citation.title),
+      el("a", { class: "article-link", href }, title),
     ),
     metaLine({
       published: citation.published,
@@ -221,7 +223,7 @@ function citationCard(citation, passages, lang) {
     el(
       "p",
       { class: "open" },
-      el("a", { class: "open-link", href, "aria-label": `Read “${citation.title}” with quote ${citation.n} highlighted` },
+      el("a", { class: "open-link", href, "aria-label": `Read “${title}” with quote ${citation.n} highlighted` },
         "Read the article, quote highlighted \u2192"),
     ),
   );
@@ -235,7 +237,11 @@ function alsoReported(copies) {
   copies.forEach((copy, i) => {
     if (i) line.append(", ");
     line.append(
-      el("a", { href: readerHref(copy.article_id), title: copy.title }, copy.source || copy.title),
+      el(
+        "a",
+        { href: readerHref(copy.article_id), title: copy.title || null },
+        copy.source || articleTitle(copy.title, copy.article_id),
+      ),
     );
   });
   return line;
@@ -262,7 +268,7 @@ function timelineItem(entry) {
   item.append(
     el("p", { class: "when" }, formatInterval(entry.start, entry.end)),
     quote,
-    el("h3", {}, el("a", { class: "article-link", href }, entry.title || entry.article_id)),
+    el("h3", {}, el("a", { class: "article-link", href }, articleTitle(entry.title, entry.article_id))),
     metaLine(entry),
   );
   return item;
@@ -289,7 +295,7 @@ function passageCard(passage) {
   const href = readerHref(passage.article_id, passage.char_start, passage.char_end);
   const card = el("li", { class: "card passage-card", "data-article-id": passage.article_id });
   card.append(
-    el("h3", {}, el("a", { class: "article-link", href }, passage.title)),
+    el("h3", {}, el("a", { class: "article-link", href }, articleTitle(passage.title, passage.article_id))),
     metaLine(passage),
   );
   const text = el("blockquote", { class: "passage" });

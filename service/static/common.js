@@ -28,6 +28,15 @@ export function safeHttpUrl(value) {
   }
 }
 
+/**
+ * What a link or heading names an article by: its title, or its id for an article indexed
+ * without one (a record with no title field). An empty title made an empty link, invisible
+ * and unclickable, and a screen reader's bare "link".
+ */
+export function articleTitle(title, articleId) {
+  return typeof title === "string" && title.trim() ? title : articleId;
+}
+
 const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 
 /** "25 Nov 2020": the calendar date as the publisher wrote it, not shifted to the reader's zone. */

@@ -1,7 +1,7 @@
 // The reader page: /read/{article_id}?char_start=..&char_end=..&n=..
 // Shows the cleaned article from GET /articles/{id} (the text citations point into) with
 // text[char_start:char_end] highlighted, scrolled into view and focused.
-import { appendMarked, cpToUtf16, el, errorMessage, metaLine } from "./common.js";
+import { appendMarked, articleTitle, cpToUtf16, el, errorMessage, metaLine } from "./common.js";
 
 const statusLine = document.getElementById("status");
 const container = document.getElementById("article");
@@ -40,7 +40,8 @@ function fail(message) {
 }
 
 function render(article) {
-  document.title = `${article.title}: newsqa`;
+  const title = articleTitle(article.title, article.id);
+  document.title = `${title}: newsqa`;
   const text = article.text;
   const wanted = start !== null || end !== null;
   // char_start/char_end count code points (Python offsets); the string is indexed in UTF-16.
@@ -48,7 +49,7 @@ function render(article) {
   const valid = from !== null && to !== null && from < to;
 
   container.append(
-    el("h1", { id: "article-title", class: "article-title" }, article.title),
+    el("h1", { id: "article-title", class: "article-title" }, title),
     metaLine(article),
   );
   if (article.id !== articleId) {
