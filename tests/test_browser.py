@@ -356,6 +356,12 @@ def test_unknown_article_page_is_404_and_says_so(open_page):
     assert response.status == 404
     expect(page.locator("#status")).to_contain_text("no article with id “no-such-article”")
     expect(page.locator("#article")).to_be_hidden()
+    # an id no article can have (outside the id rules): said the same way, not as the API's
+    # "path.article_id: String should match pattern '^[A-Za-z0-9]...'"
+    response = page.goto("/read/%3Cscript%3E")
+    assert response.status == 404
+    expect(page.locator("#status")).to_have_text("There is no article with id “<script>”.")
+    expect(page.locator("#article")).to_be_hidden()
 
 
 # Emoji (one code point, two UTF-16 units each) and a ZWJ family before the quoted sentence:

@@ -95,7 +95,9 @@ async function load() {
       headers: { accept: "application/json" },
     });
     const data = await response.json().catch(() => null);
-    if (response.status === 404) {
+    // 422: the id breaks the id rules (a mistyped or cut link), so no article has it; the
+    // page showed the API's regular expression instead.
+    if (response.status === 404 || response.status === 422) {
       fail(`There is no article with id “${articleId}”.`);
     } else if (!response.ok || !data) {
       fail(`Could not load the article: ${errorMessage(response.status, data)}`);
