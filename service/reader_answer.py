@@ -437,6 +437,8 @@ class ReaderAnswerBuilder:
                     chosen.append(r)
         if asked.is_list and asked.kind == "person":
             chosen = [item for r in chosen for item in _people_of(r)]
+        elif asked.kind == "person":
+            chosen = [_without_age(r) for r in chosen]
         chosen.sort(key=lambda r: (r.rank, r.start))  # reading order: "pertama", "kedua"
         answer = self._compose(question, chosen, hits, confidence)
         answer.timings_ms = timings
@@ -546,8 +548,16 @@ _NAME = r"[A-Z0-9][\w.&'-]*(?: [A-Z0-9][\w.&'-]*){0,5}"
 # the names after the first of a list: ", Gasibar and Dagizi"
 _MORE_NAMES = rf"(?:, {_NAME})*,? (?:dan|serta|maupun|and|&) {_NAME}"
 _LIST_OF_NAMES = re.compile(_NAME + _MORE_NAMES)
-_NAME_RE = re.compile(_NAME)
-_JOINED_NAMES = re.compile(_MORE_NAMES)
+# What news writes in brackets right after a person's name: an age ("Rizal (34)", "Riska (5
+# tahun)") or the name's other form ("Ferlan Juliansyah (FJ)"). A list of people goes on past
+# it ("Muhammad Syaripuddin Lubis (25) dan Rizal (34), Indri Permadani (20) dan ..."), and may
+# join its people with more than one "dan".
+_AGE = re.compile(r" \(\d{1,3}(?: (?:tahun|thn|th))?\)$")
+_AFTER_PERSON = r"(?: \((?:\d{1,3}(?: (?:tahun|thn|th))?|[A-Z][\w.'-]*(?: [A-Z][\w.'-]*){0,3})\))?"
+_PERSON = _NAME + _AFTER_PERSON
+_MORE_PEOPLE = rf"(?:(?:, {_PERSON})*,? (?:dan|serta|maupun|and|&) {_PERSON})+"
+_LIST_OF_PEOPLE = re.compile(_PERSON + _MORE_PEOPLE)
+_PERSON_RE = re.compile(_PERSON)
 
 
 # The item after an enumeration's last comma, up to the next punctuation: a noun phrase of at
@@ -612,31 +622,61 @@ def _spelled_out(found: list[_Read], abbreviation: str) -> _Read | None:
 
 
 def _people_of(item: _Read) -> list[_Read]:
-    """The people a span lists ("Richard S Katz dan Peter Mair") or that its passage joins to
-    it ("Andi Wijaya" in "kepada Andi Wijaya dan Siti Rahmawati"), each a span of its own, for
-    a question asking for several people: each is an answer, cited by the same sentence. The
-    reader, trained on one answer per question, often marks the first name alone. People
-    only: "Departemen Luar Negeri dan Perdagangan" is one name with a "dan" in it."""
+    """The people a span lists ("Richard S Katz dan Peter Mair") or the list of people in its
+    sentence that it is one of ("Andi Wijaya" in "kepada Andi Wijaya dan Siti Rahmawati"),
+    each a span of its own, for a question asking for several people: each is an answer,
+    cited by the same sentence. The reader, trained on one answer per question, often marks
+    one name alone. People only: "Departemen Luar Negeri dan Perdagangan" is one name with a
+    "dan" in it. An age in brackets is no part of a person's name ("Rizal (34)" is "Rizal").
+    A person named again by part of their name starts another list, saying something of some
+    of them: "Keempat, yakni A Lubis (25) dan Rizal (34), C (20) dan D (30) serta Lubis dan
+    Rizal merupakan narapidana" lists the four, then the two convicts."""
     text, span = item.chunk.text, item.span
-    if _LIST_OF_NAMES.fullmatch(span.text):
-        end = span.end
-    elif joined := _JOINED_NAMES.match(text, span.end, _sentence_end(text, span.start)):
-        end = joined.end()
-    else:
+    lo, hi = _sentence_bounds(text, span.start)
+    around = next(
+        (m for m in _LIST_OF_PEOPLE.finditer(text, lo, hi) if m.start() < span.end <= m.end()),
+        None,
+    )
+    if around is None:
         return [item]
-    names = _NAME_RE.finditer(text, span.start, end)
-    people = [_respan(item, m.start(), m.end()) for m in names if span_fits("person", m.group())]
-    return people or [item]
+    groups: list[list[tuple[int, int, set[str]]]] = [[]]
+    for m in _PERSON_RE.finditer(text, min(span.start, around.start()), around.end()):
+        age = _AGE.search(m.group())
+        name = m.group()[: age.start()] if age else m.group()
+        if not span_fits("person", name):
+            continue
+        words = set(name.casefold().split())
+        if any(words <= other for _, _, other in groups[-1]):
+            groups.append([])
+        groups[-1].append((m.start(), m.start() + len(name), words))
+    listed = [g for g in groups if g]
+    if not listed:
+        return [item]
+    group = next((g for g in reversed(listed) if g[0][0] < span.end), listed[0])
+    return [_respan(item, start, end) for start, end, _ in group]
+
+
+def _without_age(item: _Read) -> _Read:
+    """``item`` without the age in brackets that ends it: "Rizal (34)" answers "who" as
+    "Rizal"."""
+    age = _AGE.search(item.span.text)
+    return _respan(item, item.span.start, item.span.start + age.start()) if age else item
+
+
+def _sentence_bounds(text: str, at: int) -> tuple[int, int]:
+    """The sentence holding ``at``: where it starts, and where it ends before its closing
+    punctuation (``_sentence_end``)."""
+    for start, end in split_sentences(text):
+        if start <= at < end:
+            return start, start + len(text[start:end].rstrip(".?!…\"'”’»"))
+    return 0, len(text)
 
 
 def _sentence_end(text: str, at: int) -> int:
     """Where the sentence holding ``at`` ends, before its closing punctuation: the names joined
     to a span stop there ("... dan Mohamad Jovan Rizaldi. Tiga di antaranya ..." ends the list
     at "Rizaldi", where a name's word may otherwise end in a dot, "H. Harnojoyo")."""
-    for start, end in split_sentences(text):
-        if start <= at < end:
-            return start + len(text[start:end].rstrip(".?!…\"'”’»"))
-    return len(text)
+    return _sentence_bounds(text, at)[1]
 
 
 def _articles_naming(names: set[str], hits: list[ArticleHit]) -> set[str]:

@@ -23,6 +23,7 @@ from service.answer_types import question_type, span_fits
 from service.news_layout import continues_enumeration, opens_enumeration
 from service.reader_answer import (
     ReaderAnswerBuilder,
+    _people_of,
     _Read,
     _the_thing_asked_first,
     calibrated_reading,
@@ -327,6 +328,34 @@ def test_the_people_a_passage_lists_are_the_answer_not_one_named_near_them(build
         "Yoga Pratama Putra",
     ]
     assert all(text[s.char_start : s.char_end] == s.text for s in answer.short_answers)
+
+
+def test_people_listed_with_their_ages_are_each_an_answer(builder):
+    """News gives people's ages in brackets after their names and joins the list with more
+    than one "dan": "A (25) dan B (34), C (20) dan D (30)". Each of the four is an answer,
+    without the age; the list naming two of them again by a part of their name ("serta Budi
+    dan Rizal merupakan ...") adds no one."""
+    text = (
+        "Polisi menangkap empat orang pelaku penipuan, yakni Budi Santoso Nasution (25) dan "
+        "Rizal (34), Dewi Lestari (20 tahun) dan Rina Handayani (30) serta Budi dan Rizal "
+        "merupakan residivis kasus penipuan. Kerugian korban mencapai Rp 120 juta."
+    )
+    hits = [ArticleHit("p", 1.0, [Passage(_chunk("p", text))])]
+    answer = builder.answer("siapa saja pelaku penipuan yang ditangkap polisi", hits)
+    assert [s.text for s in answer.short_answers] == [
+        "Budi Santoso Nasution",
+        "Rizal",
+        "Dewi Lestari",
+        "Rina Handayani",
+    ]
+    assert all(text[s.char_start : s.char_end] == s.text for s in answer.short_answers)
+    # a person who is asked for alone is named without their age
+    answer = builder.answer("siapa pelaku yang berusia 34 tahun", hits)
+    assert [s.text for s in answer.short_answers] == ["Rizal"]
+    # the span "Budi" of "serta Budi dan Rizal merupakan residivis" is one of those two
+    start = text.index("Budi dan")
+    again = _Read(0, _chunk("p", text), Span("Budi", start, start + 4, 9.0, 1.0), 1.0)
+    assert [r.span.text for r in _people_of(again)] == ["Budi", "Rizal"]
 
 
 def test_a_count_is_no_item_of_a_list(builder):
