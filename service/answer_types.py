@@ -336,6 +336,63 @@ class QuestionType:
 # gold answer is a name alone ("Jamrek", beside its "jaminan reklamasi").
 _REASON_Q = re.compile(r"\W*(mengapa|kenapa|knp|why|apa (sebab|alasan)(nya)?|alasan apa)\b", _I)
 
+# A question asking whether ("Did Nikita Mirzani cry in court?", "apakah harga beras naik"):
+# no span of a passage is its answer. English opens one with an auxiliary and asks no "wh"
+# question in it, nor a choice ("Is it on Saturday or Sunday?"). Indonesian opens one with
+# "apakah" (or "apa benar", "benarkah"), but "Apakah" opens "what" questions too: FacQA asks
+# 186 of its 2,495 train questions so ("Apakah nama ...", "Apakah yang ..."). Those name an
+# attribute ("nama", "kepanjangan", "jabatan") or run into "yang"; a yes/no question has a
+# subject and a predicate, told by its markers ("sudah", "akan", "tidak"), a verb
+# ("menangkap", "berlaku", "ditahan"), a common intransitive one ("naik", "hadir"), or a name
+# for its subject ("apakah Prabowo hadir"). None of the 7,263 train-side questions (facqa-train
+# and its pseudo-English, news-train, news-train-more, the corpus set, detik-tune) is one.
+_EN_YES_NO = re.compile(
+    r"\W*(did|does|do|is|was|are|were|has|have|had|can|could|will|would|should|shall|may|"
+    r"might|must)(n't)?\b(?!.*\b(what|who|whom|whose|which|when|where|why|how|or)\b)",
+    _I,
+)
+_ID_YES_NO = re.compile(r"\W*(apakah|apa (benar|betul)|benarkah|betulkah)\b", _I)
+_ID_ASKS_WHAT = re.compile(
+    r".*\b(yang|yg|siapa\w*|berapa\w*|kapan\w*|mana\w*|bagaimana\w*|mengapa|kenapa|apa|atau)\b|"
+    r"\W*(nama|nama-nama|kepanjangan|singkatan|judul|jenis|jabatan|istilah|julukan|profesi|tema|"
+    r"warna|arti|maksud|ibu ?kota)\b",
+    _I,
+)
+_ID_PREDICATE = re.compile(
+    r"\b(sudah|telah|sedang|akan|masih|pernah|bisa|dapat|boleh|harus|benar|betul|tidak|tak|"
+    r"belum|memang|sempat|tetap|naik|turun|hadir|datang|menang|kalah|lulus|selesai|mundur|"
+    r"hilang|tewas|stabil|mahal|murah)\b|"
+    # a verb, not in a phrase of place or time ("tempat ... dirawat", "dari es menjadi uap")
+    r"(?<!\btempat )(?<!\bdari )(?<!\bpada )(?<!\bsaat )(?<!\bselain )(?<!\bsebagai )"
+    r"(?<!\buntuk )(?<!\boleh )(?<!\bketika )\b(me[a-z]{4,}|ber[a-z]{3,}|di[a-z]{4,})\b|"
+    r"^\s*(?-i:[A-Z])",
+    _I,
+)
+
+
+def asks_yes_no(question: str) -> bool:
+    """Does ``question`` ask whether something is so, rather than for a thing?"""
+    if _EN_YES_NO.match(question):
+        return True
+    opening = _ID_YES_NO.match(question)
+    if not opening:
+        return False
+    rest = question[opening.end() :]
+    return not _ID_ASKS_WHAT.match(rest) and bool(_ID_PREDICATE.search(rest))
+
+
+def says_all_of(question: str, sentence: str) -> bool:
+    """Does ``sentence`` say every word of ``question`` (but stopwords), each as itself or as
+    one of its Indonesian words ("president" as "presiden")? What a yes/no question is
+    answered by: the sentence that says what it asks about, for the reader to judge."""
+    said = set(analyze(sentence))
+    for word in _WORDS.findall(question):
+        own = analyze(word)
+        if own and own[0] not in said and said.isdisjoint(indonesian_terms(word)):
+            return False
+    return True
+
+
 # Chat spellings of question words ("brp kabupaten yg ...", "tgl brp"): 45 of the train-side
 # questions use one. "apa aja" stays no list question: as one it lost list recall on them.
 _INFORMAL = {"brp": "berapa", "tgl": "tanggal", "thn": "tahun", "knp": "kenapa"}

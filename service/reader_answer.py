@@ -72,6 +72,7 @@ from service.answer_types import (
     QuestionType,
     asked_role,
     asked_thing,
+    asks_yes_no,
     counted_thing,
     is_count_phrase,
     mentions_any,
@@ -81,6 +82,7 @@ from service.answer_types import (
     question_type,
     restates_question,
     role_before,
+    says_all_of,
     span_fits,
 )
 from service.news_layout import asks_for_source, dateline_outlets, enumeration_around
@@ -403,6 +405,10 @@ class ReaderAnswerBuilder:
 
     def _answer(self, question: str, hits: list[ArticleHit]) -> Answer:
         started = time.perf_counter()
+        if asks_yes_no(question):
+            answer = self._evidence(question, hits)
+            answer.timings_ms = {"read": round((time.perf_counter() - started) * 1000, 1)}
+            return answer
         asked = question_type(question)
         fitting = self.candidates(question, hits, asked)
         timings = {"read": round((time.perf_counter() - started) * 1000, 1)}
@@ -443,6 +449,21 @@ class ReaderAnswerBuilder:
         answer = self._compose(question, chosen, hits, confidence)
         answer.timings_ms = timings
         return answer
+
+    def _evidence(self, question: str, hits: list[ArticleHit]) -> Answer:
+        """A yes/no question ("Did Nikita Mirzani cry in court?", "apakah harga beras naik")
+        is no span of any passage: the reader, trained on spans, marks whatever is nearest
+        ("11 tahun"). Its answer is the first sentence of the passages read that says every
+        word it asks about (``says_all_of``), cited, with no short answer; the reader of the
+        answer judges it. No such sentence: it abstains. Confidence 0.5: the sentence is
+        evidence, not a yes or a no."""
+        for _, chunk in self.passages(hits, question):
+            for start, end in split_sentences(chunk.text):
+                if says_all_of(question, chunk.text[start:end]):
+                    absolute = chunk.char_start + start, chunk.char_start + end
+                    citation = Citation.of(1, chunk, *absolute, 0.0)
+                    return Answer.cited(question, [f"{citation.quote} [1]"], [citation], hits, 0.5)
+        return Answer(question, None, True, [], hits, 0.0, None)
 
     def _compose(
         self, question: str, chosen: list[_Read], hits: list[ArticleHit], confidence: float

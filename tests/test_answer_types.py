@@ -9,6 +9,7 @@ from indexer.language import question_language, text_language
 from service.answer_types import (
     asked_role,
     asked_thing,
+    asks_yes_no,
     counted_thing,
     mentions_any,
     mentions_thing,
@@ -475,3 +476,29 @@ def test_a_why_question_is_not_answered_with_a_name_alone() -> None:
         assert span_fits(asked.kind, "belum memiliki rekening", asked.unit)
     # asked inside a title or after another question word, "why" asks for nothing
     assert question_type('Siapakah penulis buku "50 Alasan Mengapa Anwar ..."').unit is None
+
+
+def test_a_yes_no_question_is_told_from_a_what_question() -> None:
+    """English asks whether with an auxiliary first; Indonesian with "apakah" and a predicate.
+    "Apakah" also opens "what" questions ("Apakah nama bandara di Medan?"): those are none."""
+    for question in (
+        "Did Nikita Mirzani cry in court?",
+        "Was the defendant sentenced?",
+        "Is there a curfew in Jakarta?",
+        "apakah harga beras naik",
+        "Apakah harga cabai sudah turun?",
+        "apakah polisi menangkap pelaku penipuan",
+        "apakah Prabowo hadir di acara itu",
+    ):
+        assert asks_yes_no(question), question
+    for question in (
+        "Apakah nama bandara di Medan?",
+        "Apakah kepanjangan dari KPU?",
+        "Apakah yang menjadi tujuan wisata di Banten",
+        "Apakah makanan penyu belimbing",
+        "Apakah nama proses perubahan dari es menjadi uap air?",
+        "Is the match on Saturday or Sunday?",
+        "Did the police say who was arrested?",
+        "What did the minister say?",
+    ):
+        assert not asks_yes_no(question), question

@@ -646,3 +646,25 @@ def test_thresholds_hold_for_runtimes_with_torchs_margins(
     with caplog.at_level("WARNING", logger="service.reader_answer"):
         assert read_thresholds(tmp_path / "reader.safetensors", served) == {"id-id": 8.0}
     assert ("runtime, not" in caplog.text) is warns, caplog.text
+
+
+def test_a_yes_no_question_gets_the_sentence_that_says_it_and_no_short_answer(builder):
+    """A yes/no question is no span: the reader used to mark the nearest fact ("11 tahun").
+    Its answer is the sentence that says every word it asks about, cited, with no short
+    answer; with no such sentence it abstains."""
+    text = (
+        "Jaksa menuntut terdakwa Rina Wulandari dengan pidana penjara 11 tahun. Rina Wulandari "
+        "menangis di ruang sidang setelah tuntutan dibacakan, Kamis (28/8/2025). Sidang "
+        "dilanjutkan pekan depan."
+    )
+    hits = [ArticleHit("n", 1.0, [Passage(_chunk("n", text))])]
+    for question in ("apakah Rina Wulandari menangis di sidang?", "Did Rina Wulandari cry?"):
+        answer = builder.answer(question, hits)
+        if question.startswith("Did"):  # "cry" has no Indonesian word in the lexicon
+            assert answer.abstained and not answer.citations, question
+            continue
+        assert not answer.abstained and answer.short_answers == []
+        (citation,) = answer.citations
+        assert citation.quote.startswith("Rina Wulandari menangis di ruang sidang")
+        assert text[citation.char_start : citation.char_end] == citation.quote
+        assert answer.answer == f"{citation.quote} [1]"
