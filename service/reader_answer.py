@@ -72,12 +72,14 @@ from service.answer_types import (
     QuestionType,
     asked_role,
     asked_thing,
+    asks_for_named_person,
     asks_yes_no,
     counted_thing,
     is_count_phrase,
     mentions_any,
     mentions_thing,
     named_as_thing,
+    names_a_person,
     question_names,
     question_type,
     restates_question,
@@ -357,6 +359,7 @@ class ReaderAnswerBuilder:
         question names; best excess first, the threshold not applied yet."""
         asked = asked or question_type(question)
         office = asked_role(question) if asked.kind == "person" else None
+        named = asked.kind == "person" and asks_for_named_person(question)
         found = self.read(question, hits, whole=asked.is_list)
         chunks = {id(r.chunk): r.chunk for r in found}
         outlets = (
@@ -371,6 +374,7 @@ class ReaderAnswerBuilder:
             and span_fits(asked.kind, r.span.text, asked.unit, r.chunk.text[r.span.end :])
             and not restates_question(question, r.span.text)
             and (office is None or role_before(r.chunk.text, r.span.start) in (None, office))
+            and (not named or names_a_person(r.span.text, r.chunk.text[: r.span.start]))
             and not _overlaps_any(r.span, outlets.get(id(r.chunk), []))
         ]
 

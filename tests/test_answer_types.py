@@ -9,11 +9,13 @@ from indexer.language import question_language, text_language
 from service.answer_types import (
     asked_role,
     asked_thing,
+    asks_for_named_person,
     asks_yes_no,
     counted_thing,
     mentions_any,
     mentions_thing,
     named_as_thing,
+    names_a_person,
     question_names,
     question_type,
     restates_question,
@@ -502,3 +504,32 @@ def test_a_yes_no_question_is_told_from_a_what_question() -> None:
         "What did the minister say?",
     ):
         assert not asks_yes_no(question), question
+
+
+def test_a_question_for_a_named_person_is_not_answered_by_a_body_or_an_office() -> None:
+    """Asked for people by name or by what they are, a span naming no one is no answer: an
+    institution first, or an office with the place it is held for. Titles before a name
+    keep it. Other "siapa" questions are often answered by a body ("Pemkab Banjarnegara")."""
+    assert asks_for_named_person("who were the two people who received the awards")
+    assert asks_for_named_person("siapa saja pelaku penipuan itu")
+    assert asks_for_named_person("siapa nama Wali Kota Solo")
+    assert asks_for_named_person("siapa bupati Bogor")
+    assert not asks_for_named_person("siapa penyelenggara acara itu")
+    assert not asks_for_named_person("siapa saja pemenang Top 21 inovasi pelayanan publik")
+    for span in (
+        "Presiden Prabowo",
+        "Menteri Sekretaris Negara Yusril Ihza Mahendra",
+        "Kapolda Sumsel Irjen A. Rachmad Wibowo",
+        "Sekda Kabupaten Bogor, Ajat Rochmat Jatnika",
+        "Rizal",
+    ):
+        assert names_a_person(span), span
+    for span in (
+        "Bupati Bogor",
+        "Gubernur Jawa Barat",
+        "Pemerintah Kota (Pemkot) Palembang",
+        "Polisi Resor Kota Medan",
+    ):
+        assert not names_a_person(span), span
+    assert not names_a_person("Bogor", before="saat menerima penghargaan mewakili Bupati ")
+    assert names_a_person("Rudy Susmanto", before="Bupati Bogor ")

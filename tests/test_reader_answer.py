@@ -668,3 +668,22 @@ def test_a_yes_no_question_gets_the_sentence_that_says_it_and_no_short_answer(bu
         assert citation.quote.startswith("Rina Wulandari menangis di ruang sidang")
         assert text[citation.char_start : citation.char_end] == citation.quote
         assert answer.answer == f"{citation.quote} [1]"
+
+
+def test_a_question_for_people_is_not_answered_by_an_office_alone(builder):
+    """ "diterima mewakili Bupati Lahat" names an office, no one: asked for people ("siapa
+    orang yang ...", "who were the two people ..."), that is no answer; asked "siapa yang",
+    the office may be (news-train answers "Presiden", "Kapolri")."""
+    text = (
+        "Kabupaten Lahat meraih penghargaan penanganan kemiskinan terbaik tahun ini. "
+        "Penghargaan itu diterima mewakili Bupati Lahat, di Jakarta, Kamis (16/10/2025). "
+        "Penghargaan ini hasil kerja semua pihak."
+    )
+    hits = [ArticleHit("b", 1.0, [Passage(_chunk("b", text))])]
+    for question in (
+        "siapa orang yang menerima penghargaan di Jakarta",
+        "who were the two people who received the award in Jakarta",
+    ):
+        assert builder.answer(question, hits).abstained, question
+    answer = builder.answer("siapa yang menerima penghargaan di Jakarta", hits)
+    assert [s.text for s in answer.short_answers] == ["Bupati Lahat"]
