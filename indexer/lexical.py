@@ -66,9 +66,11 @@ class LexicalIndex:
 
     @cached_property
     def _stats(self) -> Callable[[tuple[str, ...]], CorpusStats]:
-        return lru_cache(maxsize=256)(
-            lambda terms: CorpusStats.of(self._parts, terms, self._totals)
-        )
+        # The cached function holds the parts, not ``self``: a lambda over ``self`` kept in
+        # ``self`` made a reference cycle, so a generation a server had swapped out kept its
+        # segments (SQLite files deleted by merges included) until the cyclic GC ran.
+        parts, totals = self._parts, self._totals
+        return lru_cache(maxsize=256)(lambda terms: CorpusStats.of(parts, terms, totals))
 
     def scores(self, query_tokens: Sequence[str]) -> np.ndarray:
         """Every chunk's score: the reference ``top`` and ``scores_of`` are tested against
