@@ -22,6 +22,7 @@ import queue
 import socket
 import tempfile
 import threading
+import time
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -42,6 +43,7 @@ log = logging.getLogger(__name__)
 
 KEEP = 200
 JOBS_DIR = ".jobs"
+STALE_TMP_SECONDS = 60.0
 State = Literal["queued", "running", "done", "failed"]
 
 
@@ -105,6 +107,7 @@ class JobRunner:
             log.warning(
                 "cannot keep bulk jobs in %s (%s): using %s", live.store.path, exc, self._dir
             )
+        self._prune()  # what a killed server left: at start, not only at the next job
         self._thread = threading.Thread(target=self._run, name="newsqa-bulk-jobs", daemon=True)
         self._thread.start()
 
@@ -138,10 +141,15 @@ class JobRunner:
             return None
         out = saved.job
         if out.state in ("queued", "running"):
+            progress_path = self._path(job_id, "progress")
+            progress = ProgressFile.read(progress_path)
+            update: dict[str, object] = {"progress": _progress(progress)} if progress else {}
             if not _alive(saved):
-                return out.model_copy(update={"state": "failed", "error": STOPPED})
-            progress = ProgressFile.read(self._path(job_id, "progress"))
-            return out.model_copy(update={"progress": _progress(progress)})
+                # How far it got and when it was last seen: it read "chunks_embedded: 0,
+                # finished_at: null" although its progress file said 256 chunks embedded.
+                update |= {"state": "failed", "error": STOPPED}
+                update["finished_at"] = _last_seen(self._path(job_id), progress_path)
+            return out.model_copy(update=update)
         return out
 
     def close(self) -> None:
@@ -196,6 +204,14 @@ class JobRunner:
         for path in self._dir.glob("*.progress.json"):
             if not self._path(path.name.split(".")[0]).exists():
                 path.unlink(missing_ok=True)
+        # a file saved half-way (a process killed between writing it and renaming it into
+        # place) is never read and was never removed; a live one is milliseconds old
+        for path in self._dir.glob("*.tmp"):
+            try:
+                if time.time() - path.stat().st_mtime > STALE_TMP_SECONDS:
+                    path.unlink(missing_ok=True)
+            except FileNotFoundError:
+                continue
 
     def _run(self) -> None:
         while (job := self._queue.get()) is not None:
@@ -261,6 +277,18 @@ def _alive(saved: _Saved) -> bool:
     except PermissionError:
         pass
     return not saved.started or _started(saved.pid) in ("", saved.started)
+
+
+def _last_seen(*paths: Path) -> datetime | None:
+    """When the newest of ``paths`` (a job's file, its progress file) was last written: the
+    last sign of life of a process that stopped without saying so."""
+    times = []
+    for path in paths:
+        try:
+            times.append(path.stat().st_mtime)
+        except OSError:
+            continue
+    return datetime.fromtimestamp(max(times), UTC) if times else None
 
 
 def _progress(progress: dict[str, dict[str, float | None]]) -> schemas.JobProgress:

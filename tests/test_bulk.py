@@ -6,6 +6,7 @@ values."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
 from datetime import UTC, datetime, timedelta, timezone
@@ -338,6 +339,39 @@ def test_a_job_whose_pid_now_names_another_process_reads_failed(server, bulk_ind
     path.write_text(json.dumps({**saved, "pid": 1, "started": "", "job": running}))
     assert httpx.get(f"{url}/jobs/{other}", headers=AUTH).json()["state"] == "running"
     path.unlink()
+
+
+def test_a_job_cut_short_reads_how_far_it_got_and_leaves_no_file_behind(server, bulk_index):
+    """A job whose server was killed read failed with "chunks_embedded: 0" and "finished_at:
+    null" although its progress file said 256 chunks embedded; and a progress file killed
+    between its write and its rename (``.progress.tmp``) stayed in .jobs for good."""
+    url = server
+    response = httpx.post(f"{url}/articles/bulk", json=[{"id": "no-text"}], headers=AUTH)
+    job = wait_for_job(url, response.json()["id"])
+    jobs = bulk_index / JOBS_DIR
+    saved = json.loads((jobs / f"{job['id']}.json").read_text())
+    other = "1" * 32  # a job of a server that was killed while it embedded
+    running = {**saved["job"], "id": other, "state": "running", "finished_at": None}
+    (jobs / f"{other}.json").write_text(
+        json.dumps({**saved, "pid": 1, "started": "1", "job": running})
+    )
+    progress = {"chunks embedded": {"completed": 256, "total": 300}}
+    (jobs / f"{other}.progress.json").write_text(json.dumps(progress))
+    left = jobs / f"{other}.progress.tmp"
+    left.write_text(json.dumps(progress))
+    an_hour_ago = time.time() - 3600
+    os.utime(left, (an_hour_ago, an_hour_ago))
+
+    stopped = httpx.get(f"{url}/jobs/{other}", headers=AUTH).json()
+    assert stopped["state"] == "failed" and "stopped before it finished" in stopped["error"]
+    assert stopped["progress"] == {"chunks_total": 300, "chunks_embedded": 256}, stopped
+    last_seen = datetime.fromisoformat(stopped["finished_at"])
+    assert abs(last_seen.timestamp() - (jobs / f"{other}.progress.json").stat().st_mtime) < 1
+
+    httpx.post(f"{url}/articles/bulk", json=[{"id": "no-text"}], headers=AUTH)  # prunes .jobs
+    assert not left.exists()
+    for path in jobs.glob(f"{other}.*"):
+        path.unlink()
 
 
 def test_listing_pages_through_every_article_and_stats_count_them(server):
