@@ -214,6 +214,18 @@ def http_protocol(name: str = "auto") -> type[asyncio.Protocol]:
     return AutoHTTPProtocol
 
 
+class _Server(uvicorn.Server):
+    """uvicorn's server, saying where it listens also when it was handed a bound socket
+    (``bind_socket``): uvicorn logs "running on" only for a socket it bound itself."""
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if sockets and self.started:
+            host, port = sockets[0].getsockname()[:2]
+            url = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+            log.info("listening on %s (Press CTRL+C to quit)", url)
+
+
 def build_server(
     app: Any,
     settings: Settings,
@@ -233,7 +245,7 @@ def build_server(
         )
     guard = ConnectionGuard(max_connections)
     forwarded = settings.forwarded_allow_ips
-    server = uvicorn.Server(
+    server = _Server(
         uvicorn.Config(
             app,
             host=host or settings.host,
@@ -262,19 +274,28 @@ def _worker(settings: Settings, sock: socket.socket, config: dict[str, Any]) -> 
         raise SystemExit(3)
 
 
-def serve_workers(settings: Settings, host: str | None, port: int | None, **config: Any) -> int:
-    """Run ``settings.workers`` server processes on one port (each with the connection limits
-    of ``build_server``); restart one that dies, stop all on SIGINT or SIGTERM. uvicorn's own
-    ``workers`` cannot carry the limits: its processes build a plain server from a pickled
-    config. Each process holds its own index, model, rate limits and in-flight counts, so those
-    limits apply per process. Returns the exit status."""
-    sock = socket.socket(socket.AF_INET6 if ":" in (host or settings.host) else socket.AF_INET)
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port``, not yet listening (the server listens once its app has
+    started). Binding first lets ``newsqa serve`` on a port in use fail in a moment, naming the
+    port, instead of after loading the index and the model (seconds) as uvicorn's own bind
+    did. Raises ``OSError`` when the port cannot be had."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
-        sock.bind((host or settings.host, port if port is not None else settings.port))
-    except OSError as exc:
-        log.error("cannot listen on %s:%s: %s", host or settings.host, port or settings.port, exc)
-        return 3
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def serve_workers(settings: Settings, sock: socket.socket, **config: Any) -> int:
+    """Run ``settings.workers`` server processes on the bound socket ``sock``
+    (``bind_socket``), each with the connection limits of ``build_server``; restart one that
+    dies, stop all on SIGINT or SIGTERM. uvicorn's own ``workers`` cannot carry the limits:
+    its processes build a plain server from a pickled config. Each process holds its own
+    index, model, rate limits and in-flight counts, so those limits apply per process.
+    Returns the exit status."""
     sock.listen(2048)
     sock.set_inheritable(True)
     context = multiprocessing.get_context("spawn")  # a process running torch must not fork

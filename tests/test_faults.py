@@ -18,11 +18,16 @@ from indexer.pipeline import build_index
 from indexer.sources import article_from_record
 from indexer.store import IndexStore
 from newsqa.errors import IndexWriteError
+from newsqa.server_process import free_port
 
 
-def serve_fails(index_dir: Path, settings) -> subprocess.CompletedProcess:  # type: ignore[no-untyped-def]
+def serve_fails(index_dir: Path, settings, port: int | None = None) -> subprocess.CompletedProcess:  # type: ignore[no-untyped-def]
+    """`newsqa serve` that is expected to exit before serving (on a free port: the port is
+    bound first, and an unprivileged user cannot bind port 1)."""
+    port = port or free_port()
     return subprocess.run(
-        [sys.executable, "-m", "newsqa", "serve", "--index-dir", str(index_dir), "--port", "1"],
+        [sys.executable, "-m", "newsqa", "serve", "--index-dir", str(index_dir)]
+        + ["--host", "127.0.0.1", "--port", str(port)],
         capture_output=True,
         text=True,
         timeout=120,
@@ -50,7 +55,8 @@ def test_serve_refuses_a_missing_or_corrupt_index(tmp_path, corpus_index, settin
 
     # reader weights that are not there: one line before the start, not a traceback (exit 3)
     no_weights = subprocess.run(
-        [sys.executable, "-m", "newsqa", "serve", "--index-dir", str(corpus_index), "--port", "1"],
+        [sys.executable, "-m", "newsqa", "serve", "--index-dir", str(corpus_index)]
+        + ["--port", str(free_port())],
         capture_output=True,
         text=True,
         timeout=120,

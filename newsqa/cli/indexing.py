@@ -276,22 +276,6 @@ def watch(
             console.print(f"[red]{exc}[/red]")
 
 
-def _check_listen(host: str, port: int) -> None:
-    """Bind ``host:port`` as uvicorn will (SO_REUSEADDR, every address the host resolves to),
-    then let go: a port in use or a host that is no address was a JSON log line and exit 3
-    after the model had loaded, not the one ``error:`` line every other failure is."""
-    import socket
-
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
-        for family, kind, proto, _, address in infos:
-            with socket.socket(family, kind, proto) as sock:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                sock.bind(address)
-    except OSError as exc:
-        raise OSError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
-
-
 @app.command()
 def serve(
     index_dir: IndexDir = None,
@@ -327,11 +311,7 @@ def serve(
     ] = None,
 ) -> None:
     """Serve the HTTP API over an index directory."""
-    from service.app import create_app
-    from service.index_open import open_store
-    from service.logging_setup import uvicorn_logging
-    from service.reader_answer import reader_weights
-    from service.server import build_server, serve_workers
+    from service.server import bind_socket, build_server, serve_workers
 
     settings = settings_for(index_dir)
     update: dict[str, object] = {}
@@ -342,27 +322,34 @@ def serve(
     if root_path is not None:
         update["root_path"] = root_path.rstrip("/")
     settings = settings.model_copy(update=update)
+    host = host or settings.host
+    port = port if port is not None else settings.port
+    try:  # the port first: in use, the server failed only after loading the model (10 s)
+        sock = bind_socket(host, port)
+    except OSError as exc:
+        raise fail(NewsqaError(f"cannot listen on {host}:{port}: {exc.strerror or exc}")) from exc
+
+    from service.app import create_app
+    from service.index_open import open_store
+    from service.logging_setup import uvicorn_logging
+    from service.reader_answer import reader_weights
+
     try:  # fail fast, with the reason, before the server starts
         open_store(settings).close()
         if settings.answer_mode == "reader":
             reader_weights(settings)
-        _check_listen(host or settings.host, port if port is not None else settings.port)
-    except (NewsqaError, OSError) as exc:
+    except NewsqaError as exc:
+        sock.close()
         raise fail(exc) from exc
+    config = {"host": host, "port": port, "log_level": "info", **uvicorn_logging()}
     if settings.workers > 1:
-        code = serve_workers(settings, host, port, log_level="info", **uvicorn_logging())
+        code = serve_workers(settings, sock, **config)
         if code:
             raise typer.Exit(code=code)
         return
-    # uvicorn with header/keep-alive timeouts and a connection limit (service/server.py)
-    server = build_server(
-        create_app(settings),
-        settings,
-        host=host,
-        port=port,
-        log_level="info",
-        **uvicorn_logging(),  # JSON lines with request ids (service/logging_setup.py)
-    )
-    server.run()
+    # uvicorn with header/keep-alive timeouts and a connection limit (service/server.py);
+    # logs as JSON lines with request ids (service/logging_setup.py)
+    server = build_server(create_app(settings), settings, **config)
+    server.run(sockets=[sock])
     if not server.started:  # could not bind, or the app failed to start (as uvicorn.run)
         raise typer.Exit(code=3)
