@@ -162,17 +162,21 @@ def list_recall(short_answers: Sequence[str], references: Sequence[str]) -> floa
     return sum(any(f" {w} " in g for g in got) for w in wanted) / len(wanted)
 
 
-def abstention_scores(abstained: Sequence[bool], answerable: Sequence[bool]) -> tuple[float, float]:
+def abstention_scores(
+    abstained: Sequence[bool], answerable: Sequence[bool]
+) -> tuple[float | None, float | None]:
     """Precision and recall of abstaining, where the right call is to abstain on unanswerable.
 
-    Precision is 1.0 when the service never abstained (no wrong abstentions); recall is 1.0 when
-    there was nothing to abstain on.
+    Each is None where it is undefined: precision when the service never abstained, recall
+    when no question was unanswerable. They used to be 1.0 there, so a set without
+    unanswerable questions (facqa-valid) reported a perfect abstention recall it never
+    measured, and a gate on it passed whatever the service did.
     """
     true_pos = sum(a and not ok for a, ok in zip(abstained, answerable))
     predicted = sum(abstained)
     actual = sum(not ok for ok in answerable)
-    precision = true_pos / predicted if predicted else 1.0
-    recall = true_pos / actual if actual else 1.0
+    precision = true_pos / predicted if predicted else None
+    recall = true_pos / actual if actual else None
     return precision, recall
 
 

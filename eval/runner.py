@@ -227,8 +227,10 @@ def _figures(results: Sequence[QuestionResult]) -> tuple[dict[str, float], dict[
     precision, recall = metrics.abstention_scores(
         [r.abstained for r in results], [r.question.answerable for r in results]
     )
-    values["abstention_precision"] = precision
-    values["abstention_recall"] = recall
+    if precision is not None:  # undefined (never abstained): "-", not a perfect score
+        values["abstention_precision"] = precision
+    if recall is not None:  # undefined (nothing unanswerable): "-", not a perfect score
+        values["abstention_recall"] = recall
     cited = [(cid, r) for r in with_relevant for cid in r.citation_ids]
     if cited:
         values["citation_precision"] = sum(cid in r.relevant for cid, r in cited) / len(cited)

@@ -152,7 +152,10 @@ def test_abstention_precision_recall():
     precision, recall = metrics.abstention_scores(abstained, answerable)
     assert precision == 0.5  # one of two abstentions was right
     assert recall == 0.5  # one of two unanswerable was caught
-    assert metrics.abstention_scores([False], [True]) == (1.0, 1.0)
+    # never abstained, nothing unanswerable: both undefined, not a perfect 1.0
+    assert metrics.abstention_scores([False], [True]) == (None, None)
+    # abstentions on a set without unanswerable questions: every one wrong, recall undefined
+    assert metrics.abstention_scores([True, False], [True, True]) == (0.0, None)
 
 
 def test_percentile_nearest_rank():
@@ -220,6 +223,30 @@ def test_score_reports_short_answers_and_figures_per_language():
     assert english["short_f1"] == pytest.approx(0.5) and english["recall@10"] == 1.0
     assert report.by_language["id"]["questions"] == 4
     assert "list_recall" not in english
+
+
+def test_abstention_figures_without_unanswerable_questions_are_not_measured(tmp_path):
+    """facqa-valid has no unanswerable question: its report showed abstention_recall 1.000
+    (nothing to catch, so "all caught") and a gate on it passed whatever the service did."""
+    from eval.report import markdown_table
+    from eval.runner import score
+    from eval.suite import check_gate
+
+    results = [
+        _result("1", "Siapa dia?", ["Dewa"], ["Dewa"]),
+        _result("2", "Apa itu?", ["Pangling"], [], abstained=True),  # a wrong abstention
+    ]
+    report = score("hybrid", results)
+    assert "abstention_recall" not in report.values
+    assert report.values["abstention_precision"] == 0.0  # its one abstention was wrong
+    assert "| abstention_recall | - |" in markdown_table("set", [report])
+    gate = tmp_path / "gate.toml"
+    gate.write_text('[set]\n"abstention_recall" = 0.85\n')
+    assert check_gate({"set": [report]}, gate, "hybrid") == [
+        "set/hybrid: abstention_recall was not measured"
+    ]
+    never = score("hybrid", [_result("1", "Siapa dia?", ["Dewa"], ["Dewa"])])
+    assert "abstention_precision" not in never.values  # never abstained: undefined
 
 
 def test_report_tables_show_the_new_metrics_and_languages():
