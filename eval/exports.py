@@ -37,8 +37,8 @@ def result_row(r: QuestionResult) -> dict[str, object]:
         "abstained": r.abstained,
         "reference_answers": list(q.answers),
         "citations": [
-            {"article_id": cid, "valid": valid}
-            for cid, valid in zip(r.citation_ids, r.citations_valid)
+            {"article_id": cid, "story": story, "valid": valid}
+            for cid, story, valid in zip(r.citation_ids, r.cited_stories, r.citations_valid)
         ],
         "latency_ms": r.latency_ms,
     }

@@ -36,6 +36,14 @@ class QuestionResult:
     latency_ms: float | None  # None: not timed (answered with a warm vector cache)
     relevant: set[str] = field(default_factory=set)
     short_answers: list[str] = field(default_factory=list)  # best first; [] from older servers
+    # The cited articles' stories (``story_of``), the ids ``relevant`` holds; None: the same as
+    # ``citation_ids`` (results built without a store). A citation of a story's copy that is
+    # not its smallest id is still a citation of the relevant story.
+    citation_stories: list[str] | None = None
+
+    @property
+    def cited_stories(self) -> list[str]:
+        return self.citation_ids if self.citation_stories is None else self.citation_stories
 
     @property
     def first_relevant_rank(self) -> int | None:
@@ -158,6 +166,7 @@ def run_questions(
                 latency_ms=latency,
                 relevant=canonical_relevant(store, q.relevant),
                 short_answers=[s["text"] for s in response.get("short_answers") or []],
+                citation_stories=[story_of(store, c["article_id"]) for c in citations],
             )
         )
         if on_done:
@@ -231,9 +240,10 @@ def _figures(results: Sequence[QuestionResult]) -> tuple[dict[str, float], dict[
         values["abstention_precision"] = precision
     if recall is not None:  # undefined (nothing unanswerable): "-", not a perfect score
         values["abstention_recall"] = recall
-    cited = [(cid, r) for r in with_relevant for cid in r.citation_ids]
+    # by story, as ``relevant`` is: a hit (and so its citation) may be any copy of the story
+    cited = [(story, r) for r in with_relevant for story in r.cited_stories]
     if cited:
-        values["citation_precision"] = sum(cid in r.relevant for cid, r in cited) / len(cited)
+        values["citation_precision"] = sum(story in r.relevant for story, r in cited) / len(cited)
     validity = [v for r in results for v in r.citations_valid]
     if validity:
         values["citation_validity"] = sum(validity) / len(validity)

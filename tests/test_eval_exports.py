@@ -212,3 +212,48 @@ def test_relevant_ids_the_index_lacks_are_named_once(store, tmp_path, caplog):
         record.getMessage()
     )
     assert "1 question(s) with no other relevant id" in record.getMessage()
+
+
+def test_a_citation_of_a_storys_copy_counts_for_citation_precision(settings, embedder, tmp_path):
+    """A story's id is its smallest article id, and a hit (with its citation) is whichever copy
+    ranked best: a citation of ``z-full``, the very article the question lists, was scored
+    against the story id ``a-copy`` and counted as a wrong citation (precision 0.000)."""
+    base = (
+        "Pemerintah Kota Palembang meresmikan jembatan baru di kawasan Seberang Ulu pada hari "
+        "Senin. Jembatan itu menghubungkan dua kecamatan yang selama ini hanya terhubung oleh "
+        "perahu ketek. Wali kota mengatakan pembangunan jembatan memakan waktu dua tahun dan "
+        "melibatkan ratusan pekerja lokal. Warga menyambut gembira peresmian tersebut karena "
+        "perjalanan menjadi lebih singkat dan aman. Dinas Pekerjaan Umum akan melakukan "
+        "pemeliharaan rutin setiap enam bulan sekali menurut rencana kerja. "
+    )
+    rows = [
+        {"id": "a-copy", "title": "Jembatan baru diresmikan", "text": base},
+        {
+            "id": "z-full",
+            "title": "Jembatan baru Seberang Ulu diresmikan",
+            "text": base + "Biaya pembangunan jembatan tersebut mencapai Rp 48 miliar dari APBD.",
+        },
+        {
+            "id": "m-other",
+            "title": "Harga cabai naik",
+            "text": "Harga cabai merah di pasar tradisional Palembang naik tajam pada awal tahun "
+            "karena pasokan dari Pagar Alam berkurang akibat hujan deras.",
+        },
+    ]
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    questions = tmp_path / "story.jsonl"
+    question = "Berapa biaya pembangunan jembatan Seberang Ulu?"
+    row = {"id": "q1", "question": question, "answers": ["Rp 48 miliar"], "relevant": ["z-full"]}
+    questions.write_text(json.dumps(row) + "\n")
+    results = run_eval(
+        [corpus], [questions], settings, ["hybrid"], index_dir=tmp_path / "index", embedder=embedder
+    )
+    [report] = results["story"]
+    [result] = report.results
+    assert result.relevant == {"a-copy"}  # the story, as ranked ids are
+    assert result.citation_ids == ["z-full"]  # the copy that states the answer
+    assert report.values["citation_precision"] == 1.0
+    write_report(tmp_path / "out", results)
+    [row] = [json.loads(line) for line in (tmp_path / "out/results-story-hybrid.jsonl").open()]
+    assert row["citations"] == [{"article_id": "z-full", "story": "a-copy", "valid": True}]
