@@ -11,6 +11,7 @@ from eval.provenance import EvalResults, run_metadata
 from eval.questions import ReferenceQuestion, load_questions
 from eval.runner import (
     ModeReport,
+    QuestionResult,
     add_negatives,
     canonical_relevant,
     http_asker,
@@ -128,8 +129,12 @@ def run_eval(
             warm = embedder.cache_snapshot()
             embedder.clear_cache()
             timed = run_questions(questions[:LATENCY_SAMPLE], ask, store, k=k, on_done=done)
+            if url:  # before the rest: a server over another corpus scores 0 on everything
+                _check_served_ids(url, timed, store, fatal=True)
             embedder.warm_cache(warm)
             rest = run_questions(questions[LATENCY_SAMPLE:], ask, store, k=k, on_done=done)
+            if url:
+                _check_served_ids(url, timed + rest, store, fatal=False)
             for result in rest:
                 result.latency_ms = None
             reports.append(score(mode, timed + rest, k))
@@ -137,6 +142,38 @@ def run_eval(
                 add_negatives(reports[-1], negative_results(components, questions, k))
         results[path.stem] = reports
     return results
+
+
+def _check_served_ids(
+    url: str, results: Sequence[QuestionResult], store: IndexStore, fatal: bool
+) -> None:
+    """Article ids a server returned that the local index (of ``--corpus``) does not have.
+
+    Ranking and citations are scored against the local index, so a server over another corpus
+    scored 0 on every figure with no word of why. ``fatal`` (the first questions, before the
+    rest are asked): an error when none of its ids is known. Else a warning with the count of
+    unknown ones (a served index that took writes since it was built from the corpus).
+    """
+    returned = {i for r in results for i in [*r.ranked, *r.citation_ids]}
+    unknown = sorted(i for i in returned if store.article(i) is None)
+    if not unknown:
+        return
+    shown = ", ".join(map(repr, unknown[:3])) + (", ..." if len(unknown) > 3 else "")
+    if fatal:
+        if len(unknown) == len(returned):
+            raise ValueError(
+                f"{url} answered with articles that are in no article of the index of --corpus "
+                f"({shown}): it serves another index; point --url at a server over that corpus"
+            )
+        return  # some known: said once, over all the questions (``fatal=False``)
+    log.warning(
+        "%s returned %d article id(s) of %d that the index of --corpus does not have (%s); "
+        "they count as misses. Does the server serve an index of the same corpus?",
+        url,
+        len(unknown),
+        len(returned),
+        shown,
+    )
 
 
 def load_question_sets(paths: Sequence[Path]) -> dict[Path, list[ReferenceQuestion]]:

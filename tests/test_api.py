@@ -375,6 +375,30 @@ def test_eval_over_http_scores_the_running_server(live_server, tmp_path):
     assert values["citation_validity"] == 1.0
 
 
+def test_eval_over_http_refuses_a_server_over_another_corpus(live_server, tmp_path):
+    """--url at a server whose index is not of --corpus: every figure came out 0.000 (its
+    article ids are in no article of the local index) and the run said nothing of why."""
+
+    from typer.testing import CliRunner
+
+    from newsqa.cli import app
+
+    corpus = tmp_path / "other.jsonl"
+    text = "Harga cabai merah di pasar tradisional Palembang naik tajam pada awal tahun ini."
+    corpus.write_text(json.dumps({"id": "other-1", "text": text}) + "\n", encoding="utf-8")
+    questions = tmp_path / "q.jsonl"
+    row = {"id": "q1", "question": "Berapa harga cabai di Palembang?", "relevant": ["other-1"]}
+    questions.write_text(json.dumps(row) + "\n", encoding="utf-8")
+    result = CliRunner().invoke(
+        app,
+        ["eval", "--corpus", str(corpus), "--questions", str(questions), "--url", live_server]
+        + ["--index-dir", str(tmp_path / "index"), "--out", str(tmp_path / "r")],
+    )
+    assert result.exit_code == 1, result.output
+    assert "it serves another index" in result.stderr and "'nq-" in result.stderr
+    assert not (tmp_path / "r").exists()  # no report of zeros
+
+
 def test_event_filters_keep_articles_naming_a_time_in_the_range(client):
     in_1965 = {"event_from": "1965-01-01", "event_to": "1965-12-31"}
     found = client.get("/search", params={"q": "jembatan Palembang", **in_1965}).json()
