@@ -43,12 +43,21 @@ def _format(column: str, value: float | None, interval: tuple[float, float] | No
 
 
 def _cell(report: ModeReport, column: str) -> str:
-    return _format(column, report.values.get(column), report.intervals.get(column))
+    """The figure, its interval, and how many questions it is over when fewer than the set's
+    (list recall over one list question reads like a figure of the set otherwise)."""
+    text = _format(column, report.values.get(column), report.intervals.get(column))
+    scored = report.scored.get(column)
+    if scored is not None and scored < report.questions:
+        text += f" (n={scored})"
+    return text
 
 
 def _grid(reports: list[ModeReport]) -> tuple[list[str], list[tuple[str, list[str]]]]:
-    """Header and rows of the main table: a metric per row, a mode per column."""
-    return [r.name for r in reports], [(c, [_cell(r, c) for r in reports]) for c in COLUMNS]
+    """Header and rows of the main table: the question count, then a metric per row, a mode
+    per column."""
+    rows = [("questions", [str(r.questions) for r in reports])]
+    rows += [(c, [_cell(r, c) for r in reports]) for c in COLUMNS]
+    return [r.name for r in reports], rows
 
 
 def _language_grid(reports: list[ModeReport]) -> tuple[list[str], list[tuple[str, list[str]]]]:
@@ -172,6 +181,7 @@ def write_report(out_dir: Path, sets: Mapping[str, list[ModeReport]]) -> list[Pa
             r.name: {
                 "questions": r.questions,
                 "metrics": r.values,
+                "scored": r.scored,
                 "ci95": r.intervals,
                 "by_language": r.by_language,
             }

@@ -63,6 +63,10 @@ class ModeReport:
     # can do well on Indonesian questions and poorly on English ones (or the reverse), and the
     # overall figure hides it.
     by_language: dict[str, dict[str, float]] = field(default_factory=dict)
+    # Questions behind each mean figure (``PER_QUESTION``): a figure applies to some questions
+    # only (retrieval to those with relevant ids, list recall to list questions), and 0.500
+    # over one question reads like 0.500 over the set unless the count is shown beside it.
+    scored: dict[str, int] = field(default_factory=dict)
 
 
 AskFn = Callable[[str, int], dict]
@@ -268,7 +272,10 @@ def score(name: str, results: list[QuestionResult], k: int = 10) -> ModeReport:
         language: {"questions": len(group), **_figures(group)[0]}
         for language, group in sorted(by_language.items())
     }
-    return ModeReport(name, len(results), values, intervals, results, languages)
+    scored = {name_: len(v) for name_, v in per_q.items() if v}
+    timed = sum(r.latency_ms is not None for r in results)  # the first LATENCY_SAMPLE
+    scored |= {"latency_p50_ms": timed, "latency_p95_ms": timed}
+    return ModeReport(name, len(results), values, intervals, results, languages, scored)
 
 
 def negative_results(

@@ -249,6 +249,29 @@ def test_abstention_figures_without_unanswerable_questions_are_not_measured(tmp_
     assert "abstention_precision" not in never.values  # never abstained: undefined
 
 
+def test_report_says_how_many_questions_each_figure_is_over():
+    """facqa-valid's list_recall 0.500 is one question's (the only one with two answers) and
+    its latency the first 100 questions', beside figures of all 311: the table did not say."""
+    from eval.report import markdown_table
+    from eval.runner import QuestionResult, score
+
+    unanswerable = ReferenceQuestion(id="4", question="Siapa?", answerable=False)
+    results = [
+        _result("1", "Siapa dia?", ["Dewa"], ["Dewa"]),
+        _result("2", "Apa saja?", ["Poltabes", "Pangling"], ["Poltabes"]),
+        _result("3", "Kapan?", ["2020"], ["2020"]),
+        QuestionResult(unanswerable, ["a"], None, True, [], [], None, set()),
+    ]
+    report = score("hybrid", results)
+    assert report.scored["mrr@10"] == 3 and report.scored["list_recall"] == 1
+    assert report.scored["latency_p50_ms"] == 3  # the fourth was not timed
+    text = markdown_table("set", [report])
+    assert "| questions | 4 |" in text
+    assert "| list_recall | 0.500 (n=1) |" in text
+    assert "| exact_match | 1.000 (n=3) |" in text
+    assert "| abstention_recall | 1.000 |" in text  # over the set: no count
+
+
 def test_report_tables_show_the_new_metrics_and_languages():
     from rich.console import Group
 
