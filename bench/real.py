@@ -420,7 +420,8 @@ def table(r: dict) -> str:
             f"{q['tokens_p50']} tokens ({q['gflop_at_p50_tokens']} GFLOP); {q['precision']} peak "
             f"{q['peak_gflops']} GFLOP/s ({q['cpu_ghz']} GHz x "
             f"{q['flops_per_cycle']} FLOP/cycle x cores): "
-            f"**{q['over_bound_p50']}x** the FLOP-bound time (goal <= {q['goal']}).",
+            f"each question's time ÷ its own FLOP-bound time, median **{q['over_bound_p50']}x** "
+            f"(not the p50 time ÷ the bound at p50 tokens; goal <= {q['goal']}).",
         ]
     return "\n".join(lines)
 
