@@ -10,7 +10,7 @@ both answer facqa-valid (311 questions). The peer gets e5's prompts (``passage: 
 documents, ``query: `` for questions) and normalised vectors, as a careful user would give
 it; otherwise it runs with its defaults (fp32, sentence-transformers' batch of 32). Its
 ranking is ``similarity_search(q, k=50)`` with article ids deduplicated in order; ours is
-``HybridRetriever.retrieve(q, k=10, collapse=False)``. Recall@10 and MRR@10 come from
+``HybridRetriever.retrieve(q, k=10, collapse=False)``. Success@10 and MRR@10 come from
 ``eval.metrics`` at article level, with the same relevant set for both (a question's ids
 plus the duplicates the indexer folded into them). Model loading is outside both timings.
 """

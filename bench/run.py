@@ -8,7 +8,7 @@ Sections (each its own module, each runnable alone with ``--sections``):
 1. ``indexing``: `newsqa index` chunks/s against bare ``Embedder.embed_passages`` on the
    same chunks; fp32 / bf16; batching by length; torch threads.
 2. ``peer``: LangChain's ``FAISS.from_documents`` + ``HuggingFaceEmbeddings`` on the same
-   model and corpus: indexing time ratio, Recall@10 and MRR@10 on facqa-valid.
+   model and corpus: indexing time ratio, Success@10 and MRR@10 on facqa-valid.
 3. ``latency``: /search and /ask p50/p99 over loopback at 10k and 100k chunks (1M with
    ``--large``), and /search p50 against bare query embedding + FAISS.
 4. ``faiss``: exact against HNSW / IVF-PQ / IVF-SQ8: recall@10, ms/query, memory per 1M.
