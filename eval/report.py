@@ -174,7 +174,8 @@ def write_report(out_dir: Path, sets: Mapping[str, list[ModeReport]]) -> list[Pa
     markdown = ["# newsqa eval report", "", _markdown_meta(meta)]
     payload: dict[str, object] = {"meta": meta}
     significance: dict[str, list[Comparison]] = {}
-    paths = []
+    paths: list[Path] = []
+    failure_paths: list[Path] = []
     for name, reports in sets.items():
         markdown.append(markdown_table(name, reports))
         payload[name] = {
@@ -189,7 +190,7 @@ def write_report(out_dir: Path, sets: Mapping[str, list[ModeReport]]) -> list[Pa
         }
         for r in reports:
             rows = (json.dumps(row, ensure_ascii=False, default=str) + "\n" for row in failures(r))
-            write_lines(out_dir / f"failures-{name}-{r.name}.jsonl", rows)
+            failure_paths.append(write_lines(out_dir / f"failures-{name}-{r.name}.jsonl", rows))
         paths += write_exports(out_dir, name, reports)
         if len(reports) > 1:
             significance[name] = compare_modes(reports)
@@ -203,7 +204,24 @@ def write_report(out_dir: Path, sets: Mapping[str, list[ModeReport]]) -> list[Pa
     (out_dir / "report.json").write_text(json.dumps(payload, indent=2), encoding="utf-8")
     paths[:0] = [out_dir / "report.md", out_dir / "report.json"]
     paths.append(_chart(out_dir / "metrics.png", sets))
+    _remove_stale(out_dir, {*paths, *failure_paths})
     return paths
+
+
+EXPORTS = ("failures-*.jsonl", "results-*.jsonl", "run-*.trec", "qrels-*.trec")
+"""The per-set and per-mode files a run writes into ``--out``."""
+
+
+def _remove_stale(out_dir: Path, written: set[Path]) -> None:
+    """Remove the exports of an earlier run that this one did not rewrite.
+
+    An --out folder reused with fewer modes or other sets kept the earlier run's
+    run-<set>-dense.trec and results files beside a report.json without them: the README's
+    ranx snippet read the old run against the new qrels, as if it were this run's."""
+    for pattern in EXPORTS:
+        for path in out_dir.glob(pattern):
+            if path not in written:
+                path.unlink()
 
 
 def _chart(path: Path, sets: Mapping[str, list[ModeReport]]) -> Path:

@@ -272,6 +272,28 @@ def test_report_says_how_many_questions_each_figure_is_over():
     assert "| abstention_recall | 1.000 |" in text  # over the set: no count
 
 
+def test_a_reused_out_folder_keeps_no_export_of_an_earlier_run(tmp_path):
+    """--out reused with fewer modes kept run-<set>-dense.trec and results-<set>-dense.jsonl of
+    the run before beside a report.json without dense: ranx read them as this run's."""
+    from eval.report import write_report
+    from eval.runner import score
+
+    results = [_result("1", "Siapa dia?", ["Dewa"], ["Dewa"])]
+    out = tmp_path / "out"
+    write_report(out, {"set": [score("bm25", results), score("dense", results)]})
+    write_report(out, {"other": [score("bm25", results)]})
+    (out / "notes.txt").write_text("mine")
+    write_report(out, {"set": [score("bm25", results)]})
+    left = sorted(p.name for p in out.iterdir() if p.suffix in (".jsonl", ".trec", ".txt"))
+    assert left == [
+        "failures-set-bm25.jsonl",
+        "notes.txt",
+        "qrels-set.trec",
+        "results-set-bm25.jsonl",
+        "run-set-bm25.trec",
+    ]
+
+
 def test_report_tables_show_the_new_metrics_and_languages():
     from rich.console import Group
 
