@@ -205,34 +205,6 @@ def test_watch_indexes_files_as_they_arrive(tmp_path, settings):
     assert "watching" in output[0]
 
 
-def test_watch_behind_another_writer_fails_at_once(tmp_path, corpus_index, settings):
-    """The watcher takes the lock before it loads its model, as `newsqa index` does. It
-    loaded the model first, waited --wait, then went on watching without its first run (the
-    folder's files unindexed until they changed); now it fails at once, saying why."""
-    from indexer.store import lock_index
-
-    inbox = tmp_path / "inbox"
-    inbox.mkdir()
-    write_jsonl(inbox / "first.jsonl", RECORDS[:2])
-    index_dir = tmp_path / "index"
-    shutil.copytree(corpus_index, index_dir)
-    lock = lock_index(index_dir)
-    try:
-        result = subprocess.run(
-            [sys.executable, "-m", "newsqa", "watch", str(inbox), "--index-dir", str(index_dir)]
-            + ["--wait", "0"],
-            capture_output=True,
-            text=True,
-            env={**os.environ, "NEWSQA_CACHE_DIR": str(settings.cache_dir)},
-            timeout=60,  # the old watcher never exited
-        )
-    finally:
-        lock.release()
-    assert result.returncode == 1, result.stdout + result.stderr
-    assert "being written by another process" in result.stderr
-    assert "watching" not in result.stdout
-
-
 def test_watch_prune_removes_what_leaves_the_folder(tmp_path, settings):
     """A newsroom retracts an article by deleting its file, or a line of a JSONL file: with
     --prune the watcher removes it from the index; an emptied folder removes nothing."""

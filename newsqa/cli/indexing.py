@@ -222,28 +222,12 @@ def watch(
     from watchfiles import watch as watch_changes
 
     from indexer.sources import SUFFIXES
-    from indexer.store import lock_index
-    from indexer.store.layout import CURRENT
     from service.index_open import open_embedder
 
     if not folder.is_dir():
         raise fail(NewsqaError(f"{folder} is not a folder"))
     settings = settings_for(index_dir)
-    # The first run's lock before the model (seconds to load), as `newsqa index` takes it.
-    # Behind another writer the watcher loaded the model, waited --wait, then went on
-    # watching without its first run (the files already there unindexed until they change);
-    # now it waits from the start and, still refused, fails at once as `newsqa index` does.
-    try:
-        existing = (settings.index_dir / CURRENT).is_file()
-        lock = lock_index(settings.index_dir, wait) if existing else None
-    except NewsqaError as exc:
-        raise fail(exc) from exc
-    try:
-        embedder = open_embedder(settings, embeds_questions=False)
-    except BaseException:
-        if lock is not None:
-            lock.release()
-        raise
+    embedder = open_embedder(settings, embeds_questions=False)
     started = False
     # The folder is indexed once the watcher runs (its first, empty, yield), so that a file
     # arriving during that first run is not missed: it comes back as a change.
@@ -253,13 +237,10 @@ def watch(
         if not started:
             started = True
             try:
-                report = _index_once([folder], settings, embedder, prune, wait, lock=lock)
+                report = _index_once([folder], settings, embedder, prune, wait)
                 _print_report(report, settings.index_dir)
             except NewsqaError as exc:
                 console.print(f"[yellow]{exc}[/yellow]")
-            finally:
-                if lock is not None:
-                    lock.release()
             console.print(f"watching {folder} (Ctrl-C to stop)")
             continue
         touched = [(c, Path(p)) for c, p in changes if Path(p).suffix.lower() in SUFFIXES]
