@@ -227,6 +227,27 @@ def test_watch_prune_removes_what_leaves_the_folder(tmp_path, settings):
     assert "nothing to index" in output[0]
 
 
+@pytest.mark.parametrize("prune", [False, True])
+def test_watch_indexes_a_folder_moved_into_the_folder(tmp_path, settings, prune):
+    """An export lands as a whole folder renamed into the watched one (the watcher sees the
+    folder alone, not the files in it): its articles are indexed, and with --prune a folder
+    moved out again takes its articles with it."""
+    inbox, staging = tmp_path / "inbox", tmp_path / "staging"
+    (staging / "batch").mkdir(parents=True)
+    inbox.mkdir()
+    write_jsonl(inbox / "first.jsonl", RECORDS[:2])
+    write_jsonl(staging / "batch" / "second.jsonl", RECORDS[2:5])
+    index_dir = tmp_path / "index"
+    first, all_five = {r["id"] for r in RECORDS[:2]}, {r["id"] for r in RECORDS[:5]}
+    with _watching(inbox, index_dir, settings, *(["--prune"] if prune else [])):
+        _wait_for(lambda: _ids(index_dir) == first, 120, "initial index")
+        (staging / "batch").rename(inbox / "batch")
+        _wait_for(lambda: _ids(index_dir) == all_five, 60, "the folder moved in")
+        if prune:
+            (inbox / "batch").rename(staging / "batch")
+            _wait_for(lambda: _ids(index_dir) == first, 60, "the folder moved out")
+
+
 @contextmanager
 def _watching(inbox: Path, index_dir: Path, settings, *options: str) -> Iterator[list[str]]:  # type: ignore[no-untyped-def]
     """`newsqa watch` over ``inbox`` while the block runs; then its output, in the list."""

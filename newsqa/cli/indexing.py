@@ -15,6 +15,8 @@ from newsqa.errors import NewsqaError
 from newsqa.settings import get_settings
 
 if TYPE_CHECKING:
+    from watchfiles import Change
+
     from indexer.pipeline import IndexReport
 
 from newsqa.cli.common import (
@@ -221,7 +223,6 @@ def watch(
     from watchfiles import Change
     from watchfiles import watch as watch_changes
 
-    from indexer.sources import SUFFIXES
     from service.index_open import open_embedder
 
     if not folder.is_dir():
@@ -243,11 +244,13 @@ def watch(
                 console.print(f"[yellow]{exc}[/yellow]")
             console.print(f"watching {folder} (Ctrl-C to stop)")
             continue
-        touched = [(c, Path(p)) for c, p in changes if Path(p).suffix.lower() in SUFFIXES]
+        touched = [(c, Path(p)) for c, p in changes if _may_hold_articles(c, Path(p), prune)]
         if prune:  # a deleted file or record is noticed only against the whole folder
             files = [folder] if touched else []
         else:
-            files = sorted({p for c, p in touched if c != Change.deleted and p.is_file()})
+            found = {p for c, p in touched if c != Change.deleted and p.exists()}
+            # a file in a folder read in full is read once: twice, it is its own duplicate
+            files = sorted(p for p in found if found.isdisjoint(p.parents))
         if not files:
             continue
         try:
@@ -255,6 +258,24 @@ def watch(
             _print_report(report, settings.index_dir)
         except NewsqaError as exc:  # one bad batch must not stop the watcher
             console.print(f"[red]{exc}[/red]")
+
+
+def _may_hold_articles(change: Change, path: Path, prune: bool) -> bool:
+    """Whether a change the watcher reports can add or remove articles: a file of a type
+    ``newsqa index`` reads, or a folder. A folder moved or renamed into the watched one is
+    reported as the folder alone, not as the files in it (they were indexed only when some
+    other change came, and a folder moved out was never pruned). A deleted path cannot tell
+    whether it was a folder, so with ``prune`` any deletion other than an article file's
+    (``foo.part``, vim's ``4913``) re-reads the folder too: that costs reading, not embedding."""
+    from watchfiles import Change
+
+    from indexer.sources import SUFFIXES
+
+    if path.suffix.lower() in SUFFIXES:
+        return True
+    if change == Change.deleted:
+        return prune
+    return path.is_dir()
 
 
 @app.command()
