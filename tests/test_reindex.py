@@ -248,6 +248,26 @@ def test_watch_indexes_a_folder_moved_into_the_folder(tmp_path, settings, prune)
             _wait_for(lambda: _ids(index_dir) == first, 60, "the folder moved out")
 
 
+def test_watch_keeps_watching_a_folder_that_comes_back(tmp_path, settings):
+    """A folder deleted and made again (a share unmounted and mounted again) takes its file
+    watch with it: the watcher says so, waits, and watches the new folder, indexing what
+    arrived meanwhile and what arrives later."""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    write_jsonl(inbox / "first.jsonl", RECORDS[:2])
+    index_dir = tmp_path / "index"
+    with _watching(inbox, index_dir, settings) as output:
+        _wait_for(lambda: _articles(index_dir) == 2, 120, "initial index")
+        shutil.rmtree(inbox)
+        time.sleep(3)
+        inbox.mkdir()
+        write_jsonl(inbox / "second.jsonl", RECORDS[2:4])
+        _wait_for(lambda: _articles(index_dir) == 4, 60, "what arrived while it was gone")
+        write_jsonl(inbox / "third.jsonl", RECORDS[4:6])
+        _wait_for(lambda: _articles(index_dir) == 6, 60, "what arrived after")
+    assert "is gone: waiting for it to come back" in output[0]
+
+
 @contextmanager
 def _watching(inbox: Path, index_dir: Path, settings, *options: str) -> Iterator[list[str]]:  # type: ignore[no-untyped-def]
     """`newsqa watch` over ``inbox`` while the block runs; then its output, in the list."""

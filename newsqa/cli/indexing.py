@@ -4,7 +4,9 @@ serve it."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
+from stat import S_ISDIR
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -220,44 +222,76 @@ def watch(
     their content hash, so only what changed is embedded): a retracted article whose file
     is deleted stops being cited. A folder left with no readable article removes nothing,
     so an unmounted or emptied folder never empties the index."""
-    from watchfiles import Change
-    from watchfiles import watch as watch_changes
-
     from service.index_open import open_embedder
 
     if not folder.is_dir():
         raise fail(NewsqaError(f"{folder} is not a folder"))
     settings = settings_for(index_dir)
     embedder = open_embedder(settings, embeds_questions=False)
+    while True:
+        _watch_until_gone(folder, settings, embedder, prune, wait)
+        # A deleted, moved or unmounted folder takes its file watch with it: one made again at
+        # its path (a share mounted again) was never watched, and changes went unseen for good.
+        console.print(f"[yellow]{folder} is gone: waiting for it to come back[/yellow]")
+        while _folder_identity(folder) is None:
+            time.sleep(1.0)
+
+
+def _folder_identity(folder: Path) -> tuple[int, int] | None:
+    """The folder's device and inode; None when there is no folder at its path."""
+    try:
+        stat = folder.stat()
+    except OSError:
+        return None
+    return (stat.st_dev, stat.st_ino) if S_ISDIR(stat.st_mode) else None
+
+
+def _watch_until_gone(  # type: ignore[no-untyped-def]
+    folder: Path, settings, embedder, prune: bool, wait: float
+) -> None:
+    """Index ``folder``, then what changes in it, until it is no longer the folder at its
+    path (deleted, moved away, replaced, a share unmounted or mounted again)."""
+    from watchfiles import Change
+    from watchfiles import watch as watch_changes
+
+    identity = _folder_identity(folder)
+    if identity is None:
+        return
     started = False
     # The folder is indexed once the watcher runs (its first, empty, yield), so that a file
-    # arriving during that first run is not missed: it comes back as a change.
-    for changes in watch_changes(
-        folder, debounce=500, step=100, rust_timeout=100, yield_on_timeout=True
-    ):
-        if not started:
-            started = True
+    # arriving during that first run is not missed: it comes back as a change. Empty yields
+    # come every 100 ms too, when nothing changes: each checks that the folder is still there.
+    try:
+        for changes in watch_changes(
+            folder, debounce=500, step=100, rust_timeout=100, yield_on_timeout=True
+        ):
+            if _folder_identity(folder) != identity:
+                return
+            if not started:
+                started = True
+                try:
+                    report = _index_once([folder], settings, embedder, prune, wait)
+                    _print_report(report, settings.index_dir)
+                except NewsqaError as exc:
+                    console.print(f"[yellow]{exc}[/yellow]")
+                console.print(f"watching {folder} (Ctrl-C to stop)")
+                continue
+            touched = [(c, Path(p)) for c, p in changes if _may_hold_articles(c, Path(p), prune)]
+            if prune:  # a deleted file or record is noticed only against the whole folder
+                files = [folder] if touched else []
+            else:
+                found = {p for c, p in touched if c != Change.deleted and p.exists()}
+                # a file in a folder read in full is read once: twice, it is its own duplicate
+                files = sorted(p for p in found if found.isdisjoint(p.parents))
+            if not files:
+                continue
             try:
-                report = _index_once([folder], settings, embedder, prune, wait)
+                report = _index_once(files, settings, embedder, prune, wait)
                 _print_report(report, settings.index_dir)
-            except NewsqaError as exc:
-                console.print(f"[yellow]{exc}[/yellow]")
-            console.print(f"watching {folder} (Ctrl-C to stop)")
-            continue
-        touched = [(c, Path(p)) for c, p in changes if _may_hold_articles(c, Path(p), prune)]
-        if prune:  # a deleted file or record is noticed only against the whole folder
-            files = [folder] if touched else []
-        else:
-            found = {p for c, p in touched if c != Change.deleted and p.exists()}
-            # a file in a folder read in full is read once: twice, it is its own duplicate
-            files = sorted(p for p in found if found.isdisjoint(p.parents))
-        if not files:
-            continue
-        try:
-            report = _index_once(files, settings, embedder, prune, wait)
-            _print_report(report, settings.index_dir)
-        except NewsqaError as exc:  # one bad batch must not stop the watcher
-            console.print(f"[red]{exc}[/red]")
+            except NewsqaError as exc:  # one bad batch must not stop the watcher
+                console.print(f"[red]{exc}[/red]")
+    except FileNotFoundError:  # gone again before its watch was set up
+        return
 
 
 def _may_hold_articles(change: Change, path: Path, prune: bool) -> bool:
