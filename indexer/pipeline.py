@@ -344,8 +344,14 @@ def build_index(
 def _unread_sources(paths: Sequence[Path], skipped: Sequence[SkippedRecord]) -> list[str]:
     """The sources of a run that gave nothing to read: a file or folder that could not be
     opened (missing, no permission) and a folder without one file of a known type (a share
-    that came unmounted). A prune would take their articles for gone."""
-    unread = [s.path for s in skipped if s.line is None and s.reason.startswith("cannot read")]
+    that came unmounted). A prune would take their articles for gone. A page that cannot be
+    opened names its article by its file name, which a prune keeps: it is no reason to refuse
+    (one dangling link or root-owned page in a watched folder stopped every later update)."""
+    unread = [
+        s.path
+        for s in skipped
+        if s.line is None and s.article_id is None and s.reason.startswith("cannot read")
+    ]
     unread += [str(p) for p in paths if p.is_dir() and not has_articles_to_read(p)]
     return sorted(set(unread))
 

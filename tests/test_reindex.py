@@ -131,6 +131,28 @@ def test_prune_refuses_while_a_source_cannot_be_read(tmp_path, embedder, dense):
     assert (report.removed, report.articles) == (2, 3)
 
 
+def test_prune_keeps_a_page_that_cannot_be_opened_and_goes_on(tmp_path, embedder, dense):
+    """A page in a folder that cannot be opened (a dangling link, another user's file) names
+    its article by its file name: a prune keeps that article and indexes and removes the rest,
+    where it refused the whole run, saying it would remove the page's every article."""
+    index_dir, folder = tmp_path / "index", tmp_path / "inbox"
+    folder.mkdir()
+    write_jsonl(folder / "a.jsonl", RECORDS[:3])
+    (folder / "page-1.txt").write_text("Banjir di Kertapati\n\nBanjir merendam 350 rumah warga.")
+    build_index([folder], index_dir, embedder, dense=dense)
+    (folder / "page-1.txt").unlink()
+    (folder / "page-1.txt").symlink_to(tmp_path / "gone.txt")
+    write_jsonl(folder / "a.jsonl", RECORDS[1:4])
+    report = build_index([folder], index_dir, embedder, prune=True, dense=dense)
+    assert [(s.article_id, s.reason) for s in report.skipped] == [
+        ("page-1", "cannot read: No such file or directory")
+    ]
+    assert (report.added, report.removed) == (1, 1)
+    store = IndexStore.open(index_dir, dense=dense)
+    assert set(store.article_ids()) == {"page-1"} | {r["id"] for r in RECORDS[1:4]}
+    store.close()
+
+
 def test_many_small_updates_rank_exactly_like_one_full_build(tmp_path, embedder, dense):
     """Segments, tombstones and merges are invisible: BM25 statistics are corpus-wide."""
     full_dir, step_dir = tmp_path / "full", tmp_path / "steps"
