@@ -275,6 +275,7 @@ def build_index(
     engine: Engine = "local",
     max_segments: int = MAX_SEGMENTS,
     lock: FileLock | None = None,
+    create: bool = True,
 ) -> IndexReport:
     """Read, clean and deduplicate ``paths`` and bring the index in ``index_dir`` up to date.
 
@@ -284,7 +285,8 @@ def build_index(
     the committed index stays as it was. ``workers > 1`` embeds the chunks in that many
     processes (``engine="local"``); ``engine="ray"`` in that many Ray actors (``embed_chunks``).
     ``dense`` with Milvus mirrors the commit to its collection (``IndexWriter``). ``lock``:
-    the directory's lock, held by the caller already (``lock_index``).
+    the directory's lock, held by the caller already (``lock_index``). ``create=False``
+    refuses a directory with no committed index (``IndexWriter``).
     """
     started = time.perf_counter()
     report = IndexReport()
@@ -314,6 +316,7 @@ def build_index(
         dense=dense,
         max_segments=max_segments,
         lock=lock,
+        create=create,
     ) as writer:
         if prune and writer.base is not None:
             # Before staging: a new article that copies one leaving now is no duplicate. A

@@ -290,6 +290,26 @@ def test_watch_keeps_watching_a_folder_that_comes_back(tmp_path, settings):
     assert "is gone: waiting for it to come back" in output[0]
 
 
+def test_watch_starts_no_new_index_where_its_index_vanished(tmp_path, settings):
+    """The index directory moved away (or its volume unmounted) under the watcher: the next
+    file became a one-article index in its place, which a server then served; now the run
+    is refused, names the directory, and the watcher goes on."""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    write_jsonl(inbox / "first.jsonl", RECORDS[:2])
+    index_dir = tmp_path / "index"
+    with _watching(inbox, index_dir, settings) as output:
+        _wait_for(lambda: _articles(index_dir) == 2, 120, "initial index")
+        index_dir.rename(tmp_path / "moved")
+        write_jsonl(inbox / "second.jsonl", RECORDS[2:3])
+        time.sleep(5)  # debounce, then the refused run
+        assert not (index_dir / "CURRENT").exists()
+        (tmp_path / "moved").rename(index_dir)
+        write_jsonl(inbox / "third.jsonl", RECORDS[3:4])
+        _wait_for(lambda: _articles(index_dir) == 3, 60, "the index back")
+    assert "no committed index in" in " ".join(output[0].split())  # as the console wraps it
+
+
 @contextmanager
 def _watching(inbox: Path, index_dir: Path, settings, *options: str) -> Iterator[list[str]]:  # type: ignore[no-untyped-def]
     """`newsqa watch` over ``inbox`` while the block runs; then its output, in the list."""

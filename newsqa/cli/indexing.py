@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 from stat import S_ISDIR
 from typing import TYPE_CHECKING, Annotated, Any
@@ -135,6 +136,7 @@ def _index_once(  # type: ignore[no-untyped-def]
     workers: int = 1,
     engine: str = "local",
     lock=None,
+    create: bool = True,
 ) -> IndexReport:
     from indexer.pipeline import build_index
     from service.index_open import dense_config
@@ -151,6 +153,7 @@ def _index_once(  # type: ignore[no-untyped-def]
             dense=dense_config(settings),
             engine=engine,  # type: ignore[arg-type]
             lock=lock,
+            create=create,
         )
 
 
@@ -222,14 +225,29 @@ def watch(
     their content hash, so only what changed is embedded): a retracted article whose file
     is deleted stops being cited. A folder left with no readable article removes nothing,
     so an unmounted or emptied folder never empties the index."""
+    from indexer.store.layout import CURRENT
     from service.index_open import open_embedder
 
     if not folder.is_dir():
         raise fail(NewsqaError(f"{folder} is not a folder"))
     settings = settings_for(index_dir)
     embedder = open_embedder(settings, embeds_questions=False)
+    has_index = (settings.index_dir / CURRENT).is_file()
+
+    def index_files(files: list[Path], style: str) -> None:
+        # Once there is an index, a later run never starts a new one: an index directory
+        # moved, deleted or unmounted under the watcher became a one-file index in its place.
+        nonlocal has_index
+        try:
+            report = _index_once(files, settings, embedder, prune, wait, create=not has_index)
+        except NewsqaError as exc:  # one bad batch must not stop the watcher
+            console.print(f"[{style}]{exc}[/{style}]")
+            return
+        has_index = True
+        _print_report(report, settings.index_dir)
+
     while True:
-        _watch_until_gone(folder, settings, embedder, prune, wait)
+        _watch_until_gone(folder, prune, index_files)
         # A deleted, moved or unmounted folder takes its file watch with it: one made again at
         # its path (a share mounted again) was never watched, and changes went unseen for good.
         console.print(f"[yellow]{folder} is gone: waiting for it to come back[/yellow]")
@@ -246,8 +264,8 @@ def _folder_identity(folder: Path) -> tuple[int, int] | None:
     return (stat.st_dev, stat.st_ino) if S_ISDIR(stat.st_mode) else None
 
 
-def _watch_until_gone(  # type: ignore[no-untyped-def]
-    folder: Path, settings, embedder, prune: bool, wait: float
+def _watch_until_gone(
+    folder: Path, prune: bool, index_files: Callable[[list[Path], str], None]
 ) -> None:
     """Index ``folder``, then what changes in it, until it is no longer the folder at its
     path (deleted, moved away, replaced, a share unmounted or mounted again)."""
@@ -269,11 +287,7 @@ def _watch_until_gone(  # type: ignore[no-untyped-def]
                 return
             if not started:
                 started = True
-                try:
-                    report = _index_once([folder], settings, embedder, prune, wait)
-                    _print_report(report, settings.index_dir)
-                except NewsqaError as exc:
-                    console.print(f"[yellow]{exc}[/yellow]")
+                index_files([folder], "yellow")
                 console.print(f"watching {folder} (Ctrl-C to stop)")
                 continue
             touched = [(c, Path(p)) for c, p in changes if _may_hold_articles(c, Path(p), prune)]
@@ -283,13 +297,8 @@ def _watch_until_gone(  # type: ignore[no-untyped-def]
                 found = {p for c, p in touched if c != Change.deleted and p.exists()}
                 # a file in a folder read in full is read once: twice, it is its own duplicate
                 files = sorted(p for p in found if found.isdisjoint(p.parents))
-            if not files:
-                continue
-            try:
-                report = _index_once(files, settings, embedder, prune, wait)
-                _print_report(report, settings.index_dir)
-            except NewsqaError as exc:  # one bad batch must not stop the watcher
-                console.print(f"[red]{exc}[/red]")
+            if files:
+                index_files(files, "red")
     except FileNotFoundError:  # gone again before its watch was set up
         return
 
