@@ -141,7 +141,9 @@ def json_record(line: str) -> Any:
     try:
         return json.loads(line)
     except json.JSONDecodeError as error:
-        return Unreadable(f"invalid JSON: {error.msg} at column {error.colno}")
+        # "Unterminated string starting at" (a line cut short inside its text) ends in "at"
+        # already: it read "starting at at column 299"
+        return Unreadable(f"invalid JSON: {error.msg.removesuffix(' at')} at column {error.colno}")
     except RecursionError:
         return Unreadable("invalid JSON: nested too deeply")
     except ValueError as error:  # int('9' * 5000): "Exceeds the limit (4300 digits) ..."

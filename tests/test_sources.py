@@ -114,6 +114,9 @@ def test_bad_jsonl_lines_are_skipped_and_good_lines_still_read(tmp_path: Path) -
     )
     assert "'text'" in skipped[3].reason
     assert "invalid UTF-8" in skipped[5].reason
+    (tmp_path / "b.jsonl").write_text('{"id": "b1", "text": "Isi')  # cut inside its text
+    [cut_in_text] = _skipped(list(read_articles([tmp_path / "b.jsonl"])))
+    assert cut_in_text.reason == "invalid JSON: Unterminated string starting at column 22"
     assert skipped[5].article_id == "a5"  # named: a prune keeps its indexed version
     assert "not a JSON object" in skipped[6].reason
     assert "'id'" in skipped[7].reason and "string" in skipped[7].reason
