@@ -19,6 +19,7 @@ import httpx
 import numpy as np
 import pytest
 from conftest import CORPUS_DIR, running_server, write_jsonl
+from filelock import FileLock
 
 from indexer.analyzer import analyze
 from indexer.dedup import dedupe
@@ -308,6 +309,25 @@ def test_watch_starts_no_new_index_where_its_index_vanished(tmp_path, settings):
         write_jsonl(inbox / "third.jsonl", RECORDS[3:4])
         _wait_for(lambda: _articles(index_dir) == 3, 60, "the index back")
     assert "no committed index in" in " ".join(output[0].split())  # as the console wraps it
+
+
+def test_watch_indexes_what_arrived_while_another_writer_held_the_lock(tmp_path, settings):
+    """A file that lands while another writer (an HTTP bulk write, minutes long) holds the
+    lock past --wait was left out until it changed again; now the watcher says it will try
+    again, and does, once the lock is free."""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    write_jsonl(inbox / "first.jsonl", RECORDS[:2])
+    index_dir = tmp_path / "index"
+    with _watching(inbox, index_dir, settings, "--wait", "0.5") as output:
+        _wait_for(lambda: _articles(index_dir) == 2, 120, "initial index")
+        with FileLock(str(index_dir / ".lock")):
+            write_jsonl(inbox / "second.jsonl", RECORDS[2:4])
+            time.sleep(8)  # debounce, a refused run and a refused try again
+            assert _articles(index_dir) == 2
+        _wait_for(lambda: _articles(index_dir) == 4, 60, "the file that waited")
+    joined = " ".join(output[0].split())  # as the console wraps it
+    assert joined.count("(the watcher will, with these files)") == 1
 
 
 @contextmanager

@@ -14,7 +14,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from newsqa.errors import NewsqaError
+from newsqa.errors import IndexBusyError, NewsqaError
 from newsqa.settings import get_settings
 
 if TYPE_CHECKING:
@@ -234,17 +234,24 @@ def watch(
     embedder = open_embedder(settings, embeds_questions=False)
     has_index = (settings.index_dir / CURRENT).is_file()
 
-    def index_files(files: list[Path], style: str) -> None:
+    def index_files(files: list[Path], style: str, retry: bool) -> bool:
+        """Index ``files``; False when another writer held the lock past ``--wait`` (the
+        caller tries them again; said once, not at every ``retry``)."""
         # Once there is an index, a later run never starts a new one: an index directory
         # moved, deleted or unmounted under the watcher became a one-file index in its place.
         nonlocal has_index
         try:
             report = _index_once(files, settings, embedder, prune, wait, create=not has_index)
+        except IndexBusyError as exc:
+            if not retry:
+                console.print(f"[yellow]{exc} (the watcher will, with these files)[/yellow]")
+            return False
         except NewsqaError as exc:  # one bad batch must not stop the watcher
             console.print(f"[{style}]{exc}[/{style}]")
-            return
+            return True
         has_index = True
         _print_report(report, settings.index_dir)
+        return True
 
     while True:
         _watch_until_gone(folder, prune, index_files)
@@ -253,6 +260,10 @@ def watch(
         console.print(f"[yellow]{folder} is gone: waiting for it to come back[/yellow]")
         while _folder_identity(folder) is None:
             time.sleep(1.0)
+
+
+_BUSY_RETRY_S = 5.0
+"""Seconds between tries of what another writer's lock kept out (each reads the files)."""
 
 
 def _folder_identity(folder: Path) -> tuple[int, int] | None:
@@ -265,7 +276,7 @@ def _folder_identity(folder: Path) -> tuple[int, int] | None:
 
 
 def _watch_until_gone(
-    folder: Path, prune: bool, index_files: Callable[[list[Path], str], None]
+    folder: Path, prune: bool, index_files: Callable[[list[Path], str, bool], bool]
 ) -> None:
     """Index ``folder``, then what changes in it, until it is no longer the folder at its
     path (deleted, moved away, replaced, a share unmounted or mounted again)."""
@@ -276,6 +287,10 @@ def _watch_until_gone(
     if identity is None:
         return
     started = False
+    # What another writer's lock kept out (an HTTP bulk write can hold it for minutes): those
+    # files were left unindexed until they changed again. Tried again every few seconds.
+    pending: list[Path] = []
+    retry_at = 0.0
     # The folder is indexed once the watcher runs (its first, empty, yield), so that a file
     # arriving during that first run is not missed: it comes back as a change. Empty yields
     # come every 100 ms too, when nothing changes: each checks that the folder is still there.
@@ -287,18 +302,25 @@ def _watch_until_gone(
                 return
             if not started:
                 started = True
-                index_files([folder], "yellow")
+                if not index_files([folder], "yellow", False):
+                    pending, retry_at = [folder], time.monotonic() + _BUSY_RETRY_S
                 console.print(f"watching {folder} (Ctrl-C to stop)")
                 continue
             touched = [(c, Path(p)) for c, p in changes if _may_hold_articles(c, Path(p), prune)]
             if prune:  # a deleted file or record is noticed only against the whole folder
                 files = [folder] if touched else []
             else:
-                found = {p for c, p in touched if c != Change.deleted and p.exists()}
-                # a file in a folder read in full is read once: twice, it is its own duplicate
-                files = sorted(p for p in found if found.isdisjoint(p.parents))
-            if files:
-                index_files(files, "red")
+                files = [p for c, p in touched if c != Change.deleted]
+            retry = bool(pending)
+            if retry and time.monotonic() < retry_at:
+                pending = sorted({*pending, *files})
+                continue
+            found = {p for p in pending + files if p.exists()}
+            # a file in a folder read in full is read once: twice, it is its own duplicate
+            files = sorted(p for p in found if found.isdisjoint(p.parents))
+            pending = []
+            if files and not index_files(files, "red", retry):
+                pending, retry_at = files, time.monotonic() + _BUSY_RETRY_S
     except FileNotFoundError:  # gone again before its watch was set up
         return
 
