@@ -15,12 +15,14 @@ class ReferenceQuestion:
     answers: tuple[str, ...] = ()
     answerable: bool = True
     is_list: bool | None = None
-    """``"list": true``: every answer is asked for ("which programs"); false: the answers are
-    alternatives ("Harnojoyo", "H. Harnojoyo"). Unset (the shared sets): 2+ answers are a list."""
+    """``"list": true``: every answer is asked for ("which programs"); false or unset: the
+    answers are alternatives ("Harnojoyo", "H. Harnojoyo"), as ../shared's README defines
+    ``answers`` ("an answer is right when it contains one"). Reading 2+ answers as a list made
+    facqa-valid-21's two alternatives the one question behind its list recall."""
 
     @property
     def asks_for_all(self) -> bool:
-        return self.is_list if self.is_list is not None else len(self.answers) >= 2
+        return bool(self.is_list)
 
 
 def load_questions(path: Path) -> list[ReferenceQuestion]:

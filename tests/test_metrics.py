@@ -187,11 +187,15 @@ def test_latency_figures_come_from_timed_questions_only():
     assert report.values["latency_p95_ms"] == 30.0
 
 
-def _result(qid, question, answers, short_answers, abstained=False, ranked=("a",)):
+def _result(qid, question, answers, short_answers, abstained=False, ranked=("a",), is_list=None):
     from eval.runner import QuestionResult
 
     q = ReferenceQuestion(
-        id=qid, question=question, relevant=frozenset({"a", "b"}), answers=tuple(answers)
+        id=qid,
+        question=question,
+        relevant=frozenset({"a", "b"}),
+        answers=tuple(answers),
+        is_list=is_list,
     )
     return QuestionResult(
         q, list(ranked), "jawaban", abstained, [], [], 10.0, {"a", "b"}, list(short_answers)
@@ -204,7 +208,7 @@ def test_score_reports_short_answers_and_figures_per_language():
     results = [
         _result("1", "Siapa wali kota Palembang?", ["Harnojoyo"], ["Harnojoyo.", "Dewa"]),
         _result("2", "Who is the mayor?", ["Harnojoyo"], ["Wali Kota Harnojoyo"], ranked="ba"),
-        _result("3", "Apa saja programnya?", ["Poltabes", "Pangling"], ["Poltabes"]),
+        _result("3", "Apa saja?", ["Poltabes", "Pangling"], ["Poltabes"], is_list=True),
         _result("4", "Apa itu Pangling?", ["Penyuluhan Keliling"], ["x"], abstained=True),
         _result("5", "Kapan?", ["2020"], []),  # an old server: no short answers
     ]
@@ -215,7 +219,7 @@ def test_score_reports_short_answers_and_figures_per_language():
     # the first short answer only; an abstention and a missing short answer score 0
     assert values["exact_match"] == pytest.approx(2 / 5)
     assert values["short_f1"] == pytest.approx((1 + 0.5 + 1) / 5)
-    assert values["list_recall"] == 0.5  # question 3 alone has 2+ references
+    assert values["list_recall"] == 0.5  # question 3 alone is a list
     assert values["answered"] == pytest.approx(4 / 5)  # question 4 abstained
     assert set(report.by_language) == {"en", "id"}
     english = report.by_language["en"]
@@ -258,7 +262,7 @@ def test_report_says_how_many_questions_each_figure_is_over():
     unanswerable = ReferenceQuestion(id="4", question="Siapa?", answerable=False)
     results = [
         _result("1", "Siapa dia?", ["Dewa"], ["Dewa"]),
-        _result("2", "Apa saja?", ["Poltabes", "Pangling"], ["Poltabes"]),
+        _result("2", "Apa saja?", ["Poltabes", "Pangling"], ["Poltabes"], is_list=True),
         _result("3", "Kapan?", ["2020"], ["2020"]),
         QuestionResult(unanswerable, ["a"], None, True, [], [], None, set()),
     ]
@@ -379,8 +383,8 @@ def test_negative_results_withhold_the_relevant_articles():
 
 def test_alternatives_are_not_a_list(tmp_path):
     """``"list": false`` (alternatives: "Harnojoyo" or "H. Harnojoyo") keeps a question out of
-    list recall; ``"list": true`` puts even a one-answer question in; unset, 2+ answers are a
-    list (the shared sets)."""
+    list recall, and so does unset (the shared sets: ``answers`` are alternatives); ``"list":
+    true`` puts even a one-answer question in."""
     from eval.questions import load_questions
     from eval.runner import QuestionResult, score
 
@@ -397,12 +401,13 @@ def test_alternatives_are_not_a_list(tmp_path):
     path = tmp_path / "q.jsonl"
     path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     questions = load_questions(path)
-    assert [q.asks_for_all for q in questions] == [True, False, True]
+    assert [q.asks_for_all for q in questions] == [False, False, True]
     results = [
         QuestionResult(q, ["x"], "jawaban", False, [], [], 10.0, set(), ["Harnojoyo"])
         for q in questions
     ]
-    assert score("hybrid", results).values["list_recall"] == pytest.approx((0.5 + 0.0) / 2)
+    report = score("hybrid", results)
+    assert report.scored["list_recall"] == 1 and report.values["list_recall"] == 0.0
 
 
 def test_a_question_file_with_a_byte_order_mark_is_read_and_bad_bytes_are_named(tmp_path):
