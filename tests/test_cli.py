@@ -462,6 +462,11 @@ def test_model_build_reports_the_cached_model():
         (["bench", "--sections", "faiss", "--faiss-sizes", "0"], 2, "positive whole numbers"),
         (["bench", "--incremental-sizes", "1000"], 2, "2 positive whole numbers"),
         (["bench", "--index-articles", "-3"], 2, "--index-articles"),
+        # filelock reads a negative timeout as "for ever": behind another writer these hung
+        (["index", "{empty}", "--index-dir", "{missing}", "--wait", "-1"], 2, "'--wait'"),
+        (["delete", "nq-001", "--index-dir", "{missing}", "--wait", "-0.5"], 2, "'--wait'"),
+        (["watch", "{empty}", "--index-dir", "{missing}", "--wait", "-1"], 2, "'--wait'"),
+        (["delete", "nq-001", "--index-dir", "{missing}", "--wait", "nan"], 2, "'--wait'"),
     ],
 )
 def test_errors_are_one_message_on_stderr(args, code, message, tmp_path):

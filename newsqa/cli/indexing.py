@@ -64,9 +64,23 @@ def model_build(
 PruneOption = Annotated[
     bool, typer.Option("--prune", help="Remove indexed articles no longer in PATHS.")
 ]
+
+
+def _wait_seconds(value: float) -> float:
+    """``--wait`` as seconds, 0 or more: filelock reads a negative timeout as "wait for ever",
+    so ``--wait -1`` hung behind another writer without a word (and NaN failed only then)."""
+    if not value >= 0:  # also NaN
+        raise typer.BadParameter(f"seconds, 0 or more (inf waits for ever), not {value}")
+    return value
+
+
 WaitOption = Annotated[
     float,
-    typer.Option("--wait", help="Seconds to wait for another writer's lock (default: fail)."),
+    typer.Option(
+        "--wait",
+        callback=_wait_seconds,
+        help="Seconds to wait for another writer's lock (default: fail).",
+    ),
 ]
 WorkersOption = Annotated[
     int,
@@ -208,7 +222,10 @@ def watch(
     folder: Annotated[Path, typer.Argument(help="Folder whose new or changed files to index.")],
     index_dir: IndexDir = None,
     wait: Annotated[
-        float, typer.Option("--wait", help="Seconds to wait for another writer's lock.")
+        float,
+        typer.Option(
+            "--wait", callback=_wait_seconds, help="Seconds to wait for another writer's lock."
+        ),
     ] = 30.0,
     prune: Annotated[
         bool,
