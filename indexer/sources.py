@@ -9,11 +9,12 @@ from __future__ import annotations
 import json
 import logging
 import os
+import stat
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import trafilatura
 
@@ -88,9 +89,29 @@ def _os_error_reason(error: OSError) -> str:
     return f"cannot read: {error.strerror or error}"
 
 
+def _open_file(path: Path) -> BinaryIO:
+    """``path`` opened for reading, if it is a regular file; else ``OSError``. A FIFO named
+    ``x.txt`` in a folder hung the indexer (and ``newsqa watch``) in ``open`` for ever, and a
+    link to ``/dev/zero`` read until memory ran out: non-blocking, the open returns, and the
+    file's type is checked on what was opened."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(0, "not a regular file (a pipe, device or socket)", str(path))
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _read_bytes(path: Path) -> bytes:
+    with _open_file(path) as handle:
+        return handle.read()
+
+
 def _read_jsonl(path: Path) -> Iterator[Record]:
     try:
-        handle = path.open("rb")
+        handle = _open_file(path)
     except OSError as error:
         yield SkippedRecord(str(path), None, _os_error_reason(error))
         return
@@ -194,7 +215,7 @@ def _published(value: str | None, origin: str) -> datetime | None:
 
 def _read_text_file(path: Path) -> str | SkippedRecord:
     try:
-        return path.read_bytes().decode("utf-8-sig")
+        return _read_bytes(path).decode("utf-8-sig")
     except OSError as error:
         return SkippedRecord(str(path), None, _os_error_reason(error))
     except UnicodeDecodeError as error:
@@ -242,7 +263,7 @@ def _read_html(path: Path) -> Iterator[Record]:
         yield article_id
         return
     try:
-        page = path.read_bytes()
+        page = _read_bytes(path)
     except OSError as error:
         yield SkippedRecord(str(path), None, _os_error_reason(error), article_id)
         return

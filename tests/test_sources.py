@@ -254,6 +254,32 @@ def test_unreadable_file_is_skipped(tmp_path: Path) -> None:
     assert isinstance(record, SkippedRecord) and "cannot read" in record.reason
 
 
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+def test_pipes_and_devices_in_a_folder_are_skipped_not_read(tmp_path: Path) -> None:
+    """A FIFO named like a page hung the indexer in ``open`` for ever (no writer ever came),
+    and a link to /dev/zero read until memory ran out: each is a skipped record now."""
+    import threading
+
+    os.mkfifo(tmp_path / "pipa.txt")
+    os.mkfifo(tmp_path / "pipa.jsonl")
+    (tmp_path / "nol.html").symlink_to("/dev/zero")
+    (tmp_path / "baik.txt").write_text("Judul\nIsi.\n", encoding="utf-8")
+    records: list[Article | SkippedRecord] = []
+    reading = threading.Thread(target=lambda: records.extend(read_articles([tmp_path])))
+    reading.daemon = True  # if it hangs, the test fails rather than the run
+    reading.start()
+    reading.join(timeout=30)
+    assert not reading.is_alive(), "reading the folder hung"
+    assert [a.id for a in _articles(records)] == ["baik"]
+    reasons = {Path(s.path).name: (s.article_id, s.reason) for s in _skipped(records)}
+    not_regular = "cannot read: not a regular file (a pipe, device or socket)"
+    assert reasons == {
+        "pipa.txt": ("pipa", not_regular),  # a page names its article: a prune keeps it
+        "pipa.jsonl": (None, not_regular),
+        "nol.html": ("nol", not_regular),
+    }
+
+
 # --- plain-text pages ---------------------------------------------------------------------------
 
 
