@@ -41,8 +41,9 @@ def read_articles(paths: Sequence[Path]) -> Iterator[Record]:
     """Yield an Article or a SkippedRecord for every record under ``paths``, in a stable order.
 
     Folders are walked recursively in sorted path order and only files of a known type are read,
-    so stray files (READMEs, lock files) are ignored; a file named explicitly must be of a known
-    type, or it is reported as skipped rather than silently ignored.
+    so stray files (READMEs, lock files) are ignored, as are hidden ones (``is_hidden``); a file
+    named explicitly must be of a known type, or it is reported as skipped rather than silently
+    ignored.
     """
     for path in paths:
         if path.is_dir():
@@ -73,7 +74,27 @@ def _article_files(folder: Path, errors: list[OSError]) -> Iterator[Path]:
             dirs.clear()
             continue
         seen.add(real)
-        yield from (Path(root, n) for n in files if Path(n).suffix.lower() in _READERS)
+        dirs[:] = [name for name in dirs if not name.startswith(".")]
+        yield from (
+            Path(root, n)
+            for n in files
+            if not n.startswith(".") and Path(n).suffix.lower() in _READERS
+        )
+
+
+def is_hidden(path: Path, folder: Path) -> bool:
+    """Whether ``path`` is hidden below ``folder``: its name, or a folder's between them,
+    starts with a dot. A folder read passes over these: an editor's lock or swap file
+    (``.#page.txt``, ``.page.txt.swp``) was reported at every run as a skipped record with an
+    invalid id, and a ``.git`` or ``.Trash-1000`` folder was read as articles (a page deleted
+    to the trash came back)."""
+    for base in (Path(os.path.abspath(folder)), Path(os.path.realpath(folder))):
+        try:
+            parts = Path(os.path.abspath(path)).relative_to(base).parts
+        except ValueError:
+            continue
+        return any(part.startswith(".") for part in parts)
+    return path.name.startswith(".")
 
 
 def _read_folder(folder: Path) -> Iterator[Record]:

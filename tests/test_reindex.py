@@ -330,6 +330,27 @@ def test_watch_indexes_what_arrived_while_another_writer_held_the_lock(tmp_path,
     assert joined.count("(the watcher will, with these files)") == 1
 
 
+def test_watch_passes_over_hidden_files_and_folders(tmp_path, settings):
+    """An editor's lock file (``.#page.txt``) beside a page being edited was reported as a
+    skipped record with an invalid id at each save, and a file put in a hidden folder (a
+    trash folder) was indexed; the watcher passes over them, as a read of the folder does."""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    write_jsonl(inbox / "first.jsonl", RECORDS[:2])
+    index_dir = tmp_path / "index"
+    with _watching(inbox, index_dir, settings) as output:
+        _wait_for(lambda: _articles(index_dir) == 2, 120, "initial index")
+        (inbox / ".#halaman.txt").write_text("Judul\nIsi halaman.\n", encoding="utf-8")
+        (inbox / ".Trash-1000").mkdir()
+        write_jsonl(inbox / ".Trash-1000" / "old.jsonl", RECORDS[2:3])
+        time.sleep(1)
+        write_jsonl(inbox / "second.jsonl", RECORDS[3:4])
+        _wait_for(lambda: _articles(index_dir) == 3, 60, "the new file")
+        time.sleep(2)  # anything more it would do
+    assert _ids(index_dir) == {r["id"] for r in [*RECORDS[:2], RECORDS[3]]}
+    assert "invalid id" not in output[0], output[0]
+
+
 @contextmanager
 def _watching(inbox: Path, index_dir: Path, settings, *options: str) -> Iterator[list[str]]:  # type: ignore[no-untyped-def]
     """`newsqa watch` over ``inbox`` while the block runs; then its output, in the list."""

@@ -190,6 +190,26 @@ def test_folder_is_read_recursively_in_sorted_order_ignoring_other_files(tmp_pat
     assert _skipped(records) == []
 
 
+def test_a_folder_read_passes_over_hidden_files_and_folders(tmp_path: Path) -> None:
+    """Editors' lock and swap files were skipped records ("invalid id '.#a'") at every run,
+    and a ``.git`` or trash folder was read as articles; named on the command line, a hidden
+    file is still read, or refused with its reason."""
+    (tmp_path / "a.txt").write_text("Judul A\nIsi a.\n", encoding="utf-8")
+    for name in (".#a.txt", ".a.txt", ".a.txt.swp", ".DS_Store", "a.txt~", "#a.txt#"):
+        (tmp_path / name).write_text("Judul A\nIsi a yang lama.\n", encoding="utf-8")
+    (tmp_path / ".Trash-1000" / "files").mkdir(parents=True)
+    (tmp_path / ".Trash-1000" / "files" / "ditarik.jsonl").write_bytes(
+        _jsonl_line(id="ditarik", text="Berita yang ditarik.")
+    )
+    records = list(read_articles([tmp_path]))
+    assert [r.id for r in _articles(records)] == ["a"]
+    assert _skipped(records) == []
+    [refused] = list(read_articles([tmp_path / ".#a.txt"]))
+    assert isinstance(refused, SkippedRecord) and "the id is the file name" in refused.reason
+    hidden = tmp_path / ".Trash-1000" / "files" / "ditarik.jsonl"
+    assert [r.id for r in _articles(list(read_articles([hidden])))] == ["ditarik"]
+
+
 def test_linked_folders_are_read_once_each(tmp_path: Path) -> None:
     """A subfolder that is a link (the files moved to another disk) was skipped without a
     word, and a prune removed its articles; a link back up ends."""

@@ -323,7 +323,9 @@ def _watch_until_gone(
                     pending, retry_at = [folder], time.monotonic() + _BUSY_RETRY_S
                 console.print(f"watching {folder} (Ctrl-C to stop)")
                 continue
-            touched = [(c, Path(p)) for c, p in changes if _may_hold_articles(c, Path(p), prune)]
+            touched = [
+                (c, Path(p)) for c, p in changes if _may_hold_articles(c, Path(p), folder, prune)
+            ]
             if prune:  # a deleted file or record is noticed only against the whole folder
                 files = [folder] if touched else []
             else:
@@ -342,17 +344,21 @@ def _watch_until_gone(
         return
 
 
-def _may_hold_articles(change: Change, path: Path, prune: bool) -> bool:
+def _may_hold_articles(change: Change, path: Path, folder: Path, prune: bool) -> bool:
     """Whether a change the watcher reports can add or remove articles: a file of a type
-    ``newsqa index`` reads, or a folder. A folder moved or renamed into the watched one is
-    reported as the folder alone, not as the files in it (they were indexed only when some
-    other change came, and a folder moved out was never pruned). A deleted path cannot tell
-    whether it was a folder, so with ``prune`` any deletion other than an article file's
-    (``foo.part``, vim's ``4913``) re-reads the folder too: that costs reading, not embedding."""
+    ``newsqa index`` reads, or a folder, not hidden (a read of ``folder`` passes over it, so
+    an editor's ``.#page.txt`` lock must not be read as named either). A folder moved or
+    renamed into the watched one is reported as the folder alone, not as the files in it
+    (they were indexed only when some other change came, and a folder moved out was never
+    pruned). A deleted path cannot tell whether it was a folder, so with ``prune`` any
+    deletion other than an article file's (``foo.part``, vim's ``4913``) re-reads the folder
+    too: that costs reading, not embedding."""
     from watchfiles import Change
 
-    from indexer.sources import SUFFIXES
+    from indexer.sources import SUFFIXES, is_hidden
 
+    if is_hidden(path, folder):
+        return False
     if path.suffix.lower() in SUFFIXES:
         return True
     if change == Change.deleted:
