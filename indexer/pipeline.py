@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from indexer.store import (
     FORMAT_VERSION,
     MAX_SEGMENTS,
     DenseConfig,
+    IndexStore,
     IndexWriter,
     Manifest,
     SegmentData,
@@ -239,16 +241,47 @@ def _first_reasons(skipped: Sequence[SkippedRecord], shown: int = 3) -> str:
     return " (" + "; ".join(where) + more + ")"
 
 
+def _origin_file(origin: str) -> tuple[str, str]:
+    """The file and line (``""`` for a page) of an article's origin (``path`` or
+    ``path:line``)."""
+    path, _, line = origin.rpartition(":")
+    if not (path and line.isdigit()):
+        path, line = origin, ""
+    return path, line
+
+
+def _read_deduped(
+    paths: Sequence[Path], report: IndexReport, progress: ProgressSink | None
+) -> tuple[list[Article], DedupResult]:
+    """The articles of ``paths`` and their deduplication, both recorded in ``report``."""
+    articles = _read_corpus(paths, report, progress)
+    deduped = dedupe(articles)
+    report.duplicates = dict(deduped.duplicates)
+    report.skipped += _id_conflicts(deduped)
+    return articles, deduped
+
+
+def _held_by_another_file(base: IndexStore, articles: Sequence[Article]) -> bool:
+    """Whether an article of ``articles`` is stored from another file that is still there:
+    which of the two keeps the id is decided by reading the whole folder."""
+    for article in articles:
+        if base.resolve(article.id) != article.id:
+            continue
+        stored = base.article(article.id)
+        held = _origin_file(stored.origin)[0] if stored is not None else ""
+        here = _origin_file(article.origin)[0]
+        if held and os.path.realpath(held) != os.path.realpath(here) and os.path.isfile(held):
+            return True
+    return False
+
+
 def _id_conflicts(deduped: DedupResult) -> list[SkippedRecord]:
     """The records left out because an earlier one has their id and other text, each where it
     was read (``path:line`` for JSONL): a second article under a reused id must not vanish
     without a word."""
     skipped = []
     for conflict in deduped.conflicts:
-        origin = conflict.article.origin
-        path, _, line = origin.rpartition(":")
-        if not (path and line.isdigit()):
-            path, line = origin, ""
+        path, line = _origin_file(conflict.article.origin)
         reason = (
             f"id {conflict.article.id!r} was read before with other text: ids must be unique, "
             "the first record is kept"
@@ -276,6 +309,7 @@ def build_index(
     max_segments: int = MAX_SEGMENTS,
     lock: FileLock | None = None,
     create: bool = True,
+    within: Path | None = None,
 ) -> IndexReport:
     """Read, clean and deduplicate ``paths`` and bring the index in ``index_dir`` up to date.
 
@@ -286,14 +320,15 @@ def build_index(
     processes (``engine="local"``); ``engine="ray"`` in that many Ray actors (``embed_chunks``).
     ``dense`` with Milvus mirrors the commit to its collection (``IndexWriter``). ``lock``:
     the directory's lock, held by the caller already (``lock_index``). ``create=False``
-    refuses a directory with no committed index (``IndexWriter``).
+    refuses a directory with no committed index (``IndexWriter``). ``within``: the folder
+    ``paths`` (some of its files) lie in, for ``newsqa watch``: where one of their articles is
+    stored from another file still there (one id in two files), the whole folder is read, so
+    that the first file in path order keeps the id as ``newsqa index FOLDER`` keeps it (the
+    file changed last won, and the stored version flipped with the command run last).
     """
     started = time.perf_counter()
     report = IndexReport()
-    articles = _read_corpus(paths, report, progress)
-    deduped = dedupe(articles)
-    report.duplicates = dict(deduped.duplicates)
-    report.skipped += _id_conflicts(deduped)
+    articles, deduped = _read_deduped(paths, report, progress)
     if not deduped.kept:
         # an empty folder or file said only "0 record(s) skipped": say what was looked for
         found = (
@@ -318,6 +353,10 @@ def build_index(
         lock=lock,
         create=create,
     ) as writer:
+        base = writer.base
+        if within is not None and base is not None and _held_by_another_file(base, deduped.kept):
+            report = IndexReport()
+            articles, deduped = _read_deduped([within], report, progress)
         if prune and writer.base is not None:
             # Before staging: a new article that copies one leaving now is no duplicate. A
             # record that names its id but cannot be read (a half-written file, a bad field)

@@ -351,6 +351,33 @@ def test_watch_passes_over_hidden_files_and_folders(tmp_path, settings):
     assert "invalid id" not in output[0], output[0]
 
 
+def test_watch_keeps_an_id_in_two_files_where_a_folder_read_keeps_it(tmp_path, settings):
+    """One id in two files: ``newsqa index FOLDER`` keeps the first file's in path order, but
+    the watcher read only the file that changed, so the one changed last won: the stored
+    version flipped with the command run last. Now the watcher keeps it where a read of the
+    folder does, and reports the other as a read of the folder reports it."""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    same_id = RECORDS[0]["id"]
+    write_jsonl(inbox / "b.jsonl", [RECORDS[0]])
+    write_jsonl(inbox / "c.jsonl", [{**RECORDS[1], "id": same_id}])
+    index_dir = tmp_path / "index"
+
+    def origin() -> str:
+        article = IndexStore.open(index_dir, eager=False).article(same_id)
+        return Path(article.origin).name if article else ""
+
+    with _watching(inbox, index_dir, settings) as output:
+        _wait_for(lambda: _articles(index_dir) == 1, 120, "initial index")
+        assert origin() == "b.jsonl:1"
+        write_jsonl(inbox / "c.jsonl", [{**RECORDS[3], "id": same_id}, RECORDS[4]])
+        _wait_for(lambda: _articles(index_dir) == 2, 60, "the changed file")
+        assert origin() == "b.jsonl:1"
+        write_jsonl(inbox / "a.jsonl", [{**RECORDS[5], "id": same_id}])  # first in path order
+        _wait_for(lambda: origin() == "a.jsonl:1", 60, "the first file's version")
+    assert "ids must be unique" in " ".join(output[0].split())
+
+
 @contextmanager
 def _watching(inbox: Path, index_dir: Path, settings, *options: str) -> Iterator[list[str]]:  # type: ignore[no-untyped-def]
     """`newsqa watch` over ``inbox`` while the block runs; then its output, in the list."""

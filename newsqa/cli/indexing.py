@@ -151,6 +151,7 @@ def _index_once(  # type: ignore[no-untyped-def]
     engine: str = "local",
     lock=None,
     create: bool = True,
+    within: Path | None = None,
 ) -> IndexReport:
     from indexer.pipeline import build_index
     from service.index_open import dense_config
@@ -168,6 +169,7 @@ def _index_once(  # type: ignore[no-untyped-def]
             engine=engine,  # type: ignore[arg-type]
             lock=lock,
             create=create,
+            within=within,
         )
 
 
@@ -258,7 +260,17 @@ def watch(
         # moved, deleted or unmounted under the watcher became a one-file index in its place.
         nonlocal has_index
         try:
-            report = _index_once(files, settings, embedder, prune, wait, create=not has_index)
+            # without --prune only the changed files are read: one holding an id that another
+            # file keeps makes it a read of the whole folder (which file keeps it), as at start
+            report = _index_once(
+                files,
+                settings,
+                embedder,
+                prune,
+                wait,
+                create=not has_index,
+                within=None if prune else folder,
+            )
         except IndexBusyError as exc:
             if not retry:
                 console.print(f"[yellow]{exc} (the watcher will, with these files)[/yellow]")
