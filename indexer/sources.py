@@ -48,7 +48,9 @@ def read_articles(paths: Sequence[Path]) -> Iterator[Record]:
     for path in paths:
         if path.is_dir():
             yield from _read_folder(path)
-        elif not path.exists():  # a mistyped folder is no "unsupported file type"
+        # a mistyped folder is no "unsupported file type"; a link that leads nowhere (or in a
+        # loop) is there, and its reader says why it cannot be read ("no such file" was wrong)
+        elif not path.exists() and not path.is_symlink():
             yield SkippedRecord(str(path), None, "cannot read: no such file or folder")
         elif path.suffix.lower() in _READERS:
             yield from _READERS[path.suffix.lower()](path)

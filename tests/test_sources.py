@@ -262,6 +262,14 @@ def test_broken_link_in_a_folder_is_skipped(tmp_path: Path) -> None:
     assert [a.id for a in _articles(records)] == ["baik"]
 
 
+def test_a_link_in_a_loop_named_on_the_command_line_says_why(tmp_path: Path) -> None:
+    """It was reported as "no such file or folder", though it is there."""
+    (tmp_path / "putar.txt").symlink_to("putar.txt")
+    [record] = list(read_articles([tmp_path / "putar.txt"]))
+    assert isinstance(record, SkippedRecord) and record.article_id == "putar"
+    assert record.reason == "cannot read: Too many levels of symbolic links"
+
+
 @pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root reads unreadable files")
 def test_unreadable_file_is_skipped(tmp_path: Path) -> None:
     path = tmp_path / "rahasia.txt"
