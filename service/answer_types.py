@@ -327,7 +327,8 @@ class QuestionType:
     when a year is; for a place, the administrative level asked for ("province", "village"),
     also where the question word is "apa" ("Apakah ibukota dari Kabupaten Merangin?"); for
     a question naming a ministry or a university, "ministry" or "university"; for one that
-    opens asking why, "reason"."""
+    opens asking why, "reason"; for one asking for an office or role, "role"; for one asking
+    the way or channel through which ("lewat mana"), "way"."""
 
 
 # A question that opens by asking why: the answer is a cause, a phrase or a clause ("tak
@@ -393,6 +394,40 @@ def says_all_of(question: str, sentence: str) -> bool:
     return True
 
 
+# A question asking for someone's office or role ("What position does Supangat hold", "apa
+# jabatan Bahlil", "Pramono Anung itu jabatannya apa", "menjabat sebagai apa"), or for the way
+# or channel something goes through ("pencairan bansos lewat mana", "melalui apa", "through
+# which channels"): a date, a time or a bare number is no answer to either ("17 Agustus 1945"
+# of "Universitas 17 Agustus 1945", "minggu depan"). "At what position does ... rank" asks for
+# a rank ("ke-73") and is left out.
+_ROLE_Q = re.compile(
+    r"\b(what|which) (\S+ )?(position|post|role|title|job)s?\b(?!.*\brank)|"
+    r"'s (position|role|title|job)\b(?!.*\brank)|"
+    r"\b(jabatan|posisi|peran)(nya)?( \S+){0,4} apa(kah)?\b|"
+    r"\bapa(kah)? (jabatan|posisi|peran)\b|\b(sebagai|menjabat) apa(kah)?\b",
+    _I,
+)
+_WAY_Q = re.compile(
+    r"\b(lewat|melalui|via) (mana|apa)(kah)?\b|\b(through|via) (which|what)\b|"
+    r"\bby what (means|route|channel)s?\b",
+    _I,
+)
+# The words of a span that only says when (or how many): numbers, months, days, time words and
+# the words that make them relative ("minggu depan", "17 Agustus 1945", "2").
+_WHEN_WORDS = frozenset(
+    _NUMBER_WORDS
+    + _MONTHS_DAYS
+    + _TIME_WORDS
+    + "depan mendatang nanti ini tadi sejak mulai pada tanggal hari ke next last this on "
+    "since from".split()
+)
+
+
+def _says_only_when(span: str) -> bool:
+    """Is ``span`` a date, a time or a number and nothing else?"""
+    return all(w.casefold() in _WHEN_WORDS for w in _WORDS.findall(span))
+
+
 # Chat spellings of question words ("brp kabupaten yg ...", "tgl brp"): 45 of the train-side
 # questions use one. "apa aja" stays no list question: as one it lost list recall on them.
 _INFORMAL = {"brp": "berapa", "tgl": "tanggal", "thn": "tahun", "knp": "kenapa"}
@@ -427,6 +462,10 @@ def question_type(question: str) -> QuestionType:
         unit = "year"
     elif kind == "other" and _REASON_Q.match(question):
         unit = "reason"
+    elif kind == "other" and _ROLE_Q.search(question):
+        unit = "role"
+    elif kind in ("place", "other") and _WAY_Q.search(question):
+        unit = "way"
     elif kind in ("place", "other") and (level := _LEVEL_Q.search(question)):
         unit = _LEVELS[(level.group(1) or level.group(2)).casefold()]
     elif kind in ("place", "other") and (body := _INSTITUTION_Q.search(question)):
@@ -474,6 +513,8 @@ def span_fits(kind: Kind, span: str, unit: str | None = None, after: str = "") -
         return any(w.casefold() not in _NOT_A_PERSON for w in names) and not (
             _COUNTS_SOMETHING.search(span)
         )
+    if unit in ("role", "way"):  # an office or a way is said in words, not as a date
+        return not _says_only_when(span)
     if unit == "reason":  # a cause is said in words, not with a name alone
         return any(w[0].islower() for w in _WORDS.findall(span))
     if unit in _INSTITUTION_SPANS:

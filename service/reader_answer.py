@@ -525,7 +525,7 @@ def _the_thing_asked_first(
         def names_it(span: str) -> bool:
             return counted_thing(question, span) == "asked"
 
-    elif asked.kind in ("other", "place") and asked.unit is None:
+    elif asked.kind in ("other", "place") and asked.unit in (None, "role", "way"):
         thing = asked_thing(question)
         if not thing or mentions_thing(thing, best):
             return fitting

@@ -480,6 +480,38 @@ def test_a_why_question_is_not_answered_with_a_name_alone() -> None:
     assert question_type('Siapakah penulis buku "50 Alasan Mengapa Anwar ..."').unit is None
 
 
+def test_an_office_or_a_way_is_not_answered_with_a_date() -> None:
+    """ "What position does ... Supangat hold" was answered "17 Agustus 1945" (of "Universitas
+    17 Agustus 1945"), "pencairan bansos ... lewat mana aja" "minggu depan": an office, a role
+    or the way something goes is said in words, never as a date, a time or a bare number."""
+    for question in (
+        "What position does Untag Surabaya IT expert Supangat hold at the foundation?",
+        "What is Eko Nugriyanto's position?",
+        "apa jabatan gugi harry wahyudi",
+        "Pramono Anung itu jabatannya apa?",
+        "jaksa dapat mewakili negara sebagai apa?",
+    ):
+        asked = question_type(question)
+        assert (asked.kind, asked.unit) == ("other", "role"), question
+        assert not span_fits(asked.kind, "17 Agustus 1945", asked.unit)
+        assert not span_fits(asked.kind, "2", asked.unit)
+        assert span_fits(asked.kind, "Direktur Direktorat Sistem Informasi (DSI)", asked.unit)
+        assert span_fits(asked.kind, "Kapuspenkum", asked.unit)
+    for question in (
+        "pencairan bansos tambahan kuartal 4 2025 lewat mana aja kata gus ipul",
+        "bansos buat kpm reguler disalurkan lewat apa",
+        "Through which channel do new recipients get their payments?",
+    ):
+        asked = question_type(question)
+        assert asked.unit == "way", question
+        assert not span_fits(asked.kind, "minggu depan", asked.unit)
+        assert not span_fits(asked.kind, "mulai 17 Oktober", asked.unit)
+        assert span_fits(asked.kind, "Himbara", asked.unit)
+        assert span_fits(asked.kind, "PT Pos Indonesia", asked.unit)
+    # a rank is asked in numbers
+    assert question_type("At what position does the capital's construction rank?").unit is None
+
+
 def test_a_yes_no_question_is_told_from_a_what_question() -> None:
     """English asks whether with an auxiliary first; Indonesian with "apakah" and a predicate.
     "Apakah" also opens "what" questions ("Apakah nama bandara di Medan?"): those are none."""
