@@ -48,8 +48,9 @@ def english_lexicon() -> dict[str, tuple[str, ...]]:
 
 
 def _base_forms(word: str) -> list[str]:
-    """The word and what it may be an inflection of: "cities" -> "city", "sterilised" ->
-    "sterilise", "freezing" -> "freeze". Tried in this order; the lexicon decides."""
+    """The word and what it may be an inflection of: "cities" -> "city", "cried" -> "cry",
+    "sterilised" -> "sterilise", "freezing" -> "freeze". Tried in this order; the lexicon
+    decides."""
     forms = [word]
     if word.endswith("ies") and len(word) > 4:
         forms.append(word[:-3] + "y")
@@ -57,6 +58,8 @@ def _base_forms(word: str) -> list[str]:
         forms.append(word[:-2])
     if word.endswith("s") and not word.endswith("ss") and len(word) > 3:
         forms.append(word[:-1])
+    if word.endswith("ied") and len(word) > 4:  # "cried" -> "cry", "denied" -> "deny"
+        forms.append(word[:-3] + "y")
     if word.endswith("ed") and len(word) > 4:
         forms += [word[:-1], word[:-2]]
     if word.endswith("ing") and len(word) > 5:

@@ -20,6 +20,7 @@ from service.answer_types import (
     question_type,
     restates_question,
     role_before,
+    says_all_of,
     span_fits,
 )
 
@@ -536,6 +537,17 @@ def test_a_yes_no_question_is_told_from_a_what_question() -> None:
         "What did the minister say?",
     ):
         assert not asks_yes_no(question), question
+
+
+def test_an_english_yes_no_question_with_a_common_verb_finds_its_sentence() -> None:
+    """ "Did Nikita Mirzani cry in court?" abstained: "cry" was not in the English->Indonesian
+    lexicon, so no sentence could be shown to say it. Common verbs are, in their past forms too
+    ("cried")."""
+    sentence = "Nikita Mirzani menangis di ruang sidang Pengadilan Negeri Jakarta Selatan."
+    assert says_all_of("Did Nikita Mirzani cry in court?", sentence)
+    assert says_all_of("Nikita Mirzani cried in court?", sentence)
+    assert says_all_of("Did the crowd laugh?", "Massa di ruangan itu tertawa.")
+    assert not says_all_of("Did Nikita Mirzani laugh in court?", sentence)
 
 
 def test_a_question_for_a_named_person_is_not_answered_by_a_body_or_an_office() -> None:
