@@ -574,6 +574,11 @@ def question_names(question: str) -> set[str]:
     return names | set(_YEAR.findall(question)) | indonesian_place_names(question)
 
 
+def question_years(question: str) -> set[str]:
+    """The years a question names ("siapa presiden Amerika Serikat tahun 1990" -> "1990")."""
+    return set(_YEAR.findall(question))
+
+
 # The words around a question word that name what is asked for ("which Palembang programs",
 # "program apa saja", "apa nama penghargaan"): a span may start with those.
 _ASKING_AFTER = frozenset("which what apa apakah siapa mana manakah berapa berapakah".split())

@@ -5,6 +5,7 @@ invariants over HTTP after an article is rewritten."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -262,6 +263,27 @@ def test_the_articles_naming_what_the_question_names_are_read_at_their_rank(buil
     assert not answer.abstained, answer
     assert "Sapa Lansia Keliling" in answer.short_answers[0].text
     assert answer.citations[0].article_id == "c"
+
+
+def test_a_dated_article_that_never_names_the_year_asked_does_not_answer_for_it(builder):
+    """ "siapa presiden Amerika Serikat tahun 1990" was answered "Donald Trump" from a 2025
+    article naming "Amerika Serikat": an article published in another year, whose headline and
+    passages never name 1990, says nothing of that year; the question abstains. An article
+    that names the year, one published in it, or an undated passage (FacQA's snippets leave
+    the year out) is still read."""
+    text = "Presiden Amerika Serikat Donald Trump mengumumkan kesepakatan dagang dengan Indonesia."
+    published = datetime(2025, 7, 16, tzinfo=UTC)
+    dated = ChunkRecord(1, "a", 0, 0, len(text), text, "Tarif", None, published, None, None)
+    hits = [ArticleHit("a", 1.0, [Passage(dated)])]
+    question = "siapa presiden Amerika Serikat tahun 1990"
+    assert builder.passages(hits, question) == []
+    assert builder.answer(question, hits).abstained
+    assert builder.passages(hits, "siapa presiden Amerika Serikat tahun 2025") != []
+    named = f"{text} Pada 1990 presidennya George H. W. Bush."
+    of_year = ChunkRecord(1, "b", 0, 0, len(named), named, "Tarif", None, published, None, None)
+    undated = _chunk("c", text)
+    for hit in (ArticleHit("b", 1.0, [Passage(of_year)]), ArticleHit("c", 1.0, [Passage(undated)])):
+        assert [c.article_id for _, c in builder.passages([hit], question)] == [hit.article_id]
 
 
 def test_an_abbreviation_said_in_words_answers_for_it(builder, retriever):
