@@ -52,6 +52,21 @@ def refusal(token: SecretStr | None, authorization: str | None) -> Refusal | Non
     return None
 
 
+def route_path(scope: Scope) -> str:
+    """The request's path as the app's routes see it: without the root path.
+
+    Behind a reverse proxy (``NEWSQA_ROOT_PATH=/newsqa``) uvicorn puts the prefix back into
+    ``scope["path"]`` (``/newsqa/ask``), and the routes match what follows it. The middleware
+    keys on paths too (writes to authenticate, paths to rate-limit, probes not counted in
+    flight, the bulk body limit): on the raw path they matched nothing under a root path, and
+    every one of them was off."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    if root and path.startswith(root) and path[len(root) : len(root) + 1] in ("", "/"):
+        return path[len(root) :] or "/"
+    return path
+
+
 def is_write(method: str, path: str, prefix: str = WRITE_PREFIX) -> bool:
     return method in WRITE_METHODS and (path == prefix or path.startswith(prefix + "/"))
 
@@ -65,7 +80,7 @@ class WriteAuth:
         self.token = token
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not is_write(scope["method"], scope["path"]):
+        if scope["type"] != "http" or not is_write(scope["method"], route_path(scope)):
             await self.app(scope, receive, send)
             return
         authorization = None

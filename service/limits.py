@@ -45,7 +45,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from newsqa.settings import Settings
-from service.auth import WriteAuth
+from service.auth import WriteAuth, route_path
 
 RATE_LIMITED_PATHS = frozenset({"/ask", "/ask/batch", "/search"})
 NOT_COUNTED_IN_FLIGHT = frozenset({"/health", "/ready", "/metrics"})
@@ -132,7 +132,7 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        max_bytes = self.larger.get(scope["path"], self.max_bytes)
+        max_bytes = self.larger.get(route_path(scope), self.max_bytes)
         declared = _header(scope, b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > max_bytes:
             await send_json(send, 413, too_large_detail(max_bytes), CLOSE)
@@ -244,7 +244,7 @@ class RateLimit:
         self.buckets = TokenBuckets(per_minute, burst)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] not in self.paths:
+        if scope["type"] != "http" or route_path(scope) not in self.paths:
             await self.app(scope, receive, send)
             return
         wait = self.buckets.take(client_key(scope))
@@ -288,7 +288,7 @@ class InFlightLimit:
         self._lock = threading.Lock()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in self.exempt:
+        if scope["type"] != "http" or route_path(scope) in self.exempt:
             await self.app(scope, receive, send)
             return
         key = client_key(scope)

@@ -139,3 +139,32 @@ def test_root_path_is_in_the_openapi_document(server):
     document = httpx.get(f"{url}/openapi.json", timeout=30).json()
     assert {"url": "/newsqa"} in document.get("servers", [])
     assert json.dumps(document).count("/articles/bulk") >= 1
+
+
+def test_limits_and_the_write_check_hold_under_a_root_path(tmp_path, corpus_index, settings):
+    """Behind a proxy serving the API under ``/newsqa``, uvicorn puts the prefix back into the
+    path the middleware sees: the rate limit, the bulk body limit and the write check keyed on
+    the bare path and were all off there (any number of searches, never a 429)."""
+    index_dir = tmp_path / "index"
+    shutil.copytree(corpus_index, index_dir)
+    with running_server(
+        index_dir,
+        settings.cache_dir,
+        NEWSQA_ROOT_PATH="/newsqa",
+        NEWSQA_ADMIN_TOKEN=TOKEN,
+        NEWSQA_RATE_LIMIT_PER_MINUTE="6",
+        NEWSQA_RATE_LIMIT_BURST="3",
+    ) as url:
+        # the proxy strips the prefix: the server is asked for /search
+        statuses = [httpx.get(f"{url}/search", params={"q": " "}).status_code for _ in range(4)]
+        assert statuses == [422, 422, 422, 429]
+        # a bulk body over the general limit but under the bulk one: the token is what is
+        # refused, from the headers (the 1 MiB limit of other routes answered 413 first)
+        refused = httpx.post(
+            f"{url}/articles/bulk",
+            content=b"[" + b" " * (2 << 20) + b"]",
+            headers={"Authorization": "Bearer wrong", "Content-Type": "application/json"},
+            timeout=60,
+        )
+        assert refused.status_code == 401, refused.text
+        assert refused.headers["connection"] == "close"
