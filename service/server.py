@@ -15,6 +15,9 @@ descriptors (new clients dropped, index reloads failing with ``Errno 24``). Here
   is closed. Attackers' idle sockets cannot lock out ``/health``, and requests being served
   are never cut. ``max_connections`` is kept well below the open-files limit, whose soft value
   is raised to the hard one at start.
+* **Header size**: request headers over ``MAX_HEADER_BYTES`` get 431 and the connection is
+  closed. httptools (the default parser) sets no bound: one request could send a header of
+  hundreds of megabytes, all held in memory until its end, within the header timeout.
 * **Keep-alive timeout**: ``keep_alive_timeout`` (uvicorn's ``timeout_keep_alive``).
 * **Proxy headers**: trusted only from ``forwarded_allow_ips`` (uvicorn's default trusts
   X-Forwarded-For from any loopback client); unset, the peer address is the client.
@@ -30,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import logging
 import multiprocessing
 import signal
@@ -43,6 +47,13 @@ import uvicorn
 from newsqa.settings import Settings
 
 log = logging.getLogger("newsqa.server")
+
+MAX_HEADER_BYTES = 64 * 1024
+"""Largest request line and headers together (nginx's default is 32 KiB, h11's 16 KiB)."""
+
+HEADERS_TOO_LARGE = (
+    json.dumps({"detail": f"request headers too large: the limit is {MAX_HEADER_BYTES} bytes"})
+).encode()
 
 FD_RESERVE = 256
 """File descriptors kept free of connections at least: index segments, SQLite, the model."""
@@ -142,14 +153,19 @@ def _sending_body(protocol: Any) -> bool:
 # Over 50 lines on purpose: a protocol subclass built in one closure so that its limits are fixed
 # when the server starts.
 def guarded_protocol(
-    base: type[asyncio.Protocol], guard: ConnectionGuard, header_timeout: float
+    base: type[asyncio.Protocol],
+    guard: ConnectionGuard,
+    header_timeout: float,
+    max_header_bytes: int = MAX_HEADER_BYTES,
 ) -> type[asyncio.Protocol]:
-    """A subclass of uvicorn's HTTP protocol ``base`` with the header timeout and ``guard``."""
+    """A subclass of uvicorn's HTTP protocol ``base`` with the header timeout, the header size
+    limit and ``guard``."""
 
     class GuardedProtocol(base):  # type: ignore[valid-type, misc]
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
             self.header_timer: asyncio.TimerHandle | None = None
+            self.header_bytes = 0  # received of the request headers not yet complete
 
         def connection_made(self, transport: asyncio.BaseTransport) -> None:
             super().connection_made(transport)
@@ -162,10 +178,15 @@ def guarded_protocol(
             super().connection_lost(exc)
 
         def data_received(self, data: bytes) -> None:
+            waiting = not _in_progress(self)
             super().data_received(data)
             if _in_progress(self):  # the headers of a request are complete
                 self._cancel_header_timer()
                 guard.busy(self)
+            elif waiting and not self.transport.is_closing():
+                self.header_bytes += len(data)
+                if self.header_bytes > max_header_bytes:
+                    self._headers_too_large()
 
         def on_response_complete(self) -> None:
             super().on_response_complete()
@@ -174,6 +195,7 @@ def guarded_protocol(
 
         def _wait_for_headers(self) -> None:
             self._cancel_header_timer()
+            self.header_bytes = 0
             self.header_timer = self.loop.call_later(header_timeout, self._header_timeout)
             guard.wait_for_headers(self)
 
@@ -192,6 +214,16 @@ def guarded_protocol(
             if _in_progress(self):  # pragma: no cover - the timer is cancelled first
                 return
             log.debug("closing %s: no request headers within %g s", self.client, header_timeout)
+            guard.close(self)
+
+        def _headers_too_large(self) -> None:
+            log.debug("closing %s: request headers over %d bytes", self.client, max_header_bytes)
+            self.transport.write(
+                b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
+                b"content-type: application/json\r\n"
+                b"content-length: %d\r\nconnection: close\r\n\r\n%s"
+                % (len(HEADERS_TOO_LARGE), HEADERS_TOO_LARGE)
+            )
             guard.close(self)
 
     GuardedProtocol.__name__ = GuardedProtocol.__qualname__ = f"Guarded{base.__name__}"

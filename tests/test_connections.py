@@ -178,6 +178,26 @@ def test_at_the_limit_with_every_connection_busy_the_new_one_is_closed(http):
         assert [read_response(sock)[0] for sock in busy] == [200, 200]
 
 
+@PROTOCOLS
+def test_request_headers_over_the_limit_get_431_and_the_connection_is_closed(http):
+    """httptools has no bound on headers: a 50 MB header was read into memory and answered."""
+    with small_server(http, header_timeout=30) as (url, _):
+        huge = connect(url)
+        huge.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")
+        with contextlib.suppress(OSError):  # the server may close while this is still sending
+            for _ in range(50):
+                huge.sendall(b"X-Big: " + b"a" * 65536 + b"\r\n")
+        status, headers, body = read_response(huge)
+        assert status in (431, 400) if http == "h11" else status == 431  # h11 stops at 16 KiB
+        if status == 431:
+            assert "65536 bytes" in json.loads(body)["detail"] and headers["connection"] == "close"
+        assert closed_within(huge, 2) is not None
+        # headers under the limit, and a body over it, are served as before
+        with httpx.Client(timeout=5) as http_client:
+            assert http_client.get(f"{url}/", headers={"X-Mid": "b" * 8000}).status_code == 200
+            assert http_client.post(f"{url}/", content=b"c" * 300_000).status_code == 200
+
+
 def test_connection_budget_stays_well_below_the_open_files_limit():
     assert connection_budget(1000, None) == 1000
     assert connection_budget(1000, 1 << 20) == 1000
