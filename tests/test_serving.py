@@ -168,3 +168,23 @@ def test_limits_and_the_write_check_hold_under_a_root_path(tmp_path, corpus_inde
         )
         assert refused.status_code == 401, refused.text
         assert refused.headers["connection"] == "close"
+
+
+def test_web_pages_behind_a_root_path_load_their_files_and_call_the_api_under_it(server):
+    """The proxy serves the pages at /newsqa/: their scripts, styles and API calls were
+    absolute (/static/app.js, fetch("/ask")) and went to the proxy's root instead."""
+    url, _ = server
+    page = httpx.get(f"{url}/", timeout=30)
+    assert page.status_code == 200
+    assert '<meta name="newsqa-root" content="/newsqa">' in page.text
+    assert 'src="/newsqa/static/app.js"' in page.text
+    assert 'href="/newsqa/static/style.css"' in page.text
+    assert 'src="/static/' not in page.text and 'href="/static/' not in page.text
+    reader = httpx.get(f"{url}/read/nq-001", timeout=30)
+    assert reader.status_code == 200 and reader.headers["content-security-policy"]
+    assert 'src="/newsqa/static/read.js"' in reader.text and 'href="/newsqa/"' in reader.text
+    # the scripts (served as they are) build every URL on the root the page names
+    common = httpx.get(f"{url}/static/common.js", timeout=30).text
+    assert 'meta[name="newsqa-root"]' in common and "`${ROOT}/read/" in common
+    app = httpx.get(f"{url}/static/app.js", timeout=30).text
+    assert "fetch(`${ROOT}/ask`" in app and 'fetch("/' not in app

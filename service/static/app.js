@@ -13,6 +13,7 @@ import {
   formatInterval,
   metaLine,
   readerHref,
+  ROOT,
   spansToUtf16,
 } from "./common.js";
 
@@ -92,8 +93,8 @@ async function run(params) {
   const timeline = params.get("view") === "timeline";
   try {
     const response = timeline
-      ? await fetch(`/timeline?${timelineQuery(params)}`, { headers: { accept: "application/json" } })
-      : await fetch("/ask", {
+      ? await fetch(`${ROOT}/timeline?${timelineQuery(params)}`, { headers: { accept: "application/json" } })
+      : await fetch(`${ROOT}/ask`, {
           method: "POST",
           headers: { "content-type": "application/json", accept: "application/json" },
           body: JSON.stringify(requestBody(params)),
@@ -420,7 +421,7 @@ form.addEventListener("submit", (event) => {
     question.focus();
     return;
   }
-  history.pushState(null, "", `/?${params}`);
+  history.pushState(null, "", `${ROOT}/?${params}`);
   run(params);
 });
 

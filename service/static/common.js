@@ -2,6 +2,13 @@
 // text nodes (textContent / append(string)), never through innerHTML, and links to the outside
 // only through safeHttpUrl, so an article cannot inject markup, scripts or javascript: URLs.
 
+/**
+ * The path prefix the service is served under behind a reverse proxy (NEWSQA_ROOT_PATH, e.g.
+ * "/newsqa"; "" when served at the root): the server writes it into the page's
+ * <meta name="newsqa-root">, and every URL of the API or the pages starts with it.
+ */
+export const ROOT = document.querySelector('meta[name="newsqa-root"]')?.content ?? "";
+
 /** Create an element; attrs.text sets textContent, children may be nodes or plain strings. */
 export function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -105,7 +112,7 @@ export function readerHref(articleId, start, end, n) {
   }
   if (n !== undefined && n !== null) params.set("n", String(n));
   const query = params.toString();
-  return `/read/${encodeURIComponent(articleId)}${query ? `?${query}` : ""}`;
+  return `${ROOT}/read/${encodeURIComponent(articleId)}${query ? `?${query}` : ""}`;
 }
 
 /**

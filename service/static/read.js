@@ -1,13 +1,21 @@
 // The reader page: /read/{article_id}?char_start=..&char_end=..&n=..
 // Shows the cleaned article from GET /articles/{id} (the text citations point into) with
 // text[char_start:char_end] highlighted, scrolled into view and focused.
-import { appendMarked, articleTitle, cpToUtf16, el, errorMessage, metaLine } from "./common.js";
+import {
+  appendMarked,
+  articleTitle,
+  cpToUtf16,
+  el,
+  errorMessage,
+  metaLine,
+  ROOT,
+} from "./common.js";
 
 const statusLine = document.getElementById("status");
 const container = document.getElementById("article");
 const back = document.getElementById("back");
 
-const articleId = decodeURIComponent(location.pathname.replace(/^\/read\//, ""));
+const articleId = decodeURIComponent(location.pathname.slice(ROOT.length).replace(/^\/read\//, ""));
 const params = new URLSearchParams(location.search);
 
 function intParam(name) {
@@ -91,7 +99,7 @@ async function load() {
     return;
   }
   try {
-    const response = await fetch(`/articles/${encodeURIComponent(articleId)}`, {
+    const response = await fetch(`${ROOT}/articles/${encodeURIComponent(articleId)}`, {
       headers: { accept: "application/json" },
     });
     const data = await response.json().catch(() => null);
