@@ -55,6 +55,7 @@ def test_workers_share_the_port_and_every_one_answers_for_every_job(server):
     accepted = httpx.post(f"{url}/articles/bulk", json=[record], headers=AUTH, timeout=60)
     assert accepted.status_code == 202, accepted.text
     job_id = accepted.json()["id"]
+    assert accepted.headers["location"] == f"/newsqa/jobs/{job_id}"  # the proxy's path to it
     deadline = time.monotonic() + 300
     states = set()
     while time.monotonic() < deadline:

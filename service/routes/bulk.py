@@ -158,7 +158,8 @@ async def bulk_articles(request: Request, jobs: JobsDep, response: Response) -> 
         lambda: _parse(_records(body, content_type))
     )
     job = jobs.submit(articles, rejected, order)
-    response.headers["Location"] = f"/jobs/{job.id}"
+    # under the root path a proxy serves the API at (a bare /jobs/... is the proxy's own path)
+    response.headers["Location"] = f"{request.scope.get('root_path', '')}/jobs/{job.id}"
     return job
 
 
