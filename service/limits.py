@@ -8,7 +8,8 @@
   parsing the body").
 * ``service.auth.WriteAuth`` runs before the body is read: an unauthenticated write is refused
   from its headers alone.
-* ``RateLimit``: a token bucket per client IP on the costly routes (POST /ask, GET /search):
+* ``RateLimit``: a token bucket per client IP on the costly routes (POST /ask, /ask/batch,
+  /search, GET /timeline):
   ``rate_limit_per_minute`` sustained, ``rate_limit_burst`` at once; beyond it 429 with
   Retry-After. Keyed by the ASGI client address: the socket's peer, or, for a proxy named in
   ``forwarded_allow_ips`` (``service/server.py``), the client its X-Forwarded-For names.
@@ -47,7 +48,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from newsqa.settings import Settings
 from service.auth import WriteAuth, route_path
 
-RATE_LIMITED_PATHS = frozenset({"/ask", "/ask/batch", "/search"})
+# The routes that embed a query and search (/timeline as much as /search): a client sending
+# new queries to an unlimited one spent the CPU the limit keeps for everyone else.
+RATE_LIMITED_PATHS = frozenset({"/ask", "/ask/batch", "/search", "/timeline"})
 NOT_COUNTED_IN_FLIGHT = frozenset({"/health", "/ready", "/metrics"})
 
 

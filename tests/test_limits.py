@@ -44,6 +44,8 @@ def test_burst_beyond_the_rate_limit_gets_429_with_retry_after(make_client):
     assert 1 <= int(limited.headers["retry-after"]) <= 10  # one token per 10 s
     assert "6 requests per minute" in limited.json()["detail"]
     assert client.post("/ask", json={"question": "harga cabai"}).status_code == 429
+    # /timeline embeds and searches as /search does: it was never limited
+    assert client.get("/timeline", params={"q": "harga cabai"}).status_code == 429
     # Other routes are not limited, and neither is another client.
     assert all(client.get("/health").status_code == 200 for _ in range(10))
     assert client.get("/articles/nq-001").status_code == 200
