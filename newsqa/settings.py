@@ -137,6 +137,12 @@ class Settings(BaseSettings):
     )
     llm_model: str = Field("gpt-4o-mini", description="Chat model name sent to the LLM endpoint.")
     llm_api_key: str = Field("not-needed", description="API key sent to the LLM endpoint.")
+    llm_timeout: float = Field(
+        30.0,
+        gt=0,
+        le=600,
+        description="Seconds one LLM call may take (tried twice), then the extractive answer.",
+    )
     # Limits under load and hostile input (service/limits.py; README, "Limits, metrics and logs").
     max_body_bytes: int = Field(
         1_048_576, ge=1, description="Largest request body accepted; larger ones get 413."

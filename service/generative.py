@@ -10,6 +10,7 @@ the extractive answer is returned instead.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -26,6 +27,8 @@ from service.retrieval import ArticleHit, Passage
 
 if TYPE_CHECKING:  # LangChain's chat models take 0.8 s to import; only a configured LLM needs them
     from langchain_core.language_models.chat_models import BaseChatModel
+
+log = logging.getLogger(__name__)
 
 _MARKER = re.compile(r"\[(\d+)\]")
 _SPACE_BEFORE_PUNCT = re.compile(r"\s+([.,;:!?])")
@@ -49,7 +52,11 @@ def chat_model_from_settings(settings: Settings) -> BaseChatModel:
         model=settings.llm_model,
         api_key=settings.llm_api_key,
         temperature=0,
-        timeout=60,
+        # One retry (a 5xx, a 429, a dropped connection), each try bounded: the question waits
+        # for it, and the openai client's default of three tries at 60 s each held a request
+        # for three minutes behind a model server that did not answer.
+        timeout=settings.llm_timeout,
+        max_retries=1,
     )
 
 
@@ -101,9 +108,19 @@ class GenerativeAnswerer:
         from langchain_core.messages import HumanMessage, SystemMessage
 
         context = "\n\n".join(f"[{i}] {p.chunk.text}" for i, p in enumerate(passages, start=1))
-        reply = self.chat_model.invoke(
-            [SystemMessage(_SYSTEM), HumanMessage(f"Passages:\n{context}\n\nQuestion: {question}")]
-        )
+        try:
+            reply = self.chat_model.invoke(
+                [
+                    SystemMessage(_SYSTEM),
+                    HumanMessage(f"Passages:\n{context}\n\nQuestion: {question}"),
+                ]
+            )
+        except Exception as exc:  # noqa: BLE001 - another server: its errors, timeouts, replies
+            # The model server is another service: an HTTP error, a timeout, a refused
+            # connection or a reply that is not a chat completion made POST /ask a 500. The
+            # extractive answer is as cited as ever, so the question gets that one.
+            log.warning("LLM call failed, answering extractively: %s: %s", type(exc).__name__, exc)
+            return fallback
         text = reply.content if isinstance(reply.content, str) else str(reply.content)
         kept = self._checked_sentences(text, passages)
         if not kept:

@@ -1,0 +1,104 @@
+"""The generative answer mode against a model server that misbehaves (tests/helpers/fake_llm.py):
+the real LangChain client over HTTP, the real index and model behind the checks."""
+
+from __future__ import annotations
+
+import socket
+import time
+from typing import Any
+
+import pytest
+from langchain_core.language_models.chat_models import BaseChatModel
+from langchain_core.outputs import ChatResult
+
+from newsqa.settings import Settings
+from service.answer import AnswerBuilder
+from service.generative import GenerativeAnswerer, chat_model_from_settings
+from tests.helpers.fake_llm import Reply, fake_llm_server
+
+QUESTION = "Apa nama program inovasi Pemkot Palembang yang meraih penghargaan?"
+
+
+@pytest.fixture(scope="module")
+def builder(embedder, settings):
+    return AnswerBuilder(embedder, abstain_threshold=settings.abstain_threshold)
+
+
+@pytest.fixture(scope="module")
+def hits(retriever):
+    return retriever.retrieve(QUESTION, k=3)
+
+
+def _answerer(builder: AnswerBuilder, url: str, timeout: float = 30.0) -> GenerativeAnswerer:
+    pytest.importorskip("langchain_openai")  # the `llm` extra
+    settings = Settings(llm_base_url=url, llm_timeout=timeout)
+    return GenerativeAnswerer(
+        chat_model_from_settings(settings), extractive=builder, embedder=builder.embedder
+    )
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+ERROR = '{"error": {"message": "boom", "type": "server_error"}}'
+FAILURES = {
+    "500": Reply(status=500, body=ERROR),
+    "400": Reply(status=400, body=ERROR),
+    "401": Reply(status=401, body=ERROR),
+    "429 with Retry-After": Reply(status=429, body=ERROR, headers={"Retry-After": "1"}),
+    "not JSON": Reply(raw="{not json"),
+    "another schema": Reply(raw='{"result": "Poltabes [1]."}'),
+    "no choices": Reply(
+        raw='{"id": "x", "object": "chat.completion", "created": 0, "model": "m", "choices": []}'
+    ),
+    "no reply in time": Reply(content="Poltabes dan Pangling meraih penghargaan [1].", delay=4),
+}
+
+
+@pytest.mark.parametrize("reply", FAILURES.values(), ids=FAILURES.keys())
+def test_a_failing_model_server_gives_the_extractive_answer(builder, hits, reply):
+    """Each of these made POST /ask a 500 (the chat model's exception went up to the route)."""
+    expected = builder.answer(QUESTION, hits)
+    with fake_llm_server([reply]) as llm:
+        started = time.monotonic()
+        answer = _answerer(builder, llm.url, timeout=1.0).answer(QUESTION, hits)
+        elapsed = time.monotonic() - started
+    assert (answer.answer, answer.citations) == (expected.answer, expected.citations)
+    assert 1 <= len(llm.calls) <= 2  # tried once more at most
+    assert elapsed < 10  # one retry of a 1 s timeout, not three tries of 60 s
+
+
+def test_an_unreachable_model_server_gives_the_extractive_answer(builder, hits):
+    answerer = _answerer(builder, f"http://127.0.0.1:{_closed_port()}/v1", timeout=1.0)
+    answer = answerer.answer(QUESTION, hits)
+    assert answer.answer == builder.answer(QUESTION, hits).answer
+
+
+class _RaisingChatModel(BaseChatModel):
+    """A chat model whose server is down: what any LangChain chat model does then."""
+
+    @property
+    def _llm_type(self) -> str:
+        return "raising"
+
+    def _generate(self, messages: Any, stop: Any = None, **kwargs: Any) -> ChatResult:
+        raise ConnectionError("model server refused the connection")
+
+
+def test_a_chat_model_that_raises_gives_the_extractive_answer(builder, hits):
+    answerer = GenerativeAnswerer(
+        _RaisingChatModel(), extractive=builder, embedder=builder.embedder
+    )
+    assert answerer.answer(QUESTION, hits).answer == builder.answer(QUESTION, hits).answer
+
+
+def test_a_well_formed_reply_is_cited_from_the_article(builder, hits, store):
+    with fake_llm_server([Reply(content="Poltabes dan Pangling meraih penghargaan [1].")]) as llm:
+        answer = _answerer(builder, llm.url).answer(QUESTION, hits)
+    assert answer.answer == "Poltabes dan Pangling meraih penghargaan. [1]"
+    (citation,) = answer.citations
+    text = store.article(citation.article_id).text
+    assert text[citation.char_start : citation.char_end] == citation.quote
