@@ -4,7 +4,8 @@ The model sees the retrieved passages numbered [1]..[n] and must cite them. Each
 writes is kept only if it cites at least one passage, every cited number exists, and each cited
 passage supports the sentence (cosine of sentence and passage sentence above a floor, or shared
 terms). Kept sentences are re-numbered; each citation quotes the passage sentence that best
-supports the claim, so quotes remain exact spans of the canonical text. If nothing survives,
+supports the claim, so quotes remain exact spans of the canonical text; words the model puts
+in quotation marks must be words of the passage it cites. If nothing survives,
 the extractive answer is returned instead.
 """
 
@@ -32,6 +33,9 @@ log = logging.getLogger(__name__)
 
 _MARKER = re.compile(r"\[(\d+)\]")
 _SPACE_BEFORE_PUNCT = re.compile(r"\s+([.,;:!?])")
+# What a written sentence puts in quotation marks: "..." or “...” (the reader sees either).
+_QUOTED = re.compile(r'"([^"]+)"|“([^”]+)”')
+_QUOTE_EDGE = " \t\n.,;:!?'‘’"
 _SYSTEM = (
     "You answer questions about news using only the numbered passages given. Write at most "
     "three short sentences. End every sentence with the number of the passage that supports "
@@ -161,7 +165,10 @@ class GenerativeAnswerer:
             claim = _SPACE_BEFORE_PUNCT.sub(r"\1", _MARKER.sub("", raw)).strip()
             if not cited or not claim or any(not 1 <= n <= len(passages) for n in cited):
                 continue
-            quotes = [self._support(claim, passages[n - 1]) for n in dict.fromkeys(cited)]
+            cited_passages = [passages[n - 1] for n in dict.fromkeys(cited)]
+            if not _quotations_hold(claim, cited_passages):
+                continue
+            quotes = [self._support(claim, p) for p in cited_passages]
             if all(q is not None for q in quotes):
                 kept.append((claim, [q for q in quotes if q is not None]))
         return kept
@@ -184,3 +191,26 @@ class GenerativeAnswerer:
         if similarity[best] < self.support_floor and shared < self.min_shared_terms:
             return None
         return passage, spans[best][0], spans[best][1]
+
+
+def _squashed(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+def _quotations_hold(claim: str, passages: list[Passage]) -> bool:
+    """Whether every quotation in ``claim`` is words of one of the cited passages.
+
+    A sentence such as `Harnojoyo said "the award is mine alone" [1]` is close enough to a
+    passage sentence in meaning for the support check, so it was answered as cited with words
+    nobody said; a quotation must be in the passage it cites (case and spacing aside, and the
+    punctuation at its ends, which a writer moves). A quotation mark left open (a quotation
+    cut by the sentence splitter) cannot be checked, so it fails too.
+    """
+    if claim.count('"') % 2 or claim.count("\u201c") != claim.count("\u201d"):
+        return False
+    texts = [_squashed(p.chunk.text) for p in passages]
+    for match in _QUOTED.finditer(claim):
+        quoted = _squashed(match.group(1) or match.group(2)).strip(_QUOTE_EDGE)
+        if quoted and not any(quoted in text for text in texts):
+            return False
+    return True

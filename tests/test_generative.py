@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from langchain_core.language_models.chat_models import BaseChatModel
+from langchain_core.language_models.fake_chat_models import FakeListChatModel
 from langchain_core.outputs import ChatResult
 
 from newsqa.settings import Settings
@@ -102,3 +103,31 @@ def test_a_well_formed_reply_is_cited_from_the_article(builder, hits, store):
     (citation,) = answer.citations
     text = store.article(citation.article_id).text
     assert text[citation.char_start : citation.char_end] == citation.quote
+
+
+def _writing(builder: AnswerBuilder, reply: str) -> GenerativeAnswerer:
+    return GenerativeAnswerer(
+        FakeListChatModel(responses=[reply]), extractive=builder, embedder=builder.embedder
+    )
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        'Harnojoyo berkata: "Penghargaan ini untuk saya pribadi, bukan untuk petugas." [1]',
+        'Wali kota berkata "program [1] ini gagal total dan dibatalkan" [1].',
+        "Harnojoyo menyebut program itu \u201cgagal total\u201d [1].",
+        'Harnojoyo berkata: "Penghargaan ini untuk saya. Bukan untuk petugas." [1]',
+    ],
+)
+def test_a_quotation_the_article_does_not_hold_is_not_answered_as_cited(builder, hits, reply):
+    """Close enough in meaning for the support check, these were answered with citation [1]:
+    words put in the mouth of a named person, quoted from an article that does not hold them."""
+    answer = _writing(builder, reply).answer(QUESTION, hits)
+    assert answer.answer == builder.answer(QUESTION, hits).answer
+
+
+def test_a_quotation_of_the_cited_passage_is_kept(builder, hits):
+    reply = 'Poltabes berarti "program layanan tidak boleh berhenti sekolah" [1].'
+    answer = _writing(builder, reply).answer(QUESTION, hits)
+    assert answer.answer == 'Poltabes berarti "program layanan tidak boleh berhenti sekolah". [1]'
