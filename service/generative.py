@@ -36,6 +36,14 @@ _SPACE_BEFORE_PUNCT = re.compile(r"\s+([.,;:!?])")
 # What a written sentence puts in quotation marks: "..." or “...” (the reader sees either).
 _QUOTED = re.compile(r'"([^"]+)"|“([^”]+)”')
 _QUOTE_EDGE = " \t\n.,;:!?'‘’"
+# A reply is read up to its first _READ_SENTENCES sentences, within its first _READ_CHARS
+# characters, and answers with _MAX_SENTENCES of them at most (what the prompt asks for):
+# each sentence checked costs two embedding calls, and a model server that sent 200 cited
+# sentences held the request 36 s and answered with all 200 (10 MB would have been hours).
+_MAX_SENTENCES = 3
+_READ_SENTENCES = 8
+_READ_CHARS = 4000
+_MAX_TOKENS = 400
 _SYSTEM = (
     "You answer questions about news using only the numbered passages given. Write at most "
     "three short sentences. End every sentence with the number of the passage that supports "
@@ -61,6 +69,7 @@ def chat_model_from_settings(settings: Settings) -> BaseChatModel:
         # for three minutes behind a model server that did not answer.
         timeout=settings.llm_timeout,
         max_retries=1,
+        max_completion_tokens=_MAX_TOKENS,  # three short sentences; what is more is not read
     )
 
 
@@ -159,11 +168,16 @@ class GenerativeAnswerer:
         if text.strip().upper().startswith("NO ANSWER"):
             return []
         kept = []
-        for start, end in split_sentences(text):
+        text = text[:_READ_CHARS]
+        for start, end in split_sentences(text)[:_READ_SENTENCES]:
+            if len(kept) == _MAX_SENTENCES:
+                break
             raw = text[start:end]
             cited = [int(n) for n in _MARKER.findall(raw)]
             claim = _SPACE_BEFORE_PUNCT.sub(r"\1", _MARKER.sub("", raw)).strip()
             if not cited or not claim or any(not 1 <= n <= len(passages) for n in cited):
+                continue
+            if any(claim == earlier for earlier, _ in kept):  # a sentence written twice: once
                 continue
             cited_passages = [passages[n - 1] for n in dict.fromkeys(cited)]
             if not _quotations_hold(claim, cited_passages):

@@ -131,3 +131,11 @@ def test_a_quotation_of_the_cited_passage_is_kept(builder, hits):
     reply = 'Poltabes berarti "program layanan tidak boleh berhenti sekolah" [1].'
     answer = _writing(builder, reply).answer(QUESTION, hits)
     assert answer.answer == 'Poltabes berarti "program layanan tidak boleh berhenti sekolah". [1]'
+
+
+def test_a_reply_of_many_sentences_is_read_up_to_its_first_few(builder, hits):
+    """200 cited sentences held the request 36 s (two embedding calls each) and all 200 were
+    the answer; a 10 MB reply would have held it for hours."""
+    reply = "Poltabes dan Pangling meraih penghargaan [1]. " * 40
+    answer = _writing(builder, reply).answer(QUESTION, hits)
+    assert answer.answer == "Poltabes dan Pangling meraih penghargaan. [1]"
