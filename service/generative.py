@@ -5,8 +5,8 @@ writes is kept only if it cites at least one passage, every cited number exists,
 passage supports the sentence (cosine of sentence and passage sentence above a floor, or shared
 terms). Kept sentences are re-numbered; each citation quotes the passage sentence that best
 supports the claim, so quotes remain exact spans of the canonical text; words the model puts
-in quotation marks must be words of the passage it cites. If nothing survives,
-the extractive answer is returned instead.
+in quotation marks must be words of the passage it cites, and numbers it writes numbers there.
+If nothing survives, the extractive answer is returned instead.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ _SPACE_BEFORE_PUNCT = re.compile(r"\s+([.,;:!?])")
 # What a written sentence puts in quotation marks: "..." or “...” (the reader sees either).
 _QUOTED = re.compile(r'"([^"]+)"|“([^”]+)”')
 _QUOTE_EDGE = " \t\n.,;:!?'‘’"
+_DIGITS = re.compile(r"\d+")
 # A reply is read up to its first _READ_SENTENCES sentences, within its first _READ_CHARS
 # characters, and answers with _MAX_SENTENCES of them at most (what the prompt asks for):
 # each sentence checked costs two embedding calls, and a model server that sent 200 cited
@@ -180,7 +181,9 @@ class GenerativeAnswerer:
             if any(claim == earlier for earlier, _ in kept):  # a sentence written twice: once
                 continue
             cited_passages = [passages[n - 1] for n in dict.fromkeys(cited)]
-            if not _quotations_hold(claim, cited_passages):
+            if not _quotations_hold(claim, cited_passages) or not _numbers_hold(
+                claim, cited_passages
+            ):
                 continue
             quotes = [self._support(claim, p) for p in cited_passages]
             if all(q is not None for q in quotes):
@@ -228,3 +231,19 @@ def _quotations_hold(claim: str, passages: list[Passage]) -> bool:
         if quoted and not any(quoted in text for text in texts):
             return False
     return True
+
+
+def _numbers(text: str) -> set[str]:
+    return {run.lstrip("0") or "0" for run in _DIGITS.findall(text)}
+
+
+def _numbers_hold(claim: str, passages: list[Passage]) -> bool:
+    """Whether every number written in ``claim`` is a number of the cited passages.
+
+    A year, a sum or a count is where a close paraphrase is wrong: "Palembang also won the
+    2022 World Cup [1]" passed the support check on a passage about Palembang's 2020 awards
+    and was answered as cited. Digit runs are compared ("1.500" and "1,500" both hold 1 and
+    500), so a number the model rewrites in other digits drops its sentence too.
+    """
+    written = _numbers(claim)
+    return not written or written <= _numbers(" ".join(p.chunk.text for p in passages))

@@ -139,3 +139,13 @@ def test_a_reply_of_many_sentences_is_read_up_to_its_first_few(builder, hits):
     reply = "Poltabes dan Pangling meraih penghargaan [1]. " * 40
     answer = _writing(builder, reply).answer(QUESTION, hits)
     assert answer.answer == "Poltabes dan Pangling meraih penghargaan. [1]"
+
+
+def test_a_number_the_cited_passage_does_not_hold_is_not_answered_as_cited(builder, hits):
+    """The 2022 World Cup passed the support check on the passage about the 2020 awards."""
+    reply = "Poltabes dan Pangling meraih penghargaan [1]. Palembang juga memenangkan Piala Dunia 2022 [1]."
+    answer = _writing(builder, reply).answer(QUESTION, hits)
+    assert answer.answer == "Poltabes dan Pangling meraih penghargaan. [1]"
+    reply = "Poltabes dan Pangling meraih penghargaan inovasi tahun 2020 [1]."
+    answer = _writing(builder, reply).answer(QUESTION, hits)
+    assert answer.answer == "Poltabes dan Pangling meraih penghargaan inovasi tahun 2020. [1]"
