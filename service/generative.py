@@ -31,8 +31,10 @@ if TYPE_CHECKING:  # LangChain's chat models take 0.8 s to import; only a config
 
 log = logging.getLogger(__name__)
 
-_MARKER = re.compile(r"\[(\d+)\]")
-_SPACE_BEFORE_PUNCT = re.compile(r"\s+([.,;:!?])")
+# A citation marker: [2], or several passages in one, [1, 2] (as models often write them).
+_MARKER = re.compile(r"\[\s*(\d+(?:\s*[,;]\s*\d+)*)\s*\]")
+_SPACE_BEFORE_PUNCT = re.compile(r"\s+([.,;:!?)])")
+_EMPTY_BRACKETS = re.compile(r"\(\s*(?:see|lihat)?\s*\)", re.IGNORECASE)
 # What a written sentence puts in quotation marks: "..." or “...” (the reader sees either).
 _QUOTED = re.compile(r'"([^"]+)"|“([^”]+)”')
 _QUOTE_EDGE = " \t\n.,;:!?'‘’"
@@ -174,8 +176,8 @@ class GenerativeAnswerer:
             if len(kept) == _MAX_SENTENCES:
                 break
             raw = text[start:end]
-            cited = [int(n) for n in _MARKER.findall(raw)]
-            claim = _SPACE_BEFORE_PUNCT.sub(r"\1", _MARKER.sub("", raw)).strip()
+            cited = [int(n) for group in _MARKER.findall(raw) for n in re.split(r"[,;]", group)]
+            claim = _without_markers(raw)
             if not cited or not claim or any(not 1 <= n <= len(passages) for n in cited):
                 continue
             if any(claim == earlier for earlier, _ in kept):  # a sentence written twice: once
@@ -208,6 +210,14 @@ class GenerativeAnswerer:
         if similarity[best] < self.support_floor and shared < self.min_shared_terms:
             return None
         return passage, spans[best][0], spans[best][1]
+
+
+def _without_markers(sentence: str) -> str:
+    """``sentence`` without its markers and the gaps they leave: "(see [2])" left "(see )",
+    "program [1] ini" two spaces, and "[1, 2]", not read as a marker, stayed in the answer
+    beside the renumbered markers, naming citations it did not mean."""
+    text = _EMPTY_BRACKETS.sub("", _MARKER.sub("", sentence))
+    return _SPACE_BEFORE_PUNCT.sub(r"\1", " ".join(text.split())).strip()
 
 
 def _squashed(text: str) -> str:

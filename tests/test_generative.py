@@ -149,3 +149,32 @@ def test_a_number_the_cited_passage_does_not_hold_is_not_answered_as_cited(build
     reply = "Poltabes dan Pangling meraih penghargaan inovasi tahun 2020 [1]."
     answer = _writing(builder, reply).answer(QUESTION, hits)
     assert answer.answer == "Poltabes dan Pangling meraih penghargaan inovasi tahun 2020. [1]"
+
+
+@pytest.mark.parametrize(
+    ("reply", "answered"),
+    [
+        (
+            "Poltabes dan Pangling meraih penghargaan inovasi (lihat [1]) dari PANRB.",
+            "Poltabes dan Pangling meraih penghargaan inovasi dari PANRB. [1]",
+        ),
+        (
+            "Poltabes dan Pangling [1] meraih penghargaan inovasi.",
+            "Poltabes dan Pangling meraih penghargaan inovasi. [1]",
+        ),
+        (
+            "Poltabes dan Pangling meraih penghargaan inovasi [1, 1].",
+            "Poltabes dan Pangling meraih penghargaan inovasi. [1]",
+        ),
+    ],
+)
+def test_markers_leave_no_trace_in_the_answer(builder, hits, reply, answered):
+    """A marker inside a sentence left "(lihat )" or a double space; "[1, 1]" was not read
+    as a marker at all (its sentence was dropped, or, beside another marker, shown as is)."""
+    assert _writing(builder, reply).answer(QUESTION, hits).answer == answered
+
+
+def test_a_marker_of_several_passages_is_read(builder, hits):
+    reply = "Poltabes dan Pangling meraih penghargaan inovasi [1, 99] dari PANRB [1]."
+    answer = _writing(builder, reply).answer(QUESTION, hits)
+    assert answer.answer == builder.answer(QUESTION, hits).answer  # [99] is no passage
