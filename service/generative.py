@@ -69,7 +69,8 @@ def chat_model_from_settings(settings: Settings) -> BaseChatModel:
         temperature=0,
         # One retry (a 5xx, a 429, a dropped connection), each try bounded: the question waits
         # for it, and the openai client's default of three tries at 60 s each held a request
-        # for three minutes behind a model server that did not answer.
+        # for three minutes behind a model server that did not answer. httpx's timeout bounds
+        # each wait for bytes, not a whole reply: one that trickles in is not cut.
         timeout=settings.llm_timeout,
         max_retries=1,
         max_completion_tokens=_MAX_TOKENS,  # three short sentences; what is more is not read
