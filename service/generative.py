@@ -110,14 +110,24 @@ class GenerativeAnswerer:
         hits: Sequence[list[ArticleHit]],
         question_vectors: np.ndarray | None = None,
     ) -> list[Answer]:
-        """Same interface as ``AnswerBuilder.answer_batch``; one chat call per question."""
+        """Same interface as ``AnswerBuilder.answer_batch``; one chat call per question, until
+        one fails: the rest of the batch gets the extractive answer without a call (a batch of
+        64 questions waited on a model server that did not answer for 64 calls, tried twice)."""
         fallbacks = self.extractive.answer_batch(questions, hits, question_vectors)
-        return [self._write(f, h) for f, h in zip(fallbacks, hits)]
+        answers: list[Answer] = []
+        up = True
+        for fallback, found in zip(fallbacks, hits):
+            written = self._write(fallback, found) if up else None
+            up = written is not None
+            answers.append(written or fallback)
+        return answers
 
     def answer(self, question: str, hits: list[ArticleHit]) -> Answer:
         return self.answer_batch([question], [hits])[0]
 
-    def _write(self, fallback: Answer, hits: list[ArticleHit]) -> Answer:
+    def _write(self, fallback: Answer, hits: list[ArticleHit]) -> Answer | None:
+        """The written answer, ``fallback`` where nothing written holds, None where the model
+        server failed."""
         question = fallback.question
         passages = [p for hit in hits for p in hit.passages[:1]][: self.max_passages]
         if fallback.abstained or not passages:
@@ -137,7 +147,7 @@ class GenerativeAnswerer:
             # connection or a reply that is not a chat completion made POST /ask a 500. The
             # extractive answer is as cited as ever, so the question gets that one.
             log.warning("LLM call failed, answering extractively: %s: %s", type(exc).__name__, exc)
-            return fallback
+            return None
         text = reply.content if isinstance(reply.content, str) else str(reply.content)
         kept = self._checked_sentences(text, passages)
         if not kept:

@@ -178,3 +178,15 @@ def test_a_marker_of_several_passages_is_read(builder, hits):
     reply = "Poltabes dan Pangling meraih penghargaan inovasi [1, 99] dari PANRB [1]."
     answer = _writing(builder, reply).answer(QUESTION, hits)
     assert answer.answer == builder.answer(QUESTION, hits).answer  # [99] is no passage
+
+
+def test_a_batch_stops_calling_a_model_server_that_failed(builder, retriever):
+    """A batch of 64 questions made 64 calls (each tried twice, 30 s each) to a server that
+    did not answer: POST /ask/batch waited an hour. The rest of the batch is extractive."""
+    questions = [QUESTION, "Siapa Wali Kota Palembang?", "Apa itu Pangling?"]
+    found = retriever.retrieve_batch(questions, k=3)
+    with fake_llm_server([Reply(content="Poltabes [1].", delay=3)]) as llm:
+        answers = _answerer(builder, llm.url, timeout=1.0).answer_batch(questions, found)
+    assert len(llm.calls) == 2  # the first question's try and its retry, then no more
+    expected = builder.answer_batch(questions, found)
+    assert [a.answer for a in answers] == [a.answer for a in expected]
