@@ -336,6 +336,9 @@ RULES: list[tuple[str, Resolve]] = [
         r"(?:lalu|silam|ago|terakhir|lagi|later|mendatang)",
         _vague,
     ),
+    # A regulation's number ("UU Nomor 19 Tahun 2000", "PP No. 28 Tahun 2025", "Nomor
+    # MD-12 tahun 2024") names a law, not a time, as its short form "UU 19/2000" does.
+    (rf"(?:nomor|no\.?)\s*:?\s*[\w./-]*\d[\w./-]*\s+tahun\s+{_YEAR}", _vague),
     (rf"(?P<weekday>{_WEEKDAY}){_DIR}", _weekday),
     (rf"(?:pada|hari|on|sejak|since)\s+(?P<span>(?P<weekday>{_WEEKDAY}))", _weekday),
 ]

@@ -183,6 +183,8 @@ FORMS = [
     ),
     ("2025-10-22", "Talks began in March 2019.", "March 2019", "2019-03-01", "2019-03-31"),
     ("2025-10-22", "The plant closed two years ago.", "two years ago", "2023-01-01", "2023-12-31"),
+    # the law's year is no event, the year it took effect is
+    ("2025-10-22", "UU Nomor 1 Tahun 2022 berlaku sejak 2023.", "2023", "2023-01-01", "2023-12-31"),
 ]
 
 # Text that names no time: a figure after a noun, a village, a vague span.
@@ -191,6 +193,9 @@ NO_EVENT = [
     "Warga Desa Jagalan dan 5 Desa lain mengungsi.",
     "Kejadiannya beberapa bulan lalu di sana.",
     "Skornya 20/10 untuk tim tamu.",
+    # a regulation's number and year name the law, as "UU 19/2000" does (detik-0036, -0055)
+    "Penyitaan mengacu pada Undang-Undang Nomor 19 Tahun 2000 tentang Penagihan Pajak.",
+    "Efisiensi mengacu pada Inpres No. 1 Tahun 2025, UU No.7 Tahun 2021 dan Nomor MD-12 tahun 2024.",
 ]
 
 
