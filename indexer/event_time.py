@@ -387,9 +387,20 @@ def question_times(question: str, as_of: date | None) -> list[tuple[date, date]]
     return found
 
 
+# Indonesia's time zones: WIB (Jakarta, Sumatra), WITA (Bali, Sulawesi), WIT (Maluku, Papua).
+INDONESIAN_OFFSETS = frozenset(timedelta(hours=h) for h in (7, 8, 9))
+
+
 def publication_day(published: datetime | None) -> date | None:
-    """The day an article came out, in Jakarta (where "kemarin" is counted from)."""
-    return published.astimezone(JAKARTA).date() if published else None
+    """The day an article came out where it was written, the day its "kemarin" is counted
+    from: in its own zone when that is one of Indonesia's (a Makassar outlet's 00:30 WITA
+    article is of that day, though it is still the day before in Jakarta), otherwise in
+    Jakarta (a feed's UTC time says nothing of where the article was written)."""
+    if published is None:
+        return None
+    if published.utcoffset() in INDONESIAN_OFFSETS:
+        return published.date()
+    return published.astimezone(JAKARTA).date()
 
 
 def overlapping(events: list[EventTime], char_start: int, char_end: int) -> list[EventTime]:

@@ -13,7 +13,7 @@ from datetime import date
 import pytest
 
 from indexer.dates import parse_date
-from indexer.event_time import extract_events, overlapping
+from indexer.event_time import extract_events, overlapping, publication_day
 
 D = date.fromisoformat
 
@@ -262,3 +262,18 @@ def test_overlapping_keeps_the_events_inside_a_span():
     second = text.index("Ditutup")
     assert [e.text for e in overlapping(events, second, len(text))] == ["kemarin"]
     assert [e.text for e in overlapping(events, 0, second)] == ["5-7 Desember 2025"]
+
+
+@pytest.mark.parametrize(
+    ("published", "yesterday"),
+    [
+        ("2025-10-21T00:30:00+08:00", "2025-10-20"),  # WITA (Makassar): still the 20th in Jakarta
+        ("2025-10-21T01:30:00+09:00", "2025-10-20"),  # WIT (Jayapura)
+        ("2025-10-21T00:30:00+07:00", "2025-10-20"),  # WIB
+        ("2025-10-20T17:30:00+00:00", "2025-10-20"),  # a feed's UTC: 00:30 on the 21st in Jakarta
+    ],
+)
+def test_kemarin_is_counted_from_the_day_where_the_article_was_written(published, yesterday):
+    text = "Gempa terjadi kemarin."
+    day = publication_day(parse_date(published))
+    assert [(e.start, e.end) for e in extract_events(text, day)] == [(D(yesterday), D(yesterday))]
