@@ -157,11 +157,21 @@ def _safe_date(year: int, month: int, day: int) -> date | None:
         return None
 
 
+SLIPPED_WEEKDAY_DAYS = 7
+"""A day and month without a year within this many days of publication are of its year even
+when the weekday beside them does not fit: a reporter omits the year of this week's dates, and a
+slipped weekday ("Sabtu (19/10)" on Sunday 19 October 2025, in an article of the 20th about Trade
+Expo Indonesia 2025) is likelier than an event a year old written without its year. Further out
+the weekday still picks the year ("Rabu (15/5)" in October 2025 about 2024's KPU jets). On
+detik-2025 this moved 4 dates, all four to the year the article was about."""
+
+
 def _nearest_year(
     month: int, day: int, published: date, direction: str = "", weekday: int | None = None
 ) -> date | None:
     """The date of ``day/month`` nearest to publication (the last one before it for "lalu",
-    the next one for "mendatang"), preferring a year in which it falls on ``weekday``."""
+    the next one for "mendatang"), preferring a year in which it falls on ``weekday`` unless
+    the nearest is within ``SLIPPED_WEEKDAY_DAYS`` of publication."""
     options = [
         d
         for y in (published.year - 1, published.year, published.year + 1)
@@ -173,6 +183,9 @@ def _nearest_year(
         options = [d for d in options if d >= published]
     if not options:
         return None
+    nearest = min(options, key=lambda d: abs((d - published).days))
+    if abs((nearest - published).days) <= SLIPPED_WEEKDAY_DAYS:
+        return nearest
     return min(
         options,
         key=lambda d: (weekday is not None and d.weekday() != weekday, abs((d - published).days)),

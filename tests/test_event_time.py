@@ -38,6 +38,10 @@ DETIK = [
     ("detik-0315", "Senin (2/6)", "2025-06-02", "2025-06-02"),
     # published October 2025, about the KPU chair's jet rentals of 2024: 15/5/2024 was a Wednesday
     ("detik-0528", "Rabu (15/5)", "2024-05-15", "2024-05-15"),
+    # a slipped weekday a day from publication: 19/10/2025 was a Sunday, 21/10/2025 a Tuesday,
+    # but the articles are about Trade Expo Indonesia 2025 and the IHSG at 8,238 (October 2025)
+    ("detik-0086", "Sabtu (19/10)", "2025-10-19", "2025-10-19"),
+    ("detik-0162", "Senin (21/10)", "2025-10-21", "2025-10-21"),
     ("detik-0221", "Senin (20/10) lalu", "2025-10-20", "2025-10-20"),
     ("detik-0786", "16 Oktober", "2025-10-16", "2025-10-16"),
     ("detik-0964", "21 April lalu", "2025-04-21", "2025-04-21"),
