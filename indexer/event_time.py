@@ -352,6 +352,9 @@ RULES: list[tuple[str, Resolve]] = [
     # A regulation's number ("UU Nomor 19 Tahun 2000", "PP No. 28 Tahun 2025", "Nomor
     # MD-12 tahun 2024") names a law, not a time, as its short form "UU 19/2000" does.
     (rf"(?:nomor|no\.?)\s*:?\s*[\w./-]*\d[\w./-]*\s+tahun\s+{_YEAR}", _vague),
+    # A span of weekdays ("setiap Senin hingga Jumat", "live pada Senin-Jumat") is a weekly
+    # schedule, not a day; with dates ("Senin (20/10) hingga Jumat (24/10)") it is no match.
+    (rf"{_WEEKDAY}{_TO}{_WEEKDAY}(?!\s*\()", _vague),
     (rf"(?P<weekday>{_WEEKDAY}){_DIR}", _weekday),
     (rf"(?:pada|hari|on|sejak|since)\s+(?P<span>(?P<weekday>{_WEEKDAY}))", _weekday),
 ]

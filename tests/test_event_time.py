@@ -199,6 +199,9 @@ NO_EVENT = [
     "Skornya 20/10 untuk tim tamu.",
     # a regulation's number and year name the law, as "UU 19/2000" does (detik-0036, -0055)
     "Penyitaan mengacu pada Undang-Undang Nomor 19 Tahun 2000 tentang Penagihan Pajak.",
+    # a span of weekdays is a weekly schedule (detik-0913, -0761)
+    "Disiarkan langsung pada Senin-Jumat, pukul 08.00-11.00 WIB.",
+    "Layanan ini melayani perjalanan setiap Senin hingga Jumat.",
     "Efisiensi mengacu pada Inpres No. 1 Tahun 2025, UU No.7 Tahun 2021 dan Nomor MD-12 tahun 2024.",
 ]
 
@@ -281,3 +284,12 @@ def test_kemarin_is_counted_from_the_day_where_the_article_was_written(published
     text = "Gempa terjadi kemarin."
     day = publication_day(parse_date(published))
     assert [(e.start, e.end) for e in extract_events(text, day)] == [(D(yesterday), D(yesterday))]
+
+
+def test_dated_weekdays_joined_by_hingga_are_days():
+    """A span of bare weekdays is a weekly schedule (no event); with their dates they are days."""
+    text = "Rapat digelar Senin (20/10) hingga Jumat (24/10)."
+    assert [(e.text, e.start) for e in extract_events(text, D("2025-10-22"))] == [
+        ("Senin (20/10)", D("2025-10-20")),
+        ("Jumat (24/10)", D("2025-10-24")),
+    ]
