@@ -332,7 +332,16 @@ class IndexWriter:
         return generation_numbers(self.index_dir)
 
     def _remove_unreferenced(self) -> None:
-        remove_unreferenced(self.index_dir, self.segments_dir, self._keep_from, self._new)
+        """Tidy up after a commit. The commit stands whatever happens here: a directory moved
+        or unmounted right after ``CURRENT`` was written raised FileNotFoundError, reported
+        a committed generation as failed, and ``newsqa watch`` then took its folder for gone
+        and started a new index where the old one had been."""
+        try:
+            remove_unreferenced(self.index_dir, self.segments_dir, self._keep_from, self._new)
+        except OSError as exc:
+            log.warning(
+                "generation committed; old files not removed from %s: %s", self.index_dir, exc
+            )
 
     def _merge(self, manifest: Manifest) -> Manifest:
         """Rewrite all segments but the largest (or all) as one, dropping deleted rows."""

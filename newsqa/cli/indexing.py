@@ -275,9 +275,13 @@ def watch(
             if not retry:
                 console.print(f"[yellow]{exc} (the watcher will, with these files)[/yellow]")
             return False
-        except NewsqaError as exc:  # one bad batch must not stop the watcher
+        except (NewsqaError, OSError) as exc:
+            # One bad batch must not stop the watcher, nor read as its folder gone (an OSError
+            # left this function as the FileNotFoundError of a vanished watched folder).
             console.print(f"[{style}]{exc}[/{style}]")
             return True
+        finally:  # a run that failed after its commit made an index all the same
+            has_index = has_index or (settings.index_dir / CURRENT).is_file()
         has_index = True
         _print_report(report, settings.index_dir)
         return True
