@@ -197,6 +197,7 @@ class TokenBuckets:
     def __init__(
         self, per_minute: float, burst: int, clock: Callable[[], float] = time.monotonic
     ) -> None:
+        self.per_minute = per_minute
         self.rate = per_minute / 60.0
         self.burst = float(burst)
         self.clock = clock
@@ -204,27 +205,36 @@ class TokenBuckets:
         self._lock = threading.Lock()
         self._next_prune = 0.0
 
-    def take(self, key: str) -> float:
+    def take(self, key: str, cost: int = 1, paid: int = 0) -> float:
+        """Spend ``cost`` tokens of ``key``'s bucket and return 0.0, or return the seconds until
+        there are enough. ``paid`` of them were already spent (POST /ask/batch pays one before
+        its body is read and the rest once it knows how many questions it holds); a refusal
+        gives those back. A cost above ``burst`` needs only a full bucket and leaves it in
+        debt, so the sustained rate holds whatever the cost and no cost is refused forever."""
         now = self.clock()
         with self._lock:
             tokens, at = self._buckets.get(key, (self.burst, now))
             tokens = min(self.burst, tokens + (now - at) * self.rate)
-            if tokens >= 1.0:
-                self._buckets[key] = (tokens - 1.0, now)
+            need = min(float(cost), self.burst) - paid
+            if tokens >= need:
+                self._buckets[key] = (tokens - (cost - paid), now)
                 wait = 0.0
             else:
-                self._buckets[key] = (tokens, now)
-                wait = (1.0 - tokens) / self.rate
+                self._buckets[key] = (tokens + paid, now)
+                wait = (need - tokens) / self.rate
             if now >= self._next_prune:
                 self._prune(now)
         return wait
 
     def _prune(self, now: float) -> None:
-        full_after = self.burst / self.rate
+        # A bucket in debt (a batch) is kept until it has refilled: forgetting it earlier
+        # would forgive the debt.
         self._buckets = {
-            k: (t, at) for k, (t, at) in self._buckets.items() if now - at < full_after
+            k: (t, at)
+            for k, (t, at) in self._buckets.items()
+            if t + (now - at) * self.rate < self.burst
         }
-        self._next_prune = now + min(full_after, 60.0)
+        self._next_prune = now + min(self.burst / self.rate, 60.0)
 
     def __len__(self) -> int:
         return len(self._buckets)
@@ -239,12 +249,13 @@ class RateLimit:
         per_minute: int,
         burst: int,
         paths: Iterable[str] = RATE_LIMITED_PATHS,
+        buckets: TokenBuckets | None = None,
     ) -> None:
         self.app = app
         self.per_minute = per_minute
         self.burst = burst
         self.paths = frozenset(paths)
-        self.buckets = TokenBuckets(per_minute, burst)
+        self.buckets = buckets if buckets is not None else TokenBuckets(per_minute, burst)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or route_path(scope) not in self.paths:
@@ -260,6 +271,26 @@ class RateLimit:
             await send_json(send, 429, detail, {"Retry-After": str(retry_after)})
             return
         await self.app(scope, receive, send)
+
+
+def charge_questions(request: Request, count: int) -> None:
+    """Charge a POST /ask/batch of ``count`` questions one rate-limit token per question, as
+    many POST /ask requests would be: ``RateLimit`` took one before the body was read, this
+    takes the rest (a batch larger than the burst needs a full bucket and leaves it in debt).
+    Not enough tokens: 429 with Retry-After, naming the limit and the batch's cost. Before,
+    a batch cost one token, so a client got up to 64 times the documented rate in answers."""
+    buckets: TokenBuckets | None = getattr(request.app.state, "rate_buckets", None)
+    if buckets is None or count <= 1:
+        return
+    wait = buckets.take(client_key(request.scope), cost=count, paid=1)
+    if wait > 0:
+        retry_after = max(1, math.ceil(wait))
+        detail = (
+            f"rate limit exceeded: {buckets.per_minute:g} requests per minute per client "
+            f"(burst {buckets.burst:g}), and a batch of {count} questions counts as {count} "
+            f"requests; retry after {retry_after} s"
+        )
+        raise HTTPException(429, detail, headers={"Retry-After": str(retry_after)})
 
 
 def client_key(scope: Scope) -> str:
@@ -411,9 +442,17 @@ def install(app: FastAPI, settings: Settings) -> None:
         larger={"/articles/bulk": settings.bulk_max_body_bytes},
     )
     app.add_middleware(WriteAuth, token=settings.admin_token)
+    app.state.rate_buckets = None
     if settings.rate_limit_per_minute > 0:
+        # Shared with the POST /ask/batch route, which charges its questions past the first
+        # once its body is parsed (``charge_questions``).
+        buckets = TokenBuckets(settings.rate_limit_per_minute, settings.rate_limit_burst)
+        app.state.rate_buckets = buckets
         app.add_middleware(
-            RateLimit, per_minute=settings.rate_limit_per_minute, burst=settings.rate_limit_burst
+            RateLimit,
+            per_minute=settings.rate_limit_per_minute,
+            burst=settings.rate_limit_burst,
+            buckets=buckets,
         )
     generate = app.openapi
 

@@ -55,6 +55,29 @@ def test_burst_beyond_the_rate_limit_gets_429_with_retry_after(make_client):
     assert 'newsqa_requests_total{method="GET",route="/search",status="429"} 1.0' in metrics
 
 
+def test_ask_batch_costs_one_rate_limit_token_per_question(make_client):
+    # A batch cost one token for up to 64 questions: 64 times the documented rate in answers.
+    client = make_client(rate_limit_per_minute=1, rate_limit_burst=5)
+    batch = {"questions": ["harga cabai", "banjir", "gempa"]}
+    assert client.post("/ask/batch", json=batch).status_code == 200  # 3 of 5 tokens
+    refused = client.post("/ask/batch", json=batch)  # 2 left: not enough for 3
+    assert refused.status_code == 429
+    assert "batch of 3 questions counts as 3 requests" in refused.json()["detail"]
+    assert 1 <= int(refused.headers["retry-after"]) <= 60  # one more token in 60 s
+    # The refusal gave back the token the middleware took before the body was read.
+    assert client.post("/ask/batch", json={"questions": ["a", "b"]}).status_code == 200
+    assert client.get("/search", params={"q": " "}).status_code == 429
+
+
+def test_token_bucket_cost_above_the_burst_leaves_debt():
+    now = [1000.0]
+    buckets = TokenBuckets(per_minute=60, burst=4, clock=lambda: now[0])
+    assert buckets.take("a", cost=10, paid=0) == 0  # a full bucket admits it
+    assert buckets.take("a") == pytest.approx(7.0)  # 6 tokens of debt, then one token
+    now[0] += 5.0  # still in debt: not forgotten as a full bucket
+    assert buckets.take("a") == pytest.approx(2.0)
+
+
 def test_rate_limit_zero_disables_it(make_client):
     client = make_client(rate_limit_per_minute=0, rate_limit_burst=1)
     assert {client.get("/search", params={"q": " "}).status_code for _ in range(20)} == {422}

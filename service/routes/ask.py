@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import time
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from service import schemas
 from service.deps import ComponentsDep
+from service.limits import charge_questions
 from service.qa import answer_question, answer_questions
 from service.routes.responses import ask_response, json_response
 
@@ -26,10 +27,11 @@ def ask(body: schemas.AskRequest, c: ComponentsDep) -> Response:
 
 
 @router.post("/ask/batch", response_model=schemas.AskBatchResponse)
-def ask_batch(body: schemas.AskBatchRequest, c: ComponentsDep) -> Response:
+def ask_batch(body: schemas.AskBatchRequest, c: ComponentsDep, request: Request) -> Response:
     """Answer up to 64 questions with the same options: one embedding, retrieval and reader
     batch for all of them, so a list costs less than as many POST /ask requests. Each answer
-    is the one POST /ask gives."""
+    is the one POST /ask gives. The rate limit counts each question as one request."""
+    charge_questions(request, len(body.questions))
     started = time.perf_counter()
     filters = body.filters.to_retrieval() if body.filters else None
     k = body.k if body.k is not None else c.settings.default_k
