@@ -6,6 +6,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from service.schemas import QUESTION_MAX_CHARS
+
 
 @dataclass(frozen=True)
 class ReferenceQuestion:
@@ -30,9 +32,9 @@ def load_questions(path: Path) -> list[ReferenceQuestion]:
     an id used twice (per-question results and TREC runs are keyed by it), an id with
     whitespace (a TREC run's fields are split at it), a ``relevant`` or ``answers`` that is not
     a list of strings (a bare string would be read letter by letter), a question that is not a
-    non-blank string (null was asked as "None") and an ``answerable`` or ``list`` that is not
-    a boolean (``"false"`` was read as true). A byte order mark first is dropped, as the
-    corpus reader drops it."""
+    non-blank string (null was asked as "None") or is longer than POST /ask takes, and an
+    ``answerable`` or ``list`` that is not a boolean (``"false"`` was read as true). A byte
+    order mark first is dropped, as the corpus reader drops it."""
     questions = []
     lines: dict[str, int] = {}
     with path.open("rb") as fh:
@@ -75,6 +77,12 @@ def _text(row: dict) -> str:
     value = row["question"]
     if not isinstance(value, str) or not value.strip():
         raise TypeError(f"'question' must be a non-blank string, not {json.dumps(value)[:60]}")
+    # The server refuses a longer question (422), and the eval over HTTP cut it to fit while
+    # the in-process eval asked it whole: both now refuse it here, before anything runs.
+    if (length := len(value.strip())) > QUESTION_MAX_CHARS:
+        raise ValueError(
+            f"'question' has {length} characters; POST /ask takes at most {QUESTION_MAX_CHARS}"
+        )
     return value
 
 

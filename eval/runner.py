@@ -92,7 +92,7 @@ def http_asker(url: str, timeout: float = 60.0, retries: int = 10) -> AskFn:
 
     def ask(question: str, k: int) -> dict:
         for _ in range(retries):
-            response = client.post("/ask", json={"question": question[:1000], "k": k})
+            response = client.post("/ask", json={"question": question, "k": k})
             if response.status_code not in (429, 503):
                 break
             time.sleep(_retry_after(response))

@@ -23,8 +23,13 @@ from indexer.pipeline import IndexReport
 from service.input_text import visible
 from service.retrieval import Filters as RetrievalFilters
 
+QUESTION_MAX_CHARS = 1000
+"""The longest question POST /ask and /ask/batch take, after surrounding whitespace is
+stripped (the eval's question files are held to it too: ``eval.questions``)."""
 Question = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000), visible
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=QUESTION_MAX_CHARS),
+    visible,
 ]
 K = Annotated[int, Field(ge=1, le=50)]
 ArticleId = Annotated[

@@ -438,6 +438,10 @@ def test_a_question_file_with_a_byte_order_mark_is_read_and_bad_bytes_are_named(
         ({"id": "b", "question": "Apa?", "list": "no"}, "'list' must be true or false"),
         ({"id": "b", "question": None}, "'question' must be a non-blank string"),
         ({"id": "b", "question": "  "}, "'question' must be a non-blank string"),
+        (  # --url sent its first 1,000 characters, in-process eval all of them
+            {"id": "b", "question": " " + "apa " * 250 + "?"},
+            "'question' has 1001 characters; POST /ask takes at most 1000",
+        ),
         ({"id": "q 1", "question": "Apa?"}, "q.jsonl:3: not a reference question (id 'q 1'"),
         ('{"id": "b", "question": ' + "[" * 3000, "q.jsonl:3: not a reference question (nested"),
     ],
