@@ -11,8 +11,10 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    Discriminator,
     Field,
     StringConstraints,
+    Tag,
     field_validator,
     model_validator,
 )
@@ -97,9 +99,25 @@ MaybePublishedTo = Annotated[PublishedTo | None, BlankIsNone]
 """The optional date fields of requests, body and query alike: blank is omitted."""
 
 FilterValue = Annotated[str, StringConstraints(max_length=200)]
-FilterValues = FilterValue | Annotated[list[FilterValue], Field(min_length=1, max_length=50)]
+
+
+def _value_or_values(value: object) -> str | None:
+    return "values" if isinstance(value, list) else "value" if isinstance(value, str) else None
+
+
+FilterValues = Annotated[
+    Annotated[FilterValue, Tag("value")]
+    | Annotated[list[FilterValue], Field(min_length=1, max_length=50), Tag("values")],
+    Discriminator(
+        _value_or_values,
+        custom_error_type="string_or_list_type",
+        custom_error_message="Input should be a string or a list of strings",
+    ),
+]
 """One value, or several of which any matches (``"Hukum"`` or ``["Hukum", "Politik"]``); a
-blank value constrains nothing (``?category=`` as a form leaves it)."""
+blank value constrains nothing (``?category=`` as a form leaves it). The JSON type picks the
+branch, so a bad value gets one error (a plain union named a 300-character category both
+"at most 200 characters" and "Input should be a valid list")."""
 
 
 class Filters(BaseModel):

@@ -498,3 +498,22 @@ def test_an_empty_date_in_a_body_is_no_filter(client):
         "query",
         "published_from",
     ]
+
+
+@pytest.mark.parametrize(
+    ("value", "loc", "message"),
+    [
+        ("c" * 300, ["value"], "at most 200 characters"),
+        (["Hukum", "c" * 300], ["values", 1], "at most 200 characters"),
+        ([], ["values"], "at least 1 item"),
+        (5, [], "a string or a list of strings"),
+    ],
+)
+def test_a_bad_filter_value_gets_one_error_naming_it(client, value, loc, message):
+    # A plain str | list union answered a 300-character category with two errors: "at most
+    # 200 characters" and "Input should be a valid list", the second one not the problem.
+    response = client.post("/search", json={"q": "harga cabai", "filters": {"category": value}})
+    assert response.status_code == 422
+    [error] = response.json()["detail"]
+    assert error["loc"] == ["body", "filters", "category", *loc]
+    assert message in error["msg"]
