@@ -258,6 +258,13 @@ class HybridRetriever:
         # leaves the top 10), at a third of the cost of scoring 100; a large k still gets two
         # chunks per wanted article.
         pool = max(self.candidates, 2 * k)
+        # A story's copies a filter excludes are not named in ``also_reported_by`` either: a
+        # response under published_to=2025-08-18 listed a copy dated 2025-08-19.
+        shown = (
+            None
+            if allowed is None or not collapse
+            else frozenset(self.store.row_article[allowed].tolist())
+        )
         vectors = None
         if self.mode != "bm25":
             vectors = (
@@ -283,7 +290,9 @@ class HybridRetriever:
             q_vec = vectors[i] if vectors is not None else None
             lexical = terms if self.mode != "dense" else None
             results.append(
-                self._rank(question, q_vec, lexical, weight, sorted(rows), k, as_of, collapse)
+                self._rank(
+                    question, q_vec, lexical, weight, sorted(rows), k, as_of, collapse, shown
+                )
             )
         return results
 
@@ -299,8 +308,11 @@ class HybridRetriever:
         k: int,
         as_of: date | None = None,
         collapse: bool = True,
+        shown: frozenset[str] | None = None,
     ) -> list[ArticleHit]:
-        """``lexical``: the question's BM25 terms, or None when BM25 takes no part."""
+        """``lexical``: the question's BM25 terms, or None when BM25 takes no part.
+        ``shown``: the articles the request's filters let through (None: all), the only
+        copies ``also_reported_by`` may name."""
         if not rows:
             return []
         w = self.weights
@@ -351,7 +363,8 @@ class HybridRetriever:
             if story in seen:
                 continue
             seen.add(story)
-            also = [self._copy(m) for m in self.store.story_members(a)[1:]]
+            members = self.store.story_members(a)[1:]
+            also = [self._copy(m) for m in members if shown is None or m in shown]
             hits.append(
                 ArticleHit(a, best_score[a], passages[a][: self.passages_per_article], also)
             )

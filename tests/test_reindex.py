@@ -852,6 +852,14 @@ def test_http_copies_are_one_story_through_writes(writable_server):
         [hit] = [a for a in hits if a in story]  # the story once in the top 10 ...
         assert hits[hit] == story - {hit}  # ... its copies under it
         assert story <= set(shown(collapse="false"))  # every article when asked
+        # under a filter, a story names only the copies that pass it: it named copies of
+        # other outlets under source="Warta Pagi" (and later-dated ones under published_to)
+        assert {a: c for a, c in shown(source="Warta Pagi").items() if a in story} == {
+            "copy-warta": set()
+        }
+        two = shown(source=["Warta Pagi", "Kabar Kita"])
+        [hit] = [a for a in two if a in story]
+        assert two[hit] == {"copy-warta", "copy-kabar"} - {hit}
         article = httpx.get(f"{url}/articles/copy-warta").json()
         assert article["story"]["id"] == "copy-kabar"
         assert {m["article_id"] for m in article["story"]["members"]} == story
