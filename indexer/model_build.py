@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 from filelock import FileLock
+from safetensors import SafetensorError
 
 from newsqa.errors import ModelBuildError
 
@@ -40,6 +41,9 @@ _POSITION_OFFSET = 2
 # Where a build writes before its rename (``tempfile.mkdtemp`` adds a random suffix); the
 # lock file beside it shares the prefix but is no folder.
 _STAGING_PREFIX = f".{MODEL_DIR_NAME}."
+# Free space a build takes at its peak (the weights written twice, then the staging copy
+# removed), and the ONNX export and OpenVINO IR that `newsqa model build` adds.
+_BUILD_SPACE = "1 GB free, and 2.5 GB with the ONNX and OpenVINO exports"
 
 
 @dataclass
@@ -344,6 +348,12 @@ def build_bundled_model(cache_dir: Path, force: bool = False) -> Path:
             if final.exists():
                 shutil.rmtree(final)
             (staging / "model").rename(final)
+        except (OSError, SafetensorError) as exc:
+            # A full disk surfaced as safetensors' own error, in a 40-line traceback.
+            raise ModelBuildError(
+                f"could not write the model into {final.parent}: {exc} (a build needs about "
+                f"{_BUILD_SPACE}; NEWSQA_CACHE_DIR names another folder)"
+            ) from exc
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     return final

