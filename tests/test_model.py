@@ -356,3 +356,22 @@ def test_a_build_onto_a_full_disk_fails_with_one_line_naming_the_folder_and_the_
     assert lines[0].startswith(f"error: could not write the model into {tmp_path / 'models'}")
     assert "NEWSQA_CACHE_DIR" in lines[0]
     assert [p.name for p in (tmp_path / "models").iterdir() if p.is_dir()] == []
+
+
+def test_weights_cut_short_are_built_again_not_reported_ready(tmp_path, settings):
+    """A built model whose ``model.safetensors`` was cut short after the build (a copied or
+    restored cache): the next build notices and builds it again, and the model loads."""
+    import shutil
+
+    from sentence_transformers import SentenceTransformer
+
+    built = build_bundled_model(settings.cache_dir)
+    target = bundled_model_path(tmp_path)
+    shutil.copytree(built, target, ignore=shutil.ignore_patterns("onnx"))
+    weights = target / "model.safetensors"
+    with weights.open("r+b") as f:
+        f.truncate(weights.stat().st_size // 2)
+    assert build_bundled_model(tmp_path) == target
+    assert weights.stat().st_size == (built / "model.safetensors").stat().st_size
+    vector = SentenceTransformer(str(target), device="cpu").encode(["query: contoh"])
+    assert vector.shape == (1, 384)
