@@ -138,14 +138,15 @@ def openvino_ir(onnx_path: Path) -> Path:
     Staged in a temporary folder and renamed, ``.bin`` first: a killed conversion leaves no
     ``.xml`` that loads, and an IR older than its ONNX (re-exported) is converted again."""
     xml = onnx_path.with_suffix(".xml")
+    import openvino as ov
+
     if (
         xml.is_file()
         and xml.with_suffix(".bin").is_file()
         and xml.stat().st_mtime >= onnx_path.stat().st_mtime
+        and _loads(ov.Core(), xml)
     ):
         return xml
-    import openvino as ov
-
     try:
         with tempfile.TemporaryDirectory(prefix=".ir.", dir=onnx_path.parent) as tmp:
             staged = Path(tmp) / xml.name
@@ -158,6 +159,20 @@ def openvino_ir(onnx_path: Path) -> Path:
         return onnx_path
     log.info("converted %s to OpenVINO IR", onnx_path)
     return xml
+
+
+def _loads(core: Any, xml: Path) -> bool:
+    """Whether OpenVINO reads the IR at ``xml`` (it checks the ``.bin``'s size against the
+    graph, mapping rather than reading the weights: milliseconds). An IR cut short after its
+    conversion failed every load, so every start fell back to torch (``auto``) or refused to
+    start (``openvino``) and `newsqa model build` left it so; now it is converted again."""
+    try:
+        core.read_model(str(xml))
+    except RuntimeError as exc:
+        reason = [line for line in str(exc).splitlines() if line.strip()][-1:]
+        log.warning("%s does not load, converting it again: %s", xml, " ".join(reason))
+        return False
+    return True
 
 
 def can_export(model_dir: Path) -> bool:

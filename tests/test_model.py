@@ -258,7 +258,8 @@ def test_indexer_and_settings_name_the_same_bundled_model():
 def test_openvino_reads_an_ir_converted_once_with_the_outputs_of_its_onnx(tmp_path, monkeypatch):
     """``openvino_ir``: the ONNX export converted to OpenVINO IR beside it, once (servers then
     map its weights instead of parsing a 470 MB protobuf at every start); the same outputs;
-    converted again when the ONNX is newer; the ONNX itself from a folder it cannot write."""
+    converted again when the ONNX is newer or the IR does not load; the ONNX itself from a
+    folder it cannot write."""
     import os
 
     import openvino as ov
@@ -293,6 +294,16 @@ def test_openvino_reads_an_ir_converted_once_with_the_outputs_of_its_onnx(tmp_pa
     later = converted / 1e9 + 10
     os.utime(onnx_path, (later, later))  # re-exported after the conversion
     assert openvino_ir(onnx_path) == xml and xml.stat().st_mtime_ns > converted
+
+    weights = xml.with_suffix(".bin")
+    with weights.open("r+b") as f:  # cut short after the conversion: converted again
+        f.truncate(weights.stat().st_size // 2)
+    earlier = converted / 1e9 - 10
+    os.utime(onnx_path, (earlier, earlier))  # the IR is newer than its ONNX
+    assert openvino_ir(onnx_path) == xml
+    np.testing.assert_array_equal(
+        np.array(compile_on_cpu(core, str(xml), "f32", 1)({"x": x})[0]), outputs[0]
+    )
 
     for p in (xml, xml.with_suffix(".bin")):
         p.unlink()
