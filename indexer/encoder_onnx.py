@@ -129,6 +129,31 @@ def export(model_dir: Path) -> Path:
     return target
 
 
+def export_checked(model_dir: Path, openvino: bool) -> Path:
+    """``export``, and for OpenVINO its IR (``openvino_ir``), for `newsqa model build`: an
+    existing export that does not parse (cut short by a disk error or a partial copy; a
+    killed export leaves none) is exported again, where it failed every load for good: the
+    build crashed in OpenVINO's "Model can't be parsed" traceback, or said "model ready"
+    while every start warned and embedded with torch. Parsing costs about 0.6 s."""
+    onnx_path = export(model_dir)
+    try:
+        return _checked(onnx_path, openvino)
+    except Exception as exc:  # protobuf's DecodeError, OpenVINO's RuntimeError
+        log.warning("%s does not parse, exporting it again: %s", onnx_path, exc)
+    for stale in (onnx_path, onnx_path.with_suffix(".xml"), onnx_path.with_suffix(".bin")):
+        stale.unlink(missing_ok=True)
+    return _checked(export(model_dir), openvino)
+
+
+def _checked(onnx_path: Path, openvino: bool) -> Path:
+    if openvino:
+        return openvino_ir(onnx_path)  # reads the ONNX where it converts
+    import onnx
+
+    onnx.load(str(onnx_path), load_external_data=False)
+    return onnx_path
+
+
 def openvino_ir(onnx_path: Path) -> Path:
     """The OpenVINO IR (``.xml`` beside a ``.bin`` of raw weights) of the graph at
     ``onnx_path``, converted once beside it; the ONNX file itself where that folder is not

@@ -386,3 +386,43 @@ def test_weights_cut_short_are_built_again_not_reported_ready(tmp_path, settings
     assert weights.stat().st_size == (built / "model.safetensors").stat().st_size
     vector = SentenceTransformer(str(target), device="cpu").encode(["query: contoh"])
     assert vector.shape == (1, 384)
+
+
+@pytest.mark.parametrize("backend", ["onnx", "openvino"])
+def test_model_build_exports_again_an_onnx_graph_cut_short(tmp_path, settings, embedder, backend):
+    """`newsqa model build` over an ``onnx/encoder.onnx`` cut short after its export: exported
+    again (it crashed in OpenVINO's "Model can't be parsed" traceback, or said "model ready"
+    while every start fell back to torch)."""
+    import os
+    import shutil
+
+    import onnx
+
+    from indexer.encoder_onnx import INFO, exported_path
+
+    built = build_bundled_model(settings.cache_dir)
+    target = bundled_model_path(tmp_path)
+    shutil.copytree(built, target, ignore=shutil.ignore_patterns("onnx"))
+    graph = exported_path(target)
+    graph.parent.mkdir()
+    shutil.copy(built / INFO, target / INFO)
+    with graph.open("wb") as f:
+        f.write(exported_path(built).read_bytes()[:1_000_000])
+    env = {
+        **os.environ,
+        "NEWSQA_CACHE_DIR": str(tmp_path),
+        "NEWSQA_EMBED_BACKEND": backend,
+        "NEWSQA_ANSWER_MODE": "sentences",
+    }
+    proc = subprocess.run(
+        [sys.executable, "-m", "newsqa", "model", "build"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "model ready" in proc.stdout
+    assert graph.stat().st_size == exported_path(built).stat().st_size
+    onnx.load(str(graph), load_external_data=False)
+    assert graph.with_suffix(".xml").is_file() == (backend == "openvino")

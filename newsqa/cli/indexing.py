@@ -42,16 +42,15 @@ def model_build(
     its ONNX export for questions (NEWSQA_EMBED_BACKEND), and the reader's ONNX export when the
     reader runs in OpenVINO or ONNX Runtime (NEWSQA_READER_RUNTIME)."""
     from indexer.embedder import runs_in_openvino
-    from indexer.encoder_onnx import export, openvino_ir
+    from indexer.encoder_onnx import export_checked
     from indexer.model_build import build_bundled_model
 
     settings = get_settings()
     try:
         path = build_bundled_model(settings.cache_dir, force=force)
         if settings.embed_backend != "torch":
-            exported = export(path)
-            if runs_in_openvino(settings.embed_backend, settings.embed_precision):
-                openvino_ir(exported)  # ONNX Runtime reads the ONNX file itself
+            # OpenVINO reads the IR, ONNX Runtime the ONNX file itself
+            export_checked(path, runs_in_openvino(settings.embed_backend, settings.embed_precision))
         if settings.answer_mode == "reader" and not settings.reader_runtime.startswith("torch"):
             from service.reader_answer import load_reader_answerer
 
