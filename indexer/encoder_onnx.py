@@ -172,15 +172,19 @@ def openvino_ir(onnx_path: Path) -> Path:
         and _loads(ov.Core(), xml)
     ):
         return xml
+    model = ov.Core().read_model(str(onnx_path))  # an ONNX that does not parse: raised
     try:
         with tempfile.TemporaryDirectory(prefix=".ir.", dir=onnx_path.parent) as tmp:
             staged = Path(tmp) / xml.name
-            model = ov.Core().read_model(str(onnx_path))
             ov.save_model(model, str(staged), compress_to_fp16=False)
             os.replace(staged.with_suffix(".bin"), xml.with_suffix(".bin"))
             os.replace(staged, xml)
-    except OSError as exc:
-        log.warning("could not write OpenVINO IR beside %s (%s): reading the ONNX", onnx_path, exc)
+    except (OSError, RuntimeError) as exc:  # OpenVINO writes a full disk's error as a
+        # RuntimeError ("basic_ios::clear: iostream error"), in a traceback from model build
+        reason = " ".join(str(exc).split()[-6:])
+        log.warning(
+            "could not write OpenVINO IR beside %s (%s): reading the ONNX", onnx_path, reason
+        )
         return onnx_path
     log.info("converted %s to OpenVINO IR", onnx_path)
     return xml

@@ -426,3 +426,30 @@ def test_model_build_exports_again_an_onnx_graph_cut_short(tmp_path, settings, e
     assert graph.stat().st_size == exported_path(built).stat().st_size
     onnx.load(str(graph), load_external_data=False)
     assert graph.with_suffix(".xml").is_file() == (backend == "openvino")
+
+
+def test_openvino_reads_the_onnx_where_the_disk_is_too_full_for_its_ir(tmp_path):
+    """No space for the IR (files capped at 2 KB here, as a full disk would): a warning and
+    the ONNX read as it is; OpenVINO's "basic_ios::clear: iostream error" was a traceback
+    that ended `newsqa model build`."""
+    import torch
+
+    onnx_path = tmp_path / "graph.onnx"
+    with torch.inference_mode():
+        torch.onnx.export(
+            torch.nn.Linear(64, 64), (torch.randn(2, 64),), str(onnx_path), dynamo=False
+        )
+    script = (
+        "import resource, signal; from pathlib import Path; "
+        "from indexer.encoder_onnx import openvino_ir; "
+        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN); "
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (2000, 2000)); "
+        f"print(openvino_ir(Path({str(onnx_path)!r})))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == str(onnx_path)
+    assert "could not write OpenVINO IR" in proc.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["graph.onnx"]
