@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import tempfile
 import threading
 from dataclasses import asdict, dataclass
@@ -27,11 +28,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from filelock import FileLock
 
 log = logging.getLogger(__name__)
 
 EXPORT = Path("onnx") / "encoder.onnx"
 INFO = Path("onnx") / "encoder.json"
+_EXPORT_STAGING = ".export."  # tempfile adds a random suffix (before, none: "tmp")
 
 
 def exported_path(model_dir: Path) -> Path:
@@ -85,12 +88,29 @@ def export(model_dir: Path) -> Path:
     target = exported_path(model_dir)
     if target.is_file():
         return target
-    import torch
     from sentence_transformers import SentenceTransformer
 
     model = SentenceTransformer(str(model_dir), device="cpu")
-    transformer = model[0].auto_model.eval()
     sample = model.tokenizer(["query: contoh"], return_tensors="pt")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # One export at a time per folder (a server's first use beside `newsqa model build`);
+    # under the lock, what killed exports left behind (up to 470 MB each) is removed.
+    with FileLock(target.parent / ".export.lock"):
+        if target.is_file():
+            return target  # exported by the process this one waited for
+        for stale in target.parent.iterdir():
+            if stale.is_dir() and stale.name.startswith((_EXPORT_STAGING, "tmp")):
+                shutil.rmtree(stale, ignore_errors=True)
+        _export_graph(model, sample, target)
+    write_info(model_dir, GraphInfo.of(model))
+    log.info("exported the encoder to %s", target)
+    return target
+
+
+def _export_graph(model: Any, sample: Any, target: Path) -> None:
+    import torch
+
+    transformer = model[0].auto_model.eval()
 
     class Encoder(torch.nn.Module):
         def __init__(self) -> None:
@@ -105,8 +125,7 @@ def export(model_dir: Path) -> Path:
             pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
             return torch.nn.functional.normalize(pooled, dim=-1)
 
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
+    with tempfile.TemporaryDirectory(prefix=_EXPORT_STAGING, dir=target.parent) as tmp:
         staged = Path(tmp) / target.name
         with torch.inference_mode():
             torch.onnx.export(
@@ -124,9 +143,6 @@ def export(model_dir: Path) -> Path:
                 dynamo=False,
             )
         os.replace(staged, target)
-    write_info(model_dir, GraphInfo.of(model))
-    log.info("exported the encoder to %s", target)
-    return target
 
 
 def export_checked(model_dir: Path, openvino: bool) -> Path:

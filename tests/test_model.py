@@ -453,3 +453,22 @@ def test_openvino_reads_the_onnx_where_the_disk_is_too_full_for_its_ir(tmp_path)
     assert proc.stdout.strip() == str(onnx_path)
     assert "could not write OpenVINO IR" in proc.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["graph.onnx"]
+
+
+def test_an_export_removes_what_a_killed_export_left(tmp_path, settings, embedder):
+    """A killed ONNX export leaves its staging folder (up to 470 MB) in ``onnx/``; the next
+    export removes it (before, it stayed for good)."""
+    import shutil
+
+    from indexer.encoder_onnx import export, exported_path
+
+    built = build_bundled_model(settings.cache_dir)
+    target = bundled_model_path(tmp_path)
+    shutil.copytree(built, target, ignore=shutil.ignore_patterns("onnx"))
+    graph = exported_path(target)
+    for name in (".export.k1ll3d", "tmpk1ll3d"):  # this version's name, and earlier ones'
+        (graph.parent / name).mkdir(parents=True)
+        (graph.parent / name / "encoder.onnx").write_bytes(b"\0" * 1024)
+    assert export(target) == graph
+    assert sorted(p.name for p in graph.parent.iterdir() if p.is_dir()) == []
+    assert graph.stat().st_size == exported_path(built).stat().st_size
