@@ -155,8 +155,8 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = Field(
         120,
         ge=0,
-        description="POST /ask and GET /search per client IP per minute, sustained (0: no limit); "
-        "beyond it 429 with Retry-After.",
+        description="POST /ask, /ask/batch (each question counts), /search and GET /timeline "
+        "per client IP per minute, sustained (0: no limit); beyond it 429 with Retry-After.",
     )
     rate_limit_burst: int = Field(
         60, ge=1, description="Requests a client may make at once before the rate applies."
