@@ -571,7 +571,7 @@ def question_names(question: str) -> set[str]:
         words = words[1:]
     names = {w.casefold() for w in words if w[0].isupper()}
     names -= _QUESTION_WORDS
-    return names | set(_YEAR.findall(question)) | indonesian_place_names(question)
+    return names | question_years(question) | indonesian_place_names(question)
 
 
 def question_years(question: str) -> set[str]:

@@ -582,8 +582,9 @@ _LIST_OF_NAMES = re.compile(_NAME + _MORE_NAMES)
 # tahun)") or the name's other form ("Ferlan Juliansyah (FJ)"). A list of people goes on past
 # it ("Muhammad Syaripuddin Lubis (25) dan Rizal (34), Indri Permadani (20) dan ..."), and may
 # join its people with more than one "dan".
-_AGE = re.compile(r" \(\d{1,3}(?: (?:tahun|thn|th))?\)$")
-_AFTER_PERSON = r"(?: \((?:\d{1,3}(?: (?:tahun|thn|th))?|[A-Z][\w.'-]*(?: [A-Z][\w.'-]*){0,3})\))?"
+_YEARS_OLD = r"\d{1,3}(?: (?:tahun|thn|th))?"
+_AGE = re.compile(rf" \({_YEARS_OLD}\)$")
+_AFTER_PERSON = rf"(?: \((?:{_YEARS_OLD}|[A-Z][\w.'-]*(?: [A-Z][\w.'-]*){{0,3}})\))?"
 _PERSON = _NAME + _AFTER_PERSON
 _MORE_PEOPLE = rf"(?:(?:, {_PERSON})*,? (?:dan|serta|maupun|and|&) {_PERSON})+"
 _LIST_OF_PEOPLE = re.compile(_PERSON + _MORE_PEOPLE)
@@ -671,8 +672,7 @@ def _people_of(item: _Read) -> list[_Read]:
         return [item]
     groups: list[list[tuple[int, int, set[str]]]] = [[]]
     for m in _PERSON_RE.finditer(text, min(span.start, around.start()), around.end()):
-        age = _AGE.search(m.group())
-        name = m.group()[: age.start()] if age else m.group()
+        name = _AGE.sub("", m.group())
         if not span_fits("person", name):
             continue
         words = set(name.casefold().split())
