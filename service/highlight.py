@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from indexer.analyzer import term_spans_of
+from indexer.analyzer import term_spans_of, token_spans
 from indexer.cleaning import drop_word_splitters
 from indexer.query_lexicon import query_terms
 
@@ -55,6 +55,16 @@ def highlight_spans(text: str, terms: HighlightTerms) -> list[tuple[int, int]]:
     if terms.codes is None:
         return spans
     whole = [m.span() for m in terms.codes.finditer(text)]
+    if not whole:
+        return spans
+    # The regex sees only letters and digits: "Rp5" matches the start of "Rp5.500" and "27B"
+    # the end of "1.27B", whose numbers the analyzer keeps whole ("5.500", "1.27"), so BM25
+    # matched no "5" or "27" there. A code is marked only where it starts and ends on the
+    # analyzer's token boundaries.
+    tokens = token_spans(text)
+    starts = {start for _, start, _ in tokens}
+    ends = {end for _, _, end in tokens}
+    whole = [(a, b) for a, b in whole if a in starts and b in ends]
     if not whole:
         return spans
     inside = [s for s in spans if not any(a <= s[0] and s[1] <= b for a, b in whole)]

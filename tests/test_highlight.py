@@ -20,3 +20,18 @@ def test_a_code_of_the_query_is_highlighted_whole() -> None:
     assert marked("Pasal 27B") == ["Pasal", "Pasal", "27", "27B"]
     assert marked("pesawat ga193") == ["Pesawat", "GA193"]
     assert marked("pasal 2") == ["Pasal", "2", "Pasal", "2"]
+
+
+def test_a_code_is_not_marked_inside_a_longer_number() -> None:
+    """ "Rp5" was marked at the start of "Rp5.500" and "27B" at the end of "1.27B", though the
+    analyzer reads "5.500" and "1.27" as whole numbers (BM25 matched no "5" or "27" there);
+    a code is now marked only on the analyzer's token boundaries."""
+    text = "Harga Rp5.500 per kg, dulu Rp5. Pasal 1.27B dan 27B, utang Rp55,5 juta."
+
+    def marks(query: str) -> list[str]:
+        return [text[a:b] for a, b in highlight_spans(text, highlight_terms(query))]
+
+    # "Rp" and "B" alone are the analyzer's tokens "rp" and "b", which BM25 did match.
+    assert marks("harga Rp5") == ["Harga", "Rp", "Rp5", "Rp"]
+    assert marks("pasal 27B") == ["Pasal", "B", "27B"]
+    assert marks("utang Rp55") == ["Rp", "Rp", "utang", "Rp"]
