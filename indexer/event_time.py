@@ -107,6 +107,18 @@ YEAR_CUES = (
     "pada|sepanjang|sejak|hingga|sampai|awal|akhir|pertengahan|periode|selama|"
     "in|since|during|until|by|throughout|early|late"
 )
+# The part of a year a cue names, as its first and last month: "awal 2025" is early 2025, not
+# all of it (its first quarter; "akhir 2025" the last; "pertengahan 2025" the two between;
+# "paruh akhir 2025" its second half).
+YEAR_PARTS = {
+    **dict.fromkeys(["awal", "early"], (1, 3)),
+    **dict.fromkeys(["pertengahan"], (4, 9)),
+    **dict.fromkeys(["akhir", "late"], (10, 12)),
+    **dict.fromkeys(["paruh awal", "paruh pertama"], (1, 6)),
+    **dict.fromkeys(["paruh akhir", "paruh kedua"], (7, 12)),
+}
+# "sejak 2019" starts then and is not over: it lasts until the day the article was written.
+SINCE = ("sejak", "since")
 
 
 def _alternation(words) -> str:
@@ -121,7 +133,12 @@ _WEEKDAY = rf"(?:{_alternation(WEEKDAYS)})\b"
 _DAY = r"(?:[0-2]?\d|3[01])"
 _YEAR = r"(?:19|20)\d\d"
 _TO = r"\s*(?:-|–|—|s\.?/?d\.?|sampai(?:\s+dengan)?|hingga|to|until)\s*"
-_YEAR_CUE = rf"(?:(?:{YEAR_CUES})\s+|(?=tahun\s))"
+_PART = r"paruh\s+(?:awal|pertama|akhir|kedua)|awal|pertengahan|akhir|early|late"
+# "sejak awal 2025" is open-ended like "sejak 2025", from the part of the year it names.
+_YEAR_CUE = (
+    rf"(?:(?:(?P<since>sejak|since)\s+(?=(?:{_PART})\s))?"
+    rf"(?P<cue>{_PART}|{YEAR_CUES})\s+|(?=tahun\s))"
+)
 _NUMBER = rf"(?:\d{{1,3}}|{_alternation(NUMBER_WORDS)})"
 
 
@@ -250,12 +267,31 @@ def _month_alone(m: re.Match[str], published: date | None) -> tuple[date, date] 
     return (anchor, _month_end(anchor.year, month)) if anchor else None
 
 
-def _year(m: re.Match[str], _: date | None) -> tuple[date, date]:
-    return date(int(m.group("year")), 1, 1), date(int(_word(m, "year2") or m.group("year")), 12, 31)
+def _since(start: date, end: date, published: date | None) -> tuple[date, date] | None:
+    """ "sejak 2019": from ``start`` to publication, the time it names no end of (no event
+    without a publication date); a start after publication ("berlaku sejak 2027" written in
+    2025) is the period it begins in."""
+    if published is None:
+        return None
+    return (start, published) if start <= published else (start, end)
 
 
-def _decade(m: re.Match[str], _: date | None) -> tuple[date, date]:
-    return date(int(m.group("decade")), 1, 1), date(int(m.group("decade")) + 9, 12, 31)
+def _year(m: re.Match[str], published: date | None) -> tuple[date, date] | None:
+    year = int(m.group("year"))
+    last_year = int(_word(m, "year2") or year)
+    cue = " ".join(_word(m, "cue").split())
+    first_month, last_month = YEAR_PARTS.get(cue, (1, 12))
+    if last_year != year:  # "awal 2019 hingga 2022": the cue is of the first year only
+        last_month = 12
+    start, end = date(year, first_month, 1), _month_end(last_year, last_month)
+    if (cue in SINCE or _word(m, "since")) and last_year == year:
+        return _since(start, end, published)
+    return start, end
+
+
+def _decade(m: re.Match[str], published: date | None) -> tuple[date, date] | None:
+    start, end = date(int(m.group("decade")), 1, 1), date(int(m.group("decade")) + 9, 12, 31)
+    return _since(start, end, published) if _word(m, "cue") in SINCE else (start, end)
 
 
 def _shift(published: date, unit: str, offset: int) -> tuple[date, date]:

@@ -58,11 +58,13 @@ DETIK = [
     # years and decades
     ("detik-0640", "tahun 2025", "2025-01-01", "2025-12-31"),
     ("detik-0091", "tahun 2024", "2024-01-01", "2024-12-31"),
-    ("detik-0082", "2027", "2027-01-01", "2027-12-31"),  # "pada akhir 2027"
+    ("detik-0082", "2027", "2027-10-01", "2027-12-31"),  # "pada akhir 2027": its last quarter
+    ("detik-0577", "2025", "2025-01-01", "2025-03-31"),  # "pada awal 2025 ini"
+    ("detik-0044", "2019", "2019-01-01", "2025-10-16"),  # "dimulai sejak 2019, kini ...": to now
+    ("detik-0500", "1990-an", "1990-01-01", "2025-10-17"),  # "terus meningkat sejak 1990-an"
     ("detik-0973", "2023", "2023-01-01", "2023-12-31"),  # "sejak gabung MU pada 2023"
-    ("detik-0500", "1990-an", "1990-01-01", "1999-12-31"),
     ("detik-0123", "1970-an", "1970-01-01", "1979-12-31"),
-    ("detik-0714", "tahun 1980-an", "1980-01-01", "1989-12-31"),
+    ("detik-0714", "tahun 1980-an", "1980-01-01", "2025-10-17"),  # "dimulai sejak tahun 1980-an"
     # ranges
     ("detik-0810", "1913-1919", "1913-01-01", "1919-12-31"),
     ("detik-0213", "2006-2023", "2006-01-01", "2023-12-31"),
@@ -188,7 +190,22 @@ FORMS = [
     ("2025-10-22", "Talks began in March 2019.", "March 2019", "2019-03-01", "2019-03-31"),
     ("2025-10-22", "The plant closed two years ago.", "two years ago", "2023-01-01", "2023-12-31"),
     # the law's year is no event, the year it took effect is
-    ("2025-10-22", "UU Nomor 1 Tahun 2022 berlaku sejak 2023.", "2023", "2023-01-01", "2023-12-31"),
+    # ... and "sejak 2023" lasts until publication, not through 2023 alone
+    ("2025-10-22", "UU Nomor 1 Tahun 2022 berlaku sejak 2023.", "2023", "2023-01-01", "2025-10-22"),
+    ("2025-10-22", "Harga naik sejak awal tahun 2025.", "tahun 2025", "2025-01-01", "2025-10-22"),
+    ("2025-10-22", "Aturan itu berlaku sejak 2027.", "2027", "2027-01-01", "2027-12-31"),
+    # the part of a year named: early, mid, late, a half
+    ("2025-10-22", "Harga turun pada awal 2025.", "2025", "2025-01-01", "2025-03-31"),
+    ("2025-10-22", "Proyek rampung pada pertengahan 2024.", "2024", "2024-04-01", "2024-09-30"),
+    (
+        "2025-10-22",
+        "Target tercapai hingga akhir tahun 2025.",
+        "tahun 2025",
+        "2025-10-01",
+        "2025-12-31",
+    ),
+    ("2025-10-22", "Ekonomi pulih pada paruh akhir 2025.", "2025", "2025-07-01", "2025-12-31"),
+    ("2025-10-22", "Prices fell in early 2024.", "2024", "2024-01-01", "2024-03-31"),
 ]
 
 # Text that names no time: a figure after a noun, a village, a vague span.
@@ -243,6 +260,15 @@ def test_forms_resolve(published, sentence, expression, first, last):
 @pytest.mark.parametrize("sentence", NO_EVENT)
 def test_no_event_where_no_time_is_named(sentence):
     assert extract_events(sentence, D("2025-10-22")) == []
+
+
+def test_since_a_year_needs_a_publication_date():
+    """ "sejak 2019" was read as 2019 alone; it lasts until publication, and without a
+    publication date it has no end to give (no event, as "tahun lalu" has none)."""
+    text = "Kerja sama berjalan sejak 2019 dan dievaluasi pada 2024."
+    assert [(e.text, e.start, e.end) for e in extract_events(text)] == [
+        ("2024", D("2024-01-01"), D("2024-12-31"))
+    ]
 
 
 def test_relative_forms_need_a_publication_date():
