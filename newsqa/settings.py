@@ -141,7 +141,7 @@ class Settings(BaseSettings):
         30.0,
         gt=0,
         le=600,
-        description="Seconds the LLM may stay silent in a call (tried twice); then extractive.",
+        description="Seconds the LLM has for a whole reply (tried twice); then extractive.",
     )
     # Limits under load and hostile input (service/limits.py; README, "Limits, metrics and logs").
     max_body_bytes: int = Field(

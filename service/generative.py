@@ -11,10 +11,13 @@ If nothing survives, the extractive answer is returned instead.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
+import socket
+import threading
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -70,11 +73,68 @@ def chat_model_from_settings(settings: Settings) -> BaseChatModel:
         # One retry (a 5xx, a 429, a dropped connection), each try bounded: the question waits
         # for it, and the openai client's default of three tries at 60 s each held a request
         # for three minutes behind a model server that did not answer. httpx's timeout bounds
-        # each wait for bytes, not a whole reply: one that trickles in is not cut.
+        # each wait for bytes, not a whole reply: the client's deadline cuts one that trickles.
         timeout=settings.llm_timeout,
+        http_client=_deadline_client(settings.llm_timeout),
         max_retries=1,
         max_completion_tokens=_MAX_TOKENS,  # three short sentences; what is more is not read
     )
+
+
+def _deadline_client(seconds: float) -> Any:
+    """The openai client's own HTTP client, each of whose requests has ``seconds`` for its
+    whole reply, from connecting to the last byte of the body. httpx's timeouts bound each
+    wait for bytes only: a model server that sent one byte every few seconds held POST /ask
+    for as long as it kept sending. At the deadline a timer shuts the request's socket down,
+    which ends a read blocked on it; the try fails as a dropped connection does (tried once
+    more, then the extractive answer). Each request asks for its own connection ("Connection:
+    close"), so the socket the timer shuts is the one this request reads from, never one a
+    request of another thread reuses."""
+    from openai import DefaultHttpxClient  # httpx or its fork, whichever openai sends with
+
+    class DeadlineClient(DefaultHttpxClient):  # type: ignore[misc,valid-type]
+        def send(self, request: Any, **kwargs: Any) -> Any:
+            sockets: list[socket.socket] = []
+            expired = threading.Event()
+            lock = threading.Lock()
+            traced = request.extensions.get("trace")
+
+            def trace(event: str, info: dict[str, Any]) -> None:
+                if traced is not None:
+                    traced(event, info)
+                if event == "connection.connect_tcp.complete":
+                    sock = info["return_value"].get_extra_info("socket")
+                    with lock:
+                        sockets.append(sock)
+                        if expired.is_set():
+                            _shut(sock)
+
+            def expire() -> None:
+                log.warning("LLM reply not complete within %g s, cut", seconds)
+                with lock:
+                    expired.set()
+                    for sock in sockets:
+                        _shut(sock)
+
+            request.headers["Connection"] = "close"
+            request.extensions = {**request.extensions, "trace": trace}
+            timer = threading.Timer(seconds, expire)
+            timer.daemon = True
+            timer.start()
+            try:
+                response = super().send(request, **kwargs)
+                response.read()  # a streamed body too: the deadline is for the whole reply
+                return response
+            finally:
+                timer.cancel()
+
+    return DeadlineClient()
+
+
+def _shut(sock: socket.socket) -> None:
+    """End every read and write on ``sock`` now, whichever thread is blocked in it."""
+    with contextlib.suppress(OSError):  # closed already: the reply was complete
+        sock.shutdown(socket.SHUT_RDWR)
 
 
 class GenerativeAnswerer:

@@ -72,6 +72,21 @@ def test_a_failing_model_server_gives_the_extractive_answer(builder, hits, reply
     assert elapsed < 10  # one retry of a 1 s timeout, not three tries of 60 s
 
 
+def test_a_reply_that_trickles_in_is_cut_at_the_timeout(builder, hits):
+    """A model server sending a byte every 0.2 s never stays silent for the 1 s timeout: POST
+    /ask waited for the whole reply (a minute here, for as long as the server kept sending).
+    The timeout is now a deadline for each try's whole reply, then the extractive answer."""
+    expected = builder.answer(QUESTION, hits)
+    trickling = Reply(content="Poltabes dan Pangling meraih penghargaan [1].", trickle=0.2)
+    with fake_llm_server([trickling]) as llm:
+        started = time.monotonic()
+        answer = _answerer(builder, llm.url, timeout=1.0).answer(QUESTION, hits)
+        elapsed = time.monotonic() - started
+    assert (answer.answer, answer.citations) == (expected.answer, expected.citations)
+    assert len(llm.calls) == 2  # tried once more, cut again
+    assert elapsed < 8  # two tries of 1 s, the retry's pause and the extractive answer
+
+
 def test_an_unreachable_model_server_gives_the_extractive_answer(builder, hits):
     answerer = _answerer(builder, f"http://127.0.0.1:{_closed_port()}/v1", timeout=1.0)
     answer = answerer.answer(QUESTION, hits)

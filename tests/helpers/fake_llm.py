@@ -19,7 +19,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 @dataclass
 class Reply:
     """One scripted reply: a chat completion holding ``content``, or ``status`` with ``body``
-    (and ``headers``), or ``raw`` bytes with status 200; ``delay`` seconds first."""
+    (and ``headers``), or ``raw`` bytes with status 200; ``delay`` seconds first, and
+    ``trickle`` seconds before each byte of the body (a reply that never stays silent long)."""
 
     content: str | None = None
     status: int = 200
@@ -27,6 +28,7 @@ class Reply:
     raw: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
+    trickle: float = 0.0
 
 
 def completion(content: str) -> str:
@@ -87,7 +89,12 @@ def fake_llm_server(replies: list[Reply]) -> Iterator[FakeLLM]:
                 for name, value in reply.headers.items():
                     self.send_header(name, value)
                 self.end_headers()
-                self.wfile.write(data)
+                if not reply.trickle:
+                    self.wfile.write(data)
+                for byte in data if reply.trickle else b"":
+                    time.sleep(reply.trickle)
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
             except OSError:  # the client gave up waiting
                 pass
 
