@@ -16,7 +16,7 @@ from conftest import CORPUS_DIR, running_server
 
 from indexer.pipeline import build_index
 from indexer.sources import article_from_record
-from indexer.store import IndexStore
+from indexer.store import IndexStore, IndexWriter
 from newsqa.errors import IndexWriteError
 from newsqa.server_process import free_port
 
@@ -148,6 +148,44 @@ def test_disk_full_fails_clearly_and_keeps_the_index(tmp_path, tiny_disk, embedd
     store.close()
     filler.unlink()
     assert build_index([more], index_dir, embedder).manifest.articles == 10
+
+
+def test_a_merge_that_finds_the_disk_full_leaves_its_commit_standing(tmp_path, tiny_disk, embedder):
+    """A commit goes in, then its merge runs out of space: the commit used to raise "the
+    committed index is unchanged" although the write was in (a retried delete then found
+    nothing to delete). Now the commit stands and the next commit merges."""
+    records = [json.loads(line) for line in (CORPUS_DIR / "articles.jsonl").open()]
+    index_dir = tiny_disk / "index"
+    for i, part in enumerate((records[:3], records[3:6])):
+        source = tmp_path / f"{i}.jsonl"
+        source.write_text("".join(json.dumps(r) + "\n" for r in part))
+        build_index([source], index_dir, embedder)
+    gone = records[4]["id"]
+    # Room for a generation file and CURRENT (a page each), not for a merged segment.
+    filler = tiny_disk / "filler"
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT)
+    try:
+        while True:
+            os.write(fd, b"\0" * 4096)
+    except OSError:
+        os.ftruncate(fd, max(0, os.fstat(fd).st_size - 4 * 4096))
+    finally:
+        os.close(fd)
+
+    with IndexWriter(index_dir, embedder.name, embedder.dimension, max_segments=1) as writer:
+        writer.delete([gone])
+        manifest = writer.commit()  # the delete's commit; its merge fails
+    assert len(manifest.segments) == 2 and manifest.articles == 5
+    store = IndexStore.open(index_dir)
+    assert store.article(gone) is None and store.manifest.generation == manifest.generation
+    store.close()
+    assert not [p for p in (index_dir / "segments").iterdir() if p.name.startswith(".tmp")]
+
+    filler.unlink()
+    with IndexWriter(index_dir, embedder.name, embedder.dimension, max_segments=1) as writer:
+        writer.delete([records[0]["id"]])
+        merged = writer.commit()
+    assert set(merged.segments) != set(manifest.segments) and merged.articles == 4
 
 
 def _descendants(pid: int) -> set[int]:

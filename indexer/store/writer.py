@@ -212,7 +212,15 @@ class IndexWriter:
         manifest = self._publish(segments, deleted, source_hash)
         self._new, self._deleted = [], {}
         if len(manifest.segments) > self.max_segments:
-            manifest = self._merge(manifest)
+            try:
+                manifest = self._merge(manifest)
+            except IndexWriteError as exc:
+                # The commit stands: a merge failing on a full disk raised "the committed
+                # index is unchanged" for a write that was in, so a client retried it (a
+                # delete then answered 404). The next commit tries the merge again.
+                log.warning(
+                    "generation %d committed; segments not merged: %s", manifest.generation, exc
+                )
         return manifest
 
     def _unchanged(self, source_hash: str) -> bool:
