@@ -150,6 +150,31 @@ def test_disk_full_fails_clearly_and_keeps_the_index(tmp_path, tiny_disk, embedd
     assert build_index([more], index_dir, embedder).manifest.articles == 10
 
 
+def test_a_killed_writers_temporary_files_go_with_the_next_commit(tmp_path, embedder):
+    """A writer killed between linking ``gen-N.json`` into place and removing its temporary
+    name, or while writing ``CURRENT``, left ``.gen-N.json.tmp`` / ``.CURRENT.tmp`` in the
+    index directory for good: the next commit writes the next N."""
+    records = [json.loads(line) for line in (CORPUS_DIR / "articles.jsonl").open()]
+    source = tmp_path / "a.jsonl"
+    source.write_text("".join(json.dumps(r) + "\n" for r in records[:2]))
+    index_dir = tmp_path / "index"
+    build_index([source], index_dir, embedder)
+    generation = IndexStore.open(index_dir)
+    leftovers = [index_dir / f".gen-{generation.manifest.generation:06d}.json.tmp"]
+    leftovers.append(index_dir / ".CURRENT.tmp")
+    generation.close()
+    for path in leftovers:
+        path.write_text("{}")
+
+    with IndexWriter(index_dir, embedder.name, embedder.dimension) as writer:
+        writer.delete([records[0]["id"]])
+        writer.commit()
+    assert not [p.name for p in leftovers if p.exists()]
+    store = IndexStore.open(index_dir)
+    assert store.manifest.articles == 1
+    store.close()
+
+
 def test_a_merge_that_finds_the_disk_full_leaves_its_commit_standing(tmp_path, tiny_disk, embedder):
     """A commit goes in, then its merge runs out of space: the commit used to raise "the
     committed index is unchanged" although the write was in (a retried delete then found

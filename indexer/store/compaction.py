@@ -99,3 +99,8 @@ def remove_unreferenced(
     for path in segments_dir.iterdir():
         if path.name not in referenced:
             shutil.rmtree(path, ignore_errors=True)
+    # A writer killed between linking a generation file into place and removing its temporary
+    # name left ``.gen-N.json.tmp`` for good (the next commit writes another N); only a writer,
+    # holding the lock as the caller does, makes these.
+    for path in index_dir.glob(".*.tmp"):
+        path.unlink(missing_ok=True)
