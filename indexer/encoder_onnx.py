@@ -88,23 +88,33 @@ def export(model_dir: Path) -> Path:
     target = exported_path(model_dir)
     if target.is_file():
         return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # One export at a time per folder (a server's first use beside `newsqa model build`).
+    with _export_lock(target):
+        if not target.is_file():  # else exported by the process this one waited for
+            _export_locked(model_dir, target)
+    return target
+
+
+def _export_lock(target: Path) -> FileLock:
+    """The lock under which ``onnx/`` changes: an export, and ``export_checked``'s removal
+    of a broken one."""
+    return FileLock(target.parent / ".export.lock")
+
+
+def _export_locked(model_dir: Path, target: Path) -> None:
+    """``export`` under its lock: what killed exports left behind (up to 470 MB each) is
+    removed, then the graph is exported."""
     from sentence_transformers import SentenceTransformer
 
+    for stale in target.parent.iterdir():
+        if stale.is_dir() and stale.name.startswith((_EXPORT_STAGING, "tmp")):
+            shutil.rmtree(stale, ignore_errors=True)
     model = SentenceTransformer(str(model_dir), device="cpu")
     sample = model.tokenizer(["query: contoh"], return_tensors="pt")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    # One export at a time per folder (a server's first use beside `newsqa model build`);
-    # under the lock, what killed exports left behind (up to 470 MB each) is removed.
-    with FileLock(target.parent / ".export.lock"):
-        if target.is_file():
-            return target  # exported by the process this one waited for
-        for stale in target.parent.iterdir():
-            if stale.is_dir() and stale.name.startswith((_EXPORT_STAGING, "tmp")):
-                shutil.rmtree(stale, ignore_errors=True)
-        _export_graph(model, sample, target)
+    _export_graph(model, sample, target)
     write_info(model_dir, GraphInfo.of(model))
     log.info("exported the encoder to %s", target)
-    return target
 
 
 def _export_graph(model: Any, sample: Any, target: Path) -> None:
@@ -156,9 +166,18 @@ def export_checked(model_dir: Path, openvino: bool) -> Path:
         return _checked(onnx_path, openvino)
     except Exception as exc:  # protobuf's DecodeError, OpenVINO's RuntimeError
         log.warning("%s does not parse, exporting it again: %s", onnx_path, exc)
-    for stale in (onnx_path, onnx_path.with_suffix(".xml"), onnx_path.with_suffix(".bin")):
-        stale.unlink(missing_ok=True)
-    return _checked(export(model_dir), openvino)
+    # Removed and exported again under the export lock, and checked again first: another
+    # process may be exporting it right now (outside the lock, this removed the graph it had
+    # just written) or may have exported it again since.
+    with _export_lock(onnx_path):
+        try:
+            return _checked(onnx_path, openvino)
+        except Exception:  # still broken: this process exports it again
+            pass
+        for stale in (onnx_path, onnx_path.with_suffix(".xml"), onnx_path.with_suffix(".bin")):
+            stale.unlink(missing_ok=True)
+        _export_locked(model_dir, onnx_path)
+        return _checked(onnx_path, openvino)
 
 
 def _checked(onnx_path: Path, openvino: bool) -> Path:

@@ -497,3 +497,47 @@ def test_a_model_file_changed_after_the_build_is_built_again_naming_the_file(
         assert build_bundled_model(tmp_path) == target
     assert f"{config} changed since the build" in caplog.text
     assert config.read_bytes() == (built / "config.json").read_bytes()
+
+
+def test_a_broken_export_is_removed_under_the_export_lock(tmp_path):
+    """``export_checked`` over a graph that does not parse removed it outside the export lock:
+    a process exporting it at that moment (holding the lock) lost the graph it wrote. Now the
+    removal waits for the lock and checks again: here the process holding the lock puts a
+    graph that parses in place, and that graph is kept, not removed and exported over."""
+    import os
+
+    import onnx
+    from filelock import FileLock
+    from onnx import TensorProto, helper
+
+    from indexer.encoder_onnx import exported_path
+
+    graph = exported_path(tmp_path)
+    graph.parent.mkdir()
+    graph.write_bytes(b"\x0a\xff not a graph")
+    script = (
+        "import logging, sys; from pathlib import Path; "
+        "from indexer.encoder_onnx import export_checked; "
+        "logging.basicConfig(level=logging.WARNING, stream=sys.stderr); "
+        f"print(export_checked(Path({str(tmp_path)!r}), openvino=False), flush=True)"
+    )
+    with FileLock(graph.parent / ".export.lock"):
+        proc = subprocess.Popen(
+            [sys.executable, "-c", script],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert any("does not parse" in line for line in proc.stderr)  # then it waits
+        time.sleep(1.0)
+        assert graph.read_bytes() == b"\x0a\xff not a graph"  # not removed while locked
+        io = [helper.make_tensor_value_info(n, TensorProto.FLOAT, [1]) for n in ("x", "y")]
+        model = helper.make_model(
+            helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "g", io[:1], io[1:])
+        )
+        onnx.save(model, str(graph.with_suffix(".new")))
+        os.replace(graph.with_suffix(".new"), graph)  # as an export this process ran would
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err[-2000:]
+    assert out.strip() == str(graph)
+    assert onnx.load(str(graph)).graph.node[0].op_type == "Identity"
