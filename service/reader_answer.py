@@ -61,7 +61,7 @@ from indexer.embedder import resolve_model
 from indexer.language import question_language, text_language
 from indexer.reader import WEIGHTS_PATH
 from indexer.reader.runtime import SAME_THRESHOLDS, resolve
-from indexer.reader.spans import Reader, Span
+from indexer.reader.spans import Reader, Span, weights_problem
 from indexer.sentences import sentence_windows, split_sentences
 from indexer.store import ChunkRecord
 from newsqa.errors import ReaderNotFoundError
@@ -99,7 +99,8 @@ THRESHOLDS_NAME = "thresholds.json"
 
 
 def reader_weights(settings: Settings) -> Path:
-    """The weights file the reader loads; ``ReaderNotFoundError`` saying how to get it.
+    """The weights file the reader loads, whole (``weights_problem``); else
+    ``ReaderNotFoundError`` saying what is wrong and how to get it.
     `newsqa serve` asks before it starts: from the app's start-up it was a traceback in the
     log and exit code 3."""
     weights = Path(settings.reader_weights or WEIGHTS_PATH)
@@ -108,6 +109,12 @@ def reader_weights(settings: Settings) -> Path:
             f"no reader weights at {weights}: train them (`newsqa reader train`, README "
             "'Answers: the reader'), point NEWSQA_READER_WEIGHTS at them, or set "
             "NEWSQA_ANSWER_MODE=sentences"
+        )
+    problem = weights_problem(weights)
+    if problem is not None:
+        raise ReaderNotFoundError(
+            f"{problem}: restore them (the shipped ones: `git checkout indexer/reader/weights`), "
+            "point NEWSQA_READER_WEIGHTS at whole weights, or set NEWSQA_ANSWER_MODE=sentences"
         )
     return weights
 

@@ -428,3 +428,35 @@ def test_a_generation_that_answered_closes_its_files_when_dropped(tmp_path, corp
         assert _open_files_under(index_dir) == []
     finally:
         gc.enable()
+
+
+def test_reader_weights_cut_short_are_refused_in_one_line_naming_the_file(
+    tmp_path, corpus_index, settings
+):
+    """Reader weights cut short (a partial copy, a disk error): `newsqa ask` failed in a
+    170-line SafetensorError traceback ("incomplete metadata"); now one line names the file
+    and what its manifest records, before the reader loads (`newsqa serve` asks the same)."""
+    from indexer.reader import MANIFEST_PATH, WEIGHTS_PATH
+
+    weights = tmp_path / WEIGHTS_PATH.name
+    shutil.copy(WEIGHTS_PATH, weights)
+    shutil.copy(MANIFEST_PATH, tmp_path / MANIFEST_PATH.name)
+    os.truncate(weights, weights.stat().st_size // 2)
+    result = subprocess.run(
+        [sys.executable, "-m", "newsqa", "ask", "siapa wali kota Palembang?"]
+        + ["--index-dir", str(corpus_index)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={
+            **os.environ,
+            "NEWSQA_CACHE_DIR": str(settings.cache_dir),
+            "NEWSQA_READER_WEIGHTS": str(weights),
+            "NEWSQA_ANSWER_MODE": "reader",
+        },
+    )
+    assert result.returncode == 1, result.stderr[-2000:]
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr[-2000:]
+    assert lines[0].startswith(f"error: {weights} has ")
+    assert "where its manifest records" in lines[0]
