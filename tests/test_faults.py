@@ -460,3 +460,19 @@ def test_reader_weights_cut_short_are_refused_in_one_line_naming_the_file(
     assert len(lines) == 1, result.stderr[-2000:]
     assert lines[0].startswith(f"error: {weights} has ")
     assert "where its manifest records" in lines[0]
+
+
+def test_serve_refuses_a_model_it_cannot_build_in_one_line(tmp_path, corpus_index, settings):
+    """A cache where the bundled model cannot be built (here ``models`` is a file, as an
+    unwritable cache would refuse the folder; a model file changed on a read-only cache says
+    the same): `newsqa serve` passed its checks and died in the app's start-up, a traceback
+    in the log and exit 3; now it fails before it starts, in one line naming the folder."""
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "models").write_text("not a folder")
+    result = serve_fails(corpus_index, settings.model_copy(update={"cache_dir": cache}))
+    assert result.returncode == 1, result.stderr[-2000:]
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr[-2000:]
+    assert "the model cannot be built there" in lines[0]
+    assert str(cache / "models") in lines[0]

@@ -434,6 +434,7 @@ def serve(
     except OSError as exc:
         raise fail(NewsqaError(f"cannot listen on {host}:{port}: {exc.strerror or exc}")) from exc
 
+    from indexer.embedder import resolve_model
     from service.app import create_app
     from service.index_open import open_store
     from service.logging_setup import uvicorn_logging
@@ -441,6 +442,9 @@ def serve(
 
     try:  # fail fast, with the reason, before the server starts
         open_store(settings).close()
+        # The bundled model checked (about 25 ms) or built: one that cannot be (a changed
+        # file on a read-only cache, no room to build) was a traceback in the log, exit 3.
+        resolve_model(settings.embed_model, settings.cache_dir)
         if settings.answer_mode == "reader":
             reader_weights(settings)
     except NewsqaError as exc:
