@@ -226,14 +226,23 @@ class Embedder:
                 return OpenVinoEncoder(folder, self.tokenizer, self.max_tokens, threads, bf16)
             return OnnxEncoder(folder, self.tokenizer, self.max_tokens, threads)
         except Exception as exc:
+            # One line (OpenVINO's parse errors run over five), and the fix: an export cut
+            # short after it was made is only made again by `newsqa model build`, so every
+            # start fell back to torch, or refused, saying neither why for good nor what to do.
+            reason = " ".join(str(exc).split())
+            if isinstance(exc, ImportError):
+                hint = " (pip install 'newsqa[openvino]')" if backend == "openvino" else ""
+            elif exported_path(folder).is_file():
+                hint = f" (`newsqa model build` exports {exported_path(folder)} again)"
+            else:
+                hint = ""
             if backend in ("onnx", "openvino"):
                 runner = "ONNX Runtime" if backend == "onnx" else "OpenVINO"
-                hint = " (pip install 'newsqa[openvino]')" if backend == "openvino" else ""
                 raise ValueError(
                     f"NEWSQA_EMBED_BACKEND={backend}: cannot export or load {self.path} "
-                    f"for {runner}: {exc}{hint}"
+                    f"for {runner}: {reason}{hint}"
                 ) from exc
-            log.warning("questions are embedded with torch: ONNX export failed: %s", exc)
+            log.warning("questions are embedded with torch: ONNX export failed: %s%s", reason, hint)
             return None
 
     @property

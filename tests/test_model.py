@@ -541,3 +541,30 @@ def test_a_broken_export_is_removed_under_the_export_lock(tmp_path):
     assert proc.returncode == 0, err[-2000:]
     assert out.strip() == str(graph)
     assert onnx.load(str(graph)).graph.node[0].op_type == "Identity"
+
+
+@pytest.mark.parametrize("backend", ["onnx", "openvino"])
+def test_an_export_cut_short_is_refused_in_one_line_that_says_how_to_export_it_again(
+    tmp_path, settings, embedder, backend
+):
+    """A start over an ``onnx/encoder.onnx`` cut short after its export: only `newsqa model
+    build` exports it again, but the refusal (and ``auto``'s warning) never said so, and
+    OpenVINO's error ran over five lines, ending in a pip hint for a package installed."""
+    import shutil
+
+    from indexer.embedder import Embedder
+    from indexer.encoder_onnx import INFO, exported_path
+
+    built = build_bundled_model(settings.cache_dir)
+    target = bundled_model_path(tmp_path)
+    shutil.copytree(built, target, ignore=shutil.ignore_patterns("onnx"))
+    graph = exported_path(target)
+    graph.parent.mkdir()
+    shutil.copy(built / INFO, target / INFO)
+    with graph.open("wb") as f:
+        f.write(exported_path(built).read_bytes()[:1_000_000])
+    with pytest.raises(ValueError) as refused:
+        Embedder(str(target), backend=backend, embeds_questions=True)
+    message = str(refused.value)
+    assert "\n" not in message
+    assert message.endswith(f"(`newsqa model build` exports {graph} again)")
