@@ -60,7 +60,7 @@ from indexer.chunking import TARGET_WORDS, count_words
 from indexer.embedder import resolve_model
 from indexer.language import question_language, text_language
 from indexer.reader import WEIGHTS_PATH
-from indexer.reader.runtime import SAME_THRESHOLDS, resolve
+from indexer.reader.runtime import SAME_THRESHOLDS, check_export, resolve
 from indexer.reader.spans import Reader, Span, weights_problem
 from indexer.sentences import sentence_windows, split_sentences
 from indexer.store import ChunkRecord
@@ -117,6 +117,13 @@ def reader_weights(settings: Settings) -> Path:
             "point NEWSQA_READER_WEIGHTS at whole weights, or set NEWSQA_ANSWER_MODE=sentences"
         )
     return weights
+
+
+def check_reader_export(settings: Settings) -> None:
+    """``ModelBuildError`` where the reader's runtime needs a graph the cache lacks and cannot
+    hold (``indexer.reader.runtime.check_export``); `newsqa serve` asks before it starts."""
+    encoder = Path(resolve_model(BUNDLED_MODEL, settings.cache_dir))
+    check_export(settings.reader_runtime, encoder, reader_weights(settings), settings.cache_dir)
 
 
 def load_reader_answerer(settings: Settings) -> ReaderAnswerBuilder:

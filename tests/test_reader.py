@@ -649,3 +649,27 @@ def test_training_is_reproducible_and_resumes_exactly(trained, encoder_dir, facq
     assert (tmp_path / "out/reader.safetensors").read_bytes() == (
         trained["out"] / "reader.safetensors"
     ).read_bytes()
+
+
+def test_a_reader_export_the_cache_cannot_hold_is_refused_in_one_line(tmp_path, settings):
+    """The reader's OpenVINO runtime over a cache where its graph cannot be exported (a
+    read-only NEWSQA_CACHE_DIR; here ``models`` is a file, as root writes through permission
+    bits): `newsqa serve` passed its checks and died in the app's start-up (traceback, exit 3)
+    and `newsqa ask` said only "[Errno 30] Read-only file system: '.../.reader-onnx.jo1ube8r'".
+    ``check_export`` (serve's preflight) now names the folder and the ways out; the torch
+    runtime, which exports nothing, passes."""
+    from indexer.reader.runtime import check_export
+    from newsqa.errors import ModelBuildError
+
+    encoder = build_bundled_model(settings.cache_dir)
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "models").write_text("not a folder")
+    with pytest.raises(ModelBuildError) as refused:
+        check_export("openvino", encoder, WEIGHTS_PATH, cache)
+    message = str(refused.value)
+    assert message.startswith(
+        f"reader runtime openvino runs a graph exported into {cache / 'models'}"
+    )
+    assert "NEWSQA_READER_RUNTIME=torch" in message
+    check_export("torch", encoder, WEIGHTS_PATH, cache)

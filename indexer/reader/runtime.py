@@ -46,6 +46,7 @@ from indexer.embedder import cpu_supports_bf16
 from indexer.encoder_onnx import compile_on_cpu, openvino_ir
 from indexer.reader.model import ExtractiveReader
 from indexer.reader.provenance import sha256_file
+from newsqa.errors import ModelBuildError
 
 Runtime = Literal["auto", "openvino", "openvino-bf16", "onnx-int8", "torch", "torch-bf16"]
 RUNTIMES: tuple[Runtime, ...] = get_args(Runtime)
@@ -276,5 +277,34 @@ def load_forward(
     int8 = runs == "onnx-int8"
     path = export_path(cache_dir, encoder_dir, weights_path, "int8" if int8 else "fp32")
     if not path.is_file():
-        export(load_model(), path, int8=int8)
+        try:
+            export(load_model(), path, int8=int8)
+        except OSError as exc:  # a read-only cache: "[Errno 30] ...", naming a temp folder
+            raise ModelBuildError(_unwritable(runtime, path, exc)) from exc
     return OnnxForward(path) if int8 else OpenVinoForward(path, bf16)
+
+
+def check_export(runtime: Runtime, encoder_dir: Path, weights_path: Path, cache_dir: Path) -> None:
+    """``ModelBuildError`` where ``runtime`` runs a graph the cache lacks and cannot hold
+    (`newsqa serve` asks before it starts: a read-only cache was a traceback in the log
+    and exit 3); milliseconds, the export itself is ``load_forward``'s."""
+    runs = resolve(runtime)
+    if runs.startswith("torch"):
+        return
+    kind = "int8" if runs == "onnx-int8" else "fp32"
+    path = export_path(cache_dir, encoder_dir, weights_path, kind)
+    if path.is_file():
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=path.parent).close()
+    except OSError as exc:
+        raise ModelBuildError(_unwritable(runtime, path, exc)) from exc
+
+
+def _unwritable(runtime: Runtime, path: Path, exc: OSError) -> str:
+    return (
+        f"reader runtime {runtime} runs a graph exported into {path.parent}, which cannot be "
+        f"written ({exc.strerror or exc}): run `newsqa model build` where it can, point "
+        "NEWSQA_CACHE_DIR at a writable folder, or set NEWSQA_READER_RUNTIME=torch"
+    )

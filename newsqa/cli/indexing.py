@@ -438,7 +438,7 @@ def serve(
     from service.app import create_app
     from service.index_open import open_store
     from service.logging_setup import uvicorn_logging
-    from service.reader_answer import reader_weights
+    from service.reader_answer import check_reader_export, reader_weights
 
     try:  # fail fast, with the reason, before the server starts
         open_store(settings).close()
@@ -447,6 +447,7 @@ def serve(
         resolve_model(settings.embed_model, settings.cache_dir)
         if settings.answer_mode == "reader":
             reader_weights(settings)
+            check_reader_export(settings)
     except NewsqaError as exc:
         sock.close()
         raise fail(exc) from exc
