@@ -259,3 +259,21 @@ def _ask_in_child(url: str) -> tuple[int, list[str | None]]:
 
     got = [d.id for d in NewsqaHTTPRetriever(url=url, k=3).invoke(CHILI)]
     return id(_shared_client()), got
+
+
+def test_in_process_retriever_refuses_a_blank_query_as_the_http_one_does(hybrid, live_server):
+    """A blank query returned k Documents from the in-process retriever (retrieved for nothing)
+    where the HTTP retriever raised the server's 422; ``None`` failed inside the analyzer."""
+    for blank in ("", "  ", "\u200b"):
+        with pytest.raises(NewsqaHTTPError, match="422"):
+            NewsqaHTTPRetriever(url=live_server).invoke(blank)
+        with pytest.raises(ValueError, match="query is empty"):
+            NewsqaRetriever(retriever=hybrid).invoke(blank)
+        with pytest.raises(ValueError, match="query is empty"):
+            asyncio.run(NewsqaRetriever(retriever=hybrid).ainvoke(blank))
+    with pytest.raises(TypeError, match="query is text, not NoneType"):
+        NewsqaRetriever(retriever=hybrid).invoke(None)  # type: ignore[arg-type]
+    docs = NewsqaRetriever(retriever=hybrid, k=2).invoke(f"  {CHILI}\u200b ")
+    assert [d.id for d in docs] == [
+        d.id for d in NewsqaRetriever(retriever=hybrid, k=2).invoke(CHILI)
+    ]
