@@ -13,7 +13,7 @@ The weights were tuned on facqa-train and detik-summary-dev (README, "Retrieval 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import lru_cache
@@ -56,6 +56,7 @@ class Filters:
     event_to: date | None = None
 
     def __post_init__(self) -> None:
+        self._check_types()
         # A range that ends before it starts matches nothing; a user who swapped the bounds
         # should hear so, not get an empty result that looks like "no such news".
         published = [
@@ -71,6 +72,32 @@ class Filters:
                     f"{low_name} ({getattr(self, low_name).isoformat()}) is after "
                     f"{high_name} ({getattr(self, high_name).isoformat()}): nothing can match",
                 )
+
+    def _check_types(self) -> None:
+        """``newsqa.Filters`` is public (``Index.search(filters=Filters(...))``): a value of
+        another type failed far from where it was given, "'str' object has no attribute
+        'tzinfo'" for ``published_from="2025-01-01"`` or a ``date``, "'int' object is not
+        iterable" for ``category=5``. The dict form of filters reads ISO text and dates."""
+        for name, kind, what in (
+            ("published_from", datetime, "a datetime"),
+            ("published_to", datetime, "a datetime"),
+            ("event_from", date, "a date"),
+            ("event_to", date, "a date"),
+        ):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, kind):
+                raise TypeError(
+                    f"Filters.{name} must be {what}, not {value!r} (filters given as a dict, "
+                    f"{{{name!r}: ...}}, also take ISO text and dates)"
+                )
+        for name in ("source", "category"):
+            value = getattr(self, name)
+            if value is None or isinstance(value, str):
+                continue
+            if isinstance(value, bytes | Mapping) or not isinstance(value, Collection):
+                raise TypeError(f"Filters.{name} must be text or a list of texts, not {value!r}")
+            if not all(isinstance(v, str) for v in value):
+                raise TypeError(f"Filters.{name} must be text or a list of texts, not {value!r}")
 
     def is_empty(self) -> bool:
         return not any(

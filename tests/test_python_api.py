@@ -206,3 +206,28 @@ def test_filters_as_a_dict_are_read_as_post_search_reads_them(index: Index) -> N
         index.search(query, filters={"published_from": 2023})
     with pytest.raises(ValueError, match="categroy"):
         index.search(query, filters={"categroy": "Ekonomi"})
+
+
+def test_filters_of_the_wrong_type_are_named_where_they_are_made(index: Index) -> None:
+    """``newsqa.Filters(published_from="2025-01-01")`` (or a ``date``) failed only when
+    searched, deep inside, with "'str' object has no attribute 'tzinfo'"; ``category=5`` with
+    "'int' object is not iterable" and ``event_from="2025-01-01"`` with "'str' object has no
+    attribute 'toordinal'"."""
+    for field, bad, match in (
+        ("published_from", "2023-02-06", "Filters.published_from must be a datetime"),
+        ("published_to", date(2023, 2, 6), "Filters.published_to must be a datetime"),
+        ("event_from", "2023-02-06", "Filters.event_from must be a date"),
+        ("category", 5, "Filters.category must be text or a list of texts"),
+        ("source", ["Warta Sumsel", 5], "Filters.source must be text or a list of texts"),
+        ("source", b"Warta Sumsel", "Filters.source must be text or a list of texts"),
+    ):
+        with pytest.raises(TypeError, match=match):
+            Filters(**{field: bad})
+    ok = Filters(
+        published_to=datetime(2023, 2, 7),
+        category=("Ekonomi",),
+        source={"Kabar Nusantara", "Kabar Kota"},
+    )
+    assert [h.article_id for h in index.search("harga cabai Palembang", k=5, filters=ok)] == [
+        "nq-003"
+    ]
