@@ -97,7 +97,7 @@ class Index:
         publication day in the index); ``collapse``: each story once, its copies in the
         hit's ``also_reported_by``. ``k`` omitted: ``NEWSQA_DEFAULT_K``, as over HTTP."""
         return answer_question(
-            self._c, _text(question), self._k(k), _filters(filters), as_of, collapse
+            self._c, _text(question), self._k(k), _filters(filters), _as_of(as_of), collapse
         )
 
     def search(
@@ -110,7 +110,7 @@ class Index:
     ) -> list[ArticleHit]:
         """Ranked articles with their best passages: what GET /search says (``k`` omitted:
         ``NEWSQA_DEFAULT_K`` articles, as there)."""
-        return search(self._c, _text(query), self._k(k), _filters(filters), as_of, collapse)
+        return search(self._c, _text(query), self._k(k), _filters(filters), _as_of(as_of), collapse)
 
     def timeline(
         self,
@@ -121,7 +121,7 @@ class Index:
     ) -> list[TimelineEntry]:
         """The dated sentences of the articles ``search`` finds, earliest first: what GET
         /timeline says."""
-        return timeline(self._c, _text(query), self._k(k), _filters(filters), as_of)
+        return timeline(self._c, _text(query), self._k(k), _filters(filters), _as_of(as_of))
 
     def _k(self, k: int | None) -> int:
         """``k``, or the settings' ``default_k`` (``NEWSQA_DEFAULT_K``) that the server and the
@@ -214,6 +214,18 @@ def _k(k: int) -> int:
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise ValueError(f"k must be a whole number of articles, 1 or more, not {k!r}")
     return k
+
+
+def _as_of(as_of: date | None) -> date | None:
+    """The day relative times count from: ``as_of="2025-01-01"`` (ISO text, as POST /ask's
+    JSON has it) failed inside the question's time parsing with "'str' object has no
+    attribute 'year'"."""
+    if as_of is not None and not isinstance(as_of, date):  # a datetime is a date
+        raise TypeError(
+            f"as_of must be a datetime.date, not {as_of!r}"
+            + (f" (date.fromisoformat({as_of!r}))" if isinstance(as_of, str) else "")
+        )
+    return as_of
 
 
 def _filters(filters: Filters | Mapping[str, Any] | None) -> Filters:

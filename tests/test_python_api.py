@@ -231,3 +231,17 @@ def test_filters_of_the_wrong_type_are_named_where_they_are_made(index: Index) -
     assert [h.article_id for h in index.search("harga cabai Palembang", k=5, filters=ok)] == [
         "nq-003"
     ]
+
+
+def test_as_of_that_is_not_a_date_is_named(index: Index) -> None:
+    """``as_of="2025-03-03"`` failed inside the question's time parsing with "'str' object has
+    no attribute 'year'", in ask, search and timeline alike."""
+    question = "halte bus Palembang tahun lalu"
+    for call in (index.ask, index.search, index.timeline):
+        with pytest.raises(TypeError, match=r"as_of must be a datetime.date, not '2025-03-03'"):
+            call(question, as_of="2025-03-03")  # type: ignore[arg-type]
+        with pytest.raises(TypeError, match="as_of must be a datetime.date, not 20250303"):
+            call(question, as_of=20250303)  # type: ignore[arg-type]
+    by_date = index.search(question, k=3, as_of=date(2025, 3, 3))
+    by_moment = index.search(question, k=3, as_of=datetime(2025, 3, 3, 9))
+    assert [h.article_id for h in by_date] == [h.article_id for h in by_moment]
