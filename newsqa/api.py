@@ -141,8 +141,15 @@ class Index:
         ("bad id!") could be written here, then not be read back from an export."""
         if isinstance(articles, Article | Mapping):
             articles = [articles]
+        elif isinstance(articles, str | bytes):
+            # read as its letters, each a record: "dictionary update sequence element #0 has
+            # length 1; 2 is required"
+            raise TypeError("add takes articles (Article objects or dicts), not text")
         parsed = []
         for i, a in enumerate(articles):
+            if not isinstance(a, Article | Mapping):
+                # dict(5) said "'int' object is not iterable", naming no record
+                raise TypeError(f"add[{i}]: an article is an Article or a dict, not {a!r}")
             if isinstance(a, Article):
                 try:
                     validate_article_id(a.id)
@@ -161,9 +168,12 @@ class Index:
         """Remove articles by id (one id or several) in one commit; ``ArticleNotFoundError``
         names an id that is not there, and then nothing is removed. One id is one id, not its
         letters ("no article with id 'n'" for "nq-001")."""
-        return self._write(
-            delete=[article_ids] if isinstance(article_ids, str) else list(article_ids)
-        )
+        ids = [article_ids] if isinstance(article_ids, str) else list(article_ids)
+        for i, article_id in enumerate(ids):
+            if not isinstance(article_id, str):
+                # was "no article with id 5": as if such an id could exist
+                raise TypeError(f"delete[{i}]: an article id is text, not {article_id!r}")
+        return self._write(delete=ids)
 
     def reload(self) -> None:
         """Read the newest committed generation (another process may have written), reusing
