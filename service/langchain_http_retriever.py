@@ -95,8 +95,15 @@ class NewsqaHTTPRetriever(BaseRetriever):
     @classmethod
     def _filter_types(cls, filters: object) -> object:
         """A number is no filter value: pydantic would read ``2020`` as a time 2020 seconds
-        after 1970, sent as ``published_from=1970-01-01T00:33:40``, matching everything."""
+        after 1970, sent as ``published_from=1970-01-01T00:33:40``, matching everything; nor is
+        an empty list."""
         for name, value in filters.items() if isinstance(filters, dict) else ():
+            if value == []:
+                # httpx sends no parameter for an empty list: the filter was dropped and every
+                # article matched, where POST /search and ``Index.search`` refuse it
+                raise ValueError(
+                    f"filter {name!r} is an empty list: give one value or more, or leave it out"
+                )
             values = value if isinstance(value, list) else [value]
             if not all(isinstance(v, str | date) for v in values):  # datetime is a date
                 raise ValueError(

@@ -193,6 +193,18 @@ def test_filters_apply(hybrid, live_server):
             NewsqaHTTPRetriever(url=live_server, filters=bad)
 
 
+def test_http_retriever_refuses_an_empty_list_of_filter_values(live_server):
+    """httpx sends no parameter for an empty list: ``{"category": []}`` dropped the filter and
+    returned every category's passages, where POST /search answers 422."""
+    refused = httpx.post(
+        f"{live_server}/search", json={"q": CHILI, "filters": {"category": []}}, timeout=60
+    )
+    assert refused.status_code == 422
+    for name in ("category", "source"):
+        with pytest.raises(ValidationError, match=f"filter '{name}' is an empty list"):
+            NewsqaHTTPRetriever(url=live_server, filters={name: []})
+
+
 def test_http_retriever_names_a_dead_server():
     with socket.socket() as s:  # a loopback port nothing listens on once closed
         s.bind(("127.0.0.1", 0))
