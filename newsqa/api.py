@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -152,10 +152,11 @@ class Index:
                 raise TypeError(f"add[{i}]: an article is an Article or a dict, not {a!r}")
             if isinstance(a, Article):
                 try:
-                    validate_article_id(a.id)
+                    parsed.append(_checked(a))
                 except ValueError as exc:
                     raise ValueError(f"add[{i}]: {exc}") from exc
-                parsed.append(a)
+                except TypeError as exc:
+                    raise TypeError(f"add[{i}]: {exc}") from exc
             else:
                 parsed.append(article_from_record(dict(a), origin=f"add[{i}]"))
         first: dict[str, int] = {}
@@ -210,6 +211,25 @@ class Index:
         )
         self.reload()
         return report
+
+
+def _checked(article: Article) -> Article:
+    """An ``Article`` as it is stored (its text canonical, not cleaned again), checked as a
+    dict's fields are: a blank text was indexed as an article of nothing (and a second one
+    stored as its duplicate), and a field of the wrong type failed deep in the write
+    ("'str' object has no attribute 'isoformat'" for ``published="2025-01-01"``)."""
+    validate_article_id(article.id)
+    for name in ("text", "title"):
+        if not isinstance(value := getattr(article, name), str):
+            raise TypeError(f"Article.{name} must be a string, not {value!r}")
+    for name in ("url", "category", "source"):
+        if not isinstance(value := getattr(article, name), str | None):
+            raise TypeError(f"Article.{name} must be a string or None, not {value!r}")
+    if not isinstance(article.published, datetime | None):
+        raise TypeError(f"Article.published must be a datetime or None, not {article.published!r}")
+    if not article.text.strip():
+        raise ValueError("Article.text is blank")
+    return article
 
 
 def _text(question: str) -> str:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from indexer.documents import Article
 from indexer.store import current_generation
 from newsqa import Filters, Index
 from newsqa.errors import ArticleNotFoundError
@@ -261,3 +262,27 @@ def test_records_and_ids_of_the_wrong_type_are_named(index: Index) -> None:
         index.delete([5, "nq-001"])  # type: ignore[list-item]
     assert current_generation(index.settings.index_dir) == generation
     assert index.article("halte-2025") is None and index.article("nq-001") is not None
+
+
+def test_an_article_object_is_checked_as_a_dict_is(index: Index) -> None:
+    """A blank ``Article.text`` was indexed (an article of nothing, a second blank one stored
+    as its duplicate); ``published="2025-03-03"`` failed deep in the write with "'str' object
+    has no attribute 'isoformat'", ``text=5`` with "'int' object has no attribute
+    'casefold'", ``title=None`` with "sequence item 0: expected str instance"."""
+    generation = current_generation(index.settings.index_dir)
+    text = HALTE["text"]
+    with pytest.raises(ValueError, match=r"add\[0\]: Article.text is blank"):
+        index.add([Article(id="blank-1", text=" \n ")])
+    bad_fields: list[tuple[dict, str]] = [
+        ({"published": "2025-03-03"}, "Article.published must be a datetime or None"),
+        ({"published": date(2025, 3, 3)}, "Article.published must be a datetime or None"),
+        ({"text": 5}, "Article.text must be a string"),
+        ({"title": None}, "Article.title must be a string"),
+        ({"source": 7}, "Article.source must be a string or None"),
+    ]
+    for fields, match in bad_fields:
+        bad = Article(**{"id": "bad-1", "text": text, **fields})
+        with pytest.raises(TypeError, match=rf"add\[1\]: {match}"):
+            index.add([Article(id="good-1", text=text), bad])
+    assert current_generation(index.settings.index_dir) == generation
+    assert index.article("blank-1") is None and index.article("good-1") is None
