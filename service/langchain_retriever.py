@@ -5,7 +5,7 @@ Over a running server instead of an index on disk: ``service.langchain_http_retr
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 from langchain_core.callbacks import (
     AsyncCallbackManagerForRetrieverRun,
@@ -14,8 +14,9 @@ from langchain_core.callbacks import (
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables.config import run_in_executor
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, field_validator
 
+from service import schemas
 from service.input_text import trim_invisible
 from service.langchain_documents import PassageFields, check_k, ranked_documents
 from service.retrieval import ArticleHit, Filters, HybridRetriever
@@ -39,6 +40,18 @@ class NewsqaRetriever(BaseRetriever):
     retriever: HybridRetriever
     k: int = Field(5, ge=1, description="Passages (Documents) to return.")
     filters: Filters | None = None
+
+    @field_validator("filters", mode="before")
+    @classmethod
+    def _filters_from_dict(cls, filters: object) -> object:
+        """A dict of filters, as ``NewsqaHTTPRetriever`` and ``Index.search`` take them
+        ({"category": "Ekonomi"}, ISO text or dates), read as POST /search reads its
+        ``filters``. pydantic read it as the ``Filters`` dataclass: a misspelt name was dropped
+        (every article matched), ``2025`` was 2025 seconds after 1970, and a day alone as
+        ``published_to`` its midnight where the server keeps the whole day."""
+        if isinstance(filters, Mapping):
+            return schemas.Filters.model_validate(dict(filters)).to_retrieval()
+        return filters
 
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun, k: int | None = None

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
+from datetime import date
 
 import httpx
 import pytest
@@ -191,6 +192,28 @@ def test_filters_apply(hybrid, live_server):
     for bad in ({"published_from": 2020}, {"category": 2023}, {"category": ["Ekonomi", 7]}):
         with pytest.raises(ValidationError, match="must be text, a date or a date-time"):
             NewsqaHTTPRetriever(url=live_server, filters=bad)
+
+
+def test_both_retrievers_take_the_same_dict_of_filters(hybrid, live_server):
+    """pydantic read a dict given to the in-process retriever as the ``Filters`` dataclass: a
+    misspelt filter was dropped (every article matched), a number was seconds after 1970 and a
+    day alone as ``published_to`` its midnight, where the HTTP retriever's server keeps the
+    whole day (nq-001 was published 2020-11-25 at 15:20). Now both read the same dict as POST
+    /search reads its filters."""
+    for filters in (
+        {"category": ["Ekonomi", "Kesehatan"]},
+        {"published_from": "2023-01-01", "published_to": date(2023, 12, 31)},
+        {"published_to": date(2020, 11, 25)},
+    ):
+        local = NewsqaRetriever(retriever=hybrid, k=6, filters=filters).invoke(CHILI)
+        remote = NewsqaHTTPRetriever(url=live_server, k=6, filters=filters).invoke(CHILI)
+        assert local and [d.id for d in local] == [d.id for d in remote]
+    day = NewsqaRetriever(retriever=hybrid, k=3, filters={"published_to": date(2020, 11, 25)})
+    assert day.invoke(PALEMBANG_EN)[0].metadata["article_id"] == "nq-001"
+    with pytest.raises(ValidationError, match="categroy"):
+        NewsqaRetriever(retriever=hybrid, filters={"categroy": "Ekonomi"})
+    with pytest.raises(ValidationError, match="published_from"):
+        NewsqaRetriever(retriever=hybrid, filters={"published_from": 2023})
 
 
 def test_http_retriever_refuses_an_empty_list_of_filter_values(live_server):
