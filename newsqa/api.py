@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from indexer.documents import Article
 from indexer.ids import validate_article_id
@@ -31,6 +31,9 @@ from service.input_text import trim_invisible
 from service.qa import Components, answer_question, build_components, search, timeline
 from service.retrieval import ArticleHit, Filters, HybridRetriever
 from service.timeline import TimelineEntry
+
+if TYPE_CHECKING:
+    from service.langchain_retriever import NewsqaRetriever
 
 
 class Index:
@@ -176,6 +179,17 @@ class Index:
                 raise TypeError(f"delete[{i}]: an article id is text, not {article_id!r}")
         return self._write(delete=ids)
 
+    def as_retriever(
+        self, k: int = 5, filters: Filters | Mapping[str, Any] | None = None
+    ) -> NewsqaRetriever:
+        """This index as a LangChain retriever (``NewsqaRetriever``: ``k`` passages as
+        ``Document``s, ``filters`` as ``search`` takes them) that follows the index: after
+        ``add``, ``delete`` or ``reload`` it searches the new generation, where one built on a
+        ``HybridRetriever`` keeps searching the generation it was given."""
+        from service.langchain_retriever import NewsqaRetriever  # langchain only when asked
+
+        return NewsqaRetriever(retriever=_Following(self), k=k, filters=filters)
+
     def reload(self) -> None:
         """Read the newest committed generation (another process may have written), reusing
         the segments already open. The old generation is not closed: another thread may be
@@ -211,6 +225,18 @@ class Index:
         )
         self.reload()
         return report
+
+
+class _Following:
+    """Retrieval over whichever generation an ``Index`` has open when asked."""
+
+    def __init__(self, index: Index) -> None:
+        self._index = index
+
+    def retrieve(
+        self, question: str, k: int = 5, filters: Filters | None = None
+    ) -> list[ArticleHit]:
+        return self._index._c.retriever.retrieve(question, k, filters)
 
 
 def _checked(article: Article) -> Article:

@@ -6,6 +6,7 @@ Over a running server instead of an index on disk: ``service.langchain_http_retr
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from typing import Protocol, runtime_checkable
 
 from langchain_core.callbacks import (
     AsyncCallbackManagerForRetrieverRun,
@@ -19,7 +20,17 @@ from pydantic import ConfigDict, Field, field_validator
 from service import schemas
 from service.input_text import trim_invisible
 from service.langchain_documents import PassageFields, check_k, ranked_documents
-from service.retrieval import ArticleHit, Filters, HybridRetriever
+from service.retrieval import ArticleHit, Filters
+
+
+@runtime_checkable
+class Retrieves(Protocol):
+    """What the retriever searches with: a ``HybridRetriever`` (one generation of an index), or
+    ``newsqa.Index.as_retriever``'s, which follows the index's writes and reloads."""
+
+    def retrieve(
+        self, question: str, k: int = 5, filters: Filters | None = None
+    ) -> list[ArticleHit]: ...
 
 
 class NewsqaRetriever(BaseRetriever):
@@ -37,7 +48,7 @@ class NewsqaRetriever(BaseRetriever):
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
-    retriever: HybridRetriever
+    retriever: Retrieves
     k: int = Field(5, ge=1, description="Passages (Documents) to return.")
     filters: Filters | None = None
 

@@ -286,3 +286,24 @@ def test_an_article_object_is_checked_as_a_dict_is(index: Index) -> None:
             index.add([Article(id="good-1", text=text), bad])
     assert current_generation(index.settings.index_dir) == generation
     assert index.article("blank-1") is None and index.article("good-1") is None
+
+
+def test_as_retriever_follows_the_index_through_writes(index: Index) -> None:
+    """A LangChain retriever of the index searches what the index has now: one built on the
+    open generation's ``HybridRetriever`` (the only way before) kept finding deleted articles
+    and missing added ones."""
+    retriever = index.as_retriever(k=3, filters={"published_from": "2025-01-01"})
+    before = retriever.invoke(QUESTION)
+    assert all(d.metadata["article_id"] != "halte-2025" for d in before)
+    index.add([HALTE])
+    try:
+        docs = retriever.invoke(QUESTION)
+        assert docs[0].metadata["article_id"] == "halte-2025"
+        text = index.article("halte-2025").text
+        assert text[docs[0].metadata["char_start"] : docs[0].metadata["char_end"]] == (
+            docs[0].page_content
+        )
+        assert all(d.metadata["published"] >= "2025-01-01" for d in docs)
+    finally:
+        index.delete(["halte-2025"])
+    assert all(d.metadata["article_id"] != "halte-2025" for d in retriever.invoke(QUESTION))
