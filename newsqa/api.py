@@ -27,7 +27,7 @@ from newsqa.settings import Settings, get_settings
 from service import schemas
 from service.answer import Answer
 from service.index_open import dense_config, open_embedder, open_store
-from service.input_text import trim_invisible
+from service.input_text import question_text
 from service.qa import Components, answer_question, build_components, search, timeline
 from service.retrieval import ArticleHit, Filters, HybridRetriever
 from service.timeline import TimelineEntry
@@ -100,7 +100,7 @@ class Index:
         publication day in the index); ``collapse``: each story once, its copies in the
         hit's ``also_reported_by``. ``k`` omitted: ``NEWSQA_DEFAULT_K``, as over HTTP."""
         return answer_question(
-            self._c, _text(question), self._k(k), _filters(filters), _as_of(as_of), collapse
+            self._c, question_text(question), self._k(k), _filters(filters), _as_of(as_of), collapse
         )
 
     def search(
@@ -113,7 +113,14 @@ class Index:
     ) -> list[ArticleHit]:
         """Ranked articles with their best passages: what GET /search says (``k`` omitted:
         ``NEWSQA_DEFAULT_K`` articles, as there)."""
-        return search(self._c, _text(query), self._k(k), _filters(filters), _as_of(as_of), collapse)
+        return search(
+            self._c,
+            question_text(query, "query"),
+            self._k(k),
+            _filters(filters),
+            _as_of(as_of),
+            collapse,
+        )
 
     def timeline(
         self,
@@ -124,7 +131,9 @@ class Index:
     ) -> list[TimelineEntry]:
         """The dated sentences of the articles ``search`` finds, earliest first: what GET
         /timeline says."""
-        return timeline(self._c, _text(query), self._k(k), _filters(filters), _as_of(as_of))
+        return timeline(
+            self._c, question_text(query, "query"), self._k(k), _filters(filters), _as_of(as_of)
+        )
 
     def _k(self, k: int | None) -> int:
         """``k``, or the settings' ``default_k`` (``NEWSQA_DEFAULT_K``) that the server and the
@@ -256,13 +265,6 @@ def _checked(article: Article) -> Article:
     if not article.text.strip():
         raise ValueError("Article.text is blank")
     return article
-
-
-def _text(question: str) -> str:
-    """What POST /ask and GET /search check: an empty question was answered from nothing."""
-    if not isinstance(question, str):
-        raise TypeError(f"a question is text, not {type(question).__name__}")
-    return trim_invisible(question)  # ValueError when nothing is left
 
 
 def _k(k: int) -> int:

@@ -14,6 +14,9 @@ from pydantic import AfterValidator
 
 from indexer.cleaning import drop_word_splitters
 
+QUESTION_MAX_CHARS = 1000
+"""The longest question or query, in characters (after trimming), on every path."""
+
 # Unicode "format" (zero-width, bidi controls, BOM) and "control" characters.
 _INVISIBLE_CATEGORIES = frozenset({"Cf", "Cc"})
 
@@ -33,6 +36,25 @@ def trim_invisible(text: str) -> str:
     if start == end:
         raise ValueError("is empty after trimming whitespace and invisible characters")
     return text[start:end]
+
+
+def question_text(value: object, what: str = "question") -> str:
+    """A question or query given in-process (the Python API, the LangChain retriever), checked
+    as POST /ask and GET /search check theirs: text, not blank, at most ``QUESTION_MAX_CHARS``.
+    Without the limit a 100,000-character query was searched in-process where the same one over
+    HTTP was a 422."""
+    if not isinstance(value, str):
+        raise TypeError(f"a {what} is text, not {type(value).__name__}")
+    try:
+        text = trim_invisible(value)
+    except ValueError as exc:
+        raise ValueError(f"the {what} {exc}") from exc
+    if len(text) > QUESTION_MAX_CHARS:
+        raise ValueError(
+            f"the {what} has {len(text)} characters; POST /ask and GET /search take at most "
+            f"{QUESTION_MAX_CHARS}"
+        )
+    return text
 
 
 visible = AfterValidator(trim_invisible)

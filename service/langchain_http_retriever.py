@@ -175,8 +175,14 @@ class NewsqaHTTPRetriever(BaseRetriever):
         try:
             yield
         except httpx.TransportError as exc:
+            # httpx's async timeouts carry no message: "ReadTimeout: " said nothing of the wait.
+            detail = str(exc) or (
+                f"no reply within {self.timeout} s"
+                if isinstance(exc, httpx.TimeoutException)
+                else ""
+            )
             raise NewsqaHTTPError(
-                f"newsqa server at {self.endpoint} unreachable: {type(exc).__name__}: {exc}"
+                f"newsqa server at {self.endpoint} unreachable: {type(exc).__name__}: {detail}"
             ) from exc
 
     def _documents(self, response: httpx.Response, wanted: int) -> list[Document]:

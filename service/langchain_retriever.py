@@ -18,7 +18,7 @@ from langchain_core.runnables.config import run_in_executor
 from pydantic import ConfigDict, Field, field_validator
 
 from service import schemas
-from service.input_text import trim_invisible
+from service.input_text import question_text
 from service.langchain_documents import PassageFields, check_k, ranked_documents
 from service.retrieval import ArticleHit, Filters
 
@@ -68,7 +68,7 @@ class NewsqaRetriever(BaseRetriever):
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun, k: int | None = None
     ) -> list[Document]:
         wanted = check_k(self.k if k is None else k)
-        query = _query(query)
+        query = question_text(query, "query")
         # Every article brings at least one passage: ``wanted`` articles fill ``wanted``
         # passages whenever the index (and the filters) have that many.
         hits = self.retriever.retrieve(query, wanted, self.filters)
@@ -85,19 +85,6 @@ class NewsqaRetriever(BaseRetriever):
         return await run_in_executor(
             None, self._get_relevant_documents, query, run_manager=run_manager.get_sync(), k=k
         )
-
-
-def _query(query: object) -> str:
-    """What GET /search checks of ``q`` (and so the HTTP retriever, through its 422): a blank
-    query returned ``k`` Documents retrieved for nothing here, where the HTTP retriever raised,
-    and ``None`` failed inside the analyzer with "'NoneType' object has no attribute
-    'translate'"."""
-    if not isinstance(query, str):
-        raise TypeError(f"a query is text, not {type(query).__name__}")
-    try:
-        return trim_invisible(query)
-    except ValueError as exc:
-        raise ValueError(f"the query {exc}") from exc
 
 
 def _passages(hits: list[ArticleHit]) -> Iterator[PassageFields]:

@@ -22,12 +22,11 @@ from pydantic import (
 from indexer.dates import day_bound, parse_date
 from indexer.ids import ARTICLE_ID_MAX_LENGTH, ARTICLE_ID_PATTERN, ARTICLE_ID_RULE
 from indexer.pipeline import IndexReport
-from service.input_text import visible
+from service.input_text import QUESTION_MAX_CHARS, visible
 from service.retrieval import Filters as RetrievalFilters
 
-QUESTION_MAX_CHARS = 1000
-"""The longest question POST /ask and /ask/batch take, after surrounding whitespace is
-stripped (the eval's question files are held to it too: ``eval.questions``)."""
+# QUESTION_MAX_CHARS: the longest question POST /ask and /ask/batch take, after surrounding
+# whitespace is stripped (the eval's question files and the Python API are held to it too).
 Question = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=QUESTION_MAX_CHARS),

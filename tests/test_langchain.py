@@ -239,6 +239,20 @@ def test_http_retriever_names_a_dead_server():
         asyncio.run(retriever.ainvoke(CHILI))
 
 
+def test_http_retriever_says_a_silent_server_did_not_answer_in_time():
+    """The async call's timeout read "unreachable: ReadTimeout: ", naming no wait."""
+    with socket.socket() as server:  # connections queue in the backlog; none is answered
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        retriever = NewsqaHTTPRetriever(
+            url=f"http://127.0.0.1:{server.getsockname()[1]}", timeout=0.5
+        )
+        with pytest.raises(NewsqaHTTPError, match=r"unreachable: ReadTimeout: \S"):
+            retriever.invoke(CHILI)
+        with pytest.raises(NewsqaHTTPError, match=r"ReadTimeout: no reply within 0.5 s"):
+            asyncio.run(retriever.ainvoke(CHILI))
+
+
 def test_http_retriever_reports_the_status_of_a_refused_request(live_server):
     retriever = NewsqaHTTPRetriever(url=live_server, filters={"published_from": "not a date"})
     with pytest.raises(NewsqaHTTPError, match=r"/search answered HTTP 422: .*published_from"):

@@ -168,6 +168,14 @@ def test_arguments_are_checked_as_the_http_api_checks_them(index: Index) -> None
     for blank in ("", " \u200b "):
         with pytest.raises(ValueError, match="empty"):
             index.ask(blank)
+    # Over HTTP a question or query of more than 1,000 characters is a 422; here it was read.
+    long = " ".join(["Palembang"] * 101)
+    with pytest.raises(ValueError, match="1009 characters"):
+        index.search(long)
+    with pytest.raises(ValueError, match="at most 1000"):
+        index.ask(long)
+    with pytest.raises(ValueError, match="at most 1000"):
+        index.as_retriever().invoke(long)
 
 
 def test_a_closed_index_says_so(index: Index, settings) -> None:
