@@ -13,7 +13,7 @@ import pytest
 from indexer.documents import Article
 from indexer.store import current_generation
 from newsqa import Filters, Index
-from newsqa.errors import ArticleNotFoundError
+from newsqa.errors import ArticleNotFoundError, IndexNotFoundError
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus" / "articles.jsonl"
 
@@ -315,3 +315,10 @@ def test_as_retriever_follows_the_index_through_writes(index: Index) -> None:
     finally:
         index.delete(["halte-2025"])
     assert all(d.metadata["article_id"] != "halte-2025" for d in retriever.invoke(QUESTION))
+
+
+def test_opening_a_file_as_an_index_says_it_is_no_index(settings) -> None:
+    """The corpus file given as the index read "CorruptIndexError: cannot read
+    articles.jsonl/CURRENT: [Errno 20] Not a directory", as if an index had been damaged."""
+    with pytest.raises(IndexNotFoundError, match="is a file, not an index directory"):
+        Index.open(CORPUS, settings)

@@ -54,6 +54,11 @@ def current_generation(index_dir: Path) -> str | None:
         name = (index_dir / CURRENT).read_text().strip()
     except FileNotFoundError:
         return None
+    except NotADirectoryError as exc:  # a corpus file given as the index: it is no index
+        raise IndexNotFoundError(
+            f"{index_dir} is a file, not an index directory: build an index with "
+            f"`newsqa index CORPUS --index-dir DIR` and open DIR"
+        ) from exc
     except OSError as exc:
         raise CorruptIndexError(f"cannot read {index_dir / CURRENT}: {exc}") from exc
     if not name:
