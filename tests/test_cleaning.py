@@ -75,6 +75,23 @@ def test_cleaning_repaired_text_again_changes_nothing() -> None:
     assert clean_text(once) == once
 
 
+@pytest.mark.parametrize(
+    ("scraped", "meant"),
+    [
+        ("kafe\u00a0Ã© baru", "kafe é baru"),
+        ("berkata\u00a0â€œkami siapâ€\x9d.", "berkata “kami siap”."),
+        ("caf\u00adÃ© itu", "café itu"),
+    ],
+)
+def test_mojibake_beside_a_no_break_space_or_soft_hyphen_is_repaired(
+    scraped: str, meant: str
+) -> None:
+    # one ftfy pass left these unrepaired until the space was normalised: a second cleaning
+    # changed the text
+    assert clean_text(scraped) == meant
+    assert normalize_inline(scraped) == meant
+
+
 def test_invisible_characters_are_removed() -> None:
     assert clean_text("Pemi\u00adlu\u200b 2029\u2060 digelar.") == "Pemilu 2029 digelar."
 

@@ -382,6 +382,27 @@ def test_export_then_index_json_gives_the_same_articles(corpus_index, store, tmp
         again.close()
 
 
+def test_mojibake_beside_a_no_break_space_is_repaired_so_export_reads_back_unchanged(tmp_path):
+    # "&nbsp;" before a mojibake run kept ftfy from repairing it: the article showed "Ã©" and
+    # "â€œ", and its export, indexed again, came out repaired, a different text (updated).
+    corpus = tmp_path / "moj.jsonl"
+    record = {
+        "id": "moj-1",
+        "title": "Kafe\u00a0Ã© baru",
+        "text": "Sebuah kafe\u00a0Ã© baru dibuka. Dia berkata\u00a0â€œkami siapâ€\x9d melayani.",
+    }
+    corpus.write_text(json.dumps(record) + "\n", encoding="utf-8")
+    index_dir = tmp_path / "index"
+    assert _json(["index", str(corpus), "--index-dir", str(index_dir)])["added"] == 1
+    exported = tmp_path / "export.jsonl"
+    _invoke(["export", "--out", str(exported), "--index-dir", str(index_dir)])
+    (article,) = [json.loads(line) for line in exported.read_text(encoding="utf-8").splitlines()]
+    assert article["title"] == "Kafe é baru"
+    assert article["text"] == "Sebuah kafe é baru dibuka. Dia berkata “kami siap” melayani."
+    again = _json(["index", str(exported), "--index-dir", str(index_dir)])
+    assert (again["unchanged"], again["updated"], again["chunks"]) == (1, 0, 0)
+
+
 def _fields(article) -> tuple:  # type: ignore[no-untyped-def]
     return (
         article.text,
