@@ -17,7 +17,10 @@ MAX_DATE_LINE_CHARS = 40
 
 _DATEPARSER_LANGUAGES = ["id", "en"]
 _DATEPARSER_SETTINGS = {
-    "TIMEZONE": "Asia/Jakarta",
+    # WIB as a fixed offset, as ``JAKARTA`` for ISO dates: the zone "Asia/Jakarta" gave a date
+    # before 1964 its historical offset ("1 Januari 1960" +07:30, 1942-45 +09:00), which put a
+    # page's midnight on the day before in WIB, out of its own day's filter
+    "TIMEZONE": "+0700",
     "RETURN_AS_TIMEZONE_AWARE": True,
     "DATE_ORDER": "DMY",  # "25/11/2020" is day first in Indonesia
     # A publication date needs day, month and year: "Agustus" or "2020" alone is not one, and

@@ -20,6 +20,9 @@ WIB = timezone(timedelta(hours=7))
         ("2025-10-21T20:43:00+07:00", datetime(2025, 10, 21, 20, 43, tzinfo=WIB)),
         ("2020-11-25", datetime(2020, 11, 25, tzinfo=WIB)),
         ("Oct 21, 2025 8:43 PM", datetime(2025, 10, 21, 20, 43, tzinfo=WIB)),
+        # WIB whatever the year: Asia/Jakarta's history gave these +07:30 and +09:00
+        ("Jumat, 1 Januari 1960", datetime(1960, 1, 1, tzinfo=WIB)),
+        ("Jumat, 17 Agustus 1945 10:00", datetime(1945, 8, 17, 10, tzinfo=WIB)),
     ],
 )
 def test_parses_to_an_aware_datetime(value: str, expected: datetime) -> None:

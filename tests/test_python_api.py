@@ -322,3 +322,23 @@ def test_opening_a_file_as_an_index_says_it_is_no_index(settings) -> None:
     articles.jsonl/CURRENT: [Errno 20] Not a directory", as if an index had been damaged."""
     with pytest.raises(IndexNotFoundError, match="is a file, not an index directory"):
         Index.open(CORPUS, settings)
+
+
+def test_a_page_dated_before_1964_is_in_its_own_days_filter(tmp_path, settings) -> None:
+    """A dateline without an offset is WIB in every year: "1 Januari 1960" took Asia/Jakarta's
+    offset of the time, +07:30, so the page's midnight was 31 December 1959 in WIB, and the
+    filter for its own day left it out while the same date written ISO was found."""
+    page = tmp_path / "banjir-1960.txt"
+    page.write_text(
+        "Banjir Besar Melanda Palembang\nJumat, 1 Januari 1960\n\nBanjir besar merendam "
+        "ratusan rumah warga di tepi Sungai Musi, Palembang.\n",
+        encoding="utf-8",
+    )
+    with Index.build([page], tmp_path / "index", settings) as idx:
+        assert idx.article("banjir-1960").published == datetime.fromisoformat(
+            "1960-01-01T00:00:00+07:00"
+        )
+        day = {"published_from": "1960-01-01", "published_to": "1960-01-01"}
+        assert [h.article_id for h in idx.search("banjir Palembang", filters=day)] == [
+            "banjir-1960"
+        ]
