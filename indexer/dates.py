@@ -6,6 +6,7 @@ gives no offset is taken to be in Asia/Jakarta (WIB, +07:00), where the corpora 
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, time, timedelta, timezone
 
 import dateparser
@@ -30,6 +31,20 @@ _DATEPARSER_SETTINGS = {
     # a bare number is a figure far more often than a Unix timestamp.
     "PARSERS": ["custom-formats", "absolute-time"],
 }
+
+
+# A date written year first, in digits ("2025-13-01", "2025/04/31 10:00"): always year, month,
+# day. dateparser, given one that is no date, swapped month and day ("2025-13-01" became 13
+# January), so an impossible date was stored, and accepted by a write, as another day.
+_YEAR_FIRST = re.compile(r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?!\d)")
+
+
+def _is_day(year: int, month: int, day: int) -> bool:
+    try:
+        date(year, month, day)
+    except ValueError:
+        return False
+    return True
 
 
 def to_timestamp(value: datetime) -> float:
@@ -64,6 +79,9 @@ def parse_date(value: str | None) -> datetime | None:
     try:
         parsed: datetime | None = datetime.fromisoformat(text)
     except ValueError:
+        year_first = _YEAR_FIRST.match(text)
+        if year_first and not _is_day(*map(int, year_first.groups())):
+            return None
         parsed = dateparser.parse(
             text, languages=_DATEPARSER_LANGUAGES, settings=_DATEPARSER_SETTINGS
         )

@@ -51,6 +51,10 @@ def test_iso_offset_is_kept_not_converted() -> None:
         "kemarin",
         "3 hari lalu",
         "31/02/2020",
+        # year first is year, month, day: month 13 is no date, not 13 January or 12 December
+        "2025-13-01",
+        "2025-13-12T10:00:00",
+        "2025/13/01",
         # outside what Jakarta's clock can show: year 0 and year 10000 there
         "0001-01-01T00:00:00+08:00",
         "9999-12-31T23:59:59-12:00",

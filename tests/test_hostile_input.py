@@ -340,6 +340,8 @@ def test_every_id_that_can_be_written_can_be_read_updated_and_deleted(ids_client
         ("titel", "Pasar malam", "Extra inputs are not permitted"),  # a misspelt field
         ("published", "bukan tanggal", "not a date"),
         ("published", "2024-02-30", "not a date"),
+        # no month 13: it was stored as 13 January
+        ("published", "2025-13-01", "not a date"),
         # a "no date" placeholder from a +08:00 system: year 0 in Jakarta, a 500 before
         ("published", "0001-01-01T00:00:00+08:00", "not a date"),
         ("published", "9999-12-31T23:59:59-12:00", "not a date"),
