@@ -6,6 +6,7 @@ report says exactly which file and line was left out and why.
 
 from __future__ import annotations
 
+import codecs
 import json
 import logging
 import os
@@ -139,11 +140,25 @@ def _read_jsonl(path: Path) -> Iterator[Record]:
         yield SkippedRecord(str(path), None, _os_error_reason(error))
         return
     with handle:
+        if reason := _utf16_reason(handle.read(2)):
+            yield SkippedRecord(str(path), None, reason)
+            return
+        handle.seek(0)
         # Lines are decoded one by one so that one corrupt line costs one record, not the file.
         for number, raw in enumerate(handle, start=1):
             if not raw.strip():
                 continue
             yield _parse_jsonl_line(path, number, raw)
+
+
+def _utf16_reason(start: bytes) -> str | None:
+    """Why a file that starts with ``start`` cannot be read, if it is UTF-16 (its byte order
+    mark): a Windows tool's default (PowerShell's ``Out-File``). Read as UTF-8 its first line
+    was "invalid UTF-8 at byte 0" and every other line, each starting with a NUL byte,
+    "invalid JSON: Expecting value at column 1": a reason per line, none of them the cause."""
+    if start in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+        return "UTF-16 text, not UTF-8: save the file as UTF-8"
+    return None
 
 
 def _parse_jsonl_line(path: Path, number: int, raw: bytes) -> Record:
@@ -238,9 +253,13 @@ def _published(value: str | None, origin: str) -> datetime | None:
 
 def _read_text_file(path: Path) -> str | SkippedRecord:
     try:
-        return _read_bytes(path).decode("utf-8-sig")
+        content = _read_bytes(path)
     except OSError as error:
         return SkippedRecord(str(path), None, _os_error_reason(error))
+    if reason := _utf16_reason(content[:2]):
+        return SkippedRecord(str(path), None, reason)
+    try:
+        return content.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         return SkippedRecord(str(path), None, f"invalid UTF-8 at byte {error.start}")
 

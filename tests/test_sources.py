@@ -338,6 +338,26 @@ def test_text_page_with_invalid_utf8_is_skipped(tmp_path: Path) -> None:
     assert isinstance(record, SkippedRecord) and "invalid UTF-8" in record.reason
 
 
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be"])
+def test_a_utf16_file_is_one_skipped_record_naming_its_encoding(
+    tmp_path: Path, encoding: str
+) -> None:
+    # PowerShell's Out-File writes UTF-16: each of its lines was skipped for a reason that was
+    # not the cause ("invalid UTF-8 at byte 0", then "invalid JSON ... at column 1" per line)
+    lines = "".join(_jsonl_line(id=f"u{n}", text="Isi.").decode() for n in range(3))
+    bom = {"utf-16-le": "\ufeff", "utf-16-be": "\ufeff"}.get(encoding, "")
+    feed = tmp_path / "feed.jsonl"
+    feed.write_bytes((bom + lines).encode(encoding))
+    page = tmp_path / "halaman.txt"
+    page.write_bytes((bom + "Judul\nRabu, 25 November 2020\nIsi berita.\n").encode(encoding))
+    records = list(read_articles([feed, page]))
+    assert [(r.path, r.line, r.article_id) for r in records] == [
+        (str(feed), None, None),
+        (str(page), None, "halaman"),
+    ]
+    assert all(isinstance(r, SkippedRecord) and "UTF-16" in r.reason for r in records)
+
+
 # --- HTML pages ---------------------------------------------------------------------------------
 
 HTML_PAGE = """<!DOCTYPE html>
