@@ -767,9 +767,17 @@ _COUNT_NUMBERS = (
 _COUNT_WORDS = _COUNT_NUMBERS + r"|juta|ribu|miliar|ratus|puluh|belas|lebih"
 _COUNT_NOUN = re.compile(
     rf"(?:^|\s)(?:{_COUNT_NUMBERS})(?:\s+(?:{_COUNT_WORDS}))*"
-    rf"\s+(?!(?:{_COUNT_WORDS})\b)([^\W\d_]+)",
+    rf"\s+(?!(?:{_COUNT_WORDS})\b)([^\W\d_]+)(?:\s+([^\W\d_]+))?",
     _I,
 )
+# Words that count in units of the thing named after them: "157 unit Stasiun Pengisian"
+# counts charging stations, "54 titik Rest Area" rest areas, "tiga ekor sapi" cows.
+_CLASSIFIERS = frozenset(
+    analyze(w)[0] for w in "unit buah ekor biji butir lembar helai batang pucuk titik".split()
+)
+# The rest of a span's clause after it: where the noun a bare amount counts stands ("111 juta"
+# + " angkutan logistik yang ...").
+_CLAUSE_REST = re.compile(r"[^\n.!?;:,()]*")
 # A count and nothing else: a number and the one common noun it counts ("dua penghargaan",
 # "empat pelaku", "4 orang"). It says how many, not which: no item of a list question ("apa
 # saja", "which programs"), nor a name for a "who" question ("... menangkap empat pelaku").
@@ -809,20 +817,30 @@ def _question_terms(question: str) -> frozenset[str]:
     return frozenset(query_terms(question))
 
 
-def counted_thing(question: str, span: str) -> Literal["asked", "people", "other"] | None:
+def counted_thing(
+    question: str, span: str, after: str = ""
+) -> Literal["asked", "people", "other"] | None:
     """What the count ``span`` counts, against what the question counts: "asked" when the
     thing named after its number is one of the question's words or their Indonesian words,
     stemmed as BM25 has them ("31 provinsi" for "how many provinces"); "people" when both name
     people in other words ("152 penumpang" for "berapa orang yang tewas"); "other" when it
-    counts something else ("361 kabupaten"); None when it names no thing ("35,04 juta")."""
-    match = _COUNT_NOUN.search(span)
+    counts something else ("361 kabupaten"); None when it names no thing ("35,04 juta").
+
+    ``after``: the passage text that follows the span. The reader often ends a count at its
+    number ("111 juta" of "111 juta angkutan logistik"); the noun after it in the passage is
+    still what it counts, so "111 juta" is no answer to "how many charging stations". A
+    classifier ("157 unit Stasiun Pengisian") counts the noun after it."""
+    match = _COUNT_NOUN.search(span + _CLAUSE_REST.match(after).group())
     noun = analyze(match.group(1)) if match else []
     if not noun:
         return None
+    nouns = [noun[0]]
+    if noun[0] in _CLASSIFIERS and match and match.group(2):
+        nouns += analyze(match.group(2))[:1]
     terms = _question_terms(question)
-    if noun[0] in terms:
+    if not terms.isdisjoint(nouns):
         return "asked"
-    if noun[0] in _PEOPLE and not terms.isdisjoint(_PEOPLE):
+    if not _PEOPLE.isdisjoint(nouns) and not terms.isdisjoint(_PEOPLE):
         return "people"
     return "other"
 

@@ -538,18 +538,19 @@ def _the_thing_asked_first(
     the same spans, margin 1 gained less and 3 the same within one answer."""
     best = fitting[0].span.text
     if asked.unit == "count":
-        if counted_thing(question, best) != "other":
+        if counted_thing(question, best, _text_after(fitting[0])) != "other":
             return fitting
 
-        def names_it(span: str) -> bool:
-            return counted_thing(question, span) == "asked"
+        def names_it(r: _Read) -> bool:
+            return counted_thing(question, r.span.text, _text_after(r)) == "asked"
 
     elif asked.kind in ("other", "place") and asked.unit in (None, "role", "way"):
         thing = asked_thing(question)
         if not thing or mentions_thing(thing, best):
             return fitting
 
-        def names_it(span: str) -> bool:
+        def names_it(r: _Read) -> bool:
+            span = r.span.text
             return named_as_thing(thing, span) and best.casefold() not in span.casefold()
 
     else:
@@ -557,9 +558,14 @@ def _the_thing_asked_first(
     for r in fitting[1:]:
         if r.excess < fitting[0].excess - margin:
             break
-        if names_it(r.span.text):
+        if names_it(r):
             return [r, *(other for other in fitting if other is not r)]
     return fitting
+
+
+def _text_after(r: _Read) -> str:
+    """The passage text after the span ``r`` (what a count's number is followed by)."""
+    return r.chunk.text[r.span.end :]
 
 
 # What may stand between a count and the names of what it counts: "empat pelaku, yakni A, B".

@@ -20,7 +20,7 @@ from indexer.reader import WEIGHTS_PATH
 from indexer.reader.runtime import resolve
 from indexer.reader.spans import Span
 from indexer.store.segment import ChunkRecord
-from service.answer_types import question_type, span_fits
+from service.answer_types import counted_thing, question_type, span_fits
 from service.news_layout import continues_enumeration, opens_enumeration
 from service.reader_answer import (
     ReaderAnswerBuilder,
@@ -448,16 +448,38 @@ def test_a_count_of_the_thing_asked_comes_before_a_count_of_another():
     where the next sentence gave the provinces: within the margin, the count of what is asked
     comes first; beyond it, or when the best span names no thing, the reader's order stays."""
     text = (
-        "Partisipasi tinggi tercatat di 361 kabupaten. Di pilgub, 31 provinsi masuk kategori itu."
+        "Pemilih tercatat 35,04 juta. Partisipasi tinggi tercatat di 361 kabupaten. "
+        "Di pilgub, 31 provinsi masuk kategori itu."
     )
     question = "In the governor elections, how many provinces were in that category?"
     asked = question_type(question)
     regencies, provinces, bare = _reads(
-        text, ("361 kabupaten", 3.0), ("31 provinsi", 1.5), ("361", 3.0)
+        text, ("361 kabupaten", 3.0), ("31 provinsi", 1.5), ("35,04 juta", 3.0)
     )
     assert _the_thing_asked_first(question, asked, [regencies, provinces], 2.0)[0] is provinces
     assert _the_thing_asked_first(question, asked, [regencies, provinces], 1.0)[0] is regencies
     assert _the_thing_asked_first(question, asked, [bare, provinces], 2.0)[0] is bare
+
+
+def test_a_count_cut_at_its_number_counts_the_noun_after_it_in_the_passage():
+    """The reader ends a count at its number ("111 juta" of "111 juta angkutan logistik"):
+    before, a span naming no noun kept its place, and "how many charging stations" was
+    answered with the count of logistics vehicles. The noun after the span in the passage is
+    what it counts; after a classifier ("157 unit Stasiun Pengisian") the noun after that."""
+    text = (
+        "Jasa Marga menyediakan 157 unit Stasiun Pengisian Kendaraan Listrik Umum (SPKLU) di 54 "
+        "titik Rest Area. Sepanjang 2025 Jasa Marga melayani lebih dari 111 juta angkutan "
+        "logistik yang melintas di jalan tol."
+    )
+    question = "How many charging stations does Jasa Marga have?"
+    asked = question_type(question)
+    assert asked.unit == "count"
+    vehicles, stations = _reads(text, ("111 juta", 2.8), ("157 unit", 1.3))
+    assert _the_thing_asked_first(question, asked, [vehicles, stations], 2.0)[0] is stations
+    points = _reads(text, ("54", 2.9))[0]  # "54 titik Rest Area" counts rest areas
+    rest_areas = "How many rest areas have charging stations?"
+    assert counted_thing(rest_areas, "54", text[points.span.end :]) == "asked"
+    assert counted_thing(question, "54", text[points.span.end :]) == "other"
 
 
 def test_a_which_question_is_answered_by_a_name_of_the_thing_it_asks_for():
