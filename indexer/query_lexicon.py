@@ -47,7 +47,7 @@ def english_lexicon() -> dict[str, tuple[str, ...]]:
     return _lexicon()[0]
 
 
-def _base_forms(word: str) -> list[str]:
+def base_forms(word: str) -> list[str]:
     """The word and what it may be an inflection of: "cities" -> "city", "cried" -> "cry",
     "sterilised" -> "sterilise", "freezing" -> "freeze". Tried in this order; the lexicon
     decides."""
@@ -67,36 +67,43 @@ def _base_forms(word: str) -> list[str]:
     return forms
 
 
-def indonesian_terms(question: str, own: Collection[str] | None = None) -> list[str]:
-    """BM25 terms (``analyze``d) of the Indonesian words for the question's English words and
-    phrases, longest phrase first, and of the loanword spellings of the words the lexicon
-    lacks (``indexer.cognates``); each term once, none the question already has (``own``: its
-    terms, when the caller has them)."""
+def english_phrases(question: str) -> list[tuple[str, tuple[str, ...] | None]]:
+    """The question's English words and lexicon phrases, longest phrase first ("charging
+    stations" is one), each with its Indonesian words, or None for a word the lexicon lacks."""
     entries, longest = _lexicon()
     words = _WORD.findall(question.lower())
-    own = set(analyze(question) if own is None else own)
-    found: list[str] = []
+    phrases: list[tuple[str, tuple[str, ...] | None]] = []
     i = 0
     while i < len(words):
         for n in range(min(longest, len(words) - i), 0, -1):
             head, last = words[i : i + n - 1], words[i + n - 1]
             hit = next(
-                (entries[k] for f in _base_forms(last) if (k := " ".join([*head, f])) in entries),
+                (entries[k] for f in base_forms(last) if (k := " ".join([*head, f])) in entries),
                 None,
             )
             if hit is not None:
-                _add_new(analyze(" ".join(hit)), own, found)
+                phrases.append((" ".join(words[i : i + n]), hit))
                 i += n
                 break
         else:
-            # a word the lexicon lacks: its spelling as a loanword ("catalyst" -> "katalis")
-            if words[i] not in STOPWORDS:
-                _add_new(
-                    analyze(" ".join(loanword_spellings(words[i], _base_forms(words[i])))),
-                    own,
-                    found,
-                )
+            phrases.append((words[i], None))
             i += 1
+    return phrases
+
+
+def indonesian_terms(question: str, own: Collection[str] | None = None) -> list[str]:
+    """BM25 terms (``analyze``d) of the Indonesian words for the question's English words and
+    phrases, longest phrase first, and of the loanword spellings of the words the lexicon
+    lacks (``indexer.cognates``); each term once, none the question already has (``own``: its
+    terms, when the caller has them)."""
+    own = set(analyze(question) if own is None else own)
+    found: list[str] = []
+    for phrase, hit in english_phrases(question):
+        if hit is not None:
+            _add_new(analyze(" ".join(hit)), own, found)
+        elif phrase not in STOPWORDS:
+            # a word the lexicon lacks: its spelling as a loanword ("catalyst" -> "katalis")
+            _add_new(analyze(" ".join(loanword_spellings(phrase, base_forms(phrase)))), own, found)
     return found
 
 

@@ -16,7 +16,15 @@ from functools import lru_cache
 from typing import Literal
 
 from indexer.analyzer import STOPWORDS, analyze
-from indexer.query_lexicon import english_lexicon, indonesian_terms, query_terms
+from indexer.cognates import loanword_spellings
+from indexer.language import question_language, text_language
+from indexer.query_lexicon import (
+    base_forms,
+    english_lexicon,
+    english_phrases,
+    indonesian_terms,
+    query_terms,
+)
 from indexer.reader.code_switch import LEXICON
 from service.place_names import indonesian_place_names
 
@@ -387,9 +395,59 @@ def says_all_of(question: str, sentence: str) -> bool:
     one of its Indonesian words ("president" as "presiden")? What a yes/no question is
     answered by: the sentence that says what it asks about, for the reader to judge."""
     said = set(analyze(sentence))
+    # "Will Purbaya prepare ...?" holds no word question_language counts as English
+    english = bool(_EN_YES_NO.match(question)) or question_language(question) == "en"
+    if english and text_language([sentence]) != "en":
+        return _says_english_all_of(question, sentence, said)
     for word in _WORDS.findall(question):
         own = analyze(word)
         if own and own[0] not in said and said.isdisjoint(indonesian_terms(word)):
+            return False
+    return True
+
+
+# English words that say nothing an Indonesian sentence must say: auxiliaries, pronouns,
+# determiners, prepositions and adverbs of time or degree. The analyzer keeps most of them
+# (BM25 over English articles wants them), and the lexicon has no Indonesian word for them, so
+# "Has ... ?", "Will ... ?" or "... along the toll road" could never be said in Indonesian.
+_ENGLISH_FUNCTION_WORDS = frozenset(
+    "has have had having will would can could should shall may might must am are were being "
+    "been it its they their them he she his her we our you your i me my any all some there here "
+    "also still already again ever yet just even only really very much many more most such so "
+    "over under between through into onto upon during against along across among around near "
+    "within without toward towards since until while than then both each every either neither "
+    "another other same if but because although though whether".split()
+)
+
+
+def _says_english_all_of(question: str, sentence: str, said: set[str]) -> bool:
+    """``says_all_of`` for an English question and an Indonesian sentence, phrase by phrase
+    as the query lexicon reads the question ("charging stations" is "SPKLU", not "charging"
+    as "dakwa" and "stations"). A phrase is said as itself (an inflection too: "rest areas" as
+    "Rest Area"), as one of its lexicon words, as a sentence word the reader's Indonesian ->
+    English lexicon gives it for ("ditangkap" -> "arrested"), or as its loanword spelling.
+    Function words are not asked for (``_ENGLISH_FUNCTION_WORDS``): before, "Has ... ?" and
+    "... along the toll road corridor?" abstained over the sentence that says so."""
+    in_english = {
+        form
+        for w in _WORDS.findall(sentence)
+        for english in LEXICON.get(w.casefold(), "").split()
+        for form in base_forms(english)
+    }
+    for phrase, indonesian in english_phrases(question):
+        words = [w for w in phrase.split() if analyze(w) and w not in _ENGLISH_FUNCTION_WORDS]
+        if not words:
+            continue  # "did", "the", "has", "along"
+        if all(
+            not in_english.isdisjoint(base_forms(w))
+            or any(t in said for f in base_forms(w) for t in analyze(f))
+            for w in words
+        ):
+            continue
+        if indonesian is not None and not said.isdisjoint(analyze(" ".join(indonesian))):
+            continue
+        spelled = loanword_spellings(phrase, base_forms(phrase)) if indonesian is None else []
+        if said.isdisjoint(analyze(" ".join(spelled))):
             return False
     return True
 

@@ -550,6 +550,28 @@ def test_an_english_yes_no_question_with_a_common_verb_finds_its_sentence() -> N
     assert not says_all_of("Did Nikita Mirzani laugh in court?", sentence)
 
 
+def test_an_english_yes_no_question_is_read_phrase_by_phrase_without_its_function_words() -> None:
+    """English yes/no questions abstained over the sentence that says what they ask: "Has",
+    "Will", "along" have no Indonesian word, so no sentence could say them; "charging" was
+    read alone ("dakwa", to charge with a crime) rather than in "charging stations" (SPKLU);
+    "areas" was not "Area"; and a word only the reader's Indonesian -> English lexicon knows
+    ("pelukis" -> "painter") was never found. A content word no sentence says still
+    abstains."""
+    trees = "Jasa Marga melakukan penanaman pohon di sekitar koridor jalan tol."
+    assert says_all_of("Has Jasa Marga planted trees along the toll road corridor?", trees)
+    stations = (
+        "Jasa Marga menyediakan 157 unit Stasiun Pengisian Kendaraan Listrik Umum (SPKLU) di 54 "
+        "titik Rest Area."
+    )
+    assert says_all_of("Did Jasa Marga provide charging stations at rest areas?", stations)
+    painter = "Seorang pelukis asal Bali memperoleh penghargaan itu."
+    assert says_all_of("Did a painter from Bali obtain the award?", painter)
+    system = "Purbaya sudah menyiapkan sistem teknologi yang canggih."
+    assert says_all_of("Will Purbaya prepare a sophisticated technology system?", system)
+    assert not says_all_of("Will Jasa Marga sell the toll road corridor?", trees)
+    assert not says_all_of("Did a painter from Java obtain the award?", painter)
+
+
 def test_a_question_for_a_named_person_is_not_answered_by_a_body_or_an_office() -> None:
     """Asked for people by name or by what they are, a span naming no one is no answer: an
     institution first, or an office with the place it is held for. Titles before a name
