@@ -88,9 +88,15 @@ _MEASURES = (
     r"hectares?|percent|per cent|degrees?|miles?|dollars?|rupiah|megawatts?|MW|funds?|"
     r"assets?|loss(es)?|money|budget|" + _TIME_UNITS + r")\b"
 )
+# Up to three words before the counted noun ("how many EV charging stations"), none a verb
+# or a preposition of the clause ("how many were killed in clashes" counts nothing named).
+_MODIFIER = (
+    r"(?!(?:are|were|is|was|do|does|did|has|have|had|will|would|can|could|of|in|on|at|the|"
+    r"from|for|to|by|with|that|who|which)\b)[^\W\d_]+ "
+)
 _COUNTED = (
-    r"\bhow many (?!([^\W\d_]+ )?" + _MEASURES + r")"
-    r"([^\W\d_]+ )?([^\W\d_]{3,}s|people|children|men|women)\b|"
+    r"\bhow many (?!(" + _MODIFIER + r"){0,3}" + _MEASURES + r")"
+    r"(" + _MODIFIER + r"){0,3}([^\W\d_]{3,}s|people|children|men|women)\b|"
     r"\bberapa(kah)? (jumlah |banyak(nya)? )?(orang|warga|korban|penduduk|anak|siswa|"
     r"mahasiswa|pasien|peserta|pengunjung|penonton|pemain|atlet|personel|karyawan|pekerja|"
     r"guru|keluarga|kepala keluarga|rumah|desa|negara|kota|sekolah|unit|buah|medali|gol|"
@@ -875,6 +881,24 @@ def _question_terms(question: str) -> frozenset[str]:
     return frozenset(query_terms(question))
 
 
+_HOW_MANY = re.compile(
+    r"\bhow many ((?:" + _MODIFIER + r"){0,3}?(?:[^\W\d_]{3,}s|people|children|men|women))\b",
+    _I,
+)
+
+
+@lru_cache(maxsize=256)
+def _counted_terms(question: str, terms: frozenset[str]) -> frozenset[str]:
+    """The stemmed words, with their Indonesian words, of what "how many X" counts ("how many
+    public EV charging stations ... at its rest areas" counts "stasiun", "SPKLU", not "rest
+    area"); ``terms``, all the question's, when it names no X so (Indonesian questions)."""
+    how_many = _HOW_MANY.search(question)
+    if not how_many:
+        return terms
+    thing = how_many.group(1)
+    return frozenset(analyze(thing)) | frozenset(indonesian_terms(thing))
+
+
 def counted_thing(
     question: str, span: str, after: str = ""
 ) -> Literal["asked", "people", "other"] | None:
@@ -896,7 +920,7 @@ def counted_thing(
     if noun[0] in _CLASSIFIERS and match and match.group(2):
         nouns += analyze(match.group(2))[:1]
     terms = _question_terms(question)
-    if not terms.isdisjoint(nouns):
+    if not _counted_terms(question, terms).isdisjoint(nouns):
         return "asked"
     if not _PEOPLE.isdisjoint(nouns) and not terms.isdisjoint(_PEOPLE):
         return "people"

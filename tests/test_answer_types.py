@@ -599,3 +599,17 @@ def test_a_question_for_a_named_person_is_not_answered_by_a_body_or_an_office() 
         assert not names_a_person(span), span
     assert not names_a_person("Bogor", before="saat menerima penghargaan mewakili Bupati ")
     assert names_a_person("Rudy Susmanto", before="Bupati Bogor ")
+
+
+def test_how_many_with_several_words_before_its_noun_counts_that_noun() -> None:
+    """ "How many EV charging stations ..." was no count question (one word at most stood
+    between "how many" and the noun), so "lebih dari 111 juta" (logistics vehicles) answered
+    it; and a question naming another thing later ("... at its rest areas") took "54 titik
+    Rest Area" for the thing asked. The thing counted is the noun phrase after "how many"."""
+    question = "How many public EV charging stations has Jasa Marga set up at its rest areas?"
+    assert question_type(question).unit == "count"
+    assert question_type("How many EV charging stations has Jasa Marga provided?").unit == "count"
+    assert question_type("How many were killed in the clashes?").unit is None
+    assert counted_thing(question, "157 unit", " Stasiun Pengisian Kendaraan Listrik") == "asked"
+    assert counted_thing(question, "54 titik", " Rest Area, pengolahan sampah") == "other"
+    assert counted_thing("How many rest areas have SPKLU?", "54 titik", " Rest Area") == "asked"
