@@ -250,3 +250,27 @@ def test_facqa_retrieval_through_milvus_matches_faiss(
     )
     assert abs(figures["milvus"][0] - figures["faiss"][0]) <= 0.01
     assert abs(figures["milvus"][1] - figures["faiss"][1]) <= 0.01
+
+
+def test_a_lost_collection_is_refused_by_readers_and_refilled_by_the_next_index(
+    tmp_path, embedder, on_milvus
+):
+    """A collection dropped (or lost with the server's data) under a committed index: a reader
+    opened afterwards made an empty one in its place and answered every search 200 with no
+    dense hits, and `newsqa index` with nothing changed left it empty. Now the reader refuses
+    it, naming the collection, and the next index run uploads the rows again."""
+    from indexer.dense import milvus as milvus_module
+
+    records = [json.loads(line) for line in (CORPUS_DIR / "articles.jsonl").open()][:4]
+    index_dir = tmp_path / "index"
+    source = write_jsonl(tmp_path / "a.jsonl", records)
+    build_index([source], index_dir, embedder, dense=on_milvus)
+    collection = collection_of(index_dir, on_milvus)
+    collection.drop()
+    # a fresh process: no client of this collection cached
+    milvus_module._collections.pop((collection.uri, collection.collection))
+    with pytest.raises(VectorStoreError, match=f"no collection {collection.collection}"):
+        IndexStore.open(index_dir, dense=on_milvus)
+    assert not collection.client.has_collection(collection.collection)
+    build_index([source], index_dir, embedder, dense=on_milvus)  # nothing changed
+    assert_mirrors(index_dir, on_milvus)

@@ -36,8 +36,11 @@ class DenseConfig:
         return self.kind == "milvus"
 
 
-def milvus_collection(config: DenseConfig, collection: str, dimension: int) -> MilvusVectorStore:
-    """The (process-wide) client of ``collection`` on the configured Milvus server."""
+def milvus_collection(
+    config: DenseConfig, collection: str, dimension: int, create: bool = True
+) -> MilvusVectorStore:
+    """The (process-wide) client of ``collection`` on the configured Milvus server; only a
+    writer (``create=True``) makes a missing one."""
     from indexer.dense.milvus import open_collection
 
     return open_collection(
@@ -46,6 +49,7 @@ def milvus_collection(config: DenseConfig, collection: str, dimension: int) -> M
         dimension,
         config.milvus_index_type,
         config.milvus_timeout,
+        create=create,
     )
 
 
@@ -69,7 +73,7 @@ def open_backend(
 
     assert live is not None and row_keys is not None, "Milvus needs live rows and their keys"
     return MilvusBackend(
-        milvus_collection(config, collection, dimension),
+        milvus_collection(config, collection, dimension, create=False),
         row_keys(),
         live,
         dimension,

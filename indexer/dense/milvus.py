@@ -19,7 +19,7 @@ from dataclasses import asdict
 import numpy as np
 
 from indexer.dense.base import ChunkColumns, ChunkSource, MetadataFilter, pad_rows
-from indexer.dense.milvus_client import MAX_K, MilvusVectorStore
+from indexer.dense.milvus_client import MAX_K, MilvusVectorStore, MissingCollectionError
 from newsqa.errors import VectorStoreError
 
 _collections: dict[tuple[str, str], MilvusVectorStore] = {}
@@ -37,9 +37,17 @@ def milvus_errors(uri: str, what: str) -> Iterator[None]:
 
 
 def open_collection(
-    uri: str, collection: str, dimension: int, index_type: str, timeout: float
+    uri: str,
+    collection: str,
+    dimension: int,
+    index_type: str,
+    timeout: float,
+    create: bool = True,
 ) -> MilvusVectorStore:
-    """One client per collection and process (a reload or a writer reuses it)."""
+    """One client per collection and process (a reload or a writer reuses it). Only a writer
+    creates a missing collection (and fills it: its commit re-syncs); a reader (``create=False``)
+    gets ``VectorStoreError``: the collection its generation names was dropped or the server's
+    data lost, and an empty one made in its place would silently drop every dense hit."""
     try:
         import pymilvus  # noqa: F401
     except ImportError as exc:
@@ -50,9 +58,21 @@ def open_collection(
     store = _collections.get(key)
     if store is None:
         with milvus_errors(uri, f"open collection {collection}"):
-            store = MilvusVectorStore(
-                uri, collection, dimension, index_type, timeout, read_consistency="Bounded"
-            )
+            try:
+                store = MilvusVectorStore(
+                    uri,
+                    collection,
+                    dimension,
+                    index_type,
+                    timeout,
+                    read_consistency="Bounded",
+                    create=create,
+                )
+            except MissingCollectionError:
+                raise VectorStoreError(
+                    f"Milvus at {uri} has no collection {collection}: run `newsqa index` with "
+                    "NEWSQA_VECTOR_STORE=milvus to upload the index again"
+                ) from None
         _collections[key] = store
     return store
 

@@ -52,6 +52,10 @@ MAX_K = 16_384
 """Milvus's largest ``limit`` (topk) for one search."""
 
 
+class MissingCollectionError(LookupError):
+    """The collection asked for with ``create=False`` is not on the server."""
+
+
 class _NoMvccWarning(logging.Filter):
     """pymilvus 3's query iterator asks the server for a session timestamp that Milvus 2.3
     does not return, warns, and uses the client's clock instead (same machine: as strong)."""
@@ -125,7 +129,10 @@ class MilvusVectorStore:
         index_type: str = "FLAT",
         timeout: float | None = 60.0,
         read_consistency: str = "Strong",
+        create: bool = True,
     ) -> None:
+        """``create=False`` refuses a collection that does not exist (``MissingCollectionError``)
+        instead of creating it empty: a reader must not stand in an empty copy for lost rows."""
         from pymilvus import MilvusClient
 
         if index_type not in INDEX_TYPES:
@@ -139,11 +146,17 @@ class MilvusVectorStore:
         # a service reads with "Bounded": the writer's barrier (``count``) already waited.
         self.read_consistency = read_consistency
         self.client = MilvusClient(uri=uri, timeout=timeout)
+        self.created = False
+        """True when this client made the collection (it was missing)."""
         if self.client.has_collection(collection):
             self._check_existing()
             self.client.load_collection(collection)
-        else:
+        elif create:
             self._create()
+            self.created = True
+        else:
+            self.client.close()
+            raise MissingCollectionError(f"collection {collection} does not exist")
 
     # -- schema -------------------------------------------------------------------------
 

@@ -135,9 +135,14 @@ class IndexWriter:
             base is not None and base.milvus_generation != base.generation
         )
         try:
-            return open_mirror(dense, collection, dimension)
+            mirror = open_mirror(dense, collection, dimension)
+            # A collection made just now (dropped, or the server's data lost) holds none of the
+            # committed rows: even a commit that changes nothing must upload them again.
+            if mirror.store.created and base is not None and base.chunks:
+                self._milvus_drifted |= mirror.count() != base.chunks
         except VectorStoreError as exc:
             raise IndexWriteError(f"{exc}; the committed index is unchanged") from exc
+        return mirror
 
     def __enter__(self) -> IndexWriter:
         return self
