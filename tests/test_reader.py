@@ -41,7 +41,14 @@ from indexer.reader.runtime import (
     resolve,
 )
 from indexer.reader.scoring import token_f1
-from indexer.reader.spans import Reader, encode_pairs, trim_span
+from indexer.reader.spans import (
+    MAX_WINDOWS,
+    MAX_WORD_CHARS,
+    Readable,
+    Reader,
+    encode_pairs,
+    trim_span,
+)
 from indexer.reader.train import NewsData, train
 from indexer.sentences import sentence_windows
 
@@ -475,6 +482,43 @@ def test_trim_span_cuts_at_a_stray_bracket_with_none_near():
     text = "rata-rata naik 5 persen) dan harga " + "x " * 40 + "(tahun lalu"
     start, end = trim_span(text, text.index("persen"), text.index(" x"))
     assert text[start:end] == "dan harga"
+
+
+def test_readable_leaves_out_over_long_words_and_maps_back_exactly():
+    text = "a " + "x" * 150 + " b, c\n" + "y" * (MAX_WORD_CHARS + 1) + " " + "z" * MAX_WORD_CHARS
+    read = Readable.of(text)
+    assert read.text == "a  b, c\n " + "z" * MAX_WORD_CHARS
+    for i, ch in enumerate(read.text):
+        if not ch.isspace():
+            assert text[read.start(i)] == ch and text[read.end(i + 1) - 1] == ch
+    assert Readable.of("x" * 200) == Readable("", (0,), (200,))
+    assert Readable.of("Wali kota Palembang").text == "Wali kota Palembang"
+
+
+def test_an_over_long_word_is_not_read_and_the_work_stays_bounded(encoder_dir):
+    """One 50,000-character "word" (a data URI, a table scraped without spaces) is one word
+    but about 17,000 tokens: it was read in 70 windows, each of its 20 spans per window widened
+    to the whole word one character at a time, and POST /ask over a 200,000-character one had
+    not answered after minutes, at 8 GB. Now it is left out of what the reader reads, and no
+    passage is read in more than ``MAX_WINDOWS`` windows (words just under the limit)."""
+    reader = Reader.from_files(encoder_dir, WEIGHTS_PATH)
+    answer = " Wali kota Palembang adalah Harnojoyo. Ia menerima penghargaan."
+    blob = "data:image/png;base64," + "iVBORw0KGgo" * 4500
+    under = " ".join(f"{i:03d}" + "Ab1" * ((MAX_WORD_CHARS - 3) // 3) for i in range(300))
+    texts = ["x" * 50_000 + answer, "Kota" + answer + " " + blob + " akhir.", under]
+    results = reader.read("Siapa wali kota Palembang?", texts, top_k=5)
+    assert reader.last_timings_ms["windows"] <= 2 + MAX_WINDOWS
+    assert results[0][0].text == results[1][0].text == "Harnojoyo"
+    for text, spans in zip(texts, results):
+        for span in spans:
+            assert text[span.start : span.end] == span.text
+            assert max(len(w) for w in span.text.split()) <= MAX_WORD_CHARS
+    # within a character range (a list's second item) of a passage with a word left out
+    (inside,) = reader.read_pairs(
+        ["Siapa wali kota Palembang?"], [texts[0]], within=[(50_000, len(texts[0]))]
+    )
+    assert inside and all(50_000 <= s.start and s.end <= len(texts[0]) for s in inside)
+    assert texts[0][inside[0].start : inside[0].end] == inside[0].text == "Harnojoyo"
 
 
 def test_shipped_weights_answer_facqa_valid(encoder_dir, facqa):

@@ -11,10 +11,17 @@ the threshold tuned on held-out training questions (``Reader.no_answer_threshold
 
 Offsets come from the fast tokenizer's offset mapping: ``passage[span.start:span.end] ==
 span.text`` always, after whitespace and stray punctuation are trimmed from the ends.
+
+The work per passage is bounded by tokens, not words: a "word" over ``MAX_WORD_CHARS``
+characters (a base64 data URI, a scraped table or URL run together) is not read, and a passage
+is read in at most ``MAX_WINDOWS`` windows. A 200,000-character word is one word but some
+67,000 tokens: it was read in 270 windows, each of their spans widened to the whole word
+character by character, and POST /ask had not answered after minutes, at 8 GB.
 """
 
 from __future__ import annotations
 
+import bisect
 import json
 import re
 import threading
@@ -43,6 +50,13 @@ DEFAULT_STRIDE = 128
 MAX_QUESTION_TOKENS = 64
 MAX_ANSWER_TOKENS = 30
 WINDOW_CANDIDATES = 20
+MAX_WORD_CHARS = 100
+"""A longer run of non-space characters is left out of what the reader reads (no answer can
+lie in it): the longest word of detik-2025 is an 80-character URL, of the FacQA passages 30."""
+MAX_WINDOWS = 8
+"""Windows read per passage at most (about 2,000 passage tokens): the passages the service reads
+have at most 250 words (a chunk) and take one to three windows."""
+_LONG_WORD = re.compile(rf"\S{{{MAX_WORD_CHARS + 1},}}")
 
 # Trimmed from a span's ends. '?' and '!' stay (titles end with them), a leading '-' stays (a
 # negative number); brackets and quotes go only when unbalanced inside the span.
@@ -186,6 +200,47 @@ def _balance(text: str, start: int, end: int, reach: int = 60) -> tuple[int, int
             o = text.rfind('"', max(0, start - reach), start)
             start = o if o >= 0 and "\n" not in text[o:start] else start + q + 1
     return start, end
+
+
+@dataclass(frozen=True)
+class Readable:
+    """What the reader reads of a passage: the passage without its over-long words
+    (``MAX_WORD_CHARS``), and the way back to the passage's offsets."""
+
+    text: str
+    cuts: tuple[int, ...] = ()
+    """Where in ``text`` each left-out word was, in order."""
+    removed: tuple[int, ...] = ()
+    """Characters left out up to and including each cut."""
+
+    @classmethod
+    def of(cls, passage: str) -> Readable:
+        if len(passage) <= MAX_WORD_CHARS or not _LONG_WORD.search(passage):
+            return cls(passage)
+        parts: list[str] = []
+        cuts: list[int] = []
+        removed: list[int] = []
+        at = gone = 0
+        for m in _LONG_WORD.finditer(passage):
+            parts.append(passage[at : m.start()])
+            gone += m.end() - m.start()
+            cuts.append(m.start() - (gone - (m.end() - m.start())))
+            removed.append(gone)
+            at = m.end()
+        parts.append(passage[at:])
+        return cls("".join(parts), tuple(cuts), tuple(removed))
+
+    def start(self, i: int) -> int:
+        """The passage offset of the character at ``i`` of ``text`` (one after a left-out
+        word stands after it)."""
+        k = bisect.bisect_right(self.cuts, i)
+        return i + (self.removed[k - 1] if k else 0)
+
+    def end(self, i: int) -> int:
+        """The passage offset of the end ``i`` of ``text`` (an end at a left-out word stands
+        before it)."""
+        k = bisect.bisect_left(self.cuts, i)
+        return i + (self.removed[k - 1] if k else 0)
 
 
 def cut_question(tokenizer, question: str, max_tokens: int = MAX_QUESTION_TOKENS) -> str:
@@ -342,13 +397,18 @@ class Reader:
         if not passages:
             return []
         started = time.perf_counter()
-        enc = self.encode(questions, passages)
-        n, length = len(enc["input_ids"]), len(enc["input_ids"][0])
-        ids = torch.tensor(enc["input_ids"], dtype=torch.long)
-        mask = torch.tensor(enc["attention_mask"], dtype=torch.long)
-        ctx = context_mask(enc, n, length)
+        readable = [Readable.of(p) for p in passages]
+        enc = self.encode(questions, [r.text for r in readable])
+        length = len(enc["input_ids"][0])
+        ctx = context_mask(enc, len(enc["input_ids"]), length)
         if within is not None:
-            _restrict(ctx, enc, within)
+            _restrict(ctx, enc, within, readable)
+        sample_of = enc["overflow_to_sample_mapping"]
+        kept = _first_windows(sample_of, MAX_WINDOWS)
+        n, ctx, sample_of = len(kept), ctx[kept], [sample_of[w] for w in kept]
+        ids = torch.tensor([enc["input_ids"][w] for w in kept], dtype=torch.long)
+        mask = torch.tensor([enc["attention_mask"][w] for w in kept], dtype=torch.long)
+        window_offsets = [enc["offset_mapping"][w] for w in kept]
         tokenized = time.perf_counter()
         start_logits, end_logits = on_openmp_thread(
             forward_by_length, self.forward, ids, mask, self.length_fill
@@ -358,17 +418,20 @@ class Reader:
         top_scores, top_index = _best_spans(start_logits, end_logits, ctx, max_answer_tokens)
         results: list[dict[tuple[int, int], float]] = [{} for _ in passages]
         no_answer = [float("inf")] * len(passages)
-        sample_of = enc["overflow_to_sample_mapping"]
         for w in range(n):
             p = sample_of[w]
-            text = passages[p]
+            text, read = passages[p], readable[p]
             no_answer[p] = min(no_answer[p], null[w])
-            offsets = enc["offset_mapping"][w]
+            offsets = window_offsets[w]
             for score, index in zip(top_scores[w].tolist(), top_index[w].tolist()):
                 if score == float("-inf"):
                     break
                 s_tok, e_tok = divmod(index, length)
-                start, end = trim_span(text, offsets[s_tok][0], offsets[e_tok][1])
+                s_read, e_read = offsets[s_tok][0], offsets[e_tok][1]
+                start, end = read.start(s_read), read.end(e_read)
+                if end - start != e_read - s_read:  # across a word left out: not read whole
+                    continue
+                start, end = trim_span(text, start, end)
                 if start >= end:
                     continue
                 key = (start, end)
@@ -399,14 +462,34 @@ class Reader:
             return encode_pairs(self.tokenizer, questions, passages, self.max_length, self.stride)
 
 
-def _restrict(ctx: torch.Tensor, encoding, within: Sequence[tuple[int, int] | None]) -> None:
+def _restrict(
+    ctx: torch.Tensor,
+    encoding,
+    within: Sequence[tuple[int, int] | None],
+    readable: Sequence[Readable],
+) -> None:
     """Keep in ``ctx`` only the passage tokens inside each pair's character range."""
     for w, p in enumerate(encoding["overflow_to_sample_mapping"]):
         if within[p] is None:
             continue
         lo, hi = within[p]
+        read = readable[p]
         offsets = encoding["offset_mapping"][w]
-        ctx[w, : len(offsets)] &= torch.tensor([lo <= s and e <= hi for s, e in offsets])
+        ctx[w, : len(offsets)] &= torch.tensor(
+            [lo <= read.start(s) and read.end(e) <= hi for s, e in offsets]
+        )
+
+
+def _first_windows(sample_of: Sequence[int], most: int) -> list[int]:
+    """The windows to read: each passage's first ``most`` (the tokenizer gives a passage's
+    windows in order)."""
+    seen: dict[int, int] = {}
+    kept = []
+    for w, p in enumerate(sample_of):
+        seen[p] = seen.get(p, 0) + 1
+        if seen[p] <= most:
+            kept.append(w)
+    return kept
 
 
 def _best_spans(
