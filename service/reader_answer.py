@@ -61,7 +61,7 @@ from indexer.embedder import resolve_model
 from indexer.language import question_language, text_language
 from indexer.reader import WEIGHTS_PATH
 from indexer.reader.runtime import SAME_THRESHOLDS, check_export, resolve
-from indexer.reader.spans import Reader, Span, weights_problem
+from indexer.reader.spans import LONG_WORD, Reader, Span, weights_problem
 from indexer.sentences import sentence_windows, split_sentences
 from indexer.store import ChunkRecord
 from newsqa.errors import ReaderNotFoundError
@@ -792,4 +792,25 @@ def _sentence_around(chunk: ChunkRecord, start: int, end: int) -> tuple[int, int
     inside = [(s, e) for s, e in bounds if s < end and start < e]
     if not inside:  # the span sits in whitespace between sentences: quote the span itself
         return start, end
-    return inside[0][0], max(inside[-1][1], end)
+    return _clear_of_long_words(chunk, inside[0][0], max(inside[-1][1], end), start, end)
+
+
+def _clear_of_long_words(
+    chunk: ChunkRecord, first: int, last: int, start: int, end: int
+) -> tuple[int, int]:
+    """The quote ``first:last`` narrowed around the answer ``start:end`` to stop short of the
+    over-long words the reader does not read (``LONG_WORD``): a base64 image or a table scraped
+    without spaces has no sentence end, and the one answer "Cik Ujang" was quoted in a 200 KB
+    "sentence"."""
+    base, text = chunk.char_start, chunk.text
+    for word in LONG_WORD.finditer(text, first - base, last - base):
+        if base + word.end() <= start:
+            first = base + word.end()
+        elif base + word.start() >= end:
+            last = base + word.start()
+            break
+    while first < start and text[first - base].isspace():
+        first += 1
+    while last > end and text[last - base - 1].isspace():
+        last -= 1
+    return first, last

@@ -327,6 +327,24 @@ def test_a_question_for_several_people_gets_each_of_them(builder):
         ]
 
 
+def test_a_quote_stops_short_of_an_over_long_word(builder):
+    """A sentence holding a base64 image (no sentence end inside it) was quoted whole: the
+    answer "Cik Ujang" came with a 200 KB citation. The quote stops at the long word, and still
+    slices the article exactly."""
+    blob = "data:image/png;base64," + "iVBORw0KGgo" * 2000
+    text = (
+        f"Pemkab Lahat menggelar rapat, Senin (3/11/2025). Foto: {blob} Bupati Lahat adalah Cik "
+        f"Ujang. {blob} Rapat dihadiri kepala dinas."
+    )
+    hits = [ArticleHit("lahat", 1.0, [Passage(_chunk("lahat", text))])]
+    answer = builder.answer("Siapa bupati Lahat?", hits)
+    assert [s.text for s in answer.short_answers] == ["Cik Ujang"]
+    (citation,) = answer.citations
+    assert citation.quote == "Bupati Lahat adalah Cik Ujang."
+    assert text[citation.char_start : citation.char_end] == citation.quote
+    assert len(answer.answer) < 200
+
+
 def test_the_people_a_passage_lists_are_the_answer_not_one_named_near_them(builder):
     """The defendants listed in one sentence, the next opening with a capital ("Dua di
     antaranya"), their lawyer named further down ("Kuasa hukum terdakwa, ..."), whom the reader

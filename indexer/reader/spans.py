@@ -56,7 +56,8 @@ lie in it): the longest word of detik-2025 is an 80-character URL, of the FacQA 
 MAX_WINDOWS = 8
 """Windows read per passage at most (about 2,000 passage tokens): the passages the service reads
 have at most 250 words (a chunk) and take one to three windows."""
-_LONG_WORD = re.compile(rf"\S{{{MAX_WORD_CHARS + 1},}}")
+LONG_WORD = re.compile(rf"\S{{{MAX_WORD_CHARS + 1},}}")
+"""A run of non-space characters longer than ``MAX_WORD_CHARS``."""
 
 # Trimmed from a span's ends. '?' and '!' stay (titles end with them), a leading '-' stays (a
 # negative number); brackets and quotes go only when unbalanced inside the span.
@@ -215,13 +216,13 @@ class Readable:
 
     @classmethod
     def of(cls, passage: str) -> Readable:
-        if len(passage) <= MAX_WORD_CHARS or not _LONG_WORD.search(passage):
+        if len(passage) <= MAX_WORD_CHARS or not LONG_WORD.search(passage):
             return cls(passage)
         parts: list[str] = []
         cuts: list[int] = []
         removed: list[int] = []
         at = gone = 0
-        for m in _LONG_WORD.finditer(passage):
+        for m in LONG_WORD.finditer(passage):
             parts.append(passage[at : m.start()])
             gone += m.end() - m.start()
             cuts.append(m.start() - (gone - (m.end() - m.start())))
