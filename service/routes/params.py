@@ -97,6 +97,12 @@ def _is_list(annotation: object) -> bool:
     return origin in (list, tuple, set, frozenset)
 
 
+UNKNOWN_LISTED = 20
+"""The unknown query parameters a 422 names one by one; the rest are counted. Each error
+repeats what the route takes (about 200 bytes): a 50 KB query string of 9,000 one-letter
+names got a 1.8 MB answer that took half a second of CPU to build."""
+
+
 async def known_query_only(request: Request) -> None:
     """A 422 naming each query parameter the route does not take, and each that takes one
     value but was given several. FastAPI ignores both, the first entirely and the second but
@@ -109,17 +115,24 @@ async def known_query_only(request: Request) -> None:
     unknown = sorted(set(request.query_params) - set(known))
     if unknown:
         takes = ", ".join(sorted(known)) or "none"
-        raise RequestValidationError(
-            [
+        errors: list[dict[str, object]] = [
+            {
+                "type": "extra_forbidden",
+                "loc": ("query", name),
+                "msg": f"Unknown query parameter; this endpoint takes: {takes}",
+                "input": request.query_params[name],
+            }
+            for name in unknown[:UNKNOWN_LISTED]
+        ]
+        if len(unknown) > UNKNOWN_LISTED:
+            errors.append(
                 {
                     "type": "extra_forbidden",
-                    "loc": ("query", name),
-                    "msg": f"Unknown query parameter; this endpoint takes: {takes}",
-                    "input": request.query_params[name],
+                    "loc": ("query",),
+                    "msg": f"{len(unknown) - UNKNOWN_LISTED} more unknown query parameters",
                 }
-                for name in unknown
-            ]
-        )
+            )
+        raise RequestValidationError(errors)
     repeated = sorted(
         name
         for name, several in known.items()
