@@ -40,10 +40,11 @@ from collections.abc import Callable, Iterable, Sequence
 import anyio
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from newsqa.settings import Settings
@@ -393,6 +394,21 @@ def _validation_response(errors: Sequence[object]) -> JSONResponse:
     return JSONResponse(status_code=422, content={"detail": _json_safe(jsonable_encoder(safe))})
 
 
+async def body_error_handler(request: Request, exc: HTTPException) -> Response:
+    """FastAPI's 400 for a body ``json.loads`` could not take, naming why where it can: valid
+    JSON nested deeper than the parser recurses (``[[[...]]]`` a thousand deep, 2 KB) or a
+    number longer than Python reads (4,300 digits) got only "There was an error parsing the
+    body", which names nothing a client could fix."""
+    if exc.status_code == 400 and isinstance(exc.__cause__, RecursionError):
+        return JSONResponse({"detail": "request body nests too deeply to read"}, 400)
+    if exc.status_code == 400 and isinstance(exc.__cause__, ValueError):
+        # "Exceeds the limit (4300 digits) for integer string conversion: ...; use
+        # sys.set_int_max_str_digits()": the advice after ";" is for the server's code
+        why = str(exc.__cause__).split(";", 1)[0]
+        return JSONResponse({"detail": f"request body could not be read: {why}"}, 400)
+    return await http_exception_handler(request, exc)
+
+
 # What the limits and the input checks answer, added to the OpenAPI document of every
 # operation that can get them (the generated schema knows nothing of middleware).
 ERROR_SCHEMA = {
@@ -439,6 +455,7 @@ def install(app: FastAPI, settings: Settings) -> None:
     token (before any body byte is read), then the body (read before taking an in-flight slot,
     so a slow upload holds none), then in flight."""
     app.add_exception_handler(RequestValidationError, validation_error_handler)
+    app.add_exception_handler(HTTPException, body_error_handler)
     if settings.max_in_flight > 0 or settings.max_in_flight_per_client > 0:
         app.add_middleware(
             InFlightLimit,

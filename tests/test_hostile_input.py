@@ -57,6 +57,9 @@ def _detail(response: httpx.Response) -> str:
         (json.dumps({"question": f" {ZERO_WIDTH}\u202e\t"}).encode(), 422, ["question", "empty"]),
         (json.dumps({"question": "a" * 10_000}).encode(), 422, ["question", "1000"]),
         (json.dumps({"question": "ok", "pad": "x" * 2_000_000}).encode(), 413, ["1048576"]),
+        # valid JSON the parser cannot take: a vague "error parsing the body" named neither
+        (b'{"question": "ok", "filters": ' + b"[" * 5000 + b"]" * 5000 + b"}", 400, ["nests"]),
+        (b'{"question": "ok", "k": ' + b"9" * 5000 + b"}", 400, ["4300 digits"]),
     ],
 )
 def test_bad_ask_bodies_get_4xx_naming_the_problem(client, body, status, words):
