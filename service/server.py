@@ -179,6 +179,14 @@ def guarded_protocol(
 
         def data_received(self, data: bytes) -> None:
             waiting = not _in_progress(self)
+            # Headers that end in this very read are counted before the parser sees them:
+            # counted only while still incomplete, a request read whole (100 KB of headers
+            # sent at once, up to the read size) was served, and a request line over 64 KiB
+            # got httptools' plain-text 400 instead of this 431.
+            end = data.find(b"\r\n\r\n") if waiting else -1
+            if end >= 0 and self.header_bytes + end + 4 > max_header_bytes:
+                self._headers_too_large()
+                return
             super().data_received(data)
             if _in_progress(self):  # the headers of a request are complete
                 self._cancel_header_timer()
