@@ -21,7 +21,7 @@ from typing import Annotated
 import typer
 
 from eval.questions import load_questions
-from eval.tune_fusion import cross_validate, mrr_per_question, write_report
+from eval.tune_fusion import check_folds, cross_validate, mrr_per_question, write_report
 from indexer.event_time import question_times
 from newsqa.settings import get_settings
 from service.index_open import open_embedder, open_store
@@ -52,6 +52,7 @@ def main(
     embedder = open_embedder(settings)
     as_of = store.newest_day
     dated = [q for q in load_questions(questions) if question_times(q.question, as_of)]
+    check_folds(len(dated), folds, seed)
     vectors = embedder.embed_queries([q.question for q in dated])
     scores: dict[str, list[float]] = {}
     for key, (event, published) in zip(GRID_KEYS, GRID):

@@ -10,7 +10,14 @@ import pytest
 import typer
 
 from eval.questions import load_questions
-from eval.tune_fusion import cross_validate, fold_parts, main, mrr_per_question, parse_grid
+from eval.tune_fusion import (
+    check_folds,
+    cross_validate,
+    fold_parts,
+    main,
+    mrr_per_question,
+    parse_grid,
+)
 from indexer.language import question_language
 from service.retrieval import FusionWeights, HybridRetriever
 
@@ -36,6 +43,21 @@ def test_an_articles_questions_stay_in_one_fold() -> None:
         assert len(holding) == 1, article
     # without groups every question is its own: the folds are as even as they can be
     assert sorted(len(part) for part in fold_parts(40, 5, 13)) == [8] * 5
+
+
+def test_a_fold_count_that_cannot_cross_validate_is_an_error_naming_it() -> None:
+    # 0 folds was a ZeroDivisionError, a negative count a cv MRR@10 of 0.0 with no fold, one
+    # fold chose its setting on no question, and more folds than articles had empty folds
+    groups = [f"article-{i % 7}" for i in range(40)]
+    for folds in (0, -2, 1, 8):
+        with pytest.raises(ValueError, match=rf"--folds {folds}: .* 2 to 7 folds"):
+            fold_parts(40, folds, 13, groups)
+        with pytest.raises(ValueError, match=rf"--folds {folds}: .* 2 to 7 folds"):
+            cross_validate({"shipped": [0.5] * 40}, folds, 13, groups)
+    with pytest.raises(typer.BadParameter, match=r"--folds 30: .* 2 to 26 folds .*26 questions"):
+        check_folds(26, 30, 13)
+    assert len(fold_parts(40, 7, 13, groups)) == 7
+    check_folds(26, 26, 13)
 
 
 def test_a_grid_names_real_weights_and_numbers() -> None:
