@@ -32,6 +32,7 @@ from eval.metrics import mrr_at
 from eval.questions import ReferenceQuestion, load_questions
 from eval.runner import canonical_relevant, story_of
 from indexer.language import question_language
+from indexer.store import IndexStore
 from newsqa.settings import get_settings
 from service.index_open import open_embedder, open_store
 from service.retrieval import FusionWeights, HybridRetriever
@@ -125,6 +126,36 @@ def mrr_per_question(
     ]
 
 
+def rankable(
+    store: IndexStore, questions: list[ReferenceQuestion], index: Path, what: str
+) -> tuple[list[ReferenceQuestion], int]:
+    """The questions a ranking can score, and how many were left out for relevant ids of
+    which the index has none (``canonical_relevant``).
+
+    Such a question scores MRR@10 0.0 under every setting, so it only lowered every figure: a
+    question file of another corpus scored 0.0 everywhere, each fold "picking" the first
+    setting, and tune_time counted the unanswerable questions too. Unanswerable questions and
+    those without relevant ids are not ranked. ``what`` names the questions in the error when
+    none is left."""
+    asked, unknown = [], 0
+    for q in questions:
+        if not (q.answerable and q.relevant):
+            continue
+        if not canonical_relevant(store, q.relevant):
+            unknown += 1
+            continue
+        asked.append(q)
+    if not asked:
+        known = f"; none of their relevant ids is an article of {index}" if unknown else ""
+        raise typer.BadParameter(f"no {what} with relevant articles{known}")
+    if unknown:
+        typer.echo(
+            f"{unknown} question(s) left out: none of their relevant ids is an article of {index}",
+            err=True,
+        )
+    return asked, unknown
+
+
 def write_report(out: Path, about: dict, scores: dict[str, list[float]], cv: dict) -> None:
     """``about`` the run, each setting's MRR@10 over all questions, then the cross-validation;
     to ``out`` (JSON) and stdout."""
@@ -151,14 +182,17 @@ def main(
     settings = get_settings().model_copy(update={"index_dir": index})
     store = open_store(settings)
     embedder = open_embedder(settings)
-    asked = [
-        q
-        for path in questions
-        for q in load_questions(path)
-        if q.answerable and q.relevant and language in ("all", question_language(q.question))
-    ]
-    if not asked:
-        raise typer.BadParameter(f"no answerable questions ({language}) with relevant articles")
+    asked, unknown = rankable(
+        store,
+        [
+            q
+            for path in questions
+            for q in load_questions(path)
+            if language in ("all", question_language(q.question))
+        ],
+        index,
+        f"answerable questions ({language})",
+    )
     groups = [min(q.relevant) for q in asked]
     check_folds(len(asked), folds, seed, groups)
     vectors = embedder.embed_queries([q.question for q in asked])
@@ -170,6 +204,7 @@ def main(
         retriever = HybridRetriever(store, embedder, weights=weights)
         scores[key] = mrr_per_question(retriever, asked, vectors)
     about = {"questions": [str(p) for p in questions], "language": language, "count": len(asked)}
+    about["unknown_relevant"] = unknown
     cv = cross_validate(scores, folds, seed, groups)
     write_report(out, about, scores, cv)
 

@@ -3,9 +3,11 @@ k-fold cross-validation on training questions.
 
 Only questions that name a time are ranked differently by these weights
 (``indexer.event_time.question_times``); the others keep their rank whatever the weights, so
-only the dated ones are retrieved, once per candidate pair. Each fold picks the pair with the
+only the dated ones are retrieved, once per candidate pair (those answerable, with a relevant
+article the index has: ``eval.tune_fusion.rankable``). Each fold picks the pair with the
 best MRR@10 on the other folds and is scored with it; the report gives every pair's MRR@10
-over all dated questions, the cross-validated MRR@10 and the pair each fold picked.
+over all dated questions, the cross-validated MRR@10, the pair each fold picked and how many
+questions were left out for relevant ids the index does not have (``unknown_relevant``).
 
     python -m eval.tune_time --index ../facqa-idx \
         --questions ../shared/data/eval/facqa-train.jsonl --out var/tune-time.json
@@ -21,7 +23,13 @@ from typing import Annotated
 import typer
 
 from eval.questions import load_questions
-from eval.tune_fusion import check_folds, cross_validate, mrr_per_question, write_report
+from eval.tune_fusion import (
+    check_folds,
+    cross_validate,
+    mrr_per_question,
+    rankable,
+    write_report,
+)
 from indexer.event_time import question_times
 from newsqa.settings import get_settings
 from service.index_open import open_embedder, open_store
@@ -51,7 +59,12 @@ def main(
     store = open_store(settings)
     embedder = open_embedder(settings)
     as_of = store.newest_day
-    dated = [q for q in load_questions(questions) if question_times(q.question, as_of)]
+    dated, unknown = rankable(
+        store,
+        [q for q in load_questions(questions) if question_times(q.question, as_of)],
+        index,
+        "answerable questions naming a time",
+    )
     check_folds(len(dated), folds, seed)
     vectors = embedder.embed_queries([q.question for q in dated])
     scores: dict[str, list[float]] = {}
@@ -60,7 +73,11 @@ def main(
             store, embedder, weights=FusionWeights(event=event, published=published)
         )
         scores[key] = mrr_per_question(retriever, dated, vectors)
-    about = {"questions": str(questions), "dated_questions": len(dated)}
+    about = {
+        "questions": str(questions),
+        "dated_questions": len(dated),
+        "unknown_relevant": unknown,
+    }
     write_report(out, about, scores, cross_validate(scores, folds, seed))
 
 

@@ -18,6 +18,7 @@ from eval.tune_fusion import (
     mrr_per_question,
     parse_grid,
 )
+from indexer.event_time import question_times
 from indexer.language import question_language
 from service.retrieval import FusionWeights, HybridRetriever
 
@@ -112,3 +113,58 @@ def test_no_question_left_is_an_error(corpus_index: Path, tmp_path: Path) -> Non
             grid=["headline=0.5"],
             out=tmp_path / "out.json",
         )
+
+
+def test_questions_the_index_cannot_score_are_left_out_and_counted(
+    corpus_index: Path, store, embedder, tmp_path: Path
+) -> None:
+    # a question whose relevant ids the index lacks scored 0.0 under every setting: a file of
+    # another corpus reported MRR@10 0.0 everywhere and each fold "picked" the first setting
+    foreign = tmp_path / "foreign.jsonl"
+    foreign.write_text(
+        json.dumps({"id": "f1", "question": "Siapa juara 2020?", "relevant": ["facqa-x1"]})
+        + "\n"
+        + json.dumps({"id": "f2", "question": "Where was it held?", "relevant": ["facqa-x2"]})
+    )
+    with pytest.raises(typer.BadParameter, match="none of their relevant ids is an article of"):
+        main(index=corpus_index, questions=[foreign], grid=["headline=0.5"], out=tmp_path / "x")
+    out = tmp_path / "mixed.json"
+    main(index=corpus_index, questions=[CORPUS_QUESTIONS, foreign], grid=["headline=0.5"], out=out)
+    report = json.loads(out.read_text())
+    known = [q for q in load_questions(CORPUS_QUESTIONS) if q.answerable and q.relevant]
+    assert report["count"] == len(known) and report["unknown_relevant"] == 2
+    shipped = mrr_per_question(HybridRetriever(store, embedder, weights=FusionWeights()), known)
+    assert report["mrr@10"]["headline=0.5"] == round(sum(shipped) / len(shipped), 4)
+
+
+def test_tune_time_scores_only_dated_questions_it_can_rank(
+    corpus_index: Path, store, tmp_path: Path
+) -> None:
+    from eval.tune_time import main as tune_time
+
+    dated = [
+        q
+        for q in load_questions(CORPUS_QUESTIONS)
+        if question_times(q.question, store.newest_day) and q.answerable and q.relevant
+    ]
+    lines = CORPUS_QUESTIONS.read_text().splitlines()
+    questions = tmp_path / "dated.jsonl"
+    extra = [
+        {"id": "f1", "question": "Siapa juara lomba pada 2020?", "relevant": ["facqa-x1"]},
+        {"id": "u1", "question": "Siapa juara lomba pada 2021?", "answerable": False},
+    ]
+    questions.write_text("\n".join([*lines, *map(json.dumps, extra)]) + "\n")
+    out = tmp_path / "time.json"
+    tune_time(index=corpus_index, questions=questions, out=out)
+    report = json.loads(out.read_text())
+    # the unanswerable and the unknown-article question used to be scored 0.0 under every pair
+    assert report["dated_questions"] == len(dated) > 10
+    assert report["unknown_relevant"] == 1
+    foreign = tmp_path / "foreign.jsonl"
+    foreign.write_text(json.dumps(extra[0]) + "\n")
+    with pytest.raises(typer.BadParameter, match="none of their relevant ids is an article of"):
+        tune_time(index=corpus_index, questions=foreign, out=out)
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")  # a ZeroDivisionError before
+    with pytest.raises(typer.BadParameter, match="no answerable questions naming a time"):
+        tune_time(index=corpus_index, questions=empty, out=out)
