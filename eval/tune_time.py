@@ -4,10 +4,11 @@ k-fold cross-validation on training questions.
 Only questions that name a time are ranked differently by these weights
 (``indexer.event_time.question_times``); the others keep their rank whatever the weights, so
 only the dated ones are retrieved, once per candidate pair (those answerable, with a relevant
-article the index has: ``eval.tune_fusion.rankable``). Each fold picks the pair with the
-best MRR@10 on the other folds and is scored with it; the report gives every pair's MRR@10
-over all dated questions, the cross-validated MRR@10, the pair each fold picked and how many
-questions were left out for relevant ids the index does not have (``unknown_relevant``).
+article the index has: ``eval.tune_fusion.rankable``). Each fold (whole stories: a story's
+questions all in one fold) picks the pair with the best MRR@10 on the other folds and is scored
+with it; the report gives every pair's MRR@10 over all dated questions, the cross-validated
+MRR@10, the pair each fold picked and how many questions were left out for relevant ids the
+index does not have (``unknown_relevant``).
 
     python -m eval.tune_time --index ../facqa-idx \
         --questions ../shared/data/eval/facqa-train.jsonl --out var/tune-time.json
@@ -26,6 +27,7 @@ from eval.questions import load_questions
 from eval.tune_fusion import (
     check_folds,
     cross_validate,
+    held_out_groups,
     mrr_per_question,
     rankable,
     write_report,
@@ -65,7 +67,8 @@ def main(
         index,
         "answerable questions naming a time",
     )
-    check_folds(len(dated), folds, seed)
+    groups = held_out_groups(store, dated)
+    check_folds(len(dated), folds, seed, groups)
     vectors = embedder.embed_queries([q.question for q in dated])
     scores: dict[str, list[float]] = {}
     for key, (event, published) in zip(GRID_KEYS, GRID):
@@ -78,7 +81,7 @@ def main(
         "dated_questions": len(dated),
         "unknown_relevant": unknown,
     }
-    write_report(out, about, scores, cross_validate(scores, folds, seed))
+    write_report(out, about, scores, cross_validate(scores, folds, seed, groups))
 
 
 if __name__ == "__main__":

@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 import typer
 
-from eval.questions import load_questions
+from eval.questions import ReferenceQuestion, load_questions
 from eval.tune_fusion import (
     check_folds,
     cross_validate,
     fold_parts,
+    held_out_groups,
     main,
     mrr_per_question,
     parse_grid,
@@ -138,8 +139,9 @@ def test_questions_the_index_cannot_score_are_left_out_and_counted(
 
 
 def test_tune_time_scores_only_dated_questions_it_can_rank(
-    corpus_index: Path, store, tmp_path: Path
+    corpus_index: Path, store, embedder, tmp_path: Path
 ) -> None:
+    from eval.tune_time import GRID, GRID_KEYS
     from eval.tune_time import main as tune_time
 
     dated = [
@@ -160,6 +162,15 @@ def test_tune_time_scores_only_dated_questions_it_can_rank(
     # the unanswerable and the unknown-article question used to be scored 0.0 under every pair
     assert report["dated_questions"] == len(dated) > 10
     assert report["unknown_relevant"] == 1
+    # the folds hold out whole stories (corpus.jsonl asks several questions of one article)
+    scores = {
+        key: mrr_per_question(
+            HybridRetriever(store, embedder, weights=FusionWeights(event=e, published=p)), dated
+        )
+        for key, (e, p) in zip(GRID_KEYS, GRID)
+    }
+    held_out = cross_validate(scores, 5, 13, held_out_groups(store, dated))
+    assert {k: report[k] for k in held_out} == held_out
     foreign = tmp_path / "foreign.jsonl"
     foreign.write_text(json.dumps(extra[0]) + "\n")
     with pytest.raises(typer.BadParameter, match="none of their relevant ids is an article of"):
@@ -168,3 +179,33 @@ def test_tune_time_scores_only_dated_questions_it_can_rank(
     empty.write_text("")  # a ZeroDivisionError before
     with pytest.raises(typer.BadParameter, match="no answerable questions naming a time"):
         tune_time(index=corpus_index, questions=empty, out=out)
+
+
+def test_a_storys_questions_are_held_out_together(
+    shared_dir: Path, settings, embedder, dense, tmp_path: Path
+) -> None:
+    from indexer.pipeline import build_index
+    from service.index_open import open_store
+
+    # a detik-2025 article (read from ../shared) and a copy of it republished with a dateline:
+    # one story; grouped by raw id its questions fell into different folds
+    with open(shared_dir / "data" / "news" / "detik-2025.jsonl", encoding="utf-8") as f:
+        rows = {r["id"]: r for r in map(json.loads, f) if r["id"] in ("detik-0145", "detik-0056")}
+    copy = {**rows["detik-0145"], "id": "kabar-0145", "url": "https://kabar.example/0145"}
+    copy["text"] = "JAKARTA, KABARKITA.ID - " + copy["text"]
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text("\n".join(json.dumps(r) for r in [*rows.values(), copy]) + "\n")
+    build_index([corpus], tmp_path / "idx", embedder, dense=dense)
+    store = open_store(settings, tmp_path / "idx")
+    try:
+        asked = [
+            ReferenceQuestion("a", "Rupiah?", frozenset({"detik-0145"})),
+            ReferenceQuestion("b", "Rupiah hari ini?", frozenset({"kabar-0145"})),
+            ReferenceQuestion("c", "Apa?", frozenset({"detik-0056"})),
+        ]
+        groups = held_out_groups(store, asked)
+    finally:
+        store.close()
+    assert groups[0] == groups[1] != groups[2]
+    parts = fold_parts(3, 2, 13, groups)
+    assert sorted(map(sorted, parts)) == [[0, 1], [2]]
