@@ -33,7 +33,8 @@ from eval.questions import ReferenceQuestion, load_questions
 from eval.runner import canonical_relevant, story_of
 from indexer.language import question_language
 from indexer.store import IndexStore
-from newsqa.settings import get_settings
+from newsqa.errors import NewsqaError
+from newsqa.settings import Settings, get_settings
 from service.index_open import open_embedder, open_store
 from service.retrieval import FusionWeights, HybridRetriever
 
@@ -126,6 +127,35 @@ def mrr_per_question(
     ]
 
 
+def read_questions(paths: list[Path]) -> list[ReferenceQuestion]:
+    """Every file's questions, pooled; a missing or malformed file (``load_questions``: file
+    and line) is a usage error naming it instead of a traceback, and so is a question id that
+    two files share (the pool would rank that question twice)."""
+    pooled: dict[str, Path] = {}
+    out = []
+    for path in paths:
+        try:
+            read = load_questions(path)
+        except OSError as exc:
+            raise typer.BadParameter(f"{path}: {exc.strerror or exc}") from None
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from None
+        for q in read:
+            if (first := pooled.setdefault(q.id, path)) != path:
+                raise typer.BadParameter(f"{path}: question id {q.id!r} is also in {first}")
+        out += read
+    return out
+
+
+def open_index(settings: Settings, index: Path) -> IndexStore:
+    """``--index`` opened as the service opens it; a missing or foreign index is a usage error
+    naming it (``IndexNotFoundError`` was a traceback)."""
+    try:
+        return open_store(settings, index)
+    except NewsqaError as exc:
+        raise typer.BadParameter(f"--index: {exc}") from None
+
+
 def rankable(
     store: IndexStore, questions: list[ReferenceQuestion], index: Path, what: str
 ) -> tuple[list[ReferenceQuestion], int]:
@@ -188,17 +218,13 @@ def main(
     seed: int = 13,
 ) -> None:
     axes = parse_grid(grid)
+    read = read_questions(questions)
     settings = get_settings().model_copy(update={"index_dir": index})
-    store = open_store(settings)
+    store = open_index(settings, index)
     embedder = open_embedder(settings)
     asked, unknown = rankable(
         store,
-        [
-            q
-            for path in questions
-            for q in load_questions(path)
-            if language in ("all", question_language(q.question))
-        ],
+        [q for q in read if language in ("all", question_language(q.question))],
         index,
         f"answerable questions ({language})",
     )

@@ -23,18 +23,19 @@ from typing import Annotated
 
 import typer
 
-from eval.questions import load_questions
 from eval.tune_fusion import (
     check_folds,
     cross_validate,
     held_out_groups,
     mrr_per_question,
+    open_index,
     rankable,
+    read_questions,
     write_report,
 )
 from indexer.event_time import question_times
 from newsqa.settings import get_settings
-from service.index_open import open_embedder, open_store
+from service.index_open import open_embedder
 from service.retrieval import FusionWeights, HybridRetriever
 
 # (event, published); (0.03, 0.015) is the shipped pair
@@ -57,13 +58,14 @@ def main(
     folds: int = 5,
     seed: int = 13,
 ) -> None:
+    read = read_questions([questions])
     settings = get_settings().model_copy(update={"index_dir": index})
-    store = open_store(settings)
+    store = open_index(settings, index)
     embedder = open_embedder(settings)
     as_of = store.newest_day
     dated, unknown = rankable(
         store,
-        [q for q in load_questions(questions) if question_times(q.question, as_of)],
+        [q for q in read if question_times(q.question, as_of)],
         index,
         "answerable questions naming a time",
     )

@@ -209,3 +209,31 @@ def test_a_storys_questions_are_held_out_together(
     assert groups[0] == groups[1] != groups[2]
     parts = fold_parts(3, 2, 13, groups)
     assert sorted(map(sorted, parts)) == [[0, 1], [2]]
+
+
+def test_a_bad_question_file_or_index_is_a_usage_error_naming_it(
+    corpus_index: Path, tmp_path: Path
+) -> None:
+    from eval.tune_time import main as tune_time
+
+    out = tmp_path / "out.json"
+    malformed = tmp_path / "malformed.jsonl"
+    malformed.write_text('{"id": "a", "question": "Apa?"}\n{"id": "b", "question": \n')
+    twice = tmp_path / "twice.jsonl"
+    twice.write_text('{"id": "a", "question": "Siapa?", "relevant": ["nq-001"]}\n')
+    first = tmp_path / "first.jsonl"
+    first.write_text('{"id": "a", "question": "Apa?", "relevant": ["nq-001"]}\n')
+    # each was a traceback (FileNotFoundError, ValueError, IndexNotFoundError) or, for an id
+    # in two files, that question ranked twice
+    cases = [
+        ([tmp_path / "missing.jsonl"], corpus_index, "missing.jsonl: No such file"),
+        ([malformed], corpus_index, "malformed.jsonl:2: not a reference question"),
+        ([first, twice], corpus_index, "twice.jsonl: question id 'a' is also in .*first.jsonl"),
+        ([first], tmp_path / "no-index", "--index: no index in"),
+    ]
+    for files, index, message in cases:
+        with pytest.raises(typer.BadParameter, match=message):
+            main(index=index, questions=files, grid=["headline=0.5"], out=out)
+        if len(files) == 1:
+            with pytest.raises(typer.BadParameter, match=message):
+                tune_time(index=index, questions=files[0], out=out)
