@@ -44,6 +44,7 @@ from indexer.reader.examples import in_english
 from indexer.reader.provenance import sha256_file
 from indexer.reader.runtime import resolve
 from indexer.store import IndexStore
+from newsqa.errors import NewsqaError
 from newsqa.settings import Settings, get_settings
 from service.index_open import open_embedder, open_store
 from service.reader_answer import (
@@ -126,11 +127,47 @@ def _share(margins: list[float], threshold: float, above: bool) -> float:
     return sum((m > threshold) == above for m in margins) / len(margins) if margins else 0.0
 
 
+def named(items: list[str], option: str) -> dict[str, str]:
+    """``["facqa=DIR"]`` -> ``{"facqa": "DIR"}``; an item without ``NAME=`` or a name given
+    twice is a usage error naming the option (``dict()`` raised "dictionary update sequence
+    element #0 has length 1" and a repeated name silently kept the last)."""
+    out: dict[str, str] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name or not value:
+            raise typer.BadParameter(f"{option} {item!r}: must be NAME=VALUE")
+        if name in out:
+            raise typer.BadParameter(f"{option}: {name!r} given twice")
+        out[name] = value
+    return out
+
+
+def check_arguments(
+    stores: dict[str, str], files: dict[str, str], english: list[str]
+) -> dict[str, list[ReferenceQuestion]]:
+    """Every question set's file read and its corpus named, before the reader is loaded: a
+    set without ``--index`` was a KeyError after the sets before it had been read, a missing
+    or malformed file a traceback, and an ``--english`` name of no set was ignored."""
+    if missing := sorted(set(files) - set(stores)):
+        raise typer.BadParameter(f"--questions {missing[0]}=...: no --index {missing[0]}=DIR")
+    if unknown := sorted(set(english) - set(files)):
+        raise typer.BadParameter(f"--english {unknown[0]}: no --questions {unknown[0]}=FILE")
+    read = {}
+    for name, path in files.items():
+        try:
+            read[name] = load_questions(Path(path))
+        except OSError as exc:
+            raise typer.BadParameter(f"--questions {name}={path}: {exc.strerror or exc}") from None
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from None
+    return read
+
+
 def main(
     index: Annotated[list[str], typer.Option(help="NAME=INDEX_DIR, one per corpus.")],
     questions: Annotated[list[str], typer.Option(help="NAME=FILE: questions over corpus NAME.")],
-    sample: Annotated[int, typer.Option(help="Questions per file at most (seeded).")] = 600,
-    k: int = 5,
+    sample: Annotated[int, typer.Option(min=1, help="Questions per file at most (seeded).")] = 600,
+    k: Annotated[int, typer.Option(min=1)] = 5,
     min_questions: int = 20,
     answer_weight: Annotated[
         float, typer.Option(help="What a wrong abstention costs, against a wrong answer.")
@@ -146,12 +183,12 @@ def main(
 ) -> None:
     settings: Settings = get_settings()
     english = english or []
+    stores, files = named(index, "--index"), named(questions, "--questions")
+    read_sets = check_arguments(stores, files, english)
     embedder = open_embedder(settings)
     builder = load_reader_answerer(settings)
     builder.thresholds = {}
     builder.reader.no_answer_threshold = 0.0  # margins, not excesses
-    stores = dict(item.split("=", 1) for item in index)
-    files = dict(item.split("=", 1) for item in questions)
     # question set -> language pair -> "positive" / "negative" -> margins
     margins: dict[str, dict[str, dict[str, list[float]]]] = {}
     weights = settings.reader_weights or WEIGHTS_PATH
@@ -170,9 +207,12 @@ def main(
         if name in cached and cached[name]["tag"] == tag:
             print(f"{name}: margins from {margins_file}")
         else:
-            qs = load_questions(Path(path))
+            qs = read_sets[name]
             qs = random.Random(0).sample(qs, min(sample, len(qs)))
-            store = open_store(settings, Path(stores[name]), check_model=False)
+            try:
+                store = open_store(settings, Path(stores[name]), check_model=False)
+            except NewsqaError as exc:
+                raise typer.BadParameter(f"--index {name}: {exc}") from None
             read = {name: collect(store, embedder, builder, qs, k)}
             if name in english:
                 read[f"{name}-en"] = collect(store, embedder, builder, in_english(qs), k)

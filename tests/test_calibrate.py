@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+import typer
 
 from eval.calibrate import choose_threshold, main
 
@@ -56,3 +57,22 @@ def test_margins_are_read_once_per_question_set(
     # a changed file is read again
     first.write_text("\n".join(lines[:3]) + "\n")
     assert "first: margins from" not in calibrate("first", "second")
+
+
+def test_wrong_arguments_are_usage_errors_naming_them(tmp_path: Path) -> None:
+    # each was a traceback (dict()'s "update sequence element", KeyError, FileNotFoundError)
+    # after the reader was loaded, or (--english of no set, a repeated name) ignored
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "a", "question": "Apa?"}\n{"id": "b"\n')
+    q = f"corpus={CORPUS_QUESTIONS}"
+    cases = [
+        (["../idx"], [q], [], r"--index '../idx': must be NAME=VALUE"),
+        (["corpus=a", "corpus=b"], [q], [], r"--index: 'corpus' given twice"),
+        (["facqa=../idx"], [q], [], r"--questions corpus=\.\.\.: no --index corpus=DIR"),
+        (["corpus=../idx"], [q], ["facqa"], r"--english facqa: no --questions facqa=FILE"),
+        (["corpus=../idx"], ["corpus=nope.jsonl"], [], r"corpus=nope.jsonl: No such file"),
+        (["corpus=../idx"], [f"corpus={bad}"], [], r"bad.jsonl:2: not a reference question"),
+    ]
+    for index, questions, english, message in cases:
+        with pytest.raises(typer.BadParameter, match=message):
+            main(index=index, questions=questions, english=english, margins_file=tmp_path / "m")
