@@ -43,7 +43,7 @@ from indexer.reader import WEIGHTS_PATH
 from indexer.reader.examples import in_english
 from indexer.reader.provenance import sha256_file
 from indexer.reader.runtime import resolve
-from indexer.store import IndexStore
+from indexer.store import IndexStore, read_manifest
 from newsqa.errors import NewsqaError
 from newsqa.settings import Settings, get_settings
 from service.index_open import open_embedder, open_store
@@ -163,6 +163,22 @@ def check_arguments(
     return read
 
 
+def index_tag(name: str, index_dir: Path) -> dict:
+    """What identifies the index a set's margins were read over: its directory and committed
+    generation. The margins were kept under the question file's hash alone, so running
+    again with ``--index NAME=`` another index (or the same one rebuilt) reused the margins
+    read over the first and printed its thresholds as the new one's."""
+    try:
+        manifest = read_manifest(index_dir)
+    except NewsqaError as exc:
+        raise typer.BadParameter(f"--index {name}: {exc}") from None
+    return {
+        "path": str(index_dir.resolve()),
+        "generation": manifest.generation,
+        "created_at": manifest.created_at,
+    }
+
+
 def main(
     index: Annotated[list[str], typer.Option(help="NAME=INDEX_DIR, one per corpus.")],
     questions: Annotated[list[str], typer.Option(help="NAME=FILE: questions over corpus NAME.")],
@@ -185,6 +201,7 @@ def main(
     english = english or []
     stores, files = named(index, "--index"), named(questions, "--questions")
     read_sets = check_arguments(stores, files, english)
+    indexes = {name: index_tag(name, Path(stores[name])) for name in files}
     embedder = open_embedder(settings)
     builder = load_reader_answerer(settings)
     builder.thresholds = {}
@@ -203,7 +220,13 @@ def main(
     saved = json.loads(margins_file.read_text()) if margins_file.is_file() else {}
     cached = saved.get("sets", {}) if saved.get("key") == key else {}
     for name, path in files.items():
-        tag = {"sha256": sha256_file(path), "sample": sample, "k": k, "english": name in english}
+        tag = {
+            "sha256": sha256_file(path),
+            "index": indexes[name],
+            "sample": sample,
+            "k": k,
+            "english": name in english,
+        }
         if name in cached and cached[name]["tag"] == tag:
             print(f"{name}: margins from {margins_file}")
         else:

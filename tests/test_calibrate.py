@@ -76,3 +76,35 @@ def test_wrong_arguments_are_usage_errors_naming_them(tmp_path: Path) -> None:
     for index, questions, english, message in cases:
         with pytest.raises(typer.BadParameter, match=message):
             main(index=index, questions=questions, english=english, margins_file=tmp_path / "m")
+
+
+@pytest.mark.usefixtures("embedder")
+def test_margins_read_over_another_index_are_read_again(
+    corpus_index: Path, shared_dir: Path, embedder, dense, tmp_path: Path, capsys
+) -> None:
+    from indexer.pipeline import build_index
+
+    other = tmp_path / "other-index"
+    build_index(
+        [shared_dir / "data" / "news" / "palembang-awards-2020.txt"], other, embedder, dense=dense
+    )
+    first = tmp_path / "first.jsonl"
+    first.write_text("\n".join(CORPUS_QUESTIONS.read_text().splitlines()[:4]) + "\n")
+    margins = tmp_path / "margins.json"
+
+    def calibrate(index: Path) -> str:
+        main(
+            index=[f"first={index}"],
+            questions=[f"first={first}"],
+            sample=10,
+            min_questions=1,
+            margins_file=margins,
+        )
+        return capsys.readouterr().out
+
+    assert "margins from" not in calibrate(corpus_index)
+    assert "first: margins from" in calibrate(corpus_index)
+    # the margins were kept under the question file alone: those of corpus_index came back
+    assert "margins from" not in calibrate(other)
+    with pytest.raises(typer.BadParameter, match="--index first: no index in"):
+        calibrate(tmp_path / "no-index")
