@@ -163,6 +163,23 @@ def check_arguments(
     return read
 
 
+def check_relevant(name: str, store: IndexStore, questions: list[ReferenceQuestion]) -> None:
+    """A set whose answerable questions name relevant ids none of which is in ``--index`` is
+    a set of another corpus: it gave no positive and no constructed negative, so the run
+    printed no pair and exited 0 (and ``--write`` wrote thresholds of nothing). An error
+    naming the set; a few unknown ids are said on stderr."""
+    asked = [q for q in questions if q.answerable and q.relevant]
+    unknown = sum(1 for q in asked if not canonical_relevant(store, q.relevant))
+    if asked and unknown == len(asked):
+        store.close()
+        raise typer.BadParameter(
+            f"--questions {name}: none of its questions' relevant ids is an article of "
+            f"--index {name}: is the index built from the questions' corpus?"
+        )
+    if unknown:
+        typer.echo(f"{name}: {unknown} question(s) with relevant ids not in the index", err=True)
+
+
 def index_tag(name: str, index_dir: Path) -> dict:
     """What identifies the index a set's margins were read over: its directory and committed
     generation. The margins were kept under the question file's hash alone, so running
@@ -236,6 +253,7 @@ def main(
                 store = open_store(settings, Path(stores[name]), check_model=False)
             except NewsqaError as exc:
                 raise typer.BadParameter(f"--index {name}: {exc}") from None
+            check_relevant(name, store, qs)
             read = {name: collect(store, embedder, builder, qs, k)}
             if name in english:
                 read[f"{name}-en"] = collect(store, embedder, builder, in_english(qs), k)

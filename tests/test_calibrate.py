@@ -80,14 +80,13 @@ def test_wrong_arguments_are_usage_errors_naming_them(tmp_path: Path) -> None:
 
 @pytest.mark.usefixtures("embedder")
 def test_margins_read_over_another_index_are_read_again(
-    corpus_index: Path, shared_dir: Path, embedder, dense, tmp_path: Path, capsys
+    corpus_index: Path, embedder, dense, tmp_path: Path, capsys
 ) -> None:
     from indexer.pipeline import build_index
 
+    # the project's corpus without the shared Palembang page: the questions' article is there
     other = tmp_path / "other-index"
-    build_index(
-        [shared_dir / "data" / "news" / "palembang-awards-2020.txt"], other, embedder, dense=dense
-    )
+    build_index([Path(__file__).parents[1] / "corpus"], other, embedder, dense=dense)
     first = tmp_path / "first.jsonl"
     first.write_text("\n".join(CORPUS_QUESTIONS.read_text().splitlines()[:4]) + "\n")
     margins = tmp_path / "margins.json"
@@ -108,3 +107,19 @@ def test_margins_read_over_another_index_are_read_again(
     assert "margins from" not in calibrate(other)
     with pytest.raises(typer.BadParameter, match="--index first: no index in"):
         calibrate(tmp_path / "no-index")
+
+
+@pytest.mark.usefixtures("embedder")
+def test_a_question_set_of_another_corpus_is_an_error(corpus_index: Path, tmp_path: Path) -> None:
+    # it gave no margin at all: the run printed no pair and exited 0
+    foreign = tmp_path / "foreign.jsonl"
+    foreign.write_text(
+        json.dumps({"id": "f1", "question": "Siapa juaranya?", "relevant": ["facqa-x1"]}) + "\n"
+    )
+    with pytest.raises(typer.BadParameter, match="--questions f: none of its questions' relevant"):
+        main(
+            index=[f"f={corpus_index}"],
+            questions=[f"f={foreign}"],
+            min_questions=1,
+            margins_file=tmp_path / "margins.json",
+        )
