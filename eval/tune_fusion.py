@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import random
 from dataclasses import fields, replace
 from pathlib import Path
@@ -44,7 +45,8 @@ _WEIGHTS = {f.name: int if f.type in ("int", int) else float for f in fields(Fus
 
 def parse_grid(specs: list[str]) -> dict[str, list[float]]:
     """``["headline=0.5,0.2"]`` -> ``{"headline": [0.5, 0.2]}``; an unknown weight or a value
-    that is not a number of the weight's type is an error naming it."""
+    that is not a finite number of the weight's type is an error naming it, and so is a
+    weight or a value given twice."""
     grid: dict[str, list[float]] = {}
     for spec in specs:
         name, _, values = spec.partition("=")
@@ -52,11 +54,20 @@ def parse_grid(specs: list[str]) -> dict[str, list[float]]:
             raise typer.BadParameter(f"{name!r} is no fusion weight; one of {sorted(_WEIGHTS)}")
         kind = _WEIGHTS[name]
         try:
-            grid[name] = [kind(v) for v in values.split(",")]
+            parsed = [kind(v) for v in values.split(",")]
+            if not all(math.isfinite(v) for v in parsed):  # "nan" ranked nothing
+                raise ValueError(values)
         except ValueError:
             raise typer.BadParameter(
                 f"{spec!r}: values must be {kind.__name__} numbers, comma-separated"
             ) from None
+        # a weight given twice replaced its first values, and a value given twice made two
+        # points of one report key (the second overwrote the first): both without a word
+        if name in grid:
+            raise typer.BadParameter(f"{name!r} is given twice: list its values in one --grid")
+        if len(set(parsed)) != len(parsed):
+            raise typer.BadParameter(f"{spec!r}: a value is listed twice")
+        grid[name] = parsed
     return grid
 
 

@@ -76,6 +76,13 @@ def test_a_grid_names_real_weights_and_numbers() -> None:
     assert terms == [10, 20] and all(type(t) is int for t in terms)
     with pytest.raises(typer.BadParameter, match="must be int numbers"):
         parse_grid(["feedback_terms=10.5"])
+    # the second --grid of a weight replaced the first; a repeated value was one report key
+    with pytest.raises(typer.BadParameter, match="'headline' is given twice"):
+        parse_grid(["headline=0.5,0.2", "headline=0.1"])
+    with pytest.raises(typer.BadParameter, match="'headline=0.5,0.5': a value is listed twice"):
+        parse_grid(["headline=0.5,0.5"])
+    with pytest.raises(typer.BadParameter, match="must be float numbers"):
+        parse_grid(["headline=nan"])
 
 
 def test_grid_points_rank_as_the_retriever_does_and_folds_pick_the_sound_one(
