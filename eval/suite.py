@@ -186,7 +186,7 @@ def _check_served_ids(
 def load_question_sets(paths: Sequence[Path]) -> dict[Path, list[ReferenceQuestion]]:
     """Each file's questions, read before the run. A set is named by its file's stem (report,
     gate, TREC file names): two files of one stem would have shared a name, and the first's
-    results were dropped without a word."""
+    results were dropped without a word. A file with no question is an error too."""
     stems: dict[str, Path] = {}
     for path in paths:
         if (first := stems.setdefault(path.stem, path)) != path:
@@ -194,7 +194,13 @@ def load_question_sets(paths: Sequence[Path]) -> dict[Path, list[ReferenceQuesti
                 f"question files {first} and {path} would both be reported as {path.stem!r}: "
                 "rename one"
             )
-    return {path: load_questions(path) for path in paths}
+    sets = {path: load_questions(path) for path in paths}
+    for path, questions in sets.items():
+        # an empty file (or one of blank lines) ran the whole eval and reported a set of 0
+        # questions with every figure "-" and exit 0: a wrong path to a truncated file passed
+        if not questions:
+            raise ValueError(f"question file {path} holds no questions")
+    return sets
 
 
 def _warn_unknown_relevant(

@@ -231,10 +231,12 @@ def test_eval_refuses_to_write_into_an_index_it_did_not_build(tmp_path, corpus_i
         (["--gate", "{tmp}/words.toml"], 1, "must be a number"),
         (["--out", "{tmp}/words.toml"], 1, "is a file"),
         (["--questions", "{tmp}/corpus.jsonl"], 1, "would both be reported as 'corpus'"),
+        (["--questions", "{tmp}/empty.jsonl"], 1, "empty.jsonl holds no questions"),
     ],
 )
 def test_eval_refuses_bad_options_before_the_run(tmp_path, extra, code, message):
     (tmp_path / "words.toml").write_text('[corpus]\n"mrr@10" = "high"\n')
+    (tmp_path / "empty.jsonl").write_text("\n  \n")
     shutil.copy(REPO / "eval/questions/corpus.jsonl", tmp_path / "corpus.jsonl")
     args = ["eval", "--corpus", str(REPO / "corpus")]
     args += ["--questions", str(REPO / "eval/questions/corpus.jsonl")]
