@@ -3,6 +3,7 @@ limit, each on the real app built with small limits of its own."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 import uuid
@@ -14,7 +15,7 @@ from pydantic import SecretStr
 
 from newsqa.settings import Settings
 from service.app import create_app
-from service.limits import TokenBuckets
+from service.limits import ECHO_MAX_CHARS, ERRORS_LISTED, TokenBuckets
 
 
 @pytest.fixture
@@ -251,6 +252,29 @@ def test_proxy_addresses_setting_blank_means_untrusted(monkeypatch):
     assert Settings(_env_file=None).forwarded_allow_ips is None
     monkeypatch.setenv("NEWSQA_FORWARDED_ALLOW_IPS", "10.0.0.1,192.168.0.0/16")
     assert Settings(_env_file=None).forwarded_allow_ips == "10.0.0.1,192.168.0.0/16"
+
+
+def test_a_422_echoes_a_bounded_input_and_counts_the_errors_past_a_bound(make_client):
+    """A filter of 5,000 outlets (65 KB) was echoed whole in its 422, and a 1 MB body got a
+    1 MB answer: the echo is cut at ``ECHO_MAX_CHARS``, saying how long it was, and errors past
+    ``ERRORS_LISTED`` are counted, not listed."""
+    client = make_client()
+    outlets = [f"outlet-{i}" for i in range(5000)]
+    refused = client.post("/ask", json={"question": "x", "filters": {"source": outlets}})
+    assert refused.status_code == 422 and len(refused.content) < 2 * ECHO_MAX_CHARS
+    (error,) = refused.json()["detail"]
+    assert "at most 50 items" in error["msg"] and error["loc"][:3] == ["body", "filters", "source"]
+    assert error["input"].startswith('["outlet-0", "outlet-1", ')
+    assert error["input"].endswith(f"({len(json.dumps(outlets)):,} characters in all)")
+
+    blank = client.post("/ask/batch", json={"questions": [" "] * 60})
+    assert blank.status_code == 422
+    detail = blank.json()["detail"]
+    assert len(detail) == ERRORS_LISTED + 1
+    assert [e["loc"] for e in detail[:2]] == [["body", "questions", 0], ["body", "questions", 1]]
+    assert detail[-1]["msg"] == f"{60 - ERRORS_LISTED} more errors"
+    short = client.post("/ask", json={"question": "x", "k": 0})  # a short input: echoed as is
+    assert short.status_code == 422 and short.json()["detail"][0]["input"] == 0
 
 
 def test_a_huge_422_is_encoded_off_the_event_loop(make_client):
