@@ -9,7 +9,8 @@ carries the request id; uvicorn's own access log is off.
 The request id is the incoming ``X-Request-ID`` header when it is a short token of safe
 characters (letters, digits, ``-_.:``; at most 64), else a new random one; either way it is
 echoed in the response's ``X-Request-ID`` header, so a client can quote it and an operator can
-find the request's lines.
+find the request's lines. An unexpected exception is answered here, a JSON 500 with that header,
+and its traceback logged once, on the request's access line.
 """
 
 from __future__ import annotations
@@ -26,11 +27,15 @@ from typing import Any
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from service.limits import send_json
+
 REQUEST_ID_HEADER = "X-Request-ID"
 _SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
 request_id_var: ContextVar[str | None] = ContextVar("newsqa_request_id", default=None)
 
 access_log = logging.getLogger("newsqa.access")
+
+INTERNAL_ERROR_DETAIL = "internal server error: quote the X-Request-ID header to the operator"
 
 # LogRecord attributes that are not user fields (``extra=``).
 _RECORD_FIELDS = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "taskName"}
@@ -116,20 +121,28 @@ class RequestContextMiddleware:
         request_id_var.set(request_id)  # each request runs in its own task: no reset needed
         started = time.perf_counter()
         status = 500
+        responded = False
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, responded
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status, responded = message["status"], True
                 headers = [(k, v) for k, v in message.get("headers", []) if k != b"x-request-id"]
                 headers.append((b"x-request-id", request_id.encode("ascii")))
                 message = {**message, "headers": headers}
             await send(message)
 
-        failed = True
+        failed: BaseException | bool = True  # the exception, for the traceback once caught
         try:
             await self.app(scope, receive, send_with_id)
             failed = False
+        except Exception as exc:
+            failed = exc
+            # Handled here, not re-raised: Starlette's ServerErrorMiddleware (outside every
+            # middleware of ours) answered a bare text/plain 500 without the request id, and
+            # uvicorn logged the traceback a second time. The access line below logs it once.
+            if not responded:
+                await send_json(send_with_id, 500, INTERNAL_ERROR_DETAIL)
         finally:
             client = scope.get("client")
             fields = {

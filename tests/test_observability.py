@@ -143,3 +143,40 @@ def test_uvicorn_log_config_sends_everything_through_the_json_formatter():
         assert uvicorn_logging()["access_log"] is False
     finally:
         logging.captureWarnings(False)
+
+
+def test_a_failing_request_answers_json_with_its_id_and_logs_one_traceback(settings, embedder):
+    """An unexpected exception: the client gets a JSON 500 carrying the request id it can quote,
+    and the traceback is logged once, on the access line (raised on past the middleware,
+    Starlette answered a bare text/plain 500 without the id and uvicorn logged it again)."""
+    app = create_app(settings, embedder)
+
+    @app.get("/fails")
+    def fails() -> None:
+        raise RuntimeError("boom in a route")
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    logger = logging.getLogger("newsqa.access")
+    logger.addHandler(handler)
+    old_level = logger.level
+    logger.setLevel(logging.INFO)
+    try:
+        # raise_server_exceptions: what propagates here is what uvicorn would log a second time
+        with TestClient(app) as client:
+            response = client.get("/fails", headers={"X-Request-ID": "trace-500"})
+            metrics = samples(client.get("/metrics").text)
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(old_level)
+    assert response.status_code == 500
+    assert response.headers["x-request-id"] == "trace-500"
+    assert response.headers["content-type"] == "application/json"
+    assert "X-Request-ID" in response.json()["detail"]
+    assert "boom" not in response.text, "no internals to the client"
+    line = next(json.loads(x) for x in stream.getvalue().splitlines() if "/fails" in x)
+    assert line["level"] == "ERROR" and line["status"] == 500 and line["request_id"] == "trace-500"
+    assert "RuntimeError: boom in a route" in line["exc_info"]
+    labels = {"method": "GET", "route": "/fails", "status": "500"}
+    assert value(metrics, "newsqa_requests_total", **labels) == 1
