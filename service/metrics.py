@@ -3,7 +3,8 @@
 * ``newsqa_requests_total{method,route,status}`` and
   ``newsqa_request_duration_seconds{method,route,status}``: every HTTP request, labelled by
   the route's template (``/articles/{article_id}``), never the raw path, so ids and probes for
-  random URLs do not each make a series (unmatched paths are ``route="<unmatched>"``).
+  random URLs do not each make a series (unmatched paths are ``route="<unmatched>"``; the
+  files of a mount, ``/static/app.js``, are ``route="/static/{path}"``).
   Requests the limits answer (413, 429, 503) count under the route they were aimed at.
 * ``newsqa_index_articles``, ``newsqa_index_chunks``: the loaded index, read from
   ``app.state.components`` at each scrape, so a reloaded index shows at once.
@@ -33,10 +34,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector
-from starlette.routing import BaseRoute, Match
+from starlette.routing import BaseRoute, Match, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 UNMATCHED = "<unmatched>"
+ROUTE_LABEL = "newsqa.route"  # scope key: the route label the metrics gave the request
 
 
 class ServiceMetrics:
@@ -99,10 +101,21 @@ class ServiceMetrics:
             self.record_index_loaded(components)
         return components
 
-    def route_of(self, scope: Scope) -> str:
+    def route_of(self, scope: Scope, arrived: Scope | None = None) -> str:
+        """The route template of the request of ``scope``, once it is answered; ``arrived``: the
+        scope as the request came in. What ``MetricsMiddleware`` found is kept in the scope, so
+        the access log outside it labels the request the same."""
+        label = scope.get(ROUTE_LABEL)
+        if isinstance(label, str):
+            return label
         route = scope.get("route")
-        if route is None:  # answered before routing (limits) or by no route
-            route = _full_match(self.app.router.routes, scope)
+        if route is None:  # answered before routing (limits), by a mount, or by no route
+            # Matched against the scope as it arrived: a mount (/static, the docs' assets)
+            # moves its prefix into the scope's root_path, after which the prefix matched
+            # nothing and every file it served was counted as "<unmatched>".
+            route = _full_match(self.app.router.routes, arrived or scope)
+        if isinstance(route, Mount):
+            return route.path_format  # "/static/{path}": one series for all its files
         return getattr(route, "path", None) or UNMATCHED
 
 
@@ -176,6 +189,7 @@ class MetricsMiddleware:
             await self.app(scope, receive, send)
             return
         self.metrics.current_components()  # stamps a newly loaded index, hooks its embedder
+        arrived = dict(scope)  # routing rewrites the scope (a mount's root_path)
         started = time.perf_counter()
         status = 500  # if the app raises before answering
 
@@ -188,7 +202,8 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, send_status)
         finally:
-            labels = (scope["method"], self.metrics.route_of(scope), str(status))
+            route = scope[ROUTE_LABEL] = self.metrics.route_of(scope, arrived)
+            labels = (scope["method"], route, str(status))
             self.metrics.requests.labels(*labels).inc()
             self.metrics.latency.labels(*labels).observe(time.perf_counter() - started)
 

@@ -180,3 +180,37 @@ def test_a_failing_request_answers_json_with_its_id_and_logs_one_traceback(setti
     assert "RuntimeError: boom in a route" in line["exc_info"]
     labels = {"method": "GET", "route": "/fails", "status": "500"}
     assert value(metrics, "newsqa_requests_total", **labels) == 1
+
+
+def test_files_of_a_mount_are_counted_under_its_template(client):
+    """/static/app.js, served by a mount, was counted as route="<unmatched>" (the mount moves
+    its prefix into the scope's root_path, after which nothing matched), like a probe for a
+    random URL; the access line said no route either."""
+    before = samples(client.get("/metrics").text)
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    logger = logging.getLogger("newsqa.access")
+    logger.addHandler(handler)
+    old_level = logger.level
+    logger.setLevel(logging.INFO)
+    try:
+        assert client.get("/static/app.js").status_code == 200
+        assert client.get("/static/style.css").status_code == 200
+        assert client.get("/static/no-such-file.js").status_code == 404
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(old_level)
+    after = samples(client.get("/metrics").text)
+
+    def delta(**labels: str) -> float:
+        return value(after, "newsqa_requests_total", **labels) - value(
+            before, "newsqa_requests_total", **labels
+        )
+
+    static = {"method": "GET", "route": "/static/{path}"}
+    assert delta(**static, status="200") == 2
+    assert delta(**static, status="404") == 1
+    assert delta(method="GET", route="<unmatched>", status="200") == 0
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert [line["route"] for line in lines] == ["/static/{path}"] * 3
