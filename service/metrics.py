@@ -6,8 +6,9 @@
   random URLs do not each make a series (unmatched paths are ``route="<unmatched>"``; the
   files of a mount, ``/static/app.js``, are ``route="/static/{path}"``).
   Requests the limits answer (413, 429, 503) count under the route they were aimed at.
-* ``newsqa_index_articles``, ``newsqa_index_chunks``: the loaded index, read from
-  ``app.state.components`` at each scrape, so a reloaded index shows at once.
+* ``newsqa_index_articles``, ``newsqa_index_chunks``, ``newsqa_index_generation``: the
+  loaded index, read from ``app.state.components`` at each scrape, so a reloaded index shows
+  at once.
 * ``newsqa_index_loaded_timestamp_seconds``: when the serving index was loaded (unix time);
   ``newsqa_index_created_timestamp_seconds``: when it was built (the manifest's created_at).
   Whatever swaps ``app.state.components`` may call ``record_index_loaded``; otherwise a new
@@ -148,6 +149,11 @@ class _IndexCollector(Collector):
             return
         yield _gauge("newsqa_index_articles", "Articles in the serving index.", manifest.articles)
         yield _gauge("newsqa_index_chunks", "Chunks in the serving index.", manifest.chunks)
+        yield _gauge(
+            "newsqa_index_generation",
+            "Generation of the serving index (GET /ready's generation; one more per write).",
+            manifest.generation,
+        )
         yield _gauge(
             "newsqa_index_loaded_timestamp_seconds",
             "When the serving index was loaded (unix time).",

@@ -72,6 +72,7 @@ def test_metrics_report_the_loaded_index(client):
     metrics = samples(client.get("/metrics").text)
     assert value(metrics, "newsqa_index_articles") == ready["articles"]
     assert value(metrics, "newsqa_index_chunks") == ready["chunks"]
+    assert value(metrics, "newsqa_index_generation") == ready["generation"] >= 1
     loaded = value(metrics, "newsqa_index_loaded_timestamp_seconds")
     assert time.time() - 600 < loaded <= time.time()
     created = value(metrics, "newsqa_index_created_timestamp_seconds")
