@@ -13,6 +13,8 @@
   ``newsqa_index_created_timestamp_seconds``: when it was built (the manifest's created_at).
   Whatever swaps ``app.state.components`` may call ``record_index_loaded``; otherwise a new
   components object is stamped the first time a request or scrape sees it.
+* ``newsqa_answers_total{outcome}``: questions of POST /ask and /ask/batch, ``answered`` or
+  ``abstained`` (no passage states an answer), so the abstention rate can be watched.
 * ``newsqa_embedding_seconds{kind}`` and ``newsqa_embedded_texts_total{kind}``: time in the
   embedding model (``kind`` is ``query`` or ``passage``; vectors served from the embedder's
   cache cost nothing and are not counted), through ``Embedder.on_embed``.
@@ -25,7 +27,7 @@ from __future__ import annotations
 import threading
 import time
 import weakref
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -74,6 +76,14 @@ class ServiceMetrics:
             ["kind"],
             registry=self.registry,
         )
+        self.answers = Counter(
+            "newsqa_answers",
+            "Questions answered by POST /ask and /ask/batch, by outcome (answered, abstained).",
+            ["outcome"],
+            registry=self.registry,
+        )
+        for outcome in ("answered", "abstained"):  # both series from the start: a rate of 0
+            self.answers.labels(outcome)
         self._lock = threading.Lock()
         self._components: weakref.ref[Any] | None = None
         self.index_loaded_at = 0.0
@@ -82,6 +92,11 @@ class ServiceMetrics:
     def observe_embedding(self, kind: str, texts: int, seconds: float) -> None:
         self.embed_seconds.labels(kind).observe(seconds)
         self.embedded.labels(kind).inc(texts)
+
+    def count_answers(self, abstained: Iterable[bool]) -> None:
+        """Count questions answered (``False``) and abstained on (``True``)."""
+        for each in abstained:
+            self.answers.labels("abstained" if each else "answered").inc()
 
     def record_index_loaded(self, components: Any, when: float | None = None) -> None:
         """Stamp ``components`` as the serving index, loaded at ``when`` (default: now)."""

@@ -215,3 +215,27 @@ def test_files_of_a_mount_are_counted_under_its_template(client):
     assert delta(method="GET", route="<unmatched>", status="200") == 0
     lines = [json.loads(line) for line in stream.getvalue().splitlines()]
     assert [line["route"] for line in lines] == ["/static/{path}"] * 3
+
+
+def test_answers_are_counted_by_outcome(client):
+    """newsqa_answers_total{outcome}: each question of /ask and /ask/batch, answered or
+    abstained, as its response says; both series exist before any question."""
+    before = samples(client.get("/metrics").text)
+    assert ("newsqa_answers_total", frozenset({("outcome", "abstained")})) in before
+    questions = [
+        f"Siapa juara umum Kejurnas Panjat Tebing 2021? {uuid.uuid4().hex[:6]}",
+        "Berapa harga tiket pesawat ke planet Mars pada tahun 3000?",
+    ]
+    outcomes = [client.post("/ask", json={"question": q}).json()["abstained"] for q in questions]
+    batch = client.post("/ask/batch", json={"questions": questions})
+    outcomes += [a["abstained"] for a in batch.json()["answers"]]
+    after = samples(client.get("/metrics").text)
+
+    def delta(outcome: str) -> float:
+        return value(after, "newsqa_answers_total", outcome=outcome) - value(
+            before, "newsqa_answers_total", outcome=outcome
+        )
+
+    assert delta("abstained") == outcomes.count(True)
+    assert delta("answered") == outcomes.count(False)
+    assert delta("abstained") + delta("answered") == 4

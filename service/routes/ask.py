@@ -18,11 +18,12 @@ router = APIRouter(tags=["answers"])
 
 
 @router.post("/ask", response_model=schemas.AskResponse)
-def ask(body: schemas.AskRequest, c: ComponentsDep) -> Response:
+def ask(body: schemas.AskRequest, c: ComponentsDep, request: Request) -> Response:
     """Answer a question with verbatim, cited sentences from the articles (or abstain)."""
     filters = body.filters.to_retrieval() if body.filters else None
     k = body.k if body.k is not None else c.settings.default_k  # NEWSQA_DEFAULT_K
     answer = answer_question(c, body.question, k, filters, body.as_of, body.collapse)
+    count_answers(request, [answer.abstained])
     return json_response(ask_response(c.store, answer))
 
 
@@ -36,9 +37,17 @@ def ask_batch(body: schemas.AskBatchRequest, c: ComponentsDep, request: Request)
     filters = body.filters.to_retrieval() if body.filters else None
     k = body.k if body.k is not None else c.settings.default_k
     answers = answer_questions(c, body.questions, k, filters, body.as_of, body.collapse)
+    count_answers(request, [a.abstained for a in answers])
     elapsed = round((time.perf_counter() - started) * 1000, 1)
     return json_response(
         schemas.AskBatchResponse(
             answers=[ask_response(c.store, a) for a in answers], timings_ms={"total": elapsed}
         )
     )
+
+
+def count_answers(request: Request, abstained: list[bool]) -> None:
+    """``newsqa_answers_total`` by outcome (``service/metrics.py``), where metrics are on."""
+    metrics = getattr(request.app.state, "metrics", None)
+    if metrics is not None:
+        metrics.count_answers(abstained)
