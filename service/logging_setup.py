@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import logging.config
 import re
 import time
 import uuid
@@ -84,6 +85,20 @@ def uvicorn_log_config(level: str = "INFO") -> dict[str, Any]:
             "uvicorn.access": {"handlers": [], "propagate": False, "level": "WARNING"},
         },
     }
+
+
+def json_logging_level() -> str | None:
+    """The root logger's level name when this process logs JSON (``newsqa serve``), else None:
+    what a child process (the write worker) needs to log as its server does."""
+    root = logging.getLogger()
+    if any(isinstance(h.formatter, JsonFormatter) for h in root.handlers):
+        return logging.getLevelName(root.getEffectiveLevel())
+    return None
+
+
+def log_json_to_stderr(level: str) -> None:
+    """In a child process of the server: the same JSON lines on stderr as the server's."""
+    logging.config.dictConfig(uvicorn_log_config(level))
 
 
 def uvicorn_logging(level: str = "INFO") -> dict[str, Any]:

@@ -41,6 +41,7 @@ from indexer.store import lock_index
 from newsqa.errors import IndexBusyError, IndexWriteError
 from newsqa.settings import Settings
 from service.index_open import dense_config, open_embedder
+from service.logging_setup import json_logging_level, log_json_to_stderr
 
 WRITE_NICE = 10
 
@@ -50,9 +51,14 @@ _embedder: Embedder | None = None
 _settings: Settings | None = None
 
 
-def _init(settings: Settings, server_pid: int) -> None:
+def _init(settings: Settings, server_pid: int, json_log_level: str | None = None) -> None:
     global _settings
     _end_with(server_pid)
+    if json_log_level is not None:
+        # A forkserver child starts with no logging configured: the writer's warnings (a merge
+        # put off, old files not removed, Milvus re-synced) came out as bare text lines among
+        # the server's JSON ones, with no level, logger or time, and its INFO lines not at all.
+        log_json_to_stderr(json_log_level)
     os.nice(WRITE_NICE)
     _settings = settings  # the model: loaded by the first write, under the index lock
 
@@ -248,7 +254,7 @@ class WriteWorker:
                     max_workers=1,
                     mp_context=get_context(method),
                     initializer=_init,
-                    initargs=(self.settings, os.getpid()),
+                    initargs=(self.settings, os.getpid(), json_logging_level()),
                 )
             return self._pool
 

@@ -6,6 +6,7 @@ import io
 import json
 import logging
 import re
+import subprocess
 import sys
 import time
 import uuid
@@ -239,3 +240,38 @@ def test_answers_are_counted_by_outcome(client):
     assert delta("abstained") == outcomes.count(True)
     assert delta("answered") == outcomes.count(False)
     assert delta("abstained") + delta("answered") == 4
+
+
+WORKER_LOGS = """
+import logging, logging.config
+from newsqa.settings import Settings
+from service.logging_setup import uvicorn_log_config
+from service.write_worker import WriteWorker
+
+logging.config.dictConfig(uvicorn_log_config("INFO"))  # as `newsqa serve` starts
+worker = WriteWorker(Settings(index_dir={index_dir!r}))
+try:
+    pool = worker._start()  # the worker process every HTTP write runs in
+    writer_log = logging.getLogger("indexer.store.writer")
+    pool.submit(writer_log.warning, "generation 7 committed; segments not merged").result()
+    pool.submit(writer_log.info, "an info line of the worker").result()
+finally:
+    worker.close()
+"""
+
+
+def test_the_write_worker_logs_json_lines_like_its_server(tmp_path):
+    """The write worker, a process of its own, logged its warnings as bare text among the
+    server's JSON lines (and its INFO lines not at all): no level, logger or time to filter
+    on."""
+    script = WORKER_LOGS.format(index_dir=str(tmp_path / "index"))
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert lines, "the worker logged nothing"
+    records = [json.loads(line) for line in lines]  # every line JSON
+    warning = next(r for r in records if "segments not merged" in r["message"])
+    assert warning["level"] == "WARNING" and warning["logger"] == "indexer.store.writer"
+    assert any(r["message"] == "an info line of the worker" for r in records)
