@@ -50,6 +50,7 @@ class LiveIndex:
         self.components = build(store)
         self._generation = current_generation(store.path)
         self._reload_lock = threading.Lock()
+        self._refused: str | None = None  # why the committed generation was last refused
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         on_swap(self.components)
@@ -69,6 +70,8 @@ class LiveIndex:
             try:
                 name = current_generation(old.path)
                 if name is None or name == self._generation:
+                    if name is not None:
+                        self._refused = None  # CURRENT is back: a new refusal is news again
                     return False
                 store = IndexStore.open(
                     old.path,
@@ -77,8 +80,16 @@ class LiveIndex:
                     dense=dense_config(self.settings),
                 )
             except NewsqaError as exc:
-                log.error("index reload refused, still serving %s: %s", self._generation, exc)
+                # Once per refusal: the poll retries every NEWSQA_RELOAD_INTERVAL (0.5 s), and
+                # logged the same ERROR line each time, 7,200 an hour for as long as CURRENT
+                # named a generation that does not open, burying every other line.
+                reason = f"index reload refused, still serving {self._generation}: {exc}"
+                log.log(logging.DEBUG if reason == self._refused else logging.ERROR, reason)
+                self._refused = reason
                 return False
+            if self._refused is not None:
+                log.info("index reload no longer refused: %s opened", name)
+                self._refused = None
             self.store = store
             self.components = self._build(store)
             self._generation = name

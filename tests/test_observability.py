@@ -6,6 +6,7 @@ import io
 import json
 import logging
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -275,3 +276,33 @@ def test_the_write_worker_logs_json_lines_like_its_server(tmp_path):
     warning = next(r for r in records if "segments not merged" in r["message"])
     assert warning["level"] == "WARNING" and warning["logger"] == "indexer.store.writer"
     assert any(r["message"] == "an info line of the worker" for r in records)
+
+
+def test_a_refused_reload_is_logged_once_not_at_every_poll(
+    corpus_index, settings, embedder, tmp_path, caplog
+):
+    """CURRENT naming a generation that does not open: the server keeps serving the old one
+    and logs the refusal once (it logged the same ERROR at every poll, twice a second, for as
+    long as it lasted), then once more when a generation opens again."""
+    index_dir = tmp_path / "index"
+    shutil.copytree(corpus_index, index_dir)
+    app = create_app(settings.model_copy(update={"index_dir": index_dir}), embedder)
+    with TestClient(app) as client:
+        live = app.state.live
+        live.stop()  # the polls are made here, one at a time
+        served = (index_dir / "CURRENT").read_text()
+        with caplog.at_level(logging.DEBUG, logger="service.live_index"):
+            (index_dir / "CURRENT").write_text("gen-000999.json")
+            assert not any(live.reload() for _ in range(5))
+            assert client.get("/ready").status_code == 200
+            (index_dir / "CURRENT").write_text(served)
+            assert not live.reload()
+            (index_dir / "CURRENT").write_text("gen-000999.json")
+            assert not live.reload() and not live.reload()
+        refusals = [r for r in caplog.records if "reload refused" in r.getMessage()]
+        assert [r.levelno for r in refusals] == [logging.ERROR] + [logging.DEBUG] * 4 + [
+            logging.ERROR,
+            logging.DEBUG,
+        ]
+        assert "gen-000999.json" in refusals[0].getMessage()
+        (index_dir / "CURRENT").write_text(served)
