@@ -217,6 +217,7 @@ class JobRunner:
         while (job := self._queue.get()) is not None:
             job.state, job.started_at = "running", datetime.now(UTC)
             self._save(job)
+            log.info("bulk job %s started: %d articles", job.id, len(job.articles))
             path = self._path(job.id, "progress")
             try:
                 if job.articles:
@@ -237,6 +238,20 @@ class JobRunner:
                 job.articles = []  # the texts are written (or not): free them
                 job.finished_at = datetime.now(UTC)
                 self._save(job)
+                _log_end(job)
+
+
+def _log_end(job: Job) -> None:
+    """One line per finished job, so an operator's log shows what bulk writes did (a job left
+    no line when it started or ended, only its state in ``/jobs/{id}``)."""
+    if job.report is None:
+        log.warning("bulk job %s failed: %s", job.id, job.error)
+        return
+    r = job.report
+    log.info(
+        "bulk job %s done: %d added, %d updated, %d unchanged, %d rejected, %d chunks embedded",
+        job.id, r.added, r.updated, r.unchanged, len(job.rejected), r.chunks,
+    )  # fmt: skip
 
 
 NOT_STARTED = "the server stopped before this job started; nothing of it was written: send it again"

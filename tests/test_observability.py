@@ -15,6 +15,7 @@ import uuid
 import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
+from pydantic import SecretStr
 
 from service.app import create_app
 from service.logging_setup import JsonFormatter, uvicorn_log_config
@@ -306,3 +307,33 @@ def test_a_refused_reload_is_logged_once_not_at_every_poll(
         ]
         assert "gen-000999.json" in refusals[0].getMessage()
         (index_dir / "CURRENT").write_text(served)
+
+
+def test_a_bulk_job_logs_when_it_starts_and_what_it_did(
+    tmp_path, corpus_index, settings, embedder, caplog
+):
+    """A bulk job left no log line when it started or ended: only ``/jobs/{id}`` knew."""
+    index_dir = shutil.copytree(corpus_index, tmp_path / "index")
+    auth = {"Authorization": "Bearer bulk-log-token"}
+    update = {"index_dir": index_dir, "admin_token": SecretStr("bulk-log-token")}
+    record = {"id": "log-1", "title": "Pasar malam", "text": "Pasar malam dibuka di Palembang."}
+    lines = json.dumps(record) + "\n" + '{"id": "log-2"}\n'
+    with caplog.at_level(logging.INFO, logger="service.jobs"):
+        with TestClient(create_app(settings.model_copy(update=update), embedder)) as c:
+            sent = c.post(
+                "/articles/bulk",
+                content=lines,
+                headers={**auth, "Content-Type": "application/x-ndjson"},
+            )
+            assert sent.status_code == 202, sent.text
+            job_id = sent.json()["id"]
+            deadline = time.monotonic() + 120
+            while c.get(f"/jobs/{job_id}", headers=auth).json()["state"] not in ("done", "failed"):
+                assert time.monotonic() < deadline
+                time.sleep(0.2)
+    said = [r.getMessage() for r in caplog.records if r.name == "service.jobs"]
+    assert f"bulk job {job_id} started: 1 articles" in said
+    assert any(
+        m.startswith(f"bulk job {job_id} done: 1 added, 0 updated, 0 unchanged, 1 rejected")
+        for m in said
+    )
