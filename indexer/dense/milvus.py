@@ -176,16 +176,20 @@ class MilvusBackend:
         mask: np.ndarray,
         pushdown: MetadataFilter | None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        k = min(k, int(mask.sum()))
+        matching = int(mask.sum())
+        k = min(k, matching)
         if k == 0:
             return pad_rows([[] for _ in range(len(queries))])
         where = asdict(pushdown or MetadataFilter())
         del where["event_from"], where["event_to"]  # stated as article_ids (IndexStore.pushdown)
+        # An approximate index searches wider the fewer rows the filters keep (IVF_FLAT's
+        # nprobe, see milvus_client.INDEX_TYPES); share 0 is its widest search.
+        share = matching / max(1, len(self._keys))
         # Fetch a little more than k: keys of rows outside this generation are dropped below.
         fetch = min(MAX_K, k + 16 + k // 4)
         while True:
             with milvus_errors(self.store.uri, "search"):
-                scores, keys = self.store.search(queries, fetch, **where)
+                scores, keys = self.store.search(queries, fetch, share=share, **where)
             rows = self.rows_of(keys)
             ok = rows >= 0
             ok[ok] = mask[rows[ok]]
@@ -193,12 +197,17 @@ class MilvusBackend:
                 [(float(scores[q, j]), int(rows[q, j])) for j in np.flatnonzero(ok[q])][:k]
                 for q in range(len(queries))
             ]
-            truncated = any(
-                len(p) < k and int((keys[q] >= 0).sum()) >= fetch for q, p in enumerate(picked)
-            )
-            if not truncated or fetch >= MAX_K:
+            hits = (keys >= 0).sum(axis=1)
+            short = [len(p) < k for p in picked]
+            # A query short of k rows either got all ``fetch`` hits and lost some to the
+            # generation (fetch more), or got fewer: the index's search missed matching rows
+            # (redo it at its widest, which for IVF_FLAT is exact).
+            if any(s and hits[q] >= fetch for q, s in enumerate(short)) and fetch < MAX_K:
+                fetch = min(MAX_K, fetch * 4)
+            elif any(s and hits[q] < fetch for q, s in enumerate(short)) and share > 0:
+                share = 0.0
+            else:
                 return pad_rows(picked)
-            fetch = min(MAX_K, fetch * 4)
 
     def vectors_of(self, rows: Sequence[int]) -> np.ndarray:
         rows = np.asarray(rows, dtype=np.int64)

@@ -16,7 +16,8 @@ One entity per chunk::
   scores as the FAISS ``IndexFlatIP`` of the segments. The default index is ``FLAT``: exact
   search, so results match FAISS (up to ties); for collections of millions of chunks pass
   ``index_type="HNSW"`` (``M=16, efConstruction=200``, searched with ``ef=max(64, k)``) or
-  ``"IVF_FLAT"`` (``nlist=1024``, searched with ``nprobe=32``), both approximate.
+  ``"IVF_FLAT"`` (``nlist=1024``, searched with ``nprobe=32`` divided by the share of rows
+  the filters keep, up to every cluster), both approximate.
 - **Consistency**: the collection is created with consistency level ``Strong`` and every
   search and query asks for it too, so a search right after an upsert or a delete sees it.
 - **Filters** are pushed down as Milvus boolean expressions, with the semantics of the FAISS
@@ -31,7 +32,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -42,11 +43,39 @@ filter (see ``date_expression``)."""
 MAX_VARCHAR = 1024
 """Longest article id, source or category accepted (UTF-8 bytes)."""
 
-INDEX_TYPES = {
-    "FLAT": ({}, lambda k: {}),
-    "HNSW": ({"M": 16, "efConstruction": 200}, lambda k: {"ef": max(64, k)}),
-    "IVF_FLAT": ({"nlist": 1024}, lambda k: {"nprobe": 32}),
+IVF_NLIST = 1024
+IVF_NPROBE = 32
+"""Clusters an unfiltered IVF_FLAT search probes (of ``IVF_NLIST``)."""
+HNSW_MAX_EF = 32_768
+"""Milvus's largest HNSW ``ef``."""
+
+
+def _ivf_search(k: int, share: float) -> dict:
+    """``nprobe`` for a filter keeping ``share`` of the rows. The probed clusters hold about
+    nprobe/nlist of the rows and a filter keeps ``share`` of those, so a fixed nprobe=32 found
+    few or no matching rows under a selective filter (50k rows, 0.5% kept: 10 of 30 rows,
+    recall@10 0.78; a section's 5%: 18 of 30). Probing 1/share as many clusters sees as many
+    matching rows as an unfiltered search; from share <= 32/1024 on, every cluster (exact)."""
+    if share <= 0:
+        return {"nprobe": IVF_NLIST}
+    return {"nprobe": min(IVF_NLIST, math.ceil(IVF_NPROBE / share))}
+
+
+def _hnsw_search(k: int, share: float) -> dict:
+    """``ef``: Milvus's HNSW walks on under a filter until it holds ``ef`` allowed rows
+    (measured on 200k rows: filters keeping 50% to 0.05%, and 90% deleted, all gave k rows
+    and recall@10 >= 0.95 at ef=max(64, k)), so only the widest search (share 0, after a
+    search that came back short) widens it."""
+    return {"ef": HNSW_MAX_EF if share <= 0 else max(64, k)}
+
+
+INDEX_TYPES: dict[str, tuple[dict, Callable[[int, float], dict]]] = {
+    "FLAT": ({}, lambda k, share: {}),
+    "HNSW": ({"M": 16, "efConstruction": 200}, _hnsw_search),
+    "IVF_FLAT": ({"nlist": IVF_NLIST}, _ivf_search),
 }
+"""Build parameters, and search parameters for (k, share of the rows the filters keep; 0:
+the widest search, used when a narrower one came back short)."""
 _DELETE_BATCH = 1000
 MAX_K = 16_384
 """Milvus's largest ``limit`` (topk) for one search."""
@@ -270,8 +299,12 @@ class MilvusVectorStore:
         source: str | Sequence[str] | None = None,
         category: str | Sequence[str] | None = None,
         article_ids: Sequence[str] | None = None,
+        share: float = 1.0,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Top-``k`` chunks per query by inner product, filters applied inside Milvus.
+
+        ``share`` is the part of the collection's rows the filters keep: an approximate index
+        searches wider the smaller it is (``INDEX_TYPES``); 0 asks for its widest search.
 
         Returns ``(scores float32, keys int64)`` of shape ``(len(queries), m)``, best first,
         where ``m <= k`` is the most hits any query got; shorter rows are padded with score
@@ -290,7 +323,7 @@ class MilvusVectorStore:
             filter=filter_expression(published_from, published_to, source, category, article_ids),
             limit=int(k),
             output_fields=["key"],
-            search_params={"metric_type": "IP", "params": search_params(int(k))},
+            search_params={"metric_type": "IP", "params": search_params(int(k), share)},
             anns_field="vector",
             consistency_level=self.read_consistency,
             timeout=self.timeout,
