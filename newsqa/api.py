@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from indexer.documents import Article
+from indexer.event_time import publication_day
 from indexer.ids import validate_article_id
 from indexer.pipeline import IndexReport, build_index, write_articles
 from indexer.sources import article_from_record
@@ -277,12 +278,17 @@ def _k(k: int) -> int:
 def _as_of(as_of: date | None) -> date | None:
     """The day relative times count from: ``as_of="2025-01-01"`` (ISO text, as POST /ask's
     JSON has it) failed inside the question's time parsing with "'str' object has no
-    attribute 'year'"."""
-    if as_of is not None and not isinstance(as_of, date):  # a datetime is a date
+    attribute 'year'". A datetime is taken as its day (Jakarta's for an offset outside
+    Indonesia, as a publication time is; its own day without an offset): passed on whole, a
+    question naming a month or a day ("Agustus lalu", "sejak 2019", "28 Desember") failed with
+    "can't compare datetime.datetime to datetime.date", and "kemarin" resolved to a moment."""
+    if as_of is not None and not isinstance(as_of, date):
         raise TypeError(
             f"as_of must be a datetime.date, not {as_of!r}"
             + (f" (date.fromisoformat({as_of!r}))" if isinstance(as_of, str) else "")
         )
+    if isinstance(as_of, datetime):
+        return publication_day(as_of) if as_of.utcoffset() is not None else as_of.date()
     return as_of
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -255,6 +255,18 @@ def test_as_of_that_is_not_a_date_is_named(index: Index) -> None:
     by_date = index.search(question, k=3, as_of=date(2025, 3, 3))
     by_moment = index.search(question, k=3, as_of=datetime(2025, 3, 3, 9))
     assert [h.article_id for h in by_date] == [h.article_id for h in by_moment]
+
+
+def test_as_of_given_as_a_datetime_counts_from_its_day(index: Index) -> None:
+    """A datetime ``as_of`` reached the question's time parsing whole: a question naming a
+    month or a day ("Agustus lalu", "sejak 2019", "28 Desember") failed with "can't compare
+    datetime.datetime to datetime.date". Now it is its day: Jakarta's for a UTC time."""
+    for question in ("halte bus Palembang Agustus lalu", "halte sejak 2019", "halte 28 Desember"):
+        by_day = [h.article_id for h in index.search(question, k=3, as_of=date(2025, 3, 3))]
+        for moment in (datetime(2025, 3, 3, 9), datetime(2025, 3, 2, 20, tzinfo=UTC)):
+            assert [h.article_id for h in index.search(question, k=3, as_of=moment)] == by_day
+            assert index.ask(question, k=3, as_of=moment).question == question
+            index.timeline(question, k=3, as_of=moment)
 
 
 def test_records_and_ids_of_the_wrong_type_are_named(index: Index) -> None:
