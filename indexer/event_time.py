@@ -14,7 +14,8 @@ dateparser 1.5). Forms covered, Indonesian and English:
 * partial dates, the year taken from the publication date: "Senin (20/10)" (the year in which
   20/10 is a Monday, nearest first), "28 Desember" (nearest: in a January article, the previous
   December), "12 Agustus lalu" (the last one before), "Agustus lalu", "bulan Maret";
-* months and years: "Maret 2019" (the whole month), "sepanjang 2024", "pada tahun 2019";
+* months and years: "Maret 2019" (the whole month), "sepanjang 2024", "pada tahun 2019", a part
+  of one ("awal 2025", "end of 2025", "akhir tahun ini", "late last year");
 * ranges: "5-7 Desember 2025", "5 hingga 7 Desember", "2018 hingga 2022";
 * relative expressions: "kemarin", "hari ini", "besok", "lusa", "pekan lalu" (the previous
   Monday-Sunday week), "bulan lalu", "tahun lalu", "tahun depan", "3 hari lalu", "Senin lalu",
@@ -116,6 +117,9 @@ YEAR_PARTS = {
     **dict.fromkeys(["akhir", "late"], (10, 12)),
     **dict.fromkeys(["paruh awal", "paruh pertama"], (1, 6)),
     **dict.fromkeys(["paruh akhir", "paruh kedua"], (7, 12)),
+    **dict.fromkeys(["beginning of", "start of"], (1, 3)),
+    **dict.fromkeys(["mid", "middle of"], (4, 9)),
+    **dict.fromkeys(["end of"], (10, 12)),
 }
 # "sejak 2019" starts then and is not over: it lasts until the day the article was written.
 SINCE = ("sejak", "since")
@@ -133,11 +137,12 @@ _WEEKDAY = rf"(?:{_alternation(WEEKDAYS)})\b"
 _DAY = r"(?:[0-2]?\d|3[01])"
 _YEAR = r"(?:19|20)\d\d"
 _TO = r"\s*(?:-|–|—|s\.?/?d\.?|sampai(?:\s+dengan)?|hingga|to|until)\s*"
-_PART = r"paruh\s+(?:awal|pertama|akhir|kedua)|awal|pertengahan|akhir|early|late"
+_PART = _alternation(YEAR_PARTS).replace(r"\ ", r"\s+")
+_AFTER_PART = r"(?:\s+|(?<=mid)-)"  # "mid 2025", "mid-2025"
 # "sejak awal 2025" is open-ended like "sejak 2025", from the part of the year it names.
 _YEAR_CUE = (
-    rf"(?:(?:(?P<since>sejak|since)\s+(?=(?:{_PART})\s))?"
-    rf"(?P<cue>{_PART}|{YEAR_CUES})\s+|(?=tahun\s))"
+    rf"(?:(?:(?P<since>sejak|since)\s+(?=(?:{_PART})[\s-]))?"
+    rf"(?P<cue>{_PART}|{YEAR_CUES}){_AFTER_PART}|(?=tahun\s))"
 )
 _NUMBER = rf"(?:\d{{1,3}}|{_alternation(NUMBER_WORDS)})"
 
@@ -289,6 +294,19 @@ def _year(m: re.Match[str], published: date | None) -> tuple[date, date] | None:
     return start, end
 
 
+def _year_part_relative(m: re.Match[str], published: date | None) -> tuple[date, date] | None:
+    """ "akhir tahun ini", "awal tahun lalu", "late last year": the part of the year counted
+    from publication that the cue names, as "akhir 2025" is 2025's last quarter ("tahun ini"
+    alone is all of it); "sejak awal tahun ini" from then to publication."""
+    if published is None:
+        return None
+    _, offset = RELATIVE[" ".join(_word(m, "span").split())]
+    first_month, last_month = YEAR_PARTS[" ".join(_word(m, "cue").split())]
+    year = published.year + offset
+    start, end = date(year, first_month, 1), _month_end(year, last_month)
+    return _since(start, end, published) if _word(m, "since") else (start, end)
+
+
 def _decade(m: re.Match[str], published: date | None) -> tuple[date, date] | None:
     start, end = date(int(m.group("decade")), 1, 1), date(int(m.group("decade")) + 9, 12, 31)
     return _since(start, end, published) if _word(m, "cue") in SINCE else (start, end)
@@ -373,6 +391,11 @@ RULES: list[tuple[str, Resolve]] = [
         rf"{_YEAR_CUE}(?P<span>(?:tahun\s+)?(?P<year>{_YEAR})"
         rf"(?:{_TO}(?:tahun\s+)?(?P<year2>{_YEAR}))?)",
         _year,
+    ),
+    (
+        rf"(?:(?P<since>sejak|since)\s+)?(?P<cue>{_PART}){_AFTER_PART}"
+        r"(?P<span>tahun\s+(?:ini|lalu|kemarin|depan)|(?:this|last|next)\s+year)",
+        _year_part_relative,
     ),
     (_alternation(RELATIVE), _relative),
     (

@@ -95,7 +95,7 @@ DETIK = [
     ("detik-0492", "minggu ini", "2025-07-07", "2025-07-13"),
     ("detik-0344", "bulan lalu", "2025-09-01", "2025-09-30"),
     ("detik-0872", "bulan ini", "2025-10-01", "2025-10-31"),
-    ("detik-0042", "tahun ini", "2025-01-01", "2025-12-31"),
+    ("detik-0042", "tahun ini", "2025-10-01", "2025-12-31"),  # "pada akhir tahun ini"
     ("detik-0082", "tahun lalu", "2024-01-01", "2024-12-31"),
     ("detik-0108", "tahun depan", "2026-01-01", "2026-12-31"),
 ]
@@ -206,6 +206,26 @@ FORMS = [
     ),
     ("2025-10-22", "Ekonomi pulih pada paruh akhir 2025.", "2025", "2025-07-01", "2025-12-31"),
     ("2025-10-22", "Prices fell in early 2024.", "2024", "2024-01-01", "2024-03-31"),
+    ("2025-10-22", "Output peaked in mid-2024.", "2024", "2024-04-01", "2024-09-30"),
+    ("2025-10-22", "The line opens by the end of 2026.", "2026", "2026-10-01", "2026-12-31"),
+    # ... and of a relative year, read as the whole year before (detik-0042)
+    ("2025-10-22", "Obligasi terbit akhir tahun ini.", "tahun ini", "2025-10-01", "2025-12-31"),
+    ("2025-10-22", "Harga naik sejak awal tahun lalu.", "tahun lalu", "2024-01-01", "2025-10-22"),
+    (
+        "2025-10-22",
+        "Proyek mulai pertengahan tahun depan.",
+        "tahun depan",
+        "2026-04-01",
+        "2026-09-30",
+    ),
+    ("2025-10-22", "The plant reopened late last year.", "last year", "2024-10-01", "2024-12-31"),
+    (
+        "2025-10-22",
+        "Bonds are due at the end of this year.",
+        "this year",
+        "2025-10-01",
+        "2025-12-31",
+    ),
 ]
 
 # Text that names no time: a figure after a noun, a village, a vague span.
