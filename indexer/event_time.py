@@ -423,6 +423,12 @@ _COMPILED = [(re.compile(rf"(?<![\w.,/])(?:{p})(?!\w)", re.IGNORECASE), f) for p
 def extract_events(text: str, published: date | None = None) -> list[EventTime]:
     """Every time expression in ``text``, in text order, resolved against ``published`` (the
     forms that need a publication date are skipped without one)."""
+    return [ev for ev, _ in _read(text, published) if ev is not None]
+
+
+def _read(text: str, published: date | None) -> list[tuple[EventTime | None, tuple[int, int]]]:
+    """The expressions read in ``text``, in text order: each event, or None for a vague one
+    ("beberapa bulan lalu", a regulation's "Nomor 19 Tahun 2000"), with the span it takes."""
     found = []
     for order, (pattern, resolve) in enumerate(_COMPILED):
         for m in pattern.finditer(text):
@@ -436,27 +442,36 @@ def extract_events(text: str, published: date | None = None) -> list[EventTime]:
             found.append((m.start(), m.end(), order, quoted, interval))
     found.sort(key=lambda f: (f[0] - f[1], f[0], f[2]))
     taken: list[tuple[int, int]] = []
-    events = []
+    read: list[tuple[EventTime | None, tuple[int, int]]] = []
     for start, end, _, (s, e), (first, last) in found:
         if any(start < t_end and t_start < end for t_start, t_end in taken):
             continue
         taken.append((start, end))
-        if (first, last) != VAGUE:
-            events.append(EventTime(first, last, s, e, text[s:e]))
-    return sorted(events, key=lambda ev: ev.char_start)
+        event = EventTime(first, last, s, e, text[s:e]) if (first, last) != VAGUE else None
+        read.append((event, (start, end)))
+    return sorted(read, key=lambda r: r[1][0])
 
 
 _BARE_YEAR = re.compile(r"(?<![\w.,/])(?:19|20)\d\d(?![\w/])")
+# A four-digit number after a currency or a number sign is an amount or a number, not a year:
+# "Rp 2025", "US$ 2019", "nomor 2019", "No. 2020".
+_NOT_A_YEAR_BEFORE = re.compile(
+    r"(?:\b(?:rp|idr|usd|nomor|nomer|number|no\.|nr\.)|\$)\s*$", re.IGNORECASE
+)
 
 
 def question_times(question: str, as_of: date | None) -> list[tuple[date, date]]:
     """The intervals a question asks about: its time expressions, resolved against ``as_of``
     ("tahun lalu" in a question asked now), and its bare years too ("which programs won
-    2020 awards"): in a question a four-digit number from 1900 on is a year."""
-    events = extract_events(question, as_of)
-    found = [(e.start, e.end) for e in events]
+    2020 awards"): in a question a four-digit number from 1900 on is a year, unless it is an
+    amount or a number ("Rp 2025", "nomor 2019") or inside an expression read as no time (the
+    year of "UU Nomor 19 Tahun 2019" names the law, as in an article)."""
+    read = _read(question, as_of)
+    found = [(e.start, e.end) for e, _ in read if e is not None]
     for m in _BARE_YEAR.finditer(question):
-        if not any(e.char_start <= m.start() < e.char_end for e in events):
+        if any(start <= m.start() < end for _, (start, end) in read):
+            continue
+        if not _NOT_A_YEAR_BEFORE.search(question, 0, m.start()):
             year = int(m.group())
             found.append((date(year, 1, 1), date(year, 12, 31)))
     return found

@@ -13,7 +13,7 @@ from datetime import date
 import pytest
 
 from indexer.dates import parse_date
-from indexer.event_time import extract_events, overlapping, publication_day
+from indexer.event_time import extract_events, overlapping, publication_day, question_times
 
 D = date.fromisoformat
 
@@ -339,3 +339,24 @@ def test_dated_weekdays_joined_by_hingga_are_days():
         ("Senin (20/10)", D("2025-10-20")),
         ("Jumat (24/10)", D("2025-10-24")),
     ]
+
+
+@pytest.mark.parametrize(
+    ("question", "years"),
+    [
+        ("which Palembang programs won 2020 awards", [2020]),
+        ("harga BBM Rp 2025 per liter", []),
+        ("harga Rp2025 pada 2020", [2020]),
+        ("saham senilai US$ 2019", []),
+        ("isi surat nomor 2019", []),
+        ("the No. 2020 bus route", []),
+        # the year of a regulation's number names the law, as in an article
+        ("apa isi UU Nomor 19 Tahun 2019", []),
+        ("apa isi UU 19/2019", []),
+    ],
+)
+def test_a_question_reads_no_year_in_an_amount_or_a_number(question, years):
+    """A question's bare four-digit number is a year, but "Rp 2025", "nomor 2019" and the
+    "Tahun 2019" of a law's number were read as one too, and lifted that year's articles."""
+    asked = question_times(question, D("2025-10-22"))
+    assert asked == [(D(f"{y}-01-01"), D(f"{y}-12-31")) for y in years]
