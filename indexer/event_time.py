@@ -387,6 +387,10 @@ RULES: list[tuple[str, Resolve]] = [
     ),
     (rf"(?:tahun\s+)?(?P<year>{_YEAR}){_TO}(?:tahun\s+)?(?P<year2>{_YEAR})", _year),
     (rf"{_YEAR_CUE}(?P<span>(?:tahun\s+)?(?P<decade>(?:19|20)\d0)-an)", _decade),
+    # "era 1990-an"; English "the 1990s", "since the 1990s" need no cue ("2000-an orang" is
+    # about 2,000 people, "1990s" only a decade).
+    (r"era\s+(?P<span>(?:tahun\s+)?(?P<decade>(?:19|20)\d0)-an)", _decade),
+    (r"(?:(?P<cue>sejak|since)\s+(?:the\s+)?)?(?P<span>(?P<decade>(?:19|20)\d0)[’']?s)", _decade),
     (
         rf"{_YEAR_CUE}(?P<span>(?:tahun\s+)?(?P<year>{_YEAR})"
         rf"(?:{_TO}(?:tahun\s+)?(?P<year2>{_YEAR}))?)",
@@ -452,7 +456,8 @@ def _read(text: str, published: date | None) -> list[tuple[EventTime | None, tup
     return sorted(read, key=lambda r: r[1][0])
 
 
-_BARE_YEAR = re.compile(r"(?<![\w.,/])(?:19|20)\d\d(?![\w/])")
+# Not a decade ("1990-an", "1990's": the rules read those with a cue) nor "2000-an" (about 2,000).
+_BARE_YEAR = re.compile(r"(?<![\w.,/])(?:19|20)\d\d(?![\w/]|-an\b|[’']s\b)", re.IGNORECASE)
 # A four-digit number after a currency or a number sign is an amount or a number, not a year:
 # "Rp 2025", "US$ 2019", "nomor 2019", "No. 2020".
 _NOT_A_YEAR_BEFORE = re.compile(

@@ -206,6 +206,10 @@ FORMS = [
     ),
     ("2025-10-22", "Ekonomi pulih pada paruh akhir 2025.", "2025", "2025-07-01", "2025-12-31"),
     ("2025-10-22", "Prices fell in early 2024.", "2024", "2024-01-01", "2024-03-31"),
+    # a decade: "era 1970-an" (detik's ASCOPE), English "1990s" as "tahun 1990-an"
+    ("2025-10-22", "ASCOPE hadir di era 1970-an.", "1970-an", "1970-01-01", "1979-12-31"),
+    ("2025-10-22", "Rates were high in the 1990s.", "1990s", "1990-01-01", "1999-12-31"),
+    ("2025-10-22", "It has grown since the 2010s.", "2010s", "2010-01-01", "2025-10-22"),
     ("2025-10-22", "Output peaked in mid-2024.", "2024", "2024-04-01", "2024-09-30"),
     ("2025-10-22", "The line opens by the end of 2026.", "2026", "2026-10-01", "2026-12-31"),
     # ... and of a relative year, read as the whole year before (detik-0042)
@@ -353,10 +357,17 @@ def test_dated_weekdays_joined_by_hingga_are_days():
         # the year of a regulation's number names the law, as in an article
         ("apa isi UU Nomor 19 Tahun 2019", []),
         ("apa isi UU 19/2019", []),
+        # a decade is a decade, and "2000-an orang" about 2,000 people, in a question too
+        ("harga beras era 1990-an", [(1990, 1999)]),
+        ("rice prices in the 1990s", [(1990, 1999)]),
+        ("the 1990's oil boom", [(1990, 1999)]),
+        ("sekitar 2000-an orang hadir", []),
     ],
 )
-def test_a_question_reads_no_year_in_an_amount_or_a_number(question, years):
+def test_a_question_reads_the_years_it_names(question, years):
     """A question's bare four-digit number is a year, but "Rp 2025", "nomor 2019" and the
-    "Tahun 2019" of a law's number were read as one too, and lifted that year's articles."""
+    "Tahun 2019" of a law's number were read as one too, and lifted that year's articles;
+    "era 1990-an" and "1990's" were the year 1990, "in the 1990s" no time at all."""
     asked = question_times(question, D("2025-10-22"))
-    assert asked == [(D(f"{y}-01-01"), D(f"{y}-12-31")) for y in years]
+    spans = [y if isinstance(y, tuple) else (y, y) for y in years]
+    assert asked == [(D(f"{a}-01-01"), D(f"{b}-12-31")) for a, b in spans]
