@@ -337,10 +337,14 @@ def _relative(m: re.Match[str], published: date | None) -> tuple[date, date] | N
 def _ago(m: re.Match[str], published: date | None) -> tuple[date, date] | None:
     if published is None:
         return None
-    count = _word(m, "n")
-    n = int(count) if count.isdigit() else NUMBER_WORDS[count]
     sign = 1 if _word(m, "dir") in FUTURE + ("lagi", "later") else -1
-    return _shift(published, UNITS[_word(m, "unit")], sign * n)
+    return _shift(published, UNITS[_word(m, "unit")], sign * _count(m))
+
+
+def _count(m: re.Match[str]) -> int:
+    """The number of units a match names: "3", "tiga", "three", or 1 for "setahun"."""
+    count = _word(m, "n")
+    return int(count) if count.isdigit() else NUMBER_WORDS.get(count, 1)
 
 
 def _weekday(m: re.Match[str], published: date | None) -> tuple[date, date] | None:
@@ -405,6 +409,12 @@ RULES: list[tuple[str, Resolve]] = [
     (
         rf"(?P<n>{_NUMBER})\s+(?P<unit>{_alternation(UNITS)})\s+(?:yang\s+)?"
         r"(?P<dir>lalu|silam|ago|lagi|later|mendatang)",
+        _ago,
+    ),
+    # "setahun lalu", "sebulan yang lalu": one unit, as "a year ago"
+    (
+        r"se(?P<unit>hari|minggu|pekan|bulan|tahun)\s+(?:yang\s+)?"
+        r"(?P<dir>lalu|silam|lagi|mendatang)",
         _ago,
     ),
     (

@@ -189,6 +189,10 @@ FORMS = [
     ),
     ("2025-10-22", "Talks began in March 2019.", "March 2019", "2019-03-01", "2019-03-31"),
     ("2025-10-22", "The plant closed two years ago.", "two years ago", "2023-01-01", "2023-12-31"),
+    # "se-" is one, as "a year ago" (detik: "setahun yang lalu", "sebulan yang lalu")
+    ("2025-10-22", "Ia wafat setahun yang lalu.", "setahun yang lalu", "2024-01-01", "2024-12-31"),
+    ("2025-10-22", "Harga naik sebulan lalu.", "sebulan lalu", "2025-09-01", "2025-09-30"),
+    ("2025-10-22", "Jalan dibuka seminggu lalu.", "seminggu lalu", "2025-10-13", "2025-10-19"),
     # the law's year is no event, the year it took effect is
     # ... and "sejak 2023" lasts until publication, not through 2023 alone
     ("2025-10-22", "UU Nomor 1 Tahun 2022 berlaku sejak 2023.", "2023", "2023-01-01", "2025-10-22"),
