@@ -347,6 +347,14 @@ def _count(m: re.Match[str]) -> int:
     return int(count) if count.isdigit() else NUMBER_WORDS.get(count, 1)
 
 
+def _last(m: re.Match[str], published: date | None) -> tuple[date, date] | None:
+    """ "3 tahun terakhir", "the past two weeks": from the start of the unit that many back (as
+    "3 tahun lalu" is all of that year) to publication."""
+    if published is None:
+        return None
+    return _shift(published, UNITS[_word(m, "unit")], -_count(m))[0], published
+
+
 def _weekday(m: re.Match[str], published: date | None) -> tuple[date, date] | None:
     if published is None:
         return None
@@ -417,6 +425,14 @@ RULES: list[tuple[str, Resolve]] = [
         r"(?P<dir>lalu|silam|lagi|mendatang)",
         _ago,
     ),
+    # "3 tahun terakhir" up to publication; "sepekan terakhir Agustus", "3 hari terakhir bulan
+    # Ramadan" are the end of another time
+    (
+        rf"(?P<n>{_NUMBER}|se)\s*(?P<unit>{_alternation(UNITS)})\s+terakhir"
+        rf"(?!\s+(?:{_FULL_MONTH}|{_alternation(UNITS)}|{_YEAR}|of)\b)",
+        _last,
+    ),
+    (rf"(?:last|past)\s+(?P<n>{_NUMBER})\s+(?P<unit>{_alternation(UNITS)})", _last),
     (
         rf"(?:beberapa|sekian|several|a\s+few)\s+(?:{_alternation(UNITS)})\s+(?:yang\s+)?"
         r"(?:lalu|silam|ago|terakhir|lagi|later|mendatang)",

@@ -193,6 +193,29 @@ FORMS = [
     ("2025-10-22", "Ia wafat setahun yang lalu.", "setahun yang lalu", "2024-01-01", "2024-12-31"),
     ("2025-10-22", "Harga naik sebulan lalu.", "sebulan lalu", "2025-09-01", "2025-09-30"),
     ("2025-10-22", "Jalan dibuka seminggu lalu.", "seminggu lalu", "2025-10-13", "2025-10-19"),
+    # the last so many units, up to publication (detik: "dalam 3 tahun terakhir")
+    (
+        "2025-10-22",
+        "Kasus naik dalam 3 tahun terakhir.",
+        "3 tahun terakhir",
+        "2022-01-01",
+        "2025-10-22",
+    ),
+    (
+        "2025-10-22",
+        "Hujan turun dalam sepekan terakhir.",
+        "sepekan terakhir",
+        "2025-10-13",
+        "2025-10-22",
+    ),
+    (
+        "2025-10-22",
+        "Sales fell over the past two years.",
+        "past two years",
+        "2023-01-01",
+        "2025-10-22",
+    ),
+    ("2025-10-22", "Cases rose in the last 3 months.", "last 3 months", "2025-07-01", "2025-10-22"),
     # the law's year is no event, the year it took effect is
     # ... and "sejak 2023" lasts until publication, not through 2023 alone
     ("2025-10-22", "UU Nomor 1 Tahun 2022 berlaku sejak 2023.", "2023", "2023-01-01", "2025-10-22"),
@@ -247,6 +270,9 @@ NO_EVENT = [
     # a span of weekdays is a weekly schedule (detik-0913, -0761)
     "Disiarkan langsung pada Senin-Jumat, pukul 08.00-11.00 WIB.",
     "Layanan ini melayani perjalanan setiap Senin hingga Jumat.",
+    # the end of another time, not the last days before publication (detik-2025)
+    "Dalam sepekan terakhir Agustus, aksi solidaritas meluas.",
+    "Diskon berlaku 3 hari terakhir bulan Ramadan.",
     "Efisiensi mengacu pada Inpres No. 1 Tahun 2025, UU No.7 Tahun 2021 dan Nomor MD-12 tahun 2024.",
 ]
 
