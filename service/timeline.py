@@ -45,7 +45,11 @@ def build_timeline(
     store: IndexStore, hits: list[ArticleHit], limit: int = 200
 ) -> list[TimelineEntry]:
     """The dated sentences of the hit articles, earliest first (ties: better-ranked article,
-    then reading order); one entry per sentence and interval, at most ``limit``."""
+    then reading order); one entry per sentence and interval, at most ``limit``: those of the
+    best-ranked articles, in reading order. Cut after sorting by time, the limit kept the
+    earliest sentences whatever their article, so a timeline of many articles lost its latest
+    ones: December 2025's sentences of detik-2025 with ``event_from=2025-12-01`` were all in
+    the timeline of 10 articles and none in that of 50, which spent its 200 on older times."""
     entries: list[TimelineEntry] = []
     for rank, hit in enumerate(hits):
         article = store.article(hit.article_id)
@@ -76,8 +80,10 @@ def build_timeline(
                     rank=rank,
                 )
             )
-    entries.sort(key=lambda e: (e.start, e.end, e.rank, e.char_start))
-    return entries[:limit]
+    entries.sort(key=lambda e: (e.rank, e.char_start, e.start, e.end))
+    kept = entries[:limit]
+    kept.sort(key=lambda e: (e.start, e.end, e.rank, e.char_start))
+    return kept
 
 
 def _sentence_of(event: EventTime, bounds: list[tuple[int, int]]) -> tuple[int, int]:
