@@ -16,6 +16,7 @@ dateparser 1.5). Forms covered, Indonesian and English:
   December), "12 Agustus lalu" (the last one before), "Agustus lalu", "bulan Maret";
 * months and years: "Maret 2019" (the whole month), "sepanjang 2024", "pada tahun 2019", a part
   of one ("awal 2025", "end of 2025", "akhir tahun ini", "late last year");
+* quarters and halves: "kuartal III 2025", "Semester I 2024", "Q3 2025", "first half of 2024";
 * ranges: "5-7 Desember 2025", "5 hingga 7 Desember", "2018 hingga 2022";
 * relative expressions: "kemarin", "hari ini", "besok", "lusa", "pekan lalu" (the previous
   Monday-Sunday week), "bulan lalu", "tahun lalu", "tahun depan", "3 hari lalu", "Senin lalu",
@@ -120,6 +121,19 @@ YEAR_PARTS = {
     **dict.fromkeys(["beginning of", "start of"], (1, 3)),
     **dict.fromkeys(["mid", "middle of"], (4, 9)),
     **dict.fromkeys(["end of"], (10, 12)),
+}
+# A year's quarters and halves ("kuartal III 2025", "Semester I 2024", "Q3 2025", "the first
+# half of 2025"): the months in one, and which one an ordinal names.
+PERIOD_MONTHS = {
+    **dict.fromkeys(["kuartal", "triwulan", "quarter", "q"], 3),
+    **dict.fromkeys(["caturwulan"], 4),
+    **dict.fromkeys(["semester", "half", "h"], 6),
+}
+ORDINALS = {
+    **dict.fromkeys(["i", "1", "1st", "satu", "pertama", "first"], 1),
+    **dict.fromkeys(["ii", "2", "2nd", "dua", "kedua", "second"], 2),
+    **dict.fromkeys(["iii", "3", "3rd", "tiga", "ketiga", "third"], 3),
+    **dict.fromkeys(["iv", "4", "4th", "empat", "keempat", "fourth"], 4),
 }
 # "sejak 2019" starts then and is not over: it lasts until the day the article was written.
 SINCE = ("sejak", "since")
@@ -307,6 +321,16 @@ def _year_part_relative(m: re.Match[str], published: date | None) -> tuple[date,
     return _since(start, end, published) if _word(m, "since") else (start, end)
 
 
+def _period(m: re.Match[str], _: date | None) -> tuple[date, date] | None:
+    """ "kuartal III 2025" is July to September 2025, "Semester I 2024" January to June."""
+    months = PERIOD_MONTHS[_word(m, "period")]
+    n = ORDINALS[_word(m, "ord")]
+    if n * months > 12:  # "kuartal V", "semester III"
+        return None
+    year = int(m.group("year"))
+    return date(year, (n - 1) * months + 1, 1), _month_end(year, n * months)
+
+
 def _decade(m: re.Match[str], published: date | None) -> tuple[date, date] | None:
     start, end = date(int(m.group("decade")), 1, 1), date(int(m.group("decade")) + 9, 12, 31)
     return _since(start, end, published) if _word(m, "cue") in SINCE else (start, end)
@@ -398,6 +422,17 @@ RULES: list[tuple[str, Resolve]] = [
         _month_year,
     ),
     (rf"(?:tahun\s+)?(?P<year>{_YEAR}){_TO}(?:tahun\s+)?(?P<year2>{_YEAR})", _year),
+    (
+        r"(?P<period>kuartal|triwulan|caturwulan|semester|quarter|half)\s+(?:ke-?)?"
+        rf"(?P<ord>{_alternation(ORDINALS)})\s+(?:(?:tahun|of)\s+)?(?P<year>{_YEAR})",
+        _period,
+    ),
+    (rf"(?P<period>q|h)(?P<ord>[1-4])\s*[-/]?\s*(?P<year>{_YEAR})", _period),
+    (
+        rf"(?P<ord>{_alternation(ORDINALS)})\s+(?P<period>quarter|half)\s+(?:of\s+)?"
+        rf"(?P<year>{_YEAR})",
+        _period,
+    ),
     (rf"{_YEAR_CUE}(?P<span>(?:tahun\s+)?(?P<decade>(?:19|20)\d0)-an)", _decade),
     # "era 1990-an"; English "the 1990s", "since the 1990s" need no cue ("2000-an orang" is
     # about 2,000 people, "1990s" only a decade).

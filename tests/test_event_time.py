@@ -233,6 +233,36 @@ FORMS = [
     ),
     ("2025-10-22", "Ekonomi pulih pada paruh akhir 2025.", "2025", "2025-07-01", "2025-12-31"),
     ("2025-10-22", "Prices fell in early 2024.", "2024", "2024-01-01", "2024-03-31"),
+    # a quarter or a half (detik: "triwulan I 2025", "Semester II 2024", "kuartal IV 2025")
+    (
+        "2025-10-22",
+        "Ekonomi tumbuh pada kuartal III 2025.",
+        "kuartal III 2025",
+        "2025-07-01",
+        "2025-09-30",
+    ),
+    (
+        "2025-10-22",
+        "Laba Semester I Tahun 2024 naik.",
+        "Semester I Tahun 2024",
+        "2024-01-01",
+        "2024-06-30",
+    ),
+    (
+        "2025-10-22",
+        "Data triwulan ketiga 2025 keluar.",
+        "triwulan ketiga 2025",
+        "2025-07-01",
+        "2025-09-30",
+    ),
+    ("2025-10-22", "Revenue rose in Q3 2025.", "Q3 2025", "2025-07-01", "2025-09-30"),
+    (
+        "2025-10-22",
+        "Sales fell in the first half of 2024.",
+        "first half of 2024",
+        "2024-01-01",
+        "2024-06-30",
+    ),
     # a decade: "era 1970-an" (detik's ASCOPE), English "1990s" as "tahun 1990-an"
     ("2025-10-22", "ASCOPE hadir di era 1970-an.", "1970-an", "1970-01-01", "1979-12-31"),
     ("2025-10-22", "Rates were high in the 1990s.", "1990s", "1990-01-01", "1999-12-31"),
@@ -388,10 +418,11 @@ def test_dated_weekdays_joined_by_hingga_are_days():
         ("apa isi UU Nomor 19 Tahun 2019", []),
         ("apa isi UU 19/2019", []),
         # a decade is a decade, and "2000-an orang" about 2,000 people, in a question too
-        ("harga beras era 1990-an", [(1990, 1999)]),
-        ("rice prices in the 1990s", [(1990, 1999)]),
-        ("the 1990's oil boom", [(1990, 1999)]),
+        ("harga beras era 1990-an", [("1990-01-01", "1999-12-31")]),
+        ("rice prices in the 1990s", [("1990-01-01", "1999-12-31")]),
+        ("the 1990's oil boom", [("1990-01-01", "1999-12-31")]),
         ("sekitar 2000-an orang hadir", []),
+        ("pertumbuhan ekonomi kuartal III 2025", [("2025-07-01", "2025-09-30")]),
     ],
 )
 def test_a_question_reads_the_years_it_names(question, years):
@@ -399,5 +430,8 @@ def test_a_question_reads_the_years_it_names(question, years):
     "Tahun 2019" of a law's number were read as one too, and lifted that year's articles;
     "era 1990-an" and "1990's" were the year 1990, "in the 1990s" no time at all."""
     asked = question_times(question, D("2025-10-22"))
-    spans = [y if isinstance(y, tuple) else (y, y) for y in years]
-    assert asked == [(D(f"{a}-01-01"), D(f"{b}-12-31")) for a, b in spans]
+
+    def interval(y: int | tuple[str, str]) -> tuple[date, date]:
+        return (D(f"{y}-01-01"), D(f"{y}-12-31")) if isinstance(y, int) else (D(y[0]), D(y[1]))
+
+    assert asked == [interval(y) for y in years]
