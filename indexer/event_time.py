@@ -417,6 +417,14 @@ RULES: list[tuple[str, Resolve]] = [
     (rf"(?:bulan\s+)?(?P<month>{_FULL_MONTH})\s+(?:tahun\s+)?(?P<year>{_YEAR})", _month_year),
     (rf"bulan\s+(?P<month>{_FULL_MONTH}){_DIR}?", _month_alone),
     (rf"(?P<month>{_FULL_MONTH}){_DIR}", _month_alone),
+    # English puts the direction first ("last July", "next March"); a month after "pada", "in"
+    # is its nearest one, as "bulan Juli" is
+    (rf"(?P<dir>last|next)\s+(?P<month>{_FULL_MONTH})", _month_alone),
+    (
+        rf"(?:pada|in|during)\s+(?P<span>(?P<month>{_FULL_MONTH}))"
+        rf"(?!\s+(?:(?:tahun\s+)?{_YEAR}|{_DAY}|{'|'.join(PAST + FUTURE)})\b)",
+        _month_alone,
+    ),
     (
         rf"(?P<month1>{_FULL_MONTH}){_TO}(?P<month>{_FULL_MONTH})\s+(?:tahun\s+)?(?P<year>{_YEAR})",
         _month_year,
@@ -480,6 +488,7 @@ RULES: list[tuple[str, Resolve]] = [
     # schedule, not a day; with dates ("Senin (20/10) hingga Jumat (24/10)") it is no match.
     (rf"{_WEEKDAY}{_TO}{_WEEKDAY}(?!\s*\()", _vague),
     (rf"(?P<weekday>{_WEEKDAY}){_DIR}", _weekday),
+    (rf"(?P<dir>last|next)\s+(?P<weekday>{_WEEKDAY})", _weekday),
     (rf"(?:pada|hari|on|sejak|since)\s+(?P<span>(?P<weekday>{_WEEKDAY}))", _weekday),
 ]
 _COMPILED = [(re.compile(rf"(?<![\w.,/])(?:{p})(?!\w)", re.IGNORECASE), f) for p, f in RULES]

@@ -233,6 +233,12 @@ FORMS = [
     ),
     ("2025-10-22", "Ekonomi pulih pada paruh akhir 2025.", "2025", "2025-07-01", "2025-12-31"),
     ("2025-10-22", "Prices fell in early 2024.", "2024", "2024-01-01", "2024-03-31"),
+    # English puts the direction before a weekday or a month; a month after "pada", "in"
+    ("2025-10-22", "Talks resumed last Monday.", "last Monday", "2025-10-20", "2025-10-20"),
+    ("2025-10-22", "The vote is next Friday.", "next Friday", "2025-10-24", "2025-10-24"),
+    ("2025-10-22", "Prices peaked last July.", "last July", "2025-07-01", "2025-07-31"),
+    ("2025-10-22", "Prices peaked in July.", "July", "2025-07-01", "2025-07-31"),
+    ("2025-10-22", "Harga memuncak pada Juli.", "Juli", "2025-07-01", "2025-07-31"),
     # a quarter or a half (detik: "triwulan I 2025", "Semester II 2024", "kuartal IV 2025")
     (
         "2025-10-22",
