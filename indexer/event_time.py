@@ -147,6 +147,10 @@ _ABBREVIATED = [m for m in MONTHS if m not in FULL_MONTHS and m != "may"]
 _NOT_ABBREVIATED = set(MONTHS) - set(_ABBREVIATED)  # "Desember." ends a sentence
 _MONTH = rf"(?:(?:{_alternation(_ABBREVIATED)})\b\.?|(?:{_alternation(_NOT_ABBREVIATED)})\b)"
 _FULL_MONTH = rf"(?:{_alternation(FULL_MONTHS)})\b"
+# English "May" stands alone only before a year ("May 2025") or as a name ("last May", "in
+# May"): "may" is also a verb ("prices may 2x", "the last may be").
+_MONTH_WITH_YEAR = rf"(?:{_alternation([*FULL_MONTHS, 'may'])})\b"
+_ENGLISH_MONTH = rf"(?:{_FULL_MONTH}|(?-i:May)\b)"
 _WEEKDAY = rf"(?:{_alternation(WEEKDAYS)})\b"
 _DAY = r"(?:[0-2]?\d|3[01])"
 _YEAR = r"(?:19|20)\d\d"
@@ -414,19 +418,20 @@ RULES: list[tuple[str, Resolve]] = [
         rf"(?:\s+(?P<year>{_YEAR}))?",
         _day_range,
     ),
-    (rf"(?:bulan\s+)?(?P<month>{_FULL_MONTH})\s+(?:tahun\s+)?(?P<year>{_YEAR})", _month_year),
+    (rf"(?:bulan\s+)?(?P<month>{_MONTH_WITH_YEAR})\s+(?:tahun\s+)?(?P<year>{_YEAR})", _month_year),
     (rf"bulan\s+(?P<month>{_FULL_MONTH}){_DIR}?", _month_alone),
     (rf"(?P<month>{_FULL_MONTH}){_DIR}", _month_alone),
     # English puts the direction first ("last July", "next March"); a month after "pada", "in"
     # is its nearest one, as "bulan Juli" is
-    (rf"(?P<dir>last|next)\s+(?P<month>{_FULL_MONTH})", _month_alone),
+    (rf"(?P<dir>last|next)\s+(?P<month>{_ENGLISH_MONTH})", _month_alone),
     (
-        rf"(?:pada|in|during)\s+(?P<span>(?P<month>{_FULL_MONTH}))"
+        rf"(?:pada|in|during)\s+(?P<span>(?P<month>{_ENGLISH_MONTH}))"
         rf"(?!\s+(?:(?:tahun\s+)?{_YEAR}|{_DAY}|{'|'.join(PAST + FUTURE)})\b)",
         _month_alone,
     ),
     (
-        rf"(?P<month1>{_FULL_MONTH}){_TO}(?P<month>{_FULL_MONTH})\s+(?:tahun\s+)?(?P<year>{_YEAR})",
+        rf"(?P<month1>{_FULL_MONTH}){_TO}(?P<month>{_MONTH_WITH_YEAR})\s+(?:tahun\s+)?"
+        rf"(?P<year>{_YEAR})",
         _month_year,
     ),
     (rf"(?:tahun\s+)?(?P<year>{_YEAR}){_TO}(?:tahun\s+)?(?P<year2>{_YEAR})", _year),

@@ -239,6 +239,16 @@ FORMS = [
     ("2025-10-22", "Prices peaked last July.", "last July", "2025-07-01", "2025-07-31"),
     ("2025-10-22", "Prices peaked in July.", "July", "2025-07-01", "2025-07-31"),
     ("2025-10-22", "Harga memuncak pada Juli.", "Juli", "2025-07-01", "2025-07-31"),
+    # English "May", read only where it cannot be the verb
+    ("2025-10-22", "Talks began in May 2024.", "May 2024", "2024-05-01", "2024-05-31"),
+    (
+        "2025-10-22",
+        "Prices rose from March to May 2025.",
+        "March to May 2025",
+        "2025-03-01",
+        "2025-05-31",
+    ),
+    ("2025-10-22", "Prices peaked last May.", "last May", "2025-05-01", "2025-05-31"),
     # a quarter or a half (detik: "triwulan I 2025", "Semester II 2024", "kuartal IV 2025")
     (
         "2025-10-22",
@@ -306,6 +316,7 @@ NO_EVENT = [
     # a span of weekdays is a weekly schedule (detik-0913, -0761)
     "Disiarkan langsung pada Senin-Jumat, pukul 08.00-11.00 WIB.",
     "Layanan ini melayani perjalanan setiap Senin hingga Jumat.",
+    "The last may be the best, in may cases.",
     # the end of another time, not the last days before publication (detik-2025)
     "Dalam sepekan terakhir Agustus, aksi solidaritas meluas.",
     "Diskon berlaku 3 hari terakhir bulan Ramadan.",
