@@ -638,9 +638,15 @@ def question_names(question: str) -> set[str]:
     return names | question_years(question) | indonesian_place_names(question)
 
 
+# A year, or an English decade by its first year ("the 1990s" as "tahun 1990-an" is "1990").
+_NAMED_YEAR = re.compile(r"\b(1[89]\d\d|2[01]\d\d)(?=s?\b)")
+
+
 def question_years(question: str) -> set[str]:
-    """The years a question names ("siapa presiden Amerika Serikat tahun 1990" -> "1990")."""
-    return set(_YEAR.findall(question))
+    """The years a question names ("siapa presiden Amerika Serikat tahun 1990" -> "1990"; "in
+    the 1990s", like "pada 1990-an", -> "1990": it named none, and was answered from an article
+    of 2025)."""
+    return set(_NAMED_YEAR.findall(question))
 
 
 # The words around a question word that name what is asked for ("which Palembang programs",

@@ -279,6 +279,12 @@ def test_a_dated_article_that_never_names_the_year_asked_does_not_answer_for_it(
     assert builder.passages(hits, question) == []
     assert builder.answer(question, hits).abstained
     assert builder.passages(hits, "siapa presiden Amerika Serikat tahun 2025") != []
+    # an English decade as the Indonesian one ("pada 1990-an")
+    for decade in (
+        "siapa presiden Amerika Serikat pada 1990-an",
+        "who was the president of Amerika Serikat in the 1990s",
+    ):
+        assert builder.passages(hits, decade) == [], decade
     named = f"{text} Pada 1990 presidennya George H. W. Bush."
     of_year = ChunkRecord(1, "b", 0, 0, len(named), named, "Tarif", None, published, None, None)
     undated = _chunk("c", text)
