@@ -6,6 +6,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -394,20 +395,12 @@ def test_model_build_exports_again_an_onnx_graph_cut_short(tmp_path, settings, e
     again (it crashed in OpenVINO's "Model can't be parsed" traceback, or said "model ready"
     while every start fell back to torch)."""
     import os
-    import shutil
 
     import onnx
 
-    from indexer.encoder_onnx import INFO, exported_path
+    from indexer.encoder_onnx import exported_path
 
-    built = build_bundled_model(settings.cache_dir)
-    target = bundled_model_path(tmp_path)
-    shutil.copytree(built, target, ignore=shutil.ignore_patterns("onnx"))
-    graph = exported_path(target)
-    graph.parent.mkdir()
-    shutil.copy(built / INFO, target / INFO)
-    with graph.open("wb") as f:
-        f.write(exported_path(built).read_bytes()[:1_000_000])
+    target, graph = _model_with_an_export_cut_short(settings.cache_dir, tmp_path)
     env = {
         **os.environ,
         "NEWSQA_CACHE_DIR": str(tmp_path),
@@ -423,7 +416,10 @@ def test_model_build_exports_again_an_onnx_graph_cut_short(tmp_path, settings, e
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "model ready" in proc.stdout
-    assert graph.stat().st_size == exported_path(built).stat().st_size
+    assert (
+        graph.stat().st_size
+        == exported_path(build_bundled_model(settings.cache_dir)).stat().st_size
+    )
     onnx.load(str(graph), load_external_data=False)
     assert graph.with_suffix(".xml").is_file() == (backend == "openvino")
 
@@ -550,21 +546,29 @@ def test_an_export_cut_short_is_refused_in_one_line_that_says_how_to_export_it_a
     """A start over an ``onnx/encoder.onnx`` cut short after its export: only `newsqa model
     build` exports it again, but the refusal (and ``auto``'s warning) never said so, and
     OpenVINO's error ran over five lines, ending in a pip hint for a package installed."""
-    import shutil
 
     from indexer.embedder import Embedder
-    from indexer.encoder_onnx import INFO, exported_path
 
-    built = build_bundled_model(settings.cache_dir)
-    target = bundled_model_path(tmp_path)
-    shutil.copytree(built, target, ignore=shutil.ignore_patterns("onnx"))
-    graph = exported_path(target)
-    graph.parent.mkdir()
-    shutil.copy(built / INFO, target / INFO)
-    with graph.open("wb") as f:
-        f.write(exported_path(built).read_bytes()[:1_000_000])
+    target, graph = _model_with_an_export_cut_short(settings.cache_dir, tmp_path)
     with pytest.raises(ValueError) as refused:
         Embedder(str(target), backend=backend, embeds_questions=True)
     message = str(refused.value)
     assert "\n" not in message
     assert message.endswith(f"(`newsqa model build` exports {graph} again)")
+
+
+def _model_with_an_export_cut_short(cache_dir: Path, tmp_path: Path) -> tuple[Path, Path]:
+    """A copy of the built model in ``tmp_path``'s cache whose ``onnx/encoder.onnx`` stops
+    after its first megabyte (its export info intact); the model folder and the graph."""
+    import shutil
+
+    from indexer.encoder_onnx import INFO, exported_path
+
+    built = build_bundled_model(cache_dir)
+    target = bundled_model_path(tmp_path)
+    shutil.copytree(built, target, ignore=shutil.ignore_patterns("onnx"))
+    graph = exported_path(target)
+    graph.parent.mkdir()
+    shutil.copy(built / INFO, target / INFO)
+    graph.write_bytes(exported_path(built).read_bytes()[:1_000_000])
+    return target, graph

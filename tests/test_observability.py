@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
@@ -11,6 +12,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
@@ -37,6 +39,23 @@ def samples(text: str) -> dict[tuple[str, frozenset], float]:
 
 def value(metrics: dict, name: str, **labels: str) -> float:
     return metrics.get((name, frozenset(labels.items())), 0.0)
+
+
+@contextlib.contextmanager
+def access_log() -> Iterator[io.StringIO]:
+    """What the access logger writes meanwhile, as JSON lines."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    logger = logging.getLogger("newsqa.access")
+    logger.addHandler(handler)
+    old_level = logger.level
+    logger.setLevel(logging.INFO)
+    try:
+        yield stream
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(old_level)
 
 
 def test_metrics_count_requests_by_route_template_and_status(client):
@@ -95,19 +114,9 @@ def test_request_id_is_taken_when_safe_else_generated(client):
 
 
 def test_access_log_is_one_json_object_per_request(client):
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(JsonFormatter())
-    logger = logging.getLogger("newsqa.access")
-    logger.addHandler(handler)
-    old_level = logger.level
-    logger.setLevel(logging.INFO)
-    try:
+    with access_log() as stream:
         client.get("/articles/nq-001", headers={"X-Request-ID": "req-abc-123"})
         client.get("/search", params={"q": " "}, headers={"X-Request-ID": "req-def-456"})
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(old_level)
     lines = [json.loads(line) for line in stream.getvalue().splitlines()]
     assert [line["request_id"] for line in lines] == ["req-abc-123", "req-def-456"]
     first = lines[0]
@@ -159,21 +168,10 @@ def test_a_failing_request_answers_json_with_its_id_and_logs_one_traceback(setti
     def fails() -> None:
         raise RuntimeError("boom in a route")
 
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(JsonFormatter())
-    logger = logging.getLogger("newsqa.access")
-    logger.addHandler(handler)
-    old_level = logger.level
-    logger.setLevel(logging.INFO)
-    try:
-        # raise_server_exceptions: what propagates here is what uvicorn would log a second time
-        with TestClient(app) as client:
-            response = client.get("/fails", headers={"X-Request-ID": "trace-500"})
-            metrics = samples(client.get("/metrics").text)
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(old_level)
+    # raise_server_exceptions: what propagates here is what uvicorn would log a second time
+    with access_log() as stream, TestClient(app) as client:
+        response = client.get("/fails", headers={"X-Request-ID": "trace-500"})
+        metrics = samples(client.get("/metrics").text)
     assert response.status_code == 500
     assert response.headers["x-request-id"] == "trace-500"
     assert response.headers["content-type"] == "application/json"
