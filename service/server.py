@@ -36,6 +36,8 @@ import itertools
 import json
 import logging
 import multiprocessing
+import os
+import select
 import signal
 import socket
 import threading
@@ -303,11 +305,33 @@ def build_server(
     return server
 
 
-def _worker(settings: Settings, sock: socket.socket, config: dict[str, Any]) -> None:
+def _stop_with(parent_pid: int) -> None:
+    """Stop this server process as a SIGTERM does (requests and a running bulk job finish,
+    the write worker ends) once the parent ``newsqa serve`` has ended, however it ended. A
+    parent killed with SIGKILL (an out-of-memory kill, a supervisor that kills the main
+    process only) runs no shutdown, and its worker processes went on serving the port for
+    good, about 2 GB each, with no parent to restart them: a restarted ``newsqa serve``
+    could not listen on the port ("Address already in use")."""
+    try:
+        parent = os.pidfd_open(parent_pid)  # the process itself: a reused pid cannot fool it
+    except ProcessLookupError:
+        raise SystemExit(0) from None
+
+    def watch() -> None:
+        select.select([parent], [], [])  # readable once the parent has exited
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="stop-with-parent", daemon=True).start()
+
+
+def _worker(
+    settings: Settings, sock: socket.socket, config: dict[str, Any], parent_pid: int
+) -> None:
     """One server process of ``serve_workers``: its own app (index, model, limits) on the
-    shared listening socket."""
+    shared listening socket, for as long as the parent runs."""
     from service.app import create_app
 
+    _stop_with(parent_pid)
     server = build_server(create_app(settings), settings, **config)
     server.run(sockets=[sock])
     if not server.started:
@@ -342,7 +366,9 @@ def serve_workers(settings: Settings, sock: socket.socket, **config: Any) -> int
     stop = threading.Event()
 
     def start() -> multiprocessing.process.BaseProcess:
-        process = context.Process(target=_worker, args=(settings, sock, config), daemon=False)
+        process = context.Process(
+            target=_worker, args=(settings, sock, config, os.getpid()), daemon=False
+        )
         process.start()
         return process
 

@@ -5,7 +5,9 @@ root path behind a reverse proxy."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -24,6 +26,13 @@ def children(pid: int) -> list[int]:
     for task in Path(f"/proc/{pid}/task").iterdir():
         found += [int(c) for c in (task / "children").read_text().split()]
     return found
+
+
+def running(pid: int) -> bool:
+    try:  # a zombie has ended: only its exit status waits to be collected
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
 
 
 @pytest.fixture(scope="module")
@@ -189,3 +198,28 @@ def test_web_pages_behind_a_root_path_load_their_files_and_call_the_api_under_it
     assert 'meta[name="newsqa-root"]' in common and "`${ROOT}/read/" in common
     app = httpx.get(f"{url}/static/app.js", timeout=30).text
     assert "fetch(`${ROOT}/ask`" in app and 'fetch("/' not in app
+
+
+def test_worker_processes_end_with_a_killed_server(tmp_path, corpus_index, settings):
+    """A `newsqa serve --workers 2` killed with SIGKILL (an out-of-memory kill) runs no
+    shutdown: its worker processes went on serving the port for good, about 2 GB each, and a
+    restarted server could not listen on it. They stop once their parent has gone."""
+    from newsqa.server_process import serve_in_background
+
+    index_dir = tmp_path / "index"
+    shutil.copytree(corpus_index, index_dir)
+    env = {"NEWSQA_CACHE_DIR": str(settings.cache_dir), "NEWSQA_WORKERS": "2"}
+    with serve_in_background(index_dir, env) as served:
+        workers = children(served.proc.pid)
+        assert len(workers) >= 2
+        served.proc.kill()
+        served.proc.wait()
+        deadline = time.monotonic() + 60
+        while any(map(running, workers)) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        left = [pid for pid in workers if running(pid)]
+        for pid in left:
+            os.kill(pid, signal.SIGKILL)
+        assert left == [], "worker processes outlived their server"
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(f"{served.url}/ready", timeout=5)
