@@ -35,6 +35,7 @@ import asyncio
 import itertools
 import json
 import logging
+import logging.config
 import multiprocessing
 import os
 import select
@@ -360,6 +361,11 @@ def serve_workers(settings: Settings, sock: socket.socket, **config: Any) -> int
     its processes build a plain server from a pickled config. Each process holds its own
     index, model, rate limits and in-flight counts, so those limits apply per process.
     Returns the exit status."""
+    if isinstance(config.get("log_config"), dict):
+        # This process logs as its workers do: uvicorn configures logging in each worker only,
+        # and the lines of this one (a worker that died and was restarted) came out as bare
+        # text among their JSON lines, with no level field for a log pipeline, INFO not at all.
+        logging.config.dictConfig(config["log_config"])
     sock.listen(2048)
     sock.set_inheritable(True)
     context = multiprocessing.get_context("spawn")  # a process running torch must not fork

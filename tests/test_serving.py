@@ -223,3 +223,28 @@ def test_worker_processes_end_with_a_killed_server(tmp_path, corpus_index, setti
         assert left == [], "worker processes outlived their server"
         with pytest.raises(httpx.ConnectError):
             httpx.get(f"{served.url}/ready", timeout=5)
+
+
+def test_the_parent_of_the_workers_logs_json_lines(tmp_path, corpus_index, settings):
+    """The process that starts the workers and restarts one that dies logs JSON as they do:
+    its lines were bare text ('... WARNING newsqa.server: worker 123 exited with -9')."""
+    from newsqa.server_process import serve_in_background
+
+    index_dir, log_path = tmp_path / "index", tmp_path / "serve.log"
+    shutil.copytree(corpus_index, index_dir)
+    env = {"NEWSQA_CACHE_DIR": str(settings.cache_dir), "NEWSQA_WORKERS": "2"}
+    with serve_in_background(index_dir, env, log_path=log_path) as served:
+        [worker, *_] = [
+            pid
+            for pid in children(served.proc.pid)
+            if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        ]
+        os.kill(worker, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while f"worker {worker} exited" not in log_path.read_text():
+            assert time.monotonic() < deadline, "no line about the killed worker"
+            time.sleep(0.2)
+    lines = [json.loads(line) for line in log_path.read_text().splitlines() if "exited" in line]
+    assert lines[0]["level"] == "WARNING" and lines[0]["logger"] == "newsqa.server"
+    started = [json.loads(line) for line in log_path.read_text().splitlines() if "2 worker" in line]
+    assert started[0]["message"] == "serving with 2 worker processes"
