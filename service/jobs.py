@@ -147,7 +147,11 @@ class JobRunner:
             if not _alive(saved):
                 # How far it got and when it was last seen: it read "chunks_embedded: 0,
                 # finished_at: null" although its progress file said 256 chunks embedded.
-                update |= {"state": "failed", "error": STOPPED}
+                # A queued job of a killed process never started: nothing of it was written.
+                # It read as cut short while running, "committed whole or not at all: look
+                # its ids up", sending its client to check ids the job never wrote.
+                error = NOT_STARTED if out.state == "queued" else STOPPED
+                update |= {"state": "failed", "error": error}
                 update["finished_at"] = _last_seen(self._path(job_id), progress_path)
             return out.model_copy(update=update)
         return out

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from conftest import CORPUS_DIR, running_server
 
-from service.jobs import JOBS_DIR
+from service.jobs import JOBS_DIR, NOT_STARTED
 
 TOKEN = "bulk-admin-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -338,6 +338,23 @@ def test_a_job_whose_pid_now_names_another_process_reads_failed(server, bulk_ind
     # an older job file, without the start time: the pid alone decides, as before
     path.write_text(json.dumps({**saved, "pid": 1, "started": "", "job": running}))
     assert httpx.get(f"{url}/jobs/{other}", headers=AUTH).json()["state"] == "running"
+    path.unlink()
+
+
+def test_a_queued_job_of_a_killed_process_reads_not_started(server, bulk_index):
+    """A job queued behind another in a server process that was killed (``--workers N``:
+    another process answers for it) never started, and read as cut short while running:
+    "committed whole or not at all: look its ids up"."""
+    url = server
+    response = httpx.post(f"{url}/articles/bulk", json=[{"id": "no-text"}], headers=AUTH)
+    job = wait_for_job(url, response.json()["id"])
+    saved = json.loads((bulk_index / JOBS_DIR / f"{job['id']}.json").read_text())
+    other = "2" * 32  # queued in a server process that is gone
+    queued = {**saved["job"], "id": other, "state": "queued", "started_at": None}
+    path = bulk_index / JOBS_DIR / f"{other}.json"
+    path.write_text(json.dumps({**saved, "pid": 1, "started": "1", "job": queued}))
+    stopped = httpx.get(f"{url}/jobs/{other}", headers=AUTH).json()
+    assert stopped["state"] == "failed" and stopped["error"] == NOT_STARTED, stopped
     path.unlink()
 
 
