@@ -101,7 +101,12 @@ class Index:
         publication day in the index); ``collapse``: each story once, its copies in the
         hit's ``also_reported_by``. ``k`` omitted: ``NEWSQA_DEFAULT_K``, as over HTTP."""
         return answer_question(
-            self._c, question_text(question), self._k(k), _filters(filters), _as_of(as_of), collapse
+            self._c,
+            question_text(question),
+            self._k(k),
+            _filters(filters),
+            _as_of(as_of),
+            _collapse(collapse),
         )
 
     def search(
@@ -120,7 +125,7 @@ class Index:
             self._k(k),
             _filters(filters),
             _as_of(as_of),
-            collapse,
+            _collapse(collapse),
         )
 
     def timeline(
@@ -273,6 +278,13 @@ def _k(k: int) -> int:
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise ValueError(f"k must be a whole number of articles, 1 or more, not {k!r}")
     return k
+
+
+def _collapse(collapse: bool) -> bool:
+    """``collapse="no"`` was true here (a non-empty string) and false over HTTP."""
+    if not isinstance(collapse, bool):
+        raise TypeError(f"collapse must be True or False, not {collapse!r}")
+    return collapse
 
 
 def _as_of(as_of: date | None) -> date | None:

@@ -243,8 +243,9 @@ def install(app: FastAPI) -> ServiceMetrics:
     app.state.metrics = metrics
     app.add_middleware(MetricsMiddleware, metrics=metrics)
 
-    @app.get(
+    @app.api_route(
         "/metrics",
+        methods=["GET", "HEAD"],  # as /health and /ready: HEAD was a 405
         tags=["ops"],
         response_class=Response,
         responses={200: {"content": {CONTENT_TYPE_LATEST.split(";")[0]: {}}}},

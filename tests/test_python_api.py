@@ -176,6 +176,8 @@ def test_arguments_are_checked_as_the_http_api_checks_them(index: Index) -> None
         index.ask(long)
     with pytest.raises(ValueError, match="at most 1000"):
         index.as_retriever().invoke(long)
+    with pytest.raises(TypeError, match="collapse must be True or False, not 'no'"):
+        index.search(QUESTION, collapse="no")  # type: ignore[arg-type]
 
 
 def test_a_closed_index_says_so(index: Index, settings) -> None:
