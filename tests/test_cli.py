@@ -576,3 +576,26 @@ def test_index_behind_another_writer_fails_before_loading_the_model(tmp_path, co
     indexed_after = time.monotonic() - started
     assert indexed.exit_code == 0, indexed.output
     assert refused_after * 3 < indexed_after, (refused_after, indexed_after)
+
+
+def test_an_index_dir_whose_name_is_not_utf8_is_indexed_and_searched(tmp_path, settings):
+    """A folder named in Latin-1 (``berita-\\xe9``, from an old share) is held by Python as
+    surrogates, which FAISS's path argument cannot encode: `newsqa index` ended in SWIG's
+    TypeError traceback, exit 1, and no index. Now FAISS writes and reads through Python's
+    file, and the index is searched like any other."""
+    parent = os.fsdecode(os.fsencode(str(tmp_path)) + b"/berita-\xe9")
+    index_dir = Path(parent) / "index"
+    corpus = tmp_path / "news.jsonl"
+    record = {"id": "lat-1", "title": "Banjir di Palembang", "text": "Banjir melanda Palembang."}
+    corpus.write_text(json.dumps(record) + "\n", encoding="utf-8")
+    env = {**os.environ, "NEWSQA_CACHE_DIR": str(settings.cache_dir)}
+    for args in (["index", str(corpus)], ["search", "banjir"]):
+        proc = subprocess.run(
+            [sys.executable, "-m", "newsqa", *args, "--index-dir", index_dir, "--json"],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env=env,
+        )
+        assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+    assert json.loads(proc.stdout)["passages"][0]["article_id"] == "lat-1"

@@ -85,17 +85,26 @@ def _selector(allowed: np.ndarray) -> Any:
 
 
 def write_index(vectors: np.ndarray, path: Path) -> None:
-    """Index ``vectors`` (row ``i`` gets id ``i``) and write the index to ``path``."""
+    """Index ``vectors`` (row ``i`` gets id ``i``) and write the index to ``path``.
+
+    Python opens the file and FAISS writes through it: FAISS's own path argument takes only a
+    ``str`` it can encode as UTF-8, so an index directory whose name is not UTF-8 (a folder
+    named in Latin-1, any non-ASCII name under ``PYTHONUTF8=0 LC_ALL=C``; Python holds those
+    bytes as surrogates) failed with SWIG's TypeError, a traceback."""
     import faiss
 
-    faiss.write_index(vector_index(vectors), str(path))
+    index = vector_index(vectors)
+    with path.open("wb") as file:
+        faiss.write_index(index, faiss.PyCallbackIOWriter(file.write))
 
 
 def read_index(path: Path) -> Any:
-    """The index ``write_index`` wrote (raises RuntimeError or OSError when unreadable)."""
+    """The index ``write_index`` wrote (raises RuntimeError or OSError when unreadable); the
+    file is opened by Python, as ``write_index`` says why."""
     import faiss
 
-    return faiss.read_index(str(path))
+    with path.open("rb") as file:
+        return faiss.read_index(faiss.PyCallbackIOReader(file.read))
 
 
 def reconstruct(index: Any, rows: np.ndarray) -> np.ndarray:
