@@ -599,3 +599,20 @@ def test_an_index_dir_whose_name_is_not_utf8_is_indexed_and_searched(tmp_path, s
         )
         assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
     assert json.loads(proc.stdout)["passages"][0]["article_id"] == "lat-1"
+
+
+def test_export_writes_utf8_on_an_ascii_locale(corpus_index, store, settings):
+    """Under ``LC_ALL=C PYTHONUTF8=0`` stdout is ASCII: `newsqa export > backup.jsonl` stopped
+    at the first non-ASCII character (an em dash, a curly quote), exit 1 and a backup cut
+    short. The JSONL is UTF-8 whatever the locale, as ``--out`` and ``--json`` write it."""
+    env = {**os.environ, "LC_ALL": "C", "PYTHONUTF8": "0"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "newsqa", "export", "--index-dir", str(corpus_index)],
+        capture_output=True,
+        timeout=300,
+        env={**env, "NEWSQA_CACHE_DIR": str(settings.cache_dir)},
+    )
+    assert proc.returncode == 0, proc.stderr
+    records = [json.loads(line) for line in proc.stdout.decode("utf-8").splitlines()]
+    assert len(records) == len(store.article_ids())
+    assert any(not r["text"].isascii() for r in records)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import sys
 from collections.abc import Iterator
@@ -83,7 +84,7 @@ def export(
     try:
         lines = (json.dumps(_article_record(a), ensure_ascii=False) for a in _articles(store))
         if out is None:
-            count = _write_lines(lines, sys.stdout)
+            count = _write_lines(lines, _utf8_stdout())
         else:
             with out.open("w", encoding="utf-8") as file:
                 count = _write_lines(lines, file)
@@ -111,6 +112,17 @@ def _article_record(article: Article) -> dict[str, str | None]:
         "source": article.source,
         "text": article.text,
     }
+
+
+def _utf8_stdout() -> TextIO:
+    """Standard output writing UTF-8, whatever the locale: the JSONL ``newsqa index`` reads
+    back is UTF-8 (as ``--out`` writes it and ``--json`` prints). On an ASCII stdout
+    (``LC_ALL=C`` with ``PYTHONUTF8=0``) ``newsqa export > backup.jsonl`` stopped at the first
+    non-ASCII character, a backup cut short and exit 1."""
+    stdout = sys.stdout
+    if isinstance(stdout, io.TextIOWrapper) and stdout.encoding.lower() not in ("utf-8", "utf8"):
+        stdout.reconfigure(encoding="utf-8")
+    return stdout
 
 
 def _write_lines(lines: Iterator[str], file: TextIO) -> int:
