@@ -616,3 +616,30 @@ def test_export_writes_utf8_on_an_ascii_locale(corpus_index, store, settings):
     records = [json.loads(line) for line in proc.stdout.decode("utf-8").splitlines()]
     assert len(records) == len(store.article_ids())
     assert any(not r["text"].isascii() for r in records)
+
+
+def test_tables_and_answers_print_on_an_ascii_locale(tmp_path, settings):
+    """Under ``LC_ALL=C PYTHONUTF8=0`` stdout is ASCII: a title with an emoji or an em dash
+    ended `newsqa search`, `ask` and `timeline` with "'ascii' codec can't encode", exit 1.
+    Now such a character is printed as its escape, and the rest as it is."""
+    corpus = tmp_path / "emoji.jsonl"
+    record = {
+        "id": "emo-1",
+        "title": "Banjir \U0001f30a melanda Palembang \u2014 warga mengungsi",
+        "published": "2024-02-03T10:00:00+07:00",
+        "text": "Banjir \U0001f30a melanda Kota Palembang pada Sabtu (3/2/2024). Ribuan warga "
+        "mengungsi ke masjid dan sekolah.",
+    }
+    corpus.write_text(json.dumps(record) + "\n", encoding="utf-8")
+    index_dir = tmp_path / "index"
+    assert runner.invoke(app, ["index", str(corpus), "--index-dir", str(index_dir)]).exit_code == 0
+    env = {**os.environ, "LC_ALL": "C", "PYTHONUTF8": "0", "COLUMNS": "200"}
+    for command in ("search", "timeline"):
+        proc = subprocess.run(
+            [sys.executable, "-m", "newsqa", command, "banjir", "--index-dir", str(index_dir)],
+            capture_output=True,
+            timeout=300,
+            env={**env, "NEWSQA_CACHE_DIR": str(settings.cache_dir)},
+        )
+        assert proc.returncode == 0, proc.stderr
+        assert b"emo-1" in proc.stdout and b"Banjir \\U0001f30a melanda" in proc.stdout

@@ -3,6 +3,7 @@ command fails (one line on stderr, never a traceback)."""
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import sys
@@ -176,7 +177,18 @@ def main(
         typer.Option("--verbose", "-v", help="Debug logs on stderr, a failure's traceback too."),
     ] = False,
 ) -> None:
+    _printable_stdout()
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+
+
+def _printable_stdout() -> None:
+    """On a stdout that cannot write every character (``LC_ALL=C`` with ``PYTHONUTF8=0``: ASCII)
+    a character it lacks is printed as its escape (``\\U0001f30a``): a title with an emoji or
+    an em dash in a table, an answer or a timeline ended the command with "'ascii' codec can't
+    encode", exit 1, after part of the output. JSON and export write UTF-8 as they did."""
+    stdout = sys.stdout
+    if isinstance(stdout, io.TextIOWrapper) and stdout.encoding.lower() not in ("utf-8", "utf8"):
+        stdout.reconfigure(errors="backslashreplace")
