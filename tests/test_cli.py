@@ -643,3 +643,20 @@ def test_tables_and_answers_print_on_an_ascii_locale(tmp_path, settings):
         )
         assert proc.returncode == 0, proc.stderr
         assert b"emo-1" in proc.stdout and b"Banjir \\U0001f30a melanda" in proc.stdout
+
+
+def test_search_on_a_narrow_terminal_keeps_ids_and_titles_whole(corpus_index, settings):
+    """At ``COLUMNS=40`` the eight-column table squeezed every cell to a letter or two: ids
+    read ``n…``, titles ``T…``. A narrow terminal now gets each hit as lines, ids whole."""
+    args = [sys.executable, "-m", "newsqa", "search", "banjir", "--index-dir", str(corpus_index)]
+    env = {**os.environ, "NEWSQA_CACHE_DIR": str(settings.cache_dir)}
+    found = subprocess.run([*args, "--json"], capture_output=True, text=True, timeout=300, env=env)
+    passages = json.loads(found.stdout)["passages"]
+    proc = subprocess.run(
+        args, capture_output=True, text=True, timeout=300, env={**env, "COLUMNS": "40"}
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "…" not in proc.stdout
+    text = " ".join(proc.stdout.split())  # titles wrap at the terminal's edge
+    for passage in passages:
+        assert passage["article_id"] in text and " ".join(passage["title"].split()) in text

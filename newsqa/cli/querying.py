@@ -221,6 +221,8 @@ def search(
             timings_ms={"total": elapsed},
         )
         print_json(body.model_dump_json())
+    elif hits and console.width < _TABLE_MIN_WIDTH:
+        _print_hits_list(query, hits)
     elif hits:
         console.print(_hits_table(query, hits))
     else:
@@ -228,6 +230,32 @@ def search(
 
 
 _SNIPPET_CHARS = 300
+
+
+_TABLE_MIN_WIDTH = 100
+"""Columns below which the hits table squeezes its eight columns to a letter or two each
+(``COLUMNS=40``: the id ``detik-0011`` as ``d…``, every title cut): a list instead."""
+
+
+def _snippet(hit: ArticleHit) -> str:
+    """The hit's best passage on one line, cut at ``_SNIPPET_CHARS``."""
+    snippet = " ".join(hit.passages[0].chunk.text.split())  # one line, paragraphs run on
+    if len(snippet) > _SNIPPET_CHARS:
+        snippet = snippet[:_SNIPPET_CHARS] + "..."
+    return snippet
+
+
+def _print_hits_list(query: str, hits: list[ArticleHit]) -> None:
+    """The table's rows as lines for a narrow terminal: rank, score, id, date, source and
+    section, then the title and the passage, each whole and wrapped at the terminal's edge."""
+    console.print(Text(f"search {query!r}", style="bold"))
+    for rank, hit in enumerate(hits, 1):
+        chunk = hit.passages[0].chunk
+        day = chunk.published.date().isoformat() if chunk.published else ""
+        fields = [f"{rank}.", f"{hit.score:.3f}", hit.article_id, day, chunk.source or ""]
+        console.print(" ".join(filter(None, [*fields, chunk.category or ""])), markup=False)
+        console.print(Text(chunk.title, style="bold"))
+        console.print(_snippet(hit), markup=False)
 
 
 def _hits_table(query: str, hits: list[ArticleHit]) -> Table:
@@ -238,9 +266,6 @@ def _hits_table(query: str, hits: list[ArticleHit]) -> Table:
     table.add_column("passage", ratio=1)
     for rank, hit in enumerate(hits, 1):
         chunk = hit.passages[0].chunk
-        snippet = " ".join(chunk.text.split())  # one line per row, paragraphs run on
-        if len(snippet) > _SNIPPET_CHARS:
-            snippet = snippet[:_SNIPPET_CHARS] + "..."
         table.add_row(
             str(rank),
             f"{hit.score:.3f}",
@@ -249,7 +274,7 @@ def _hits_table(query: str, hits: list[ArticleHit]) -> Table:
             Text(chunk.source or ""),
             Text(chunk.category or ""),
             Text(chunk.title),
-            Text(snippet),  # Text: article text is not Rich markup
+            Text(_snippet(hit)),  # Text: article text is not Rich markup
         )
     return table
 
