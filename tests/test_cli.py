@@ -660,3 +660,23 @@ def test_search_on_a_narrow_terminal_keeps_ids_and_titles_whole(corpus_index, se
     text = " ".join(proc.stdout.split())  # titles wrap at the terminal's edge
     for passage in passages:
         assert passage["article_id"] in text and " ".join(passage["title"].split()) in text
+
+
+def test_index_summary_on_a_narrow_terminal_keeps_every_count(tmp_path, settings):
+    """At ``COLUMNS=40`` the nine-column summary table cut every header and count to ``…``:
+    not one number could be read. A narrow terminal now gets ``name: value`` lines."""
+    corpus = tmp_path / "news.jsonl"
+    record = {"id": "sempit-1", "title": "Banjir di Palembang", "text": "Banjir melanda Palembang."}
+    corpus.write_text(json.dumps(record) + "\n{broken\n", encoding="utf-8")
+    proc = subprocess.run(
+        [sys.executable, "-m", "newsqa", "index", str(corpus), "--index-dir", str(tmp_path / "i")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "COLUMNS": "40", "NEWSQA_CACHE_DIR": str(settings.cache_dir)},
+    )
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert "articles: 1" in lines and "added: 1" in lines and "skipped: 1" in lines
+    assert "chunks embedded: 1" in lines and "…" not in proc.stdout
+    assert "news.jsonl:2:invalidJSON" in "".join(proc.stdout.split())  # a path may fold

@@ -205,6 +205,9 @@ def _print_report(report: IndexReport, index_dir: Path) -> None:
         "chunks embedded": report.chunks,
         "seconds": f"{report.seconds:.1f}",
     }
+    if console.width < _REPORT_MIN_WIDTH:
+        _print_report_lines(report, index_dir, columns)
+        return
     for column in columns:
         table.add_column(column, justify="right")
     table.add_row(*map(str, columns.values()))
@@ -216,6 +219,22 @@ def _print_report(report: IndexReport, index_dir: Path) -> None:
         for record in report.skipped:  # Text: a reason quotes the record ("[", "[/b]")
             skipped.add_row(Text(record.path), str(record.line or ""), Text(record.reason))
         console.print(skipped)
+
+
+_REPORT_MIN_WIDTH = 103
+"""Columns the summary table needs: narrower, rich cut every header and count to ``…``
+(``COLUMNS=40``: not one number readable), so the summary is printed as lines instead."""
+
+
+def _print_report_lines(report: IndexReport, index_dir: Path, columns: dict[str, Any]) -> None:
+    """The summary for a narrow terminal: one ``name: value`` line each, then each skipped
+    record as ``file:line: reason``."""
+    console.print(Text(f"index {index_dir}", style="bold"))
+    for name, value in columns.items():
+        console.print(f"{name}: {value}", markup=False)
+    for record in report.skipped:
+        line = f":{record.line}" if record.line else ""
+        console.print(f"skipped {record.path}{line}: {record.reason}", markup=False)
 
 
 @app.command()
