@@ -227,14 +227,16 @@ _REPORT_MIN_WIDTH = 103
 
 
 def _print_report_lines(report: IndexReport, index_dir: Path, columns: dict[str, Any]) -> None:
-    """The summary for a narrow terminal: one ``name: value`` line each, then each skipped
-    record as ``file:line: reason``."""
+    """The summary for a narrow terminal: one ``name: value`` line each, then the skipped
+    records as the table titles them, each as ``file:line: reason``."""
     console.print(Text(f"index {index_dir}", style="bold"))
     for name, value in columns.items():
         console.print(f"{name}: {value}", markup=False)
+    if report.skipped:
+        console.print(Text("skipped records", style="bold"))
     for record in report.skipped:
         line = f":{record.line}" if record.line else ""
-        console.print(f"skipped {record.path}{line}: {record.reason}", markup=False)
+        console.print(f"{record.path}{line}: {record.reason}", markup=False)
 
 
 @app.command()
