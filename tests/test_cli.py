@@ -680,3 +680,35 @@ def test_index_summary_on_a_narrow_terminal_keeps_every_count(tmp_path, settings
     assert "articles: 1" in lines and "added: 1" in lines and "skipped: 1" in lines
     assert "chunks embedded: 1" in lines and "…" not in proc.stdout
     assert "news.jsonl:2:invalidJSON" in "".join(proc.stdout.split())  # a path may fold
+
+
+def test_ctrl_c_stops_watch_with_one_line_and_exit_130(tmp_path, settings):
+    """Ctrl-C (SIGINT) ended `newsqa watch` and `newsqa index` with exit 130 and nothing on
+    stderr: a log could not tell it from a crash. Now one ``interrupted`` line, still 130."""
+    import signal
+    import time
+
+    folder = tmp_path / "masuk"
+    folder.mkdir()
+    (folder / "a.jsonl").write_text(
+        json.dumps({"id": "w-1", "title": "Banjir", "text": "Banjir melanda Palembang."}) + "\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "newsqa", "watch", str(folder), "--index-dir", str(tmp_path / "i")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "NEWSQA_CACHE_DIR": str(settings.cache_dir)},
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not (tmp_path / "i" / "CURRENT").is_file() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(1.0)
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr and stderr.splitlines()[-1] == "interrupted", stderr

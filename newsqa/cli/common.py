@@ -62,6 +62,12 @@ class _CleanErrors(TyperGroup):
             return super().invoke(ctx)
         except _UsageError as exc:  # a command, its options and arguments, as parsed
             raise usage_error(exc) from exc
+        except KeyboardInterrupt:
+            # Ctrl-C: typer exited 130 without a word, so a log or a script's stderr could not
+            # tell an interrupted `newsqa index` (its index left at the last commit) from a
+            # crash; one line says it, still exit 130 (128 + SIGINT) as shells expect
+            err.print("interrupted", markup=False)
+            raise typer.Exit(code=130) from None
         except BrokenPipeError:
             quiet_stdout()  # `newsqa export | head`: the reader has what it wanted
             raise typer.Exit(code=1) from None
