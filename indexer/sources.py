@@ -151,12 +151,16 @@ def _read_jsonl(path: Path) -> Iterator[Record]:
             yield _parse_jsonl_line(path, number, raw)
 
 
+UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+"""How UTF-16 text starts; no UTF-8 text starts so."""
+
+
 def _utf16_reason(start: bytes) -> str | None:
     """Why a file that starts with ``start`` cannot be read, if it is UTF-16 (its byte order
     mark): a Windows tool's default (PowerShell's ``Out-File``). Read as UTF-8 its first line
     was "invalid UTF-8 at byte 0" and every other line, each starting with a NUL byte,
     "invalid JSON: Expecting value at column 1": a reason per line, none of them the cause."""
-    if start in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+    if start.startswith(UTF16_BOMS):
         return "UTF-16 text, not UTF-8: save the file as UTF-8"
     return None
 

@@ -184,6 +184,12 @@ def test_bulk_refusals_name_the_problem(server):
         (b'{"id": "x"}', "application/json", "JSON array"),
         (b"[1, 2", "application/json", "not JSON"),
         (b"", "application/x-ndjson", "no records"),
+        # PowerShell's default: a reason per line ("not UTF-8", "not JSON"), none the cause
+        (
+            (json.dumps(RECORDS[0]) + "\n").encode("utf-16"),
+            "application/x-ndjson",
+            "the body is UTF-16 text, not UTF-8",
+        ),
     ]:
         response = httpx.post(
             f"{url}/articles/bulk",

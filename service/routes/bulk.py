@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from indexer.documents import Article
-from indexer.sources import Unreadable, article_from_record, json_record
+from indexer.sources import UTF16_BOMS, Unreadable, article_from_record, json_record
 from newsqa.errors import JobNotFoundError
 from service import schemas
 from service.deps import LiveDep
@@ -52,6 +52,8 @@ def _records(body: bytes, content_type: str) -> Iterator[tuple[Any, str | None]]
     so), and cut such a record in two. A byte order mark before the first line is dropped, as
     ``newsqa index`` drops it from a file."""
     if content_type.split(";")[0].strip().lower() == NDJSON:
+        if body.startswith(UTF16_BOMS):  # else a reason per line, none of them the cause
+            raise _invalid("the body is UTF-16 text, not UTF-8: send it as UTF-8")
         for number, raw in enumerate(body.removeprefix(b"\xef\xbb\xbf").splitlines(), start=1):
             if not raw.strip():
                 continue
