@@ -191,20 +191,10 @@ def test_files_of_a_mount_are_counted_under_its_template(client):
     its prefix into the scope's root_path, after which nothing matched), like a probe for a
     random URL; the access line said no route either."""
     before = samples(client.get("/metrics").text)
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(JsonFormatter())
-    logger = logging.getLogger("newsqa.access")
-    logger.addHandler(handler)
-    old_level = logger.level
-    logger.setLevel(logging.INFO)
-    try:
+    with access_log() as stream:
         assert client.get("/static/app.js").status_code == 200
         assert client.get("/static/style.css").status_code == 200
         assert client.get("/static/no-such-file.js").status_code == 404
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(old_level)
     after = samples(client.get("/metrics").text)
 
     def delta(**labels: str) -> float:
