@@ -61,8 +61,9 @@ def test_index_survives_sigkill_at_random_moments(tmp_path, corpus_index, embedd
         generation = store.manifest.generation
         last = max(states) if states else 0
         # The committed state is the last logged commit, or one the writer made just
-        # before the kill and had no time to log.
-        assert generation in (last, last + 1), (run, generation, last)
+        # before the kill and had no time to log: its generation, or the one its merge
+        # published right after it (``IndexWriter.commit`` merges once segments pile up).
+        assert generation in (last, last + 1, last + 2), (run, generation, last)
         if generation in states:
             assert store.manifest.articles == states[generation]
         assert store.manifest.articles == len(store.article_ids())
