@@ -66,13 +66,32 @@ def milvus_server_executable() -> str | None:
     return str(here) if here.is_file() else shutil.which("milvus-server")
 
 
+def _port_range() -> range | None:
+    """``NEWSQA_TEST_PORTS=LOW-HIGH``: the ports this run may use, where several test runs
+    share one machine and each keeps to its own block; unset, any free port."""
+    spec = os.environ.get("NEWSQA_TEST_PORTS", "").strip()
+    if not spec:
+        return None
+    low, _, high = spec.partition("-")
+    return range(int(low), int(high or low) + 1)
+
+
 def _free_ports(n: int) -> list[int]:
     """``n`` distinct free loopback ports (held open together so that none repeats)."""
-    socks = []
+    allowed = _port_range()
+    candidates = iter(allowed if allowed is not None else [0] * n)
+    socks: list[socket.socket] = []
     try:
-        for _ in range(n):
+        while len(socks) < n:
+            port = next(candidates, None)
+            if port is None:
+                raise RuntimeError(f"fewer than {n} free ports in NEWSQA_TEST_PORTS={allowed}")
             s = socket.socket()
-            s.bind(("127.0.0.1", 0))
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                s.close()
+                continue
             socks.append(s)
         return [s.getsockname()[1] for s in socks]
     finally:
