@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
+import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -275,6 +278,64 @@ def test_a_lost_collection_is_refused_by_readers_and_refilled_by_the_next_index(
     assert not collection.client.has_collection(collection.collection)
     build_index([source], index_dir, embedder, dense=on_milvus)  # nothing changed
     assert_mirrors(index_dir, on_milvus)
+
+
+KILLED_WRITER = """
+import os, signal, sys
+from pathlib import Path
+import numpy as np
+from indexer.store import DenseConfig, IndexWriter
+
+index_dir, model, dimension, uri = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+writer = IndexWriter(Path(index_dir), model, dimension, dense=DenseConfig("milvus", uri))
+# rows of a commit that never came (keys no real chunk has), then the kill
+keys = np.array([1, 2], dtype=np.int64)
+writer.mirror.store.upsert(
+    keys, np.ones((2, dimension), np.float32), ["ghost"] * 2, [0.0] * 2, ["x"] * 2, ["y"] * 2
+)
+writer.mirror.count()
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_a_first_index_killed_before_its_commit_leaves_no_orphan_collection(
+    tmp_path, embedder, on_milvus
+):
+    """A first `newsqa index` killed (SIGKILL, OOM) after creating its Milvus collection and
+    before its commit left that collection on the server for good: the index directory
+    named none, and each later first run made another under a new random name. Now the
+    writer names its collection in the index directory before creating it, and the next run
+    takes it over (dropping the dead run's rows)."""
+    from pymilvus import MilvusClient
+
+    client = MilvusClient(uri=on_milvus.milvus_uri)
+    before = set(client.list_collections())
+    index_dir = tmp_path / "index"
+    killed = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            KILLED_WRITER,
+            str(index_dir),
+            embedder.name,
+            str(embedder.dimension),
+            on_milvus.milvus_uri,
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
+        timeout=300,
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    made = set(client.list_collections()) - before
+    assert len(made) == 1 and not (index_dir / "CURRENT").exists()
+    records = [json.loads(line) for line in (CORPUS_DIR / "articles.jsonl").open()][:3]
+    build_index([write_jsonl(tmp_path / "a.jsonl", records)], index_dir, embedder, dense=on_milvus)
+    assert set(client.list_collections()) - before == made  # taken over, none made
+    store = assert_mirrors(index_dir, on_milvus)  # the dead run's rows are gone
+    assert {store.manifest.milvus_collection} == made
+    assert not (index_dir / ".milvus-pending").exists()
+    client.close()
 
 
 @pytest.mark.parametrize("index_type", ["IVF_FLAT", "HNSW"])

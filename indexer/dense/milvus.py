@@ -12,6 +12,7 @@ crash left half-applied). Any drift is repaired by the next commit (``MilvusMirr
 from __future__ import annotations
 
 import contextlib
+import re
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict
@@ -77,8 +78,16 @@ def open_collection(
     return store
 
 
+_COLLECTION_NAME = re.compile(r"newsqa_[0-9a-f]{16}")
+
+
 def new_collection_name() -> str:
     return f"newsqa_{uuid.uuid4().hex[:16]}"
+
+
+def is_collection_name(name: str) -> bool:
+    """Whether ``name`` is one ``new_collection_name`` makes (a half-written file is not)."""
+    return _COLLECTION_NAME.fullmatch(name) is not None
 
 
 class MilvusMirror:

@@ -8,6 +8,7 @@ the old state or the new one, never a mix.
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -123,17 +124,13 @@ class IndexWriter:
         return base
 
     def _open_mirror(self, dense: DenseConfig, dimension: int) -> MilvusMirror:
-        from indexer.dense.milvus import new_collection_name
-
-        collection = (self.base.manifest.milvus_collection if self.base else "") or (
-            new_collection_name()
-        )
         # The collection may differ from the committed generation: a writer died between its
         # Milvus writes, or the last commit was made without Milvus. The next commit re-syncs.
         base = self.base.manifest if self.base else None
         self._milvus_drifted = (self.index_dir / MILVUS_PENDING).exists() or (
             base is not None and base.milvus_generation != base.generation
         )
+        collection = (base.milvus_collection if base else "") or self._pending_collection()
         try:
             mirror = open_mirror(dense, collection, dimension)
             # A collection made just now (dropped, or the server's data lost) holds none of the
@@ -143,6 +140,32 @@ class IndexWriter:
         except VectorStoreError as exc:
             raise IndexWriteError(f"{exc}; the committed index is unchanged") from exc
         return mirror
+
+    def _pending_collection(self) -> str:
+        """The collection of an index (or a first Milvus-mode commit) not yet committed. It is
+        named in ``MILVUS_PENDING`` before it is created, so a writer killed before its commit
+        leaves a name the next writer takes over (its rows are re-synced away, as after any
+        interrupted commit): a fresh random name each time left every killed first run's
+        collection on the server, named by no index."""
+        from indexer.dense.milvus import is_collection_name, new_collection_name
+
+        pending = self.index_dir / MILVUS_PENDING
+        try:
+            named = pending.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError):
+            named = ""
+        if is_collection_name(named):
+            return named
+        collection = new_collection_name()
+        draft = pending.with_name(pending.name + ".tmp")
+        try:
+            draft.write_text(collection, encoding="utf-8")
+            os.replace(draft, pending)
+        except OSError as exc:
+            raise IndexWriteError(
+                f"could not write to {self.index_dir}: {exc}; the committed index is unchanged"
+            ) from exc
+        return collection
 
     def __enter__(self) -> IndexWriter:
         return self
