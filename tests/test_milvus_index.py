@@ -364,9 +364,10 @@ def test_approximate_collection_returns_k_rows_under_selective_filters_and_delet
     source = np.select(
         [topic >= np.quantile(topic, 0.995), topic >= np.quantile(topic, 0.95)], ["t1", "t2"], "t3"
     )
-    queries = vectors[rng.integers(n, size=20)] + 0.04 * rng.standard_normal((20, dim))
+    queries = vectors[rng.integers(n, size=100)] + 0.04 * rng.standard_normal((100, dim))
     queries = (queries / np.linalg.norm(queries, axis=1, keepdims=True)).astype(np.float32)
     filters = {
+        "every row": MetadataFilter(),
         "50% of rows": MetadataFilter(category=tuple("abcd")),
         "5% of rows": MetadataFilter(category=tuple("abc")),
         "0.5% of rows": MetadataFilter(category=tuple("ab")),
@@ -374,6 +375,14 @@ def test_approximate_collection_returns_k_rows_under_selective_filters_and_delet
         "5% of a topic": MetadataFilter(source=("t1", "t2")),
         "0.5% of a topic": MetadataFilter(source=("t1",)),
     }
+
+    def exact(q: np.ndarray, k: int, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The segments' exact search, as ``open_backend`` gives it (FAISS flat)."""
+        rows = np.flatnonzero(mask)
+        scores = q @ vectors[rows].T
+        best = np.argsort(-scores, axis=1)[:, :k]
+        return np.take_along_axis(scores, best, axis=1), rows[best]
+
     store = MilvusVectorStore(milvus.uri, f"filtered_{uuid.uuid4().hex[:12]}", dim, index_type)
     try:
         store.upsert(keys, vectors, [str(key) for key in keys], [None] * n, source, category)
@@ -390,11 +399,15 @@ def test_approximate_collection_returns_k_rows_under_selective_filters_and_delet
             if not live.all():
                 store.delete_keys(keys[~live])
                 store.count()  # barrier: the deletes are visible
-            backend = MilvusBackend(store, keys, live, dim, lambda rows: vectors[rows])
+            backend = MilvusBackend(
+                store, keys, live, dim, lambda rows: vectors[rows], local_search=exact
+            )
             for name, where in filters.items():
                 allowed = live & np.isin(category, where.category or []) | live & np.isin(
                     source, where.source or []
                 )
+                if where == MetadataFilter():
+                    allowed = live
                 _, rows = backend.search(queries, k, allowed, where)
                 matching = np.flatnonzero(allowed)
                 truth = matching[np.argsort(-(queries @ vectors[matching].T), axis=1)[:, :10]]

@@ -78,6 +78,7 @@ def open_backend(
         live,
         dimension,
         local_vectors=local.vectors_of,
+        local_search=local.search,
     )
 
 
