@@ -35,6 +35,7 @@ from typing import Annotated
 import typer
 
 from eval.metrics import contains_answer
+from eval.provenance import retrieval_config
 from eval.questions import ReferenceQuestion, load_questions
 from eval.runner import canonical_relevant, story_of
 from indexer.embedder import Embedder
@@ -73,14 +74,13 @@ def states_an_answer(builder: ReaderAnswerBuilder, question: str, hits, answers)
 
 
 def collect(
-    store: IndexStore,
-    embedder: Embedder,
+    retriever: HybridRetriever,
     builder: ReaderAnswerBuilder,
     questions: list[ReferenceQuestion],
     k: int,
 ) -> dict[str, dict[str, list[float]]]:
     """Margins per language pair: {"en-id": {"positive": [...], "negative": [...]}}."""
-    retriever = HybridRetriever(store, embedder)
+    store = retriever.store
     out: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     for q in questions:
         hits = retriever.retrieve(q.question, k=k)
@@ -196,6 +196,22 @@ def index_tag(name: str, index_dir: Path) -> dict:
     }
 
 
+def retrieval_settings(settings: Settings, embedder: Embedder) -> dict[str, object]:
+    """What, besides the index, ``k`` and the retriever's own weights, decides which passages
+    reach the reader, and so the margins: how questions are embedded (model, precision as
+    resolved on this CPU, backend) and where dense search runs (Milvus' HNSW and IVF_FLAT are
+    approximate). The margins were kept whatever these were, so a run under other
+    ``NEWSQA_EMBED_*`` or ``NEWSQA_VECTOR_STORE`` reused margins read under the first."""
+    milvus = settings.vector_store == "milvus"
+    return {
+        "embed_model": settings.embed_model,
+        "embed_precision": embedder.precision,
+        "embed_backend": settings.embed_backend,
+        "vector_store": settings.vector_store,
+        "milvus_index_type": settings.milvus_index_type if milvus else None,
+    }
+
+
 def main(
     index: Annotated[list[str], typer.Option(help="NAME=INDEX_DIR, one per corpus.")],
     questions: Annotated[list[str], typer.Option(help="NAME=FILE: questions over corpus NAME.")],
@@ -236,29 +252,35 @@ def main(
     # Each question set's margins are kept under its file's hash: adding a set reads only it.
     saved = json.loads(margins_file.read_text()) if margins_file.is_file() else {}
     cached = saved.get("sets", {}) if saved.get("key") == key else {}
+    embedding = retrieval_settings(settings, embedder)
     for name, path in files.items():
+        # opened lazily: a set whose margins are kept reads none of its segments
+        try:
+            store = open_store(settings, Path(stores[name]), check_model=False, eager=False)
+        except NewsqaError as exc:
+            raise typer.BadParameter(f"--index {name}: {exc}") from None
+        retriever = HybridRetriever(store, embedder)
         tag = {
             "sha256": sha256_file(path),
             "index": indexes[name],
             "sample": sample,
             "k": k,
             "english": name in english,
+            # fusion weights and candidate counts are code, not settings: a change to them
+            # (``eval.tune_fusion``) hands the reader other passages as surely as a setting
+            "retrieval": {**retrieval_config(retriever), **embedding},
         }
         if name in cached and cached[name]["tag"] == tag:
             print(f"{name}: margins from {margins_file}")
         else:
             qs = read_sets[name]
             qs = random.Random(0).sample(qs, min(sample, len(qs)))
-            try:
-                store = open_store(settings, Path(stores[name]), check_model=False)
-            except NewsqaError as exc:
-                raise typer.BadParameter(f"--index {name}: {exc}") from None
             check_relevant(name, store, qs)
-            read = {name: collect(store, embedder, builder, qs, k)}
+            read = {name: collect(retriever, builder, qs, k)}
             if name in english:
-                read[f"{name}-en"] = collect(store, embedder, builder, in_english(qs), k)
-            store.close()
+                read[f"{name}-en"] = collect(retriever, builder, in_english(qs), k)
             cached[name] = {"tag": tag, "margins": read}
+        store.close()
         margins.update(cached[name]["margins"])
     margins_file.parent.mkdir(parents=True, exist_ok=True)
     margins_file.write_text(json.dumps({"key": key, "sets": cached}))

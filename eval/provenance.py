@@ -87,9 +87,11 @@ def settings_snapshot(settings: Settings) -> dict[str, object]:
 
 
 def retrieval_config(retriever: HybridRetriever) -> dict[str, object]:
-    """Candidate counts and fusion weights: not settings, so absent from ``settings_snapshot``,
-    yet a change to them changes every retrieval figure."""
+    """Mode, candidate counts and fusion weights: not settings, so absent from
+    ``settings_snapshot``, yet a change to them changes every retrieval figure."""
     return {
+        "mode": retriever.mode,
+        "translate_english": retriever.translate_english,
         "candidates": retriever.candidates,
         "passages_per_article": retriever.passages_per_article,
         "weights": asdict(retriever.weights),

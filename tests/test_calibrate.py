@@ -123,3 +123,43 @@ def test_a_question_set_of_another_corpus_is_an_error(corpus_index: Path, tmp_pa
             min_questions=1,
             margins_file=tmp_path / "margins.json",
         )
+
+
+@pytest.mark.usefixtures("embedder")
+def test_margins_read_under_other_retrieval_settings_are_read_again(
+    corpus_index: Path, tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from functools import partial
+
+    import service.retrieval
+    from newsqa.settings import get_settings
+
+    first = tmp_path / "first.jsonl"
+    first.write_text("\n".join(CORPUS_QUESTIONS.read_text().splitlines()[:4]) + "\n")
+    margins = tmp_path / "margins.json"
+
+    def calibrate() -> str:
+        main(
+            index=[f"first={corpus_index}"],
+            questions=[f"first={first}"],
+            sample=10,
+            min_questions=1,
+            margins_file=margins,
+        )
+        return capsys.readouterr().out
+
+    assert "margins from" not in calibrate()
+    assert "first: margins from" in calibrate()
+    # fusion weights edited in the code, as after eval.tune_fusion: the margins were kept
+    # under the question file and index alone, and the old ones came back
+    weights = service.retrieval.FusionWeights
+    monkeypatch.setattr(service.retrieval, "FusionWeights", partial(weights, headline=0.0))
+    assert "margins from" not in calibrate()
+    # and so did a NEWSQA_ retrieval setting: questions embedded by another backend
+    monkeypatch.setenv("NEWSQA_EMBED_BACKEND", "torch")
+    get_settings.cache_clear()
+    try:
+        assert "margins from" not in calibrate()
+    finally:
+        monkeypatch.delenv("NEWSQA_EMBED_BACKEND")
+        get_settings.cache_clear()
