@@ -5,7 +5,8 @@ Why a tool: a weight is kept only when cross-validation on training questions sa
 README's "measured and not shipped" figures must be reproducible. Every point of the grid ranks
 every question once (the questions are embedded once); each fold picks the point with the best
 MRR@10 on the other folds (ties: the point listed first, so list the shipped value first) and is
-scored with it.
+scored with it. The report gives each point's MRR@10, success@1 and success@10 over all
+questions, and the same figures cross-validated (``cv_mrr@10``, ``cv_success@1``, ...).
 
     python -m eval.tune_fusion --index ../ds-idx --language en \
         --questions indexer/reader/news-train.jsonl \
@@ -22,6 +23,7 @@ import itertools
 import json
 import math
 import random
+from collections.abc import Callable
 from dataclasses import fields, replace
 from pathlib import Path
 from typing import Annotated, Literal
@@ -29,7 +31,7 @@ from typing import Annotated, Literal
 import numpy as np
 import typer
 
-from eval.metrics import mrr_at
+from eval.metrics import first_relevant_rank
 from eval.questions import ReferenceQuestion, load_questions
 from eval.runner import canonical_relevant, story_of
 from indexer.language import question_language
@@ -104,20 +106,72 @@ def check_folds(n: int, folds: int, seed: int, groups: list[str] | None = None) 
 
 
 def cross_validate(
-    scores: dict[str, list[float]], folds: int, seed: int, groups: list[str] | None = None
+    scores: dict[str, list[float]],
+    folds: int,
+    seed: int,
+    groups: list[str] | None = None,
+    also: dict[str, dict[str, list[float]]] | None = None,
 ) -> dict:
-    """Per fold, the setting best on the other folds (ties: the one listed first) and its
-    scores on this fold: the cross-validated mean, and the setting each fold picked."""
+    """Per fold, the setting best on the other folds by MRR@10 (ties: the one listed first) and
+    its scores on this fold: the cross-validated mean, and the setting each fold picked.
+    ``also``: other per-question figures by setting (``{"success@1": {setting: [...]}}``),
+    scored with each fold's pick as well: what the cross-validated choice does to them."""
     n = len(next(iter(scores.values())))
     keys = list(scores)
-    held, picked = [], []
+    held: dict[str, list[float]] = {"mrr@10": [], **{name: [] for name in also or {}}}
+    picked = []
     for part in fold_parts(n, folds, seed, groups):
         inside = set(part)
         train = [i for i in range(n) if i not in inside]
         best = max(keys, key=lambda s: (sum(scores[s][i] for i in train), -keys.index(s)))
         picked.append(best)
-        held += [scores[best][i] for i in part]
-    return {"cv_mrr@10": sum(held) / n, "picked": picked}
+        for name, by_setting in {"mrr@10": scores, **(also or {})}.items():
+            held[name] += [by_setting[best][i] for i in part]
+    return {**{f"cv_{name}": sum(v) / n for name, v in held.items()}, "picked": picked}
+
+
+def first_ranks(
+    retriever: HybridRetriever,
+    questions: list[ReferenceQuestion],
+    vectors: np.ndarray | None = None,
+) -> list[int | None]:
+    """Each question's rank of its first relevant article in the top 10, its relevant
+    articles counted as stories; None when none is there. Every figure of the report
+    (``RANK_FIGURES``) is read off these, from one ranking per setting."""
+    store = retriever.store
+    hits = retriever.retrieve_batch([q.question for q in questions], k=10, query_vectors=vectors)
+    ranks = [
+        first_relevant_rank(
+            [story_of(store, h.article_id) for h in found], canonical_relevant(store, q.relevant)
+        )
+        for q, found in zip(questions, hits)
+    ]
+    return [r if r is not None and r <= 10 else None for r in ranks]
+
+
+RANK_FIGURES: dict[str, Callable[[int | None], float]] = {
+    "mrr@10": lambda rank: 1.0 / rank if rank is not None else 0.0,
+    # what a reader handed the first article sees; MRR@10 alone hid a setting that moved
+    # questions from rank 2 to 1 and others from 1 to 3
+    "success@1": lambda rank: float(rank == 1),
+    "success@10": lambda rank: float(rank is not None),
+}
+
+
+def rank_figures(ranks: dict[str, list[int | None]]) -> dict[str, dict[str, list[float]]]:
+    """``{figure: {setting: per-question scores}}`` from each setting's ``first_ranks``."""
+    return {
+        name: {key: [score(r) for r in found] for key, found in ranks.items()}
+        for name, score in RANK_FIGURES.items()
+    }
+
+
+def cross_validate_figures(
+    figures: dict[str, dict[str, list[float]]], folds: int, seed: int, groups: list[str]
+) -> dict:
+    """``cross_validate`` on MRR@10, every other figure scored with the folds' picks."""
+    rest = {name: by_setting for name, by_setting in figures.items() if name != "mrr@10"}
+    return cross_validate(figures["mrr@10"], folds, seed, groups, also=rest)
 
 
 def mrr_per_question(
@@ -126,16 +180,7 @@ def mrr_per_question(
     vectors: np.ndarray | None = None,
 ) -> list[float]:
     """MRR@10 of each question, its relevant articles counted as stories."""
-    store = retriever.store
-    hits = retriever.retrieve_batch([q.question for q in questions], k=10, query_vectors=vectors)
-    return [
-        mrr_at(
-            [story_of(store, h.article_id) for h in found],
-            canonical_relevant(store, q.relevant),
-            10,
-        )
-        for q, found in zip(questions, hits)
-    ]
+    return [RANK_FIGURES["mrr@10"](r) for r in first_ranks(retriever, questions, vectors)]
 
 
 def read_questions(paths: list[Path]) -> list[ReferenceQuestion]:
@@ -206,12 +251,17 @@ def held_out_groups(store: IndexStore, questions: list[ReferenceQuestion]) -> li
     return [min(canonical_relevant(store, q.relevant)) for q in questions]
 
 
-def write_report(out: Path, about: dict, scores: dict[str, list[float]], cv: dict) -> None:
-    """``about`` the run, each setting's MRR@10 over all questions, then the cross-validation;
-    to ``out`` (JSON) and stdout."""
+def write_report(
+    out: Path, about: dict, figures: dict[str, dict[str, list[float]]], cv: dict
+) -> None:
+    """``about`` the run, each setting's figures over all questions (``RANK_FIGURES``: MRR@10,
+    success@1, success@10), then the cross-validation; to ``out`` (JSON) and stdout."""
     report = {
         **about,
-        "mrr@10": {key: round(sum(v) / len(v), 4) for key, v in scores.items()},
+        **{
+            name: {key: round(sum(v) / len(v), 4) for key, v in by_setting.items()}
+            for name, by_setting in figures.items()
+        },
         **cv,
     }
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -242,17 +292,17 @@ def main(
     groups = held_out_groups(store, asked)
     check_folds(len(asked), folds, seed, groups)
     vectors = embedder.embed_queries([q.question for q in asked])
-    scores: dict[str, list[float]] = {}
+    ranks: dict[str, list[int | None]] = {}
     for point in itertools.product(*axes.values()):
         values = dict(zip(axes, point))
         weights = replace(FusionWeights(), **values)
         key = ",".join(f"{name}={value:g}" for name, value in values.items())
         retriever = HybridRetriever(store, embedder, weights=weights)
-        scores[key] = mrr_per_question(retriever, asked, vectors)
+        ranks[key] = first_ranks(retriever, asked, vectors)
     about = {"questions": [str(p) for p in questions], "language": language, "count": len(asked)}
     about["unknown_relevant"] = unknown
-    cv = cross_validate(scores, folds, seed, groups)
-    write_report(out, about, scores, cv)
+    figures = rank_figures(ranks)
+    write_report(out, about, figures, cross_validate_figures(figures, folds, seed, groups))
 
 
 if __name__ == "__main__":

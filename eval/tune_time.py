@@ -6,9 +6,9 @@ Only questions that name a time are ranked differently by these weights
 only the dated ones are retrieved, once per candidate pair (those answerable, with a relevant
 article the index has: ``eval.tune_fusion.rankable``). Each fold (whole stories: a story's
 questions all in one fold) picks the pair with the best MRR@10 on the other folds and is scored
-with it; the report gives every pair's MRR@10 over all dated questions, the cross-validated
-MRR@10, the pair each fold picked and how many questions were left out for relevant ids the
-index does not have (``unknown_relevant``).
+with it; the report gives every pair's MRR@10, success@1 and success@10 over all dated
+questions, the same cross-validated, the pair each fold picked and how many questions were
+left out for relevant ids the index does not have (``unknown_relevant``).
 
     python -m eval.tune_time --index ../facqa-idx \
         --questions ../shared/data/eval/facqa-train.jsonl --out var/tune-time.json
@@ -25,10 +25,11 @@ import typer
 
 from eval.tune_fusion import (
     check_folds,
-    cross_validate,
+    cross_validate_figures,
+    first_ranks,
     held_out_groups,
-    mrr_per_question,
     open_index,
+    rank_figures,
     rankable,
     read_questions,
     write_report,
@@ -72,18 +73,19 @@ def main(
     groups = held_out_groups(store, dated)
     check_folds(len(dated), folds, seed, groups)
     vectors = embedder.embed_queries([q.question for q in dated])
-    scores: dict[str, list[float]] = {}
+    ranks: dict[str, list[int | None]] = {}
     for key, (event, published) in zip(GRID_KEYS, GRID):
         retriever = HybridRetriever(
             store, embedder, weights=FusionWeights(event=event, published=published)
         )
-        scores[key] = mrr_per_question(retriever, dated, vectors)
+        ranks[key] = first_ranks(retriever, dated, vectors)
     about = {
         "questions": str(questions),
         "dated_questions": len(dated),
         "unknown_relevant": unknown,
     }
-    write_report(out, about, scores, cross_validate(scores, folds, seed, groups))
+    figures = rank_figures(ranks)
+    write_report(out, about, figures, cross_validate_figures(figures, folds, seed, groups))
 
 
 if __name__ == "__main__":

@@ -111,6 +111,36 @@ def test_grid_points_rank_as_the_retriever_does_and_folds_pick_the_sound_one(
     assert report["picked"] == ["dense=1,headline=0.5"] * 5
 
 
+def test_the_report_gives_success_at_1_per_setting_and_cross_validated(
+    corpus_index: Path, store, embedder, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # MRR@10 alone: a setting that moved some questions from rank 2 to 1 and others from 1 to
+    # 3 looked as good as one that kept every first article first
+    from eval.metrics import success_at
+    from eval.runner import canonical_relevant, story_of
+
+    out = tmp_path / "tune.json"
+    main(index=corpus_index, questions=[CORPUS_QUESTIONS], grid=["headline=0.5,0"], out=out)
+    capsys.readouterr()
+    report = json.loads(out.read_text())
+    asked = [q for q in load_questions(CORPUS_QUESTIONS) if q.answerable and q.relevant]
+    for headline in (0.5, 0.0):
+        retriever = HybridRetriever(store, embedder, weights=FusionWeights(headline=headline))
+        ranked = [
+            [story_of(store, h.article_id) for h in retriever.retrieve(q.question, k=10)]
+            for q in asked
+        ]
+        relevant = [canonical_relevant(store, q.relevant) for q in asked]
+        for k in (1, 10):
+            expected = sum(map(success_at, ranked, relevant, [k] * len(asked))) / len(asked)
+            assert report[f"success@{k}"][f"headline={headline:g}"] == round(expected, 4)
+    # cross-validated too: each fold scored with the setting it picked
+    assert set(report) >= {"cv_mrr@10", "cv_success@1", "cv_success@10", "picked"}
+    if len(set(report["picked"])) == 1:
+        assert round(report["cv_success@1"], 4) == report["success@1"][report["picked"][0]]
+    assert 0.0 < report["cv_success@1"] <= report["cv_success@10"] <= 1.0
+
+
 def test_no_question_left_is_an_error(corpus_index: Path, tmp_path: Path) -> None:
     unanswerable = tmp_path / "none.jsonl"
     unanswerable.write_text(json.dumps({"id": "u1", "question": "apa?", "answerable": False}))
