@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,16 +35,25 @@ def load_questions(path: Path) -> list[ReferenceQuestion]:
     a list of strings (a bare string would be read letter by letter), a question that is not a
     non-blank string (null was asked as "None") or is longer than POST /ask takes, and an
     ``answerable`` or ``list`` that is not a boolean (``"false"`` was read as true). A byte
-    order mark first is dropped, as the corpus reader drops it."""
+    order mark first is dropped, as the corpus reader drops it. A field name one letter or two
+    from a known one (``"relevent"``) is an error too (``_check_field_names``); other fields are
+    ignored."""
     questions = []
     lines: dict[str, int] = {}
     with path.open("rb") as fh:
         for number, raw in enumerate(fh, start=1):
             try:
+                if number == 1 and raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+                    raise ValueError(
+                        "UTF-16, PowerShell's default encoding: save the file as UTF-8"
+                    )
                 line = raw.decode("utf-8").rstrip("\r\n")  # a cut line fails where it ends
                 if not line.strip():
                     continue
                 row = json.loads(line.removeprefix("\ufeff") if number == 1 else line)
+                if not isinstance(row, dict):
+                    raise TypeError(f"a line must be a JSON object, not {json.dumps(row)[:60]}")
+                _check_field_names(row)
                 question = ReferenceQuestion(
                     id=_id(row),
                     question=_text(row),
@@ -53,7 +63,11 @@ def load_questions(path: Path) -> list[ReferenceQuestion]:
                     is_list=_flag(row, "list", None),
                 )
             except (ValueError, KeyError, TypeError, RecursionError) as exc:
-                reason = "nested too deeply" if isinstance(exc, RecursionError) else exc
+                reason: object = exc
+                if isinstance(exc, RecursionError):
+                    reason = "nested too deeply"
+                elif isinstance(exc, KeyError):  # "not a reference question ('id')" said little
+                    reason = f"no {exc.args[0]!r} field"
                 raise ValueError(f"{path}:{number}: not a reference question ({reason})") from exc
             if (first := lines.setdefault(question.id, number)) != number:
                 raise ValueError(
@@ -61,6 +75,23 @@ def load_questions(path: Path) -> list[ReferenceQuestion]:
                 )
             questions.append(question)
     return questions
+
+
+FIELDS = ("id", "question", "relevant", "answers", "answerable", "list")
+"""What a reference question's line may say; other fields (``lang``, ``evidence``) are left
+to the tools that read them."""
+
+
+def _check_field_names(row: dict) -> None:
+    """A field a letter or two from one of ``FIELDS`` that the line lacks is a typo: it was
+    ignored, so ``"relevent"`` left the question without relevant articles, out of every
+    retrieval figure without a word, and ``"answer"`` out of every answer figure."""
+    for key in row:
+        if key in FIELDS:
+            continue
+        close = difflib.get_close_matches(key, [f for f in FIELDS if f not in row], 1, 0.8)
+        if close:
+            raise ValueError(f"field {key!r} is no reference-question field: {close[0]!r}?")
 
 
 def _id(row: dict) -> str:

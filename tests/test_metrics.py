@@ -421,6 +421,14 @@ def test_a_question_file_with_a_byte_order_mark_is_read_and_bad_bytes_are_named(
     path.write_bytes(first.encode() + b'\n{"id": "b", "question": "Apa \xe9?"}\n')
     with pytest.raises(ValueError, match=r"q\.jsonl:2: not a reference question \('utf-8'"):
         load_questions(path)
+    # CRLF line ends and blank lines are read as they are meant; extra fields are ignored
+    second = {"id": "b", "question": "Apa?", "relevant": ["x"], "lang": "id", "evidence": "."}
+    path.write_bytes(f"{first}\r\n\r\n  \r\n{json.dumps(second)}\r\n".encode())
+    assert [q.id for q in load_questions(path)] == ["a", "b"]
+    # UTF-16 (PowerShell's Out-File) was "'utf-8' codec can't decode byte 0xff in position 0"
+    path.write_text(first + "\n", encoding="utf-16")
+    with pytest.raises(ValueError, match=r"q\.jsonl:1: .*UTF-16, .* save the file as UTF-8"):
+        load_questions(path)
 
 
 @pytest.mark.parametrize(
@@ -444,6 +452,16 @@ def test_a_question_file_with_a_byte_order_mark_is_read_and_bad_bytes_are_named(
         ),
         ({"id": "q 1", "question": "Apa?"}, "q.jsonl:3: not a reference question (id 'q 1'"),
         ('{"id": "b", "question": ' + "[" * 3000, "q.jsonl:3: not a reference question (nested"),
+        # a misspelt field was ignored: the question left every retrieval (answer) figure
+        (
+            {"id": "b", "question": "Apa?", "relevent": ["nq-001"]},
+            "q.jsonl:3: not a reference question (field 'relevent' is no reference-question "
+            "field: 'relevant'?)",
+        ),
+        ({"id": "b", "question": "Apa?", "answer": ["x"]}, "field 'answer' is no reference-"),
+        # said as Python's own words: "('id')", "list indices must be integers or slices"
+        ({"question": "Apa?"}, "q.jsonl:3: not a reference question (no 'id' field)"),
+        ('[{"id": "b", "question": "Apa?"}]', "(a line must be a JSON object, not [{"),
     ],
 )
 def test_a_question_file_that_would_be_misread_is_an_error(tmp_path, second, message):
