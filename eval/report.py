@@ -5,6 +5,7 @@ files, and paired significance tests between modes."""
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from dataclasses import asdict
 from pathlib import Path
@@ -137,6 +138,22 @@ def failures(report: ModeReport, limit: int = 200) -> list[dict]:
 
 RESERVED = ("meta", "significance")
 """Top-level keys of report.json beside the question sets' names."""
+
+
+def check_out_dir(out_dir: Path) -> None:
+    """Can ``write_report`` write into ``out_dir``? Checked before a run: a folder under a
+    file (``--out results.json/run1``) or a read-only place failed only when the report was
+    written, after every question had been asked, and the run's figures were lost with it."""
+    if out_dir.exists():
+        if not out_dir.is_dir():
+            raise ValueError(f"--out {out_dir} is a file, not a folder")
+        existing = out_dir
+    else:
+        existing = next(p for p in out_dir.absolute().parents if p.exists())
+        if not existing.is_dir():
+            raise ValueError(f"--out {out_dir}: {existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(f"--out {out_dir}: {existing} is not writable")
 
 
 def _markdown_meta(meta: Mapping[str, object]) -> str:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from eval.provenance import EvalResults, run_metadata
 from eval.questions import ReferenceQuestion, load_questions
+from eval.report import RESERVED
 from eval.runner import (
     ModeReport,
     QuestionResult,
@@ -186,9 +187,15 @@ def _check_served_ids(
 def load_question_sets(paths: Sequence[Path]) -> dict[Path, list[ReferenceQuestion]]:
     """Each file's questions, read before the run. A set is named by its file's stem (report,
     gate, TREC file names): two files of one stem would have shared a name, and the first's
-    results were dropped without a word. A file with no question is an error too."""
+    results were dropped without a word. A file with no question is an error too, and so is a
+    stem report.json uses for itself (``eval.report.RESERVED``)."""
     stems: dict[str, Path] = {}
     for path in paths:
+        if path.stem in RESERVED:  # refused by write_report only after the whole run
+            raise ValueError(
+                f"question file {path} would be reported as {path.stem!r}, a key of "
+                "report.json's own: rename it"
+            )
         if (first := stems.setdefault(path.stem, path)) != path:
             raise ValueError(
                 f"question files {first} and {path} would both be reported as {path.stem!r}: "

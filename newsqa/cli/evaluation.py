@@ -42,7 +42,7 @@ def eval_(
     """Run reference questions through the answer path and score retrieval, answers, citations."""
     import httpx
 
-    from eval.report import rich_table, write_report
+    from eval.report import check_out_dir, rich_table, write_report
     from eval.suite import MODES, check_gate, load_gate, run_eval
 
     if mode is not None and url is not None:  # it was ignored: the server has its own mode
@@ -54,10 +54,10 @@ def eval_(
     for path in [*corpus, *questions]:
         if not path.exists():
             raise fail(FileNotFoundError(f"no such file or folder: {path}"))
-    if out is not None and out.exists() and not out.is_dir():
-        raise fail(FileExistsError(f"--out {out} is a file, not a folder"))
     settings = settings_for()
     try:
+        if out is not None:
+            check_out_dir(out)  # not after the run, with its figures lost
         if gate is not None:
             load_gate(gate)  # a gate that cannot be read fails now, not after the run
         with progress_bar() as progress:
