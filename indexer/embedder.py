@@ -79,6 +79,13 @@ def resolve_model(name: str, cache_dir: Path) -> str:
         from indexer.model_build import build_bundled_model
 
         return str(build_bundled_model(cache_dir))
+    path = Path(name).expanduser()
+    if path.exists() or path.is_absolute() or name.startswith((".", "~")):
+        # A local folder: checked here, since a hub name's files are the hub's to check.
+        from indexer.model_build import check_model_folder
+
+        check_model_folder(path)
+        return str(path)
     return name
 
 

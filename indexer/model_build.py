@@ -20,6 +20,7 @@ import shutil
 import struct
 import tempfile
 import unicodedata
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,6 +53,7 @@ RECORD = "newsqa-build.json"
 _UNRECORDED = {RECORD, "README.md"}
 _EXPORT_DIR = "onnx/"
 _ALWAYS_HASHED = 64 * 2**20
+_PARSED_JSON = 2**20
 
 
 @dataclass
@@ -454,3 +456,87 @@ def _build_locked(source: Path, final: Path, force: bool) -> Path:
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return final
+
+
+def check_model_folder(folder: Path) -> None:
+    """Refuse a local model folder (``NEWSQA_EMBED_MODEL`` naming one) whose files are missing,
+    cut short or unparsable, naming the file: only the bundled model has a build record, so a
+    custom one cut short by a copy failed deep inside its load, in safetensors' 270-line
+    "incomplete metadata" traceback. A folder that carries a record (a copy of the bundled
+    one) is checked against it; any other is checked for what sentence-transformers loads."""
+    if not folder.is_dir():
+        what = "a file, not a model folder" if folder.exists() else "does not exist"
+        raise ModelBuildError(f"NEWSQA_EMBED_MODEL={folder}: {what}")
+    if (folder / RECORD).is_file():
+        changed = _why_not_ready(folder)
+        if changed is not None:
+            raise ModelBuildError(f"NEWSQA_EMBED_MODEL={folder}: {changed}; copy the model again")
+        return
+    for path in sorted(folder.rglob("*.json")):
+        if not path.relative_to(folder).as_posix().startswith(_EXPORT_DIR):
+            _parse_json(folder, path)
+    for transformer in _transformer_folders(folder):
+        if not (transformer / "config.json").is_file():
+            raise ModelBuildError(
+                f"NEWSQA_EMBED_MODEL={folder}: {transformer}/config.json is missing"
+            )
+        weights = sorted(transformer.glob("*.safetensors")) + sorted(transformer.glob("*.bin"))
+        if not weights:
+            raise ModelBuildError(
+                f"NEWSQA_EMBED_MODEL={folder}: {transformer} has no weights "
+                "(model.safetensors or pytorch_model.bin)"
+            )
+    for path in sorted(folder.rglob("*.safetensors")):
+        _check_safetensors(folder, path)
+    for path in sorted(folder.rglob("pytorch_model*.bin")):
+        if not zipfile.is_zipfile(path):  # torch's format; one cut short has no directory
+            raise ModelBuildError(f"NEWSQA_EMBED_MODEL={folder}: {path} is cut short or corrupt")
+
+
+def _parse_json(folder: Path, path: Path) -> object:
+    """The file parsed; one over ``_PARSED_JSON`` bytes (a tokenizer: 16 MB took 0.6 s to
+    parse, at every start) is only checked to end as a JSON document does, which a copy cut
+    short almost never does."""
+    try:
+        if path.stat().st_size > _PARSED_JSON:
+            with path.open("rb") as f:
+                f.seek(-64, 2)
+                if not f.read().rstrip().endswith((b"}", b"]")):
+                    raise ValueError("it does not end as JSON does")
+            return None
+        return json.loads(path.read_bytes())
+    except (OSError, ValueError) as exc:
+        raise ModelBuildError(
+            f"NEWSQA_EMBED_MODEL={folder}: {path} is unreadable or cut short: {exc}"
+        ) from exc
+
+
+def _transformer_folders(folder: Path) -> list[Path]:
+    """Where the folder's transformer module keeps its config and weights: the folder itself,
+    or the path its ``modules.json`` gives (``0_Transformer/`` in older layouts)."""
+    modules_file = folder / "modules.json"
+    if not modules_file.is_file():
+        return [folder]
+    modules = _parse_json(folder, modules_file)
+    if not isinstance(modules, list):
+        raise ModelBuildError(f"NEWSQA_EMBED_MODEL={folder}: {modules_file} is not a module list")
+    found = [
+        folder / str(m.get("path", ""))
+        for m in modules
+        if isinstance(m, dict) and str(m.get("type", "")).endswith(".Transformer")
+    ]
+    return found or [folder]
+
+
+def _check_safetensors(folder: Path, path: Path) -> None:
+    """Read the header only (it says where each tensor ends): a file cut short is caught
+    without reading its weights."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="np"):
+            pass
+    except (OSError, SafetensorError) as exc:
+        raise ModelBuildError(
+            f"NEWSQA_EMBED_MODEL={folder}: {path} is cut short or corrupt: {exc}"
+        ) from exc

@@ -572,3 +572,52 @@ def _model_with_an_export_cut_short(cache_dir: Path, tmp_path: Path) -> tuple[Pa
     shutil.copy(built / INFO, target / INFO)
     graph.write_bytes(exported_path(built).read_bytes()[:1_000_000])
     return target, graph
+
+
+def _custom_model(source: Path, target: Path) -> Path:
+    """A custom model folder (``NEWSQA_EMBED_MODEL`` names it): the bundled model's files
+    linked, with no build record."""
+    target.mkdir()
+    for path in source.iterdir():
+        if path.name not in ("onnx", "newsqa-build.json", "README.md"):
+            (target / path.name).symlink_to(path)
+    return target
+
+
+@pytest.mark.parametrize("damage", ["weights cut short", "config missing", "tokenizer cut short"])
+def test_a_custom_model_folder_with_a_file_missing_or_cut_short_is_refused_naming_it(
+    tmp_path, settings, damage
+):
+    """A custom model has no build record to check it as the bundled one has: weights cut
+    short by a copy failed in safetensors' 270-line "incomplete metadata" traceback. Now the
+    start is refused with a ModelBuildError (the CLI's one line, exit 1) naming the file."""
+    from indexer.model_build import check_model_folder
+    from newsqa.errors import ModelBuildError
+    from service.index_open import open_embedder
+
+    built = build_bundled_model(settings.cache_dir)
+    folder = _custom_model(built, tmp_path / "custom")
+    check_model_folder(folder)  # whole, it passes
+    name = {
+        "weights cut short": "model.safetensors",
+        "config missing": "config.json",
+        "tokenizer cut short": "tokenizer.json",
+    }[damage]
+    (folder / name).unlink()
+    if damage != "config missing":
+        (folder / name).write_bytes((built / name).read_bytes()[: 2 * 2**20])
+    with pytest.raises(ModelBuildError) as refused:
+        open_embedder(settings.model_copy(update={"embed_model": str(folder)}))
+    message = str(refused.value)
+    assert "\n" not in message
+    assert message.startswith(f"NEWSQA_EMBED_MODEL={folder}: ")
+    assert str(folder / name) in message
+
+
+def test_a_custom_model_path_that_does_not_exist_is_refused_in_one_line(tmp_path, settings):
+    from newsqa.errors import ModelBuildError
+    from service.index_open import open_embedder
+
+    missing = tmp_path / "no-such-model"
+    with pytest.raises(ModelBuildError, match="does not exist"):
+        open_embedder(settings.model_copy(update={"embed_model": str(missing)}))
