@@ -67,6 +67,10 @@ def day_bound(value: str, end: bool) -> datetime | None:
     return datetime.combine(day, time.max if end else time.min)
 
 
+DATE_FORMATS = "ISO 8601, or a day, month and year"
+"""What ``parse_date`` reads, as a refusal of an unreadable date says it (HTTP, Python API)."""
+
+
 def parse_date(value: str | None) -> datetime | None:
     """Parse a date or date-time string; ``None`` when it is missing or not a full date.
 

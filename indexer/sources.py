@@ -20,7 +20,7 @@ from typing import Any, BinaryIO
 import trafilatura
 
 from indexer.cleaning import clean_text, normalize_inline
-from indexer.dates import parse_date, parse_date_line
+from indexer.dates import DATE_FORMATS, parse_date, parse_date_line
 from indexer.documents import Article, SkippedRecord
 from indexer.ids import is_article_id, validate_article_id
 
@@ -213,9 +213,12 @@ def json_record(line: str) -> Any:
         return Unreadable(f"invalid JSON: {str(error).split(':')[0]}")
 
 
-def article_from_record(record: Any, origin: str) -> Article:
+def article_from_record(record: Any, origin: str, *, refuse_bad_date: bool = False) -> Article:
     """A cleaned Article from one record of the corpus JSON format (a JSONL line or an HTTP
-    body); ``ValueError`` names the field that is wrong."""
+    body); ``ValueError`` names the field that is wrong. A ``published`` that cannot be read
+    leaves a file's article undated (logged: its text is worth keeping), but is refused with
+    ``refuse_bad_date``, where a caller is there to mend it (the Python API, as HTTP's
+    ``ArticleIn`` refuses it)."""
     if not isinstance(record, dict):
         raise ValueError(f"not a JSON object but {type(record).__name__}")
     for field in ("id", "text"):
@@ -231,6 +234,9 @@ def article_from_record(record: Any, origin: str) -> Article:
         value = record.get(field)
         if value is not None and not isinstance(value, str):
             raise ValueError(f"{field!r} must be a string, not {type(value).__name__}")
+    published = record.get("published")
+    if refuse_bad_date and published and published.strip() and parse_date(published) is None:
+        raise ValueError(f"'published' is not a date: {published!r} ({DATE_FORMATS})")
     text = clean_text(record["text"])
     if not text:
         raise ValueError("text is empty after removing boilerplate")

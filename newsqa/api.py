@@ -176,7 +176,12 @@ class Index:
                 except TypeError as exc:
                     raise TypeError(f"add[{i}]: {exc}") from exc
             else:
-                parsed.append(article_from_record(dict(a), origin=f"add[{i}]"))
+                try:
+                    parsed.append(
+                        article_from_record(dict(a), origin=f"add[{i}]", refuse_bad_date=True)
+                    )
+                except ValueError as exc:
+                    raise ValueError(f"add[{i}]: {exc}") from exc
         first: dict[str, int] = {}
         for i, article in enumerate(parsed):
             if (earlier := first.setdefault(article.id, i)) != i:

@@ -19,7 +19,7 @@ from pydantic import (
     model_validator,
 )
 
-from indexer.dates import day_bound, parse_date
+from indexer.dates import DATE_FORMATS, day_bound, parse_date
 from indexer.ids import ARTICLE_ID_MAX_LENGTH, ARTICLE_ID_PATTERN, ARTICLE_ID_RULE
 from indexer.pipeline import IndexReport
 from service.input_text import QUESTION_MAX_CHARS, visible
@@ -371,7 +371,7 @@ class ArticleIn(BaseModel):
         without one would drop out of every date filter unseen. (``newsqa index`` keeps such an
         article from a file, without its date, and logs the value.)"""
         if value is not None and value.strip() and parse_date(value) is None:
-            raise ValueError(f"not a date: {value!r} (ISO 8601, or a day, month and year)")
+            raise ValueError(f"not a date: {value!r} ({DATE_FORMATS})")
         return value
 
 

@@ -108,6 +108,21 @@ def test_a_bad_record_names_its_field_and_writes_nothing(index: Index) -> None:
     assert index.article("twice") is None
 
 
+def test_a_published_date_that_cannot_be_read_is_refused_naming_the_field(index: Index) -> None:
+    """``add`` stored the article undated without a word (it dropped out of every date
+    filter), where POST /articles answers 422 "not a date"; now the record is refused, named
+    with its field and value, and nothing is written. A date that reads is kept."""
+    with pytest.raises(ValueError) as refused:
+        index.add([{**HALTE, "id": "dated-ok"}, {**HALTE, "id": "undated", "published": "kemarin"}])
+    assert str(refused.value) == (
+        "add[1]: 'published' is not a date: 'kemarin' (ISO 8601, or a day, month and year)"
+    )
+    assert index.article("undated") is None and index.article("dated-ok") is None
+    index.add([{**HALTE, "id": "dated-ok", "published": "Rabu, 25 November 2020"}])
+    assert index.article("dated-ok").published.date().isoformat() == "2020-11-25"
+    index.delete("dated-ok")
+
+
 def test_one_path_one_id_and_article_objects_are_taken_as_such(index: Index, settings) -> None:
     """``Index.build("/data/berita", ...)`` walked "/" (a string read as its letters),
     ``delete("nq-001")`` named id 'n', and an ``Article`` skipped the id check every other
