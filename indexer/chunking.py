@@ -19,7 +19,12 @@ How chunks are built
    ``Chunk.text`` is the slice ``article.text[char_start:char_end]``, so the identity
    ``article.text[c.char_start:c.char_end] == c.text`` holds by construction.
 
-Words are whitespace-separated tokens (``str.split()``).
+Words are whitespace-separated tokens (``str.split()``), except that a run of more than
+``LONG_RUN`` characters without whitespace (base64, a hex dump, a table flattened without
+spaces) counts as one word per ``RUN_WORD_CHARS`` characters, cut at those bounds: a word
+limit alone let a 200,000-character run be one 200 KB chunk, returned whole by /search. No
+word of the news sets comes near (the longest, a URL, has 80 characters), so their chunks
+are unchanged.
 
 Why not langchain-text-splitters
 --------------------------------
@@ -55,17 +60,35 @@ from dataclasses import dataclass
 from indexer.documents import Article, Chunk
 from indexer.sentences import split_sentences
 
-__all__ = ["TARGET_WORDS", "Chunker", "count_words"]
+__all__ = ["LONG_RUN", "RUN_WORD_CHARS", "TARGET_WORDS", "Chunker", "count_words"]
 
 _WORD = re.compile(r"\S+")
+LONG_RUN = 100
+"""Characters without whitespace above which a run counts as several words."""
+RUN_WORD_CHARS = 8
+"""Characters of such a run that count as one word (a word and its space, in the news):
+a ``max_words`` chunk of one holds at most 2,000 of its characters."""
 TARGET_WORDS = 200
 """The words of a usual ``Chunker()`` chunk (the last of an article may be shorter, none is
 longer than 250): what the reader's budget counts a passage in."""
 
 
 def count_words(text: str) -> int:
-    """Number of whitespace-separated words in ``text`` (the unit of all chunk sizes)."""
-    return len(text.split())
+    """Number of words in ``text`` (the unit of all chunk sizes): whitespace-separated, a
+    run over ``LONG_RUN`` characters one per ``RUN_WORD_CHARS`` of them."""
+    return len(_word_spans(text, 0, len(text)))
+
+
+def _word_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """The ``(start, end)`` of each word of ``text[start:end]``, long runs cut."""
+    spans = []
+    for m in _WORD.finditer(text, start, end):
+        a, b = m.span()
+        if b - a <= LONG_RUN:
+            spans.append((a, b))
+        else:
+            spans.extend((i, min(i + RUN_WORD_CHARS, b)) for i in range(a, b, RUN_WORD_CHARS))
+    return spans
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,7 +173,7 @@ class Chunker:
         """Sentence spans, with sentences over ``max_words`` cut into word pieces."""
         units: list[_Unit] = []
         for start, end in split_sentences(text):
-            words = [m.span() for m in _WORD.finditer(text, start, end)]
+            words = _word_spans(text, start, end)
             n = len(words)
             if n <= self.max_words:
                 units.append(_Unit(start, end, n))

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from indexer.chunking import Chunker, count_words
+from indexer.chunking import LONG_RUN, RUN_WORD_CHARS, Chunker, count_words
 from indexer.documents import Article, Chunk
 from indexer.sentences import split_sentences
 
@@ -159,6 +159,29 @@ def test_overlong_sentence_is_split_by_words():
         assert c.char_start == 0 or text[c.char_start - 1] == " "
         assert c.char_end == len(text) or text[c.char_end] == " "
     assert set(text.split()) <= covered
+
+
+def test_a_long_run_without_spaces_is_cut_so_no_chunk_is_over_its_size():
+    """A 200,000-character base64 run was one word to the word limit, so its chunk was the
+    whole run and /search returned a 200 KB passage. Now such a run counts a word per
+    ``RUN_WORD_CHARS`` characters and is cut there: every chunk stays near the size of a
+    usual one, the chunks still cover the run, and each is an exact slice of the text."""
+    import base64
+    import random
+
+    run = base64.b64encode(random.Random(7).randbytes(150_000)).decode()
+    text = "Banjir melanda Sukajadi. Lampiran data: " + run + " Petugas mengevakuasi warga."
+    article = Article(id="b64", text=text)
+    chunks = Chunker().split(article)
+    assert_exact(article, chunks)
+    assert max(len(c.text) for c in chunks) <= 250 * RUN_WORD_CHARS + 100
+    assert all(count_words(c.text) <= 250 for c in chunks)
+    covered = [False] * len(text)
+    for c in chunks:
+        covered[c.char_start : c.char_end] = [True] * (c.char_end - c.char_start)
+    assert all(covered[i] or text[i] == " " for i in range(len(text)))
+    assert count_words(run) == -(-len(run) // RUN_WORD_CHARS)
+    assert count_words("a" * LONG_RUN) == 1  # a long URL is still one word
 
 
 def test_split_many_restarts_ordinals():
