@@ -717,3 +717,64 @@ def test_a_reader_export_the_cache_cannot_hold_is_refused_in_one_line(tmp_path, 
     )
     assert "NEWSQA_READER_RUNTIME=torch" in message
     check_export("torch", encoder, WEIGHTS_PATH, cache)
+
+
+def test_a_reader_export_waits_for_the_one_under_way_and_sweeps_killed_ones(
+    settings, encoder_dir, tmp_path
+):
+    """The reader's ONNX export ran without a lock: two servers starting at once each spent
+    30 s exporting it, and renamed their IR files over each other's; a killed export left its
+    450 MB ``.reader-onnx.*`` folder for good. Now a start that finds another export under way
+    (the lock held) waits for it and reads its graph without exporting one of its own; and an
+    export first removes what killed ones left."""
+    import os
+    import threading
+    import time
+
+    from filelock import FileLock
+
+    from indexer.reader.runtime import load_forward
+
+    cached = export_path(settings.cache_dir, encoder_dir, WEIGHTS_PATH, "fp32")
+    if not cached.is_file():  # exported once into the session's cache
+        load_forward(
+            "openvino",
+            encoder_dir,
+            WEIGHTS_PATH,
+            settings.cache_dir,
+            lambda: load_reader(encoder_dir, WEIGHTS_PATH),
+        )
+    cache = tmp_path / "cache"
+    target = export_path(cache, encoder_dir, WEIGHTS_PATH, "fp32")
+    target.parent.mkdir(parents=True)
+    exported: list[str] = []
+
+    def no_export():  # what this test's starts would export, were they to
+        exported.append("export")
+        raise RuntimeError("exported while another export held the lock")
+
+    done: dict[str, object] = {}
+
+    def start() -> None:
+        try:
+            done["forward"] = load_forward("openvino", encoder_dir, WEIGHTS_PATH, cache, no_export)
+        except Exception as exc:
+            done["error"] = exc
+
+    with FileLock(target.parent / ".reader-export.lock"):
+        waiting = threading.Thread(target=start)
+        waiting.start()
+        time.sleep(1.0)
+        assert waiting.is_alive() and not exported  # it waits for the export under way
+        for suffix in (".onnx", ".bin", ".xml"):  # as that export would put them in place
+            os.link(cached.with_suffix(suffix), target.with_suffix(suffix))
+    waiting.join(timeout=120)
+    assert "error" not in done, done.get("error")
+    assert callable(done["forward"]) and not exported
+
+    stale = target.parent / ".reader-onnx.killed"
+    stale.mkdir()
+    (stale / "reader.onnx").write_bytes(b"\0" * 1024)
+    with pytest.raises(RuntimeError, match="exported while"):  # another encoder: exports
+        load_forward("openvino", tmp_path, WEIGHTS_PATH, cache, no_export)
+    assert not stale.exists()

@@ -32,6 +32,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import shutil
 import tempfile
 import threading
 import warnings
@@ -41,6 +42,7 @@ from typing import Literal, cast, get_args
 
 import numpy as np
 import torch
+from filelock import FileLock
 
 from indexer.embedder import cpu_supports_bf16
 from indexer.encoder_onnx import compile_on_cpu, openvino_ir
@@ -63,6 +65,8 @@ _INPUTS = ("input_ids", "attention_mask")
 _OUTPUTS = ("start_logits", "end_logits")
 _OPSET = 17
 _PADDING_LOGIT = -1e4
+_STAGING = ".reader-onnx."  # where an export writes before its rename
+_EXPORT_LOCK = ".reader-export.lock"
 
 
 def forward_by_length(
@@ -222,7 +226,7 @@ def export(model: ExtractiveReader, target: Path, int8: bool) -> Path:
     Written beside the target and renamed into place: a killed export leaves no file that
     loads."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".reader-onnx.", dir=target.parent) as tmp:
+    with tempfile.TemporaryDirectory(prefix=_STAGING, dir=target.parent) as tmp:
         fp32, int8_path = Path(tmp) / "reader.onnx", Path(tmp) / "reader-int8.onnx"
         _export_fp32(model, fp32)
         if not int8:
@@ -276,12 +280,32 @@ def load_forward(
         return (Bf16Forward if bf16 else TorchForward)(load_model())
     int8 = runs == "onnx-int8"
     path = export_path(cache_dir, encoder_dir, weights_path, "int8" if int8 else "fp32")
-    if not path.is_file():
+    if not path.is_file() or not int8:
         try:
-            export(load_model(), path, int8=int8)
+            _export_once(path, int8, load_model)
         except OSError as exc:  # a read-only cache: "[Errno 30] ...", naming a temp folder
+            if path.is_file():  # exported, but the lock cannot be taken: read as it is
+                return OpenVinoForward(path, bf16)
             raise ModelBuildError(_unwritable(runtime, path, exc)) from exc
     return OnnxForward(path) if int8 else OpenVinoForward(path, bf16)
+
+
+def _export_once(path: Path, int8: bool, load_model: Callable[[], ExtractiveReader]) -> None:
+    """Export the graph at ``path`` (and convert OpenVINO's IR of it) under the cache's reader
+    export lock, as ``indexer.encoder_onnx`` exports the encoder: two servers starting at once
+    each spent 30 s of CPU on their own export, and the IR files of one could be renamed over
+    the other's while a third read them. Under the lock, what killed exports left behind (a
+    450 MB ``.reader-onnx.*`` staging folder each, never removed) goes first."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(path.parent / _EXPORT_LOCK):
+        if not path.is_file():  # else exported by the process this one waited for
+            for stale in path.parent.glob(f"{_STAGING}*"):
+                if stale.is_dir():
+                    log.info("removing %s, left by a reader export that did not finish", stale)
+                    shutil.rmtree(stale, ignore_errors=True)
+            export(load_model(), path, int8=int8)
+        if not int8:
+            openvino_ir(path)
 
 
 def check_export(runtime: Runtime, encoder_dir: Path, weights_path: Path, cache_dir: Path) -> None:
