@@ -88,9 +88,20 @@ def drop_word_splitters(text: str) -> str:
     return text.translate(_WORD_SPLITTERS)
 
 
+# No-break spaces and soft hyphens after an ASCII character (or first): never a byte of a
+# mojibake run (0xA0 and 0xAD only continue a UTF-8 sequence, whose lead byte is no ASCII), and
+# made a space / dropped by the line normalisation anyway.
+_SPACING_AFTER_ASCII = re.compile(r"(?:^|(?<=[\x00-\x7f]))[\u00a0\u00ad]+")
+_SPACING = {0xA0: " ", 0xAD: None}
+
+
 def _repair(text: str) -> str:
     """Mojibake repair and NFC, before lines are split: a mojibake run can hold U+0085, which
-    splitlines() would otherwise take for a line break."""
+    splitlines() would otherwise take for a line break. A no-break space glued to a run
+    (``"Kata\u00a0â€™s"``) made ftfy read the run with it as Mac Roman and "repair" it into
+    ``"Kataʉ۪s"``, worse than before; it is made a plain space first where it cannot be part
+    of the run."""
+    text = _SPACING_AFTER_ASCII.sub(lambda m: m[0].translate(_SPACING), text)
     return ftfy.fix_text(text, _FTFY)
 
 

@@ -81,6 +81,11 @@ def test_cleaning_repaired_text_again_changes_nothing() -> None:
         ("kafe\u00a0Ã© baru", "kafe é baru"),
         ("berkata\u00a0â€œkami siapâ€\x9d.", "berkata “kami siap”."),
         ("caf\u00adÃ© itu", "café itu"),
+        # ftfy read the no-break space with the run as Mac Roman: "Kataʉ۪s"
+        ("Kata\u00a0â€™s rumah", "Kata ’s rumah"),
+        ("Kata\u00a0\u00a0â€™s", "Kata ’s"),
+        ("Kata\u00adâ€™s", "Kata’s"),
+        ("voilÃ\u00a0 tout", "voilà tout"),  # a no-break space that is part of the run
     ],
 )
 def test_mojibake_beside_a_no_break_space_or_soft_hyphen_is_repaired(
