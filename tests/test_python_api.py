@@ -123,6 +123,26 @@ def test_a_published_date_that_cannot_be_read_is_refused_naming_the_field(index:
     index.delete("dated-ok")
 
 
+def test_a_segment_a_killed_writer_left_half_written_is_ignored_then_swept(
+    index: Index, settings
+) -> None:
+    """A writer killed mid-commit leaves ``segments/.tmp-seg-*``: a read-only open neither
+    reads nor counts it (no generation names it), and the next writer, holding the lock
+    (so no live writer is using it), removes it."""
+    index_dir = index.store.path
+    left = index_dir / "segments" / ".tmp-seg-0123456789abcdef"
+    left.mkdir()
+    (left / "vectors.faiss").write_bytes(b"cut short")
+    articles = index.store.manifest.articles
+    with Index.open(index_dir, settings) as reader:
+        assert reader.store.manifest.articles == articles
+        assert reader.search(QUESTION, k=1)
+    assert left.is_dir()  # a reader deletes nothing
+    index.add([{**HALTE, "id": "after-kill"}])
+    assert not left.exists()
+    index.delete("after-kill")
+
+
 def test_one_path_one_id_and_article_objects_are_taken_as_such(index: Index, settings) -> None:
     """``Index.build("/data/berita", ...)`` walked "/" (a string read as its letters),
     ``delete("nq-001")`` named id 'n', and an ``Article`` skipped the id check every other
