@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import threading
@@ -492,7 +493,15 @@ def test_a_model_file_changed_after_the_build_is_built_again_naming_the_file(
     with caplog.at_level(logging.WARNING, logger="indexer.model_build"):
         assert build_bundled_model(tmp_path) == target
     assert f"{config} changed since the build" in caplog.text
-    assert config.read_bytes() == (built / "config.json").read_bytes()
+    # as built, up to the writer's version stamp (a later `pip install` of the extras may
+    # have moved transformers since the cache was built)
+    assert _without_version(config) == _without_version(built / "config.json")
+
+
+def _without_version(config: Path) -> dict:
+    settings = json.loads(config.read_text())
+    settings.pop("transformers_version", None)
+    return settings
 
 
 def test_a_broken_export_is_removed_under_the_export_lock(tmp_path):
