@@ -540,18 +540,44 @@ _NOT_A_YEAR_BEFORE = re.compile(
 )
 
 
+# A number before a counted noun counts it, whatever its digits: "2020 peserta", "2019 unit",
+# "1950 orang", "2000 participants". People, the classifiers, things and measures that news
+# counts; a noun that names an occasion ("2020 awards", "2024 budget") leaves the year a year.
+_COUNTED_NOUNS = (
+    "orang jiwa warga penduduk korban penumpang peserta siswa murid pelajar mahasiswa santri "
+    "guru dosen pekerja karyawan pegawai buruh personel petugas anggota atlet pelari pemain "
+    "prajurit tentara pasien kasus pengungsi relawan pengunjung penonton wisatawan pendaftar "
+    "pelamar keluarga kk unit buah ekor biji butir lembar helai batang pucuk titik rumah desa "
+    "kendaraan mobil motor sepeda sekolah perusahaan umkm lembaga kali ton kg kilogram gram "
+    "liter meter km kilometer hektare hektar ha porsi paket kursi botol bungkus karung "
+    "people persons participants students pupils workers employees members soldiers officers "
+    "patients cases refugees volunteers visitors spectators tourists applicants households "
+    "families units houses homes cars vehicles schools villages companies tons tonnes kilograms "
+    "liters litres meters metres kilometers hectares times seats"
+).split()
+_COUNTED_AFTER = re.compile(rf"(?:-an)?\s+(?:{'|'.join(_COUNTED_NOUNS)})\b", re.IGNORECASE)
+
+
+def reads_as_year(text: str, start: int, end: int) -> bool:
+    """Does the four-digit number at ``text[start:end]`` read as a year? Not after a currency
+    or a number sign ("Rp 2025", "nomor 2019": an amount, a number), nor before a noun it
+    counts ("2020 peserta", "2019 unit"): a question that types a count without its thousands
+    dot was read as asking about that year, and its answer looked only in articles of it."""
+    return not _NOT_A_YEAR_BEFORE.search(text, 0, start) and not _COUNTED_AFTER.match(text, end)
+
+
 def question_times(question: str, as_of: date | None) -> list[tuple[date, date]]:
     """The intervals a question asks about: its time expressions, resolved against ``as_of``
     ("tahun lalu" in a question asked now), and its bare years too ("which programs won
-    2020 awards"): in a question a four-digit number from 1900 on is a year, unless it is an
-    amount or a number ("Rp 2025", "nomor 2019") or inside an expression read as no time (the
-    year of "UU Nomor 19 Tahun 2019" names the law, as in an article)."""
+    2020 awards"): in a question a four-digit number from 1900 on is a year where it reads as
+    one (``reads_as_year``) and is not inside an expression read as no time (the year of "UU
+    Nomor 19 Tahun 2019" names the law, as in an article)."""
     read = _read(question, as_of)
     found = [(e.start, e.end) for e, _ in read if e is not None]
     for m in _BARE_YEAR.finditer(question):
         if any(start <= m.start() < end for _, (start, end) in read):
             continue
-        if not _NOT_A_YEAR_BEFORE.search(question, 0, m.start()):
+        if reads_as_year(question, m.start(), m.end()):
             year = int(m.group())
             found.append((date(year, 1, 1), date(year, 12, 31)))
     return found

@@ -17,6 +17,7 @@ from typing import Literal
 
 from indexer.analyzer import STOPWORDS, analyze
 from indexer.cognates import loanword_spellings
+from indexer.event_time import reads_as_year
 from indexer.language import question_language, text_language
 from indexer.query_lexicon import (
     base_forms,
@@ -645,8 +646,13 @@ _NAMED_YEAR = re.compile(r"\b(1[89]\d\d|2[01]\d\d)(?=s?\b)")
 def question_years(question: str) -> set[str]:
     """The years a question names ("siapa presiden Amerika Serikat tahun 1990" -> "1990"; "in
     the 1990s", like "pada 1990-an", -> "1990": it named none, and was answered from an article
-    of 2025)."""
-    return set(_NAMED_YEAR.findall(question))
+    of 2025). A number that reads as no year (``reads_as_year``: "Rp 2025", "2020 peserta") is
+    none: only the articles of that year, or naming it, were read for its answer."""
+    return {
+        m.group(1)
+        for m in _NAMED_YEAR.finditer(question)
+        if reads_as_year(question, m.start(), m.end())
+    }
 
 
 # The words around a question word that name what is asked for ("which Palembang programs",

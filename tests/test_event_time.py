@@ -430,6 +430,11 @@ def test_dated_weekdays_joined_by_hingga_are_days():
         ("harga Rp2025 pada 2020", [2020]),
         ("saham senilai US$ 2019", []),
         ("isi surat nomor 2019", []),
+        # a number before the noun it counts is a count typed without its thousands dot
+        ("beasiswa untuk 2020 orang", []),
+        ("berapa hadiah bagi 2020 peserta", []),
+        ("Jasa Marga punya 2019 unit SPKLU", []),
+        ("about 2000 participants in 2024", [2024]),
         ("the No. 2020 bus route", []),
         # the year of a regulation's number names the law, as in an article
         ("apa isi UU Nomor 19 Tahun 2019", []),

@@ -292,6 +292,28 @@ def test_a_dated_article_that_never_names_the_year_asked_does_not_answer_for_it(
         assert [c.article_id for _, c in builder.passages([hit], question)] == [hit.article_id]
 
 
+def test_a_count_typed_without_its_thousands_dot_is_no_year_asked(builder):
+    """ "... beasiswa dokter spesialis untuk 2020 orang" read "2020" as the year asked: the
+    2025 article that answers it, which never names 2020, was not read and the question
+    abstained. A number before the noun it counts ("2020 orang", "2019 unit") or after "Rp"
+    is no year; "tahun 2020" still is."""
+    text = (
+        "Kemenkeu memberikan Pembiayaan Ultra Mikro (UMi) kepada 2,2 juta usaha mikro, "
+        "kemudian beasiswa dokter spesialis bagi 2.020 orang."
+    )
+    published = datetime(2025, 8, 20, tzinfo=UTC)
+    chunk = ChunkRecord(1, "a", 0, 0, len(text), text, "Program Kemenkeu", None, published,
+                        None, None)  # fmt: skip
+    hits = [ArticleHit("a", 1.0, [Passage(chunk)])]
+    question = "Berapa usaha mikro yang dibiayai UMi Kemenkeu selain beasiswa untuk 2020 orang?"
+    answer = builder.answer(question, hits)
+    assert not answer.abstained, answer
+    assert answer.short_answers[0].text.startswith("2,2 juta"), answer.short_answers
+    for counted in ("berapa UMi selain 2019 unit itu", "harga Rp 2025 per liter UMi"):
+        assert builder.passages(hits, counted) != [], counted
+    assert builder.passages(hits, "berapa usaha mikro dibiayai UMi tahun 2020") == []
+
+
 def test_an_abbreviation_said_in_words_answers_for_it(builder, retriever):
     """corpus/ says "Poltabes merupakan singkatan dari ..." and "Pangling adalah kependekan
     dari ...": each question gets its own abbreviation's long form, not the other's, whose
