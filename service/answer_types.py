@@ -95,13 +95,17 @@ _MODIFIER = (
     r"(?!(?:are|were|is|was|do|does|did|has|have|had|will|would|can|could|of|in|on|at|the|"
     r"from|for|to|by|with|that|who|which)\b)[^\W\d_]+ "
 )
+# What an Indonesian "berapa X" counts.
+_COUNTED_ID = (
+    r"orang|warga|korban|penduduk|anak|siswa|mahasiswa|pasien|peserta|pengunjung|penonton|"
+    r"pemain|atlet|personel|karyawan|pekerja|guru|keluarga|kepala keluarga|rumah|desa|negara|"
+    r"kota|sekolah|unit|buah|medali|gol|tersangka|napi|narapidana|tahanan|kendaraan|kapal|"
+    r"pesawat"
+)
 _COUNTED = (
     r"\bhow many (?!(" + _MODIFIER + r"){0,3}" + _MEASURES + r")"
     r"(" + _MODIFIER + r"){0,3}([^\W\d_]{3,}s|people|children|men|women)\b|"
-    r"\bberapa(kah)? (jumlah |banyak(nya)? )?(orang|warga|korban|penduduk|anak|siswa|"
-    r"mahasiswa|pasien|peserta|pengunjung|penonton|pemain|atlet|personel|karyawan|pekerja|"
-    r"guru|keluarga|kepala keluarga|rumah|desa|negara|kota|sekolah|unit|buah|medali|gol|"
-    r"tersangka|napi|narapidana|tahanan|kendaraan|kapal|pesawat)(kah)?\b"
+    r"\bberapa(kah)? (jumlah |banyak(nya)? )?(" + _COUNTED_ID + r")(kah)?\b"
 )
 # A span that measures rather than counts, gives a share or a time of day ("2 pagi"): no
 # answer to "how many households". None of the 175 train-side count questions has a
@@ -937,6 +941,51 @@ def counted_thing(
     if not _PEOPLE.isdisjoint(nouns) and not terms.isdisjoint(_PEOPLE):
         return "people"
     return "other"
+
+
+_BERAPA_THING = re.compile(
+    rf"\bberapa(?:kah)? (?:jumlah |banyak(?:nya)? )?((?:{_COUNTED_ID})(?:kah)?)\b"
+    r"(?:\s+([^\W\d_]+))?",
+    _I,
+)
+
+
+def _named_count_terms(question: str) -> frozenset[str]:
+    """The stemmed words of the thing a count question names right after its question word
+    ("how many public EV charging stations", "berapa unit SPKLU" -> "spklu"): empty when it
+    names none there ("berapa jumlah yang hadir")."""
+    if _HOW_MANY.search(question):
+        return _counted_terms(question, _question_terms(question))
+    berapa = _BERAPA_THING.search(question)
+    if not berapa:
+        return frozenset()
+    noun = analyze(berapa.group(1))[:1]
+    if noun and noun[0] in _CLASSIFIERS and berapa.group(2):
+        noun = analyze(berapa.group(2))[:1]
+    return frozenset(noun)
+
+
+def counts_of_asked_thing(question: str, text: str) -> list[tuple[int, int]]:
+    """The counts in ``text`` of the thing the question names after its question word, each
+    as the span of its number and noun or classifier ("157 unit" of "157 unit Stasiun
+    Pengisian ..." for "how many charging stations"). The reader often scores such a count
+    far below another count of the same passage ("111 juta" logistics vehicles, "54 titik" rest
+    areas): of its top spans none counts the stations, though the passage says how many."""
+    thing = _named_count_terms(question)
+    if not thing:
+        return []
+    found = []
+    for m in _COUNT_NOUN.finditer(text):
+        noun = analyze(m.group(1))[:1]
+        if not noun:
+            continue
+        counted = noun
+        if noun[0] in _CLASSIFIERS and m.group(2):
+            counted = analyze(m.group(2))[:1]
+        if not thing.isdisjoint(counted):
+            start = m.start() + (1 if text[m.start()].isspace() else 0)
+            found.append((start, m.end(1)))
+    return found
 
 
 # The thing a "which X" / "X apa" question names ("which bus terminal", "di masjid mana",

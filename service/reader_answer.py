@@ -75,6 +75,7 @@ from service.answer_types import (
     asks_for_named_person,
     asks_yes_no,
     counted_thing,
+    counts_of_asked_thing,
     is_count_phrase,
     mentions_any,
     mentions_thing,
@@ -560,7 +561,32 @@ def _the_thing_asked_first(
             break
         if names_it(r):
             return [r, *(other for other in fitting if other is not r)]
+    if asked.unit == "count" and not any(names_it(r) for r in fitting[1:]):
+        counted = _count_of_asked_thing(question, asked, fitting[0])
+        if counted is not None:
+            return [counted, *fitting]
     return fitting
+
+
+def _count_of_asked_thing(question: str, asked: QuestionType, best: _Read) -> _Read | None:
+    """A count of the thing asked in the passage of ``best``, which counts another, when no
+    span the reader offers above its threshold counts it (one that does, beyond the margin,
+    leaves the reader's order): the one in its sentence, else the passage's first. The reader
+    had found the passage that answers, and ranks its counts by where it looks, not by what
+    they count ("111 juta angkutan logistik" first and "157 unit Stasiun Pengisian" 42nd for
+    "how many charging stations"); a count whose noun is the one the question names after
+    "how many" / "berapa" answers, with the best span's margin."""
+    text = best.chunk.text
+    spans = [
+        (s, e)
+        for s, e in counts_of_asked_thing(question, text)
+        if span_fits(asked.kind, text[s:e], asked.unit, text[e:])
+    ]
+    if not spans:
+        return None
+    lo, hi = _sentence_bounds(text, best.span.start)
+    s, e = next(((s, e) for s, e in spans if lo <= s < hi), spans[0])
+    return _respan(best, s, e)
 
 
 def _text_after(r: _Read) -> str:

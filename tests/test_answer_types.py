@@ -12,6 +12,7 @@ from service.answer_types import (
     asks_for_named_person,
     asks_yes_no,
     counted_thing,
+    counts_of_asked_thing,
     mentions_any,
     mentions_thing,
     named_as_thing,
@@ -570,6 +571,21 @@ def test_an_english_yes_no_question_is_read_phrase_by_phrase_without_its_functio
     assert says_all_of("Will Purbaya prepare a sophisticated technology system?", system)
     assert not says_all_of("Will Jasa Marga sell the toll road corridor?", trees)
     assert not says_all_of("Did a painter from Java obtain the award?", painter)
+
+
+def test_the_counts_of_the_thing_a_count_question_names_are_found_in_a_passage() -> None:
+    """A count of the thing named after "how many" / "berapa", after a classifier too, is found
+    in the passage text, whatever the reader scored it; counts of other things are not."""
+    text = (
+        "Jasa Marga menyediakan 157 unit Stasiun Pengisian Kendaraan Listrik Umum (SPKLU) di 54 "
+        "titik Rest Area dan melayani 111 juta angkutan logistik."
+    )
+    spans = lambda q: [text[s:e] for s, e in counts_of_asked_thing(q, text)]  # noqa: E731
+    assert spans("How many EV charging stations has Jasa Marga provided?") == ["157 unit"]
+    assert spans("How many rest areas have SPKLU?") == ["54 titik"]
+    assert spans("berapa unit stasiun pengisian yang disediakan") == ["157 unit"]
+    assert spans("How many toll roads does Jasa Marga run?") == []
+    assert spans("berapa jumlah yang hadir") == []
 
 
 def test_a_question_for_a_named_person_is_not_answered_by_a_body_or_an_office() -> None:

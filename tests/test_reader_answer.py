@@ -528,6 +528,33 @@ def test_a_count_cut_at_its_number_counts_the_noun_after_it_in_the_passage():
     assert counted_thing(question, "54", text[points.span.end :]) == "other"
 
 
+def test_a_count_of_the_thing_asked_answers_though_the_reader_ranks_it_low(builder):
+    """ "How many public EV charging stations ..." was answered "111 juta" (logistics
+    vehicles): the reader's best spans over the passage were "111 juta" and "54 titik" (rest
+    areas), and "157 unit" ranked 42nd in its window, so no span it offered counted the
+    stations. The count in that passage whose noun (after a classifier) is the one asked for
+    answers; the question about logistics vehicles keeps its own count."""
+    text = (
+        "Sejumlah program ESG yang diinisiasi oleh Jasa Marga yaitu percepatan penggunaan "
+        "kendaraan listrik dengan menyediakan 157 unit Stasiun Pengisian Kendaraan Listrik Umum "
+        "(SPKLU) di 54 titik Rest Area dan penanaman pohon di koridor jalan tol.\n"
+        "Sepanjang 2025 Jasa Marga telah melayani lebih dari 111 juta angkutan logistik yang "
+        "melintas di jalan tol."
+    )
+    published = datetime(2025, 9, 1, tzinfo=UTC)
+    chunk = ChunkRecord(1, "a", 0, 0, len(text), text, "Jasa Marga", None, published, None,
+                        None)  # fmt: skip
+    hits = [ArticleHit("a", 1.0, [Passage(chunk)])]
+    question = (
+        "How many public EV charging stations has Jasa Marga set up at its toll road rest areas?"
+    )
+    answer = builder.answer(question, hits)
+    assert [s.text for s in answer.short_answers] == ["157 unit"], answer.short_answers
+    assert text[answer.short_answers[0].char_start :].startswith("157 unit Stasiun")
+    logistics = builder.answer("berapa angkutan logistik yang dilayani Jasa Marga", hits)
+    assert "111 juta" in logistics.short_answers[0].text, logistics.short_answers
+
+
 def test_a_which_question_is_answered_by_a_name_of_the_thing_it_asks_for():
     """ "Which bus terminal": the station the reader liked best gives way to "Terminal
     Leuwipanjang" within the margin; a span that already names a terminal, a span that only
