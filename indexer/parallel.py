@@ -95,16 +95,33 @@ def embed_passages_parallel(
     ) as pool:
         futures = [pool.submit(_embed_batch, b) for b in batches]
         pending = set(futures)
-        while pending:
-            done, pending = wait(pending, return_when=FIRST_EXCEPTION)
-            for future in done:
-                if future.exception() is not None:
-                    for other in pending:
-                        other.cancel()
-                    raise future.exception()  # type: ignore[misc]
-                if on_batch is not None:
-                    on_batch(len(future.result()))
+        try:
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_EXCEPTION)
+                for future in done:
+                    if future.exception() is not None:
+                        raise future.exception()  # type: ignore[misc]
+                    if on_batch is not None:
+                        on_batch(len(future.result()))
+        except BaseException:
+            # A failed batch, or SIGTERM/Ctrl-C unwinding the caller: leaving the block waits
+            # for the pool, which ran every batch still queued, and each running one, first
+            # (minutes for a corpus, its result thrown away)
+            _stop_workers(pool)
+            raise
         return np.ascontiguousarray(np.concatenate([f.result() for f in futures]))
+
+
+def _stop_workers(pool: ProcessPoolExecutor) -> None:
+    """Cancel the batches not started and end the worker processes now."""
+    terminate = getattr(pool, "terminate_workers", None)  # Python 3.14
+    if terminate is not None:
+        terminate()
+        return
+    processes = list((pool._processes or {}).values())  # no public way before 3.14
+    pool.shutdown(wait=False, cancel_futures=True)  # forgets them
+    for process in processes:
+        process.terminate()
 
 
 PRELOAD = ["indexer.embedder", "torch", "sentence_transformers"]

@@ -719,3 +719,66 @@ def test_ctrl_c_stops_watch_with_one_line_and_exit_130(tmp_path, settings):
             proc.kill()
     assert proc.returncode == 130, stderr
     assert "Traceback" not in stderr and stderr.splitlines()[-1] == "interrupted", stderr
+
+
+def _holds_open(pid: int, path: Path) -> bool:
+    """Whether process ``pid`` has ``path`` open (Linux /proc): `newsqa index` holds the
+    writer lock's file from before it reads the corpus until after it commits."""
+    fds = Path(f"/proc/{pid}/fd")
+    try:
+        return any(os.path.realpath(fd) == str(path.resolve()) for fd in fds.iterdir())
+    except OSError:  # the process ended, or an fd closed while listed
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs Linux /proc")
+def test_sigterm_stops_index_with_one_line_and_the_index_at_its_last_commit(
+    tmp_path, corpus_index, store, embedder, shared_dir, settings
+):
+    """SIGTERM (a supervisor, `kill`, `timeout`) ended `newsqa index` at once, exit 143 and
+    nothing on stderr, no ``finally`` run. Now it unwinds as Ctrl-C does: one ``terminated``
+    line, 143, the lock released, no temporary file left, and the index still opens and
+    answers at the generation it had."""
+    import signal
+    import time
+
+    from filelock import FileLock
+
+    from indexer.store.layout import CURRENT
+    from service.retrieval import HybridRetriever
+
+    index_dir = tmp_path / "index"
+    shutil.copytree(corpus_index, index_dir)
+    committed = (index_dir / CURRENT).read_text()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "newsqa", "index", str(shared_dir / "data/news/detik-2025.jsonl")]
+        + ["--index-dir", str(index_dir)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "NEWSQA_CACHE_DIR": str(settings.cache_dir)},
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not _holds_open(proc.pid, index_dir / ".lock") and time.monotonic() < deadline:
+            assert proc.poll() is None, proc.communicate()
+            time.sleep(0.1)
+        time.sleep(1.0)  # reading and embedding 1,000 articles: tens of seconds from here
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 143, stderr
+    assert "Traceback" not in stderr and stderr.splitlines()[-1] == "terminated", stderr
+    assert (index_dir / CURRENT).read_text() == committed
+    assert not [p for p in index_dir.rglob("*") if ".tmp" in p.name]
+    lock = FileLock(str(index_dir / ".lock"))
+    lock.acquire(timeout=0)  # released: the next writer need not wait
+    lock.release()
+    after = IndexStore.open(index_dir)
+    try:
+        assert set(after.article_ids()) == set(store.article_ids())
+        assert HybridRetriever(after, embedder).retrieve("wali kota Palembang", k=3)
+    finally:
+        after.close()

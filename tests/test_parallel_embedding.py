@@ -82,3 +82,26 @@ def test_build_index_with_two_workers_answers_like_one(tmp_path, embedder):
     finally:
         for s in stores:
             s.close()
+
+
+def test_an_unwinding_caller_ends_the_workers_at_once(chunk_texts, embedder):
+    """SIGTERM or Ctrl-C in `newsqa index --workers N` unwinds through the pool: leaving it
+    waited for every queued batch (minutes for a corpus, thrown away). Now the workers are
+    ended, not left to finish."""
+    import multiprocessing
+
+    class Stop(BaseException):
+        pass
+
+    workers: list[multiprocessing.process.BaseProcess] = []
+
+    def stop(_: int) -> None:
+        workers.extend(multiprocessing.active_children())
+        raise Stop
+
+    with pytest.raises(Stop):
+        embed_passages_parallel(chunk_texts, embedder.config, workers=2, batch=1, on_batch=stop)
+    assert workers
+    for process in workers:
+        process.join(timeout=30)
+    assert [p.exitcode for p in workers] == [-15] * len(workers)  # SIGTERM, not run out

@@ -3,10 +3,13 @@ command fails (one line on stderr, never a traceback)."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import os
+import signal
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -40,6 +43,40 @@ _UsageError: type[Exception] = _click_exceptions.UsageError
 _NoArgsIsHelpError: type[Exception] | None = getattr(_click_exceptions, "NoArgsIsHelpError", None)
 
 
+# The exit statuses a shell gives a process its signal killed (128 + the signal), which is
+# what a supervisor or a script expects of a stopped command; README lists them.
+EXIT_INTERRUPTED = 128 + signal.SIGINT  # 130
+EXIT_TERMINATED = 128 + signal.SIGTERM  # 143
+
+
+class Terminated(BaseException):  # noqa: N818  (a signal, as KeyboardInterrupt is)
+    """SIGTERM, raised in the main thread as Ctrl-C raises ``KeyboardInterrupt``: a
+    ``BaseException`` so that no ``except Exception`` takes it for a failure, and every
+    ``finally`` and ``with`` on the way out still runs (a half-written segment removed, the
+    writer lock released)."""
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated
+
+
+@contextlib.contextmanager
+def _sigterm_unwinds() -> Iterator[None]:
+    """SIGTERM's default action ended `newsqa index` (or export, eval) at once, exit 143
+    with no word and no clean-up: a log could not tell it from a crash. Only the main
+    thread may set a handler (CliRunner in a thread leaves it alone); the previous one is
+    put back, and `serve` replaces it with uvicorn's graceful shutdown while it runs."""
+    try:
+        previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 class _CleanErrors(TyperGroup):
     """Every command's expected failures (an index error, a file that cannot be read, a value
     that does not parse) end as one line on stderr and exit 1: a traceback is for bugs, and
@@ -59,7 +96,8 @@ class _CleanErrors(TyperGroup):
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().invoke(ctx)
+            with _sigterm_unwinds():
+                return super().invoke(ctx)
         except _UsageError as exc:  # a command, its options and arguments, as parsed
             raise usage_error(exc) from exc
         except KeyboardInterrupt:
@@ -67,7 +105,12 @@ class _CleanErrors(TyperGroup):
             # tell an interrupted `newsqa index` (its index left at the last commit) from a
             # crash; one line says it, still exit 130 (128 + SIGINT) as shells expect
             err.print("interrupted", markup=False)
-            raise typer.Exit(code=130) from None
+            raise typer.Exit(code=EXIT_INTERRUPTED) from None
+        except Terminated:
+            # SIGTERM (a supervisor, `kill`, `timeout`): unwound as Ctrl-C is, the index left
+            # at its last commit, one line and 143 as a shell reports a process it killed
+            err.print("terminated", markup=False)
+            raise typer.Exit(code=EXIT_TERMINATED) from None
         except BrokenPipeError:
             quiet_stdout()  # `newsqa export | head`: the reader has what it wanted
             raise typer.Exit(code=1) from None
