@@ -782,3 +782,24 @@ def test_sigterm_stops_index_with_one_line_and_the_index_at_its_last_commit(
         assert HybridRetriever(after, embedder).retrieve("wali kota Palembang", k=3)
     finally:
         after.close()
+
+
+@pytest.mark.parametrize("command", [["export"], ["search", "banjir Palembang"]])
+def test_a_reader_that_stops_early_ends_the_output_quietly(command, corpus_index, settings):
+    """`newsqa export | head -1`: the pipe's reader gone, export and search exited 1, read by a
+    script as a failure. Now they stop as `cat` does there: no word on stderr, exit 141."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader has gone before the first line is written
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "newsqa", *command, "--index-dir", str(corpus_index)],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "NEWSQA_CACHE_DIR": str(settings.cache_dir)},
+            timeout=300,
+        )
+    finally:
+        os.close(write_end)
+    assert proc.returncode == 141, proc.stderr
+    assert proc.stderr == "", proc.stderr

@@ -47,6 +47,7 @@ _NoArgsIsHelpError: type[Exception] | None = getattr(_click_exceptions, "NoArgsI
 # what a supervisor or a script expects of a stopped command; README lists them.
 EXIT_INTERRUPTED = 128 + signal.SIGINT  # 130
 EXIT_TERMINATED = 128 + signal.SIGTERM  # 143
+EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE  # 141
 
 
 class Terminated(BaseException):  # noqa: N818  (a signal, as KeyboardInterrupt is)
@@ -112,8 +113,11 @@ class _CleanErrors(TyperGroup):
             err.print("terminated", markup=False)
             raise typer.Exit(code=EXIT_TERMINATED) from None
         except BrokenPipeError:
-            quiet_stdout()  # `newsqa export | head`: the reader has what it wanted
-            raise typer.Exit(code=1) from None
+            # `newsqa export | head -1`: the reader has what it wanted. Stop quietly with the
+            # status `cat` and `grep` get from SIGPIPE there (141): exit 1 read as a failure
+            # the command never had, and the rest of a long export was for no one.
+            quiet_stdout()
+            raise typer.Exit(code=EXIT_BROKEN_PIPE) from None
         except ValidationError as exc:
             if exc.title != Settings.__name__:
                 raise fail(exc) from exc
@@ -159,6 +163,12 @@ class _StdoutConsole(Console):
     @size.setter
     def size(self, new_size: tuple[int, int]) -> None:
         Console.size.fset(self, new_size)  # type: ignore[attr-defined]
+
+    def on_broken_pipe(self) -> None:
+        """Rich's own ends the process with exit 1 (a table or a search's results piped
+        into `head`); the command's broken-pipe handling (_CleanErrors) decides instead."""
+        self.quiet = True
+        raise BrokenPipeError
 
 
 app = typer.Typer(
