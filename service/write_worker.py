@@ -26,6 +26,7 @@ import json
 import logging
 import os
 import select
+import signal
 import threading
 import time
 from collections.abc import Sequence
@@ -53,6 +54,10 @@ _settings: Settings | None = None
 
 def _init(settings: Settings, server_pid: int, json_log_level: str | None = None) -> None:
     global _settings
+    # Ctrl-C reaches every process of the terminal's group: this one died of it at once, a
+    # KeyboardInterrupt traceback in the server's log (idle) or a write cut off mid-way,
+    # while the server was finishing that write before shutting the pool down itself.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _end_with(server_pid)
     if json_log_level is not None:
         # A forkserver child starts with no logging configured: the writer's warnings (a merge

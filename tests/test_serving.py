@@ -9,6 +9,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -248,3 +249,43 @@ def test_the_parent_of_the_workers_logs_json_lines(tmp_path, corpus_index, setti
     assert lines[0]["level"] == "WARNING" and lines[0]["logger"] == "newsqa.server"
     started = [json.loads(line) for line in log_path.read_text().splitlines() if "2 worker" in line]
     assert started[0]["message"] == "serving with 2 worker processes"
+
+
+def test_ctrl_c_stops_a_server_that_wrote_without_a_traceback(tmp_path, corpus_index, settings):
+    """Ctrl-C signals the terminal's whole process group: the server's write worker (started
+    by the first write) died of it with a KeyboardInterrupt traceback in the log, or mid-way
+    through a write the server was finishing. The server alone now decides when it ends."""
+    from newsqa.server_process import free_port
+
+    index_dir, log_path = tmp_path / "index", tmp_path / "serve.log"
+    shutil.copytree(corpus_index, index_dir)
+    port = free_port()
+    env = {**os.environ, "NEWSQA_CACHE_DIR": str(settings.cache_dir), "NEWSQA_ADMIN_TOKEN": TOKEN}
+    command = ["newsqa", "serve", "--index-dir", str(index_dir), "--port", str(port)]
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", *command, "--host", "127.0.0.1"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # a group of its own, as a terminal's job is
+        )
+    try:
+        url, deadline = f"http://127.0.0.1:{port}", time.monotonic() + 180
+        while True:
+            assert proc.poll() is None and time.monotonic() < deadline, log_path.read_text()
+            try:
+                if httpx.get(f"{url}/ready", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        record = {"id": "ctrl-c-1", "title": "Banjir", "text": "Banjir melanda Palembang."}
+        written = httpx.post(f"{url}/articles", json=record, headers=AUTH, timeout=120)
+        assert written.status_code == 201, written.text
+        os.killpg(proc.pid, signal.SIGINT)
+        assert proc.wait(timeout=60) == 130  # 128 + SIGINT, after a graceful shutdown
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert "Traceback" not in log_path.read_text(), log_path.read_text()[-3000:]
