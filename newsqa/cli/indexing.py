@@ -4,6 +4,7 @@ serve it."""
 from __future__ import annotations
 
 import json
+import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -472,6 +473,10 @@ def serve(
     except NewsqaError as exc:
         sock.close()
         raise fail(exc) from exc
+    # uvicorn shuts down gracefully on SIGTERM, then raises it again: left to the default
+    # action, the process ends by the signal, which systemd and Docker read as a clean stop
+    # (the CLI's own handler would turn it into exit 143, a failure to systemd)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     config = {"host": host, "port": port, "log_level": "info", **uvicorn_logging()}
     if settings.workers > 1:
         code = serve_workers(settings, sock, **config)
