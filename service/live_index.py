@@ -18,7 +18,7 @@ from typing import TypeVar
 
 from indexer.documents import Article
 from indexer.pipeline import IndexReport
-from indexer.store import IndexStore, current_generation
+from indexer.store import Committed, IndexStore, committed, read_manifest
 from newsqa.errors import NewsqaError
 from newsqa.settings import Settings, get_settings
 from service.index_open import dense_config
@@ -48,7 +48,9 @@ class LiveIndex:
         self._worker = WriteWorker(self.settings)
         self.store = store
         self.components = build(store)
-        self._generation = current_generation(store.path)
+        # What the served generation was opened from (not CURRENT read now: a commit landing
+        # between the open and that read was taken as served, and never swapped in).
+        self._committed = store.committed
         self._reload_lock = threading.Lock()
         self._refused: str | None = None  # why the committed generation was last refused
         self._stop = threading.Event()
@@ -59,7 +61,7 @@ class LiveIndex:
         """Whether ``CURRENT`` names another generation than the one served: a read of one
         small file, cheap enough to make before a request."""
         try:
-            return current_generation(self.store.path) != self._generation
+            return committed(self.store.path) != self._committed
         except NewsqaError:
             return False  # reload says why, on its next poll
 
@@ -68,9 +70,11 @@ class LiveIndex:
         with self._reload_lock:
             old = self.store
             try:
-                name = current_generation(old.path)
-                if name is None or name == self._generation:
-                    if name is not None:
+                now = committed(old.path)
+                if now is not None and now != self._committed and self._same_as_served(now):
+                    self._committed = now  # CURRENT rewritten with the served name and content
+                if now is None or now == self._committed:
+                    if now is not None:
                         self._refused = None  # CURRENT is back: a new refusal is news again
                     return False
                 store = IndexStore.open(
@@ -83,24 +87,40 @@ class LiveIndex:
                 # Once per refusal: the poll retries every NEWSQA_RELOAD_INTERVAL (0.5 s), and
                 # logged the same ERROR line each time, 7,200 an hour for as long as CURRENT
                 # named a generation that does not open, burying every other line.
-                reason = f"index reload refused, still serving {self._generation}: {exc}"
+                reason = f"index reload refused, still serving {self._serving}: {exc}"
                 log.log(logging.DEBUG if reason == self._refused else logging.ERROR, reason)
                 self._refused = reason
                 return False
             if self._refused is not None:
-                log.info("index reload no longer refused: %s opened", name)
+                log.info("index reload no longer refused: %s opened", now.name)
                 self._refused = None
             self.store = store
             self.components = self._build(store)
-            self._generation = name
+            self._committed = store.committed
             self._on_swap(self.components)
             log.info(
                 "serving %s: %d articles, %d chunks",
-                name,
+                self._serving,
                 store.manifest.articles,
                 store.manifest.chunks,
             )
             return True
+
+    def _same_as_served(self, now: Committed) -> bool:
+        """Whether ``now`` names the served generation's own file, unchanged: an operator who
+        wrote the served name back into ``CURRENT`` changed nothing to reload. The same name in
+        a directory built again, or swapped for another, is a new generation (its creation
+        time and segments differ), and is opened."""
+        if self._committed is None or now.name != self._committed.name:
+            return False
+        try:
+            return read_manifest(self.store.path, now) == self.store.manifest
+        except NewsqaError:
+            return False
+
+    @property
+    def _serving(self) -> str | None:
+        return None if self._committed is None else self._committed.name
 
     def write(
         self,

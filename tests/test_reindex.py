@@ -1097,3 +1097,48 @@ def test_the_app_lets_go_of_the_generation_it_started_with(tmp_path, embedder, s
         assert client.app.state.components.store is not startup()
         gc.collect()
         assert startup() is None, gc.get_referrers(startup())
+
+
+@pytest.mark.parametrize("how", ["moved into place", "rebuilt in place"])
+def test_the_app_serves_an_index_directory_replaced_by_another(
+    tmp_path, embedder, settings, dense, how
+):
+    """An index directory swapped for another one (``mv index.new index``, or removed and
+    built again) starts over at gen-000001.json, the name the served one had: the app compared
+    names, took the new directory for the one it served, and kept answering from the replaced
+    articles (/articles listed them, /search cited them, the new ones were 404) until the next
+    commit."""
+    from fastapi.testclient import TestClient
+
+    from service.app import create_app
+
+    index_dir = tmp_path / "index"
+    build_index([write_jsonl(tmp_path / "a.jsonl", RECORDS[:2])], index_dir, embedder, dense=dense)
+    served = settings.model_copy(update={"index_dir": index_dir, "reload_interval": 0.1})
+    with TestClient(create_app(served, embedder)) as client:
+        assert [a["id"] for a in client.get("/articles").json()["articles"]] == [
+            RECORDS[0]["id"],
+            RECORDS[1]["id"],
+        ]
+        new = [write_jsonl(tmp_path / "b.jsonl", RECORDS[2:4])]
+        if how == "moved into place":
+            build_index(new, tmp_path / "index.new", embedder, dense=dense)
+            index_dir.rename(tmp_path / "index.old")
+            (tmp_path / "index.new").rename(index_dir)
+        else:
+            shutil.rmtree(index_dir)
+            build_index(new, index_dir, embedder, dense=dense)
+        assert (index_dir / "CURRENT").read_text().strip() == "gen-000001.json"
+        wanted = [RECORDS[2]["id"], RECORDS[3]["id"]]
+        _wait_for(
+            lambda: [a["id"] for a in client.get("/articles").json()["articles"]] == wanted,
+            5,
+            "the new directory's articles",
+        )
+        assert client.get(f"/articles/{RECORDS[0]['id']}").status_code == 404
+        assert client.get(f"/articles/{RECORDS[2]['id']}").json()["text"] == RECORDS[2]["text"]
+        cited = {
+            p["article_id"]
+            for p in client.get("/search", params={"q": "Palembang"}).json()["passages"]
+        }
+        assert cited <= set(wanted), cited

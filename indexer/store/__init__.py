@@ -18,7 +18,7 @@ from indexer.dense.base import MetadataFilter, chunk_key
 from indexer.dense.factory import DenseConfig
 from indexer.store.compaction import MAX_SEGMENTS
 from indexer.store.layout import FORMAT_VERSION, LOCK, content_hash
-from indexer.store.manifest import Manifest, current_generation, read_manifest
+from indexer.store.manifest import Committed, Manifest, committed, current_generation, read_manifest
 from indexer.store.reader import CatalogEntry, IndexStore
 from indexer.store.segment import ChunkRecord, Segment
 from indexer.store.segment_writer import SegmentData
@@ -29,6 +29,7 @@ __all__ = [
     "LOCK",
     "MAX_SEGMENTS",
     "ChunkRecord",
+    "Committed",
     "DenseConfig",
     "CatalogEntry",
     "IndexStore",
@@ -38,6 +39,7 @@ __all__ = [
     "SegmentData",
     "Segment",
     "chunk_key",
+    "committed",
     "content_hash",
     "current_generation",
     "lock_index",

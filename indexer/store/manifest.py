@@ -7,6 +7,7 @@ opens what ``CURRENT`` names, so a writer killed at any moment leaves the last c
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -48,10 +49,26 @@ class Manifest:
         return json.dumps(asdict(self), indent=1)
 
 
-def current_generation(index_dir: Path) -> str | None:
-    """The committed generation's file name, or None when nothing was ever committed."""
+@dataclass(frozen=True)
+class Committed:
+    """Which commit ``CURRENT`` names: the generation file's name, and the pointer file itself
+    (device, inode, mtime). The name alone repeats: an index directory rebuilt from scratch, or
+    swapped for another (``mv index.new index``), starts again at ``gen-000001.json``, and a
+    service that compared names kept serving the articles of the directory it had replaced.
+    Every commit renames a new ``CURRENT`` into place, so the file differs even then."""
+
+    name: str
+    file: tuple[int, int, int]
+
+
+def committed(index_dir: Path) -> Committed | None:
+    """What ``CURRENT`` names now, or None when nothing was ever committed. The name and the
+    file's identity come from one open file, so they belong to the same commit."""
+    path = index_dir / CURRENT
     try:
-        name = (index_dir / CURRENT).read_text().strip()
+        with path.open("rb") as f:
+            st = os.fstat(f.fileno())
+            name = f.read().decode("utf-8", errors="replace").strip()
     except FileNotFoundError:
         return None
     except NotADirectoryError as exc:  # a corpus file given as the index: it is no index
@@ -60,22 +77,29 @@ def current_generation(index_dir: Path) -> str | None:
             f"`newsqa index CORPUS --index-dir DIR` and open DIR"
         ) from exc
     except OSError as exc:
-        raise CorruptIndexError(f"cannot read {index_dir / CURRENT}: {exc}") from exc
+        raise CorruptIndexError(f"cannot read {path}: {exc}") from exc
     if not name:
         raise CorruptIndexError(
-            f"{index_dir / CURRENT} is empty: it must name a generation file (gen-N.json) of "
+            f"{path} is empty: it must name a generation file (gen-N.json) of "
             "that directory; restore it, or remove the directory and rebuild the index"
         )
-    return name
+    return Committed(name, (st.st_dev, st.st_ino, st.st_mtime_ns))
 
 
-def read_manifest(index_dir: Path) -> Manifest:
-    name = current_generation(index_dir)
-    if name is None:
+def current_generation(index_dir: Path) -> str | None:
+    """The committed generation's file name, or None when nothing was ever committed."""
+    at = committed(index_dir)
+    return None if at is None else at.name
+
+
+def read_manifest(index_dir: Path, at: Committed | None = None) -> Manifest:
+    """The generation ``at`` names (default: the one ``CURRENT`` names now)."""
+    at = at or committed(index_dir)
+    if at is None:
         raise IndexNotFoundError(
             f"no index in {index_dir}: build one with `newsqa index CORPUS --index-dir {index_dir}`"
         )
-    return Manifest.read(index_dir / name)
+    return Manifest.read(index_dir / at.name)
 
 
 def check_compatible(manifest: Manifest, index_dir: Path, expected_model: str | None) -> None:

@@ -26,7 +26,14 @@ from indexer.documents import Article
 from indexer.event_time import EventTime
 from indexer.lexical import LexicalIndex
 from indexer.store.layout import SEGMENTS
-from indexer.store.manifest import Manifest, check_compatible, check_in_milvus, read_manifest
+from indexer.store.manifest import (
+    Committed,
+    Manifest,
+    check_compatible,
+    check_in_milvus,
+    committed,
+    read_manifest,
+)
 from indexer.store.segment import ChunkRecord, Segment
 from indexer.stories import NUM_PERM, find_stories, story_map
 from newsqa.errors import CorruptIndexError
@@ -61,10 +68,14 @@ class IndexStore:
         manifest: Manifest,
         segments: list[Segment],
         dense: DenseConfig | None = None,
+        at: Committed | None = None,
     ) -> None:
-        """``dense`` says where dense search runs (default: the segments' FAISS files)."""
+        """``dense`` says where dense search runs (default: the segments' FAISS files);
+        ``at``: the ``CURRENT`` this generation was opened from, which a reader compares with
+        the one there now to know whether it is behind."""
         self.path = index_dir
         self.manifest = manifest
+        self.committed = at
         self.segments = segments
         self.lives: list[np.ndarray] = []
         aliases: dict[str, str] = {}
@@ -113,7 +124,8 @@ class IndexStore:
         """
         dense = dense or DenseConfig()
         for attempt in range(5):
-            manifest = read_manifest(index_dir)
+            at = committed(index_dir)
+            manifest = read_manifest(index_dir, at)
             check_compatible(manifest, index_dir, expected_model)
             if dense.milvus:
                 check_in_milvus(manifest, index_dir)
@@ -125,7 +137,7 @@ class IndexStore:
                 if eager:
                     for seg in segments:
                         seg.load(vectors=not dense.milvus)
-                return cls(index_dir, manifest, segments, dense)
+                return cls(index_dir, manifest, segments, dense, at)
             except CorruptIndexError:
                 # A writer may have committed and cleaned up between reading CURRENT and
                 # opening its segments: read CURRENT again before calling the index corrupt.
