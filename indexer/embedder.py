@@ -306,7 +306,9 @@ class Embedder:
             with self._cache_lock:
                 for (text, rows), vector in zip(missing.items(), vectors):
                     out[rows] = vector
-                    self._cache[(prompt_name, text)] = vector
+                    # A copy: a row of the batch kept the whole batch in memory, so the cache
+                    # held up to a batch per entry, not ``cache_size`` vectors.
+                    self._cache[(prompt_name, text)] = vector.copy()
                 while len(self._cache) > self.cache_size:
                     self._cache.popitem(last=False)
         return out

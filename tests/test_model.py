@@ -678,3 +678,29 @@ def test_a_cache_copied_without_its_mtimes_hashes_its_weights_at_the_first_start
     assert model_build._why_not_ready(target) == (
         f"{weights} changed since the build (its SHA-256 differs)"
     )
+
+
+def test_the_vector_cache_holds_its_vectors_not_their_batches(embedder):
+    """The LRU cache of question and answer-sentence vectors kept each vector as a row of the
+    batch it was embedded in, so one cached sentence kept its whole batch (every sentence of
+    the passages of its question) in memory: 72 vectors held 8 batches of 64, 7x the bound
+    ``NEWSQA_EMBED_CACHE_SIZE`` promises (at 20,000 entries, gigabytes instead of 30 MB)."""
+    from dataclasses import replace
+
+    small = replace(embedder.config, cache_size=72).load()
+    kept: list[str] = []
+    for r in range(8):
+        batch = [f"kalimat {r} nomor {i} tentang harga cabai" for i in range(64)]
+        small.embed_passages(batch, cache=True)
+        kept.append(batch[0])
+        small.embed_passages(kept, cache=True)  # asked again: kept while the rest goes
+    cached = list(small.cache_snapshot().values())
+    assert len(cached) == 72
+
+    def owner(a: np.ndarray) -> np.ndarray:
+        while isinstance(a.base, np.ndarray):
+            a = a.base
+        return a
+
+    held = {id(owner(v)): owner(v).nbytes for v in cached}
+    assert sum(held.values()) == 72 * embedder.dimension * 4, f"{len(held)} arrays held"
