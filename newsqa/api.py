@@ -12,6 +12,7 @@ server: a notebook, a batch job or the eval suite gets the answers the service w
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import date, datetime
@@ -23,7 +24,8 @@ from indexer.event_time import publication_day
 from indexer.ids import validate_article_id
 from indexer.pipeline import IndexReport, build_index, write_articles
 from indexer.sources import article_from_record
-from indexer.store import IndexStore
+from indexer.store import IndexStore, committed
+from newsqa.errors import NewsqaError
 from newsqa.settings import Settings, get_settings
 from service import schemas
 from service.answer import Answer
@@ -33,13 +35,17 @@ from service.qa import Components, answer_question, build_components, search, ti
 from service.retrieval import ArticleHit, Filters, HybridRetriever
 from service.timeline import TimelineEntry
 
+log = logging.getLogger(__name__)
+
 if TYPE_CHECKING:
     from service.langchain_retriever import NewsqaRetriever
 
 
 class Index:
     """An opened index: ``ask``, ``search``, ``article``, and ``add`` / ``delete``, which commit
-    a new generation and then read it (what a reader of this object sees is always committed)."""
+    a new generation and then read it (what a reader of this object sees is always committed).
+    Each read follows what another process committed since (``newsqa index``, ``newsqa watch``,
+    a server's writes), as a server does."""
 
     def __init__(self, components: Components) -> None:
         self._live: Components | None = components
@@ -51,6 +57,20 @@ class Index:
         if self._live is None:
             raise RuntimeError("this Index is closed: open it again (Index.open)")
         return self._live
+
+    def _now(self) -> Components:
+        """The committed generation, reopened first where ``CURRENT`` changed since this
+        object opened one: a read of one small file. An Index kept open (a notebook, a batch
+        job) beside ``newsqa watch`` quoted an article's replaced text, at offsets into it, and
+        cited deleted articles until ``reload()`` was called. A generation that does not open
+        leaves the open one answering, as a server's refused reload does."""
+        c = self._c
+        try:
+            if committed(c.store.path) != c.store.committed:
+                self.reload()
+        except NewsqaError as exc:
+            log.warning("still reading %s: %s", c.store.manifest.generation, exc)
+        return self._c
 
     @classmethod
     def open(cls, index_dir: str | Path, settings: Settings | None = None) -> Index:
@@ -101,7 +121,7 @@ class Index:
         publication day in the index); ``collapse``: each story once, its copies in the
         hit's ``also_reported_by``. ``k`` omitted: ``NEWSQA_DEFAULT_K``, as over HTTP."""
         return answer_question(
-            self._c,
+            self._now(),
             question_text(question),
             self._k(k),
             _filters(filters),
@@ -120,7 +140,7 @@ class Index:
         """Ranked articles with their best passages: what GET /search says (``k`` omitted:
         ``NEWSQA_DEFAULT_K`` articles, as there)."""
         return search(
-            self._c,
+            self._now(),
             question_text(query, "query"),
             self._k(k),
             _filters(filters),
@@ -138,7 +158,7 @@ class Index:
         """The dated sentences of the articles ``search`` finds, earliest first: what GET
         /timeline says."""
         return timeline(
-            self._c, question_text(query, "query"), self._k(k), _filters(filters), _as_of(as_of)
+            self._now(), question_text(query, "query"), self._k(k), _filters(filters), _as_of(as_of)
         )
 
     def _k(self, k: int | None) -> int:
@@ -149,7 +169,7 @@ class Index:
 
     def article(self, article_id: str) -> Article | None:
         """The stored article (a duplicate's id gives the article it duplicates)."""
-        return self._c.store.article(article_id)
+        return self._now().store.article(article_id)
 
     def add(self, articles: Iterable[Article | Mapping[str, Any]]) -> IndexReport:
         """Add or replace articles (``Article`` objects or corpus-format dicts, cleaned as a
@@ -256,7 +276,7 @@ class _Following:
     def retrieve(
         self, question: str, k: int = 5, filters: Filters | None = None
     ) -> list[ArticleHit]:
-        return self._index._c.retriever.retrieve(question, k, filters)
+        return self._index._now().retriever.retrieve(question, k, filters)
 
 
 def _checked(article: Article) -> Article:

@@ -391,3 +391,31 @@ def test_a_page_dated_before_1964_is_in_its_own_days_filter(tmp_path, settings) 
         assert [h.article_id for h in idx.search("banjir Palembang", filters=day)] == [
             "banjir-1960"
         ]
+
+
+def test_reads_follow_what_another_writer_committed(index: Index) -> None:
+    """Another writer (``newsqa watch``, a server, another ``Index``) replaced and then removed
+    an article: this Index kept reading the generation it had opened, quoting the replaced text
+    at offsets into it and citing the removed article, until ``reload()`` was called."""
+    from indexer.pipeline import write_articles
+    from indexer.sources import article_from_record
+
+    index_dir = index.settings.index_dir
+    embedder = index._c.embedder
+
+    def written(text: str) -> Article:
+        return article_from_record({**HALTE, "text": text}, origin="test")
+
+    write_articles(index_dir, embedder, [written(HALTE["text"])], [])
+    assert index.article("halte-2025").text == HALTE["text"]
+    text = HALTE["text"].replace("Jumlahnya 12 halte", "Setelah ralat dinas, jumlahnya 15 halte")
+    write_articles(index_dir, embedder, [written(text)], [])
+    assert index.article("halte-2025").text == text
+    answer = index.ask(QUESTION)
+    assert "15" in answer.short_answers[0].text
+    _cites_exactly(index, answer)
+
+    write_articles(index_dir, embedder, [], ["halte-2025"])
+    assert index.article("halte-2025") is None
+    assert all(h.article_id != "halte-2025" for h in index.search(QUESTION, k=5))
+    assert all(c.article_id != "halte-2025" for c in index.ask(QUESTION).citations)
