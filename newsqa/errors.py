@@ -14,7 +14,8 @@ class IndexNotFoundError(NewsqaError):
 
 
 class IncompatibleIndexError(NewsqaError):
-    """The index was built with another model or format version: rebuild it with `newsqa index`."""
+    """The index was built with another model or format version (an older one: rebuild it; a
+    newer one: run that newsqa, or export with it and index the export here)."""
 
 
 class CorruptIndexError(NewsqaError):

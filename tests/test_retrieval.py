@@ -12,7 +12,7 @@ from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
 from eval.questions import load_questions
 from indexer.event_time import extract_events, publication_day
-from indexer.store import IndexStore
+from indexer.store import FORMAT_VERSION, IndexStore, IndexWriter
 from newsqa.errors import IncompatibleIndexError, IndexNotFoundError
 from service.answer import AnswerBuilder
 from service.generative import GenerativeAnswerer
@@ -215,6 +215,31 @@ def test_generative_answer_falls_back_to_extractive(retriever, builder):
         _generative(builder, ["x"]).describe()
         == f"generative (FakeListChatModel) over {builder.describe()}"
     )
+
+
+def test_an_index_a_newer_newsqa_wrote_is_refused_as_newer_and_left_as_it_was(
+    corpus_index, tmp_path
+):
+    """A rollback: the index a newer release wrote, with a field this one lacks, is refused
+    as newer (not "unreadable", not "rebuild it", which would lose what it holds), by the
+    readers and the writer alike, and nothing in it is touched."""
+    copy = tmp_path / "index"
+    shutil.copytree(corpus_index, copy)
+    gen = copy / (copy / "CURRENT").read_text().strip()
+    manifest = json.loads(gen.read_text())
+    manifest["format_version"] = FORMAT_VERSION + 1
+    manifest["shards"] = {"seg-a": 2}
+    gen.write_text(json.dumps(manifest))
+    before = sorted((p.relative_to(copy), p.stat().st_mtime_ns) for p in copy.rglob("*"))
+    newer = f"format version {FORMAT_VERSION + 1}, written by a newer newsqa"
+    with pytest.raises(IncompatibleIndexError, match=newer):
+        IndexStore.open(copy)
+    with (
+        pytest.raises(IncompatibleIndexError, match=newer),
+        IndexWriter(copy, manifest["model"], manifest["dimension"]) as writer,
+    ):
+        writer.commit()
+    assert sorted((p.relative_to(copy), p.stat().st_mtime_ns) for p in copy.rglob("*")) == before
 
 
 def test_index_built_for_another_model_is_refused(corpus_index, tmp_path):

@@ -26,6 +26,9 @@ from pathlib import Path
 
 from indexer.documents import Article
 
+# Written in every generation file and checked first by every reader (manifest.check_format):
+# bump it when an index gains anything an older release would misread, so that release refuses
+# the index as newer instead of serving or writing it wrong; what it ignores needs no bump.
 FORMAT_VERSION = 3
 
 CURRENT = "CURRENT"

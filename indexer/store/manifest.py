@@ -41,8 +41,17 @@ class Manifest:
     @classmethod
     def read(cls, path: Path) -> Manifest:
         try:
-            return cls(**json.loads(path.read_text()))
-        except (OSError, ValueError, TypeError) as exc:
+            fields = json.loads(path.read_text())
+        except (OSError, ValueError) as exc:
+            raise CorruptIndexError(f"unreadable index manifest {path}: {exc}") from exc
+        # The version first: a newer newsqa's generation may hold fields this one lacks, and
+        # naming them ("unexpected keyword argument 'stories'", as releases before this check
+        # said of this one's) reads as a damaged index when it is only a newer one.
+        if isinstance(fields, dict):
+            check_format(fields.get("format_version"), path.parent)
+        try:
+            return cls(**fields)
+        except TypeError as exc:
             raise CorruptIndexError(f"unreadable index manifest {path}: {exc}") from exc
 
     def to_json(self) -> str:
@@ -102,13 +111,29 @@ def read_manifest(index_dir: Path, at: Committed | None = None) -> Manifest:
     return Manifest.read(index_dir / at.name)
 
 
+def check_format(version: object, index_dir: Path) -> None:
+    """Refuse an index of a format this newsqa cannot read, telling which way to go: an older
+    one is rebuilt, but a newer one holds articles (HTTP writes among them) that only the
+    newer newsqa can read out, so "rebuild it" would lose them: that is a rollback."""
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise CorruptIndexError(f"index at {index_dir} has no valid format_version: {version!r}")
+    if version > FORMAT_VERSION:
+        raise IncompatibleIndexError(
+            f"index at {index_dir} has format version {version}, written by a newer newsqa; "
+            f"this one reads version {FORMAT_VERSION}: serve it with that newer newsqa, or "
+            "restore the copy of the index kept from before the upgrade, or `newsqa export` it "
+            "with the newer newsqa and `newsqa index` the export into a new directory with this one"
+        )
+    if version < FORMAT_VERSION:
+        raise IncompatibleIndexError(
+            f"index at {index_dir} has format version {version}, this newsqa reads version "
+            f"{FORMAT_VERSION}: rebuild it with `newsqa index CORPUS --index-dir NEW_DIR`"
+        )
+
+
 def check_compatible(manifest: Manifest, index_dir: Path, expected_model: str | None) -> None:
     """Refuse an index of another format, or built for another model than ``expected_model``."""
-    if manifest.format_version != FORMAT_VERSION:
-        raise IncompatibleIndexError(
-            f"index at {index_dir} has format version {manifest.format_version}, this newsqa "
-            f"reads version {FORMAT_VERSION}: rebuild it with `newsqa index`"
-        )
+    check_format(manifest.format_version, index_dir)
     if expected_model is not None and manifest.model != expected_model:
         raise IncompatibleIndexError(
             f"index at {index_dir} was built with model {manifest.model!r} but the service is "
