@@ -22,6 +22,8 @@ from service.answer import Answer, AnswerBuilder
 from service.generative import GenerativeAnswerer, chat_model_from_settings
 from service.index_open import open_embedder, open_store
 from service.input_text import as_read
+from service.news_layout import outlet_question
+from service.outlets import answer_outlets
 from service.reader_answer import ReaderAnswerBuilder, load_reader_answerer
 from service.retrieval import ArticleHit, Filters, HybridRetriever
 from service.timeline import TimelineEntry, build_timeline
@@ -112,7 +114,7 @@ def answer_questions(
     # Not the answer step: a generative answerer waits seconds for its model server.
     vectors, hits = on_openmp_thread(retrieve)
     retrieved = time.perf_counter()
-    answers = c.answerer.answer_batch(asked, hits, question_vectors=vectors)
+    answers = _answer_batch(c, asked, hits, vectors)
     done = time.perf_counter()
     for answer, question in zip(answers, questions):
         answer.question = question  # as the user typed it
@@ -123,6 +125,29 @@ def answer_questions(
             "total": round((done - started) * 1000, 1),
         }
     return answers
+
+
+def _answer_batch(
+    c: Components, asked: list[str], hits: list[list[ArticleHit]], vectors: np.ndarray
+) -> list[Answer]:
+    """The answerer's answers, except to questions asking which outlet reported the story:
+    those are read off the articles' outlets (``service.outlets``) whatever the answer mode,
+    since no reader or model finds an outlet the text may not even name. Where no outlet is
+    known (a corpus without sources, URLs or datelines), the answerer answers as before."""
+    answers: list[Answer | None] = [
+        None
+        if (kind := outlet_question(q)) is None
+        else answer_outlets(q, kind, h, c.store.article, c.store.stories)
+        for q, h in zip(asked, hits)
+    ]
+    rest = [i for i, a in enumerate(answers) if a is None or a.abstained]
+    if rest:
+        found = c.answerer.answer_batch(
+            [asked[i] for i in rest], [hits[i] for i in rest], question_vectors=vectors[rest]
+        )
+        for i, answer in zip(rest, found):
+            answers[i] = answer
+    return [a for a in answers if a is not None]
 
 
 def search(

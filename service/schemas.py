@@ -231,7 +231,10 @@ class ShortAnswer(BaseModel):
     article_id: str
     char_start: int
     char_end: int
-    score: float = Field(description="Reader margin over the no-answer threshold (> 0).")
+    score: float = Field(
+        description="Reader margin over the no-answer threshold (> 0); 0 for an outlet read "
+        "off the article's dateline (which outlet reported it)."
+    )
 
 
 class PassageOut(BaseModel):
