@@ -12,11 +12,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import httpx
+from pydantic import BaseModel, ValidationError
 
 from eval import metrics
 from eval.questions import ReferenceQuestion
 from indexer.language import question_language
 from indexer.store import IndexStore
+from newsqa.errors import NewsqaError
 
 if TYPE_CHECKING:
     from newsqa.api import Index
@@ -83,23 +85,114 @@ def in_process_asker(index: Index) -> AskFn:
     return ask
 
 
-def http_asker(url: str, timeout: float = 60.0, retries: int = 10) -> AskFn:
-    """POST /ask on a running server. A 429 (rate limit) or 503 (busy) is retried after the
-    server's Retry-After: the eval is a client like any other, and the server's limits stay
-    on (the latency then includes the wait; for latency figures serve with
-    NEWSQA_RATE_LIMIT_PER_MINUTE=0)."""
+class AskFailedError(NewsqaError):
+    """A question got no answer to score (the server refused it, could not be reached, or
+    answered with something that is not a POST /ask response): the run stops, naming the
+    question, rather than scoring a failed request as a miss or an abstention."""
+
+
+class _AskPassage(BaseModel):
+    article_id: str
+
+
+class _AskCitation(BaseModel):
+    article_id: str
+    char_start: int
+    char_end: int
+    quote: str
+
+
+class _AskReply(BaseModel):
+    """What the eval reads of a POST /ask response (``service.schemas.AskResponse``), checked
+    before scoring: a reply of another shape (a proxy's page, another service at --url) ended
+    in a KeyError traceback, and a 200 ``{}`` would have been scored."""
+
+    answer: str | None
+    abstained: bool
+    citations: list[_AskCitation]
+    passages: list[_AskPassage]
+
+
+def http_asker(
+    url: str, timeout: float = 120.0, retries: int = 10, max_wait: float = 300.0
+) -> AskFn:
+    """POST /ask on a running server. A 429 (rate limit) or 503 (busy, reloading) is retried
+    after the server's Retry-After: the eval is a client like any other, and the server's
+    limits stay on (the latency then includes the wait; for latency figures serve with
+    NEWSQA_RATE_LIMIT_PER_MINUTE=0). At most ``retries`` tries and ``max_wait`` seconds of
+    waiting per question: a Retry-After beyond what is left fails at once instead of sleeping
+    into a run that cannot finish. ``timeout``: seconds for one answer (an LLM-mode server
+    may take twice ``NEWSQA_LLM_TIMEOUT`` before it falls back). Anything else that is not an
+    answer raises ``AskFailedError`` with the status and the server's ``detail``."""
     client = httpx.Client(base_url=url, timeout=timeout)
+    endpoint = f"{url.rstrip('/')}/ask"
+
+    def post(question: str, k: int) -> httpx.Response:
+        body = {"question": question, "k": k}
+        try:
+            try:
+                return client.post("/ask", json=body)
+            except httpx.RemoteProtocolError:
+                # a kept-alive connection closed as the request went out (the server's idle
+                # timeout, after a Retry-After wait): /ask changes nothing, so ask again
+                return client.post("/ask", json=body)
+        except httpx.TimeoutException as exc:
+            raise AskFailedError(
+                f"{endpoint}: no answer within {timeout:g} s ({type(exc).__name__}); "
+                "give a longer --timeout if the server is just slow"
+            ) from exc
+        except httpx.TransportError as exc:
+            raise AskFailedError(
+                f"{endpoint} unreachable: {type(exc).__name__}: {exc or 'connection lost'}"
+            ) from exc
 
     def ask(question: str, k: int) -> dict:
-        for _ in range(retries):
-            response = client.post("/ask", json={"question": question, "k": k})
+        waited = 0.0
+        for attempt in range(1, retries + 1):
+            response = post(question, k)
             if response.status_code not in (429, 503):
                 break
-            time.sleep(_retry_after(response))
-        response.raise_for_status()
-        return response.json()
+            pause = _retry_after(response)
+            if attempt == retries or waited + pause > max_wait:
+                why = (
+                    f"{attempt} tries"
+                    if attempt == retries
+                    else f"Retry-After {pause:g} s would pass {max_wait:g} s of waiting"
+                )
+                raise AskFailedError(
+                    f"{endpoint} answered HTTP {response.status_code}: {_detail(response)} "
+                    f"(retried, {waited:.0f} s waited, gave up: {why})"
+                )
+            time.sleep(pause)
+            waited += pause
+        if response.status_code != 200:
+            raise AskFailedError(
+                f"{endpoint} answered HTTP {response.status_code}: {_detail(response)}"
+            )
+        try:
+            data = response.json()
+            _AskReply.model_validate(data)
+        except (ValueError, ValidationError) as exc:  # JSONDecodeError is a ValueError
+            raise AskFailedError(
+                f"{endpoint} did not answer like a newsqa server's POST /ask: "
+                f"{_first_line(exc)} (the body began {response.text[:80]!r})"
+            ) from exc
+        return data
 
     return ask
+
+
+def _detail(response: httpx.Response) -> str:
+    """The error body's ``detail`` (what newsqa's errors carry), else the start of the body."""
+    try:
+        detail = response.json()["detail"]
+    except (ValueError, KeyError, TypeError):
+        return response.text[:200].strip() or response.reason_phrase
+    return str(detail)
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
 def _retry_after(response: httpx.Response, ceiling: float = 60.0) -> float:
@@ -151,7 +244,10 @@ def run_questions(
     results = []
     for q in questions:
         started = time.perf_counter()
-        response = ask(q.question, k)
+        try:
+            response = ask(q.question, k)
+        except NewsqaError as exc:  # one clear line naming the question, not a traceback
+            raise AskFailedError(f"question {q.id!r}: {exc}") from exc
         latency = (time.perf_counter() - started) * 1000
         ranked: list[str] = []
         for passage in response["passages"]:

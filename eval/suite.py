@@ -11,6 +11,7 @@ from eval.provenance import EvalResults, run_metadata
 from eval.questions import ReferenceQuestion, load_questions
 from eval.report import RESERVED
 from eval.runner import (
+    AskFailedError,
     ModeReport,
     QuestionResult,
     add_negatives,
@@ -99,11 +100,13 @@ def run_eval(
     url: str | None = None,
     progress=None,  # type: ignore[no-untyped-def]
     embedder: Embedder | None = None,
+    timeout: float = 120.0,
 ) -> EvalResults:
     """Scores per question set and mode, with the run's metadata (``eval.provenance``). With
     ``url``, questions go to that server's /ask (its own index and mode); the local index is
-    still used to check citations. ``embedder``: one already loaded for ``settings`` (tests
-    share one), else the model is loaded here."""
+    still used to check citations, and ``timeout`` is the seconds one answer may take (a
+    failed request stops the run, naming the question: ``AskFailedError``). ``embedder``: one
+    already loaded for ``settings`` (tests share one), else the model is loaded here."""
     question_sets = load_question_sets(question_files)  # a bad file fails before any work
     embedder = embedder if embedder is not None else open_embedder(settings)
     store = ensure_index(corpus, index_dir, settings, embedder, progress)
@@ -120,7 +123,7 @@ def run_eval(
             if progress is not None:
                 task = progress.add_task(f"{path.stem} {mode}", total=len(questions))
             if url:
-                ask = http_asker(url)
+                ask = http_asker(url, timeout=timeout)
             else:
                 retrieval_mode = "hybrid" if mode == "llm" else mode
                 retriever = HybridRetriever(store, embedder, mode=retrieval_mode)  # type: ignore[arg-type]
@@ -133,7 +136,10 @@ def run_eval(
             # Latency comes from the first LATENCY_SAMPLE questions, asked with a cold vector
             # cache so that modes compare fairly; the rest reuse the vectors of every mode so
             # far (questions and answer sentences recur across modes).
-            ask(WARM_UP_QUESTION, k)
+            try:
+                ask(WARM_UP_QUESTION, k)
+            except AskFailedError as exc:
+                raise AskFailedError(f"the warm-up question: {exc}") from exc
             warm = embedder.cache_snapshot()
             embedder.clear_cache()
             timed = run_questions(questions[:LATENCY_SAMPLE], ask, store, k=k, on_done=done)

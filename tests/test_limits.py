@@ -162,10 +162,11 @@ def test_eval_http_client_waits_out_429_and_503(monkeypatch):
 
     from eval import runner
 
+    reply = {"answer": "ok", "abstained": False, "citations": [], "passages": []}
     answers = [
         JSONResponse({"detail": "rate limit exceeded"}, 429, headers={"Retry-After": "0"}),
         JSONResponse({"detail": "server busy"}, 503, headers={"Retry-After": "0"}),
-        JSONResponse({"answer": "ok"}),
+        JSONResponse(reply),
     ]
     calls = []
 
@@ -175,7 +176,7 @@ def test_eval_http_client_waits_out_429_and_503(monkeypatch):
 
     app = Starlette(routes=[Route("/ask", ask, methods=["POST"])])
     monkeypatch.setattr(runner.httpx, "Client", lambda base_url, timeout: TestClient(app))
-    assert runner.http_asker("http://server")("harga cabai?", 3) == {"answer": "ok"}
+    assert runner.http_asker("http://server")("harga cabai?", 3) == reply
     assert len(calls) == 3 and calls[0] == {"question": "harga cabai?", "k": 3}
 
 

@@ -38,6 +38,9 @@ def eval_(
     out: Annotated[Path | None, typer.Option(help="Write the report here.")] = None,
     url: Annotated[str | None, typer.Option(help="Ask a running server instead.")] = None,
     gate: Annotated[Path | None, typer.Option(help="Thresholds file; exit 1 below them.")] = None,
+    timeout: Annotated[
+        float, typer.Option(min=0.1, help="With --url: seconds one answer may take.")
+    ] = 120.0,
 ) -> None:
     """Run reference questions through the answer path and score retrieval, answers, citations."""
     import httpx
@@ -61,7 +64,9 @@ def eval_(
         if gate is not None:
             load_gate(gate)  # a gate that cannot be read fails now, not after the run
         with progress_bar() as progress:
-            results = run_eval(corpus, questions, settings, modes, k, index_dir, url, progress)
+            results = run_eval(
+                corpus, questions, settings, modes, k, index_dir, url, progress, timeout=timeout
+            )
     except (NewsqaError, ValueError) as exc:
         raise fail(exc) from exc
     except httpx.HTTPError as exc:
