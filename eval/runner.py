@@ -19,6 +19,7 @@ from eval.questions import ReferenceQuestion
 from indexer.language import question_language
 from indexer.store import IndexStore
 from newsqa.errors import NewsqaError
+from service.http_errors import error_detail
 
 if TYPE_CHECKING:
     from newsqa.api import Index
@@ -160,14 +161,14 @@ def http_asker(
                     else f"Retry-After {pause:g} s would pass {max_wait:g} s of waiting"
                 )
                 raise AskFailedError(
-                    f"{endpoint} answered HTTP {response.status_code}: {_detail(response)} "
+                    f"{endpoint} answered HTTP {response.status_code}: {error_detail(response)} "
                     f"(retried, {waited:.0f} s waited, gave up: {why})"
                 )
             time.sleep(pause)
             waited += pause
         if response.status_code != 200:
             raise AskFailedError(
-                f"{endpoint} answered HTTP {response.status_code}: {_detail(response)}"
+                f"{endpoint} answered HTTP {response.status_code}: {error_detail(response)}"
             )
         try:
             data = response.json()
@@ -180,15 +181,6 @@ def http_asker(
         return data
 
     return ask
-
-
-def _detail(response: httpx.Response) -> str:
-    """The error body's ``detail`` (what newsqa's errors carry), else the start of the body."""
-    try:
-        detail = response.json()["detail"]
-    except (ValueError, KeyError, TypeError):
-        return response.text[:200].strip() or response.reason_phrase
-    return str(detail)
 
 
 def _first_line(exc: Exception) -> str:

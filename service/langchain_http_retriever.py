@@ -25,6 +25,7 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import Field, field_validator
 
 from newsqa.errors import NewsqaError
+from service.http_errors import error_detail
 from service.langchain_documents import PassageFields, check_k, ranked_documents
 
 FILTER_NAMES = (
@@ -189,7 +190,7 @@ class NewsqaHTTPRetriever(BaseRetriever):
         if response.status_code != 200:
             raise NewsqaHTTPError(
                 f"newsqa server at {self.endpoint} answered HTTP {response.status_code}: "
-                f"{_detail(response)}"
+                f"{error_detail(response)}"
             )
         try:
             passages = [_passage(p) for p in response.json()["passages"]]
@@ -216,12 +217,3 @@ def _passage(p: dict[str, Any]) -> PassageFields:
         score=p["score"],
         also_reported_by=tuple(m["article_id"] for m in p["also_reported_by"]),
     )
-
-
-def _detail(response: httpx.Response) -> str:
-    """The error body's ``detail`` (what newsqa's error responses carry), else its start."""
-    try:
-        detail = response.json()["detail"]
-    except (ValueError, KeyError, TypeError):
-        return response.text[:300] or response.reason_phrase
-    return str(detail)

@@ -259,6 +259,17 @@ def test_http_retriever_reports_the_status_of_a_refused_request(live_server):
         retriever.invoke(CHILI)
 
 
+def test_http_retriever_says_what_a_422_refused_without_echoing_the_input(live_server):
+    """FastAPI's list of errors was shown as its repr: "[{'type': 'string_too_long', 'loc':
+    ['query', 'q'], ..., 'input': '\"xxxx...xxx... (1,202 characters in all)', ...}]"."""
+    retriever = NewsqaHTTPRetriever(url=live_server)
+    for call in (retriever.invoke, lambda q: asyncio.run(retriever.ainvoke(q))):
+        with pytest.raises(NewsqaHTTPError) as refused:
+            call("x" * 1200)
+        message = str(refused.value)
+        assert message.endswith("answered HTTP 422: q: String should have at most 1000 characters")
+
+
 def _open_connections_to(url: str) -> set[int]:
     """Local ports of this machine's established TCP connections to ``url``'s port (IPv4)."""
     port = httpx.URL(url).port
