@@ -227,6 +227,7 @@ def test_eval_refuses_to_write_into_an_index_it_did_not_build(tmp_path, corpus_i
     [
         (["--mode", "fast"], 2, "bm25, dense, hybrid or all"),
         (["--mode", "all", "--url", "http://127.0.0.1:9"], 2, "its own mode"),
+        (["--timeout", "5"], 2, "give --url too"),
         (["--gate", "{tmp}/none.toml"], 1, "none.toml"),
         (["--gate", "{tmp}/words.toml"], 1, "must be a number"),
         (["--out", "{tmp}/words.toml"], 1, "is a file"),

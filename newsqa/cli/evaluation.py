@@ -39,8 +39,9 @@ def eval_(
     url: Annotated[str | None, typer.Option(help="Ask a running server instead.")] = None,
     gate: Annotated[Path | None, typer.Option(help="Thresholds file; exit 1 below them.")] = None,
     timeout: Annotated[
-        float, typer.Option(min=0.1, help="With --url: seconds one answer may take.")
-    ] = 120.0,
+        float | None,
+        typer.Option(min=0.1, help="With --url: seconds one answer may take (default 120)."),
+    ] = None,
 ) -> None:
     """Run reference questions through the answer path and score retrieval, answers, citations."""
     import httpx
@@ -50,6 +51,10 @@ def eval_(
 
     if mode is not None and url is not None:  # it was ignored: the server has its own mode
         raise typer.BadParameter("the server at --url answers in its own mode", param_hint="--mode")
+    if timeout is not None and url is None:  # in process nothing is timed out: it was ignored
+        raise typer.BadParameter(
+            "it times answers over HTTP: give --url too", param_hint="--timeout"
+        )
     mode = mode or "hybrid"
     modes = list(MODES) if mode == "all" else [mode]
     if any(m not in MODES for m in modes):  # a usage error: exit 2, as for other options
@@ -65,7 +70,15 @@ def eval_(
             load_gate(gate)  # a gate that cannot be read fails now, not after the run
         with progress_bar() as progress:
             results = run_eval(
-                corpus, questions, settings, modes, k, index_dir, url, progress, timeout=timeout
+                corpus,
+                questions,
+                settings,
+                modes,
+                k,
+                index_dir,
+                url,
+                progress,
+                timeout=timeout or 120.0,
             )
     except (NewsqaError, ValueError) as exc:
         raise fail(exc) from exc
