@@ -583,7 +583,11 @@ def test_http_add_update_delete_are_served_at_once(writable_server):
 def kite_timeline(url: str) -> list[tuple[str, str]]:
     """The kite article's timeline entries (expression, first day), each checked to quote
     the article's current text at its offsets."""
-    events = httpx.get(f"{url}/timeline", params={"q": "layang-layang Parangtritis"}).json()
+    # the first /timeline of a generation reads its events and stories: seconds on a loaded
+    # machine, past httpx's default 5 s (a parallel run beside other jobs timed out here)
+    events = httpx.get(
+        f"{url}/timeline", params={"q": "layang-layang Parangtritis"}, timeout=60
+    ).json()
     found = []
     for e in events["events"]:
         if e["article_id"] == NEW["id"]:
