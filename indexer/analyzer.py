@@ -67,7 +67,15 @@ _MARKS = (
     "\u0300-\u036f\u0483-\u0489\u064b-\u065f\u0670"
     "\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
 )
-_RAW_WORD = re.compile(rf"[^\W_](?:[^\W_]+|[{_MARKS}]+|[.,](?=[^\W_]))*")
+# Invisible format characters (soft hyphen, zero-width space/non-joiner/joiner, bidi marks and
+# isolates, word joiner, BOM): inside a word they are part of it and dropped from its term.
+# Stored text keeps ZWNJ, ZWJ and bidi marks (cleaning drops only the others), and they split
+# "Pale\u200cmbang" into the terms "pale" and "mbang", which no query for Palembang met.
+_FORMAT = "\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff"
+_FORMAT_CHARS = re.compile(f"[{_FORMAT}]+")
+_RAW_WORD = re.compile(
+    rf"[^\W_](?:[^\W_]+|[{_MARKS}]+|[.,](?=[^\W_])|[{_FORMAT}]+(?=[^\W_]|[{_MARKS}]))*"
+)
 # Within a normalised word: numbers (with internal separators) or runs of letters.
 _TOKEN = re.compile(rf"\d+(?:[.,]\d+)*|[^\W\d_](?:[^\W\d_]+|[{_MARKS}]+)*")
 _ASCII_WORD = re.compile(r"[a-z]+")
@@ -89,7 +97,7 @@ def token_spans(text: str) -> list[tuple[str, int, int]]:
                 continue
             norm = raw.lower()
         else:
-            norm = unicodedata.normalize("NFKC", raw).casefold()
+            norm = unicodedata.normalize("NFKC", _FORMAT_CHARS.sub("", raw)).casefold()
         if len(norm) == len(raw):
             out.extend(
                 (t.group(), start + t.start(), start + t.end()) for t in _TOKEN.finditer(norm)
@@ -114,6 +122,8 @@ def fast_tokens(text: str) -> list[str]:
     news) needs no Unicode normalisation at all."""
     if text.isascii():
         return _ASCII_TOKEN.findall(text.lower())
+    if _FORMAT_CHARS.search(text):  # rare; whether one joins two words depends on its place
+        return tokenize(text)
     return _TOKEN.findall(unicodedata.normalize("NFKC", text).casefold())
 
 

@@ -8,7 +8,10 @@ more pattern and a reviewer can see every rule at a glance. Each pattern must ma
 from __future__ import annotations
 
 import re
+import sys
+import unicodedata
 from collections.abc import Callable
+from functools import lru_cache
 
 import ftfy
 
@@ -81,11 +84,29 @@ _INVISIBLE = {
 }
 
 
-def drop_word_splitters(text: str) -> str:
-    """``text`` without the invisible characters an article loses when it is cleaned (zero-width
-    space, word joiner, BOM, soft hyphen), for a query to meet the article's words: "ba\u00adnjir"
-    (a soft hyphen copied from a web page) was the terms "ba" and "njir"."""
-    return text.translate(_WORD_SPLITTERS)
+@lru_cache(maxsize=1)
+def _format_or_control() -> dict[int, str | None]:
+    # Built on first use: scanning the code space costs ~0.2 s, which an import should not.
+    table: dict[int, str | None] = {}
+    for code in range(sys.maxunicode + 1):
+        category = unicodedata.category(chr(code))
+        if category == "Cf":
+            table[code] = None
+        elif category == "Cc":
+            table[code] = " "
+    return table
+
+
+def as_searched(text: str) -> str:
+    """``text`` as a search reads it: without Unicode format characters (zero-width
+    non-joiner and joiner, bidi marks and embeddings, soft hyphen, BOM), which change no
+    letter, and with control characters as spaces. Cleaning keeps ZWNJ/ZWJ and bidi marks in
+    stored text (citations point into it) and drops only ``_WORD_SPLITTERS``, so a
+    question with "Pale\u200cmbang" was the terms "pale" and "mbang" and its /ask abstained
+    where "Palembang" answered; a NUL between two words glued them for the encoder."""
+    if text.isascii() and text.isprintable():
+        return text
+    return text.translate(_format_or_control())
 
 
 # No-break spaces and soft hyphens after an ASCII character (or first): never a byte of a

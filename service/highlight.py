@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 
 from indexer.analyzer import term_spans_of, token_spans
-from indexer.cleaning import drop_word_splitters
+from indexer.cleaning import as_searched
 from indexer.query_lexicon import query_terms
 
 # A word that mixes digits and letters: the analyzer splits it into its runs ("2", "a") and
@@ -30,7 +30,7 @@ class HighlightTerms:
 def highlight_terms(query: str) -> HighlightTerms:
     """The query's BM25 terms and codes, worked out once per response rather than once per
     passage; read as retrieval reads the query (a soft hyphen inside a word does not split it)."""
-    query = drop_word_splitters(query)
+    query = as_searched(query)
     codes = sorted(
         {
             w.casefold()

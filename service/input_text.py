@@ -12,7 +12,7 @@ import unicodedata
 
 from pydantic import AfterValidator
 
-from indexer.cleaning import drop_word_splitters
+from indexer.cleaning import as_searched
 
 QUESTION_MAX_CHARS = 1000
 """The longest question or query, in characters (after trimming), on every path."""
@@ -77,7 +77,7 @@ def unshouted(text: str) -> str:
 
 def as_read(text: str) -> str:
     """A question as retrieval and the reader read it (the response still echoes it as typed):
-    not shouted (``unshouted``), and without the invisible characters cleaning drops from
-    articles (``drop_word_splitters``): a soft hyphen or a zero-width space inside a word cut
-    it in two, so "ba\u00adnjir" matched no article's "banjir" and changed the answer."""
-    return unshouted(drop_word_splitters(text))
+    not shouted (``unshouted``), and without format characters, controls made spaces
+    (``as_searched``): a soft hyphen, zero-width space or joiner inside a word cut it in two,
+    so "ba\u00adnjir" matched no article's "banjir" and changed the answer."""
+    return unshouted(as_searched(text))

@@ -140,3 +140,14 @@ def test_query_and_document_agree():
     document = set(analyze("Pemerintah menyelesaikan pembangunan jembatan"))
     query = set(analyze("Kapan jembatan itu selesai dibangun?"))
     assert {"selesai", "bangun", "jembatan"} <= document & query
+
+
+def test_format_characters_inside_a_stored_word_do_not_split_it():
+    """Cleaning keeps ZWNJ, ZWJ and bidi marks in stored text; inside a word they split it
+    ("Pale\u200cmbang" was "pale" + "mbang"), so BM25 never matched a query for the word. The
+    term's span still covers the word as stored, for highlights and citations."""
+    text = "Pemkot Pale\u200cmbang dan Pra\u200dbu\u200fmulih, Lubuk\u2066linggau."
+    assert analyze(text) == analyze("Pemkot Palembang dan Prabumulih, Lubuklinggau.")
+    spans = term_spans(text)
+    assert [text[s:e] for _, s, e in spans][1] == "Pale\u200cmbang"
+    assert fast_tokens(text) == tokenize(text)

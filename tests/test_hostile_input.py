@@ -446,6 +446,35 @@ def test_invisible_characters_inside_words_do_not_split_them(client):
 
 
 @pytest.mark.parametrize(
+    ("plain", "odd"),
+    [
+        ("Palembang meraih penghargaan apa", "Pale\u200cmbang meraih penghargaan apa"),  # ZWNJ
+        ("Palembang meraih penghargaan apa", "Pale\u200dmbang meraih penghargaan apa"),  # ZWJ
+        ("Palembang meraih penghargaan apa", "Palembang \u202bmeraih\u202c penghargaan apa"),
+        ("berapa harga cabai rawit di Palembang", "berapa harga\x00cabai\x01rawit di Palembang"),
+    ],
+)
+def test_format_and_control_characters_in_a_question_change_nothing(client, plain, odd):
+    """Joiners and bidi embeddings inside a question split its words for BM25 and reached the
+    encoder and the reader ("Pale\u200cmbang ..." abstained where the plain question answered;
+    an RLE made the short answer shorter); a NUL between two words glued them for the
+    encoder. They are dropped (controls made spaces) wherever the question is read."""
+    expected = client.get("/search", params={"q": plain}).json()["passages"]
+    got = client.get("/search", params={"q": odd}).json()["passages"]
+    assert [p["article_id"] for p in got] == [p["article_id"] for p in expected]
+    assert [p["highlights"] for p in got] == [p["highlights"] for p in expected]
+    answer = client.post("/ask", json={"question": plain}).json()
+    asked = client.post("/ask", json={"question": odd}).json()
+    assert asked["question"] == odd  # echoed as typed
+    assert not answer["abstained"]
+    assert (asked["answer"], asked["short_answers"], asked["citations"]) == (
+        answer["answer"],
+        answer["short_answers"],
+        answer["citations"],
+    )
+
+
+@pytest.mark.parametrize(
     ("url", "name"),
     [
         ("/search?q=banjir&q=harga+cabai", "q"),
