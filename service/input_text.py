@@ -21,13 +21,23 @@ QUESTION_MAX_CHARS = 1000
 _INVISIBLE_CATEGORIES = frozenset({"Cf", "Cc"})
 
 
+def _readable(char: str) -> bool:
+    """A letter or digit of any script, or a symbol the encoder reads as a word (an emoji or
+    other pictograph, a degree or trademark sign: category So)."""
+    category = unicodedata.category(char)
+    return category[0] in "LN" or category == "So"
+
+
 def _invisible(char: str) -> bool:
     return char.isspace() or unicodedata.category(char) in _INVISIBLE_CATEGORIES
 
 
 def trim_invisible(text: str) -> str:
     """``text`` without whitespace and invisible characters at either end; ValueError if
-    nothing is left."""
+    nothing is left, or nothing a search can read: "?!..." or two lone combining accents were
+    searched as if they meant something (GET /search gave five arbitrary passages, /timeline
+    a timeline) and /ask abstained on them as on a real question the corpus cannot answer.
+    An emoji is content (the encoder reads "🌧️" as rain); so is any script's letter."""
     start, end = 0, len(text)
     while start < end and _invisible(text[start]):
         start += 1
@@ -35,7 +45,12 @@ def trim_invisible(text: str) -> str:
         end -= 1
     if start == end:
         raise ValueError("is empty after trimming whitespace and invisible characters")
-    return text[start:end]
+    text = text[start:end]
+    if not any(map(_readable, text)):
+        raise ValueError(
+            "has no letter, digit or emoji, only punctuation or marks: nothing to search for"
+        )
+    return text
 
 
 def question_text(value: object, what: str = "question") -> str:

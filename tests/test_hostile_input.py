@@ -445,6 +445,21 @@ def test_invisible_characters_inside_words_do_not_split_them(client):
     assert (asked["answer"], asked["short_answers"]) == (answer["answer"], answer["short_answers"])
 
 
+@pytest.mark.parametrize("text", ["?!...", "\u0301\u0301", " — « » ", "\u200b...\u200b?"])
+def test_a_question_of_only_punctuation_or_marks_gets_422_naming_it(client, text):
+    """Nothing in it to search for: GET /search answered five arbitrary passages and
+    /timeline a timeline for "?!...", as if it meant something."""
+    responses = {
+        "ask": client.post("/ask", json={"question": text}),
+        "batch": client.post("/ask/batch", json={"questions": ["harga cabai", text]}),
+        "search": client.get("/search", params={"q": text}),
+        "timeline": client.get("/timeline", params={"q": text}),
+    }
+    for name, response in responses.items():
+        assert response.status_code == 422, (name, response.text[:300])
+        assert "no letter, digit or emoji" in _detail(response), name
+
+
 @pytest.mark.parametrize(
     ("plain", "odd"),
     [
