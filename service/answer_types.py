@@ -11,6 +11,7 @@ when none is left above the no-answer threshold.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
@@ -272,6 +273,16 @@ _NOT_COUNTED = re.compile(
 _QUANTITY_SPAN = re.compile(r"\d|\b(" + "|".join(_NUMBER_WORDS) + r")\b|%", _I)
 _DATE_SPAN = re.compile(r"\d|\b(" + "|".join(_MONTHS_DAYS + _TIME_WORDS) + r")\b|\bhari ini\b", _I)
 _WORDS = re.compile(r"[^\W\d_]+")
+
+
+def _compatible(text: str) -> str:
+    """``text`` in NFKC, where names and years are compared: stored text keeps full-width
+    and other compatibility forms as published, so "Ｍｕｓｉ" and "２０２０" were no "Musi" and
+    no 2020, and the reader read no article for "Berapa biaya jembatan Musi baru?" (abstained,
+    confidence 0.0) where the same article in plain letters answered "Rp 3 triliun"."""
+    return text if text.isascii() else unicodedata.normalize("NFKC", text)
+
+
 # The administrative level a question asks for ("di provinsi manakah", "which village",
 # "apakah ibukota"), and the level word a span starts with: "Kabupaten Tabanan" answers no
 # "which province". Of the 192 train-side questions naming a level, none has an answer that
@@ -635,6 +646,7 @@ def question_names(question: str) -> set[str]:
     common word ("Binatang apa ...", "Dimanakah ...", "According to ..."). A third of
     facqa-train's questions start with one, and where it was their only "name" every passage
     that did not repeat the word was ruled out; "Pangling is short for what" keeps its name."""
+    question = _compatible(question)
     words = _WORDS.findall(question)
     if words and _common_word(words[0]):
         words = words[1:]
@@ -652,6 +664,7 @@ def question_years(question: str) -> set[str]:
     the 1990s", like "pada 1990-an", -> "1990": it named none, and was answered from an article
     of 2025). A number that reads as no year (``reads_as_year``: "Rp 2025", "2020 peserta") is
     none: only the articles of that year, or naming it, were read for its answer."""
+    question = _compatible(question)
     return {
         m.group(1)
         for m in _NAMED_YEAR.finditer(question)
@@ -1052,5 +1065,6 @@ def mentions_any(names: set[str], text: str) -> bool:
     """Does ``text`` name at least one of ``names`` (no names: nothing to check)?"""
     if not names:
         return True
+    text = _compatible(text)
     words = {w.casefold() for w in _WORDS.findall(text)} | set(_YEAR.findall(text))
     return not names.isdisjoint(words)

@@ -566,3 +566,70 @@ def test_a_bad_filter_value_gets_one_error_naming_it(client, value, loc, message
     [error] = response.json()["detail"]
     assert error["loc"] == ["body", "filters", "category", *loc]
     assert message in error["msg"]
+
+
+ODD_ARTICLES = [
+    {
+        "id": "fw-1",
+        "title": "Ｐａｌｅｍｂａｎｇ ｔａｈｕｎ ２０２０",
+        "url": "https://contoh.id/fw",
+        "published": "2020-05-01T10:00:00+07:00",
+        "text": "Ｗａｌｉｋｏｔａ Ｐａｌｅｍｂａｎｇ meresmikan jembatan Ｍｕｓｉ baru pada tahun "
+        "２０２０ dengan biaya Rp ３ triliun.",
+    },
+    {
+        "id": "zw-1",
+        "title": "Banjir melanda Lubuklinggau",
+        "url": "https://bücher.example/banjir",
+        "published": "2024-02-01T10:00:00+07:00",
+        "text": "Banjir besar melanda Lubuk\u200clinggau pada Senin.\r\nRibuan warga "
+        "\u202bmengungsi\u202c ke masjid.\fKerugian mencapai Rp 5 juta per rumah.",
+    },
+]
+
+
+@pytest.fixture(scope="module")
+def odd_client(tmp_path_factory, settings, embedder):
+    """An index of articles in full-width letters and with joiners and bidi marks inside
+    words, served by the real app."""
+    from indexer.pipeline import build_index
+
+    folder = tmp_path_factory.mktemp("odd")
+    lines = "".join(json.dumps(a, ensure_ascii=False) + "\n" for a in ODD_ARTICLES)
+    (folder / "articles.jsonl").write_text(lines, encoding="utf-8")
+    odd = settings.model_copy(update={"index_dir": folder / "index"})
+    build_index([folder / "articles.jsonl"], odd.index_dir, embedder)
+    with TestClient(create_app(odd, embedder), raise_server_exceptions=False) as c:
+        yield c
+
+
+def _cited_exactly(client, body):
+    for cited in body["citations"]:
+        text = client.get(f"/articles/{cited['article_id']}").json()["text"]
+        assert text[cited["char_start"] : cited["char_end"]] == cited["quote"]
+    for short in body["short_answers"]:
+        text = client.get(f"/articles/{short['article_id']}").json()["text"]
+        assert text[short["char_start"] : short["char_end"]] == short["text"]
+
+
+def test_an_article_in_full_width_letters_answers_as_in_plain_ones(odd_client):
+    """The reader read only articles naming the question's names, compared as stored:
+    "Ｍｕｓｉ" was no "Musi", so "Berapa biaya jembatan Musi baru?" abstained (confidence 0.0)
+    where the same article in plain letters answered "Rp 3 triliun". The answer is the
+    stored text, cited at its offsets."""
+    body = odd_client.post("/ask", json={"question": "Berapa biaya jembatan Musi baru?"}).json()
+    assert not body["abstained"], body
+    assert [s["text"] for s in body["short_answers"]][:1] == ["Rp ３ triliun"]
+    _cited_exactly(odd_client, body)
+    typed = odd_client.post("/ask", json={"question": "Berapa biaya jembatan Ｍｕｓｉ baru?"})
+    assert typed.json()["short_answers"][:1] == body["short_answers"][:1]
+
+
+def test_a_stored_word_with_a_joiner_inside_is_found_and_highlighted_whole(odd_client):
+    body = odd_client.get("/search", params={"q": "banjir Lubuklinggau"}).json()
+    passage = body["passages"][0]
+    assert passage["article_id"] == "zw-1"
+    marked = [passage["text"][a:b] for a, b in passage["highlights"]]
+    assert "Lubuk\u200clinggau" in marked
+    asked = odd_client.post("/ask", json={"question": "Ke mana warga mengungsi?"}).json()
+    _cited_exactly(odd_client, asked)
