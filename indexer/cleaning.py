@@ -106,7 +106,31 @@ def as_searched(text: str) -> str:
     where "Palembang" answered; a NUL between two words glued them for the encoder."""
     if text.isascii() and text.isprintable():
         return text
-    return text.translate(_format_or_control())
+    return _LETTERS.sub(_latin_if_mixed, text.translate(_format_or_control()))
+
+
+# Cyrillic and Greek letters drawn like Latin ones (Unicode's confusables, those a keyboard
+# layout or a spam filter dodge puts inside a Latin word).
+_LOOKALIKES = str.maketrans(
+    "АВЕКМНОРСТУХаеорсухЅѕІіЈјԁһԛԝӏҮΑΒΕΖΗΙΚΜΝΟΡΤΥΧο",
+    "ABEKMHOPCTYXaeopcyxSsIiJjdhqwlYABEZHIKMNOPTYXo",
+)
+_LETTERS = re.compile(r"[^\W\d_]+")
+
+
+def _latin_if_mixed(word: re.Match[str]) -> str:
+    """A word of Latin letters with Cyrillic or Greek look-alikes inside, in Latin letters:
+    "Раlеmbаng" (Р, а, е, а Cyrillic) was no term of any article, and its question abstained
+    where "Palembang" answered. A word of another script only ("Москва") stays as typed."""
+    text = word[0]
+    if text.isascii() or not any("a" <= c.lower() <= "z" for c in text):
+        return text
+    latin = text.translate(_LOOKALIKES)
+    return latin if all(map(_is_latin, latin)) else text
+
+
+def _is_latin(char: str) -> bool:
+    return char.isascii() or unicodedata.name(char, "").startswith("LATIN ")
 
 
 # No-break spaces and soft hyphens after an ASCII character (or first): never a byte of a

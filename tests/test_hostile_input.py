@@ -467,6 +467,11 @@ def test_a_question_of_only_punctuation_or_marks_gets_422_naming_it(client, text
         ("Palembang meraih penghargaan apa", "Pale\u200dmbang meraih penghargaan apa"),  # ZWJ
         ("Palembang meraih penghargaan apa", "Palembang \u202bmeraih\u202c penghargaan apa"),
         ("berapa harga cabai rawit di Palembang", "berapa harga\x00cabai\x01rawit di Palembang"),
+        # Cyrillic Р, а, е, а drawn like Latin letters inside a Latin word
+        (
+            "Palembang meraih penghargaan apa",
+            "\u0420\u0430l\u0435mb\u0430ng meraih penghargaan apa",
+        ),
     ],
 )
 def test_format_and_control_characters_in_a_question_change_nothing(client, plain, odd):
