@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from types import UnionType
 from typing import Annotated, Union, get_args, get_origin
+from urllib.parse import unquote_to_bytes
 
 from fastapi import Depends, Query, Request
 from fastapi.dependencies.models import Dependant
@@ -17,6 +18,7 @@ from service.schemas import FilterValue, MaybeDay, MaybeMoment, MaybePublishedTo
 
 
 def query_text(
+    request: Request,
     q: Annotated[
         str,  # pattern: a blank q gets the same 422 shape as every other invalid input
         Query(min_length=1, max_length=1000, pattern=r"\S", description="Query text."),
@@ -25,11 +27,29 @@ def query_text(
     """``q`` with the check POST /ask's question gets (``service/input_text.py``): control and
     zero-width characters pass the pattern but leave nothing to search for."""
     try:
+        if "\ufffd" in q and not _utf8_q(request.scope.get("query_string", b"")):
+            raise ValueError("is not UTF-8 once its %-escapes are decoded")
         return trim_invisible(q)
     except ValueError as exc:
         raise RequestValidationError(
             [{"type": "value_error", "loc": ("query", "q"), "msg": f"Value error, {exc}"}]
         ) from exc
+
+
+def _utf8_q(query_string: bytes) -> bool:
+    """Whether every ``q`` of the raw query string is UTF-8. Starlette decodes bytes that are
+    not (``%ff``, a lone surrogate's ``%ED%A0%80``) to U+FFFD, so "q=%ff%fe" was searched as
+    "\ufffd\ufffd" and answered passages for it; a U+FFFD typed as such (``%EF%BF%BD``) is
+    UTF-8 and still searched."""
+    for part in query_string.split(b"&"):
+        name, _, value = part.partition(b"=")
+        if unquote_to_bytes(name.replace(b"+", b" ")) != b"q":
+            continue
+        try:
+            unquote_to_bytes(value.replace(b"+", b" ")).decode("utf-8")
+        except UnicodeDecodeError:
+            return False
+    return True
 
 
 def query_filters(
