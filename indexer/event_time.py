@@ -499,6 +499,12 @@ RULES: list[tuple[str, Resolve]] = [
 _COMPILED = [(re.compile(rf"(?<![\w.,/])(?:{p})(?!\w)", re.IGNORECASE), f) for p, f in RULES]
 
 
+# Full-width forms (U+FF01-FF5E, the ideographic space) as the ASCII they stand for, one
+# character for one so that offsets into the folded text are offsets into the stored one:
+# "tahun ２０２０" (stored as published) was no year, and its article no event of 2020.
+_HALF_WIDTH = {0x3000: " ", **{code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)}}
+
+
 def extract_events(text: str, published: date | None = None) -> list[EventTime]:
     """Every time expression in ``text``, in text order, resolved against ``published`` (the
     forms that need a publication date are skipped without one)."""
@@ -509,8 +515,9 @@ def _read(text: str, published: date | None) -> list[tuple[EventTime | None, tup
     """The expressions read in ``text``, in text order: each event, or None for a vague one
     ("beberapa bulan lalu", a regulation's "Nomor 19 Tahun 2000"), with the span it takes."""
     found = []
+    folded = text.translate(_HALF_WIDTH)
     for order, (pattern, resolve) in enumerate(_COMPILED):
-        for m in pattern.finditer(text):
+        for m in pattern.finditer(folded):
             try:
                 interval = resolve(m, published)
             except (ValueError, OverflowError):  # "tahun lalu" counted from year 1
@@ -572,6 +579,7 @@ def question_times(question: str, as_of: date | None) -> list[tuple[date, date]]
     2020 awards"): in a question a four-digit number from 1900 on is a year where it reads as
     one (``reads_as_year``) and is not inside an expression read as no time (the year of "UU
     Nomor 19 Tahun 2019" names the law, as in an article)."""
+    question = question.translate(_HALF_WIDTH)
     read = _read(question, as_of)
     found = [(e.start, e.end) for e, _ in read if e is not None]
     for m in _BARE_YEAR.finditer(question):

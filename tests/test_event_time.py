@@ -457,3 +457,19 @@ def test_a_question_reads_the_years_it_names(question, years):
         return (D(f"{y}-01-01"), D(f"{y}-12-31")) if isinstance(y, int) else (D(y[0]), D(y[1]))
 
     assert asked == [interval(y) for y in years]
+
+
+def test_full_width_digits_and_letters_are_read_as_their_ascii():
+    """Stored text keeps full-width forms as published: "tahun ２０２０" was no year, so the
+    article had no event of 2020 (and a question naming "２０２０" no time). The event's text
+    and offsets are the stored ones."""
+    text = "Jembatan diresmikan pada tahun ２０２０, Ｒａｂｕ (２５/１１/２０２０)."
+    events = extract_events(text, date(2020, 12, 1))
+    assert [(e.start, e.end) for e in events] == [
+        (date(2020, 1, 1), date(2020, 12, 31)),
+        (date(2020, 11, 25), date(2020, 11, 25)),
+    ]
+    assert all(text[e.char_start : e.char_end] == e.text for e in events)
+    assert question_times("program apa menang ２０２０", None) == [
+        (date(2020, 1, 1), date(2020, 12, 31))
+    ]
