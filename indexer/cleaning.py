@@ -8,10 +8,8 @@ more pattern and a reviewer can see every rule at a glance. Each pattern must ma
 from __future__ import annotations
 
 import re
-import sys
 import unicodedata
 from collections.abc import Callable
-from functools import lru_cache
 
 import ftfy
 
@@ -84,17 +82,24 @@ _INVISIBLE = {
 }
 
 
-@lru_cache(maxsize=1)
-def _format_or_control() -> dict[int, str | None]:
-    # Built on first use: scanning the code space costs ~0.2 s, which an import should not.
-    table: dict[int, str | None] = {}
-    for code in range(sys.maxunicode + 1):
+class _FormatOrControl(dict[int, str | None]):
+    """``str.translate``'s table for ``as_searched``, filled as characters are met: format
+    characters (category Cf) dropped, controls (Cc) made spaces, the rest kept. Scanning the
+    whole code space for them up front cost ~0.2 s at the first such question; only the
+    (few hundred) characters it changes are kept, so the table stays small."""
+
+    def __missing__(self, code: int) -> str | int | None:
         category = unicodedata.category(chr(code))
         if category == "Cf":
-            table[code] = None
+            self[code] = None
         elif category == "Cc":
-            table[code] = " "
-    return table
+            self[code] = " "
+        else:
+            return code
+        return self[code]
+
+
+_FORMAT_OR_CONTROL = _FormatOrControl()
 
 
 def as_searched(text: str) -> str:
@@ -106,7 +111,7 @@ def as_searched(text: str) -> str:
     where "Palembang" answered; a NUL between two words glued them for the encoder."""
     if text.isascii() and text.isprintable():
         return text
-    return _LETTERS.sub(_latin_if_mixed, text.translate(_format_or_control()))
+    return _LETTERS.sub(_latin_if_mixed, text.translate(_FORMAT_OR_CONTROL))
 
 
 # Cyrillic and Greek letters drawn like Latin ones (Unicode's confusables, those a keyboard
