@@ -972,10 +972,16 @@ def _named_count_terms(question: str) -> frozenset[str]:
     berapa = _BERAPA_THING.search(question)
     if not berapa:
         return frozenset()
-    noun = analyze(berapa.group(1))[:1]
-    if noun and noun[0] in _CLASSIFIERS and berapa.group(2):
-        noun = analyze(berapa.group(2))[:1]
-    return frozenset(noun)
+    return frozenset(_counted_word(berapa.group(1), berapa.group(2)))
+
+
+def _counted_word(word: str, after: str | None) -> list[str]:
+    """The stem of what ``word`` counts: the word itself, or after a classifier ("unit",
+    "buah") the word that follows it; empty when neither has a stem."""
+    noun = analyze(word)[:1]
+    if noun and noun[0] in _CLASSIFIERS and after:
+        return analyze(after)[:1]
+    return noun
 
 
 def counts_of_asked_thing(question: str, text: str) -> list[tuple[int, int]]:
@@ -989,13 +995,7 @@ def counts_of_asked_thing(question: str, text: str) -> list[tuple[int, int]]:
         return []
     found = []
     for m in _COUNT_NOUN.finditer(text):
-        noun = analyze(m.group(1))[:1]
-        if not noun:
-            continue
-        counted = noun
-        if noun[0] in _CLASSIFIERS and m.group(2):
-            counted = analyze(m.group(2))[:1]
-        if not thing.isdisjoint(counted):
+        if not thing.isdisjoint(_counted_word(m.group(1), m.group(2))):
             start = m.start() + (1 if text[m.start()].isspace() else 0)
             found.append((start, m.end(1)))
     return found
